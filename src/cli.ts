@@ -1,0 +1,88 @@
+/**
+ * Argument parsing, mode choice and the one global error handler (DESIGN: cli.ts).
+ * Keep this file light: `groundwork --version` and `--help` must not load ink, react or client-node.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EXIT, UserError, exitCodeFor, renderError } from './errors.js';
+import { processIo, mayPrompt, type Io } from './io.js';
+import type { CommandModule } from './commands/types.js';
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Command modules, in help order. Each registers flags only; work is lazy-imported inside its action. */
+async function commandModules(): Promise<CommandModule[]> {
+  const mods = await Promise.all([
+    import('./commands/plan.js'),
+    import('./commands/setup.js'),
+    import('./commands/spec.js'),
+  ]);
+  return mods.map((m) => m.default);
+}
+
+const EXAMPLES = `
+Examples:
+  $ groundwork plan -f examples/talos-ha.yaml          show every step and its exact argv, run nothing
+  $ groundwork setup --yes -f cluster.yaml             run all stages non-interactively
+  $ groundwork setup --yes --resume                    continue an interrupted run
+  $ groundwork setup --yes --stages preflight,validate run some stages only
+  $ groundwork spec schema > groundwork.schema.json    JSON Schema for editors
+
+Exit codes: 0 passed, 1 something failed, 2 usage or spec error, 130 interrupted.
+Docs: README.md`;
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  // Fast path: no commander, no command modules.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const { Command, CommanderError, Option } = await import('commander');
+  let exitCode: number = EXIT.ok;
+  const setExit = (code: number) => {
+    exitCode = Math.max(exitCode, code);
+  };
+
+  const program = new Command('groundwork')
+    .description('From bare machines to a Kubernetes cluster you can trust: preflight, bootstrap, add-ons, runtime tests, restore drills.')
+    .version(version(), '-V, --version')
+    .option('-f, --file <cluster.yaml>', 'cluster spec', 'cluster.yaml')
+    .option('--json', 'print the report as JSON on stdout (and nothing else there)', false)
+    .option('--state-dir <dir>', 'where run records live (default: .groundwork beside the spec)')
+    .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .addOption(new Option('-y, --yes', 'never prompt; answer from the spec and flags').default(false))
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXAMPLES)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .action(async (opts: { yes: boolean }) => {
+      // `groundwork` alone is the wizard's door. Without a person at a terminal it must not wait for one.
+      if (!mayPrompt(io, opts.yes)) {
+        throw new UserError('no terminal to ask questions in (CI or no TTY), and no command given', {
+          exitCode: EXIT.usage,
+          fix: 'run `groundwork setup --yes -f cluster.yaml` (or `groundwork plan -f cluster.yaml` to see what it would do)',
+        });
+      }
+      program.outputHelp();
+    });
+
+  for (const mod of await commandModules()) mod.register(program, io, setExit);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    io.stderr.write(`${renderError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,31 @@
+import type { CommandModule } from './types.js';
+
+const mod: CommandModule = {
+  register(program, io, setExit) {
+    const spec = program.command('spec').description('work with the cluster spec (cluster.yaml)');
+    spec
+      .command('schema')
+      .description('print the JSON Schema of cluster.yaml, for editors (yaml-language-server) to validate and complete it')
+      .action(async () => {
+        const { specJsonSchema } = await import('../spec/json-schema.js');
+        io.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
+      });
+    spec
+      .command('check')
+      .description('validate a spec and print it with every default filled in')
+      .action(async (_o, cmd) => {
+        const g = cmd.optsWithGlobals() as { file: string; json: boolean };
+        const { loadSpec } = await import('../spec/load.js');
+        const { formatIssue } = await import('../errors.js');
+        const loaded = await loadSpec(g.file);
+        for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
+        if (g.json) io.stdout.write(`${JSON.stringify(loaded.spec, null, 2)}\n`);
+        else {
+          const { stringify } = await import('yaml');
+          io.stdout.write(stringify(loaded.spec));
+        }
+        setExit(0);
+      });
+  },
+};
+export default mod;

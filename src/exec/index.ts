@@ -1,0 +1,193 @@
+/**
+ * The only door to external processes (STYLE 3). argv arrays only, never a shell string. Every call is
+ * recorded in the audit log with secrets redacted; abort and timeout kill the whole process tree; a missing
+ * tool becomes a UserError naming the tool and how to install it.
+ */
+import { execa } from 'execa';
+import { Cancelled, ToolError, UserError } from '../errors.js';
+import { Redactor } from '../run/secret.js';
+
+export interface AuditEntry {
+  argv: string[];
+  cwd: string;
+  start: string;
+  durationMs: number;
+  exitCode: number | null;
+  signal?: string;
+  timedOut?: boolean;
+  step?: string;
+}
+
+export interface AuditSink {
+  record(entry: AuditEntry): void;
+}
+
+export interface ExecOptions {
+  cwd?: string;
+  /** Replaces the environment entirely when `replaceEnv` is set; otherwise extends process.env. */
+  env?: Record<string, string | undefined>;
+  replaceEnv?: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  input?: string;
+  /** Non-zero exit is returned instead of thrown. */
+  allowFailure?: boolean;
+  /** The step that ran the command, for the audit log. */
+  step?: string;
+  /** Called with each line of combined output (already redacted), for live progress. */
+  onLine?: (line: string) => void;
+}
+
+export interface ExecResult {
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export type Exec = (argv: string[], opts?: ExecOptions) => Promise<ExecResult>;
+
+/** How to get a tool that is missing, said in the error. */
+const INSTALL_HINTS: Record<string, string> = {
+  talosctl: 'install talosctl: https://www.talos.dev/latest/talos-guides/install/talosctl/ (curl -sL https://talos.dev/install | sh)',
+  kubeadm: 'install kubeadm from the Kubernetes package repositories (pkgs.k8s.io), matching spec.kubernetesVersion',
+  kubectl: 'install kubectl: https://kubernetes.io/docs/tasks/tools/',
+  helm: 'install helm: https://helm.sh/docs/intro/install/',
+  etcd: 'install etcd (Debian/Ubuntu: apt-get install etcd-server)',
+  etcdctl: 'install etcdctl (Debian/Ubuntu: apt-get install etcd-client)',
+  etcdutl: 'etcdutl ships with etcd 3.5+ release archives; with etcd 3.4 groundwork uses etcdctl instead',
+  ssh: 'install an OpenSSH client (Debian/Ubuntu: apt-get install openssh-client)',
+  scp: 'install an OpenSSH client (Debian/Ubuntu: apt-get install openssh-client)',
+};
+
+export function installHint(tool: string): string {
+  return INSTALL_HINTS[tool] ?? `install ${tool} and make sure it is on PATH`;
+}
+
+export interface ExecFactoryOptions {
+  audit?: AuditSink;
+  redactor?: Redactor;
+  /** Default abort signal for every call (the run's). */
+  signal?: AbortSignal;
+  /** Base environment (defaults to process.env); tests pass their own PATH. */
+  env?: Record<string, string | undefined>;
+  /** Grace period between SIGTERM and SIGKILL for the process group. */
+  killGraceMs?: number;
+}
+
+function tail(text: string, lines = 12): string {
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+}
+
+function killTree(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    // The child is a process-group leader (detached): a negative pid signals the whole tree.
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export function createExec(factory: ExecFactoryOptions = {}): Exec {
+  const redactor = factory.redactor ?? new Redactor();
+  const grace = factory.killGraceMs ?? 2000;
+
+  return async function exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0 || !argv[0]) throw new Error('exec: empty argv');
+    const [file, ...args] = argv;
+    const signals = [factory.signal, opts.signal].filter((s): s is AbortSignal => s !== undefined);
+    if (signals.some((s) => s.aborted)) throw new Cancelled(`not started: ${redactor.redact(file!)}`);
+
+    const baseEnv = opts.replaceEnv ? {} : (factory.env ?? process.env);
+    const env = { ...baseEnv, ...opts.env };
+    const start = new Date();
+    const cwd = opts.cwd ?? process.cwd();
+    const child = execa(file!, args, {
+      cwd,
+      env,
+      extendEnv: false,
+      input: opts.input,
+      reject: false,
+      detached: true,
+      stripFinalNewline: false,
+      all: true,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+
+    let timedOut = false;
+    let aborted = false;
+    const terminate = () => {
+      killTree(child.pid, 'SIGTERM');
+      setTimeout(() => killTree(child.pid, 'SIGKILL'), grace).unref();
+    };
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          terminate();
+        }, opts.timeoutMs)
+      : undefined;
+    const onAbort = () => {
+      aborted = true;
+      terminate();
+    };
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+
+    if (opts.onLine && child.all) {
+      let buf = '';
+      child.all.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          opts.onLine!(redactor.redact(buf.slice(0, i)));
+          buf = buf.slice(i + 1);
+        }
+      });
+    }
+
+    const r = await child;
+    if (timer) clearTimeout(timer);
+    for (const s of signals) s.removeEventListener('abort', onAbort);
+    const durationMs = Date.now() - start.getTime();
+    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null;
+
+    factory.audit?.record({
+      argv: argv.map((a) => redactor.redact(a)),
+      cwd,
+      start: start.toISOString(),
+      durationMs,
+      exitCode,
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(timedOut ? { timedOut } : {}),
+      ...(opts.step ? { step: opts.step } : {}),
+    });
+
+    const stdout = String(r.stdout ?? '');
+    const stderr = String(r.stderr ?? '');
+    const shown = argv.map((a) => redactor.redact(a));
+
+    const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' && exitCode === null) {
+      throw new UserError(`${file} is not installed or not on PATH`, {
+        why: `groundwork needs ${file} to run: ${shown.join(' ')}`,
+        fix: installHint(file!),
+      });
+    }
+    if (aborted) throw new Cancelled(`${shown[0]} was stopped`);
+    if (timedOut) {
+      throw new ToolError(shown, exitCode ?? undefined, redactor.redact(tail(stderr || stdout)), {
+        message: `${shown[0]} did not finish within ${Math.round(opts.timeoutMs! / 1000)}s and was stopped`,
+      });
+    }
+    const result: ExecResult = { argv: shown, exitCode: exitCode ?? -1, stdout, stderr, durationMs };
+    if (result.exitCode !== 0 && !opts.allowFailure) {
+      throw new ToolError(shown, exitCode ?? undefined, redactor.redact(tail(stderr || stdout)));
+    }
+    return result;
+  };
+}

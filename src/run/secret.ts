@@ -1,0 +1,72 @@
+import { inspect } from 'node:util';
+
+export const REDACTED = '[redacted]';
+
+/**
+ * A secret value (STYLE 11). It prints, serialises and inspects as [redacted]; only reveal() gives the value,
+ * and the places that call it (argv for a process, a 0600 file) are few and greppable.
+ */
+export class Secret {
+  readonly #value: string;
+  readonly name: string;
+  constructor(value: string, name = 'secret') {
+    this.#value = value;
+    this.name = name;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [inspect.custom](): string {
+    return REDACTED;
+  }
+}
+
+/**
+ * Knows every secret value seen in a run and scrubs it from any text before that text is logged, audited or
+ * reported. Values shorter than 4 characters are not registered: they would redact ordinary words.
+ */
+export class Redactor {
+  readonly #values = new Set<string>();
+
+  add(value: string | Secret | undefined | null): void {
+    const v = value instanceof Secret ? value.reveal() : value;
+    if (!v) return;
+    for (const piece of [v, ...v.split(/\r?\n/)]) {
+      const t = piece.trim();
+      if (t.length >= 4) this.#values.add(t);
+    }
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  redact(text: string): string {
+    if (this.#values.size === 0 || !text) return text;
+    let out = text;
+    // Longest first so a value that contains another is replaced whole.
+    for (const v of [...this.#values].sort((a, b) => b.length - a.length)) {
+      if (out.includes(v)) out = out.split(v).join(REDACTED);
+    }
+    return out;
+  }
+
+  /** Deep-redacts strings inside plain data (for reports and audit entries). */
+  redactDeep<T>(value: T): T {
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value instanceof Secret) return REDACTED as T;
+    if (value && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.redactDeep(v);
+      return out as T;
+    }
+    return value;
+  }
+}

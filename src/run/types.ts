@@ -1,0 +1,90 @@
+import type { Exec } from '../exec/index.js';
+import type { Redactor } from './secret.js';
+
+/** Stage names, in the order setup runs them. */
+export const STAGES = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export type Status = 'pass' | 'warn' | 'fail' | 'skip';
+
+/**
+ * What one Step found or did. A failure says what is wrong (summary), why it matters (why) and how to fix it (fix).
+ * Reports carry Results, never raw stack traces.
+ */
+export interface Result {
+  id: string;
+  title: string;
+  stage: string;
+  status: Status;
+  summary: string;
+  detail?: string;
+  why?: string;
+  fix?: string;
+  /** Structured evidence for machines: measurements, matrices, events. Secrets are scrubbed before it is saved. */
+  evidence?: unknown;
+  durationMs: number;
+}
+
+export type StepOutcome = Pick<Result, 'status' | 'summary'> & Partial<Pick<Result, 'detail' | 'why' | 'fix' | 'evidence'>>;
+
+/** What a step would do, shown by `groundwork plan` without running anything. */
+export interface StepPreview {
+  /** Exact argv of every process the step runs (placeholders already rendered; secrets as [redacted]). */
+  argv?: string[][];
+  /** Files the step writes. */
+  files?: string[];
+  note?: string;
+}
+
+export interface StepContext {
+  /** .groundwork/runs/<id> */
+  runDir: string;
+  /** .groundwork */
+  stateDir: string;
+  signal: AbortSignal;
+  exec: Exec;
+  redactor: Redactor;
+  dryRun: boolean;
+  /** A line of progress for the renderer (stderr). Redacted before display. */
+  log(line: string): void;
+  /** Values steps hand to later steps (e.g. the kubeconfig path). Persisted in state.json for --resume. */
+  values: Record<string, unknown>;
+}
+
+export interface Step {
+  id: string;
+  title: string;
+  stage: string;
+  run(ctx: StepContext): Promise<StepOutcome>;
+  /** Idempotency probe: true means the effect already exists and the step is skipped ("already done"). */
+  done?(ctx: StepContext): Promise<boolean>;
+  /** Recorded in state.json when it succeeds and never run again in this state dir, even without --resume. */
+  once?: boolean;
+  timeoutMs?: number;
+  retries?: number;
+  /** A failing step with continueOnFail lets the rest of its stage run (checks do; side effects don't). */
+  continueOnFail?: boolean;
+  preview?: StepPreview;
+}
+
+export interface Stage {
+  name: string;
+  title: string;
+  steps: Step[];
+  /** Said by `plan` and in reports: what this stage does not do yet, or warnings about the choices. */
+  notes?: string[];
+}
+
+export interface Plan {
+  title: string;
+  stages: Stage[];
+}
+
+export interface RunSummary {
+  runId: string;
+  runDir: string;
+  status: 'pass' | 'fail' | 'interrupted';
+  results: Result[];
+  startedAt: string;
+  durationMs: number;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Colour libraries treat any FORCE_COLOR as on; tests compare plain text.
+    env: { NO_COLOR: '1', FORCE_COLOR: '' },
+    pool: 'forks',
+  },
+});
