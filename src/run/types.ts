@@ -49,6 +49,11 @@ export interface StepContext {
   log(line: string): void;
   /** Values steps hand to later steps (e.g. the kubeconfig path). Persisted in state.json for --resume. */
   values: Record<string, unknown>;
+  /**
+   * Marks a file as secret: chmod 0600, its contents (and each of its lines) are redacted from every output
+   * from now on, and the path is remembered in state.json so a resumed run redacts it too.
+   */
+  registerSecretFile(path: string): Promise<void>;
 }
 
 export interface Step {
