@@ -41,6 +41,23 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return EXIT.ok;
   }
   const { Command, CommanderError, Option } = await import('commander');
+  // Ctrl-C / SIGTERM abort the run: running processes get the signal, cleanup hooks run, state is saved, exit 130.
+  // A second Ctrl-C while cleanup runs leaves at once.
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      io.stderr.write('\ninterrupted: stopping the running step and cleaning up (Ctrl-C again to leave at once)\n');
+      abort.abort();
+    } else process.exit(EXIT.interrupted);
+  };
+  const installSignals = io.signal === undefined;
+  if (installSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    io = { ...io, signal: abort.signal };
+  }
   let exitCode: number = EXIT.ok;
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
@@ -53,6 +70,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .option('--json', 'print the report as JSON on stdout (and nothing else there)', false)
     .option('--state-dir <dir>', 'where run records live (default: .groundwork beside the spec)')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
+    .hook('preAction', (cmd) => {
+      // colorette (listr2) reads NO_COLOR when first imported: decide before any command loads it.
+      if (cmd.opts().color === false) process.env.NO_COLOR = '1';
+    })
     .addOption(new Option('-y, --yes', 'never prompt; answer from the spec and flags').default(false))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXAMPLES)
@@ -76,13 +97,18 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return exitCode;
+    return io.signal?.aborted ? EXIT.interrupted : exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
       return EXIT.usage;
     }
     io.stderr.write(`${renderError(err)}\n`);
-    return exitCodeFor(err);
+    return io.signal?.aborted ? EXIT.interrupted : exitCodeFor(err);
+  } finally {
+    if (installSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
   }
 }

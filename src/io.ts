@@ -10,6 +10,8 @@ export interface Io {
   stdin: Readable & { isTTY?: boolean };
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Aborted on Ctrl-C / SIGTERM (set by cli.ts main). */
+  signal?: AbortSignal;
 }
 
 export function processIo(): Io {

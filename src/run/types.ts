@@ -76,6 +76,8 @@ export interface Stage {
   name: string;
   title: string;
   steps: Step[];
+  /** Run this many steps of the stage at once (node-level steps, independent checks). Default: one at a time. */
+  concurrency?: number;
   /** Said by `plan` and in reports: what this stage does not do yet, or warnings about the choices. */
   notes?: string[];
 }

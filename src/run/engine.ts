@@ -1,0 +1,379 @@
+/**
+ * The step engine: runs a Plan's stages of Steps through listr2, keeps run records, resumes.
+ *
+ * - A finished step (pass/warn/skip) is recorded in state.json after it ends; `--resume` skips it.
+ * - A `once` step is recorded in <stateDir>/once.json and never runs again in that state dir.
+ * - `done()` probes make steps idempotent: "already done" is a skip, not a re-run.
+ * - A failed step stops the plan after its stage (continueOnFail steps let the rest of the stage run).
+ * - Abort (Ctrl-C): the running process tree is killed through the signal, state is saved, cleanup hooks run,
+ *   the summary says "interrupted" (exit 130).
+ * Progress goes to stderr; the results table or the --json report goes to stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Cancelled, ToolError, UserError } from '../errors.js';
+import { createExec } from '../exec/index.js';
+import type { Io } from '../io.js';
+import { mayAnimate } from '../io.js';
+import { RunRecords, findResumableRun, newRunId, type RunState } from './records.js';
+import { buildJunit, formatSummary } from './report.js';
+import { Redactor } from './secret.js';
+import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
+
+export interface RunOptions {
+  /** The command that runs the plan (setup, preflight, validate, drill); resume only continues the same command. */
+  command: string;
+  stateDir: string;
+  io: Io;
+  json?: boolean;
+  color?: boolean;
+  resume?: boolean;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  /** Environment for external processes (tests pass their own PATH). */
+  env?: Record<string, string | undefined>;
+  specFile?: string;
+  /** 'auto': listr2 default renderer when we may animate, 'simple' otherwise. */
+  renderer?: 'auto' | 'default' | 'simple' | 'verbose' | 'silent';
+  redactor?: Redactor;
+  /** Write the results table (or the JSON report with --json) to stdout. Default true. */
+  printResults?: boolean;
+  /** Hooks that run after the plan, also on failure and interruption (e.g. delete a test namespace). */
+  cleanup?: Array<(ctx: StepContext) => Promise<void>>;
+  /** Extra fields for report.json. */
+  reportExtra?: Record<string, unknown>;
+  /** The run chosen by resolveRun (so stage builders could write files into its directory first). */
+  run?: ResolvedRun;
+}
+
+export interface ResolvedRun {
+  runId: string;
+  runDir: string;
+  resumed?: RunState;
+}
+
+/**
+ * Picks the run directory before the plan is built: the newest unfinished run of this command with --resume,
+ * a new one otherwise. Stage builders need it to write generated files (configs, values) where steps read them.
+ */
+export function resolveRun(stateDir: string, command: string, resume: boolean, now: Date = new Date()): ResolvedRun {
+  const resumed = resume ? findResumableRun(stateDir, command) : undefined;
+  if (resume && !resumed) {
+    throw new UserError(`nothing to resume in ${stateDir}: no unfinished ${command} run`, {
+      exitCode: 2,
+      fix: 'run without --resume to start a new run',
+    });
+  }
+  const runId = resumed?.runId ?? newRunId(now);
+  return { runId, runDir: path.join(stateDir, 'runs', runId), resumed };
+}
+
+export function exitCodeForSummary(s: RunSummary): number {
+  return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
+}
+
+function hashFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns what a step threw into a Result a person can act on (never a raw stack trace). */
+export function resultFromError(step: Step, err: unknown, durationMs: number, redactor: Redactor): Result {
+  const base = { id: step.id, title: step.title, stage: step.stage, durationMs };
+  if (err instanceof UserError)
+    return { ...base, status: 'fail', summary: redactor.redact(err.message), why: err.why && redactor.redact(err.why), fix: err.fix && redactor.redact(err.fix) };
+  if (err instanceof ToolError)
+    return {
+      ...base,
+      status: 'fail',
+      summary: redactor.redact(`${err.message}: ${err.argv.join(' ')}`),
+      detail: redactor.redact(err.stderrTail),
+      fix: err.fix ? redactor.redact(err.fix) : `fix the cause above, then run again with --resume (finished steps are not repeated)`,
+      evidence: { argv: err.argv, exitCode: err.exitCode },
+    };
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { ...base, status: 'fail', summary: redactor.redact(`internal error: ${e.message}`), detail: redactor.redact(e.stack ?? ''), why: 'this is a bug in groundwork' };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/** Runs one step with its timeout and retries. Throws Cancelled when the run is aborted. */
+export async function executeStep(step: Step, ctx: StepContext): Promise<Result> {
+  const attempts = 1 + Math.max(0, step.retries ?? 0);
+  const started = Date.now();
+  let last: Result | undefined;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (ctx.signal.aborted) throw new Cancelled();
+    const stepAbort = new AbortController();
+    const onRunAbort = () => stepAbort.abort();
+    ctx.signal.addEventListener('abort', onRunAbort, { once: true });
+    let timedOut = false;
+    const timer = step.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          stepAbort.abort();
+        }, step.timeoutMs)
+      : undefined;
+    const stepCtx: StepContext = { ...ctx, signal: stepAbort.signal, exec: (argv, o) => ctx.exec(argv, { step: step.id, ...o, signal: stepAbort.signal }) };
+    try {
+      const outcome: StepOutcome = await step.run(stepCtx);
+      const r: Result = { id: step.id, title: step.title, stage: step.stage, durationMs: Date.now() - started, ...redactOutcome(outcome, ctx.redactor) };
+      if (r.status !== 'fail' || attempt === attempts) return r;
+      last = r;
+    } catch (err) {
+      if (ctx.signal.aborted) throw new Cancelled();
+      const r = timedOut
+        ? { id: step.id, title: step.title, stage: step.stage, durationMs: Date.now() - started, status: 'fail' as const, summary: `did not finish within ${Math.round(step.timeoutMs! / 1000)}s and was stopped`, fix: 'check the node or tool it waits for; then run again with --resume' }
+        : resultFromError(step, err, Date.now() - started, ctx.redactor);
+      if (attempt === attempts) return r;
+      last = r;
+    } finally {
+      if (timer) clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onRunAbort);
+    }
+    ctx.log(`${step.id}: attempt ${attempt} of ${attempts} failed (${last.summary}); retrying`);
+    await sleep(Math.min(500 * 2 ** (attempt - 1), 5000), ctx.signal);
+  }
+  return last!;
+}
+
+function redactOutcome(o: StepOutcome, r: Redactor): StepOutcome {
+  return r.redactDeep(o);
+}
+
+type ListrTask = { title: string; output: string; skip(msg?: string): void };
+
+export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary> {
+  const redactor = opts.redactor ?? new Redactor();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  if (opts.signal) {
+    if (opts.signal.aborted) abort.abort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  let state: RunState;
+  const now = new Date();
+  const run = opts.run ?? resolveRun(opts.stateDir, opts.command, opts.resume ?? false, now);
+  const resumed = run.resumed;
+  const specHash = hashFile(opts.specFile);
+  if (resumed) {
+    state = { ...resumed, status: 'running' };
+  } else {
+    state = {
+      version: 1,
+      runId: run.runId,
+      command: opts.command,
+      planTitle: plan.title,
+      specFile: opts.specFile,
+      specHash,
+      status: 'running',
+      startedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      steps: {},
+      values: {},
+      secretFiles: [],
+    };
+  }
+  const records = new RunRecords(opts.stateDir, state, redactor);
+  // A resumed run redacts the secrets its earlier attempt created.
+  for (const f of state.secretFiles) {
+    try {
+      redactor.add(readFileSync(f, 'utf8'));
+    } catch {
+      /* the file may have been removed; nothing to redact then */
+    }
+  }
+
+  const progress: string[] = [];
+  const ctx: StepContext = {
+    runDir: records.runDir,
+    stateDir: opts.stateDir,
+    signal: abort.signal,
+    redactor,
+    dryRun: opts.dryRun ?? false,
+    exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env }),
+    log: (line) => progress.push(redactor.redact(line)),
+    values: state.values,
+    async registerSecretFile(file: string) {
+      const { chmod, readFile } = await import('node:fs/promises');
+      await chmod(file, 0o600);
+      redactor.add(await readFile(file, 'utf8'));
+      if (!state.secretFiles.includes(file)) state.secretFiles.push(file);
+      records.saveState();
+    },
+  };
+  records.saveState();
+
+  const results: Result[] = [];
+  let stopped = false;
+  let interrupted = false;
+  const startedMs = Date.now();
+
+  if (resumed && specHash && resumed.specHash && resumed.specHash !== specHash) {
+    ctx.log(`the spec changed since run ${resumed.runId} started; finished steps are still not repeated`);
+  }
+
+  const runOne = async (step: Step, task?: ListrTask): Promise<Result> => {
+    const skip = (summary: string): Result => {
+      task?.skip(`${step.title}: ${summary}`);
+      return { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary, durationMs: 0 };
+    };
+    if (stopped) return skip(interrupted ? 'not run: interrupted' : 'not run: an earlier step failed');
+    const prev = state.steps[step.id];
+    if (prev && prev.status !== 'fail') return skip(`finished in an earlier attempt (${prev.summary})`);
+    const once = step.once ? records.onceDone(step.id) : undefined;
+    if (once) return skip(`done once already in run ${once.runId}; never repeated`);
+    if (opts.dryRun) {
+      const argv = step.preview?.argv?.map((a) => a.join(' ')).join('; ');
+      return skip(`dry run${argv ? `: would run ${redactor.redact(argv)}` : ''}`);
+    }
+    if (step.done) {
+      try {
+        if (await step.done(ctx)) {
+          const r = skip('already done (its effect exists), not repeated');
+          state.steps[step.id] = { status: 'skip', at: new Date().toISOString(), summary: r.summary };
+          if (step.once) records.markOnce(step.id, r.summary);
+          records.saveState();
+          return r;
+        }
+      } catch (err) {
+        if (abort.signal.aborted) throw new Cancelled();
+        return resultFromError(step, err, 0, redactor);
+      }
+    }
+    const logCtx: StepContext = task
+      ? { ...ctx, log: (line) => {
+            const l = redactor.redact(line);
+            progress.push(l);
+            task.output = l;
+          } }
+      : ctx;
+    const r = await executeStep(step, logCtx);
+    if (r.status !== 'fail') {
+      state.steps[step.id] = { status: r.status, at: new Date().toISOString(), summary: r.summary };
+      if (step.once) records.markOnce(step.id, r.summary);
+    } else {
+      state.steps[step.id] = { status: 'fail', at: new Date().toISOString(), summary: r.summary };
+    }
+    records.saveState();
+    return r;
+  };
+
+  const rendererChoice = opts.renderer ?? 'auto';
+  const useDefault = rendererChoice === 'default' || (rendererChoice === 'auto' && mayAnimate(opts.io) && !opts.json);
+  const renderer = rendererChoice === 'auto' || rendererChoice === 'default' ? (useDefault ? 'default' : 'simple') : rendererChoice;
+
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  const out = opts.io.stderr as NodeJS.WriteStream;
+  const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: opts.color !== false });
+
+  const stageTasks = plan.stages.map((stage) => ({
+    title: stage.title,
+    task: (_: unknown, stageTask: { newListr: (tasks: unknown[], o: unknown) => unknown }) =>
+      stageTask.newListr(
+        stage.steps.map((step) => ({
+          title: step.title,
+          task: async (_c: unknown, task: ListrTask) => {
+            let r: Result;
+            try {
+              r = await runOne(step, task);
+            } catch (err) {
+              if (err instanceof Cancelled || abort.signal.aborted) {
+                interrupted = true;
+                stopped = true;
+                r = { id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: 'interrupted while running', durationMs: 0 };
+                results.push(r);
+                throw new Error(`${step.title}: interrupted`);
+              }
+              r = resultFromError(step, err, 0, redactor);
+            }
+            results.push(r);
+            if (r.status === 'fail') {
+              if (!step.continueOnFail) stopped = true;
+              throw new Error(`${step.title}: ${r.summary}`);
+            }
+            if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
+            else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
+          },
+        })),
+        { concurrent: stage.concurrency ?? false, exitOnError: false },
+      ),
+  }));
+
+  // A failed stage stops the next ones (after the whole stage ran, for checks that continue on failure).
+  const guarded = stageTasks.map((t, i) => ({
+    ...t,
+    task: async (c: unknown, task: { newListr: (tasks: unknown[], o: unknown) => unknown }) => {
+      if (i > 0 && results.some((r) => r.status === 'fail')) stopped = true;
+      return t.task(c, task);
+    },
+  }));
+
+  const list = new Listr(guarded as never, {
+    concurrent: false,
+    exitOnError: false,
+    registerSignalListeners: false,
+    renderer: renderer as 'default',
+    fallbackRenderer: 'simple',
+    rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true } as never,
+    fallbackRendererOptions: { logger } as never,
+    silentRendererCondition: renderer === 'silent',
+  });
+  try {
+    await list.run();
+  } catch {
+    /* failures are in results */
+  }
+
+  if (abort.signal.aborted) interrupted = true;
+  for (const hook of opts.cleanup ?? []) {
+    try {
+      await hook({ ...ctx, signal: new AbortController().signal });
+    } catch (err) {
+      progress.push(`cleanup failed: ${redactor.redact((err as Error).message)}`);
+    }
+  }
+  opts.signal?.removeEventListener('abort', onAbort);
+
+  const failed = results.some((r) => r.status === 'fail');
+  const finalStatus: RunSummary['status'] = interrupted ? 'interrupted' : failed ? 'fail' : 'pass';
+  state.status = finalStatus;
+  records.saveState();
+  const summary: RunSummary = {
+    runId: state.runId,
+    runDir: records.runDir,
+    status: finalStatus,
+    results,
+    startedAt: state.startedAt,
+    durationMs: Date.now() - startedMs,
+  };
+  const report = {
+    groundwork: 1,
+    command: opts.command,
+    plan: plan.title,
+    ...summary,
+    notes: plan.stages.flatMap((s) => (s.notes ?? []).map((n) => `${s.name}: ${n}`)),
+    ...opts.reportExtra,
+  };
+  records.writeReport(report);
+  records.writeJunit(buildJunit(summary, `groundwork ${opts.command}`));
+  if (opts.printResults !== false) {
+    if (opts.json) opts.io.stdout.write(`${JSON.stringify(redactor.redactDeep(report), null, 2)}\n`);
+    else opts.io.stdout.write(redactor.redact(formatSummary(summary, opts.color ?? false)));
+  }
+  return summary;
+}

@@ -1,0 +1,76 @@
+/** Results as text (the TTY table), as JUnit XML and as the JSON report. Pure. */
+import type { Result, RunSummary } from './types.js';
+import { resultCounts } from './records.js';
+
+const LABEL = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' } as const;
+
+function paint(on: boolean, code: number, s: string): string {
+  return on ? `\u001b[${code}m${s}\u001b[0m` : s;
+}
+
+export function formatResult(r: Result, color = false): string {
+  const colour = { pass: 32, warn: 33, fail: 31, skip: 90 }[r.status];
+  const lines = [`${paint(color, colour, `[${LABEL[r.status]} ${r.id}]`)} ${r.summary}`];
+  if (r.status === 'fail' || r.status === 'warn') {
+    if (r.detail) lines.push(...r.detail.split('\n').map((l) => `    ${l}`));
+    if (r.why) lines.push(`    why: ${r.why}`);
+    if (r.fix) lines.push(`    fix: ${r.fix}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatSummary(summary: RunSummary, color = false): string {
+  const out: string[] = [];
+  let stage = '';
+  for (const r of summary.results) {
+    if (r.stage !== stage) {
+      stage = r.stage;
+      out.push(`${stage}:`);
+    }
+    out.push(
+      formatResult(r, color)
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
+  }
+  const c = resultCounts(summary.results);
+  const verdict = summary.status === 'pass' ? 'passed' : summary.status === 'interrupted' ? 'interrupted' : 'failed';
+  out.push('');
+  out.push(`${verdict}: ${c.pass} passed, ${c.warn} warnings, ${c.fail} failed, ${c.skip} skipped in ${(summary.durationMs / 1000).toFixed(1)}s`);
+  out.push(`run records: ${summary.runDir}`);
+  return `${out.join('\n')}\n`;
+}
+
+function xmlEscape(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    // Control characters other than tab/newline are not allowed in XML 1.0.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+export function buildJunit(summary: RunSummary, name: string): string {
+  const byStage = new Map<string, Result[]>();
+  for (const r of summary.results) byStage.set(r.stage, [...(byStage.get(r.stage) ?? []), r]);
+  const suites: string[] = [];
+  for (const [stage, rs] of byStage) {
+    const c = resultCounts(rs);
+    const time = rs.reduce((a, r) => a + r.durationMs, 0) / 1000;
+    const cases = rs.map((r) => {
+      const attrs = `name="${xmlEscape(r.id)}" classname="groundwork.${xmlEscape(stage)}" time="${(r.durationMs / 1000).toFixed(3)}"`;
+      const text = xmlEscape([r.summary, r.detail, r.why && `why: ${r.why}`, r.fix && `fix: ${r.fix}`].filter(Boolean).join('\n'));
+      if (r.status === 'fail') return `    <testcase ${attrs}>\n      <failure message="${xmlEscape(r.summary)}">${text}</failure>\n    </testcase>`;
+      if (r.status === 'skip') return `    <testcase ${attrs}>\n      <skipped message="${xmlEscape(r.summary)}"/>\n    </testcase>`;
+      if (r.status === 'warn') return `    <testcase ${attrs}>\n      <system-out>WARN: ${text}</system-out>\n    </testcase>`;
+      return `    <testcase ${attrs}/>`;
+    });
+    suites.push(
+      `  <testsuite name="${xmlEscape(stage)}" tests="${rs.length}" failures="${c.fail}" errors="0" skipped="${c.skip}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`,
+    );
+  }
+  const c = resultCounts(summary.results);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${xmlEscape(name)}" tests="${summary.results.length}" failures="${c.fail}" time="${(summary.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}

@@ -1,0 +1,132 @@
+/**
+ * The setup service: composes the stages of a cluster's Plan from the spec and runs it. Commands stay thin
+ * (plan.ts, setup.ts under commands/); stage builders are lazy-imported so `--help` pays for none of them.
+ */
+import path from 'node:path';
+import { UserError, EXIT } from './errors.js';
+import type { Io } from './io.js';
+import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
+import type { LoadedSpec } from './spec/load.js';
+
+export interface SetupPlanOptions {
+  stages?: StageName[];
+  runDir: string;
+  stateDir: string;
+  ignore?: string[];
+}
+
+export function parseStages(list: string | undefined): StageName[] | undefined {
+  if (!list) return undefined;
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(STAGES as readonly string[]).includes(n));
+  if (bad.length > 0)
+    throw new UserError(`unknown stage${bad.length > 1 ? 's' : ''}: ${bad.join(', ')}`, { exitCode: EXIT.usage, fix: `--stages takes a comma-separated list of: ${STAGES.join(', ')}` });
+  return STAGES.filter((s) => names.includes(s));
+}
+
+const STAGE_TITLES: Record<StageName, string> = {
+  preflight: 'Check prerequisites',
+  bootstrap: 'Bootstrap the cluster',
+  cni: 'Install the CNI',
+  monitoring: 'Install monitoring and logging',
+  backup: 'Schedule etcd backups',
+  validate: 'Validate the running cluster',
+  drill: 'Rehearse an etcd restore',
+};
+
+/** Issues that will build the stages not yet available; `plan` says so rather than faking steps. */
+const NOT_YET: Partial<Record<StageName, string>> = {
+  cni: 'not built yet (add-ons, issue #6): groundwork does not install a CNI yet',
+  monitoring: 'not built yet (add-ons, issue #6)',
+  backup: 'not built yet (add-ons, issue #6)',
+  validate: 'not built yet (runtime validation, issue #7)',
+};
+
+type StageBuilder = (loaded: LoadedSpec, opts: SetupPlanOptions) => Promise<Stage>;
+
+const BUILDERS: Partial<Record<StageName, StageBuilder>> = {};
+
+/** Registers a stage builder (done by the module that owns the stage, imported lazily below). */
+export function registerStageBuilder(name: StageName, builder: StageBuilder): void {
+  BUILDERS[name] = builder;
+}
+
+async function loadBuilders(): Promise<void> {
+  // Each import registers its builder. Kept in one place so adding a stage is one line.
+  await Promise.all(STAGE_MODULES.map((load) => load()));
+}
+
+/** Lazy loaders of the stage modules that exist. */
+const STAGE_MODULES: Array<() => Promise<unknown>> = [];
+
+export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions): Promise<Plan> {
+  await loadBuilders();
+  const wanted = opts.stages ?? [...STAGES];
+  const stages: Stage[] = [];
+  for (const name of wanted) {
+    const builder = BUILDERS[name];
+    if (builder) stages.push(await builder(loaded, opts));
+    else stages.push({ name, title: STAGE_TITLES[name], steps: [], notes: [NOT_YET[name] ?? 'not built yet'] });
+  }
+  const { spec } = loaded;
+  return {
+    title: `groundwork setup: cluster ${spec.metadata.name} (${spec.spec.bootstrap.method}, ${spec.spec.nodes.length} nodes, CNI ${spec.spec.network.cni}) from ${loaded.file}`,
+    stages,
+  };
+}
+
+export interface SetupOptions {
+  file: string;
+  stateDir?: string;
+  json: boolean;
+  color: boolean;
+  dryRun: boolean;
+  resume: boolean;
+  stages?: StageName[];
+  ignore?: string[];
+  io: Io;
+  signal?: AbortSignal;
+  env?: Record<string, string | undefined>;
+}
+
+export function stateDirFor(file: string, stateDir: string | undefined): string {
+  return stateDir ? path.resolve(stateDir) : path.join(path.dirname(path.resolve(file)), '.groundwork');
+}
+
+export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
+  const { loadSpec } = await import('./spec/load.js');
+  const { formatIssue } = await import('./errors.js');
+  const { resolveRun, runPlan } = await import('./run/engine.js');
+  const loaded = await loadSpec(opts.file);
+  for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
+  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const run = resolveRun(stateDir, 'setup', opts.resume);
+  const plan = await buildSetupPlan(loaded, { stages: opts.stages, runDir: run.runDir, stateDir, ignore: opts.ignore });
+  return runPlan(plan, {
+    command: 'setup',
+    stateDir,
+    io: opts.io,
+    json: opts.json,
+    color: opts.color,
+    resume: opts.resume,
+    dryRun: opts.dryRun,
+    signal: opts.signal,
+    env: opts.env,
+    specFile: path.resolve(opts.file),
+    run,
+    reportExtra: { cluster: loaded.spec.metadata.name, stages: plan.stages.map((s) => ({ name: s.name, notes: s.notes ?? [] })) },
+  });
+}
+
+export async function printPlan(opts: { file: string; stateDir?: string; json: boolean; stages?: string; io: Io }): Promise<void> {
+  const { loadSpec } = await import('./spec/load.js');
+  const { formatIssue } = await import('./errors.js');
+  const { formatPlan, planToJson } = await import('./run/plan-text.js');
+  const loaded = await loadSpec(opts.file);
+  for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
+  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  // Nothing runs and nothing is written: paths show where a new run would put its files.
+  const runDir = path.join(stateDir, 'runs', '<run-id>');
+  const plan = await buildSetupPlan(loaded, { stages: parseStages(opts.stages), runDir, stateDir });
+  opts.io.stdout.write(opts.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : formatPlan(plan));
+}
