@@ -19,6 +19,7 @@ import { mayAnimate } from '../io.js';
 import { RunRecords, findResumableRun, newRunId, type RunState } from './records.js';
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor } from './secret.js';
+import { RunStore, type RunEvent } from './events.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -34,8 +35,10 @@ export interface RunOptions {
   /** Environment for external processes (tests pass their own PATH). */
   env?: Record<string, string | undefined>;
   specFile?: string;
-  /** 'auto': listr2 default renderer when we may animate, 'simple' otherwise. */
-  renderer?: 'auto' | 'default' | 'simple' | 'verbose' | 'silent';
+  /** 'auto': the ink task tree when we may animate (TTY, not CI, not --json), listr2 'simple' otherwise. */
+  renderer?: 'auto' | 'ink' | 'default' | 'simple' | 'verbose' | 'silent';
+  /** Progress events, for renderers and tests. */
+  onEvent?: (e: RunEvent) => void;
   redactor?: Redactor;
   /** Write the results table (or the JSON report with --json) to stdout. Default true. */
   printResults?: boolean;
@@ -260,6 +263,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
             const l = redactor.redact(line);
             progress.push(l);
             task.output = l;
+            emit({ type: 'step-output', id: step.id, line: l });
           } }
       : ctx;
     const r = await executeStep(step, logCtx);
@@ -274,8 +278,22 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   };
 
   const rendererChoice = opts.renderer ?? 'auto';
-  const useDefault = rendererChoice === 'default' || (rendererChoice === 'auto' && mayAnimate(opts.io) && !opts.json);
-  const renderer = rendererChoice === 'auto' || rendererChoice === 'default' ? (useDefault ? 'default' : 'simple') : rendererChoice;
+  const useInk = rendererChoice === 'ink' || (rendererChoice === 'auto' && mayAnimate(opts.io) && !opts.json);
+  const renderer = useInk ? 'silent' : rendererChoice === 'auto' ? 'simple' : rendererChoice;
+  const store = new RunStore({
+    title: plan.title,
+    stages: plan.stages.map((st) => ({ name: st.name, title: st.title, steps: st.steps.map((x) => ({ id: x.id, title: x.title, stage: st.name, state: 'pending' as const })) })),
+    finished: false,
+  });
+  const emit = (e: RunEvent) => {
+    store.apply(e);
+    opts.onEvent?.(e);
+  };
+  let unmount: (() => Promise<void>) | undefined;
+  if (useInk) {
+    const { mountTaskTree } = await import('../ui/task-tree.js');
+    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, opts.color !== false);
+  }
 
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const out = opts.io.stderr as NodeJS.WriteStream;
@@ -289,6 +307,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
           title: step.title,
           task: async (_c: unknown, task: ListrTask) => {
             let r: Result;
+            emit({ type: 'step-start', id: step.id });
             try {
               r = await runOne(step, task);
             } catch (err) {
@@ -297,11 +316,13 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
                 stopped = true;
                 r = { id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: 'interrupted while running', durationMs: 0 };
                 results.push(r);
+                emit({ type: 'step-end', id: step.id, status: 'fail', summary: r.summary, durationMs: 0 });
                 throw new Error(`${step.title}: interrupted`);
               }
               r = resultFromError(step, err, 0, redactor);
             }
             results.push(r);
+            emit({ type: 'step-end', id: step.id, status: r.status, summary: r.summary, durationMs: r.durationMs });
             if (r.status === 'fail') {
               if (!step.continueOnFail) stopped = true;
               throw new Error(`${step.title}: ${r.summary}`);
@@ -340,6 +361,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   }
 
   if (abort.signal.aborted) interrupted = true;
+  await unmount?.();
   for (const hook of opts.cleanup ?? []) {
     try {
       await hook({ ...ctx, signal: new AbortController().signal });
