@@ -18,7 +18,12 @@ async function commandModules(): Promise<CommandModule[]> {
   const mods = await Promise.all([
     import('./commands/plan.js'),
     import('./commands/setup.js'),
+    import('./commands/preflight.js'),
     import('./commands/spec.js'),
+    import('./commands/validate.js'),
+    import('./commands/explain.js'),
+    import('./commands/drill.js'),
+    import('./commands/lab.js'),
   ]);
   return mods.map((m) => m.default);
 }
@@ -82,7 +87,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-    .action(async (opts: { yes: boolean }) => {
+    .action(async (opts: { yes: boolean; file: string; stateDir?: string; color: boolean }) => {
       // `groundwork` alone is the wizard's door. Without a person at a terminal it must not wait for one.
       if (!mayPrompt(io, opts.yes)) {
         throw new UserError('no terminal to ask questions in (CI or no TTY), and no command given', {
@@ -90,7 +95,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
           fix: 'run `groundwork setup --yes -f cluster.yaml` (or `groundwork plan -f cluster.yaml` to see what it would do)',
         });
       }
-      program.outputHelp();
+      const { runWizard } = await import('./wizard.js');
+      setExit(await runWizard({ file: opts.file, stateDir: opts.stateDir, color: opts.color && !io.env.NO_COLOR, io }));
     });
 
   for (const mod of await commandModules()) mod.register(program, io, setExit);

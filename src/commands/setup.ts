@@ -18,11 +18,16 @@ const mod: CommandModule = {
         const g = cmd.optsWithGlobals() as GlobalOptions & { yes: boolean };
         const { UserError, EXIT } = await import('../errors.js');
         if (!g.yes) {
-          // The wizard is the interactive way in; until it lands setup runs headless only, and says so.
-          throw new UserError(
-            mayPrompt(io, false) ? 'setup runs headless: pass --yes to run the plan from the spec' : 'no terminal to ask questions in (CI or no TTY)',
-            { exitCode: EXIT.usage, fix: `run \`groundwork setup --yes -f ${g.file}\` (see \`groundwork plan -f ${g.file}\` first)` },
-          );
+          // In a terminal, setup without --yes is the wizard; without a person it must not wait for one.
+          if (!mayPrompt(io, false)) {
+            throw new UserError('no terminal to ask questions in (CI or no TTY)', {
+              exitCode: EXIT.usage,
+              fix: `run \`groundwork setup --yes -f ${g.file}\` (see \`groundwork plan -f ${g.file}\` first)`,
+            });
+          }
+          const { runWizard } = await import('../wizard.js');
+          setExit(await runWizard({ file: g.file, stateDir: g.stateDir, color: g.color && !io.env.NO_COLOR, io }));
+          return;
         }
         const { runSetup, parseStages } = await import('../setup.js');
         const { exitCodeForSummary } = await import('../run/engine.js');

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Cancelled, ToolError, UserError } from '../errors.js';
-import { createExec } from '../exec/index.js';
+import { createExec, formatDuration } from '../exec/index.js';
 import type { Io } from '../io.js';
 import { mayAnimate } from '../io.js';
 import { RunRecords, findResumableRun, newRunId, type RunState } from './records.js';
@@ -39,6 +39,8 @@ export interface RunOptions {
   renderer?: 'auto' | 'ink' | 'default' | 'simple' | 'verbose' | 'silent';
   /** Progress events, for renderers and tests. */
   onEvent?: (e: RunEvent) => void;
+  /** Hands over the progress store as soon as the plan is known (the wizard draws it itself). */
+  onStore?: (store: RunStore) => void;
   redactor?: Redactor;
   /** Write the results table (or the JSON report with --json) to stdout. Default true. */
   printResults?: boolean;
@@ -139,7 +141,7 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<Result>
     } catch (err) {
       if (ctx.signal.aborted) throw new Cancelled();
       const r = timedOut
-        ? { id: step.id, title: step.title, stage: step.stage, durationMs: Date.now() - started, status: 'fail' as const, summary: `did not finish within ${Math.round(step.timeoutMs! / 1000)}s and was stopped`, fix: 'check the node or tool it waits for; then run again with --resume' }
+        ? { id: step.id, title: step.title, stage: step.stage, durationMs: Date.now() - started, status: 'fail' as const, summary: `did not finish within ${formatDuration(step.timeoutMs!)} and was stopped`, fix: 'check the node or tool it waits for; then run again with --resume' }
         : resultFromError(step, err, Date.now() - started, ctx.redactor);
       if (attempt === attempts) return r;
       last = r;
@@ -289,6 +291,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     store.apply(e);
     opts.onEvent?.(e);
   };
+  opts.onStore?.(store);
   let unmount: (() => Promise<void>) | undefined;
   if (useInk) {
     const { mountTaskTree } = await import('../ui/task-tree.js');

@@ -1,0 +1,485 @@
+/**
+ * The interactive wizard: one screen at a time, from an empty terminal to a validated cluster.
+ * Esc back, Enter next, ↑/↓ between fields, ←/→ choose, ? help, q quit (asks first while something runs).
+ * Gets data and callbacks (WizardServices); never spawns processes or calls APIs itself.
+ */
+import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { Box, Text, useApp, useInput } from 'ink';
+import type { SpecInput } from '../../spec/schema.js';
+import type { LoadedSpec } from '../../spec/load.js';
+import type { Result, RunSummary } from '../../run/types.js';
+import type { RunStore } from '../../run/events.js';
+import { TaskTree } from '../task-tree.js';
+import { FieldRow, editValue } from './fields.js';
+import {
+  ADDON_FIELDS,
+  CLUSTER_FIELDS,
+  NETWORK_FIELDS,
+  NODE_FIELDS,
+  dottedPath,
+  getPath,
+  issuesFor,
+  networkFindings,
+  setPath,
+  suggestNode,
+  toYaml,
+  validateDraft,
+  type Field,
+  type ScreenName,
+} from './model.js';
+
+export type RunMode = 'rehearse' | 'setup';
+
+export interface WizardServices {
+  /** Where the spec is saved. */
+  specFile: string;
+  /** An unfinished run that can be resumed. */
+  resumable?: { runId: string; summary: string };
+  save(yaml: string): Promise<string>;
+  planText(loaded: LoadedSpec): Promise<string>;
+  preflight(loaded: LoadedSpec, ignore: string[]): Promise<Result[]>;
+  run(loaded: LoadedSpec, opts: { mode: RunMode; ignore: string[]; resume: boolean; onStore: (s: RunStore) => void }): Promise<RunSummary>;
+  cancel(): void;
+}
+
+export interface WizardProps {
+  initial: SpecInput;
+  services: WizardServices;
+  color: boolean;
+  rows?: number;
+  onExit: (code: number) => void;
+}
+
+const HELP: Record<ScreenName, string> = {
+  resume: 'An earlier run stopped before it finished. Resuming continues it; finished steps are not repeated.',
+  cluster: 'How the cluster is bootstrapped and where its API will answer.',
+  nodes: 'The machines. Ctrl-N adds a worker, Ctrl-P a control plane, Ctrl-X removes the node under the cursor.',
+  network: 'Address ranges for pods and Services, and the CNI that connects them. Overlaps are shown as you type.',
+  addons: 'Monitoring, log shipping and scheduled etcd snapshots.',
+  review: 'The spec and every command that will run. s saves cluster.yaml; Enter goes on to the preflight checks.',
+  preflight: 'Checks of this machine, the subnets and the nodes. i ignores the selected failing check (recorded in the report); r runs them again after a fix.',
+  run: 'The plan runs step by step. Ctrl-C (or q) stops the running step cleanly.',
+  results: 'What the run proved: connectivity, scheduling, storage and the restore drill.',
+  next: 'Where to go from here.',
+};
+
+const FORM_SCREENS: ScreenName[] = ['cluster', 'nodes', 'network', 'addons'];
+
+function nodeCount(d: SpecInput): number {
+  return ((d.spec?.nodes ?? []) as unknown[]).length;
+}
+
+function fieldsFor(screen: ScreenName, d: SpecInput): Field[] {
+  if (screen === 'cluster') return CLUSTER_FIELDS;
+  if (screen === 'network') return NETWORK_FIELDS;
+  if (screen === 'addons') return ADDON_FIELDS;
+  if (screen === 'nodes') return Array.from({ length: nodeCount(d) }, (_, i) => NODE_FIELDS(i)).flat();
+  return [];
+}
+
+function useLatestState<T>(initial: T): [T, (v: T | ((prev: T) => T)) => void, React.MutableRefObject<T>] {
+  const [value, setValue] = useState<T>(initial);
+  const ref = useRef<T>(initial);
+  const set = (v: T | ((prev: T) => T)) => {
+    ref.current = typeof v === 'function' ? (v as (prev: T) => T)(ref.current) : v;
+    setValue(ref.current);
+  };
+  return [value, set, ref];
+}
+
+const STATUS_MARK = { pass: '✔', warn: '!', fail: '✖', skip: '↓' } as const;
+
+export function Wizard({ initial, services, color, rows = 24, onExit }: WizardProps) {
+  const { exit } = useApp();
+  // Several keys can arrive before the next render (fast typing, paste, tests): the key handler reads the
+  // latest screen, draft and focus from refs that are updated synchronously, not from the last render.
+  const [screen, setScreen, screenRef] = useLatestState<ScreenName>(services.resumable ? 'resume' : 'cluster');
+  const [draft, setDraft, draftRef] = useLatestState<SpecInput>(initial);
+  const [focus, setFocus, focusRef] = useLatestState(0);
+  const [help, setHelp] = useState(false);
+  const [confirmQuit, setConfirmQuit, confirmRef] = useLatestState(false);
+  const [message, setMessage] = useState<string>('');
+  const [planText, setPlanText] = useState<string>('');
+  const [scroll, setScroll] = useState(0);
+  const [checks, setChecks] = useState<Result[] | undefined>();
+  const [ignore, setIgnore] = useState<string[]>([]);
+  const [selected, setSelected] = useState(0);
+  const [store, setStore] = useState<RunStore | undefined>();
+  const [summary, setSummary] = useState<RunSummary | undefined>();
+  const [running, setRunning] = useState(false);
+  const [mode, setMode] = useState<RunMode>('rehearse');
+  const [resume, setResume] = useState(false);
+
+  const validation = useMemo(() => validateDraft(draft, services.specFile), [draft, services.specFile]);
+  const fields = fieldsFor(screen, draft);
+
+  const leave = (code: number) => {
+    onExit(code);
+    exit();
+  };
+
+  const go = (to: ScreenName) => {
+    setScreen(to);
+    setFocus(0);
+    setScroll(0);
+    setMessage('');
+    setSelected(0);
+  };
+
+  const screenIssues = (s: ScreenName, v = validation) => {
+    const prefixes = s === 'cluster' ? ['metadata', 'spec.endpoint', 'spec.kubernetesVersion', 'spec.bootstrap'] : s === 'nodes' ? ['spec.nodes'] : s === 'network' ? ['spec.network'] : s === 'addons' ? ['spec.addons'] : [];
+    return issuesFor(v, prefixes);
+  };
+
+  const runPreflight = async (ign: string[]) => {
+    if (!validation.loaded) return;
+    setChecks(undefined);
+    setRunning(true);
+    try {
+      setChecks(await services.preflight(validation.loaded, ign));
+    } catch (e) {
+      setMessage(`preflight could not run: ${(e as Error).message}`);
+      setChecks([]);
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  const startRun = async () => {
+    if (!validation.loaded) return;
+    go('run');
+    setRunning(true);
+    try {
+      const s = await services.run(validation.loaded, { mode, ignore, resume, onStore: setStore });
+      setSummary(s);
+      go('results');
+    } catch (e) {
+      setMessage(`the run could not start: ${(e as Error).message}`);
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  useEffect(() => {
+    if (screen === 'review' && validation.loaded) {
+      services.planText(validation.loaded).then(setPlanText, (e: Error) => setPlanText(`(plan unavailable: ${e.message})`));
+    }
+    if (screen === 'preflight' && checks === undefined && !running) void runPreflight(ignore);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [screen]);
+
+  useInput((input, key) => {
+    const screen = screenRef.current;
+    const draft = draftRef.current;
+    const focus = focusRef.current;
+    const fields = fieldsFor(screen, draft);
+    if (confirmRef.current) {
+      if (input === 'y' || input === 'Y') {
+        if (running) services.cancel();
+        leave(running ? 130 : 0);
+      } else setConfirmQuit(false);
+      return;
+    }
+    if (key.ctrl && input === 'c') {
+      if (running) {
+        services.cancel();
+        setMessage('stopping the running step…');
+        return;
+      }
+      leave(130);
+      return;
+    }
+    if (input === '?') {
+      setHelp((h) => !h);
+      return;
+    }
+    const field = fields[focus];
+    const typing = field?.kind === 'text';
+    if (input === 'q' && !typing) {
+      if (running || FORM_SCREENS.includes(screen) || screen === 'review') setConfirmQuit(true);
+      else leave(summary && summary.status !== 'pass' ? 1 : 0);
+      return;
+    }
+
+    if (screen === 'resume') {
+      if (key.return || input === 'y') {
+        setResume(true);
+        go('review');
+      } else if (input === 'n') go('cluster');
+      return;
+    }
+
+    if (FORM_SCREENS.includes(screen)) {
+      if (key.escape) {
+        const i = FORM_SCREENS.indexOf(screen);
+        if (i > 0) go(FORM_SCREENS[i - 1]!);
+        else if (services.resumable) go('resume');
+        return;
+      }
+      if (key.upArrow || (key.tab && key.shift)) return setFocus((f) => Math.max(0, f - 1));
+      if (key.downArrow || key.tab) return setFocus((f) => Math.min(fields.length - 1, f + 1));
+      if (screen === 'nodes' && key.ctrl && (input === 'n' || input === 'p')) {
+        const role = input === 'p' ? 'control-plane' : 'worker';
+        const nodes = [...((draft.spec?.nodes ?? []) as object[]), suggestNode(draft, role)];
+        setDraft((d) => setPath(d, ['spec', 'nodes'], [...((d.spec?.nodes ?? []) as object[]), suggestNode(d, role)]));
+        setFocus(nodes.length * 3 - 3);
+        return;
+      }
+      if (screen === 'nodes' && key.ctrl && input === 'x') {
+        const i = Math.floor(focus / 3);
+        const nodes = ((draft.spec?.nodes ?? []) as object[]).filter((_, j) => j !== i);
+        setDraft((d) => setPath(d, ['spec', 'nodes'], ((d.spec?.nodes ?? []) as object[]).filter((_, j) => j !== i)));
+        setFocus(Math.max(0, Math.min(focus, nodes.length * 3 - 1)));
+        return;
+      }
+      if (key.return) {
+        if (screenIssues(screen, validateDraft(draft, services.specFile)).some((i) => i.severity === 'error')) {
+          setMessage('fix the fields marked ✖ first');
+          return;
+        }
+        const i = FORM_SCREENS.indexOf(screen);
+        go(i < FORM_SCREENS.length - 1 ? FORM_SCREENS[i + 1]! : 'review');
+        return;
+      }
+      if (field) {
+        // Functional update: several keys can arrive before the next render (typing fast, pasting).
+        setDraft((d) => {
+          const next = editValue(field, String(getPath(d, field.path) ?? ''), input, key);
+          if (next === undefined) return d;
+          return setPath(d, field.path, field.numeric ? (next === '' ? '' : Number(next)) : next);
+        });
+        setMessage('');
+      }
+      return;
+    }
+
+    if (screen === 'review') {
+      if (key.escape) return go('addons');
+      if (key.upArrow) return setScroll((s) => Math.max(0, s - 1));
+      if (key.downArrow) return setScroll((s) => s + 1);
+      if (input === 'm') return setMode((m) => (m === 'rehearse' ? 'setup' : 'rehearse'));
+      if (input === 's') {
+        services.save(toYaml(draft)).then((f) => setMessage(`saved ${f}`), (e: Error) => setMessage(`could not save: ${e.message}`));
+        return;
+      }
+      if (key.return && validation.loaded) {
+        services.save(toYaml(draft)).then(
+          () => go('preflight'),
+          (e: Error) => setMessage(`could not save: ${e.message}`),
+        );
+      }
+      return;
+    }
+
+    if (screen === 'preflight') {
+      if (running) return;
+      const failing = (checks ?? []).filter((c) => c.status === 'fail');
+      if (key.escape) return go('review');
+      if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
+      if (key.downArrow) return setSelected((s) => Math.min(Math.max(0, failing.length - 1), s + 1));
+      if (input === 'r') return void runPreflight(ignore);
+      if (input === 'i' && failing[selected]) {
+        const next = [...ignore, failing[selected]!.id];
+        setIgnore(next);
+        void runPreflight(next);
+        return;
+      }
+      if (key.return) {
+        if (failing.length > 0) setMessage(`${failing.length} check(s) failed: fix them (r to re-check) or ignore one by name (i)`);
+        else void startRun();
+      }
+      return;
+    }
+
+    if (screen === 'results') {
+      if (key.return) return go('next');
+      if (key.upArrow) return setScroll((s) => Math.max(0, s - 1));
+      if (key.downArrow) return setScroll((s) => s + 1);
+      return;
+    }
+    if (screen === 'next' && (key.return || key.escape)) leave(summary && summary.status !== 'pass' ? 1 : 0);
+  });
+
+  const body = rows - 4;
+  return (
+    <Box flexDirection="column">
+      <Text bold wrap="truncate-end">
+        {`groundwork · ${title(screen)}`}
+        <Text dimColor={color}>{`  ${progress(screen)}`}</Text>
+      </Text>
+      {help ? <Text color={color ? 'yellow' : undefined}>{`? ${HELP[screen]}`}</Text> : null}
+      {screen === 'resume' ? (
+        <Box flexDirection="column">
+          <Text>{`An unfinished run exists: ${services.resumable?.runId} (${services.resumable?.summary}).`}</Text>
+          <Text>Resume it? Enter/y resumes (finished steps are not repeated), n starts over.</Text>
+        </Box>
+      ) : null}
+      {FORM_SCREENS.includes(screen) ? (
+        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} color={color} validation={validation} rows={body} />
+      ) : null}
+      {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body - 2} mode={mode} file={services.specFile} /> : null}
+      {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} /> : null}
+      {screen === 'run' ? store ? <TaskTree store={store} color={color} /> : <Text>starting…</Text> : null}
+      {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} /> : null}
+      {screen === 'next' ? <Next summary={summary} file={services.specFile} mode={mode} /> : null}
+      {message ? <Text color={color ? 'yellow' : undefined}>{message}</Text> : null}
+      {confirmQuit ? <Text color={color ? 'red' : undefined}>{running ? 'Stop the running step and quit? y/n' : 'Quit without finishing? y/n'}</Text> : null}
+      <Text dimColor={color} wrap="truncate-end">
+        {keysFor(screen)}
+      </Text>
+    </Box>
+  );
+}
+
+function title(s: ScreenName): string {
+  return {
+    resume: 'resume',
+    cluster: 'cluster',
+    nodes: 'nodes',
+    network: 'network',
+    addons: 'add-ons',
+    review: 'review',
+    preflight: 'preflight',
+    run: 'run',
+    results: 'results',
+    next: 'next steps',
+  }[s];
+}
+
+function progress(s: ScreenName): string {
+  const order: ScreenName[] = ['cluster', 'nodes', 'network', 'addons', 'review', 'preflight', 'run', 'results'];
+  const i = order.indexOf(s);
+  return i < 0 ? '' : `step ${i + 1} of ${order.length}`;
+}
+
+function keysFor(s: ScreenName): string {
+  if (s === 'nodes') return 'Enter next · Esc back · ↑↓ field · ←→ role · ^N worker · ^P control plane · ^X remove · ? help';
+  if (FORM_SCREENS.includes(s)) return 'Enter next · Esc back · ↑↓ field · ←→ choose · ? help · q quit (on a choice)';
+  if (s === 'review') return 'Enter save and check · s save · m rehearse/for real · ↑↓ scroll · Esc back · ? help · q quit';
+  if (s === 'preflight') return 'Enter run · r re-check · i ignore selected · ↑↓ select · Esc back · ? help · q quit';
+  if (s === 'run') return 'Ctrl-C stop the running step · q quit · ? help';
+  if (s === 'results') return 'Enter next steps · ↑↓ scroll · q quit';
+  if (s === 'resume') return 'Enter/y resume · n new · q quit';
+  return 'Enter/Esc finish · q quit';
+}
+
+function FormBody({ screen, fields, draft, focus, color, validation, rows }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; color: boolean; validation: ReturnType<typeof validateDraft>; rows: number }) {
+  const errorFor = (f: Field) => validation.byPath.get(dottedPath(f.path))?.find((i) => i.severity === 'error')?.message;
+  const lines: React.ReactNode[] = [];
+  if (screen === 'nodes') {
+    const n = fields.length / 3;
+    const first = Math.max(0, Math.min(Math.floor(focus / 3) - 2, n - Math.floor((rows - 4) / 3)));
+    for (let i = first; i < n && lines.length < rows - 3; i++) {
+      const row = fields.slice(i * 3, i * 3 + 3);
+      lines.push(
+        <Box key={i} flexDirection="column">
+          <Text dimColor={color}>{`node ${i + 1}`}</Text>
+          {row.map((f, j) => (
+            <FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i * 3 + j} error={errorFor(f)} color={color} width={8} />
+          ))}
+        </Box>,
+      );
+    }
+    const nodeIssues = validation.byPath.get('spec.nodes') ?? [];
+    for (const i of nodeIssues) lines.push(<Text key={`n-${i.message}`} color={color ? (i.severity === 'error' ? 'red' : 'yellow') : undefined}>{`${i.severity === 'error' ? '✖' : '!'} ${i.message}`}</Text>);
+  } else {
+    fields.forEach((f, i) => lines.push(<FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i} error={errorFor(f)} color={color} />));
+    const focused = fields[focus];
+    if (focused) lines.push(<Text key="hint" dimColor={color} wrap="truncate-end">{`  ${focused.help}`}</Text>);
+    if (screen === 'network') {
+      for (const f of networkFindings(validation).slice(0, 3))
+        lines.push(<Text key={f.id} color={color ? (f.status === 'fail' ? 'red' : 'yellow') : undefined} wrap="truncate-end">{`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`}</Text>);
+    }
+  }
+  return <Box flexDirection="column">{lines}</Box>;
+}
+
+function Review({ yaml, plan, scroll, rows, mode, file }: { yaml: string; plan: string; scroll: number; rows: number; mode: RunMode; file: string }) {
+  const all = [...yaml.trimEnd().split('\n'), '', ...(plan ? plan.trimEnd().split('\n') : ['(building the plan…)'])];
+  const start = Math.min(scroll, Math.max(0, all.length - rows));
+  return (
+    <Box flexDirection="column">
+      <Text>{`Saves to ${file}. Then: ${mode === 'rehearse' ? 'rehearse on the lab (nothing outside this machine is touched)' : 'run for real against the nodes'} (m to switch).`}</Text>
+      {all.slice(start, start + rows).map((l, i) => (
+        <Text key={i} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+function Checks({ checks, selected, ignore, color, rows }: { checks?: Result[]; selected: number; ignore: string[]; color: boolean; rows: number }) {
+  if (!checks) return <Text>running the checks…</Text>;
+  const failing = checks.filter((c) => c.status === 'fail');
+  const ordered = [...failing, ...checks.filter((c) => c.status === 'warn'), ...checks.filter((c) => c.status === 'pass' || c.status === 'skip')];
+  const counts = `${checks.filter((c) => c.status === 'pass').length} passed, ${checks.filter((c) => c.status === 'warn').length} warnings, ${failing.length} failed`;
+  return (
+    <Box flexDirection="column">
+      <Text>{counts + (ignore.length ? ` · ignored: ${ignore.join(', ')}` : '')}</Text>
+      {ordered.slice(0, rows - 3).map((c, i) => (
+        <Text key={c.id} wrap="truncate-end" inverse={c.status === 'fail' && i === selected}>
+          <Text color={color ? { pass: 'green', warn: 'yellow', fail: 'red', skip: 'gray' }[c.status] : undefined}>{`${STATUS_MARK[c.status]} ${c.id.padEnd(24)}`}</Text>
+          {` ${c.summary}`}
+        </Text>
+      ))}
+      {failing[selected]?.fix ? <Text wrap="truncate-end">{`fix: ${failing[selected]!.fix}`}</Text> : null}
+    </Box>
+  );
+}
+
+interface Matrix {
+  nodes: string[];
+  cells: Record<string, Record<string, boolean | string>>;
+}
+
+function isMatrix(e: unknown): e is { matrix: Matrix } {
+  const m = (e as { matrix?: Matrix } | undefined)?.matrix;
+  return !!m && Array.isArray(m.nodes) && typeof m.cells === 'object';
+}
+
+function Results({ summary, color, scroll, rows }: { summary: RunSummary; color: boolean; scroll: number; rows: number }) {
+  const lines: { text: string; status?: Result['status'] }[] = [];
+  lines.push({ text: `${summary.status === 'pass' ? 'All passed' : summary.status === 'interrupted' ? 'Interrupted' : 'Something failed'} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
+  let stage = '';
+  for (const r of summary.results) {
+    if (r.stage !== stage) {
+      stage = r.stage;
+      lines.push({ text: `${stage}` });
+    }
+    lines.push({ text: `  ${STATUS_MARK[r.status]} ${r.id}: ${r.summary}`, status: r.status });
+    if (r.status === 'fail' && r.fix) lines.push({ text: `      fix: ${r.fix}` });
+    if (isMatrix(r.evidence)) {
+      const { nodes, cells } = r.evidence.matrix;
+      const w = Math.min(8, Math.max(...nodes.map((n) => n.length)));
+      lines.push({ text: `      ${'from\\to'.padEnd(w)} ${nodes.map((n) => n.slice(0, w).padEnd(w)).join(' ')}` });
+      for (const from of nodes) {
+        lines.push({ text: `      ${from.slice(0, w).padEnd(w)} ${nodes.map((to) => String(cells[from]?.[to] === true ? 'ok' : cells[from]?.[to] === false ? 'FAIL' : (cells[from]?.[to] ?? '-')).padEnd(w)).join(' ')}` });
+      }
+    }
+  }
+  const start = Math.min(scroll, Math.max(0, lines.length - rows));
+  return (
+    <Box flexDirection="column">
+      {lines.slice(start, start + rows).map((l, i) => (
+        <Text key={i} wrap="truncate-end" color={color && l.status ? { pass: 'green', warn: 'yellow', fail: 'red', skip: 'gray' }[l.status] : undefined}>
+          {l.text}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+function Next({ summary, file, mode }: { summary?: RunSummary; file: string; mode: RunMode }) {
+  const ok = summary?.status === 'pass';
+  return (
+    <Box flexDirection="column">
+      <Text>{ok ? 'Done.' : 'Not done yet.'}</Text>
+      <Text>{`  spec:          ${file}`}</Text>
+      {summary ? <Text>{`  run records:   ${summary.runDir}`}</Text> : null}
+      {mode === 'rehearse' ? <Text>{`  for real:      groundwork setup --yes -f ${file}`}</Text> : <Text>{`  re-validate:   groundwork validate`}</Text>}
+      {!ok ? <Text>{`  resume:        groundwork setup --yes --resume -f ${file}`}</Text> : null}
+      <Text>{`  restore drill: groundwork drill   (schedule it: a drill that was never run is a backup that was never tested)`}</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,17 @@
+/** Mounts the wizard on the terminal and resolves with the exit code it chose. */
+import React from 'react';
+import { render } from 'ink';
+import type { SpecInput } from '../../spec/schema.js';
+import { Wizard, type WizardServices } from './Wizard.js';
+
+export async function mountWizard(opts: { initial: SpecInput; services: WizardServices; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream; rows?: number }): Promise<number> {
+  let code = 0;
+  const app = render(<Wizard initial={opts.initial} services={opts.services} color={opts.color} rows={opts.rows ?? opts.stdout.rows ?? 24} onExit={(c) => (code = c)} />, {
+    stdout: opts.stdout,
+    stdin: opts.stdin,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  await app.waitUntilExit();
+  return code;
+}

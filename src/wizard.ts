@@ -1,0 +1,105 @@
+/**
+ * The wizard's services: everything it needs done (save the spec, build the plan, run preflight, run the
+ * plan or a rehearsal), as callbacks. The UI itself never spawns processes or calls APIs.
+ */
+import { existsSync, readFileSync, copyFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Io } from './io.js';
+import type { LoadedSpec } from './spec/load.js';
+import type { SpecInput } from './spec/schema.js';
+import type { WizardServices, RunMode } from './ui/wizard/Wizard.js';
+import type { Result } from './run/types.js';
+import { stateDirFor, buildSetupPlan } from './setup.js';
+
+export interface WizardOptions {
+  file: string;
+  stateDir?: string;
+  color: boolean;
+  io: Io;
+}
+
+/** Reads an existing spec as the wizard's starting point (pre-fills every screen), or the defaults. */
+export async function initialDraft(file: string): Promise<SpecInput> {
+  const { defaultDraft } = await import('./ui/wizard/model.js');
+  if (!existsSync(file)) return defaultDraft();
+  const { parse } = await import('yaml');
+  try {
+    const data = parse(readFileSync(file, 'utf8')) as SpecInput | null;
+    return data && typeof data === 'object' ? data : defaultDraft();
+  } catch {
+    // A broken file still opens: the wizard shows its errors field by field once the user edits.
+    return defaultDraft();
+  }
+}
+
+export function createWizardServices(opts: WizardOptions): WizardServices {
+  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  let abort = new AbortController();
+  const silentIo: Io = { ...opts.io, env: opts.io.env };
+
+  const services: WizardServices = {
+    specFile: opts.file,
+    async save(yaml: string) {
+      // Nothing is lost: an existing, different file is kept as .bak first.
+      if (existsSync(opts.file) && readFileSync(opts.file, 'utf8') !== yaml) copyFileSync(opts.file, `${opts.file}.bak`);
+      await writeFile(opts.file, yaml);
+      return opts.file;
+    },
+    async planText(loaded: LoadedSpec) {
+      const { formatPlan } = await import('./run/plan-text.js');
+      const plan = await buildSetupPlan(loaded, { runDir: path.join(stateDir, 'runs', '<run-id>'), stateDir });
+      return formatPlan(plan);
+    },
+    async preflight(loaded: LoadedSpec, ignore: string[]): Promise<Result[]> {
+      const { runPlan, resolveRun } = await import('./run/engine.js');
+      const run = resolveRun(stateDir, 'preflight', false);
+      const plan = await buildSetupPlan(loaded, { stages: ['preflight'], runDir: run.runDir, stateDir, ignore });
+      const summary = await runPlan(plan, { command: 'preflight', stateDir, io: silentIo, renderer: 'silent', printResults: false, run, specFile: path.resolve(opts.file) });
+      return summary.results;
+    },
+    async run(loaded: LoadedSpec, o: { mode: RunMode; ignore: string[]; resume: boolean; onStore: Parameters<WizardServices['run']>[1]['onStore'] }) {
+      abort = new AbortController();
+      const { runPlan, resolveRun } = await import('./run/engine.js');
+      const command = o.mode === 'rehearse' ? 'rehearse' : 'setup';
+      const run = resolveRun(stateDir, command, o.resume);
+      const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore });
+      return runPlan(plan, {
+        command,
+        stateDir,
+        io: silentIo,
+        renderer: 'silent',
+        printResults: false,
+        run,
+        resume: o.resume,
+        dryRun: o.mode === 'rehearse',
+        signal: abort.signal,
+        onStore: o.onStore,
+        specFile: path.resolve(opts.file),
+      });
+    },
+    cancel() {
+      abort.abort();
+    },
+  };
+  return services;
+}
+
+export async function runWizard(opts: WizardOptions): Promise<number> {
+  const { findResumableRun } = await import('./run/records.js');
+  const { mountWizard } = await import('./ui/wizard/index.js');
+  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const resumable = findResumableRun(stateDir, 'setup');
+  const services = createWizardServices(opts);
+  if (resumable) {
+    const failed = Object.entries(resumable.steps).find(([, s]) => s.status === 'fail');
+    services.resumable = { runId: resumable.runId, summary: failed ? `${failed[0]} failed` : resumable.status };
+  }
+  return mountWizard({
+    initial: await initialDraft(opts.file),
+    services,
+    color: opts.color,
+    stdout: opts.io.stdout as NodeJS.WriteStream,
+    stdin: opts.io.stdin as NodeJS.ReadStream,
+  });
+}
