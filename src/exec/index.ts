@@ -76,6 +76,10 @@ export interface ExecFactoryOptions {
   killGraceMs?: number;
 }
 
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : ms < 120_000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms / 60_000)}m`;
+}
+
 function tail(text: string, lines = 12): string {
   return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
 }
@@ -181,7 +185,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     if (aborted) throw new Cancelled(`${shown[0]} was stopped`);
     if (timedOut) {
       throw new ToolError(shown, exitCode ?? undefined, redactor.redact(tail(stderr || stdout)), {
-        message: `${shown[0]} did not finish within ${Math.round(opts.timeoutMs! / 1000)}s and was stopped`,
+        message: `${shown[0]} did not finish within ${formatDuration(opts.timeoutMs!)} and was stopped`,
       });
     }
     const result: ExecResult = { argv: shown, exitCode: exitCode ?? -1, stdout, stderr, durationMs };
@@ -190,4 +194,137 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     }
     return result;
   };
+}
+
+export interface ServiceOptions {
+  cwd?: string;
+  /** Replaces the environment entirely when `replaceEnv` is set; otherwise extends process.env. */
+  env?: Record<string, string | undefined>;
+  replaceEnv?: boolean;
+  /** Aborting it stops the service (the whole process group). */
+  signal?: AbortSignal;
+  audit?: AuditSink;
+  redactor?: Redactor;
+  step?: string;
+  /** Each line the service prints (stdout and stderr, redacted). Output is never buffered whole. */
+  onLine?: (line: string) => void;
+  /** Grace period between SIGTERM and SIGKILL when stopping. */
+  killGraceMs?: number;
+}
+
+export interface ServiceExit {
+  exitCode: number | null;
+  signal?: string;
+}
+
+/** A long-running process (e.g. a throw-away etcd member) that outlives the call that started it. */
+export interface Service {
+  pid: number;
+  /** Settles when the process has exited, however that happened. Never rejects. */
+  exited: Promise<ServiceExit>;
+  /** True until the process has exited. */
+  readonly running: boolean;
+  /** SIGTERM to the process group, SIGKILL after the grace period; resolves when it has exited. */
+  stop(): Promise<ServiceExit>;
+}
+
+/**
+ * Starts a background process in its own process group, for services that must run while later steps talk to
+ * them. Recorded in the audit log when it exits (argv redacted); stopped with its whole tree on abort, on stop(),
+ * and (SIGKILL) if groundwork itself exits first, so no member is ever left behind.
+ */
+export async function spawnService(argv: string[], opts: ServiceOptions = {}): Promise<Service> {
+  if (argv.length === 0 || !argv[0]) throw new Error('spawnService: empty argv');
+  const redactor = opts.redactor ?? new Redactor();
+  const grace = opts.killGraceMs ?? 5000;
+  const [file, ...args] = argv;
+  const shown = argv.map((a) => redactor.redact(a));
+  if (opts.signal?.aborted) throw new Cancelled(`not started: ${shown[0]}`);
+  const cwd = opts.cwd ?? process.cwd();
+  const env = { ...(opts.replaceEnv ? {} : process.env), ...opts.env };
+  const start = new Date();
+  const child = execa(file!, args, { cwd, env, extendEnv: false, reject: false, detached: true, buffer: false, stdin: 'ignore' });
+
+  let running = true;
+  const onLine = opts.onLine;
+  if (onLine) {
+    for (const stream of [child.stdout, child.stderr]) {
+      let buf = '';
+      stream?.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          onLine(redactor.redact(buf.slice(0, i)));
+          buf = buf.slice(i + 1);
+        }
+        // A service that never prints a newline must not grow this buffer without bound.
+        if (buf.length > 64 * 1024) buf = buf.slice(-1024);
+      });
+    }
+  } else {
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+
+  const killOnExit = () => killTree(child.pid, 'SIGKILL');
+  process.once('exit', killOnExit);
+  const terminate = () => {
+    if (!running) return;
+    killTree(child.pid, 'SIGTERM');
+    setTimeout(() => {
+      if (running) killTree(child.pid, 'SIGKILL');
+    }, grace).unref();
+  };
+  opts.signal?.addEventListener('abort', terminate, { once: true });
+
+  const exited: Promise<ServiceExit & { code?: string }> = child.then(
+    (r) => {
+      running = false;
+      process.removeListener('exit', killOnExit);
+      opts.signal?.removeEventListener('abort', terminate);
+      const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null;
+      opts.audit?.record({
+        argv: shown,
+        cwd,
+        start: start.toISOString(),
+        durationMs: Date.now() - start.getTime(),
+        exitCode,
+        ...(r.signal ? { signal: r.signal } : {}),
+        ...(opts.step ? { step: opts.step } : {}),
+      });
+      const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
+      return { exitCode, ...(r.signal ? { signal: r.signal } : {}), ...(code ? { code } : {}) };
+    },
+    () => {
+      running = false;
+      process.removeListener('exit', killOnExit);
+      return { exitCode: null };
+    },
+  );
+
+  // Either it starts, or it fails to (a missing binary is the operator's to fix, not a crash).
+  const started = await new Promise<boolean>((resolve) => {
+    child.once('spawn', () => resolve(true));
+    void exited.then(() => resolve(false));
+  });
+  if (!started || child.pid === undefined) {
+    const r = await exited;
+    if (r.code === 'ENOENT') {
+      throw new UserError(`${file} is not installed or not on PATH`, { why: `groundwork needs ${file} to run: ${shown.join(' ')}`, fix: installHint(file!) });
+    }
+    throw new ToolError(shown, r.exitCode ?? undefined, '', { message: `${shown[0]} could not be started` });
+  }
+
+  const service: Service = {
+    pid: child.pid,
+    exited: exited.then(({ exitCode, signal }) => ({ exitCode, ...(signal ? { signal } : {}) })),
+    get running() {
+      return running;
+    },
+    async stop() {
+      terminate();
+      return service.exited;
+    },
+  };
+  return service;
 }

@@ -146,7 +146,7 @@ describe('runPlan', () => {
     expect(attempts).toBe(3);
     expect(s.results[0]!.status).toBe('pass');
     expect(s.results[1]!.status).toBe('fail');
-    expect(s.results[1]!.summary).toContain('did not finish within 1s');
+    expect(s.results[1]!.summary).toContain('did not finish within 700ms');
     const pid = Number(readFileSync(pidFile, 'utf8'));
     await new Promise((r) => setTimeout(r, 300));
     expect(isRunning(pid)).toBe(false);
