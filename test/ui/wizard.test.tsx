@@ -7,6 +7,16 @@ beforeAll(() => {
 });
 
 const plain = (s: string | undefined) => (s ?? '').replace(/\u001b\[[0-9;]*m/g, '');
+/** Waits until the last frame contains text (ink throttles frames; a loaded machine renders late). */
+async function frameWith(app: { lastFrame(): string | undefined }, text: string | RegExp, timeoutMs = 3000): Promise<string> {
+  const start = Date.now();
+  for (;;) {
+    const f = plain(app.lastFrame());
+    if (typeof text === 'string' ? f.includes(text) : text.test(f)) return f;
+    if (Date.now() - start > timeoutMs) return f;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 function fakeServices(over: Partial<WizardServices> = {}): WizardServices & { saved: string[] } {
@@ -49,8 +59,8 @@ const ENTER = '\r';
 describe('wizard', () => {
   it('asks the first question on the first screen', async () => {
     const { app } = await mount();
-    expect(plain(app.lastFrame())).toContain('groundwork · cluster');
-    expect(plain(app.lastFrame())).toContain('› Bootstrap with');
+    expect(await frameWith(app, 'groundwork · cluster')).toContain('groundwork · cluster');
+    expect(await frameWith(app, '› Bootstrap with')).toContain('› Bootstrap with');
   });
 
   it('edits a text field key by key and validates live with the spec loader', async () => {
@@ -63,11 +73,11 @@ describe('wizard', () => {
     }
     app.stdin.write('Bad_Name');
     await tick();
-    expect(plain(app.lastFrame())).toContain('Bad_Name');
-    expect(plain(app.lastFrame())).toContain('✖');
+    expect(await frameWith(app, 'Bad_Name')).toContain('Bad_Name');
+    expect(await frameWith(app, '✖')).toContain('✖');
     app.stdin.write(ENTER);
     await tick();
-    expect(plain(app.lastFrame())).toContain('fix the fields marked ✖ first');
+    expect(await frameWith(app, 'fix the fields marked ✖ first')).toContain('fix the fields marked ✖ first');
     for (let i = 0; i < 8; i++) {
       app.stdin.write(BACKSPACE);
       await tick(5);
@@ -76,7 +86,7 @@ describe('wizard', () => {
     await tick();
     app.stdin.write(ENTER);
     await tick();
-    expect(plain(app.lastFrame())).toContain('groundwork · nodes');
+    expect(await frameWith(app, 'groundwork · nodes')).toContain('groundwork · nodes');
   });
 
   it('walks every screen to the results, ignoring a failing check by name, and saves a spec that loads', async () => {
@@ -120,42 +130,42 @@ describe('wizard', () => {
       }
     };
     await press(ENTER); // cluster -> nodes
-    expect(plain(app.lastFrame())).toContain('groundwork · nodes');
+    expect(await frameWith(app, 'groundwork · nodes')).toContain('groundwork · nodes');
     await press('\u000e'); // Ctrl-N adds a worker
-    expect(plain(app.lastFrame())).toContain('w-2');
+    expect(await frameWith(app, 'w-2')).toContain('w-2');
     await press(ENTER); // -> network
-    expect(plain(app.lastFrame())).toContain('Pod CIDR');
+    expect(await frameWith(app, 'Pod CIDR')).toContain('Pod CIDR');
     await press(DOWN); // serviceCIDR: make it overlap the pod CIDR
     await press(BACKSPACE, 12);
     await press('10.244.0.0/16');
     await tick(30);
-    expect(plain(app.lastFrame())).toContain('pod-service-overlap');
+    expect(await frameWith(app, 'pod-service-overlap')).toContain('pod-service-overlap');
     await press(BACKSPACE, 13);
     await press('10.96.0.0/12');
     await press(ENTER); // -> addons
-    expect(plain(app.lastFrame())).toContain('Monitoring');
+    expect(await frameWith(app, 'Monitoring')).toContain('Monitoring');
     await press(ENTER); // -> review
     await tick(30);
-    expect(plain(app.lastFrame())).toContain('groundwork · review');
-    expect(plain(app.lastFrame())).toContain('apiVersion: groundwork.dev/v1alpha1');
+    expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
+    expect(await frameWith(app, 'apiVersion: groundwork.dev/v1alpha1')).toContain('apiVersion: groundwork.dev/v1alpha1');
     await press(ENTER); // saves, -> preflight
     await tick(50);
     expect(services.saved).toHaveLength(1);
-    expect(plain(app.lastFrame())).toContain('✖ etcd-disk-fsync');
+    expect(await frameWith(app, '✖ etcd-disk-fsync')).toContain('✖ etcd-disk-fsync');
     await press(ENTER);
-    expect(plain(app.lastFrame())).toContain('1 check(s) failed');
+    expect(await frameWith(app, '1 check(s) failed')).toContain('1 check(s) failed');
     await press('i');
     await tick(50);
     expect(ignored.at(-1)).toEqual(['etcd-disk-fsync']);
-    expect(plain(app.lastFrame())).toContain('ignored: etcd-disk-fsync');
+    expect(await frameWith(app, 'ignored: etcd-disk-fsync')).toContain('ignored: etcd-disk-fsync');
     await press(ENTER); // run
     await tick(100);
-    const results = plain(app.lastFrame());
+    const results = await frameWith(app, /cp-1\s+ok\s+ok/);
     expect(results).toContain('groundwork · results');
     expect(results).toContain('✔ connectivity: 4/4 paths');
     expect(results).toMatch(/cp-1\s+ok\s+ok/);
     await press(ENTER);
-    expect(plain(app.lastFrame())).toContain('restore drill: groundwork drill');
+    expect(await frameWith(app, 'restore drill: groundwork drill')).toContain('restore drill: groundwork drill');
     await press(ENTER);
     expect(code()).toBe(0);
     const loaded = parseSpec(services.saved[0]!, 'cluster.yaml');
@@ -167,9 +177,9 @@ describe('wizard', () => {
     const { app, code } = await mount();
     app.stdin.write('q');
     await tick();
-    expect(plain(app.lastFrame())).toContain('Quit without finishing? y/n');
+    expect(await frameWith(app, 'Quit without finishing? y/n')).toContain('Quit without finishing? y/n');
     app.stdin.write('n');
-    await tick();
+    await tick(200);
     expect(plain(app.lastFrame())).not.toContain('Quit without finishing');
     app.stdin.write('q');
     await tick();
@@ -182,7 +192,7 @@ describe('wizard', () => {
     const { app } = await mount();
     app.stdin.write('?');
     await tick();
-    expect(plain(app.lastFrame())).toContain('? How the cluster is bootstrapped');
+    expect(await frameWith(app, '? How the cluster is bootstrapped')).toContain('? How the cluster is bootstrapped');
   });
 });
 

@@ -101,12 +101,12 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   const [message, setMessage] = useState<string>('');
   const [planText, setPlanText] = useState<string>('');
   const [scroll, setScroll] = useState(0);
-  const [checks, setChecks] = useState<Result[] | undefined>();
-  const [ignore, setIgnore] = useState<string[]>([]);
-  const [selected, setSelected] = useState(0);
+  const [checks, setChecks, checksRef] = useLatestState<Result[] | undefined>(undefined);
+  const [ignore, setIgnore, ignoreRef] = useLatestState<string[]>([]);
+  const [selected, setSelected, selectedRef] = useLatestState(0);
   const [store, setStore] = useState<RunStore | undefined>();
-  const [summary, setSummary] = useState<RunSummary | undefined>();
-  const [running, setRunning] = useState(false);
+  const [summary, setSummary, summaryRef] = useLatestState<RunSummary | undefined>(undefined);
+  const [running, setRunning, runningRef] = useLatestState(false);
   const [mode, setMode] = useState<RunMode>('rehearse');
   const [resume, setResume] = useState(false);
 
@@ -173,6 +173,11 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     const draft = draftRef.current;
     const focus = focusRef.current;
     const fields = fieldsFor(screen, draft);
+    const checks = checksRef.current;
+    const ignore = ignoreRef.current;
+    const selected = selectedRef.current;
+    const summary = summaryRef.current;
+    const running = runningRef.current;
     if (confirmRef.current) {
       if (input === 'y' || input === 'Y') {
         if (running) services.cancel();

@@ -117,7 +117,7 @@ export const FLAG_QUESTIONS: FlagQuestion[] = [
   { key: 'resume', screen: 'resume', question: 'Resume the unfinished run?', flag: '--resume' },
   { key: 'save', screen: 'review', question: 'Where to save the spec?', flag: '--file' },
   { key: 'ignore', screen: 'preflight', question: 'Ignore a failing check?', flag: '--ignore' },
-  { key: 'mode', screen: 'review', question: 'Rehearse on the lab or run for real?', flag: 'rehearse | setup --yes' },
+  { key: 'mode', screen: 'review', question: 'Rehearse on the lab or run for real?', flag: '--dry-run' },
 ];
 
 export function getPath(obj: unknown, path: Path): unknown {
