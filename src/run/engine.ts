@@ -18,7 +18,7 @@ import type { Io } from '../io.js';
 import { mayAnimate } from '../io.js';
 import { RunRecords, findResumableRun, newRunId, type RunState } from './records.js';
 import { buildJunit, formatSummary } from './report.js';
-import { Redactor } from './secret.js';
+import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
@@ -197,7 +197,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   // A resumed run redacts the secrets its earlier attempt created.
   for (const f of state.secretFiles) {
     try {
-      redactor.add(readFileSync(f, 'utf8'));
+      redactor.addSecretText(readFileSync(f, 'utf8'));
     } catch {
       /* the file may have been removed; nothing to redact then */
     }
@@ -216,7 +216,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     async registerSecretFile(file: string) {
       const { chmod, readFile } = await import('node:fs/promises');
       await chmod(file, 0o600);
-      redactor.add(await readFile(file, 'utf8'));
+      redactor.addSecretText(await readFile(file, 'utf8'));
       if (!state.secretFiles.includes(file)) state.secretFiles.push(file);
       records.saveState();
     },
@@ -239,7 +239,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     };
     if (stopped) return skip(interrupted ? 'not run: interrupted' : 'not run: an earlier step failed');
     const prev = state.steps[step.id];
-    if (prev && prev.status !== 'fail') return skip(`finished in an earlier attempt (${prev.summary})`);
+    const mustRedo = prev?.secretOutputs?.some((k) => !(k in ctx.values)) && !step.once;
+    if (prev && prev.status !== 'fail' && !mustRedo) return skip(`finished in an earlier attempt (${prev.summary})`);
     const once = step.once ? records.onceDone(step.id) : undefined;
     if (once) return skip(`done once already in run ${once.runId}; never repeated`);
     if (opts.dryRun) {
@@ -268,9 +269,13 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
             emit({ type: 'step-output', id: step.id, line: l });
           } }
       : ctx;
+    const before = new Map(Object.entries(ctx.values));
     const r = await executeStep(step, logCtx);
     if (r.status !== 'fail') {
-      state.steps[step.id] = { status: r.status, at: new Date().toISOString(), summary: r.summary };
+      const secretOutputs = Object.entries(ctx.values)
+        .filter(([k, v]) => v instanceof Secret && before.get(k) !== v)
+        .map(([k]) => k);
+      state.steps[step.id] = { status: r.status, at: new Date().toISOString(), summary: r.summary, ...(secretOutputs.length ? { secretOutputs } : {}) };
       if (step.once) records.markOnce(step.id, r.summary);
     } else {
       state.steps[step.id] = { status: 'fail', at: new Date().toISOString(), summary: r.summary };

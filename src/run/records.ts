@@ -7,13 +7,15 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renam
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AuditEntry, AuditSink } from '../exec/index.js';
-import type { Redactor } from './secret.js';
+import { Secret, type Redactor } from './secret.js';
 import type { Result, Status } from './types.js';
 
 export interface StepState {
   status: Status;
   at: string;
   summary: string;
+  /** ctx.values keys holding Secrets this step produced: never saved, so a resumed run runs the step again. */
+  secretOutputs?: string[];
 }
 
 export interface RunState {
@@ -122,7 +124,9 @@ export class RunRecords implements AuditSink {
 
   saveState(): void {
     this.state.updatedAt = new Date().toISOString();
-    const text = this.#redactor.redact(JSON.stringify(this.state, null, 2));
+    // Secret values (captured tokens, keys) are never written: a resumed run produces them again.
+    const values = Object.fromEntries(Object.entries(this.state.values).filter(([, v]) => !(v instanceof Secret)));
+    const text = this.#redactor.redact(JSON.stringify({ ...this.state, values }, null, 2));
     writeFileAtomic(path.join(this.runDir, 'state.json'), `${text}\n`);
   }
 

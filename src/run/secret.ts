@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { secretValuesOf } from './secret-values.js';
 
 export const REDACTED = '[redacted]';
 
@@ -41,6 +42,12 @@ export class Redactor {
       const t = piece.trim();
       if (t.length >= 4) this.#values.add(t);
     }
+  }
+
+  /** The contents of a secret file: the whole text, each line, and each long value inside it (YAML, KEY=value). */
+  addSecretText(text: string): void {
+    this.add(text);
+    for (const v of secretValuesOf(text)) this.add(v);
   }
 
   get size(): number {

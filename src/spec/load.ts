@@ -2,10 +2,13 @@
  * Load cluster.yaml: YAML parsed with positions, validated by zod, semantic checks, defaults filled in.
  * Every problem at once as `file:LINE:COL path: message` (SpecError, exit 2). Never throws anything else
  * for any input text (a property test holds it to that).
+ *
+ * The YAML and zod plumbing here (parseYaml, locate, issuesFromZod, validateYaml) is shared with the playbook
+ * loader, so every input file groundwork reads reports errors the same way.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, isPair, isNode, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, isNode, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { SpecError, UserError, EXIT, type SpecIssue } from '../errors.js';
 import { ClusterSpec, type Spec } from './schema.js';
@@ -19,7 +22,8 @@ export interface LoadedSpec {
 
 type PathKey = string | number;
 
-function displayPath(p: readonly PropertyKey[]): string {
+/** `spec.nodes[1].name`: how a path reads in messages. */
+export function displayPath(p: readonly PropertyKey[]): string {
   let out = '';
   for (const k of p) {
     if (typeof k === 'number') out += `[${k}]`;
@@ -28,28 +32,52 @@ function displayPath(p: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Position of the deepest node that exists along `p`; for a key, the key itself. */
+/** A YAML document with what is needed to turn a data path back into a line and column. */
+export interface YamlSource {
+  doc: Document;
+  lc: LineCounter;
+  file: string;
+}
+
+function isEmptyScalar(n: unknown): boolean {
+  return isScalar(n) && n.value === null && (n.source === undefined || n.source === '' || n.source === '~' || n.source === 'null') && (n.range?.[0] === n.range?.[1]);
+}
+
+/**
+ * Position for a data path. A value that exists: the value itself (an empty value: its key). A field that is
+ * missing: the key of its nearest existing parent, so "spec.bootstrap.method: is required" points at `bootstrap:`.
+ * `preferKey`: the key itself (unknown fields).
+ */
 export function locate(doc: Document, lc: LineCounter, p: readonly PathKey[], preferKey = false): { line: number; column: number } {
   let node: unknown = doc.contents;
   let best: YamlNode | undefined = isNode(node) ? node : undefined;
+  let lastKey: YamlNode | undefined;
   for (let i = 0; i < p.length; i++) {
     const k = p[i]!;
+    const last = i === p.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(k));
-      if (!pair) break;
-      const last = i === p.length - 1;
-      if (last && preferKey && isNode(pair.key)) {
-        best = pair.key;
+      if (!pair) {
+        best = lastKey ?? best;
+        break;
+      }
+      const keyNode = isNode(pair.key) ? pair.key : undefined;
+      if (last && preferKey && keyNode) {
+        best = keyNode;
         break;
       }
       node = pair.value;
-      if (isNode(node)) best = node;
-      else if (isNode(pair.key)) best = pair.key;
-    } else if (node && typeof node === 'object' && 'items' in node && Array.isArray((node as { items: unknown[] }).items)) {
-      const item = (node as { items: unknown[] }).items[Number(k)];
-      if (!isNode(item)) break;
+      lastKey = keyNode;
+      best = isNode(node) && !isEmptyScalar(node) ? node : (keyNode ?? best);
+    } else if (isSeq(node)) {
+      const item = node.items[Number(k)];
+      if (!isNode(item)) {
+        best = lastKey ?? best;
+        break;
+      }
       node = item;
       best = item;
+      lastKey = undefined;
     } else break;
   }
   const offset = best?.range?.[0] ?? 0;
@@ -57,10 +85,124 @@ export function locate(doc: Document, lc: LineCounter, p: readonly PathKey[], pr
   return { line: pos.line, column: pos.col };
 }
 
+/** The data path of the key or value at a source offset (for YAML errors such as a duplicate key). */
+function pathAtOffset(doc: Document, offset: number): PathKey[] {
+  const out: PathKey[] = [];
+  let node: unknown = doc.contents;
+  const within = (n: unknown) => isNode(n) && n.range !== undefined && n.range !== null && offset >= n.range[0] && offset < n.range[2];
+  for (let depth = 0; depth < 100; depth++) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => within(it.key) || within(it.value));
+      if (!pair || !isScalar(pair.key)) break;
+      out.push(String(pair.key.value));
+      if (within(pair.key)) break;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((it) => within(it));
+      if (i < 0) break;
+      out.push(i);
+      node = node.items[i];
+    } else break;
+  }
+  return out;
+}
+
+// ---- zod issues in the operator's words -------------------------------------------------------------------
+
+function describe(v: unknown): string {
+  if (v === null) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+const NOUN: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+  record: 'a mapping',
+};
+
+function literal(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/** Zod's own messages start like this; custom messages from the schema are kept as written. */
+const ZOD_DEFAULT = /^(Invalid|Too (small|big))/;
+
+function friendly(iss: z.core.$ZodIssue): string {
+  const input = (iss as { input?: unknown }).input;
+  if (input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_value')) return 'is required';
+  if (!ZOD_DEFAULT.test(iss.message)) return iss.message;
+  switch (iss.code) {
+    case 'invalid_type': {
+      const noun = NOUN[iss.expected] ?? iss.expected;
+      if (input === undefined) return 'is required';
+      if (input === null) return `is empty; it must be ${noun}`;
+      if (iss.expected === 'int' && typeof input === 'number') return `must be a whole number, got ${input}`;
+      return `must be ${noun}, got ${describe(input)}`;
+    }
+    case 'invalid_value':
+      if (iss.values.length === 1) return `must be ${literal(iss.values[0])}, got ${describe(input)}`;
+      return `${describe(input)} is not one of ${iss.values.map(String).join(', ')}`;
+    case 'too_small':
+    case 'too_big': {
+      const small = iss.code === 'too_small';
+      const bound = small ? (iss as { minimum: number | bigint }).minimum : (iss as { maximum: number | bigint }).maximum;
+      const inclusive = iss.inclusive !== false;
+      if (iss.origin === 'array') return `must have ${small ? 'at least' : 'at most'} ${bound} item${Number(bound) === 1 ? '' : 's'}`;
+      if (iss.origin === 'string') return `must be ${small ? 'at least' : 'at most'} ${bound} character${Number(bound) === 1 ? '' : 's'} long`;
+      const word = small ? (inclusive ? 'at least' : 'greater than') : inclusive ? 'at most' : 'less than';
+      return `must be ${word} ${bound}, got ${describe(input)}`;
+    }
+    case 'invalid_format':
+      return `${describe(input)} is not a valid ${iss.format}`;
+    default:
+      return iss.message.replace(/^Invalid input: /, '');
+  }
+}
+
+/** "a, b or c" */
+function joinOr(xs: string[]): string {
+  return xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}`;
+}
+
+/** A union branch that failed only because the value had another type altogether. */
+function isTypeMismatch(branch: readonly z.core.$ZodIssue[]): boolean {
+  return branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
+}
+
+function expectedOf(branch: readonly z.core.$ZodIssue[]): string[] {
+  return branch.map((i) => (i.code === 'invalid_type' ? (NOUN[i.expected] ?? i.expected) : i.code === 'invalid_value' ? i.values.map(literal).join(' or ') : '?'));
+}
+
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PathKey[] = []): { path: PathKey[]; iss: z.core.$ZodIssue; message?: string }[] {
+  const out: { path: PathKey[]; iss: z.core.$ZodIssue; message?: string }[] = [];
+  for (const iss of issues) {
+    const p = [...prefix, ...iss.path.filter((k): k is string | number => typeof k !== 'symbol')];
+    if (iss.code === 'invalid_union' && iss.errors.length > 0) {
+      // Report the branch the operator evidently meant (the one whose shape matched); if none matched, list the shapes.
+      const meant = iss.errors.find((b) => !isTypeMismatch(b));
+      if (meant) out.push(...flattenIssues(meant, p));
+      else {
+        const input = (iss as { input?: unknown }).input;
+        const message = input === undefined ? 'is required' : `must be ${joinOr(iss.errors.flatMap(expectedOf))}, got ${describe(input)}`;
+        out.push({ path: p, iss, message });
+      }
+      continue;
+    }
+    out.push({ path: p, iss });
+  }
+  return out;
+}
+
 export function issuesFromZod(error: z.ZodError, doc: Document, lc: LineCounter, file: string): SpecIssue[] {
   const out: SpecIssue[] = [];
-  for (const iss of error.issues) {
-    const p = iss.path.filter((k): k is string | number => typeof k !== 'symbol');
+  for (const { path: p, iss, message } of flattenIssues(error.issues)) {
     if (iss.code === 'unrecognized_keys') {
       for (const key of iss.keys) {
         const at = locate(doc, lc, [...p, key], true);
@@ -68,23 +210,34 @@ export function issuesFromZod(error: z.ZodError, doc: Document, lc: LineCounter,
       }
       continue;
     }
-    let message = iss.message;
-    if (iss.code === 'invalid_type' && (iss as { input?: unknown }).input === undefined) message = 'is required';
-    else if (iss.code === 'invalid_type') message = `${message.replace(/^Invalid input: /, '')}`;
-    out.push({ file, ...locate(doc, lc, p), path: displayPath(p), message, severity: 'error' });
+    out.push({ file, ...locate(doc, lc, p), path: displayPath(p), message: message ?? friendly(iss), severity: 'error' });
   }
-  return out;
+  return sortIssues(out);
 }
 
-/** Parse and validate spec text. `file` is the name used in messages. */
-export function parseSpec(text: string, file: string): LoadedSpec {
+export function sortIssues(issues: SpecIssue[]): SpecIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * Parse YAML text into plain data, keeping what locate() needs. YAML problems (syntax, duplicate keys, alias
+ * bombs, several documents) become a SpecError with positions.
+ */
+export function parseYaml(text: string, file: string): { data: unknown; source: YamlSource } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    // After the first syntax error the parser's further complaints are mostly echoes of it; duplicate keys are independent.
+    const firstSyntax = doc.errors.find((e) => e.code !== 'DUPLICATE_KEY');
+    const shown = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY' || e === firstSyntax);
     throw new SpecError(
-      doc.errors.map((e) => {
+      shown.map((e) => {
         const pos = lc.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}`, severity: 'error' as const };
+        if (e.code === 'DUPLICATE_KEY') {
+          const p = pathAtOffset(doc, e.pos[0]);
+          return { file, line: pos.line, column: pos.col, path: displayPath(p), message: 'duplicate key: a key may appear only once in a mapping', severity: 'error' as const };
+        }
+        return { file, line: pos.line, column: pos.col, path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, severity: 'error' as const };
       }),
     );
   }
@@ -92,17 +245,33 @@ export function parseSpec(text: string, file: string): LoadedSpec {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new SpecError([{ file, line: 1, column: 1, path: '', message: `YAML: ${(e as Error).message}`, severity: 'error' }]);
+    throw new SpecError([{ file, line: 1, column: 1, path: '', message: `YAML: ${(e as Error).message.split('\n')[0]}`, severity: 'error' }]);
   }
+  return { data, source: { doc, lc, file } };
+}
+
+/** Parse and validate spec text. `file` is the name used in messages. */
+export function parseSpec(text: string, file: string): LoadedSpec {
+  const { data, source } = parseYaml(text, file);
+  const { doc, lc } = source;
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
-    throw new SpecError([{ file, line: 1, column: 1, path: '', message: 'must be a mapping with apiVersion, kind, metadata and spec', severity: 'error' }]);
+    throw new SpecError([{ file, line: 1, column: 1, path: '', message: 'must be a mapping with apiVersion, kind, metadata and spec (see examples/talos-ha.yaml)', severity: 'error' }]);
   }
-  const parsed = ClusterSpec.safeParse(data);
-  if (!parsed.success) throw new SpecError(issuesFromZod(parsed.error, doc, lc, file));
-  const semantic = checkSemantics(parsed.data).map((s) => ({ file, ...locate(doc, lc, s.path), path: displayPath(s.path), message: s.message, severity: s.severity }));
-  const errors = semantic.filter((s) => s.severity === 'error');
-  if (errors.length > 0) throw new SpecError(errors);
+  const parsed = ClusterSpec.safeParse(data, { reportInput: true });
+  const structural = parsed.success ? [] : issuesFromZod(parsed.error, doc, lc, file);
+  // Semantic checks run on the raw data too, so a duplicate node name shows up beside a bad CIDR, not after it is fixed.
+  const semantic = checkSemantics(parsed.success ? parsed.data : data)
+    .filter((s) => !structural.some((e) => displayPath(s.path).startsWith(e.path) && e.path !== ''))
+    .map((s) => ({ file, ...locate(doc, lc, s.path), path: displayPath(s.path), message: s.message, severity: s.severity }));
+  const errors = sortIssues([...structural, ...semantic.filter((s) => s.severity === 'error')]);
+  if (errors.length > 0 || !parsed.success) throw new SpecError(errors);
   return { spec: parsed.data, file, warnings: semantic.filter((s) => s.severity === 'warning') };
+}
+
+/** The file as messages name it: relative to the working directory when it is below it, else as given. */
+export function displayFile(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 /** Read and validate a spec file. A missing file is a usage error naming the -f flag. */
@@ -117,5 +286,5 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
       fix: 'pass a spec with -f FILE (see examples/talos-ha.yaml), or run `groundwork` in a terminal to write one with the wizard',
     });
   }
-  return parseSpec(text, path.relative(process.cwd(), file) || file);
+  return parseSpec(text, displayFile(file));
 }

@@ -32,7 +32,7 @@ export function createTestContext(opts: { env?: ExecFactoryOptions['env']; dryRu
     lines,
     async registerSecretFile(file: string) {
       chmodSync(file, 0o600);
-      redactor.add(readFileSync(file, 'utf8'));
+      redactor.addSecretText(readFileSync(file, 'utf8'));
     },
   };
 }

@@ -214,6 +214,39 @@ describe('runPlan', () => {
   });
 });
 
+describe('secret values handed between steps', () => {
+  it('are never saved, and a resumed run produces them again before the steps that need them', async () => {
+    const { Secret } = await import('../../src/run/secret.js');
+    const dir = tmp();
+    let captures = 0;
+    let failB = true;
+    const seen: string[] = [];
+    const p = plan([
+      step('token', async (ctx) => {
+        captures++;
+        ctx.values.token = new Secret(`tok-${captures}-abcdefghij`);
+        ctx.values.endpoint = 'https://127.0.100.1:6443';
+        return { status: 'pass', summary: 'token created' };
+      }),
+      step('join', async (ctx) => {
+        const t = ctx.values.token;
+        seen.push(t instanceof Secret ? t.reveal() : String(t));
+        return failB ? { status: 'fail', summary: 'node not reachable' } : { status: 'pass', summary: 'joined' };
+      }),
+    ]);
+    const first = await runPlan(p, { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple' });
+    expect(first.status).toBe('fail');
+    const saved = readFileSync(path.join(first.runDir, 'state.json'), 'utf8');
+    expect(saved).not.toContain('tok-1');
+    expect(JSON.parse(saved).values).toEqual({ endpoint: 'https://127.0.100.1:6443' });
+    failB = false;
+    const second = await runPlan(p, { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple', resume: true });
+    expect(second.status).toBe('pass');
+    expect(captures).toBe(2);
+    expect(seen).toEqual(['tok-1-abcdefghij', 'tok-2-abcdefghij']);
+  });
+});
+
 describe('resume after a real kill between steps', () => {
   it('continues from state.json and never repeats a finished or once step', () => {
     const dir = tmp();
