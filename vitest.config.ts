@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Colour libraries treat any FORCE_COLOR as on; tests compare plain text.
-    env: { NO_COLOR: '1', FORCE_COLOR: '' },
+    env: { NO_COLOR: '1', FORCE_COLOR: '', GROUNDWORK_LOOPBACK_ONLY: '1' },
     pool: 'forks',
   },
 });

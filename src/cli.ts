@@ -18,6 +18,7 @@ async function commandModules(): Promise<CommandModule[]> {
   const mods = await Promise.all([
     import('./commands/plan.js'),
     import('./commands/setup.js'),
+    import('./commands/preflight.js'),
     import('./commands/spec.js'),
   ]);
   return mods.map((m) => m.default);

@@ -57,7 +57,7 @@ async function loadBuilders(): Promise<void> {
 }
 
 /** Lazy loaders of the stage modules that exist. */
-const STAGE_MODULES: Array<() => Promise<unknown>> = [];
+const STAGE_MODULES: Array<() => Promise<unknown>> = [() => import('./preflight/register.js')];
 
 export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions): Promise<Plan> {
   await loadBuilders();

@@ -7,6 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import type { Bench, BenchLine } from './types.js';
 
+// Benches dial only loopback (src/net/loopback-guard.ts).
+process.env.GROUNDWORK_LOOPBACK_ONLY = '1';
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2];
 const files = readdirSync(dir)

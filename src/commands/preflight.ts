@@ -1,0 +1,55 @@
+import { Option } from 'commander';
+import type { CommandModule, GlobalOptions } from './types.js';
+
+const mod: CommandModule = {
+  register(program, io, setExit) {
+    program
+      .command('preflight')
+      .description('check machines, etcd disk, subnets, ports and tools before bootstrap; every failure says why and how to fix it')
+      .option('--ignore <check...>', 'downgrade the named check to a warning, recorded in the report (repeatable; there is no "all")')
+      .addOption(new Option('--role <role>', 'what this machine is (default: the spec node with this machine\'s address, else the operator machine)').choices(['control-plane', 'worker', 'operator']))
+      .option('--no-remote', 'do not query the nodes (talosctl --insecure / ssh); check this machine, subnets and reachability only')
+      .option('--list', 'print the port catalog and the thresholds with their sources, and run nothing', false)
+      .addOption(new Option('--fsync-bytes <n>', 'bytes the etcd disk benchmark writes (default 23068672 = 22 MiB, as etcd guidance)').argParser((v) => Number(v)).hideHelp())
+      .addHelpText(
+        'after',
+        [
+          '',
+          'Checks are named ([FAIL etcd-disk-fsync]); pass a name to --ignore to accept that one risk.',
+          'Run `groundwork preflight --list` for the port catalog and thresholds with their sources.',
+          '',
+          'Examples:',
+          '  $ groundwork preflight -f cluster.yaml',
+          '  $ groundwork preflight -f cluster.yaml --json > preflight.json',
+          '  $ groundwork preflight -f cluster.yaml --role control-plane --ignore etcd-disk-fsync',
+          '  $ groundwork preflight --list',
+        ].join('\n'),
+      )
+      .action(async (o: { ignore?: string[]; role?: 'control-plane' | 'worker' | 'operator'; remote: boolean; list: boolean; fsyncBytes?: number }, cmd) => {
+        const g = cmd.optsWithGlobals() as GlobalOptions;
+        if (o.list) {
+          const { formatPreflightCatalog } = await import('../preflight/run.js');
+          io.stdout.write(formatPreflightCatalog());
+          setExit(0);
+          return;
+        }
+        const { runPreflight } = await import('../preflight/run.js');
+        const { useColor } = await import('../io.js');
+        const { exitCodeForSummary } = await import('../run/engine.js');
+        const summary = await runPreflight({
+          file: g.file,
+          stateDir: g.stateDir,
+          json: g.json,
+          color: useColor(io, g.color),
+          ignore: o.ignore,
+          role: o.role,
+          remote: o.remote,
+          fsyncBytes: o.fsyncBytes,
+          io,
+          signal: io.signal,
+        });
+        setExit(exitCodeForSummary(summary));
+      });
+  },
+};
+export default mod;
