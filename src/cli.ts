@@ -18,8 +18,13 @@ async function commandModules(): Promise<CommandModule[]> {
   const mods = await Promise.all([
     import('./commands/plan.js'),
     import('./commands/setup.js'),
+    import('./commands/rehearse.js'),
     import('./commands/preflight.js'),
     import('./commands/spec.js'),
+    import('./commands/validate.js'),
+    import('./commands/explain.js'),
+    import('./commands/drill.js'),
+    import('./commands/lab.js'),
   ]);
   return mods.map((m) => m.default);
 }

@@ -18,12 +18,10 @@ export function processIo(): Io {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 }
 
-function truthyEnv(v: string | undefined): boolean {
-  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
-}
-
+/** Same rule as ink's is-in-ci (CI set to anything but "0"/"false", even ""), so we never start a UI ink won't draw. */
 export function isCI(env: Io['env']): boolean {
-  return truthyEnv(env.CI) || truthyEnv(env.CONTINUOUS_INTEGRATION) || env.BUILD_NUMBER !== undefined;
+  const set = (v: string | undefined) => v !== undefined && v !== '0' && v.toLowerCase() !== 'false';
+  return set(env.CI) || set(env.CONTINUOUS_INTEGRATION) || env.BUILD_NUMBER !== undefined || env.RUN_ID !== undefined;
 }
 
 /** May we draw an animated task tree? (STYLE 8, first question) */

@@ -57,7 +57,11 @@ async function loadBuilders(): Promise<void> {
 }
 
 /** Lazy loaders of the stage modules that exist. */
-const STAGE_MODULES: Array<() => Promise<unknown>> = [() => import('./preflight/register.js')];
+const STAGE_MODULES: Array<() => Promise<unknown>> = [
+  () => import('./preflight/register.js'),
+  () => import('./bootstrap/register.js'),
+  () => import('./addons/stages.js'),
+];
 
 export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions): Promise<Plan> {
   await loadBuilders();

@@ -51,17 +51,24 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
       const plan = await buildSetupPlan(loaded, { runDir: path.join(stateDir, 'runs', '<run-id>'), stateDir });
       return formatPlan(plan);
     },
-    async preflight(loaded: LoadedSpec, ignore: string[]): Promise<Result[]> {
+    async preflight(loaded: LoadedSpec, ignore: string[], mode: RunMode): Promise<Result[]> {
       const { runPlan, resolveRun } = await import('./run/engine.js');
       const run = resolveRun(stateDir, 'preflight', false);
-      const plan = await buildSetupPlan(loaded, { stages: ['preflight'], runDir: run.runDir, stateDir, ignore });
+      const plan =
+        mode === 'rehearse'
+          ? { title: 'preflight (rehearsal)', stages: [await (await import('./rehearse.js')).buildRehearsalPreflight(loaded, ignore)] }
+          : await buildSetupPlan(loaded, { stages: ['preflight'], runDir: run.runDir, stateDir, ignore });
       const summary = await runPlan(plan, { command: 'preflight', stateDir, io: silentIo, renderer: 'silent', printResults: false, run, specFile: path.resolve(opts.file) });
       return summary.results;
     },
     async run(loaded: LoadedSpec, o: { mode: RunMode; ignore: string[]; resume: boolean; onStore: Parameters<WizardServices['run']>[1]['onStore'] }) {
       abort = new AbortController();
+      if (o.mode === 'rehearse') {
+        const { runRehearse } = await import('./rehearse.js');
+        return runRehearse({ file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, quiet: { onStore: o.onStore } });
+      }
       const { runPlan, resolveRun } = await import('./run/engine.js');
-      const command = o.mode === 'rehearse' ? 'rehearse' : 'setup';
+      const command = 'setup';
       const run = resolveRun(stateDir, command, o.resume);
       const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore });
       return runPlan(plan, {
@@ -72,7 +79,6 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
         printResults: false,
         run,
         resume: o.resume,
-        dryRun: o.mode === 'rehearse',
         signal: abort.signal,
         onStore: o.onStore,
         specFile: path.resolve(opts.file),

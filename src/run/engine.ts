@@ -74,6 +74,12 @@ export function resolveRun(stateDir: string, command: string, resume: boolean, n
   return { runId, runDir: path.join(stateDir, 'runs', runId), resumed };
 }
 
+/** Colour only on a terminal, and never with --no-color or NO_COLOR. */
+function colorOn(opts: RunOptions, stream: { isTTY?: boolean }): boolean {
+  const noColor = opts.io.env.NO_COLOR !== undefined && opts.io.env.NO_COLOR !== '';
+  return opts.color !== false && !noColor && stream.isTTY === true;
+}
+
 export function exitCodeForSummary(s: RunSummary): number {
   return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
 }
@@ -300,7 +306,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   let unmount: (() => Promise<void>) | undefined;
   if (useInk) {
     const { mountTaskTree } = await import('../ui/task-tree.js');
-    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, opts.color !== false);
+    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, colorOn(opts, opts.io.stderr));
   }
 
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
@@ -403,7 +409,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   records.writeJunit(buildJunit(summary, `groundwork ${opts.command}`));
   if (opts.printResults !== false) {
     if (opts.json) opts.io.stdout.write(`${JSON.stringify(redactor.redactDeep(report), null, 2)}\n`);
-    else opts.io.stdout.write(redactor.redact(formatSummary(summary, opts.color ?? false)));
+    else opts.io.stdout.write(redactor.redact(formatSummary(summary, colorOn(opts, opts.io.stdout))));
   }
   return summary;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { analyzeSubnets, SUBNET_CHECKS, type SubnetPlan, type SubnetCheckId } from '../../src/net/subnets.js';
-import { parseCidr, parseProcNetRoute, type Route } from '../../src/net/cidr.js';
+import { cidrContainsAddress, parseCidr, parseProcNetRoute, type Route } from '../../src/net/cidr.js';
 
 const nodes3 = [
   { name: 'cp-1', address: '10.0.10.11' },
@@ -79,6 +79,21 @@ describe('analyzeSubnets', () => {
         fc.pre(lo >= prefix);
         const fit = (mask: number) => (find(plan({ podCIDR: `10.0.0.0/${prefix}`, nodeMaskSize: mask, nodes: [] }), 'pod-cidr-capacity').evidence.ranges as { nodesThatFit: number }[])[0]!.nodesThatFit;
         return fit(lo) <= fit(hi);
+      }),
+    );
+  });
+
+  it('property: node-address-overlap fails exactly when some node address lies in podCIDR or serviceCIDR', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    // Biased towards 10.0.x.x and 172.30.x.x so that both outcomes are common.
+    const first = fc.oneof(fc.constantFrom(10, 172), octet);
+    const second = fc.oneof(fc.constantFrom(0, 30), octet);
+    fc.assert(
+      fc.property(fc.tuple(first, second, octet, octet), fc.integer({ min: 8, max: 24 }), (o, prefix) => {
+        const address = o.join('.');
+        const p = plan({ podCIDR: `10.0.0.0/${prefix}`, serviceCIDR: '172.30.0.0/16', nodes: [{ name: 'n', address }] });
+        const inside = cidrContainsAddress(parseCidr(p.podCIDR), address) || cidrContainsAddress(parseCidr(p.serviceCIDR), address);
+        return (find(p, 'node-address-overlap').status === 'fail') === inside;
       }),
     );
   });

@@ -116,7 +116,7 @@ describe('wizard', () => {
           startedAt: '',
           durationMs: 1200,
           results: [
-            { id: 'connectivity', title: 'Connectivity', stage: 'validate', status: 'pass', summary: '4/4 paths', durationMs: 10, evidence: { matrix: { nodes: ['cp-1', 'w-1'], cells: { 'cp-1': { 'cp-1': true, 'w-1': true }, 'w-1': { 'cp-1': true, 'w-1': true } } } } },
+            { id: 'connectivity', title: 'Connectivity', stage: 'validate', status: 'pass', summary: '4/4 paths', durationMs: 10, evidence: { matrix: { nodes: ['w-1', 'w-2'], cells: [['ok', 'ok'], ['ok', 'fail']] } } },
             { id: 'drill', title: 'Drill', stage: 'drill', status: 'pass', summary: 'restored in 1.1s', durationMs: 10 },
           ],
         };
@@ -132,7 +132,7 @@ describe('wizard', () => {
     await press(ENTER); // cluster -> nodes
     expect(await frameWith(app, 'groundwork · nodes')).toContain('groundwork · nodes');
     await press('\u000e'); // Ctrl-N adds a worker
-    expect(await frameWith(app, 'w-2')).toContain('w-2');
+    expect(await frameWith(app, 'w-3')).toContain('w-3');
     await press(ENTER); // -> network
     expect(await frameWith(app, 'Pod CIDR')).toContain('Pod CIDR');
     await press(DOWN); // serviceCIDR: make it overlap the pod CIDR
@@ -160,16 +160,18 @@ describe('wizard', () => {
     expect(await frameWith(app, 'ignored: etcd-disk-fsync')).toContain('ignored: etcd-disk-fsync');
     await press(ENTER); // run
     await tick(100);
-    const results = await frameWith(app, /cp-1\s+ok\s+ok/);
+    const results = await frameWith(app, /w-1\s+ok\s+ok/);
     expect(results).toContain('groundwork · results');
     expect(results).toContain('✔ connectivity: 4/4 paths');
-    expect(results).toMatch(/cp-1\s+ok\s+ok/);
+    expect(results).toMatch(/w-1\s+ok\s+ok/);
+    expect(results).toMatch(/w-2\s+ok\s+fail/);
+    expect(results).toContain('timeline:');
     await press(ENTER);
     expect(await frameWith(app, 'restore drill: groundwork drill')).toContain('restore drill: groundwork drill');
     await press(ENTER);
     expect(code()).toBe(0);
     const loaded = parseSpec(services.saved[0]!, 'cluster.yaml');
-    expect(loaded.spec.spec.nodes.map((n) => n.name)).toEqual(['cp-1', 'w-1', 'w-2']);
+    expect(loaded.spec.spec.nodes.map((n) => n.name)).toEqual(['cp-1', 'w-1', 'w-2', 'w-3']);
     expect(loaded.spec.spec.network.serviceCIDR).toBe('10.96.0.0/12');
   });
 

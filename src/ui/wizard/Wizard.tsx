@@ -37,7 +37,7 @@ export interface WizardServices {
   resumable?: { runId: string; summary: string };
   save(yaml: string): Promise<string>;
   planText(loaded: LoadedSpec): Promise<string>;
-  preflight(loaded: LoadedSpec, ignore: string[]): Promise<Result[]>;
+  preflight(loaded: LoadedSpec, ignore: string[], mode: RunMode): Promise<Result[]>;
   run(loaded: LoadedSpec, opts: { mode: RunMode; ignore: string[]; resume: boolean; onStore: (s: RunStore) => void }): Promise<RunSummary>;
   cancel(): void;
 }
@@ -107,7 +107,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   const [store, setStore] = useState<RunStore | undefined>();
   const [summary, setSummary, summaryRef] = useLatestState<RunSummary | undefined>(undefined);
   const [running, setRunning, runningRef] = useLatestState(false);
-  const [mode, setMode] = useState<RunMode>('rehearse');
+  const [mode, setMode, modeRef] = useLatestState<RunMode>('rehearse');
   const [resume, setResume] = useState(false);
 
   const validation = useMemo(() => validateDraft(draft, services.specFile), [draft, services.specFile]);
@@ -132,11 +132,11 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   };
 
   const runPreflight = async (ign: string[]) => {
-    if (!validation.loaded) return;
+    if (!validateDraft(draftRef.current, services.specFile).loaded) return;
     setChecks(undefined);
     setRunning(true);
     try {
-      setChecks(await services.preflight(validation.loaded, ign));
+      setChecks(await services.preflight(validateDraft(draftRef.current, services.specFile).loaded!, ign, modeRef.current));
     } catch (e) {
       setMessage(`preflight could not run: ${(e as Error).message}`);
       setChecks([]);
@@ -146,11 +146,12 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   };
 
   const startRun = async () => {
-    if (!validation.loaded) return;
+    const loaded = validateDraft(draftRef.current, services.specFile).loaded;
+    if (!loaded) return;
     go('run');
     setRunning(true);
     try {
-      const s = await services.run(validation.loaded, { mode, ignore, resume, onStore: setStore });
+      const s = await services.run(loaded, { mode: modeRef.current, ignore: ignoreRef.current, resume, onStore: setStore });
       setSummary(s);
       go('results');
     } catch (e) {
@@ -433,35 +434,51 @@ function Checks({ checks, selected, ignore, color, rows }: { checks?: Result[]; 
   );
 }
 
+/** The connectivity matrix as validate reports it: cells[client][server] of ok | fail | -. */
 interface Matrix {
   nodes: string[];
-  cells: Record<string, Record<string, boolean | string>>;
+  cells: string[][];
 }
 
 function isMatrix(e: unknown): e is { matrix: Matrix } {
   const m = (e as { matrix?: Matrix } | undefined)?.matrix;
-  return !!m && Array.isArray(m.nodes) && typeof m.cells === 'object';
+  return !!m && Array.isArray(m.nodes) && Array.isArray(m.cells);
+}
+
+function matrixLines(m: Matrix): string[] {
+  const w = Math.min(8, Math.max(4, ...m.nodes.map((n) => n.length)));
+  const cut = (s: string) => s.slice(0, w).padEnd(w);
+  const shown = m.nodes.slice(0, 8);
+  return [`      ${cut('from\\to')} ${shown.map(cut).join(' ')}`, ...shown.map((from, i) => `      ${cut(from)} ${shown.map((_, j) => cut(m.cells[i]?.[j] ?? '-')).join(' ')}`)];
+}
+
+/** The drill's phases as a timeline: one bar per phase, proportional to its share of the total. */
+function timelineLines(rs: Result[], width = 30): string[] {
+  const total = rs.reduce((a, r) => a + r.durationMs, 0) || 1;
+  return rs.map((r) => {
+    const n = Math.max(r.durationMs > 0 ? 1 : 0, Math.round((r.durationMs / total) * width));
+    return `      ${r.id.replace(/^drill-/, '').padEnd(10).slice(0, 10)} ${'█'.repeat(n).padEnd(width)} ${r.durationMs < 1000 ? `${r.durationMs}ms` : `${(r.durationMs / 1000).toFixed(1)}s`}`;
+  });
 }
 
 function Results({ summary, color, scroll, rows }: { summary: RunSummary; color: boolean; scroll: number; rows: number }) {
   const lines: { text: string; status?: Result['status'] }[] = [];
   lines.push({ text: `${summary.status === 'pass' ? 'All passed' : summary.status === 'interrupted' ? 'Interrupted' : 'Something failed'} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
+  // Failures first: they are what the operator needs to see without scrolling.
+  const failed = summary.results.filter((r) => r.status === 'fail');
+  for (const r of failed) lines.push({ text: `✖ ${r.id}: ${r.summary}${r.fix ? ` — fix: ${r.fix}` : ''}`, status: 'fail' });
   let stage = '';
   for (const r of summary.results) {
     if (r.stage !== stage) {
       stage = r.stage;
       lines.push({ text: `${stage}` });
-    }
-    lines.push({ text: `  ${STATUS_MARK[r.status]} ${r.id}: ${r.summary}`, status: r.status });
-    if (r.status === 'fail' && r.fix) lines.push({ text: `      fix: ${r.fix}` });
-    if (isMatrix(r.evidence)) {
-      const { nodes, cells } = r.evidence.matrix;
-      const w = Math.min(8, Math.max(...nodes.map((n) => n.length)));
-      lines.push({ text: `      ${'from\\to'.padEnd(w)} ${nodes.map((n) => n.slice(0, w).padEnd(w)).join(' ')}` });
-      for (const from of nodes) {
-        lines.push({ text: `      ${from.slice(0, w).padEnd(w)} ${nodes.map((to) => String(cells[from]?.[to] === true ? 'ok' : cells[from]?.[to] === false ? 'FAIL' : (cells[from]?.[to] ?? '-')).padEnd(w)).join(' ')}` });
+      if (stage === 'drill') {
+        const drill = summary.results.filter((x) => x.stage === 'drill');
+        lines.push({ text: '    timeline:' }, ...timelineLines(drill).map((text) => ({ text })));
       }
     }
+    lines.push({ text: `  ${STATUS_MARK[r.status]} ${r.id}: ${r.summary}`, status: r.status });
+    if (isMatrix(r.evidence)) lines.push(...matrixLines(r.evidence.matrix).map((text) => ({ text })));
   }
   const start = Math.min(scroll, Math.max(0, lines.length - rows));
   return (

@@ -117,7 +117,7 @@ export const FLAG_QUESTIONS: FlagQuestion[] = [
   { key: 'resume', screen: 'resume', question: 'Resume the unfinished run?', flag: '--resume' },
   { key: 'save', screen: 'review', question: 'Where to save the spec?', flag: '--file' },
   { key: 'ignore', screen: 'preflight', question: 'Ignore a failing check?', flag: '--ignore' },
-  { key: 'mode', screen: 'review', question: 'Rehearse on the lab or run for real?', flag: '--dry-run' },
+  { key: 'mode', screen: 'review', question: 'Rehearse on the lab or run for real?', flag: 'rehearse | setup --yes' },
 ];
 
 export function getPath(obj: unknown, path: Path): unknown {
@@ -151,6 +151,7 @@ export function defaultDraft(): SpecInput {
       nodes: [
         { name: 'cp-1', address: '127.0.100.1', role: 'control-plane' },
         { name: 'w-1', address: '127.0.100.2', role: 'worker' },
+        { name: 'w-2', address: '127.0.100.3', role: 'worker' },
       ],
       network: { podCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12', nodeMaskSize: 24, cni: 'cilium' },
       addons: { monitoring: 'kube-prometheus-stack', logging: 'fluent-bit', backup: { schedule: '0 */6 * * *', retain: 28 } },

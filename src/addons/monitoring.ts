@@ -1,0 +1,121 @@
+/**
+ * Monitoring and logging values builders (pure): metrics (kube-prometheus-stack or victoria-metrics-k8s-stack,
+ * each with Grafana) and logs (Fluent Bit). Retention, storage class, resources and the image mirror come from
+ * the spec; sizes are defaults a small cluster can afford.
+ */
+import type { Spec } from '../spec/schema.js';
+import { FLUENT_BIT_CHART, KUBE_PROMETHEUS_STACK_CHART, VICTORIA_METRICS_CHART } from './charts.js';
+import type { HelmRelease, Values } from './cni.js';
+import { mirrorImage, normalizeMirror } from './images.js';
+
+/** Requests sized for a small cluster; limits on memory only (CPU limits throttle scrapes for no gain). */
+export const MONITORING_RESOURCES = {
+  prometheus: { requests: { cpu: '500m', memory: '2Gi' }, limits: { memory: '4Gi' } },
+  alertmanager: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+  operator: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+  grafana: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+  vmsingle: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+  fluentBit: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+} as const;
+
+export const METRICS_VOLUME_SIZE = '50Gi';
+export const GRAFANA_VOLUME_SIZE = '10Gi';
+export const ALERTMANAGER_VOLUME_SIZE = '2Gi';
+
+function storageClassField(spec: Spec): Values {
+  const sc = spec.spec.addons.storageClass;
+  return sc ? { storageClassName: sc } : {};
+}
+
+function claimTemplate(spec: Spec, size: string): Values {
+  return { spec: { ...storageClassField(spec), accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } } } };
+}
+
+function grafanaValues(spec: Spec): Values {
+  return {
+    enabled: true,
+    persistence: { enabled: true, size: GRAFANA_VOLUME_SIZE, ...storageClassField(spec) },
+    resources: structuredClone(MONITORING_RESOURCES.grafana),
+  };
+}
+
+export function buildKubePrometheusStackValues(spec: Spec): Values {
+  const values: Values = {
+    prometheus: {
+      prometheusSpec: {
+        retention: spec.spec.addons.retention,
+        storageSpec: { volumeClaimTemplate: claimTemplate(spec, METRICS_VOLUME_SIZE) },
+        resources: structuredClone(MONITORING_RESOURCES.prometheus),
+      },
+    },
+    alertmanager: {
+      alertmanagerSpec: {
+        storage: { volumeClaimTemplate: claimTemplate(spec, ALERTMANAGER_VOLUME_SIZE) },
+        resources: structuredClone(MONITORING_RESOURCES.alertmanager),
+      },
+    },
+    prometheusOperator: { resources: structuredClone(MONITORING_RESOURCES.operator) },
+    grafana: grafanaValues(spec),
+  };
+  const mirror = normalizeMirror(spec.spec.images.registry);
+  // The chart and its subcharts (grafana, kube-state-metrics, node-exporter) put global.imageRegistry in front
+  // of each image's path, which is the mirror layout images.ts assumes.
+  if (mirror !== '') values.global = { imageRegistry: mirror };
+  return values;
+}
+
+export function buildVictoriaMetricsValues(spec: Spec): Values {
+  const values: Values = {
+    vmsingle: {
+      enabled: true,
+      spec: {
+        retentionPeriod: spec.spec.addons.retention,
+        storage: { ...storageClassField(spec), accessModes: ['ReadWriteOnce'], resources: { requests: { storage: METRICS_VOLUME_SIZE } } },
+        resources: structuredClone(MONITORING_RESOURCES.vmsingle),
+      },
+    },
+    alertmanager: { enabled: true, spec: { resources: structuredClone(MONITORING_RESOURCES.alertmanager) } },
+    grafana: grafanaValues(spec),
+  };
+  const mirror = normalizeMirror(spec.spec.images.registry);
+  // VictoriaMetrics charts prefix every image (operator-managed ones too) with global.image.registry.
+  if (mirror !== '') values.global = { image: { registry: mirror }, imageRegistry: mirror };
+  return values;
+}
+
+export function buildFluentBitValues(spec: Spec): Values {
+  const values: Values = {
+    resources: structuredClone(MONITORING_RESOURCES.fluentBit),
+    // Logs from every node, control planes included.
+    tolerations: [{ operator: 'Exists' }],
+  };
+  const mirror = normalizeMirror(spec.spec.images.registry);
+  if (mirror !== '') {
+    values.image = { repository: mirrorImage(mirror, 'cr.fluentbit.io/fluent/fluent-bit') };
+    values.testFramework = { image: { repository: mirrorImage(mirror, 'docker.io/library/busybox') } };
+  }
+  return values;
+}
+
+/** The releases of the monitoring stage, in install order (metrics first: Fluent Bit has nothing to depend on). */
+export function buildMonitoringReleases(spec: Spec): HelmRelease[] {
+  const out: HelmRelease[] = [];
+  const a = spec.spec.addons;
+  if (a.monitoring === 'kube-prometheus-stack') out.push({ chart: KUBE_PROMETHEUS_STACK_CHART, values: buildKubePrometheusStackValues(spec) });
+  if (a.monitoring === 'victoria-metrics') out.push({ chart: VICTORIA_METRICS_CHART, values: buildVictoriaMetricsValues(spec) });
+  if (a.logging === 'fluent-bit') out.push({ chart: FLUENT_BIT_CHART, values: buildFluentBitValues(spec) });
+  return out;
+}
+
+export function buildMonitoringNotes(spec: Spec): string[] {
+  const a = spec.spec.addons;
+  const notes: string[] = [];
+  if (a.monitoring !== 'none') {
+    notes.push(`metrics kept ${a.retention} on ${METRICS_VOLUME_SIZE} volumes of ${a.storageClass ? `StorageClass ${a.storageClass}` : 'the default StorageClass'}; Grafana included`);
+    // Said rather than silently disabled: the operator decides whether to expose them.
+    notes.push('etcd, kube-scheduler and kube-controller-manager serve metrics on 127.0.0.1 by default: their scrape targets show as down until bound to the node address');
+  } else notes.push('spec.addons.monitoring is none: no metrics');
+  if (a.logging === 'none') notes.push('spec.addons.logging is none: no log collection');
+  else notes.push('Fluent Bit collects container logs on every node; it ships them to stdout until you configure an output');
+  return notes;
+}

@@ -1,0 +1,72 @@
+/**
+ * The cni, monitoring and backup stages of `groundwork setup`. Importing this module registers their builders
+ * (setup.ts lazy-imports it from STAGE_MODULES). The stage builders only assemble Steps: nothing is written or
+ * contacted until a step runs, so `plan` can print them.
+ */
+import path from 'node:path';
+import { registerStageBuilder, type SetupPlanOptions } from '../setup.js';
+import type { Stage } from '../run/types.js';
+import type { Spec } from '../spec/schema.js';
+import { buildApplyBackupStep } from './apply.js';
+import { buildBackupPlan } from './backup.js';
+import { buildCniPlan } from './cni.js';
+import { buildCniGateStep, buildWorkloadsGateStep, type GateStepOptions } from './gates.js';
+import { buildHelmStep } from './helm.js';
+import { buildMonitoringNotes, buildMonitoringReleases } from './monitoring.js';
+
+export const CNI_GATE_TIMEOUT_MS = 5 * 60_000;
+export const MONITORING_GATE_TIMEOUT_MS = 10 * 60_000;
+
+export interface AddonStageOptions extends Pick<SetupPlanOptions, 'runDir' | 'stateDir'> {
+  /** The spec file's directory: relative chart archive paths are relative to it, not to the working directory. */
+  specDir?: string;
+  /** Gate overrides (tests: a short timeout, the lab's client). */
+  gate?: Partial<GateStepOptions>;
+}
+
+/** spec.addons.chartArchives with relative paths resolved against the spec's directory. */
+export function resolveChartArchives(spec: Spec, specDir: string | undefined): Record<string, string> | undefined {
+  const a = spec.spec.addons.chartArchives;
+  if (!a) return undefined;
+  return Object.fromEntries(Object.entries(a).map(([chart, file]) => [chart, specDir ? path.resolve(specDir, file) : file]));
+}
+
+function chartNote(chart: { chart: string; version: string; repo: string }, archives: Record<string, string> | undefined): string {
+  const archive = archives?.[chart.chart];
+  return `${chart.chart} ${chart.version} from ${archive ? `local archive ${archive}` : chart.repo}`;
+}
+
+export function buildCniStage(spec: Spec, o: AddonStageOptions): Stage {
+  const plan = buildCniPlan(spec);
+  const title = 'Install the CNI';
+  if (!plan) {
+    return { name: 'cni', title, steps: [], notes: ['spec.network.cni is none: bring your own CNI; nodes stay NotReady until one runs'] };
+  }
+  const archives = resolveChartArchives(spec, o.specDir);
+  const steps = [
+    ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, archives })] : []),
+    buildCniGateStep(plan.daemonSet, { stage: 'cni', timeoutMs: CNI_GATE_TIMEOUT_MS, ...o.gate }),
+  ];
+  return { name: 'cni', title: `${title}: ${plan.cni}`, steps, notes: [...(plan.release ? [chartNote(plan.release.chart, archives)] : []), ...plan.notes] };
+}
+
+export function buildMonitoringStage(spec: Spec, o: AddonStageOptions): Stage {
+  const releases = buildMonitoringReleases(spec);
+  const archives = resolveChartArchives(spec, o.specDir);
+  const namespaces = [...new Set(releases.map((r) => r.chart.namespace))];
+  const steps = [
+    ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, archives })),
+    ...(releases.length > 0 ? [buildWorkloadsGateStep(namespaces, { stage: 'monitoring', timeoutMs: MONITORING_GATE_TIMEOUT_MS, ...o.gate })] : []),
+  ];
+  return { name: 'monitoring', title: 'Install monitoring and logging', steps, notes: [...releases.map((r) => chartNote(r.chart, archives)), ...buildMonitoringNotes(spec)] };
+}
+
+export function buildBackupStage(spec: Spec, o: AddonStageOptions): Stage {
+  const plan = buildBackupPlan(spec);
+  const steps = plan.objects.length > 0 ? [buildApplyBackupStep({ stage: 'backup', plan, runDir: o.runDir, connect: o.gate?.connect })] : [];
+  return { name: 'backup', title: 'Schedule etcd backups', steps, notes: plan.notes };
+}
+
+registerStageBuilder('cni', async (loaded, opts) => buildCniStage(loaded.spec, { ...opts, specDir: path.dirname(path.resolve(loaded.file)) }));
+registerStageBuilder('monitoring', async (loaded, opts) => buildMonitoringStage(loaded.spec, { ...opts, specDir: path.dirname(path.resolve(loaded.file)) }));
+registerStageBuilder('backup', async (loaded, opts) => buildBackupStage(loaded.spec, opts));

@@ -1,0 +1,206 @@
+/**
+ * kubeadm config and ssh/scp argv builders (pure, STYLE 2).
+ *
+ * kubeadm.k8s.io/v1beta4 is read by kubeadm from v1.31 on (v1beta3 is deprecated there); older versions get
+ * v1beta3. The two differ in what we use: v1beta4 writes extra args as a list of {name, value} and can switch
+ * kube-proxy off with `proxy.disabled`; v1beta3 takes a string map and skips the `addon/kube-proxy` phase.
+ */
+import type { NodeSpec, Spec } from '../spec/schema.js';
+
+export type KubeadmApiVersion = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
+export type KubeadmDoc = Record<string, unknown>;
+
+export function selectKubeadmApiVersion(kubernetesVersion: string): KubeadmApiVersion {
+  const [major, minor] = kubernetesVersion.replace(/^v/, '').split('.').map(Number);
+  return (major ?? 0) > 1 || ((major ?? 0) === 1 && (minor ?? 0) >= 31) ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
+}
+
+function extraArgs(api: KubeadmApiVersion, args: Record<string, string>): unknown {
+  return api === 'kubeadm.k8s.io/v1beta4' ? Object.entries(args).map(([name, value]) => ({ name, value })) : { ...args };
+}
+
+/** host:port of the API endpoint, as kubeadm wants it (no scheme; IPv6 in brackets). */
+export function controlPlaneEndpoint(spec: Spec): string {
+  const url = new URL(spec.spec.endpoint);
+  return `${url.hostname}:${url.port === '' ? '6443' : url.port}`;
+}
+
+function endpointHost(spec: Spec): string {
+  return new URL(spec.spec.endpoint).hostname.replace(/^\[|\]$/g, '');
+}
+
+export function firstControlPlane(spec: Spec): NodeSpec {
+  return spec.spec.nodes.find((n) => n.role === 'control-plane')!;
+}
+
+/** The API server certificate must name every way clients reach it: the endpoint and each control plane. */
+export function buildCertSANs(spec: Spec): string[] {
+  const sans = [endpointHost(spec), ...spec.spec.nodes.filter((n) => n.role === 'control-plane').flatMap((n) => [n.address, n.name]), ...spec.spec.bootstrap.kubeadm.certSANs];
+  return [...new Set(sans)];
+}
+
+function nodeRegistration(spec: Spec, node: NodeSpec, api: KubeadmApiVersion): KubeadmDoc {
+  return {
+    name: node.name,
+    criSocket: spec.spec.bootstrap.kubeadm.criSocket,
+    kubeletExtraArgs: extraArgs(api, {
+      'node-ip': node.address,
+      // kubelet may only set labels outside the kubernetes.io namespaces itself (NodeRestriction).
+      ...(node.labels && Object.keys(node.labels).length ? { 'node-labels': Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(',') } : {}),
+    }),
+    ...(node.taints ? { taints: node.taints.map(parseTaint) } : {}),
+  };
+}
+
+/** "key=value:Effect" or "key:Effect" as in kubectl taint. */
+export function parseTaint(t: string): { key: string; value?: string; effect: string } {
+  const [kv, effect = 'NoSchedule'] = t.split(':');
+  const [key, value] = (kv ?? '').split('=');
+  return { key: key ?? '', ...(value !== undefined ? { value } : {}), effect };
+}
+
+function kubeProxyOff(spec: Spec): boolean {
+  return spec.spec.network.cni === 'cilium' && spec.spec.network.kubeProxyReplacement;
+}
+
+export interface KubeadmConfig {
+  apiVersion: KubeadmApiVersion;
+  init: KubeadmDoc;
+  cluster: KubeadmDoc;
+}
+
+/** InitConfiguration (for the first control plane) and ClusterConfiguration. */
+export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
+  const api = selectKubeadmApiVersion(spec.spec.kubernetesVersion);
+  const first = firstControlPlane(spec);
+  const net = spec.spec.network;
+  const init: KubeadmDoc = {
+    apiVersion: api,
+    kind: 'InitConfiguration',
+    // No token value: kubeadm generates one. It expires soon; joins get a fresh one from `kubeadm token create`.
+    bootstrapTokens: [{ ttl: '15m0s', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'] }],
+    localAPIEndpoint: { advertiseAddress: first.address, bindPort: 6443 },
+    nodeRegistration: nodeRegistration(spec, first, api),
+    ...(kubeProxyOff(spec) && api === 'kubeadm.k8s.io/v1beta3' ? { skipPhases: ['addon/kube-proxy'] } : {}),
+  };
+  const registry = spec.spec.images.registry.replace(/\/+$/, '');
+  const cluster: KubeadmDoc = {
+    apiVersion: api,
+    kind: 'ClusterConfiguration',
+    clusterName: spec.metadata.name,
+    kubernetesVersion: `v${spec.spec.kubernetesVersion}`,
+    controlPlaneEndpoint: controlPlaneEndpoint(spec),
+    networking: { podSubnet: net.podCIDR, serviceSubnet: net.serviceCIDR, dnsDomain: 'cluster.local' },
+    apiServer: { certSANs: buildCertSANs(spec) },
+    controllerManager: { extraArgs: extraArgs(api, { 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
+    etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir } },
+    ...(registry !== '' ? { imageRepository: registry } : {}),
+    ...(kubeProxyOff(spec) && api === 'kubeadm.k8s.io/v1beta4' ? { proxy: { disabled: true } } : {}),
+  };
+  return { apiVersion: api, init, cluster };
+}
+
+/** What a node needs to join; all three are secret or sensitive and live only in 0600 files. */
+export interface JoinCredentials {
+  token: string;
+  caCertHash: string;
+  /** Only for control planes. */
+  certificateKey?: string;
+}
+
+export function buildKubeadmJoinConfig(spec: Spec, node: NodeSpec, creds: JoinCredentials): KubeadmDoc {
+  const api = selectKubeadmApiVersion(spec.spec.kubernetesVersion);
+  const cp = node.role === 'control-plane';
+  if (cp && !creds.certificateKey) throw new Error(`join of control plane ${node.name} needs a certificate key`);
+  return {
+    apiVersion: api,
+    kind: 'JoinConfiguration',
+    discovery: { bootstrapToken: { apiServerEndpoint: controlPlaneEndpoint(spec), token: creds.token, caCertHashes: [creds.caCertHash] } },
+    nodeRegistration: nodeRegistration(spec, node, api),
+    ...(cp ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.address, bindPort: 6443 }, certificateKey: creds.certificateKey } } : {}),
+  };
+}
+
+/** Remote paths on the nodes. */
+export const REMOTE = {
+  dir: '/etc/groundwork',
+  initConfig: '/etc/groundwork/kubeadm.yaml',
+  joinConfig: '/etc/groundwork/join.yaml',
+  adminConf: '/etc/kubernetes/admin.conf',
+  kubeletConf: '/etc/kubernetes/kubelet.conf',
+} as const;
+
+interface SshTarget {
+  user: string;
+  port: number;
+  identityFile: string;
+  address: string;
+}
+
+function target(spec: Spec, node: NodeSpec): SshTarget {
+  const ssh = spec.spec.bootstrap.kubeadm.ssh;
+  return { user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile, address: node.address };
+}
+
+// BatchMode: never wait for a password prompt nobody can answer; accept-new: trust a host on first contact only.
+function sshOptions(t: SshTarget): string[] {
+  return ['-i', t.identityFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10'];
+}
+
+/** ssh runs `remote` through the node's shell: every element must be a plain word (paths, flags), never user text. */
+export function buildSshArgv(spec: Spec, node: NodeSpec, remote: string[]): string[] {
+  const t = target(spec, node);
+  return ['ssh', ...sshOptions(t), '-p', String(t.port), `${t.user}@${t.address}`, '--', ...remote];
+}
+
+function scpHost(t: SshTarget): string {
+  return `${t.user}@${t.address.includes(':') ? `[${t.address}]` : t.address}`;
+}
+
+export function buildScpToArgv(spec: Spec, node: NodeSpec, local: string, remote: string): string[] {
+  const t = target(spec, node);
+  return ['scp', ...sshOptions(t), '-P', String(t.port), local, `${scpHost(t)}:${remote}`];
+}
+
+export function buildScpFromArgv(spec: Spec, node: NodeSpec, remote: string, local: string): string[] {
+  const t = target(spec, node);
+  return ['scp', ...sshOptions(t), '-P', String(t.port), `${scpHost(t)}:${remote}`, local];
+}
+
+export function buildKubeadmInitRemote(): string[] {
+  return ['kubeadm', 'init', '--config', REMOTE.initConfig, '--upload-certs'];
+}
+
+export function buildTokenCreateRemote(): string[] {
+  return ['kubeadm', 'token', 'create', '--ttl', '15m0s', '--print-join-command'];
+}
+
+export function buildUploadCertsRemote(): string[] {
+  return ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs'];
+}
+
+export function buildKubeadmJoinRemote(): string[] {
+  return ['kubeadm', 'join', '--config', REMOTE.joinConfig];
+}
+
+/** `kubeadm token create --print-join-command` prints `kubeadm join HOST:PORT --token T --discovery-token-ca-cert-hash sha256:H`. */
+export function parseJoinCommand(out: string): { token: string; caCertHash: string } | undefined {
+  const token = /--token\s+([a-z0-9]{6}\.[a-z0-9]{16})/.exec(out)?.[1];
+  const caCertHash = /--discovery-token-ca-cert-hash\s+(sha256:[a-f0-9]{64})/.exec(out)?.[1];
+  return token && caCertHash ? { token, caCertHash } : undefined;
+}
+
+/** `upload-certs --upload-certs` ends with the 64-hex certificate key on its own line. */
+export function parseCertificateKey(out: string): string | undefined {
+  return out.split('\n').map((l) => l.trim()).reverse().find((l) => /^[a-f0-9]{64}$/.test(l));
+}
+
+/** Every secret-looking value kubeadm init prints (token, certificate key), to redact before anything shows it. */
+export function findKubeadmSecrets(out: string): string[] {
+  const found = new Set<string>();
+  for (const m of out.matchAll(/--token\s+([a-z0-9]{6}\.[a-z0-9]{16})/g)) found.add(m[1]!);
+  for (const m of out.matchAll(/--certificate-key\s+([a-f0-9]{64})/g)) found.add(m[1]!);
+  for (const m of out.matchAll(/\b([a-z0-9]{6}\.[a-z0-9]{16})\b/g)) found.add(m[1]!);
+  for (const m of out.matchAll(/\b([a-f0-9]{64})\b/g)) found.add(m[1]!);
+  return [...found];
+}

@@ -1,0 +1,476 @@
+/**
+ * The bootstrap steps a playbook can't express: checks that parse output and name nodes, list arguments,
+ * and kubeadm joins whose token and certificate key must travel in 0600 files rather than argv.
+ * All processes go through ctx.exec (audited, redacted).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ToolError, UserError } from '../errors.js';
+import type { ExecResult } from '../exec/index.js';
+import type { Step, StepContext, StepOutcome } from '../run/types.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import type { BootstrapLayout } from './files.js';
+import { renderYamlDocs } from './files.js';
+import {
+  REMOTE,
+  buildKubeadmJoinConfig,
+  buildKubeadmJoinRemote,
+  buildScpToArgv,
+  buildSshArgv,
+  buildTokenCreateRemote,
+  buildUploadCertsRemote,
+  firstControlPlane,
+  parseCertificateKey,
+  parseJoinCommand,
+  type JoinCredentials,
+} from './kubeadm.js';
+import {
+  buildConfigEndpointsArgv,
+  buildConfigNodesArgv,
+  buildConfiguredProbeArgv,
+  buildInsecureVersionArgv,
+  parseServerTalosVersion,
+  sameTalosMinor,
+} from './talos.js';
+
+const RESUME = 'then run `groundwork setup --yes --resume` (finished steps are not repeated)';
+
+/** Runs fn over items, at most `limit` at a time; every result, in input order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+function lastLine(r: ExecResult): string {
+  return (r.stderr || r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
+}
+
+function nodeLabel(n: NodeSpec): string {
+  return `${n.name} (${n.address})`;
+}
+
+/** Keys under which Talos, kubeadm and kubeconfig files keep key material, tokens and secrets. */
+const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca)$/i;
+
+/**
+ * Registers the secret values of a secret file with the redactor: for YAML, every value under a secret-ish
+ * key (a bare token printed elsewhere is caught, not just whole lines); for a plain file, each line.
+ */
+export function addSecretFileValues(ctx: StepContext, file: string): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  let docs: unknown[] = [];
+  try {
+    docs = text.split(/^---$/m).map((d) => parseYaml(d) as unknown);
+  } catch {
+    docs = [];
+  }
+  if (!docs.some((d) => d !== null && typeof d === 'object')) {
+    ctx.redactor.add(text);
+    return;
+  }
+  const visit = (v: unknown, key: string): void => {
+    if (typeof v === 'string') {
+      if (SECRET_KEY.test(key) && v.length >= 8) ctx.redactor.add(v);
+    } else if (Array.isArray(v)) v.forEach((x) => visit(x, key));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) visit(x, k);
+  };
+  docs.forEach((d) => visit(d, ''));
+}
+
+// ---------------------------------------------------------------- Talos
+
+/** Every node answers, in maintenance mode or already configured by us, with the spec's Talos minor version. */
+export function buildTalosCheckNodesStep(spec: Spec, layout: BootstrapLayout, parallel: number): Step {
+  const want = spec.spec.bootstrap.talos.version;
+  return {
+    id: 'check-nodes',
+    title: `Check that every node answers with Talos ${want}`,
+    stage: 'bootstrap',
+    preview: { argv: spec.spec.nodes.map(buildInsecureVersionArgv), note: `nodes that already run our config are asked with the talosconfig instead; at most ${parallel} at a time` },
+    async run(ctx) {
+      const problems: string[] = [];
+      let maintenance = 0;
+      let configured = 0;
+      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+        const probe = buildConfiguredProbeArgv(layout.talos, n);
+        const byConfig = existsSync(layout.talos.talosconfig) ? await ctx.exec(probe, { allowFailure: true, timeoutMs: 15_000 }) : undefined;
+        const argv = buildInsecureVersionArgv(n);
+        const r = byConfig?.exitCode === 0 ? byConfig : await ctx.exec(argv, { allowFailure: true, timeoutMs: 15_000 });
+        const shown = (r === byConfig ? probe : argv).join(' ');
+        if (r.exitCode !== 0) {
+          problems.push(`${nodeLabel(n)} does not answer: \`${shown}\` exited ${r.exitCode}: ${lastLine(r)}`);
+          return;
+        }
+        const got = parseServerTalosVersion(r.stdout);
+        if (!got || !sameTalosMinor(got, want)) {
+          problems.push(`${nodeLabel(n)} runs Talos ${got ?? '(unknown version)'}, the spec wants ${want}: \`${shown}\``);
+          return;
+        }
+        if (r === byConfig) configured++;
+        else maintenance++;
+      });
+      if (problems.length > 0) {
+        throw new UserError(`${problems.length} of ${spec.spec.nodes.length} nodes are not ready for Talos ${want}:\n  ${problems.join('\n  ')}`, {
+          why: 'machine configs can only be applied to nodes booted from the matching Talos image and reachable on port 50000 from this machine',
+          fix: `boot those nodes from the Talos ${want} image (or set spec.bootstrap.talos.version to what they run) and check the address and firewall; ${RESUME}`,
+        });
+      }
+      return { status: 'pass', summary: `${maintenance} in maintenance mode, ${configured} already configured, all on Talos ${want.replace(/\.\d+$/, '.x')}` };
+    },
+  };
+}
+
+/** endpoints take a list (every control plane): one argv element per address, which a placeholder can't make. */
+export function buildTalosconfigStep(spec: Spec, layout: BootstrapLayout): Step {
+  const argv = [buildConfigEndpointsArgv(spec, layout.talos), buildConfigNodesArgv(spec, layout.talos)];
+  return {
+    id: 'talosconfig',
+    title: 'Point talosctl at the control planes',
+    stage: 'bootstrap',
+    preview: { argv },
+    async run(ctx) {
+      for (const a of argv) await ctx.exec(a);
+      return { status: 'pass', summary: `endpoints ${argv[0]!.slice(5).join(' ')}` };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- kubeadm
+
+export function buildSshCheckNodesStep(spec: Spec, parallel: number): Step {
+  const argvOf = (n: NodeSpec) => buildSshArgv(spec, n, ['true']);
+  return {
+    id: 'check-nodes',
+    title: 'Check that every node answers over SSH',
+    stage: 'bootstrap',
+    preview: { argv: spec.spec.nodes.map(argvOf), note: `at most ${parallel} at a time` },
+    async run(ctx) {
+      const problems: string[] = [];
+      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+        const r = await ctx.exec(argvOf(n), { allowFailure: true, timeoutMs: 30_000 });
+        if (r.exitCode !== 0) problems.push(`${nodeLabel(n)} does not answer: \`${argvOf(n).join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);
+      });
+      if (problems.length > 0) {
+        throw new UserError(`${problems.length} of ${spec.spec.nodes.length} nodes cannot be reached over SSH:\n  ${problems.join('\n  ')}`, {
+          why: 'kubeadm runs on each node through ssh with the key in spec.bootstrap.kubeadm.ssh, without prompting',
+          fix: `check the address, that sshd listens on port ${spec.spec.bootstrap.kubeadm.ssh.port} and that the key is authorised for ${spec.spec.bootstrap.kubeadm.ssh.user}; ${RESUME}`,
+        });
+      }
+      return { status: 'pass', summary: `${spec.spec.nodes.length} nodes answer over SSH` };
+    },
+  };
+}
+
+/** How long join credentials are reused: the token lives 15 min, the certificate key 2 h; leave a margin. */
+const CREDENTIALS_FRESH_MS = 10 * 60_000;
+
+function readCredentials(file: string, needKey: boolean, now: number): JoinCredentials | undefined {
+  if (!existsSync(file) || now - statSync(file).mtimeMs > CREDENTIALS_FRESH_MS) return undefined;
+  const [token, caCertHash, certificateKey] = readFileSync(file, 'utf8').split('\n');
+  if (!token || !caCertHash || (needKey && !certificateKey)) return undefined;
+  return { token, caCertHash, ...(certificateKey ? { certificateKey } : {}) };
+}
+
+/**
+ * A fresh short-lived token (and certificate key for control planes), created on the first control plane.
+ * Values are registered with the redactor before anything could print them, then kept one per line in a
+ * 0600 file so a resumed run redacts them too and joins within the next minutes reuse them.
+ */
+export async function ensureJoinCredentials(spec: Spec, layout: BootstrapLayout, ctx: StepContext, needKey: boolean): Promise<JoinCredentials> {
+  const file = layout.kubeadm.credentials;
+  const cached = readCredentials(file, needKey, Date.now());
+  if (cached) {
+    Object.values(cached).forEach((v) => ctx.redactor.add(v));
+    return cached;
+  }
+  const first = firstControlPlane(spec);
+  const tokenOut = await ctx.exec(buildSshArgv(spec, first, buildTokenCreateRemote()), { allowFailure: true, timeoutMs: 60_000 });
+  const join = parseJoinCommand(tokenOut.stdout);
+  if (join) [join.token, join.caCertHash].forEach((v) => ctx.redactor.add(v));
+  if (tokenOut.exitCode !== 0 || !join) {
+    throw new UserError(`could not create a join token on ${nodeLabel(first)}`, {
+      why: `\`${buildSshArgv(spec, first, buildTokenCreateRemote()).join(' ')}\` exited ${tokenOut.exitCode}: ${ctx.redactor.redact(lastLine(tokenOut))}`,
+      fix: `check that kubeadm init finished on ${first.name} (\`kubectl --kubeconfig ${layout.kubeconfig} get nodes\`); ${RESUME}`,
+    });
+  }
+  let certificateKey: string | undefined;
+  if (needKey) {
+    const up = await ctx.exec(buildSshArgv(spec, first, buildUploadCertsRemote()), { allowFailure: true, timeoutMs: 120_000 });
+    certificateKey = parseCertificateKey(up.stdout);
+    if (certificateKey) ctx.redactor.add(certificateKey);
+    if (up.exitCode !== 0 || !certificateKey) {
+      throw new UserError(`could not upload the control-plane certificates on ${nodeLabel(first)}`, {
+        why: `\`${buildSshArgv(spec, first, buildUploadCertsRemote()).join(' ')}\` exited ${up.exitCode}: ${ctx.redactor.redact(lastLine(up))}`,
+        fix: `check the API server on ${first.name} (\`kubectl --kubeconfig ${layout.kubeconfig} get --raw /readyz\`); ${RESUME}`,
+      });
+    }
+  }
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, [join.token, join.caCertHash, certificateKey ?? ''].join('\n'), { mode: 0o600 });
+  await ctx.registerSecretFile(file);
+  return { ...join, ...(certificateKey ? { certificateKey } : {}) };
+}
+
+/** Is the node part of the cluster already? kubelet.conf appears when kubeadm init/join finished there. */
+async function isJoined(spec: Spec, n: NodeSpec, ctx: StepContext): Promise<boolean> {
+  const r = await ctx.exec(buildSshArgv(spec, n, ['test', '-f', REMOTE.kubeletConf]), { allowFailure: true, timeoutMs: 30_000 });
+  return r.exitCode === 0;
+}
+
+async function joinNode(spec: Spec, layout: BootstrapLayout, ctx: StepContext, n: NodeSpec, creds: JoinCredentials): Promise<void> {
+  const local = layout.kubeadm.joinConfig(n.name);
+  await writeFile(local, renderYamlDocs([buildKubeadmJoinConfig(spec, n, creds)]), { mode: 0o600 });
+  await ctx.registerSecretFile(local);
+  const steps: Array<[string, string[]]> = [
+    ['copy the join config to', buildScpToArgv(spec, n, local, REMOTE.joinConfig)],
+    ['kubeadm join on', buildSshArgv(spec, n, buildKubeadmJoinRemote())],
+  ];
+  try {
+    for (const [what, argv] of steps) {
+      const r = await ctx.exec(argv, { allowFailure: true, timeoutMs: 15 * 60_000 });
+      if (r.exitCode !== 0) {
+        throw new UserError(`${what} ${nodeLabel(n)} failed`, {
+          why: `\`${argv.join(' ')}\` exited ${r.exitCode}: ${ctx.redactor.redact(lastLine(r))}`,
+          fix: `read the kubeadm output on ${n.name} (\`journalctl -u kubelet\`), fix the cause, run \`kubeadm reset -f\` on ${n.name} if the join got part-way; ${RESUME}`,
+        });
+      }
+    }
+  } finally {
+    // The join config holds the token (and certificate key): it never stays on the node or here.
+    await ctx.exec(buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig]), { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
+    await rm(local, { force: true });
+  }
+}
+
+function joinPreview(spec: Spec, layout: BootstrapLayout, nodes: NodeSpec[]): Step['preview'] {
+  const first = firstControlPlane(spec);
+  const needKey = nodes.some((n) => n.role === 'control-plane');
+  return {
+    argv: [
+      buildSshArgv(spec, first, buildTokenCreateRemote()),
+      ...(needKey ? [buildSshArgv(spec, first, buildUploadCertsRemote())] : []),
+      ...nodes.flatMap((n) => [buildScpToArgv(spec, n, layout.kubeadm.joinConfig(n.name), REMOTE.joinConfig), buildSshArgv(spec, n, buildKubeadmJoinRemote()), buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig])]),
+    ],
+    files: [layout.kubeadm.credentials, ...nodes.map((n) => layout.kubeadm.joinConfig(n.name))],
+    note: 'token (15 min) and certificate key are written only to 0600 files, copied to the node, used and deleted; skipped for nodes that already have /etc/kubernetes/kubelet.conf',
+  };
+}
+
+/** One control plane joins at a time: etcd grows by one member per join. */
+export function buildControlPlaneJoinStep(spec: Spec, layout: BootstrapLayout, n: NodeSpec): Step {
+  return {
+    id: `join:${n.name}`,
+    title: `Join control plane ${nodeLabel(n)}`,
+    stage: 'bootstrap',
+    once: true,
+    preview: joinPreview(spec, layout, [n]),
+    async run(ctx) {
+      if (await isJoined(spec, n, ctx)) {
+        const said = `${n.name} already has ${REMOTE.kubeletConf}: it joined before; not joining again`;
+        ctx.log(said);
+        return { status: 'skip', summary: said };
+      }
+      const creds = await ensureJoinCredentials(spec, layout, ctx, true);
+      await joinNode(spec, layout, ctx, n, creds);
+      return { status: 'pass', summary: `${n.name} joined as a control plane` };
+    },
+  };
+}
+
+/** Workers join in parallel (bounded); each is skipped when it already joined, so a resume repeats none. */
+export function buildWorkerJoinStep(spec: Spec, layout: BootstrapLayout, workers: NodeSpec[], parallel: number): Step {
+  const preview = joinPreview(spec, layout, workers)!;
+  return {
+    id: 'join-workers',
+    title: `Join ${workers.length} worker${workers.length === 1 ? '' : 's'}`,
+    stage: 'bootstrap',
+    preview: { ...preview, note: `at most ${parallel} at a time; ${preview.note}` },
+    async run(ctx): Promise<StepOutcome> {
+      const pending: NodeSpec[] = [];
+      for (const w of workers) {
+        if (await isJoined(spec, w, ctx)) ctx.log(`${w.name} joined before; not joining again`);
+        else pending.push(w);
+      }
+      if (pending.length === 0) return { status: 'skip', summary: 'every worker joined before' };
+      const creds = await ensureJoinCredentials(spec, layout, ctx, false);
+      const failures: UserError[] = [];
+      await mapBounded(pending, parallel, async (w) => {
+        try {
+          await joinNode(spec, layout, ctx, w, { token: creds.token, caCertHash: creds.caCertHash });
+        } catch (e) {
+          if (e instanceof UserError) failures.push(e);
+          else throw e;
+        }
+      });
+      if (failures.length === 1) throw failures[0];
+      if (failures.length > 1) {
+        throw new UserError(`${failures.length} workers failed to join:\n  ${failures.map((f) => `${f.message}: ${f.why}`).join('\n  ')}`, { fix: failures[0]!.fix });
+      }
+      return { status: 'pass', summary: `${pending.length} joined${pending.length < workers.length ? `, ${workers.length - pending.length} had joined before` : ''}` };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- both
+
+/**
+ * Staged health, last gate of bootstrap: every node registered. Not "Ready": with no CNI yet, nodes stay
+ * NotReady until the CNI stage, and waiting for Ready here would hang (siderolabs/talos#7967).
+ */
+export function buildNodesRegisteredStep(spec: Spec, layout: BootstrapLayout): Step {
+  const argv = ['kubectl', '--kubeconfig', layout.kubeconfig, 'get', 'nodes', '-o', 'name'];
+  return {
+    id: 'nodes-registered',
+    title: `Check that all ${spec.spec.nodes.length} nodes registered (Ready comes after the CNI)`,
+    stage: 'bootstrap',
+    preview: { argv: [argv] },
+    async run(ctx) {
+      const r = await ctx.exec(argv, { timeoutMs: 30_000 });
+      const names = new Set(r.stdout.split('\n').map((l) => l.trim().replace(/^node\//, '')).filter(Boolean));
+      const missing = spec.spec.nodes.filter((n) => !names.has(n.name));
+      if (missing.length > 0) {
+        return {
+          status: 'fail',
+          summary: `${missing.length} of ${spec.spec.nodes.length} nodes have not registered: ${missing.map(nodeLabel).join(', ')}`,
+          why: 'a node registers when its kubelet reaches the API server; until then nothing can be scheduled on it',
+          fix: `look at the kubelet on those nodes (${spec.spec.bootstrap.method === 'talos' ? '`talosctl -n ADDRESS service kubelet`' : '`journalctl -u kubelet`'}); ${RESUME}`,
+          evidence: { registered: [...names].sort(), missing: missing.map((n) => n.name) },
+        };
+      }
+      return { status: 'pass', summary: `${names.size} nodes registered; they become Ready once the CNI runs` };
+    },
+  };
+}
+
+/** A ToolError from a playbook step, said in the operator's words: which node, which command, what next. */
+export function adviseOnFailure(step: Step, what: string, node: NodeSpec | undefined, fix: string): Step {
+  return {
+    ...step,
+    async run(ctx) {
+      try {
+        return await step.run(ctx);
+      } catch (e) {
+        if (!(e instanceof ToolError)) throw e;
+        throw new UserError(`${what}${node ? ` on ${nodeLabel(node)}` : ''} failed`, {
+          why: `\`${e.argv.join(' ')}\` exited ${e.exitCode ?? 'without a code'}${e.stderrTail ? `: ${ctx.redactor.redact(e.stderrTail.split('\n').pop()?.trim() ?? '')}` : ''}`,
+          fix: `${fix}; ${RESUME}`,
+          cause: e,
+        });
+      }
+    },
+  };
+}
+
+/**
+ * The gate bootstrap leaves out on purpose: every node Ready. It belongs after the CNI stage (a node with no
+ * CNI never becomes Ready); exported for that stage to put at its end.
+ */
+export function buildNodesReadyStep(spec: Spec, kubeconfig: string, stage = 'cni', timeoutSeconds = 300): Step {
+  const argv = ['kubectl', '--kubeconfig', kubeconfig, 'wait', '--for=condition=Ready', 'node', '--all', `--timeout=${timeoutSeconds}s`];
+  return {
+    id: 'nodes-ready',
+    title: `Wait until all ${spec.spec.nodes.length} nodes are Ready`,
+    stage,
+    preview: { argv: [argv] },
+    async run(ctx) {
+      const r = await ctx.exec(argv, { allowFailure: true, timeoutMs: (timeoutSeconds + 30) * 1000 });
+      if (r.exitCode !== 0) {
+        return {
+          status: 'fail',
+          summary: `not every node became Ready within ${timeoutSeconds}s`,
+          detail: ctx.redactor.redact(lastLine(r)),
+          why: 'a node is Ready when its kubelet and the CNI on it work; pods cannot run on the others',
+          fix: `see \`kubectl --kubeconfig ${kubeconfig} describe nodes\` (conditions and events) and the CNI pods in kube-system; then run \`groundwork setup --yes --resume\``,
+        };
+      }
+      return { status: 'pass', summary: `${spec.spec.nodes.length} nodes Ready` };
+    },
+  };
+}
+
+export interface PollOptions {
+  /** Pause between attempts. */
+  intervalMs: number;
+  /** Give up after this long (the last attempt's failure is the step's). */
+  deadlineMs: number;
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+/**
+ * Re-runs a read-only step until it passes or the deadline: things that come up on their own schedule (a node
+ * rebooting into its config, the API server after bootstrap, etcd members joining) need minutes, not retries.
+ */
+export function pollStep(step: Step, o: PollOptions, what: string): Step {
+  return {
+    ...step,
+    preview: { ...step.preview, note: [step.preview?.note, `repeated every ${Math.round(o.intervalMs / 1000)}s for up to ${Math.round(o.deadlineMs / 60_000)} min until it succeeds`].filter(Boolean).join('; ') },
+    async run(ctx) {
+      const until = Date.now() + o.deadlineMs;
+      for (let attempt = 1; ; attempt++) {
+        let outcome: StepOutcome | undefined;
+        let error: unknown;
+        try {
+          outcome = await step.run(ctx);
+          if (outcome.status !== 'fail') return outcome;
+        } catch (e) {
+          if (ctx.signal.aborted || !(e instanceof UserError || e instanceof ToolError)) throw e;
+          error = e;
+        }
+        if (Date.now() + o.intervalMs > until) {
+          if (error) throw error;
+          return outcome!;
+        }
+        ctx.log(`${what}: not yet (attempt ${attempt}); trying again in ${Math.round(o.intervalMs / 1000)}s`);
+        await pause(o.intervalMs, ctx.signal);
+        if (ctx.signal.aborted) throw error ?? new UserError(`${what}: interrupted`);
+      }
+    },
+  };
+}
+
+/** After apply-config each node installs Talos and reboots into its config; bootstrap needs them back. */
+export function buildTalosWaitConfiguredStep(spec: Spec, layout: BootstrapLayout, parallel: number): Step {
+  return {
+    id: 'wait-configured',
+    title: 'Wait for every node to come back with its config',
+    stage: 'bootstrap',
+    preview: { argv: spec.spec.nodes.map((n) => buildConfiguredProbeArgv(layout.talos, n)) },
+    async run(ctx) {
+      const down: string[] = [];
+      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+        const argv = buildConfiguredProbeArgv(layout.talos, n);
+        const r = await ctx.exec(argv, { allowFailure: true, timeoutMs: 15_000 });
+        if (r.exitCode !== 0) down.push(`${nodeLabel(n)}: \`${argv.join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);
+      });
+      if (down.length > 0) {
+        return {
+          status: 'fail',
+          summary: `${down.length} of ${spec.spec.nodes.length} nodes are not back with their config:\n  ${down.join('\n  ')}`,
+          why: 'after apply-config a node installs Talos to its disk and reboots; bootstrap and joins need it running',
+          fix: `watch the node's console (or \`talosctl -n ADDRESS --talosconfig ${layout.talos.talosconfig} dmesg\`): a wrong install disk is the usual cause; ${RESUME}`,
+        };
+      }
+      return { status: 'pass', summary: `${spec.spec.nodes.length} nodes run their config` };
+    },
+  };
+}

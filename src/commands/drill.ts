@@ -1,0 +1,118 @@
+import { EXIT, UserError } from '../errors.js';
+import type { CommandModule, GlobalOptions } from './types.js';
+
+interface DrillFlags {
+  endpoints?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  kubeadm?: string;
+  talos?: string;
+  talosconfig?: string;
+  snapshot?: string;
+  lab?: boolean;
+  labEtcd?: string;
+  scratch?: string;
+  sentinel?: boolean;
+  bumpRevision: boolean;
+  junit?: string;
+}
+
+const TARGET_FLAGS = '--endpoints, --kubeadm, --talos, --snapshot or --lab';
+
+const mod: CommandModule = {
+  register(program, io, setExit) {
+    const drill = program
+      .command('drill')
+      .description('rehearse a restore without touching the cluster: snapshot, check, restore into a scratch dir, boot a throw-away member, verify, time it')
+      .option('--endpoints <urls>', 'etcd client URL(s), comma-separated; the first one is drilled (e.g. through an ssh tunnel)')
+      .option('--cacert <file>', 'CA bundle for --endpoints')
+      .option('--cert <file>', 'client certificate for --endpoints')
+      .option('--key <file>', 'client key for --endpoints (the path is passed on; its contents are never printed)')
+      .option('--kubeadm <host>', 'a kubeadm control plane: etcdctl runs there over ssh with its etcd client certs')
+      .option('--talos <node>', 'a Talos control-plane node: the snapshot comes from talosctl etcd snapshot')
+      .option('--talosconfig <file>', 'talosconfig for --talos')
+      .option('--snapshot <file>', 'restore-test an existing snapshot file (e.g. one a backup job wrote)')
+      .option('--lab', "drill the lab cluster's etcd", false)
+      .option('--lab-etcd <url>', "the lab's etcd client URL (default: the running lab's)")
+      .option('--scratch <dir>', 'an empty or new directory for the snapshot and the restored data (default: a temp dir)')
+      .option('--sentinel', 'write a sentinel key to the source before the snapshot and read it back after the restore (default with --lab)')
+      .option('--no-bump-revision', 'do not bump the revision on restore (etcdutl 3.5.10+ bumps it by 1e9 and marks it compacted, as a real Kubernetes restore does)')
+      .option('--junit <file>', 'also write the results as JUnit XML')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ groundwork drill --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
+  $ groundwork drill --snapshot /backups/etcd-2026-11-25.db --json
+  $ groundwork drill --kubeadm root@cp-1 --sentinel
+  $ groundwork drill history`,
+      )
+      .action(async (flags: DrillFlags, cmd) => {
+        const g = cmd.optsWithGlobals() as GlobalOptions & DrillFlags;
+        const given = [flags.endpoints, flags.kubeadm, flags.talos, flags.snapshot, flags.lab ? 'lab' : undefined].filter((v) => v !== undefined);
+        if (given.length !== 1) {
+          throw new UserError(given.length === 0 ? 'what should the drill restore?' : 'give one drill target, not several', {
+            exitCode: EXIT.usage,
+            fix: `pass exactly one of ${TARGET_FLAGS}`,
+          });
+        }
+        if ((flags.cacert || flags.cert || flags.key) && !flags.endpoints) {
+          throw new UserError('--cacert, --cert and --key go with --endpoints', { exitCode: EXIT.usage, fix: 'add --endpoints, or drop the TLS flags' });
+        }
+        const path = await import('node:path');
+        const { defaultStateDir } = await import('../run/records.js');
+        const stateDir = g.stateDir ? path.resolve(io.cwd, g.stateDir) : defaultStateDir(path.resolve(io.cwd, g.file));
+        const abs = (f: string | undefined) => (f === undefined ? undefined : path.resolve(io.cwd, f));
+        type Target = import('../drill/targets.js').DrillTarget;
+        let target: Target;
+        let labCheck: import('../drill/drill.js').LabCheck | undefined;
+        if (flags.endpoints) {
+          const endpoints = flags.endpoints.split(',').map((s) => s.trim()).filter(Boolean);
+          target = { kind: 'endpoints', endpoints, cacert: abs(flags.cacert), cert: abs(flags.cert), key: abs(flags.key) };
+        } else if (flags.kubeadm) target = { kind: 'kubeadm', host: flags.kubeadm };
+        else if (flags.talos) target = { kind: 'talos', node: flags.talos, talosconfig: abs(flags.talosconfig) };
+        else if (flags.snapshot) target = { kind: 'snapshot', file: abs(flags.snapshot)! };
+        else {
+          const { resolveLabTarget } = await import('../drill/lab.js');
+          const lab = resolveLabTarget({ etcd: flags.labEtcd });
+          target = lab.target;
+          labCheck = lab.check;
+        }
+        const { runDrill } = await import('../drill/index.js');
+        const abort = new AbortController();
+        const onSignal = () => abort.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          const { exitCode } = await runDrill({
+            drill: { target, scratch: abs(flags.scratch), sentinel: flags.sentinel, bumpRevision: flags.bumpRevision, labCheck },
+            stateDir,
+            io,
+            json: g.json,
+            junit: flags.junit,
+            color: g.color !== false && io.env.NO_COLOR === undefined && io.stdout.isTTY === true,
+            signal: abort.signal,
+          });
+          setExit(exitCode);
+        } finally {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+        }
+      });
+
+    drill
+      .command('history')
+      .description('past drills from <state-dir>/drills.jsonl: RTO over time, last success')
+      .option('--limit <n>', 'show the last n drills', '20')
+      .action(async (o: { limit: string }, cmd) => {
+        const g = cmd.optsWithGlobals() as GlobalOptions;
+        const path = await import('node:path');
+        const { defaultStateDir } = await import('../run/records.js');
+        const stateDir = g.stateDir ? path.resolve(io.cwd, g.stateDir) : defaultStateDir(path.resolve(io.cwd, g.file));
+        const { showDrillHistory } = await import('../drill/index.js');
+        setExit(await showDrillHistory({ stateDir, io, json: g.json, limit: Number(o.limit) || 20 }));
+      });
+  },
+};
+export default mod;

@@ -1,0 +1,85 @@
+import { InvalidArgumentError, Option } from 'commander';
+import type { CommandModule, GlobalOptions } from './types.js';
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function int(v: string): number {
+  if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('must be a whole number');
+  return Number(v);
+}
+
+const mod: CommandModule = {
+  register(program, io, setExit) {
+    const lab = program.command('lab').description('a Kubernetes-API-compatible lab cluster on this machine, to rehearse and test against');
+    lab
+      .command('up')
+      .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
+      .option('--nodes <n>', 'number of nodes, control planes included (default 3, or the nodes of -f cluster.yaml)', int)
+      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', int)
+      .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
+      .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])
+      .option('--etcd <url>', 'keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')
+      .option('--kubeconfig <path>', 'where to write the kubeconfig (0600)', 'lab.kubeconfig')
+      .option('--port <port>', 'HTTPS port on 127.0.0.1 (0 picks a free one)', int, 0)
+      .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes')
+      .action(async (o: { nodes?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port: number }, cmd) => {
+        const g = cmd.optsWithGlobals() as GlobalOptions;
+        const path = await import('node:path');
+        let spec;
+        // A spec shapes the lab only when the operator names one with -f.
+        if (cmd.parent?.parent?.getOptionValueSource('file') === 'cli') {
+          const { loadSpec } = await import('../spec/load.js');
+          spec = (await loadSpec(g.file)).spec;
+        }
+        const { runLabUp } = await import('../lab/up.js');
+        setExit(
+          await runLabUp({
+            nodes: o.nodes,
+            controlPlanes: o.controlPlanes,
+            cni: o.cni,
+            faults: o.fault,
+            etcd: o.etcd,
+            kubeconfigPath: path.resolve(io.cwd, o.kubeconfig),
+            port: o.port,
+            spec,
+            json: g.json,
+            io,
+            signal: io.signal,
+          }),
+        );
+      });
+    const fault = lab
+      .command('fault')
+      .description('break a running lab the way real clusters break (or mend it): add, clear or list faults')
+      .addHelpText('after', '\nExample:\n  $ groundwork lab fault add node-not-ready:w-1\n  $ groundwork lab fault clear --kubeconfig lab.kubeconfig');
+    const report = async (action: 'add' | 'clear' | 'list', name: string | undefined, kubeconfig: string, json: boolean) => {
+      const path = await import('node:path');
+      const { changeLabFaults } = await import('../lab/faults.js');
+      const r = await changeLabFaults(path.resolve(io.cwd, kubeconfig), action, name);
+      if (json) io.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        if (r.cleared) io.stdout.write(r.cleared.length > 0 ? `cleared: ${r.cleared.join(', ')}\n` : 'nothing to clear\n');
+        io.stdout.write(r.faults.length > 0 ? `active faults: ${r.faults.join(', ')}\n` : 'no active faults\n');
+      }
+      setExit(0);
+    };
+    fault
+      .command('add <name>')
+      .description('switch a fault on, e.g. dns-down, node-not-ready:w-1, api-errors:20')
+      .option('--kubeconfig <path>', "the running lab's kubeconfig", 'lab.kubeconfig')
+      .action(async (name: string, o: { kubeconfig: string }, cmd) => report('add', name, o.kubeconfig, (cmd.optsWithGlobals() as GlobalOptions).json));
+    fault
+      .command('clear [name]')
+      .description('switch one fault off (all of them without a name)')
+      .option('--kubeconfig <path>', "the running lab's kubeconfig", 'lab.kubeconfig')
+      .action(async (name: string | undefined, o: { kubeconfig: string }, cmd) => report('clear', name, o.kubeconfig, (cmd.optsWithGlobals() as GlobalOptions).json));
+    fault
+      .command('list')
+      .description('show the active faults')
+      .option('--kubeconfig <path>', "the running lab's kubeconfig", 'lab.kubeconfig')
+      .action(async (o: { kubeconfig: string }, cmd) => report('list', undefined, o.kubeconfig, (cmd.optsWithGlobals() as GlobalOptions).json));
+  },
+};
+export default mod;

@@ -1,0 +1,59 @@
+import type { CommandModule, GlobalOptions } from './types.js';
+
+interface ValidateFlags {
+  kubeconfig?: string;
+  context?: string;
+  only?: string;
+  junit?: string;
+  keep: boolean;
+  imageRegistry?: string;
+  timeout: string;
+  printRbac: boolean;
+}
+
+const mod: CommandModule = {
+  register(program, io, setExit) {
+    program
+      .command('validate')
+      .description('run runtime tests against a live cluster: control plane, connectivity matrix, DNS, NetworkPolicy, scheduling, storage')
+      .option('--kubeconfig <file>', 'kubeconfig of the cluster to test (default: $KUBECONFIG, then ~/.kube/config)')
+      .option('--context <name>', 'kubeconfig context (default: its current-context)')
+      .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage)')
+      .option('--junit <file>', 'also write the results as JUnit XML to this file')
+      .option('--keep', 'keep the test namespaces for inspection (printed at the end)', false)
+      .option('--image-registry <registry>', 'pull the probe image from this mirror (default: spec.images.registry, else registry.k8s.io)')
+      .option('--timeout <seconds>', 'how long each suite waits for pods and volumes', '120')
+      .option('--print-rbac', 'print the minimal ClusterRole validate needs and exit', false)
+      .addHelpText('after', '\nExamples:\n  $ groundwork validate --kubeconfig admin.conf\n  $ groundwork validate --only connectivity,netpol --junit validate.xml\n  $ groundwork validate --print-rbac | kubectl apply -f -')
+      .action(async (o: ValidateFlags, cmd) => {
+        const g = cmd.optsWithGlobals() as GlobalOptions;
+        const v = await import('../validate/index.js');
+        if (o.printRbac) {
+          await v.printRbac(io);
+          setExit(0);
+          return;
+        }
+        const { UserError } = await import('../errors.js');
+        const timeoutS = Number(o.timeout);
+        if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UserError(`--timeout must be a positive number of seconds (got "${o.timeout}")`, { exitCode: 2 });
+        const { useColor } = await import('../io.js');
+        const code = await v.runValidate({
+          io,
+          kubeconfig: o.kubeconfig,
+          context: o.context,
+          only: v.parseSuites(o.only),
+          keep: o.keep,
+          imageRegistry: o.imageRegistry,
+          timeoutS,
+          junit: o.junit,
+          json: g.json,
+          color: useColor(io, g.color),
+          specFile: g.file,
+          stateDir: g.stateDir,
+          env: io.env,
+        });
+        setExit(code);
+      });
+  },
+};
+export default mod;

@@ -1,0 +1,120 @@
+/**
+ * Drill targets and how to reach their etcd: the argv of every etcdctl call, locally or through ssh on a kubeadm
+ * control plane. Pure: argv arrays, never shell strings. Certificate and key paths go into argv; file contents never do.
+ */
+import path from 'node:path';
+
+export type DrillTarget =
+  | { kind: 'endpoints'; endpoints: string[]; cacert?: string; cert?: string; key?: string }
+  /** A kubeadm control plane over ssh: etcdctl runs there with the node's etcd client certs. */
+  | { kind: 'kubeadm'; host: string; sshArgs?: string[] }
+  /** A Talos node: the snapshot comes from `talosctl etcd snapshot`; there is no key listing. */
+  | { kind: 'talos'; node: string; talosconfig?: string }
+  /** An existing backup file: restore-test it (no source to compare with). */
+  | { kind: 'snapshot'; file: string }
+  /** The lab's etcd (plain http on loopback). */
+  | { kind: 'lab'; endpoints: string[] };
+
+/** kubeadm's stacked etcd: where its client certificates live on every control-plane node. */
+export const KUBEADM_ETCD = {
+  endpoint: 'https://127.0.0.1:2379',
+  cacert: '/etc/kubernetes/pki/etcd/ca.crt',
+  cert: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+  key: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+} as const;
+
+export function describeTarget(t: DrillTarget): string {
+  switch (t.kind) {
+    case 'endpoints':
+      return `etcd ${t.endpoints[0]}`;
+    case 'lab':
+      return `lab etcd ${t.endpoints[0]}`;
+    case 'kubeadm':
+      return `kubeadm node ${t.host}`;
+    case 'talos':
+      return `talos node ${t.node}`;
+    case 'snapshot':
+      return `snapshot file ${path.basename(t.file)}`;
+  }
+}
+
+/** Quotes one word for the remote shell ssh hands its command to (ssh joins its arguments with spaces). */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_\-=.\/:@%+,]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * How to run etcdctl against the source: a function from etcdctl arguments to the full argv. etcdctl takes
+ * exactly one endpoint for snapshot save, and counts and hashes must come from the member the snapshot came
+ * from, so every call uses the first endpoint.
+ */
+export function sourceEtcdctl(t: DrillTarget, etcdctl = 'etcdctl'): ((args: string[]) => string[]) | undefined {
+  switch (t.kind) {
+    case 'endpoints': {
+      const tls = [
+        ...(t.cacert ? [`--cacert=${t.cacert}`] : []),
+        ...(t.cert ? [`--cert=${t.cert}`] : []),
+        ...(t.key ? [`--key=${t.key}`] : []),
+      ];
+      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ...tls, ...args];
+    }
+    case 'lab':
+      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ...args];
+    case 'kubeadm':
+      return (args) => ['ssh', ...sshBase(t), t.host, ...kubeadmEtcdctl(), ...args.map(shellQuote)];
+    default:
+      return undefined;
+  }
+}
+
+/** The remote words that run etcdctl on a kubeadm control plane with the node's etcd client certificates. */
+export function kubeadmEtcdctl(): string[] {
+  return [
+    'sudo',
+    'ETCDCTL_API=3',
+    'etcdctl',
+    `--endpoints=${KUBEADM_ETCD.endpoint}`,
+    `--cacert=${KUBEADM_ETCD.cacert}`,
+    `--cert=${KUBEADM_ETCD.cert}`,
+    `--key=${KUBEADM_ETCD.key}`,
+  ];
+}
+
+export function sshBase(t: { sshArgs?: string[] }): string[] {
+  return ['-o', 'BatchMode=yes', ...(t.sshArgs ?? [])];
+}
+
+/** etcdctl argv for the throw-away member (plain http on loopback). */
+export function memberEtcdctl(clientUrl: string, etcdctl = 'etcdctl'): string[] {
+  return [etcdctl, `--endpoints=${clientUrl}`];
+}
+
+/** Where a kubeadm snapshot is written on the node before it is copied back (and removed). */
+export function remoteSnapshotPath(drillId: string): string {
+  return `/var/lib/etcd-drill-${drillId}.db`;
+}
+
+/**
+ * Environment overrides for every etcd and etcdctl we run: an operator's ETCD_* / ETCDCTL_* variables would
+ * otherwise silently redirect a call or make the throw-away member listen somewhere else.
+ */
+export function scrubEtcdEnv(env: Record<string, string | undefined>): Record<string, undefined> {
+  const out: Record<string, undefined> = {};
+  for (const k of Object.keys(env)) if (/^ETCD(CTL)?_/.test(k)) out[k] = undefined;
+  return out;
+}
+
+/**
+ * The drill target a cluster spec implies (for the `drill` stage of `setup`): the first control plane, over ssh
+ * with the spec's user, key and port for kubeadm, or through talosctl for Talos. Pure.
+ */
+export function drillTargetFromSpec(spec: import('../spec/schema.js').Spec, opts: { talosconfig?: string } = {}): DrillTarget {
+  const cp = spec.spec.nodes.find((n) => n.role === 'control-plane');
+  if (!cp) throw new Error('a spec without a control-plane node has no etcd to drill');
+  if (spec.spec.bootstrap.method === 'talos') return { kind: 'talos', node: cp.address, ...(opts.talosconfig ? { talosconfig: opts.talosconfig } : {}) };
+  const ssh = spec.spec.bootstrap.kubeadm.ssh;
+  const user = cp.ssh?.user ?? ssh.user;
+  const port = cp.ssh?.port ?? ssh.port;
+  return { kind: 'kubeadm', host: `${user}@${cp.address}`, sshArgs: ['-i', ssh.identityFile, '-p', String(port)] };
+}

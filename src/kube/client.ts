@@ -1,0 +1,356 @@
+/**
+ * The one door to the Kubernetes API (STYLE 3). client-node does what is hard to get right — reading kubeconfig
+ * files, contexts, client certificates, tokens and exec/OIDC credential plugins — and is loaded lazily. Requests
+ * themselves go over one keep-alive HTTPS agent as plain JSON: validation lists hundreds of pods with hundreds
+ * of containers, and client-node's typed models (Date objects, per-field serializers) cost more than they give us.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import { KubeApiError, KubeUnreachableError, isNotFound, parseStatus } from './errors.js';
+import { knownKind, objectPath, queryString, type KindInfo, type KubeObject } from './paths.js';
+
+export interface ListResult<T = KubeObject> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Return the body as text instead of parsing JSON (pod logs, /readyz). */
+  text?: boolean;
+  timeoutMs?: number;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  signal?: AbortSignal;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  gracePeriodSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+export type WatchHandler = (type: WatchEventType, obj: KubeObject) => void;
+
+/** Where the kubeconfig is: the flag, then $KUBECONFIG (first file of the list), then ~/.kube/config. */
+export function resolveKubeconfigPath(file: string | undefined, env: Record<string, string | undefined>): string {
+  if (file) return file;
+  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((p) => p !== '');
+  if (fromEnv) return fromEnv;
+  return path.join(env.HOME ?? homedir(), '.kube', 'config');
+}
+
+interface AuthState {
+  headers: Record<string, string>;
+  at: number;
+}
+
+/** A connection to one cluster (one kubeconfig context). */
+export class KubeClient {
+  readonly server: string;
+  readonly contextName: string;
+  private readonly kc: import('@kubernetes/client-node').KubeConfig;
+  private readonly agent: http.Agent;
+  private readonly mod: typeof http | typeof https;
+  private readonly timeoutMs: number;
+  private auth?: AuthState;
+  private readonly kinds = new Map<string, KindInfo>();
+
+  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number) {
+    this.kc = kc;
+    this.agent = agent;
+    this.server = server.replace(/\/+$/, '');
+    this.contextName = kc.getCurrentContext();
+    this.mod = this.server.startsWith('http://') ? http : https;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Credentials can come from plugins that expire; re-ask client-node every minute (it caches tokens itself). */
+  private async headers(): Promise<Record<string, string>> {
+    if (this.auth && Date.now() - this.auth.at < 60_000) return this.auth.headers;
+    const o: https.RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(o);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+    if (o.auth) headers.Authorization = `Basic ${Buffer.from(o.auth).toString('base64')}`;
+    this.auth = { headers, at: Date.now() };
+    return headers;
+  }
+
+  /** One API request. Error statuses become KubeApiError; a connection failure KubeUnreachableError. */
+  async request<T = unknown>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { ...(await this.headers()), Accept: opts.text ? '*/*' : 'application/json' };
+    const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const url = new URL(this.server + apiPath);
+    return new Promise<T>((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(abortError());
+      const req = this.mod.request(url, { method, headers, agent: this.agent, timeout: opts.timeoutMs ?? this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new KubeUnreachableError(this.server, e)));
+        res.on('end', () => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code >= 400) return reject(new KubeApiError(method, apiPath, code, parseStatus(text)));
+          if (opts.text) return resolve(text as T);
+          try {
+            resolve((text === '' ? {} : JSON.parse(text)) as T);
+          } catch {
+            reject(new KubeApiError(method, apiPath, code, { message: `response is not JSON: ${text.slice(0, 200)}` }));
+          }
+        });
+      });
+      const onAbort = () => {
+        req.destroy(abortError());
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${Math.round((opts.timeoutMs ?? this.timeoutMs) / 1000)}s`)));
+      req.on('error', (e) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(e.name === 'AbortError' ? e : new KubeUnreachableError(this.server, e));
+      });
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** The REST path facts of a kind: static for the common ones, discovery for the rest. */
+  async kindInfo(apiVersion: string, kind: string): Promise<KindInfo> {
+    const known = knownKind(apiVersion, kind) ?? this.kinds.get(`${apiVersion}/${kind}`);
+    if (known) return known;
+    const prefix = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const list = await this.request<{ resources?: { name: string; kind: string; namespaced: boolean }[] }>('GET', prefix);
+    const r = list.resources?.find((x) => x.kind === kind && !x.name.includes('/'));
+    if (!r) throw new UserError(`the cluster does not serve ${kind} in ${apiVersion}`, { fix: 'install the CRD or the API that provides it' });
+    const info = { resource: r.name, namespaced: r.namespaced };
+    this.kinds.set(`${apiVersion}/${kind}`, info);
+    return info;
+  }
+
+  async pathOf(obj: Pick<KubeObject, 'apiVersion' | 'kind'> & { metadata?: { name?: string; namespace?: string } }, withName = true): Promise<string> {
+    const info = await this.kindInfo(obj.apiVersion, obj.kind);
+    return objectPath(obj.apiVersion, info, obj.metadata?.namespace, withName ? obj.metadata?.name : undefined);
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string, signal?: AbortSignal): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', await this.pathOf({ apiVersion, kind, metadata: { name, namespace } }), { signal });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every object of a kind (following `continue` pages). */
+  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const base = await this.pathOf({ apiVersion, kind, metadata: { namespace: opts.namespace } }, false);
+    const items: T[] = [];
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const page = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(
+        'GET',
+        base + queryString({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: 500, continue: cont }),
+        { signal: opts.signal },
+      );
+      // List items carry no apiVersion/kind; put them back so objects can be passed on (delete, get).
+      for (const it of page.items ?? []) items.push({ ...it, apiVersion: it.apiVersion ?? apiVersion, kind: it.kind ?? kind });
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return { items, resourceVersion: rv };
+  }
+
+  async create<T extends KubeObject = KubeObject>(obj: T, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('POST', await this.pathOf(obj, false), { body: obj, signal });
+  }
+
+  /** Server-side apply (create or update), field manager "groundwork". */
+  async apply<T extends KubeObject = KubeObject>(obj: T, signal?: AbortSignal): Promise<T> {
+    const p = (await this.pathOf(obj)) + queryString({ fieldManager: 'groundwork', force: true });
+    return this.request<T>('PATCH', p, { body: obj, contentType: 'application/apply-patch+yaml', signal });
+  }
+
+  async patchMerge<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: unknown, signal?: AbortSignal): Promise<T> {
+    const p = await this.pathOf({ apiVersion, kind, metadata: { name, namespace } });
+    return this.request<T>('PATCH', p, { body: patch, contentType: 'application/merge-patch+json', signal });
+  }
+
+  /** Deletes; true when it existed. */
+  async delete(apiVersion: string, kind: string, name: string, namespace?: string, opts: DeleteOptions = {}): Promise<boolean> {
+    const p = await this.pathOf({ apiVersion, kind, metadata: { name, namespace } });
+    const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background', gracePeriodSeconds: opts.gracePeriodSeconds };
+    try {
+      await this.request('DELETE', p, { body, signal: opts.signal });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Raw GET of a non-resource path as text: /readyz, /livez, /version. */
+  async raw(apiPath: string, signal?: AbortSignal): Promise<string> {
+    return this.request<string>('GET', apiPath, { text: true, signal });
+  }
+
+  /** A container's log (all of it, or the last `tailLines`). */
+  async podLogs(namespace: string, pod: string, container?: string, opts: { tailLines?: number; signal?: AbortSignal } = {}): Promise<string> {
+    const p = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log${queryString({ container, tailLines: opts.tailLines })}`;
+    return this.request<string>('GET', p, { text: true, signal: opts.signal });
+  }
+
+  /**
+   * Watches a kind from `resourceVersion` (reconnecting when the server ends the stream) until `signal` aborts.
+   * Resolves when the first connection is established. A 410 Expired ends the watch with onGone (list again).
+   */
+  async watch(apiVersion: string, kind: string, opts: ListOptions & { resourceVersion: string; onGone?: () => void; onError?: (e: Error) => void }, onEvent: WatchHandler): Promise<void> {
+    const base = await this.pathOf({ apiVersion, kind, metadata: { namespace: opts.namespace } }, false);
+    let rv = opts.resourceVersion;
+    const signal = opts.signal;
+    const connect = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        void this.headers().then((headers) => {
+          if (signal?.aborted) return resolve();
+          const q = queryString({ watch: 1, resourceVersion: rv, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, allowWatchBookmarks: true, timeoutSeconds: 300 });
+          const req = this.mod.request(new URL(this.server + base + q), { method: 'GET', headers: { ...headers, Accept: 'application/json' }, agent: this.agent }, (res) => {
+            if ((res.statusCode ?? 0) >= 400) {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => reject(new KubeApiError('WATCH', base, res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8')))));
+              return;
+            }
+            resolve();
+            let buf = '';
+            let gone = false;
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              buf += chunk;
+              let i: number;
+              while ((i = buf.indexOf('\n')) >= 0) {
+                const line = buf.slice(0, i).trim();
+                buf = buf.slice(i + 1);
+                if (line === '') continue;
+                let ev: { type: WatchEventType; object: KubeObject };
+                try {
+                  ev = JSON.parse(line) as typeof ev;
+                } catch {
+                  continue;
+                }
+                if (ev.type === 'ERROR') {
+                  const st = ev.object as unknown as { code?: number };
+                  if (st.code === 410) {
+                    gone = true;
+                    opts.onGone?.();
+                  }
+                  continue;
+                }
+                rv = ev.object?.metadata?.resourceVersion ?? rv;
+                if (ev.type === 'BOOKMARK') continue;
+                onEvent(ev.type, { ...ev.object, apiVersion: ev.object.apiVersion ?? apiVersion, kind: ev.object.kind ?? kind });
+              }
+            });
+            res.on('error', () => undefined);
+            res.on('close', () => {
+              signal?.removeEventListener('abort', onAbort);
+              // The server ends watches now and then (timeoutSeconds); carry on from the last version seen.
+              if (!signal?.aborted && !gone) {
+                setTimeout(() => {
+                  connect().catch((e: Error) => opts.onError?.(e));
+                }, 50);
+              }
+            });
+          });
+          const onAbort = () => req.destroy();
+          signal?.addEventListener('abort', onAbort, { once: true });
+          req.on('error', (e) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (signal?.aborted) return resolve();
+            reject(new KubeUnreachableError(this.server, e));
+          });
+          req.end();
+        }, reject);
+      });
+    await connect();
+  }
+
+  /** Frees the sockets (the process can exit without waiting for keep-alive timeouts). */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function abortError(): Error {
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** Per-request timeout (ms). Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Reads a kubeconfig (the file, $KUBECONFIG or ~/.kube/config) and picks a context (the given one or the file's
+ * current-context). Problems are UserErrors naming the flag that fixes them.
+ */
+export async function loadKubeConfig(file?: string, context?: string, opts: LoadOptions = {}): Promise<KubeClient> {
+  const env = opts.env ?? process.env;
+  const kubeconfig = resolveKubeconfigPath(file, env);
+  if (!existsSync(kubeconfig)) {
+    throw new UserError(`no kubeconfig at ${kubeconfig}`, {
+      exitCode: 2,
+      fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test',
+    });
+  }
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(kubeconfig);
+  } catch (err) {
+    throw new UserError(`cannot read kubeconfig ${kubeconfig}: ${(err as Error).message}`, { exitCode: 2, cause: err, fix: 'pass a valid kubeconfig with --kubeconfig' });
+  }
+  if (context) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(context)) {
+      throw new UserError(`context "${context}" is not in ${kubeconfig}`, { exitCode: 2, fix: `use one of: ${names.join(', ') || '(none)'}` });
+    }
+    kc.setCurrentContext(context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new UserError(`kubeconfig ${kubeconfig} has no current context`, { exitCode: 2, fix: 'pass --context NAME' });
+  }
+  const o: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(o);
+  const agentOpts: https.AgentOptions = {
+    keepAlive: true,
+    maxSockets: 32,
+    ca: o.ca,
+    cert: o.cert,
+    key: o.key,
+    servername: o.servername,
+    rejectUnauthorized: o.rejectUnauthorized,
+  };
+  const agent = cluster.server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
+  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000);
+}

@@ -1,0 +1,223 @@
+/**
+ * The lab's cluster behaviour, in-process against the store: node heartbeats, scheduler, a kubelet per node,
+ * workload/endpoint/storage controllers, Service IPAM, system add-ons, and the faults that break them.
+ *
+ * Wiring (src/lab/index.ts): `startLab({ ..., controllers: startControllers })`. startControllers registers
+ * the api-latency/api-errors interceptor (ctx.addInterceptor) and the /lab/faults admin route itself.
+ * Tests that want to flip faults or speed time up use `createControllers({ faults, timeScale, ... })`.
+ *
+ * Shape: every controller is a level-triggered reconcile over the store's current state. Watch events,
+ * timers (a container's end, a restart back-off) and fault changes request a pass; passes never overlap and
+ * coalesce, so a burst of 5,000 pod creations costs a handful of passes.
+ */
+import { createFaultAdminHandler, createFaultInterceptor, createFaultRegistry } from '../faults.js';
+import type { LabContext, StartControllers } from '../types.js';
+import { reconcileEndpoints } from './endpoints.js';
+import { runKubelets } from './kubelet.js';
+import {
+  createServiceAdmission,
+  createServiceAllocator,
+  ensureAddons,
+  ensureBaseObjects,
+  heartbeat,
+  markPodsOnLostNodes,
+  reconcileNodes,
+  reserveExistingServiceIps,
+} from './nodes.js';
+import { createEventRecorder, type ControllerOptions, type Runtime } from './runtime.js';
+import { reconcileCronJobs } from './cronjobs.js';
+import { runScheduler } from './scheduler.js';
+import { applyStorageFaults, createClaimAdmission, ensureStorageClasses, reclaimVolumes, reconcileClaims } from './storage.js';
+import { reconcileDaemonSets, reconcileDeployments, reconcileJobs, reconcileReplicaSets } from './workloads.js';
+
+export type { ControllerOptions } from './runtime.js';
+
+const WATCHED = [
+  'pods',
+  'nodes',
+  'services',
+  'namespaces',
+  'configmaps',
+  'secrets',
+  'persistentvolumeclaims',
+  'persistentvolumes',
+  'storageclasses.storage.k8s.io',
+  'networkpolicies.networking.k8s.io',
+  'deployments.apps',
+  'replicasets.apps',
+  'daemonsets.apps',
+  'jobs.batch',
+  'cronjobs.batch',
+];
+
+export interface ControllerHandle {
+  runtime: Runtime;
+  /** Resolves after the next full reconcile pass has finished (tests use it to wait without sleeping blindly). */
+  settle(): Promise<void>;
+  /** Errors controllers hit (other than the usual 404/409 races), newest last, at most 20. */
+  errors(): unknown[];
+}
+
+/** A StartControllers with options (faults registry, time scale, periods). */
+export function createControllers(options: ControllerOptions = {}, onStart?: (h: ControllerHandle) => void): StartControllers {
+  return async (ctx: LabContext) => {
+    const now = options.now ?? (() => new Date());
+    const faults = options.faults ?? createFaultRegistry(ctx.faults);
+    const opts = {
+      timeScale: options.timeScale ?? 1,
+      startDelayMs: options.startDelayMs ?? 300,
+      heartbeatMs: options.heartbeatMs ?? 10_000,
+      restartBackoffMs: options.restartBackoffMs ?? 10_000,
+      resyncMs: options.resyncMs ?? 10_000,
+      now,
+    };
+    let stopped = false;
+    let running: Promise<void> | undefined;
+    let dirty = false;
+    let passTimer: NodeJS.Timeout | undefined;
+    let passAt = Infinity;
+    const waiters: (() => void)[] = [];
+    const errors: unknown[] = [];
+    const noteError = (e: unknown): void => {
+      errors.push(e);
+      if (errors.length > 20) errors.shift();
+    };
+
+    const rt: Runtime = {
+      ctx,
+      store: ctx.store,
+      logs: ctx.logs,
+      faults,
+      opts,
+      now,
+      wake: (ms = 0) => requestPass(ms),
+      event: createEventRecorder(ctx.store, now),
+      volumes: new Map(),
+      podAllocators: new Map(),
+      serviceAllocator: createServiceAllocator(ctx.network.serviceCIDR),
+      runs: new Map(),
+      nodeNames: ctx.nodes.map((n) => n.name),
+      faultsVersion: 0,
+    };
+
+    function requestPass(ms = 0): void {
+      if (stopped) return;
+      const at = Date.now() + Math.max(ms, 2);
+      if (running) {
+        if (ms <= 0) dirty = true;
+      }
+      if (at >= passAt) return;
+      if (passTimer) clearTimeout(passTimer);
+      passAt = at;
+      passTimer = setTimeout(() => {
+        passTimer = undefined;
+        passAt = Infinity;
+        void runPass();
+      }, Math.max(ms, 2));
+    }
+
+    async function runPass(): Promise<void> {
+      if (stopped) return;
+      if (running) {
+        dirty = true;
+        return;
+      }
+      dirty = false;
+      running = (async () => {
+        const steps = [
+          () => reconcileNodes(rt),
+          () => Promise.all(markPodsOnLostNodes(rt)),
+          () => reconcileClaims(rt),
+          () => reclaimVolumes(rt),
+          () => reconcileDeployments(rt),
+          () => reconcileReplicaSets(rt),
+          () => reconcileDaemonSets(rt),
+          () => reconcileCronJobs(rt),
+          () => reconcileJobs(rt),
+          () => runScheduler(rt),
+          () => runKubelets(rt),
+          () => reconcileEndpoints(rt),
+        ];
+        for (const step of steps) {
+          if (stopped) return;
+          try {
+            await step();
+          } catch (e) {
+            // One controller's failure must not stop the others; try again soon, like a requeue.
+            noteError(e);
+            requestPass(500);
+          }
+        }
+      })();
+      await running;
+      running = undefined;
+      if (dirty) requestPass(0);
+      else for (const w of waiters.splice(0)) w();
+    }
+
+    // Admission: Service ClusterIPs and default StorageClass, as kube-apiserver does at create.
+    reserveExistingServiceIps(rt);
+    const unregister = [
+      ctx.store.addAdmission('services', createServiceAdmission(rt)),
+      ctx.store.addAdmission('persistentvolumeclaims', createClaimAdmission(rt)),
+      ctx.addInterceptor(createFaultInterceptor(faults)),
+    ];
+    ctx.addAdminRoute('faults', createFaultAdminHandler(faults));
+
+    await ensureBaseObjects(rt);
+    await reconcileNodes(rt);
+    await heartbeat(rt);
+    await ensureStorageClasses(rt);
+    await ensureAddons(rt);
+
+    const unwatch = WATCHED.map((r) =>
+      ctx.store.watch(r, undefined, {}, (e) => {
+        if (r === 'pods' && e.type === 'DELETED' && e.object.metadata.namespace && e.object.metadata.name) {
+          ctx.logs.drop(e.object.metadata.namespace, e.object.metadata.name);
+        }
+        if (r === 'services' && e.type === 'DELETED') {
+          const ip = (e.object.spec as { clusterIP?: string } | undefined)?.clusterIP;
+          if (ip && ip !== 'None') rt.serviceAllocator.release(ip);
+        }
+        requestPass(5);
+      }),
+    );
+    const offFaults = faults.onChange(() => {
+      rt.faultsVersion++;
+      void applyStorageFaults(rt).catch(noteError);
+      requestPass(0);
+    });
+    const hb = setInterval(() => void heartbeat(rt).catch(noteError), opts.heartbeatMs);
+    const resync = setInterval(() => requestPass(0), opts.resyncMs);
+    hb.unref();
+    resync.unref();
+    requestPass(0);
+
+    const stop = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(hb);
+      clearInterval(resync);
+      if (passTimer) clearTimeout(passTimer);
+      for (const u of unwatch) u();
+      offFaults();
+      for (const u of unregister) u();
+      await running;
+      for (const w of waiters.splice(0)) w();
+    };
+    ctx.signal.addEventListener('abort', () => void stop(), { once: true });
+    onStart?.({
+      runtime: rt,
+      settle: () =>
+        new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          requestPass(0);
+        }),
+      errors: () => [...errors],
+    });
+    return stop;
+  };
+}
+
+/** The lab's controllers with real-world timings and the faults given at start (ctx.faults). */
+export const startControllers: StartControllers = createControllers();

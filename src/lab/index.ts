@@ -1,0 +1,214 @@
+/**
+ * `startLab()`: the lab as a library. Starts a store (memory or etcd), a fresh PKI and token, the HTTPS API
+ * server on loopback, the Node objects, then the controllers; writes a kubeconfig (0600).
+ * See src/lab/types.ts for the options and the controllers' hook.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { Lab, LabContext, LabNode, LabOptions } from './types.js';
+import type { KubeObject } from './store/types.js';
+import { createMemoryStore, type Store } from './store/store.js';
+import { createLabPki } from './server/certs.js';
+import { startApiServer } from './server/api-server.js';
+import { createPodLogs } from './logs.js';
+
+export type { Lab, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
+
+const KUBELET_VERSION = 'v1.32.4';
+
+/** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, all on 127.0.100.N. */
+export function planNodes(opts: Pick<LabOptions, 'nodes' | 'controlPlanes' | 'spec'>): LabNode[] {
+  if (opts.spec && opts.nodes === undefined && opts.controlPlanes === undefined) {
+    return opts.spec.spec.nodes.map((n, i) => ({
+      name: n.name,
+      role: n.role,
+      address: `127.0.100.${i + 1}`,
+      labels: n.labels,
+      taints: n.taints,
+    }));
+  }
+  const total = opts.nodes ?? 3;
+  const cps = Math.min(opts.controlPlanes ?? 1, total);
+  if (total < 1 || cps < 0 || total > 250) throw new RangeError('nodes must be between 1 and 250');
+  const nodes: LabNode[] = [];
+  for (let i = 0; i < total; i++) {
+    const cp = i < cps;
+    nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: `127.0.100.${i + 1}` });
+  }
+  return nodes;
+}
+
+function parseTaint(t: string): { key: string; value?: string; effect: string } {
+  const [kv, effect = 'NoSchedule'] = t.split(':');
+  const [key, value] = kv.split('=');
+  return value === undefined ? { key, effect } : { key, value, effect };
+}
+
+/** A Node object as a kubelet registers it: Ready, addresses, capacity, nodeInfo. */
+export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject {
+  const capacity = { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '50Gi', ...(n.capacity ?? {}) };
+  const ts = `${now.toISOString().slice(0, 19)}Z`;
+  const taints = (n.taints ?? []).map(parseTaint);
+  if (n.role === 'control-plane' && n.taints === undefined) taints.push({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
+  const cond = (type: string, status: string, reason: string, message: string) => ({ type, status, lastHeartbeatTime: ts, lastTransitionTime: ts, reason, message });
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: n.name,
+      labels: {
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'beta.kubernetes.io/os': 'linux',
+        'beta.kubernetes.io/arch': 'amd64',
+        ...(n.role === 'control-plane' ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
+        ...(n.labels ?? {}),
+      },
+      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+    },
+    spec: { ...(taints.length > 0 ? { taints } : {}) },
+    status: {
+      capacity,
+      allocatable: capacity,
+      conditions: [
+        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+      ],
+      addresses: [
+        { type: 'InternalIP', address: n.address },
+        { type: 'Hostname', address: n.name },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      nodeInfo: {
+        machineID: n.name,
+        systemUUID: n.name,
+        bootID: n.name,
+        kernelVersion: '6.1.0-lab',
+        osImage: 'groundwork lab',
+        containerRuntimeVersion: 'containerd://1.7.27',
+        kubeletVersion: KUBELET_VERSION,
+        kubeProxyVersion: KUBELET_VERSION,
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+      },
+    },
+  };
+}
+
+/** A kubeconfig for the lab: one cluster, one user with the bearer token, one context. */
+export function buildKubeconfig(url: string, caPem: string, token: string, name = 'groundwork-lab'): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server: url, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    users: [{ name: `${name}-admin`, user: { token } }],
+    contexts: [{ name, context: { cluster: name, user: `${name}-admin`, namespace: 'default' } }],
+    'current-context': name,
+    preferences: {},
+  });
+}
+
+async function createStore(opts: LabOptions): Promise<Store> {
+  if (opts.etcd) {
+    const { createEtcdStore } = await import('./store/etcd.js');
+    return createEtcdStore(opts.etcd, { bookmarkIntervalMs: opts.bookmarkIntervalMs, historySize: opts.watchHistorySize });
+  }
+  return createMemoryStore({ bookmarkIntervalMs: opts.bookmarkIntervalMs, historySize: opts.watchHistorySize });
+}
+
+/** Objects every cluster has: the default namespaces and their service accounts. Existing ones are kept. */
+async function seedCluster(store: Store, nodes: LabNode[], createNodes: boolean): Promise<void> {
+  for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+    if (!store.get('namespaces', undefined, ns)) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    if (!store.get('serviceaccounts', ns, 'default')) await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } });
+  }
+  if (!store.get('services', 'default', 'kubernetes')) {
+    await store.create({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
+    });
+  }
+  if (createNodes) {
+    for (const n of nodes) if (!store.get('nodes', undefined, n.name)) await store.create(buildNodeObject(n), { skipValidation: true });
+  }
+}
+
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  const host = opts.host ?? '127.0.0.1';
+  if (!host.startsWith('127.') && host !== 'localhost') throw new RangeError('the lab binds to loopback addresses only');
+  const nodes = planNodes(opts);
+  const net = opts.spec?.spec.network;
+  const store = await createStore(opts);
+  const logs = createPodLogs();
+  const abort = new AbortController();
+  let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
+  let stopControllers: (() => Promise<void>) | undefined;
+  let stopLogDrop: (() => void) | undefined;
+  try {
+    const pki = await createLabPki([host, 'localhost', '127.0.0.1']);
+    const token = randomBytes(24).toString('base64url');
+    server = await startApiServer({ store, logs, token, certPem: pki.certPem, keyPem: pki.keyPem, host, port: opts.port ?? 0 });
+    const srv = server;
+    await seedCluster(store, nodes, !opts.skipNodeObjects);
+    stopLogDrop = store.watch('pods', undefined, {}, (e) => {
+      if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
+    });
+    const context: LabContext = {
+      store,
+      logs,
+      nodes,
+      network: {
+        podCIDR: net?.podCIDR ?? '10.244.0.0/16',
+        serviceCIDR: net?.serviceCIDR ?? '10.96.0.0/12',
+        nodeMaskSize: net?.nodeMaskSize ?? 24,
+        cni: opts.cni ?? net?.cni ?? 'cilium',
+        clusterDomain: 'cluster.local',
+      },
+      faults: opts.faults ?? [],
+      addInterceptor: (fn) => srv.addInterceptor(fn),
+      addAdminRoute: (name, h) => srv.addAdminRoute(name, h),
+      signal: abort.signal,
+    };
+    if (opts.controllers) stopControllers = await opts.controllers(context);
+    const kubeconfigPath = opts.kubeconfigPath ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
+    await mkdir(path.dirname(kubeconfigPath), { recursive: true });
+    await writeFile(kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token), { mode: 0o600 });
+    await chmod(kubeconfigPath, 0o600);
+    let stopped: Promise<void> | undefined;
+    return {
+      url: srv.url,
+      kubeconfigPath,
+      token,
+      caPem: pki.caPem,
+      store,
+      logs,
+      nodes,
+      context,
+      stop() {
+        stopped ??= (async () => {
+          abort.abort();
+          if (stopControllers) await stopControllers().catch(() => undefined);
+          stopLogDrop?.();
+          await srv.close();
+          await store.close();
+        })();
+        return stopped;
+      },
+    };
+  } catch (e) {
+    abort.abort();
+    if (stopControllers) await stopControllers().catch(() => undefined);
+    stopLogDrop?.();
+    await server?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The defaults kube-apiserver fills in on create and update (SetDefaults_* in k8s.io/kubernetes/pkg/apis/*),
+ * for the fields clients read back: kubectl's columns, rollout status, and our controllers.
+ */
+import type { KubeObject } from './types.js';
+
+type Obj = Record<string, unknown>;
+
+function setIfMissing(o: Obj, k: string, v: unknown): void {
+  if (o[k] === undefined) o[k] = v;
+}
+
+function defaultContainer(c: Obj): void {
+  const image = typeof c.image === 'string' ? c.image : '';
+  const tag = image.includes('@') ? 'digest' : (image.split('/').pop() ?? '').split(':')[1];
+  setIfMissing(c, 'imagePullPolicy', tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent');
+  setIfMissing(c, 'terminationMessagePath', '/dev/termination-log');
+  setIfMissing(c, 'terminationMessagePolicy', 'File');
+  setIfMissing(c, 'resources', {});
+  for (const p of (c.ports as Obj[] | undefined) ?? []) setIfMissing(p, 'protocol', 'TCP');
+}
+
+export function defaultPodSpec(spec: Obj | undefined): void {
+  if (!spec) return;
+  setIfMissing(spec, 'restartPolicy', 'Always');
+  setIfMissing(spec, 'terminationGracePeriodSeconds', 30);
+  setIfMissing(spec, 'dnsPolicy', 'ClusterFirst');
+  setIfMissing(spec, 'securityContext', {});
+  setIfMissing(spec, 'schedulerName', 'default-scheduler');
+  setIfMissing(spec, 'enableServiceLinks', true);
+  if (spec.serviceAccountName === undefined) spec.serviceAccountName = (spec.serviceAccount as string | undefined) ?? 'default';
+  setIfMissing(spec, 'serviceAccount', spec.serviceAccountName);
+  for (const c of [...((spec.containers as Obj[]) ?? []), ...((spec.initContainers as Obj[]) ?? [])]) defaultContainer(c);
+}
+
+function defaultTemplate(spec: Obj | undefined): void {
+  const tpl = spec?.template as Obj | undefined;
+  if (tpl) defaultPodSpec(tpl.spec as Obj | undefined);
+}
+
+export function applyDefaults(obj: KubeObject): void {
+  const spec = obj.spec as Obj | undefined;
+  switch (obj.kind) {
+    case 'Pod': {
+      defaultPodSpec(spec);
+      if (spec) setIfMissing(spec, 'priority', 0);
+      const status = (obj.status ??= {}) as Obj;
+      setIfMissing(status, 'phase', 'Pending');
+      setIfMissing(status, 'qosClass', 'BestEffort');
+      break;
+    }
+    case 'Deployment':
+      if (!spec) break;
+      setIfMissing(spec, 'replicas', 1);
+      {
+        const st = (spec.strategy ??= {}) as Obj;
+        setIfMissing(st, 'type', 'RollingUpdate');
+        if (st.type === 'RollingUpdate') setIfMissing(st, 'rollingUpdate', { maxUnavailable: '25%', maxSurge: '25%' });
+      }
+      setIfMissing(spec, 'revisionHistoryLimit', 10);
+      setIfMissing(spec, 'progressDeadlineSeconds', 600);
+      defaultTemplate(spec);
+      break;
+    case 'ReplicaSet':
+      if (spec) setIfMissing(spec, 'replicas', 1);
+      defaultTemplate(spec);
+      break;
+    case 'DaemonSet':
+      if (!spec) break;
+      setIfMissing(spec, 'updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+      setIfMissing(spec, 'revisionHistoryLimit', 10);
+      defaultTemplate(spec);
+      break;
+    case 'Job':
+      if (!spec) break;
+      setIfMissing(spec, 'parallelism', 1);
+      setIfMissing(spec, 'backoffLimit', 6);
+      setIfMissing(spec, 'completionMode', 'NonIndexed');
+      setIfMissing(spec, 'suspend', false);
+      if (spec.completions === undefined) spec.completions = 1;
+      defaultTemplate(spec);
+      break;
+    case 'CronJob':
+      if (!spec) break;
+      setIfMissing(spec, 'concurrencyPolicy', 'Allow');
+      setIfMissing(spec, 'suspend', false);
+      setIfMissing(spec, 'successfulJobsHistoryLimit', 3);
+      setIfMissing(spec, 'failedJobsHistoryLimit', 1);
+      break;
+    case 'Service': {
+      if (!spec) break;
+      setIfMissing(spec, 'type', 'ClusterIP');
+      setIfMissing(spec, 'sessionAffinity', 'None');
+      setIfMissing(spec, 'ipFamilies', ['IPv4']);
+      setIfMissing(spec, 'ipFamilyPolicy', 'SingleStack');
+      setIfMissing(spec, 'internalTrafficPolicy', 'Cluster');
+      for (const p of (spec.ports as Obj[] | undefined) ?? []) {
+        setIfMissing(p, 'protocol', 'TCP');
+        setIfMissing(p, 'targetPort', p.port);
+      }
+      break;
+    }
+    case 'Namespace': {
+      const status = (obj.status ??= {}) as Obj;
+      setIfMissing(status, 'phase', 'Active');
+      if (spec === undefined) obj.spec = { finalizers: ['kubernetes'] };
+      const labels = (obj.metadata.labels ??= {});
+      if (obj.metadata.name) labels['kubernetes.io/metadata.name'] = obj.metadata.name;
+      break;
+    }
+    case 'PersistentVolumeClaim': {
+      if (spec) setIfMissing(spec, 'volumeMode', 'Filesystem');
+      const status = (obj.status ??= {}) as Obj;
+      setIfMissing(status, 'phase', 'Pending');
+      break;
+    }
+    case 'PersistentVolume': {
+      if (spec) {
+        setIfMissing(spec, 'persistentVolumeReclaimPolicy', 'Retain');
+        setIfMissing(spec, 'volumeMode', 'Filesystem');
+      }
+      const status = (obj.status ??= {}) as Obj;
+      setIfMissing(status, 'phase', 'Pending');
+      break;
+    }
+    case 'StorageClass':
+      setIfMissing(obj as Obj, 'reclaimPolicy', 'Delete');
+      setIfMissing(obj as Obj, 'volumeBindingMode', 'Immediate');
+      break;
+    case 'NetworkPolicy':
+      if (spec && spec.policyTypes === undefined) {
+        spec.policyTypes = spec.egress !== undefined ? ['Ingress', 'Egress'] : ['Ingress'];
+      }
+      break;
+    case 'Secret':
+      setIfMissing(obj as Obj, 'type', 'Opaque');
+      break;
+  }
+}

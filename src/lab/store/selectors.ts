@@ -1,0 +1,139 @@
+/**
+ * Label and field selectors with kube-apiserver's syntax:
+ *   labels: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma = AND.
+ *   fields: `path=value`, `path==value`, `path!=value`, comma = AND; paths are dotted (metadata.name, spec.nodeName,
+ *   status.phase, involvedObject.name, ...). The real server allows a few fields per kind; the lab allows any path.
+ */
+import { ApiError, type KubeObject } from './types.js';
+
+export type LabelRequirement =
+  | { key: string; op: 'eq' | 'neq'; value: string }
+  | { key: string; op: 'in' | 'notin'; values: string[] }
+  | { key: string; op: 'exists' | 'notexists' };
+
+/** Splits on commas that are not inside parentheses. */
+function splitTop(s: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (ch === ',' && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  parts.push(cur);
+  return parts.map((p) => p.trim()).filter((p) => p !== '');
+}
+
+export function parseLabelSelector(sel: string): LabelRequirement[] {
+  const reqs: LabelRequirement[] = [];
+  for (const part of splitTop(sel)) {
+    let m: RegExpMatchArray | null;
+    if ((m = part.match(/^([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
+      reqs.push({ key: m[1], op: m[2] as 'in' | 'notin', values: m[3].split(',').map((v) => v.trim()).filter((v) => v !== '') });
+    } else if ((m = part.match(/^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/))) {
+      reqs.push({ key: m[1], op: m[2] === '!=' ? 'neq' : 'eq', value: m[3] });
+    } else if ((m = part.match(/^!\s*([^\s!=(),]+)$/))) {
+      reqs.push({ key: m[1], op: 'notexists' });
+    } else if ((m = part.match(/^([^\s!=(),]+)$/))) {
+      reqs.push({ key: m[1], op: 'exists' });
+    } else {
+      throw new ApiError(400, 'BadRequest', `unable to parse requirement: invalid label selector "${sel}"`);
+    }
+  }
+  return reqs;
+}
+
+export function matchLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
+  const l = labels ?? {};
+  for (const r of reqs) {
+    const has = Object.prototype.hasOwnProperty.call(l, r.key);
+    const v = l[r.key];
+    switch (r.op) {
+      case 'eq':
+        if (!has || v !== r.value) return false;
+        break;
+      case 'neq':
+        if (has && v === r.value) return false;
+        break;
+      case 'in':
+        if (!has || !r.values.includes(v)) return false;
+        break;
+      case 'notin':
+        if (has && r.values.includes(v)) return false;
+        break;
+      case 'exists':
+        if (!has) return false;
+        break;
+      case 'notexists':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** A LabelSelector object (matchLabels + matchExpressions) as used in specs, e.g. Deployment.spec.selector. */
+export interface LabelSelectorObject {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export function requirementsOf(sel: LabelSelectorObject | undefined): LabelRequirement[] {
+  const reqs: LabelRequirement[] = [];
+  for (const [key, value] of Object.entries(sel?.matchLabels ?? {})) reqs.push({ key, op: 'eq', value });
+  for (const e of sel?.matchExpressions ?? []) {
+    if (e.operator === 'In') reqs.push({ key: e.key, op: 'in', values: e.values ?? [] });
+    else if (e.operator === 'NotIn') reqs.push({ key: e.key, op: 'notin', values: e.values ?? [] });
+    else if (e.operator === 'Exists') reqs.push({ key: e.key, op: 'exists' });
+    else reqs.push({ key: e.key, op: 'notexists' });
+  }
+  return reqs;
+}
+
+export interface FieldRequirement {
+  path: string[];
+  op: 'eq' | 'neq';
+  value: string;
+}
+
+export function parseFieldSelector(sel: string): FieldRequirement[] {
+  return sel
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((part) => {
+      const m = part.match(/^([^=!]+?)\s*(==|=|!=)\s*(.*)$/);
+      if (!m) throw new ApiError(400, 'BadRequest', `invalid field selector: "${part}"`);
+      return { path: m[1].split('.'), op: m[2] === '!=' ? ('neq' as const) : ('eq' as const), value: m[3] };
+    });
+}
+
+function fieldValue(obj: KubeObject, path: string[]): string {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return '';
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  if (cur === undefined || cur === null) return '';
+  return typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
+}
+
+export function matchFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
+  for (const r of reqs) {
+    const v = fieldValue(obj, r.path);
+    if (r.op === 'eq' ? v !== r.value : v === r.value) return false;
+  }
+  return true;
+}
+
+/** A predicate for list and watch filtering. */
+export function compileSelectors(labelSelector?: string, fieldSelector?: string): (o: KubeObject) => boolean {
+  const l = labelSelector ? parseLabelSelector(labelSelector) : [];
+  const f = fieldSelector ? parseFieldSelector(fieldSelector) : [];
+  if (l.length === 0 && f.length === 0) return () => true;
+  return (o) => matchLabels(l, o.metadata.labels) && matchFields(f, o);
+}

@@ -1,0 +1,717 @@
+/**
+ * The lab's store: an in-memory object cache (every read is served from it, like the apiserver's watch cache)
+ * in front of a Backend that persists writes and hands out resourceVersions — memory (a counter) or etcd
+ * (mod revisions, src/lab/store/etcd.ts). All apiserver semantics live here, once: uid/generation/timestamps,
+ * optimistic concurrency, defaults + schema validation, admission hooks, watch fan-out with history for
+ * resume (410 Expired when too old), finalizers, ownerReference garbage collection and namespace cleanup.
+ * Writes are serialized so that watch events leave in resourceVersion order.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  type Admission,
+  type DeleteOptions,
+  type KubeObject,
+  type LabStore,
+  type ListOptions,
+  type ListResult,
+  type PatchType,
+  type ResourceRegistry,
+  type ResourceType,
+  type WatchEvent,
+  type WatchHandler,
+  type WatchOptions,
+  type WriteOptions,
+} from './types.js';
+import { createRegistry, groupOf } from './resources.js';
+import { compileSelectors } from './selectors.js';
+import { applyPatch } from './patch.js';
+import { applyDefaults } from './defaults.js';
+import { validateObject } from './validate.js';
+import { findUnknownFields } from './fields.js';
+
+/** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
+export interface Backend {
+  /** Loads every object at start: [key, object with resourceVersion set]; and the current revision. */
+  load(): Promise<{ objects: KubeObject[]; revision: number }>;
+  /** Writes `obj` at `key` if the key's current revision equals `expectRev` (0 = must not exist).
+   *  Returns the new revision, or 'conflict'. */
+  put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'>;
+  /** Deletes `key` if its revision equals `expectRev`; returns the new revision, or 'conflict'. */
+  remove(key: string, expectRev: number): Promise<number | 'conflict'>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  registry?: ResourceRegistry;
+  /** Watch history kept for resume, in events. Default 20,000. */
+  historySize?: number;
+  /** Bookmark interval for watches that ask for bookmarks. Default 5 s. */
+  bookmarkIntervalMs?: number;
+  now?: () => Date;
+}
+
+interface Watcher {
+  resource: string;
+  namespace: string | undefined;
+  match: (o: KubeObject) => boolean;
+  onEvent: WatchHandler;
+}
+
+interface HistoryEntry {
+  rv: number;
+  resource: string;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeObject;
+  old?: KubeObject;
+}
+
+export function registryKey(resource: string, namespace: string | undefined, name: string): string {
+  return namespace ? `/registry/${resource}/${namespace}/${name}` : `/registry/${resource}/${name}`;
+}
+
+function rvOf(o: KubeObject): number {
+  return Number(o.metadata.resourceVersion ?? '0');
+}
+
+function nsKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+const FOREGROUND = 'foregroundDeletion';
+const ORPHAN = 'orphan';
+
+export class Store implements LabStore {
+  readonly resources: ResourceRegistry;
+  private readonly backend: Backend;
+  private readonly data = new Map<string, Map<string, KubeObject>>();
+  /** owner uid → dependents as "resource|namespace|name" */
+  private readonly dependents = new Map<string, Set<string>>();
+  private readonly uids = new Map<string, string>();
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly admissions = new Map<string, Admission[]>();
+  private history: HistoryEntry[] = [];
+  /** Resume is possible from any resourceVersion >= historyStart. */
+  private historyStart = 0;
+  private rv = 0;
+  private readonly historySize: number;
+  private readonly bookmarkIntervalMs: number;
+  private readonly now: () => Date;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(backend: Backend, opts: StoreOptions = {}) {
+    this.backend = backend;
+    this.resources = opts.registry ?? createRegistry();
+    this.historySize = opts.historySize ?? 20_000;
+    this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 5000;
+    this.now = opts.now ?? (() => new Date());
+    for (const rt of this.resources.all()) this.data.set(this.resources.nameOf(rt), new Map());
+  }
+
+  /** Loads the backend's objects into the cache. Call once before use. */
+  async init(): Promise<void> {
+    const { objects, revision } = await this.backend.load();
+    for (const o of objects) {
+      let name: string;
+      try {
+        name = this.resources.nameForObject(o);
+      } catch {
+        continue;
+      }
+      this.cacheSet(name, o);
+    }
+    this.rv = revision;
+    this.historyStart = revision;
+  }
+
+  // ---- reads ----
+
+  private typeOf(resource: string): ResourceType {
+    const rt = this.resources.byName(resource);
+    if (!rt) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${resource})`);
+    return rt;
+  }
+
+  private bucket(resource: string): Map<string, KubeObject> {
+    this.typeOf(resource);
+    return this.data.get(resource)!;
+  }
+
+  get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const rt = this.typeOf(resource);
+    return this.bucket(resource).get(nsKey(rt.namespaced ? namespace : undefined, name));
+  }
+
+  list(resource: string, namespace?: string, opts: ListOptions = {}): ListResult {
+    const rt = this.typeOf(resource);
+    const match = compileSelectors(opts.labelSelector, opts.fieldSelector);
+    const items: KubeObject[] = [];
+    for (const o of this.bucket(resource).values()) {
+      if (rt.namespaced && namespace && o.metadata.namespace !== namespace) continue;
+      if (match(o)) items.push(o);
+    }
+    items.sort((a, b) => {
+      const ka = nsKey(a.metadata.namespace, a.metadata.name ?? '');
+      const kb = nsKey(b.metadata.namespace, b.metadata.name ?? '');
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    let start = 0;
+    let listRv = String(this.rv);
+    if (opts.continue) {
+      try {
+        const c = JSON.parse(Buffer.from(opts.continue, 'base64').toString('utf8')) as { o: number; rv: string };
+        start = c.o;
+        listRv = c.rv;
+      } catch {
+        throw new ApiError(400, 'BadRequest', 'continue key is not valid');
+      }
+    }
+    if (opts.limit && opts.limit > 0 && start + opts.limit < items.length) {
+      const end = start + opts.limit;
+      return {
+        items: items.slice(start, end),
+        resourceVersion: listRv,
+        continue: Buffer.from(JSON.stringify({ o: end, rv: listRv })).toString('base64'),
+        remainingItemCount: items.length - end,
+      };
+    }
+    return { items: start > 0 ? items.slice(start) : items, resourceVersion: listRv };
+  }
+
+  currentResourceVersion(): string {
+    return String(this.rv);
+  }
+
+  addAdmission(resource: string, fn: Admission): () => void {
+    const list = this.admissions.get(resource) ?? [];
+    list.push(fn);
+    this.admissions.set(resource, list);
+    return () => {
+      const l = this.admissions.get(resource) ?? [];
+      const i = l.indexOf(fn);
+      if (i >= 0) l.splice(i, 1);
+    };
+  }
+
+  // ---- writes ----
+
+  /** Serializes writes so that revisions and watch events stay in order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private notFound(rt: ResourceType, name: string): ApiError {
+    return new ApiError(404, 'NotFound', `${this.resources.nameOf(rt)} "${name}" not found`, {
+      name,
+      group: rt.group,
+      kind: rt.resource,
+    });
+  }
+
+  private checkNamespace(rt: ResourceType, obj: KubeObject): void {
+    if (!rt.namespaced) {
+      delete obj.metadata.namespace;
+      return;
+    }
+    const ns = obj.metadata.namespace ?? 'default';
+    obj.metadata.namespace = ns;
+    const nsObj = this.get('namespaces', undefined, ns);
+    if (!nsObj) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+    if (nsObj.metadata.deletionTimestamp) {
+      throw new ApiError(403, 'Forbidden', `${rt.kind.toLowerCase()} "${obj.metadata.name ?? ''}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, {
+        name: obj.metadata.name,
+        kind: rt.resource,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+      });
+    }
+  }
+
+  private async admit(resource: string, obj: KubeObject, old: KubeObject | undefined, op: 'create' | 'update'): Promise<KubeObject> {
+    let cur = obj;
+    for (const fn of this.admissions.get(resource) ?? []) {
+      const r = await fn(cur, old, op);
+      if (r) cur = r;
+    }
+    return cur;
+  }
+
+  private typeForObject(obj: KubeObject): ResourceType {
+    if (!obj || typeof obj !== 'object' || typeof obj.kind !== 'string' || typeof obj.apiVersion !== 'string') {
+      throw new ApiError(400, 'BadRequest', 'Object \'Kind\' is missing in the request body');
+    }
+    const rt = this.resources.byKind(obj.kind, obj.apiVersion);
+    if (!rt) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${obj.kind} ${obj.apiVersion})`);
+    obj.metadata ??= {};
+    return rt;
+  }
+
+  create(input: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.serial(async () => {
+      const rt = this.typeForObject(input);
+      const resource = this.resources.nameOf(rt);
+      let obj = structuredClone(input);
+      const m = obj.metadata;
+      if (!m.name && m.generateName) m.name = `${m.generateName}${randomSuffix()}`;
+      this.checkNamespace(rt, obj);
+      if (m.name && this.get(resource, m.namespace, m.name)) {
+        throw new ApiError(409, 'AlreadyExists', `${this.resources.nameOf(rt)} "${m.name}" already exists`, { name: m.name, group: rt.group, kind: rt.resource });
+      }
+      obj = await this.admit(resource, obj, undefined, 'create');
+      const meta = obj.metadata;
+      meta.uid = randomUUID();
+      meta.creationTimestamp = isoSeconds(this.now());
+      delete meta.resourceVersion;
+      delete meta.deletionTimestamp;
+      delete meta.managedFields;
+      dropEmptyMaps(meta);
+      if (obj.spec !== undefined || rt.subresources.includes('scale')) meta.generation = 1;
+      applyDefaults(obj);
+      await checkFields(obj, opts);
+      if (!opts.skipValidation) await validateObject(obj);
+      if (opts.dryRun) return obj;
+      const rev = await this.backend.put(registryKey(resource, meta.namespace, meta.name!), obj, 0);
+      if (rev === 'conflict') throw new ApiError(409, 'AlreadyExists', `${resource} "${meta.name}" already exists`, { name: meta.name, group: rt.group, kind: rt.resource });
+      return this.commit(resource, 'ADDED', obj, undefined, rev);
+    });
+  }
+
+  update(input: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.serial(() => this.updateLocked(input, opts));
+  }
+
+  private async updateLocked(input: KubeObject, opts: WriteOptions): Promise<KubeObject> {
+    const rt = this.typeForObject(input);
+    const resource = this.resources.nameOf(rt);
+    const ns = rt.namespaced ? (input.metadata.namespace ?? 'default') : undefined;
+    const name = input.metadata.name;
+    if (!name) throw new ApiError(422, 'Invalid', `${rt.kind} "" is invalid: metadata.name: Required value: name is required`, { kind: rt.kind, causes: [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value' }] });
+    const old = this.get(resource, ns, name);
+    if (!old) throw this.notFound(rt, name);
+    if (input.metadata.resourceVersion && input.metadata.resourceVersion !== old.metadata.resourceVersion) {
+      throw conflict(rt, name, this.resources.nameOf(rt));
+    }
+    if (input.metadata.uid && input.metadata.uid !== old.metadata.uid) {
+      throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${old.metadata.uid}`, { name, group: rt.group, kind: rt.resource });
+    }
+    let obj = structuredClone(input);
+    // Immutable metadata the client cannot change.
+    obj.metadata.uid = old.metadata.uid;
+    obj.metadata.creationTimestamp = old.metadata.creationTimestamp;
+    obj.metadata.namespace = old.metadata.namespace;
+    if (old.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
+    else delete obj.metadata.deletionTimestamp;
+    delete obj.metadata.managedFields;
+    dropEmptyMaps(obj.metadata);
+    if (!rt.namespaced) delete obj.metadata.namespace;
+    const hasStatus = rt.subresources.includes('status');
+    if (opts.subresource === 'status') {
+      // Status writes change status only (and metadata, which the apiserver also lets through on status).
+      const next = structuredClone(old);
+      next.status = obj.status;
+      next.metadata = { ...old.metadata, labels: obj.metadata.labels ?? old.metadata.labels, annotations: obj.metadata.annotations ?? old.metadata.annotations, finalizers: obj.metadata.finalizers ?? old.metadata.finalizers, ownerReferences: obj.metadata.ownerReferences ?? old.metadata.ownerReferences };
+      obj = next;
+    } else if (hasStatus) {
+      if (old.status === undefined) delete obj.status;
+      else obj.status = structuredClone(old.status);
+    }
+    obj = await this.admit(resource, obj, old, 'update');
+    if (old.metadata.generation !== undefined) {
+      obj.metadata.generation = old.metadata.generation + (JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? 1 : 0);
+    }
+    applyDefaults(obj);
+    await checkFields(obj, opts);
+    if (!opts.skipValidation) await validateObject(obj);
+    if (opts.dryRun) return obj;
+    // A deleting object whose last finalizer went away is removed now.
+    if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0) {
+      return this.removeLocked(rt, resource, old);
+    }
+    const rev = await this.backend.put(registryKey(resource, old.metadata.namespace, name), obj, rvOf(old));
+    if (rev === 'conflict') throw conflict(rt, name, resource);
+    return this.commit(resource, 'MODIFIED', obj, old, rev);
+  }
+
+  async patch(resource: string, namespace: string | undefined, name: string, type: PatchType, patch: unknown, opts: WriteOptions = {}): Promise<KubeObject> {
+    const rt = this.typeOf(resource);
+    for (let attempt = 0; ; attempt++) {
+      const cur = this.get(resource, namespace, name);
+      if (!cur) throw this.notFound(rt, name);
+      const patched = applyPatch(type, structuredClone(cur), patch) as KubeObject;
+      if (!patched || typeof patched !== 'object') throw new ApiError(400, 'BadRequest', 'the patch did not produce an object');
+      // A patch carrying a resourceVersion is a precondition; otherwise the patch applies to the latest.
+      const explicitRv = (patch as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
+      patched.metadata ??= {};
+      patched.metadata.resourceVersion = type !== 'json' && explicitRv ? explicitRv : cur.metadata.resourceVersion;
+      patched.metadata.name = name;
+      if (rt.namespaced) patched.metadata.namespace = namespace;
+      patched.kind = cur.kind;
+      patched.apiVersion = cur.apiVersion;
+      try {
+        return await this.update(patched, opts);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 409 && e.reason === 'Conflict' && !explicitRv && attempt < 5) continue;
+        throw e;
+      }
+    }
+  }
+
+  async mutate(resource: string, namespace: string | undefined, name: string, fn: (obj: KubeObject) => KubeObject | undefined | void, opts: WriteOptions = {}): Promise<KubeObject> {
+    const rt = this.typeOf(resource);
+    for (let attempt = 0; ; attempt++) {
+      const cur = this.get(resource, namespace, name);
+      if (!cur) throw this.notFound(rt, name);
+      const copy = structuredClone(cur);
+      const r = fn(copy);
+      if (r === undefined && JSON.stringify(copy) === JSON.stringify(cur)) return cur;
+      const next = r ?? copy;
+      next.metadata.resourceVersion = cur.metadata.resourceVersion;
+      try {
+        return await this.update(next, opts);
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 409 && attempt < 10) continue;
+        throw e;
+      }
+    }
+  }
+
+  delete(resource: string, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject> {
+    return this.serial(() => this.deleteLocked(resource, namespace, name, opts));
+  }
+
+  private async deleteLocked(resource: string, namespace: string | undefined, name: string, opts: DeleteOptions): Promise<KubeObject> {
+    const rt = this.typeOf(resource);
+    const old = this.get(resource, namespace, name);
+    if (!old) throw this.notFound(rt, name);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== old.metadata.uid) {
+      throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`, { name, group: rt.group, kind: rt.resource });
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
+      throw new ApiError(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`, { name, group: rt.group, kind: rt.resource });
+    }
+    if (opts.dryRun) return old;
+    const policy = opts.propagationPolicy ?? 'Background';
+    const finalizers = [...(old.metadata.finalizers ?? [])];
+    const hasDependents = (this.dependents.get(old.metadata.uid!)?.size ?? 0) > 0;
+    if (rt.kind === 'Namespace' && rt.group === '') {
+      if (old.metadata.deletionTimestamp) return old;
+      const next = structuredClone(old);
+      next.metadata.deletionTimestamp = isoSeconds(this.now());
+      next.status = { ...(next.status as object), phase: 'Terminating' };
+      const rev = await this.backend.put(registryKey(resource, undefined, name), next, rvOf(old));
+      if (rev === 'conflict') throw conflict(rt, name, resource);
+      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
+      this.later(() => this.finishNamespace(name));
+      return marked;
+    }
+    if (policy === 'Foreground' && hasDependents && !finalizers.includes(FOREGROUND)) finalizers.push(FOREGROUND);
+    if (policy === 'Orphan' && hasDependents && !finalizers.includes(ORPHAN)) finalizers.push(ORPHAN);
+    if (finalizers.length > 0) {
+      if (old.metadata.deletionTimestamp && finalizers.length === (old.metadata.finalizers ?? []).length) return old;
+      const next = structuredClone(old);
+      next.metadata.deletionTimestamp ??= isoSeconds(this.now());
+      next.metadata.deletionGracePeriodSeconds = 0;
+      next.metadata.finalizers = finalizers;
+      const rev = await this.backend.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
+      if (rev === 'conflict') throw conflict(rt, name, resource);
+      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
+      if (finalizers.includes(FOREGROUND)) this.later(() => this.deleteDependents(old.metadata.uid!, 'Foreground'));
+      if (finalizers.includes(ORPHAN)) this.later(() => this.orphanDependents(resource, old));
+      return marked;
+    }
+    return this.removeLocked(rt, resource, old);
+  }
+
+  /** Removes an object for good, then lets the garbage collector look at its dependents and owners. */
+  private async removeLocked(rt: ResourceType, resource: string, old: KubeObject): Promise<KubeObject> {
+    const rev = await this.backend.remove(registryKey(resource, old.metadata.namespace, old.metadata.name!), rvOf(old));
+    if (rev === 'conflict') throw conflict(rt, old.metadata.name!, resource);
+    const gone = structuredClone(old);
+    const result = this.commit(resource, 'DELETED', gone, old, rev);
+    const uid = old.metadata.uid!;
+    if ((this.dependents.get(uid)?.size ?? 0) > 0) this.later(() => this.deleteDependents(uid, 'Background'));
+    for (const ref of old.metadata.ownerReferences ?? []) this.later(() => this.maybeReleaseForeground(ref.uid));
+    return result;
+  }
+
+  // ---- garbage collection ----
+
+  private later(fn: () => Promise<void>): void {
+    if (this.closed) return;
+    setImmediate(() => {
+      if (this.closed) return;
+      fn().catch(() => undefined);
+    });
+  }
+
+  private dependentsOf(uid: string): { resource: string; namespace?: string; name: string }[] {
+    return [...(this.dependents.get(uid) ?? [])].map((k) => {
+      const [resource, namespace, name] = k.split('|');
+      return { resource, namespace: namespace || undefined, name };
+    });
+  }
+
+  private async deleteDependents(ownerUid: string, policy: 'Background' | 'Foreground'): Promise<void> {
+    for (const d of this.dependentsOf(ownerUid)) {
+      const obj = this.get(d.resource, d.namespace, d.name);
+      if (!obj) continue;
+      const others = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid && this.uids.has(r.uid));
+      try {
+        if (others.length > 0) {
+          await this.mutate(d.resource, d.namespace, d.name, (o) => {
+            o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+          }, { skipValidation: true });
+        } else {
+          await this.delete(d.resource, d.namespace, d.name, { propagationPolicy: policy });
+        }
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 404)) throw e;
+      }
+    }
+    await this.maybeReleaseForeground(ownerUid);
+  }
+
+  private async orphanDependents(resource: string, owner: KubeObject): Promise<void> {
+    const uid = owner.metadata.uid!;
+    for (const d of this.dependentsOf(uid)) {
+      await this.mutate(d.resource, d.namespace, d.name, (o) => {
+        o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+      }, { skipValidation: true }).catch(() => undefined);
+    }
+    await this.dropFinalizer(resource, owner, ORPHAN);
+  }
+
+  private async maybeReleaseForeground(ownerUid: string): Promise<void> {
+    const where = this.uids.get(ownerUid);
+    if (!where) return;
+    const [resource, namespace, name] = where.split('|');
+    const owner = this.get(resource, namespace || undefined, name);
+    if (!owner || !owner.metadata.finalizers?.includes(FOREGROUND)) return;
+    if ((this.dependents.get(ownerUid)?.size ?? 0) > 0) return;
+    await this.dropFinalizer(resource, owner, FOREGROUND);
+  }
+
+  private async dropFinalizer(resource: string, owner: KubeObject, finalizer: string): Promise<void> {
+    await this.mutate(resource, owner.metadata.namespace, owner.metadata.name!, (o) => {
+      o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f) => f !== finalizer);
+    }, { skipValidation: true }).catch((e: unknown) => {
+      if (!(e instanceof ApiError && e.code === 404)) throw e;
+    });
+  }
+
+  private async finishNamespace(ns: string): Promise<void> {
+    for (const rt of this.resources.all()) {
+      if (!rt.namespaced) continue;
+      const resource = this.resources.nameOf(rt);
+      for (const o of this.list(resource, ns).items) {
+        await this.delete(resource, ns, o.metadata.name!, { propagationPolicy: 'Background' }).catch(() => undefined);
+      }
+    }
+    // Objects held by finalizers keep the namespace Terminating until they go, as in a real cluster.
+    const left = this.resources.all().some((rt) => rt.namespaced && this.list(this.resources.nameOf(rt), ns).items.length > 0);
+    if (left) {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.later(() => this.finishNamespace(ns));
+      }, 200);
+      this.timers.add(t);
+      return;
+    }
+    await this.serial(async () => {
+      const cur = this.get('namespaces', undefined, ns);
+      if (cur) await this.removeLocked(this.typeOf('namespaces'), 'namespaces', cur);
+    });
+  }
+
+  // ---- cache, history, watch ----
+
+  private cacheSet(resource: string, obj: KubeObject): void {
+    const k = nsKey(obj.metadata.namespace, obj.metadata.name!);
+    const old = this.data.get(resource)!.get(k);
+    if (old) this.unindex(resource, old);
+    this.data.get(resource)!.set(k, obj);
+    const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
+    this.uids.set(obj.metadata.uid!, ref);
+    for (const o of obj.metadata.ownerReferences ?? []) {
+      let s = this.dependents.get(o.uid);
+      if (!s) this.dependents.set(o.uid, (s = new Set()));
+      s.add(ref);
+    }
+  }
+
+  private unindex(resource: string, obj: KubeObject): void {
+    const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
+    for (const o of obj.metadata.ownerReferences ?? []) {
+      const s = this.dependents.get(o.uid);
+      s?.delete(ref);
+      if (s && s.size === 0) this.dependents.delete(o.uid);
+    }
+  }
+
+  private cacheDelete(resource: string, obj: KubeObject): void {
+    this.unindex(resource, obj);
+    this.data.get(resource)!.delete(nsKey(obj.metadata.namespace, obj.metadata.name!));
+    this.uids.delete(obj.metadata.uid!);
+  }
+
+  private commit(resource: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject, old: KubeObject | undefined, rev: number): KubeObject {
+    obj.metadata.resourceVersion = String(rev);
+    // Stored objects are immutable: readers share them and the server caches their JSON by identity.
+    deepFreeze(obj);
+    this.rv = Math.max(this.rv, rev);
+    if (type === 'DELETED') this.cacheDelete(resource, obj);
+    else this.cacheSet(resource, obj);
+    const entry: HistoryEntry = { rv: rev, resource, type, object: obj, old };
+    this.history.push(entry);
+    if (this.history.length > this.historySize) {
+      const drop = this.history.length - this.historySize;
+      this.historyStart = this.history[drop - 1].rv;
+      this.history = this.history.slice(drop);
+    }
+    this.dispatch(entry);
+    return obj;
+  }
+
+  private dispatch(e: HistoryEntry): void {
+    const ws = this.watchers.get(e.resource);
+    if (!ws) return;
+    for (const w of ws) deliver(w, e);
+  }
+
+  watch(resource: string, namespace: string | undefined, opts: WatchOptions, onEvent: WatchHandler): () => void {
+    const rt = this.typeOf(resource);
+    const ns = rt.namespaced ? namespace : undefined;
+    const sel = compileSelectors(opts.labelSelector, opts.fieldSelector);
+    const w: Watcher = { resource, namespace: ns, match: (o) => (!ns || o.metadata.namespace === ns) && sel(o), onEvent };
+    const from = opts.resourceVersion && opts.resourceVersion !== '0' ? Number(opts.resourceVersion) : undefined;
+    if (from !== undefined && !Number.isFinite(from)) throw new ApiError(400, 'BadRequest', `invalid resource version: ${opts.resourceVersion}`);
+    if (from !== undefined && from < this.historyStart) {
+      throw new ApiError(410, 'Expired', `too old resource version: ${from} (${this.historyStart + 1})`);
+    }
+    if (from !== undefined) {
+      for (const e of this.history) if (e.rv > from && e.resource === resource) deliver(w, e);
+    }
+    let set = this.watchers.get(resource);
+    if (!set) this.watchers.set(resource, (set = new Set()));
+    set.add(w);
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.bookmarks) {
+      const { group, version } = rt;
+      const apiVersion = group === '' ? version : `${group}/${version}`;
+      timer = setInterval(() => {
+        onEvent({ type: 'BOOKMARK', object: { kind: rt.kind, apiVersion, metadata: { resourceVersion: String(this.rv) } } });
+      }, this.bookmarkIntervalMs);
+      this.timers.add(timer);
+    }
+    return () => {
+      set!.delete(w);
+      if (timer) {
+        clearInterval(timer);
+        this.timers.delete(timer);
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.watchers.clear();
+    await this.queue.catch(() => undefined);
+    await this.backend.close();
+  }
+}
+
+/** Sends an event to a watcher, translating it for selector watches (object left the selection → DELETED). */
+function deliver(w: Watcher, e: HistoryEntry): void {
+  const now = w.match(e.object);
+  let ev: WatchEvent | undefined;
+  if (e.type === 'MODIFIED') {
+    const before = e.old ? w.match(e.old) : false;
+    if (now && before) ev = { type: 'MODIFIED', object: e.object };
+    else if (now) ev = { type: 'ADDED', object: e.object };
+    else if (before) ev = { type: 'DELETED', object: e.object };
+  } else if (now) ev = { type: e.type, object: e.object };
+  if (!ev) return;
+  try {
+    w.onEvent(ev);
+  } catch {
+    // A watcher's failure must not stop the others.
+  }
+}
+
+/** Strict field validation: unknown fields are a 400 with the apiserver's strict-decoding message. */
+async function checkFields(obj: KubeObject, opts: WriteOptions): Promise<void> {
+  if (opts.fieldValidation !== 'Strict' || opts.skipValidation) return;
+  const unknown = await findUnknownFields(obj);
+  if (unknown.length === 0) return;
+  const { version } = groupOf(obj.apiVersion);
+  throw new ApiError(400, 'BadRequest', `${obj.kind} in version "${version}" cannot be handled as a ${obj.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+}
+
+/** Go's ObjectMeta omits empty label and annotation maps (omitempty); clients diff against that. */
+function dropEmptyMaps(meta: KubeObject['metadata']): void {
+  for (const k of ['labels', 'annotations'] as const) {
+    const m = meta[k];
+    if (m !== undefined && (m === null || Object.keys(m).length === 0)) delete meta[k];
+  }
+}
+
+function conflict(rt: ResourceType, name: string, resource: string): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {
+    name,
+    group: rt.group,
+    kind: rt.resource,
+  });
+}
+
+function isoSeconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`;
+}
+
+const ALNUM = 'bcdfghjklmnpqrstvwxz2456789';
+function randomSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += ALNUM[Math.floor(Math.random() * ALNUM.length)];
+  return s;
+}
+
+/** The memory backend: a revision counter; the cache is the data. */
+export class MemoryBackend implements Backend {
+  private rev = 0;
+  private readonly revs = new Map<string, number>();
+  async load(): Promise<{ objects: KubeObject[]; revision: number }> {
+    return { objects: [], revision: this.rev };
+  }
+  async put(key: string, _obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+    if ((this.revs.get(key) ?? 0) !== expectRev) return 'conflict';
+    this.revs.set(key, ++this.rev);
+    return this.rev;
+  }
+  async remove(key: string, expectRev: number): Promise<number | 'conflict'> {
+    if ((this.revs.get(key) ?? 0) !== expectRev) return 'conflict';
+    this.revs.delete(key);
+    return ++this.rev;
+  }
+  async close(): Promise<void> {}
+}
+
+export async function createMemoryStore(opts: StoreOptions = {}): Promise<Store> {
+  const s = new Store(new MemoryBackend(), opts);
+  await s.init();
+  return s;
+}
+
+export { groupOf };
+
+/** Freezes a stored object; an in-place change by a caller then throws instead of corrupting the cache. */
+function deepFreeze(o: unknown): void {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+}

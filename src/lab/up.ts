@@ -1,0 +1,112 @@
+/**
+ * `groundwork lab up`: start a lab in the foreground, print how to use it, stop cleanly on SIGINT/SIGTERM
+ * (the run's abort signal). Knows nothing about flags: src/commands/lab.ts maps them to LabUpOptions.
+ */
+import type { Io } from '../io.js';
+import { UserError, EXIT } from '../errors.js';
+import type { LabCni, StartControllers } from './types.js';
+import type { Spec } from '../spec/schema.js';
+
+export interface LabUpOptions {
+  nodes?: number;
+  controlPlanes?: number;
+  cni?: LabCni;
+  faults: string[];
+  etcd?: string;
+  kubeconfigPath: string;
+  port?: number;
+  spec?: Spec;
+  json: boolean;
+  io: Io;
+  signal?: AbortSignal;
+  /** Defaults to the lab's controllers (src/lab/controllers). */
+  controllers?: StartControllers;
+}
+
+const CNIS: readonly LabCni[] = ['cilium', 'calico', 'flannel', 'none'];
+
+export function checkLabUpOptions(o: Pick<LabUpOptions, 'nodes' | 'controlPlanes' | 'cni' | 'port' | 'etcd'>): void {
+  const bad = (msg: string, fix: string) => new UserError(msg, { fix, exitCode: EXIT.usage });
+  if (o.nodes !== undefined && (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 250)) throw bad(`--nodes must be a whole number from 1 to 250, not ${o.nodes}`, 'e.g. --nodes 5');
+  if (o.controlPlanes !== undefined && (!Number.isInteger(o.controlPlanes) || o.controlPlanes < 1)) throw bad(`--control-planes must be a whole number of at least 1, not ${o.controlPlanes}`, 'e.g. --control-planes 3');
+  if (o.nodes !== undefined && o.controlPlanes !== undefined && o.controlPlanes > o.nodes) throw bad(`--control-planes (${o.controlPlanes}) cannot exceed --nodes (${o.nodes}): --nodes counts all nodes`, `e.g. --nodes ${o.controlPlanes + 2} --control-planes ${o.controlPlanes}`);
+  if (o.cni !== undefined && !CNIS.includes(o.cni)) throw bad(`--cni must be one of ${CNIS.join(', ')}, not "${o.cni}"`, '--cni cilium');
+  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw bad(`--port must be a TCP port (0-65535), not ${o.port}`, '--port 6443 (0 picks a free one)');
+  if (o.etcd !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(o.etcd);
+    } catch {
+      throw bad(`--etcd must be an etcd client URL, not "${o.etcd}"`, '--etcd http://127.0.0.1:2379');
+    }
+    if (u.protocol !== 'http:' || !(u.hostname.startsWith('127.') || u.hostname === 'localhost')) {
+      throw bad(`--etcd must be a plain http:// URL on this machine (127.0.0.0/8), not "${o.etcd}"`, '--etcd http://127.0.0.1:2379');
+    }
+  }
+}
+
+async function defaultControllers(): Promise<StartControllers> {
+  const { startControllers } = await import('./controllers/index.js');
+  return startControllers;
+}
+
+export async function runLabUp(o: LabUpOptions): Promise<number> {
+  checkLabUpOptions(o);
+  const { parseFault } = await import('./faults.js');
+  for (const f of o.faults) parseFault(f);
+  const { startLab } = await import('./index.js');
+  const controllers = o.controllers ?? (await defaultControllers());
+  let lab;
+  try {
+    lab = await startLab({
+      nodes: o.nodes,
+      controlPlanes: o.controlPlanes,
+      cni: o.cni,
+      faults: o.faults,
+      etcd: o.etcd,
+      kubeconfigPath: o.kubeconfigPath,
+      port: o.port,
+      spec: o.spec,
+      controllers,
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new UserError(`port ${o.port} is already in use on 127.0.0.1`, { fix: 'pick another --port, or --port 0 for a free one', exitCode: EXIT.usage, cause: e });
+    if (o.etcd && /cannot reach etcd/.test((e as Error).message)) throw new UserError(`cannot reach etcd at ${o.etcd}`, { why: (e as Error).message, fix: 'start etcd first, or drop --etcd to keep the objects in memory', cause: e });
+    throw e;
+  }
+  const { io } = o;
+  const summary = {
+    url: lab.url,
+    kubeconfig: lab.kubeconfigPath,
+    nodes: lab.nodes.map((n) => ({ name: n.name, role: n.role, internalIP: n.address })),
+    store: o.etcd ? `etcd ${o.etcd}` : 'memory',
+    faults: o.faults,
+  };
+  if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    io.stdout.write(
+      [
+        `lab is up: ${lab.url} (Kubernetes v1.32.4 API, ${lab.nodes.length} nodes, store: ${summary.store})`,
+        `kubeconfig: ${lab.kubeconfigPath}`,
+        '',
+        'try it from another terminal:',
+        `  kubectl --kubeconfig ${lab.kubeconfigPath} get nodes -o wide`,
+        `  export KUBECONFIG=${lab.kubeconfigPath}`,
+        '',
+        'Ctrl-C stops the lab.',
+        '',
+      ].join('\n'),
+    );
+  }
+  await new Promise<void>((resolve) => {
+    if (!o.signal || o.signal.aborted) {
+      if (o.signal?.aborted) resolve();
+      return;
+    }
+    o.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await lab.stop();
+  io.stderr.write('lab stopped\n');
+  return EXIT.ok;
+}

@@ -1,0 +1,217 @@
+/**
+ * `groundwork rehearse`: the whole flow on one machine. Starts a throw-away etcd and a lab shaped by the spec
+ * (or the embedded 3+2 lab spec), then runs every stage that exists against it: preflight of this machine, the
+ * bootstrap and add-on stages as a dry run (what would run, with the files they would use), runtime validation
+ * against the lab, and a restore drill of the lab's etcd. Prints a summary and shuts everything down.
+ * Nothing leaves this machine: the lab and its etcd listen on loopback only.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { EXIT, UserError, formatIssue } from './errors.js';
+import type { Io } from './io.js';
+import type { Plan, RunSummary, Stage, Step, StepContext } from './run/types.js';
+import type { LoadedSpec } from './spec/load.js';
+import type { Spec } from './spec/schema.js';
+import { buildSetupPlan } from './setup.js';
+
+export interface RehearseOptions {
+  /** A spec file; when it doesn't exist the embedded lab spec is used. */
+  file: string;
+  /** Reshape the lab to N nodes (3 control planes from 3 nodes up, else 1). */
+  nodes?: number;
+  faults?: string[];
+  stateDir?: string;
+  json: boolean;
+  color: boolean;
+  io: Io;
+  signal?: AbortSignal;
+  /** Which stages to rehearse (default all). */
+  stages?: string[];
+  /** Validation waits, seconds (default 120). */
+  timeoutS?: number;
+  /** For the wizard: draw progress itself, print nothing. */
+  quiet?: { onStore: NonNullable<import('./run/engine.js').RunOptions['onStore']> };
+}
+
+export const EMBEDDED_SPEC = fileURLToPath(new URL('../examples/lab.yaml', import.meta.url));
+
+/** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.x. */
+export function reshapeNodes(spec: Spec, n: number): Spec {
+  if (!Number.isInteger(n) || n < 1 || n > 250) throw new UserError(`--nodes must be between 1 and 250, not ${n}`, { exitCode: EXIT.usage });
+  const cps = n >= 3 ? 3 : 1;
+  const nodes = Array.from({ length: n }, (_, i) => {
+    const cp = i < cps;
+    return { name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, address: `127.0.100.${i + 11}`, role: cp ? ('control-plane' as const) : ('worker' as const) };
+  });
+  return { ...spec, spec: { ...spec.spec, nodes } };
+}
+
+/** Steps that would act on real machines become previews: the rehearsal shows them and runs nothing. */
+export function asRehearsal(stage: Stage): Stage {
+  return {
+    ...stage,
+    concurrency: undefined,
+    notes: [...(stage.notes ?? []), 'rehearsal: shown, not run (the lab stands in for real machines)'],
+    steps: stage.steps.map(
+      (s): Step => ({
+        id: s.id,
+        title: s.title,
+        stage: s.stage,
+        preview: s.preview,
+        async run() {
+          const argv = s.preview?.argv?.map((a) => a.join(' ')).join('; ');
+          return { status: 'skip', summary: argv ? `rehearsal: would run ${argv}` : 'rehearsal: would run on the real nodes' };
+        },
+      }),
+    ),
+  };
+}
+
+/** Preflight in a rehearsal checks this machine and the spec; findings that would block a real run are warnings. */
+export async function buildRehearsalPreflight(loaded: LoadedSpec, ignore: string[] = []): Promise<Stage> {
+  const { buildPreflightStage } = await import('./preflight/stage.js');
+  return preflightAsAdvice(buildPreflightStage(loaded, { role: 'operator', remote: false, ignore }));
+}
+
+function preflightAsAdvice(stage: Stage): Stage {
+  return {
+    ...stage,
+    notes: [...(stage.notes ?? []), 'rehearsal: node reachability is not checked (the lab simulates the nodes); failures are reported as warnings'],
+    steps: stage.steps
+      .filter((s) => !s.id.startsWith('reach-'))
+      .map((s) => ({
+        ...s,
+        async run(ctx: StepContext) {
+          const r = await s.run(ctx);
+          return r.status === 'fail' ? { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` } : r;
+        },
+      })),
+  };
+}
+
+/**
+ * A freshly started lab, like a freshly installed cluster, needs a moment: kube-system workloads (CNI agents,
+ * CoreDNS) come up after the nodes. Validation starts once they are Ready, as it would after the add-on gates.
+ */
+function labSettledStage(kubeconfig: string): Stage {
+  return {
+    name: 'lab',
+    title: 'Wait for the lab',
+    steps: [
+      {
+        id: 'lab-settled',
+        title: "Wait for the lab's kube-system workloads to be Ready",
+        stage: 'lab',
+        async run(ctx) {
+          const { loadKubeConfig } = await import('./kube/index.js');
+          const { lookWorkloads, pollUntil } = await import('./addons/gates.js');
+          const kube = await loadKubeConfig(kubeconfig);
+          const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs: 90_000, intervalMs: 250, signal: ctx.signal });
+          return done
+            ? { status: 'pass', summary: view.summary }
+            : { status: 'fail', summary: `the lab did not settle within 90s: ${view.summary}`, why: 'validation would only report the lab still starting', fix: 'check the faults the lab was started with (--fault)' };
+        },
+      },
+    ],
+  };
+}
+
+async function loadRehearsalSpec(o: RehearseOptions): Promise<LoadedSpec> {
+  const { loadSpec } = await import('./spec/load.js');
+  const file = existsSync(o.file) ? o.file : EMBEDDED_SPEC;
+  const loaded = await loadSpec(file);
+  for (const w of loaded.warnings) o.io.stderr.write(`${formatIssue(w)}\n`);
+  return o.nodes === undefined ? loaded : { ...loaded, spec: reshapeNodes(loaded.spec, o.nodes) };
+}
+
+export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
+  const loaded = await loadRehearsalSpec(o);
+  const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(existsSync(o.file) ? path.dirname(path.resolve(o.file)) : o.io.cwd, '.groundwork');
+  const { resolveRun, runPlan } = await import('./run/engine.js');
+  const run = resolveRun(stateDir, 'rehearse', false);
+  await mkdir(run.runDir, { recursive: true });
+  const wanted = new Set(o.stages ?? ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill']);
+  const say = (line: string) => {
+    if (!o.quiet) o.io.stderr.write(`${line}\n`);
+  };
+
+  // The lab's store is a real etcd when one is installed, so the drill can restore it.
+  const { spawnService } = await import('./exec/index.js');
+  const member = await import('./drill/member.js');
+  const { realWorld } = await import('./preflight/world.js');
+  const haveEtcd = (await realWorld(o.io.env).which('etcd')) !== undefined;
+  let etcd: Awaited<ReturnType<typeof spawnService>> | undefined;
+  let etcdUrl: string | undefined;
+  const stops: Array<() => Promise<unknown>> = [];
+  try {
+    if (haveEtcd) {
+      const addr = await member.allocateMember();
+      const argv = member.buildMemberArgv(path.join(run.runDir, 'lab-etcd'), addr);
+      member.assertLoopbackOnly(argv);
+      etcd = await spawnService(argv, { signal: o.signal });
+      stops.push(() => etcd!.stop());
+      const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
+      if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
+      etcdUrl = addr.clientUrl;
+    } else say('etcd is not installed: the lab keeps its objects in memory and the restore drill is skipped (apt-get install etcd-server etcd-client)');
+
+    const { startLab } = await import('./lab/index.js');
+    const { startControllers } = await import('./lab/controllers/index.js');
+    const lab = await startLab({
+      spec: loaded.spec,
+      etcd: etcdUrl,
+      faults: o.faults,
+      controllers: startControllers,
+      kubeconfigPath: path.join(run.runDir, 'lab.kubeconfig'),
+    });
+    stops.unshift(() => lab.stop());
+    say(`lab: ${lab.nodes.length} nodes at ${lab.url} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
+
+    const stages: Stage[] = [];
+    const cleanup: Array<(ctx: StepContext) => Promise<void>> = [];
+    const setupStages = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup'].filter((s) => wanted.has(s));
+    if (setupStages.length > 0) {
+      const plan = await buildSetupPlan(loaded, { stages: setupStages as never, runDir: run.runDir, stateDir });
+      for (const st of plan.stages) {
+        if (st.name === 'preflight') stages.push(await buildRehearsalPreflight(loaded));
+        else stages.push(asRehearsal(st));
+      }
+    }
+    if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath));
+    if (wanted.has('validate')) {
+      const { buildValidateStage } = await import('./validate/index.js');
+      const v = buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined });
+      stages.push(v);
+      cleanup.push((ctx) => v.cleanup(ctx));
+    }
+    if (wanted.has('drill')) {
+      if (etcdUrl) {
+        const { buildDrillPlan } = await import('./drill/index.js');
+        const { checkLabOnRestored } = await import('./drill/lab.js');
+        const drill = buildDrillPlan({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: checkLabOnRestored, sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+        stages.push(...drill.stages);
+      } else stages.push({ name: 'drill', title: 'Rehearse an etcd restore', steps: [], notes: ['skipped: etcd is not installed on this machine'] });
+    }
+    const plan: Plan = {
+      title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,
+      stages,
+    };
+    return await runPlan(plan, {
+      command: 'rehearse',
+      stateDir,
+      io: o.io,
+      json: o.json,
+      color: o.color,
+      signal: o.signal,
+      run,
+      specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
+      cleanup,
+      ...(o.quiet ? { renderer: 'silent' as const, printResults: false, onStore: o.quiet.onStore } : {}),
+      reportExtra: { cluster: loaded.spec.metadata.name, lab: { nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },
+    });
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+  }
+}

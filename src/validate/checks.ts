@@ -1,0 +1,97 @@
+/**
+ * Sub-checks of a suite and how they fold into one Result, plus the pure control-plane rules (workloads
+ * available, backup freshness).
+ */
+import type { StepOutcome } from '../run/types.js';
+import type { KubeObject } from '../kube/paths.js';
+import { BACKUP_NAME, checkSnapshotFreshness } from '../addons/backup.js';
+
+export interface Check {
+  name: string;
+  status: 'pass' | 'warn' | 'fail' | 'skip';
+  summary: string;
+  why?: string;
+  fix?: string;
+  /** A longer line for the detail (e.g. the scheduler's message). */
+  detail?: string;
+}
+
+/** One outcome from several checks: the first failure leads; every check is listed in detail and evidence. */
+export function summarizeChecks(what: string, checks: Check[], extra: Record<string, unknown> = {}): StepOutcome {
+  const failed = checks.filter((c) => c.status === 'fail');
+  const warned = checks.filter((c) => c.status === 'warn');
+  const lead = failed[0] ?? warned[0];
+  const mark = { pass: 'ok  ', warn: 'warn', fail: 'FAIL', skip: 'skip' } as const;
+  const detail = checks.map((c) => `${mark[c.status]} ${c.name}: ${c.summary}${c.detail ? `\n       ${c.detail}` : ''}`).join('\n');
+  const evidence = { checks, ...extra };
+  if (!lead) {
+    const ran = checks.filter((c) => c.status === 'pass');
+    return { status: 'pass', summary: `${what}: ${ran.map((c) => c.summary).join('; ')}`, detail, evidence };
+  }
+  const more = failed.length + warned.length > 1 ? ` (+${failed.length + warned.length - 1} more)` : '';
+  return { status: failed.length ? 'fail' : 'warn', summary: `${lead.summary}${more}`, detail, why: lead.why, fix: lead.fix, evidence };
+}
+
+/** Workloads that the DNS suite judges (CoreDNS, kube-dns). */
+export function isDnsWorkload(o: KubeObject): boolean {
+  const l = o.metadata.labels ?? {};
+  return l['k8s-app'] === 'kube-dns' || /^(coredns|kube-dns)$/.test(o.metadata.name ?? '');
+}
+
+/** "available/desired" of a Deployment, DaemonSet or StatefulSet. */
+export function workloadReadiness(o: KubeObject): { ready: number; desired: number } {
+  const st = (o.status ?? {}) as Record<string, number | undefined>;
+  const spec = (o.spec ?? {}) as { replicas?: number };
+  if (o.kind === 'DaemonSet') return { ready: st.numberAvailable ?? st.numberReady ?? 0, desired: st.desiredNumberScheduled ?? 0 };
+  if (o.kind === 'StatefulSet') return { ready: st.readyReplicas ?? 0, desired: spec.replicas ?? 1 };
+  return { ready: st.availableReplicas ?? 0, desired: spec.replicas ?? 1 };
+}
+
+export function checkWorkloads(objs: KubeObject[]): Check {
+  const judged = objs.filter((o) => !isDnsWorkload(o));
+  const bad = judged.filter((o) => {
+    const r = workloadReadiness(o);
+    return r.ready < r.desired;
+  });
+  if (judged.length === 0) return { name: 'kube-system', status: 'warn', summary: 'no workloads in kube-system (is the CNI installed?)' };
+  if (bad.length === 0) return { name: 'kube-system', status: 'pass', summary: `${judged.length} kube-system workloads available` };
+  const list = bad.map((o) => {
+    const r = workloadReadiness(o);
+    return `${o.kind.toLowerCase()}/${o.metadata.name} ${r.ready}/${r.desired}`;
+  });
+  return {
+    name: 'kube-system',
+    status: 'fail',
+    summary: `kube-system workloads not available: ${list.join(', ')}`,
+    why: 'cluster add-ons (CNI agents, kube-proxy, controllers) are not all running',
+    fix: `kubectl -n kube-system describe ${bad[0]!.kind.toLowerCase()} ${bad[0]!.metadata.name} and its pods' events`,
+  };
+}
+
+/**
+ * Backups groundwork installed (its etcd-backup CronJobs) took a snapshot recently. "Recently" is the add-on's own
+ * rule (src/addons/backup.ts checkSnapshotFreshness: within twice the schedule interval), so setup and validate agree.
+ */
+export function backupFreshness(cronjobs: KubeObject[], now: Date): Check {
+  const backups = cronjobs.filter((c) => c.metadata.name === BACKUP_NAME || /backup/i.test(c.metadata.name ?? ''));
+  if (backups.length === 0) return { name: 'backup', status: 'skip', summary: 'no groundwork-installed backup CronJob: freshness not checked' };
+  const results = backups.map((c) => {
+    const last = (c.status as { lastSuccessfulTime?: string } | undefined)?.lastSuccessfulTime;
+    const r = checkSnapshotFreshness({
+      schedule: String((c.spec as { schedule?: string } | undefined)?.schedule ?? ''),
+      newest: last ? new Date(last) : undefined,
+      since: c.metadata.creationTimestamp ? new Date(c.metadata.creationTimestamp) : undefined,
+      now,
+    });
+    return { ...r, summary: `${c.metadata.namespace}/${c.metadata.name}: ${r.summary}` };
+  });
+  const failed = results.filter((r) => r.status === 'fail');
+  if (failed.length === 0) return { name: 'backup', status: results.some((r) => r.status === 'warn') ? 'warn' : 'pass', summary: results.map((r) => r.summary).join('; ') };
+  return {
+    name: 'backup',
+    status: 'fail',
+    summary: failed.map((r) => r.summary).join('; '),
+    why: 'the cluster cannot be restored to a recent state',
+    fix: 'kubectl get jobs -n <namespace of the CronJob> and read the logs of the last backup job',
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Reading pods, pure: are they running, finished, what each container's probe said (exit codes), and why a pod
+ * is stuck, in the operator's words, from its status and events.
+ */
+import type { KubeObject } from '../kube/paths.js';
+import type { EventSummary } from '../kube/index.js';
+
+interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  state?: { waiting?: { reason?: string; message?: string }; running?: { startedAt?: string }; terminated?: { exitCode?: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string } };
+}
+interface PodStatus {
+  phase?: string;
+  podIP?: string;
+  startTime?: string;
+  reason?: string;
+  message?: string;
+  conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
+  containerStatuses?: ContainerStatus[];
+}
+
+export function statusOf(pod: KubeObject): PodStatus {
+  return (pod.status ?? {}) as PodStatus;
+}
+
+export function nodeOf(pod: KubeObject): string | undefined {
+  return (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+}
+
+export function containerNames(pod: KubeObject): string[] {
+  return ((pod.spec as { containers?: { name: string }[] } | undefined)?.containers ?? []).map((c) => c.name);
+}
+
+/** Running with an IP and every container running (serve pods have no readiness probe). */
+export function isRunning(pod: KubeObject): boolean {
+  const s = statusOf(pod);
+  if (s.phase !== 'Running' || !s.podIP) return false;
+  const names = containerNames(pod);
+  const cs = s.containerStatuses ?? [];
+  return names.every((n) => cs.find((c) => c.name === n)?.state?.running !== undefined);
+}
+
+export function isFinished(pod: KubeObject): boolean {
+  const p = statusOf(pod).phase;
+  return p === 'Succeeded' || p === 'Failed';
+}
+
+/** name → exit code 0? for every terminated container. */
+export function containerResults(pod: KubeObject): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const c of statusOf(pod).containerStatuses ?? []) {
+    const t = c.state?.terminated;
+    if (t && t.exitCode !== undefined) out.set(c.name, t.exitCode === 0);
+  }
+  return out;
+}
+
+export function condition(pod: KubeObject, type: string): { status: string; reason?: string; message?: string; lastTransitionTime?: string } | undefined {
+  return statusOf(pod).conditions?.find((c) => c.type === type);
+}
+
+/** One line describing where a pod is, for evidence. */
+export function describePod(pod: KubeObject): string {
+  const s = statusOf(pod);
+  const node = nodeOf(pod);
+  const parts = [`pod ${pod.metadata.name}: ${s.phase ?? 'Unknown'}${node ? ` on ${node}` : ''}`];
+  const sched = condition(pod, 'PodScheduled');
+  if (sched && sched.status === 'False') parts.push(`not scheduled (${sched.reason ?? ''}: ${sched.message ?? ''})`);
+  for (const c of s.containerStatuses ?? []) {
+    const w = c.state?.waiting;
+    if (w?.reason) parts.push(`${c.name} waiting: ${w.reason}${w.message ? ` (${w.message})` : ''}`);
+    const t = c.state?.terminated;
+    if (t && t.exitCode !== 0) parts.push(`${c.name} exited ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`);
+  }
+  return parts.join('; ');
+}
+
+export interface PodDiagnosis {
+  cause: string;
+  fix: string;
+}
+
+const IMAGE_REASONS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'];
+
+/** The likely cause of a pod that did not get where it should, from its status and its events. */
+export function diagnosePod(pod: KubeObject, events: EventSummary[] = []): PodDiagnosis {
+  const s = statusOf(pod);
+  const sched = condition(pod, 'PodScheduled');
+  const mine = events.filter((e) => e.object === `Pod/${pod.metadata.name}`);
+  const ev = (reason: string) => mine.filter((e) => e.reason === reason).pop();
+  const waiting = (s.containerStatuses ?? []).map((c) => c.state?.waiting).find((w) => w?.reason);
+  if (waiting && IMAGE_REASONS.includes(waiting.reason!)) {
+    const image = ((pod.spec as { containers?: { image?: string }[] }).containers ?? [])[0]?.image;
+    return { cause: `the image ${image ?? ''} cannot be pulled (${waiting.reason})`, fix: 'mirror the image and pass --image-registry (or spec.images.registry), or check the nodes\' registry access' };
+  }
+  const failedSched = ev('FailedScheduling');
+  if ((sched && sched.status === 'False') || failedSched) {
+    const msg = failedSched?.message ?? sched?.message ?? '';
+    if (/unbound immediate PersistentVolumeClaims|persistentvolumeclaim.*not found|pod has unbound/i.test(msg)) {
+      return { cause: `the pod waits for its PersistentVolumeClaim to bind: ${msg}`, fix: 'see the PVC: kubectl describe pvc' };
+    }
+    return { cause: `the scheduler cannot place the pod: ${msg || sched?.reason || 'no reason given'}`, fix: 'check node capacity, taints and cordons (kubectl describe nodes)' };
+  }
+  const sandbox = ev('FailedCreatePodSandBox');
+  if (sandbox) return { cause: `the node cannot set up the pod's network (FailedCreatePodSandBox: ${sandbox.message})`, fix: 'check the CNI pods on that node (kubectl -n kube-system get pods -o wide)' };
+  const mount = ev('FailedMount') ?? ev('FailedAttachVolume');
+  if (mount) return { cause: `the volume cannot be attached/mounted (${mount.reason}: ${mount.message})`, fix: 'check the CSI driver pods and the VolumeAttachment objects' };
+  if (waiting?.reason === 'CrashLoopBackOff') return { cause: `a container keeps crashing (${waiting.message ?? 'CrashLoopBackOff'})`, fix: 'read its logs: kubectl logs --previous' };
+  if (waiting?.reason) return { cause: `a container is stuck in ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`, fix: 'kubectl describe pod shows the node\'s view' };
+  if (!nodeOf(pod)) return { cause: 'the pod was never scheduled and no event says why', fix: 'check that kube-scheduler is running (kubectl -n kube-system get pods)' };
+  return { cause: `the pod stayed ${s.phase ?? 'Pending'} on ${nodeOf(pod)} with no event explaining why`, fix: `check the kubelet on ${nodeOf(pod)} (node Ready condition, kubelet logs)` };
+}

@@ -1,0 +1,170 @@
+/**
+ * What the validate suites of one run share: the API connection, the run id, the test namespaces (created once,
+ * on first use), the node list, and cleanup. Suites run concurrently; everything here is memoised promises.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { StepContext } from '../run/types.js';
+import type { KubeClient, KubeObject } from '../kube/index.js';
+import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
+import { listSchedulableNodes, type NodeInfo } from './nodes.js';
+
+export const SUITES = ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'] as const;
+export type SuiteName = (typeof SUITES)[number];
+
+export interface ValidateOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** Only these suites (default all). */
+  only?: SuiteName[];
+  /** Leave the test namespaces behind for inspection. */
+  keep?: boolean;
+  /** Image registry mirror for the probe image ('' = registry.k8s.io). */
+  imageRegistry?: string;
+  /** How long a suite waits for the cluster (pods running, claims bound), seconds. Default 120. */
+  timeoutS?: number;
+  /** Cross-node peers each client probes before sampling (full matrix up to maxPeers + 1 nodes). Default 8. */
+  maxPeers?: number;
+  clusterDomain?: string;
+  env?: Record<string, string | undefined>;
+  /** A connection to use instead of loading the kubeconfig (tests). */
+  kube?: KubeClient;
+}
+
+export class ValidateSession {
+  readonly opts: ValidateOptions;
+  private kubeP?: Promise<KubeClient>;
+  private readonly namespaces = new Map<string, Promise<string>>();
+  private nodesP?: Promise<NodeInfo[]>;
+  private runIdValue?: string;
+  private runKubeconfig?: string;
+  /** Namespaces created in this run (for cleanup and the report). */
+  readonly created: string[] = [];
+  /** Objects made outside the namespaces (none today; PVs are the provisioner's and go with their claims). */
+  keptNote?: string;
+
+  constructor(opts: ValidateOptions) {
+    this.opts = opts;
+  }
+
+  get timeoutMs(): number {
+    return (this.opts.timeoutS ?? 120) * 1000;
+  }
+
+  /**
+   * Inside setup/rehearse the kubeconfig is only known at run time: the one bootstrap stored in ctx.values.kubeconfig,
+   * else <stateDir>/secrets/kubeconfig (the add-on stages' convention), else $KUBECONFIG / ~/.kube/config.
+   */
+  bindContext(ctx: StepContext): void {
+    if (this.opts.kube || this.opts.kubeconfig || this.runKubeconfig) return;
+    const v = ctx.values.kubeconfig;
+    const conventional = path.join(ctx.stateDir, 'secrets', 'kubeconfig');
+    this.runKubeconfig = typeof v === 'string' && v !== '' ? v : existsSync(conventional) ? conventional : undefined;
+  }
+
+  kube(): Promise<KubeClient> {
+    if (!this.kubeP) {
+      this.kubeP = this.opts.kube
+        ? Promise.resolve(this.opts.kube)
+        : import('../kube/index.js').then((k) => k.loadKubeConfig(this.opts.kubeconfig ?? this.runKubeconfig, this.opts.context, { env: this.opts.env }));
+      // A failed load is reported by every suite that needs it; let a later call retry rather than cache the error.
+      this.kubeP.catch(() => (this.kubeP = undefined));
+    }
+    return this.kubeP;
+  }
+
+  /** Closes a connection this session opened itself (never loads one just to close it). */
+  async close(): Promise<void> {
+    if (this.opts.kube || !this.kubeP) return;
+    (await this.kubeP.catch(() => undefined))?.close();
+    this.kubeP = undefined;
+  }
+
+  /** Namespace-safe run id derived from the run directory (…/runs/<id>). */
+  runId(ctx: StepContext): string {
+    if (!this.runIdValue) {
+      const base = path.basename(ctx.runDir).toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+      this.runIdValue = (base || Math.random().toString(16).slice(2, 10)).slice(0, 36);
+    }
+    return this.runIdValue;
+  }
+
+  namespaceName(ctx: StepContext, suffix = ''): string {
+    return `groundwork-validate-${this.runId(ctx)}${suffix ? `-${suffix}` : ''}`;
+  }
+
+  buildContext(ctx: StepContext, namespace: string): BuildContext {
+    return { namespace, runId: this.runId(ctx), registry: this.opts.imageRegistry ?? '' };
+  }
+
+  /** The test namespace (created on first use). `suffix` gives a suite its own, e.g. for a default-deny policy. */
+  namespace(ctx: StepContext, suffix = ''): Promise<string> {
+    const name = this.namespaceName(ctx, suffix);
+    let p = this.namespaces.get(name);
+    if (!p) {
+      p = (async () => {
+        const kube = await this.kube();
+        const { createNamespace } = await import('../kube/index.js');
+        // Record before the call: if the create reaches the server but the answer is lost, cleanup still tries.
+        this.created.push(name);
+        const ns = buildNamespace(name, this.runId(ctx));
+        await createNamespace(kube, name, ns.metadata.labels ?? {}, { signal: ctx.signal, reuse: true });
+        ctx.log(`created namespace ${name}`);
+        return name;
+      })();
+      p.catch(() => this.namespaces.delete(name));
+      this.namespaces.set(name, p);
+    }
+    return p;
+  }
+
+  nodes(ctx: StepContext): Promise<NodeInfo[]> {
+    if (!this.nodesP) {
+      this.nodesP = this.kube().then((k) => listSchedulableNodes(k, ctx.signal));
+      this.nodesP.catch(() => (this.nodesP = undefined));
+    }
+    return this.nodesP;
+  }
+
+  /**
+   * Deletes every namespace of this run (found by label, so a namespace whose create answer was lost goes too)
+   * and waits until they and the volumes provisioned for their claims are gone. With --keep, says what stays.
+   */
+  async cleanup(ctx: StepContext): Promise<{ deleted: string[]; kept: string[]; leftovers: string[] }> {
+    if (!this.runIdValue && this.created.length === 0) return { deleted: [], kept: [], leftovers: [] };
+    let kube: KubeClient;
+    try {
+      kube = await this.kube();
+    } catch {
+      return { deleted: [], kept: [], leftovers: [] };
+    }
+    const k = await import('../kube/index.js');
+    const runId = this.runId(ctx);
+    const found = (await kube.list('v1', 'Namespace', { labelSelector: `${RUN_LABEL}=${runId}` })).items.map((n) => n.metadata.name!);
+    const all = [...new Set([...found, ...this.created])];
+    if (this.opts.keep) {
+      ctx.log(`--keep: leaving ${all.join(', ') || 'nothing'} in place; delete with: kubectl delete namespace -l ${RUN_LABEL}=${runId}`);
+      return { deleted: [], kept: all, leftovers: [] };
+    }
+    await Promise.all(all.map((ns) => k.deleteNamespace(kube, ns, { wait: false })));
+    const leftovers: string[] = [];
+    for (const ns of all) {
+      try {
+        await k.waitGone(kube, 'v1', 'Namespace', ns, undefined, { timeoutMs: Math.max(60_000, this.timeoutMs) });
+      } catch {
+        leftovers.push(`namespace ${ns}`);
+      }
+    }
+    // Volumes bound to our claims: with reclaimPolicy Delete they go once the claims are gone.
+    const ours = (pv: KubeObject) => all.includes(((pv.spec as { claimRef?: { namespace?: string } }).claimRef?.namespace) ?? '');
+    try {
+      await k.waitFor(kube, 'v1', 'PersistentVolume', { timeoutMs: 60_000, what: 'volumes of the test claims to be released', resyncMs: 1000 }, (pvs) =>
+        [...pvs.values()].some((pv) => ours(pv) && (pv.spec as { persistentVolumeReclaimPolicy?: string }).persistentVolumeReclaimPolicy !== 'Retain') ? undefined : true,
+      );
+    } catch (err) {
+      if (err instanceof k.WaitTimeout) for (const pv of err.last.values()) if (ours(pv)) leftovers.push(`persistentvolume ${pv.metadata.name}`);
+    }
+    ctx.log(leftovers.length ? `cleanup left: ${leftovers.join(', ')}` : `deleted ${all.join(', ') || 'nothing'}`);
+    return { deleted: all, kept: [], leftovers };
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Connectivity with O(nodes) pods: a server per schedulable node behind one ClusterIP Service, and a client per
+ * node whose containers each probe one target (every server's pod IP, the Service IP, the Service by name).
+ * Results come from the containers' exit codes (one watch, no per-probe log reads); logs only for failures.
+ */
+import type { StepContext, StepOutcome } from '../../run/types.js';
+import type { KubeObject } from '../../kube/index.js';
+import { buildProbePod, buildService, ROLE_LABEL, SUITE_LABEL } from '../objects.js';
+import { buildMatrix, diagnoseMatrix, DNS_CONTAINER, formatMatrix, pickTargets, SERVICE_CONTAINER, serverContainer } from '../matrix.js';
+import { containerResults } from '../pod-state.js';
+import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
+import type { ValidateSession } from '../session.js';
+
+export const SERVER_PORT = 8080;
+/**
+ * Cross-node peers per client before sampling. Each probe is a container (the probe vocabulary has one probe per
+ * command), and a real node runs every container of a client pod at once: 8 peers + 3 keeps a client pod near
+ * 100 MB, gives a full matrix up to 9 nodes and, beyond, every node still sends to 8 and hears from 8 others.
+ */
+export const DEFAULT_MAX_PEERS = 8;
+export const SERVICE_NAME = 'gw-servers';
+
+export async function runConnectivity(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
+  const started = Date.now();
+  const kube = await s.kube();
+  const allNodes = await s.nodes(ctx);
+  const nodes = allNodes.filter((n) => n.schedulable);
+  // Tainted control planes are normal; NotReady or cordoned nodes are the control-plane suite's to report.
+  const skipped = allNodes.filter((n) => !n.schedulable && (!n.ready || n.unschedulable)).map((n) => n.name);
+  if (nodes.length === 0) {
+    return { status: 'fail', summary: 'no schedulable node: every node is NotReady, cordoned or tainted', fix: 'see the control-plane result for the nodes\' state' };
+  }
+  const ns = await s.namespace(ctx);
+  const b = s.buildContext(ctx, ns);
+  const sel = `${SUITE_LABEL}=connectivity`;
+
+  const servers = nodes.map((n, i) =>
+    buildProbePod(b, `server-${i}`, 'connectivity', [{ name: 'serve', probe: { kind: 'serve', port: SERVER_PORT } }], {
+      nodeName: n.name,
+      labels: { [ROLE_LABEL]: 'server' },
+      restartPolicy: 'Always',
+    }),
+  );
+  const svc = await kube.create(buildService(b, SERVICE_NAME, 'connectivity', { [SUITE_LABEL]: 'connectivity', [ROLE_LABEL]: 'server' }, SERVER_PORT), ctx.signal);
+  const clusterIP = (svc.spec as { clusterIP?: string }).clusterIP;
+  await createAll(kube, servers, ctx.signal);
+  ctx.log(`connectivity: ${servers.length} server pods created, waiting for them to run`);
+  const up = await waitPods(kube, ns, servers.map((p) => p.metadata.name!), 'running', { labelSelector: `${sel},${ROLE_LABEL}=server`, timeoutMs: s.timeoutMs, signal: ctx.signal });
+  if (up.stuck.length > 0) {
+    const ev = await explainStuck(kube, ns, up.stuck, ctx.signal);
+    return {
+      status: 'fail',
+      summary: `${up.stuck.length} of ${servers.length} server pods did not start: ${ev.diagnosis.cause}`,
+      detail: [...ev.pods, ...formatEvents(ev.events)].join('\n'),
+      fix: ev.diagnosis.fix,
+      evidence: { stuck: ev.pods, events: ev.events },
+    };
+  }
+  const serversUpMs = Date.now() - started;
+  const ips = servers.map((p) => podIP(up.pods.get(p.metadata.name!)!)!);
+
+  const maxPeers = s.opts.maxPeers ?? DEFAULT_MAX_PEERS;
+  const sampled = nodes.length - 1 > maxPeers;
+  const targets = nodes.map((_, i) => pickTargets(i, nodes.length, maxPeers));
+  const clients: KubeObject[] = nodes.map((n, i) =>
+    buildProbePod(
+      b,
+      `client-${i}`,
+      'connectivity',
+      [
+        ...targets[i]!.map((j) => ({ name: serverContainer(j), probe: { kind: 'connect' as const, host: ips[j]!, port: SERVER_PORT, timeoutS: 2 } })),
+        ...(clusterIP && clusterIP !== 'None' ? [{ name: SERVICE_CONTAINER, probe: { kind: 'connect' as const, host: clusterIP, port: SERVER_PORT, timeoutS: 2 } }] : []),
+        { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2 } },
+      ],
+      { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' } },
+    ),
+  );
+  await createAll(kube, clients, ctx.signal);
+  ctx.log(`connectivity: ${clients.length} client pods probing`);
+  const done = await waitPods(kube, ns, clients.map((p) => p.metadata.name!), 'finished', { labelSelector: `${sel},${ROLE_LABEL}=client`, timeoutMs: s.timeoutMs, signal: ctx.signal });
+
+  const results = new Map<number, Map<string, boolean>>();
+  const failures: { pod: string; container: string }[] = [];
+  clients.forEach((c, i) => {
+    const pod = done.pods.get(c.metadata.name!);
+    const r = pod ? containerResults(pod) : new Map<string, boolean>();
+    results.set(i, r);
+    for (const [name, ok] of r) if (!ok) failures.push({ pod: c.metadata.name!, container: name });
+  });
+  const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled);
+  const diag = diagnoseMatrix(matrix);
+  const pods = servers.length + clients.length;
+  const evidence: Record<string, unknown> = {
+    matrix,
+    podsCreated: pods,
+    probes: [...results.values()].reduce((a, r) => a + r.size, 0),
+    serviceIP: clusterIP,
+    skippedNodes: skipped,
+    serversUpMs,
+    totalMs: Date.now() - started,
+  };
+  if (done.stuck.length > 0) {
+    const ev = await explainStuck(kube, ns, done.stuck, ctx.signal);
+    evidence.stuck = ev.pods;
+    evidence.events = ev.events;
+    return {
+      status: 'fail',
+      summary: `${done.stuck.length} of ${clients.length} client pods did not finish: ${ev.diagnosis.cause}`,
+      detail: [formatMatrix(matrix), ...ev.pods, ...formatEvents(ev.events)].join('\n'),
+      fix: ev.diagnosis.fix,
+      evidence,
+    };
+  }
+  if (failures.length > 0) evidence.logs = await failedLogs(kube, ns, failures, ctx.signal);
+  const detail = [formatMatrix(matrix), ...((evidence.logs as string[] | undefined) ?? []).map((l) => `log ${l}`)].join('\n');
+  return {
+    status: diag.status,
+    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')} (NotReady or cordoned)` : ''}`,
+    detail,
+    why: diag.why,
+    fix: diag.fix,
+    evidence,
+  };
+}

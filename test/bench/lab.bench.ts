@@ -1,0 +1,168 @@
+/**
+ * The lab at size: 200 nodes and 5,000 pods through the HTTPS API. Reports p50/p99 of a pod create and of
+ * `list pods` (all namespaces, JSON, as client-go lists), the delay until 20 watchers have all seen a change
+ * (watch fan-out), and the memory of the process holding the lab (the bench's own client runs in it too).
+ */
+import https from 'node:https';
+import type { Bench, BenchLine } from './types.js';
+import { startLab } from '../../src/lab/index.js';
+import { startEtcd } from '../helpers/etcd.js';
+
+const NODES = 200;
+const PODS = 5000;
+const NAMESPACES = 10;
+const WATCHERS = 20;
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+const bench: Bench = async () => {
+  const lab = await startLab({ nodes: NODES, controlPlanes: 3 });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca: lab.caPem });
+  const url = new URL(lab.url);
+  const request = (method: string, path: string, body?: unknown): Promise<{ code: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = https.request(
+        { agent, host: url.hostname, port: url.port, method, path, headers: { authorization: `Bearer ${lab.token}`, accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+  const lines: BenchLine[] = [];
+  try {
+    for (let n = 0; n < NAMESPACES; n++) await request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${n}` } });
+    const pod = (i: number) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `pod-${i}`, labels: { app: `app-${i % 50}` } },
+      spec: {
+        nodeName: `w-${(i % (NODES - 3)) + 1}`,
+        containers: [{ name: 'app', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+      },
+    });
+    const createMs: number[] = [];
+    const t0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < PODS; i = next++) {
+        const s = performance.now();
+        const r = await request('POST', `/api/v1/namespaces/ns-${i % NAMESPACES}/pods`, pod(i));
+        createMs.push(performance.now() - s);
+        if (r.code !== 201) throw new Error(`create pod-${i}: ${r.code} ${r.text.slice(0, 200)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    const loadS = (performance.now() - t0) / 1000;
+    lines.push({ name: `lab: create pod (${PODS} pods, 4 in flight, ${NODES} nodes)`, value: quantile(createMs, 0.5), unit: 'ms p50', note: `p99 ${quantile(createMs, 0.99).toFixed(2)} ms; ${(PODS / loadS).toFixed(0)} creates/s` });
+
+    const listMs: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 20; i++) {
+      const s = performance.now();
+      const r = await request('GET', '/api/v1/pods');
+      listMs.push(performance.now() - s);
+      bytes = r.text.length;
+      if (r.code !== 200) throw new Error(`list: ${r.code}`);
+    }
+    lines.push({ name: `lab: list pods -A (${PODS} pods)`, value: quantile(listMs, 0.5), unit: 'ms p50', note: `p99 ${quantile(listMs, 0.99).toFixed(2)} ms; ${(bytes / 1e6).toFixed(1)} MB per list` });
+    const selMs: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = performance.now();
+      await request('GET', `/api/v1/namespaces/ns-3/pods?labelSelector=app%3Dapp-${i}`);
+      selMs.push(performance.now() - s);
+    }
+    lines.push({ name: 'lab: list pods -n ns -l app=x', value: quantile(selMs, 0.5), unit: 'ms p50', note: `p99 ${quantile(selMs, 0.99).toFixed(2)} ms` });
+
+    // Watch fan-out: 20 HTTP watch streams on all pods; time until every one has seen each new pod.
+    const rv = lab.store.currentResourceVersion();
+    const seen = new Map<string, number>();
+    const arrivals = new Map<string, number[]>();
+    const streams: https.ClientRequest[] = [];
+    const watchAgent = new https.Agent({ keepAlive: false, ca: lab.caPem });
+    for (let w = 0; w < WATCHERS; w++) {
+      await new Promise<void>((resolve, reject) => {
+        const req = https.request({ agent: watchAgent, host: url.hostname, port: url.port, path: `/api/v1/pods?watch=true&resourceVersion=${rv}`, headers: { authorization: `Bearer ${lab.token}` } }, (res) => {
+          let buf = '';
+          res.on('data', (c: Buffer) => {
+            buf += c.toString();
+            let i: number;
+            while ((i = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, i);
+              buf = buf.slice(i + 1);
+              const e = JSON.parse(line) as { type: string; object: { metadata: { name: string } } };
+              if (e.type !== 'ADDED') continue;
+              const list = arrivals.get(e.object.metadata.name) ?? [];
+              list.push(performance.now());
+              arrivals.set(e.object.metadata.name, list);
+            }
+          });
+          resolve();
+        });
+        req.on('error', reject);
+        req.end();
+        streams.push(req);
+      });
+    }
+    const fanMs: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const name = `fan-${i}`;
+      const s = performance.now();
+      seen.set(name, s);
+      await request('POST', '/api/v1/namespaces/ns-0/pods', { ...pod(PODS + i), metadata: { name } });
+      for (let spin = 0; (arrivals.get(name)?.length ?? 0) < WATCHERS; spin++) {
+        if (spin > 5000) throw new Error(`watchers did not all see ${name}`);
+        await new Promise((r) => setImmediate(r));
+      }
+      fanMs.push(Math.max(...arrivals.get(name)!) - s);
+    }
+    lines.push({ name: `lab: watch fan-out to ${WATCHERS} watchers (create → all saw it)`, value: quantile(fanMs, 0.5), unit: 'ms p50', note: `p99 ${quantile(fanMs, 0.99).toFixed(2)} ms over 100 creates` });
+    for (const s of streams) s.destroy();
+    watchAgent.destroy();
+
+    global.gc?.();
+    const mem = process.memoryUsage();
+    lines.push({ name: `lab: process memory with ${NODES} nodes + ${PODS} pods`, value: Math.round(mem.rss / 1e6), unit: 'MB RSS', note: `heap used ${Math.round(mem.heapUsed / 1e6)} MB (bench client in the same process)` });
+  } finally {
+    agent.destroy();
+    await lab.stop();
+  }
+  lines.push(...(await benchEtcdStore()));
+  return lines;
+};
+
+/** The same pod create through a lab whose store is a real etcd (compare-and-swap txn per write, fsync'd). */
+async function benchEtcdStore(): Promise<BenchLine[]> {
+  const etcd = await startEtcd();
+  const lab = await startLab({ nodes: 3, etcd: etcd.url });
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const s = performance.now();
+      await lab.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `e-${i}`, namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'registry.example/app:1.0' }] } });
+      ms.push(performance.now() - s);
+    }
+    const t = performance.now();
+    await lab.stop();
+    const again = await startLab({ nodes: 3, etcd: etcd.url });
+    const reloadMs = performance.now() - t;
+    const n = again.store.list('pods').items.length;
+    await again.stop();
+    return [
+      { name: 'lab on etcd: create pod (store call, 1 in flight)', value: quantile(ms, 0.5), unit: 'ms p50', note: `p99 ${quantile(ms, 0.99).toFixed(2)} ms` },
+      { name: 'lab on etcd: restart and reload', value: Math.round(reloadMs), unit: 'ms', note: `${n} pods served again` },
+    ];
+  } finally {
+    await lab.stop();
+    await etcd.stop();
+  }
+}
+
+export default bench;

@@ -1,0 +1,57 @@
+/**
+ * `groundwork validate` against a 200-node lab: total wall time (goal < 60 s) and how many pods it created
+ * (O(nodes): a server and a client per node, plus the spread pods and a few fixed ones).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { startLab } from '../../src/lab/index.js';
+import { createControllers } from '../../src/lab/controllers/index.js';
+import { runValidate } from '../../src/validate/index.js';
+import type { BenchLine } from './types.js';
+
+const NODES = 200;
+
+export default async function bench(): Promise<BenchLine[]> {
+  const lab = await startLab({ nodes: NODES, controlPlanes: 3, cni: 'cilium', controllers: createControllers() });
+  try {
+    // Let the lab's system pods come up first, as setup's health gate would.
+    const deadline = Date.now() + 60_000;
+    const settled = () => {
+      const ps = lab.store.list('pods', 'kube-system').items;
+      return ps.length > 0 && ps.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
+    };
+    while (Date.now() < deadline && !settled()) await new Promise((r) => setTimeout(r, 200));
+    let pods = 0;
+    const stopWatch = lab.store.watch('pods', undefined, {}, (e) => {
+      if (e.type === 'ADDED' && e.object.metadata.namespace?.startsWith('groundwork-validate-')) pods++;
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-bench-validate-'));
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const stderr = new PassThrough();
+    stderr.resume();
+    const t0 = performance.now();
+    const code = await runValidate({
+      io: { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd: dir },
+      kubeconfig: lab.kubeconfigPath,
+      stateDir: path.join(dir, '.groundwork'),
+      json: true,
+      timeoutS: 120,
+    });
+    const wallS = (performance.now() - t0) / 1000;
+    stopWatch();
+    const report = JSON.parse(out) as { results: { id: string; status: string; durationMs: number; evidence?: { probes?: number } }[] };
+    const per = report.results.map((r) => `${r.id} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s`).join(', ');
+    const probes = report.results.find((r) => r.id === 'connectivity')?.evidence?.probes;
+    const left = lab.store.list('namespaces').items.filter((n) => n.metadata.name!.startsWith('groundwork-validate-')).length;
+    return [
+      { name: `validate: ${NODES}-node lab, all suites (wall, cleanup included)`, value: wallS, unit: 's', goal: '< 60 s', met: wallS < 60 && code === 0, note: `exit ${code}; ${per}` },
+      { name: 'validate: pods created', value: pods, unit: 'pods', note: `connectivity probes: ${probes ?? '?'}; test namespaces left: ${left}` },
+    ];
+  } finally {
+    await lab.stop();
+  }
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  buildCertSANs,
+  buildKubeadmConfig,
+  buildKubeadmJoinConfig,
+  buildScpToArgv,
+  buildSshArgv,
+  controlPlaneEndpoint,
+  findKubeadmSecrets,
+  parseCertificateKey,
+  parseJoinCommand,
+  selectKubeadmApiVersion,
+} from '../../src/bootstrap/kubeadm.js';
+import { buildFixtureSpec } from './spec-fixtures.js';
+
+const TOKEN = 'abcdef.0123456789abcdef';
+const HASH = `sha256:${'a1'.repeat(32)}`;
+const CERT_KEY = 'f0'.repeat(32);
+
+describe('selectKubeadmApiVersion', () => {
+  // v1beta4 was added in kubeadm v1.31 (kubeadm-config.v1beta4 changelog "v1.31"); v1beta3 before.
+  it.each([
+    ['1.28.9', 'kubeadm.k8s.io/v1beta3'],
+    ['1.30.14', 'kubeadm.k8s.io/v1beta3'],
+    ['1.31.0', 'kubeadm.k8s.io/v1beta4'],
+    ['1.32.4', 'kubeadm.k8s.io/v1beta4'],
+    ['1.34.1', 'kubeadm.k8s.io/v1beta4'],
+  ])('%s -> %s', (v, api) => expect(selectKubeadmApiVersion(v)).toBe(api));
+});
+
+describe.each([
+  ['1.30.14', 'cilium'],
+  ['1.30.14', 'calico'],
+  ['1.32.4', 'cilium'],
+  ['1.32.4', 'calico'],
+  ['1.32.4', 'flannel'],
+] as const)('kubeadm config for Kubernetes %s with %s', (k8s, cni) => {
+  const spec = buildFixtureSpec({ method: 'kubeadm', kubernetesVersion: k8s, cni });
+  const { init, cluster, apiVersion } = buildKubeadmConfig(spec);
+  const v4 = apiVersion === 'kubeadm.k8s.io/v1beta4';
+
+  it('ClusterConfiguration carries subnets, endpoint, SANs, etcd dataDir and version', () => {
+    expect(cluster).toMatchObject({
+      apiVersion,
+      kind: 'ClusterConfiguration',
+      kubernetesVersion: `v${k8s}`,
+      controlPlaneEndpoint: '127.0.10.11:6443',
+      networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12' },
+      etcd: { local: { dataDir: '/var/lib/etcd' } },
+    });
+    expect((cluster.apiServer as { certSANs: string[] }).certSANs).toEqual(['127.0.10.11', 'cp-1', '127.0.10.12', 'cp-2', '127.0.10.13', 'cp-3']);
+  });
+
+  it('InitConfiguration advertises the first control plane with a short-lived token', () => {
+    expect(init).toMatchObject({ apiVersion, kind: 'InitConfiguration', localAPIEndpoint: { advertiseAddress: '127.0.10.11', bindPort: 6443 } });
+    expect((init.bootstrapTokens as { ttl: string }[])[0]!.ttl).toBe('15m0s');
+    const reg = init.nodeRegistration as { name: string; kubeletExtraArgs: unknown };
+    expect(reg.name).toBe('cp-1');
+    // v1beta4 turned the string maps into lists of {name, value}.
+    expect(reg.kubeletExtraArgs).toEqual(v4 ? [{ name: 'node-ip', value: '127.0.10.11' }] : { 'node-ip': '127.0.10.11' });
+  });
+
+  it('kube-proxy is off only when Cilium replaces it, in the way each API version says it', () => {
+    const off = cni === 'cilium';
+    expect(cluster.proxy).toEqual(off && v4 ? { disabled: true } : undefined);
+    expect(init.skipPhases).toEqual(off && !v4 ? ['addon/kube-proxy'] : undefined);
+  });
+
+  it('JoinConfiguration for a control plane carries the certificate key; a worker gets none', () => {
+    const cp2 = spec.spec.nodes[1]!;
+    const w1 = spec.spec.nodes[3]!;
+    const j = buildKubeadmJoinConfig(spec, cp2, { token: TOKEN, caCertHash: HASH, certificateKey: CERT_KEY });
+    expect(j).toMatchObject({
+      apiVersion,
+      kind: 'JoinConfiguration',
+      discovery: { bootstrapToken: { apiServerEndpoint: '127.0.10.11:6443', token: TOKEN, caCertHashes: [HASH] } },
+      controlPlane: { localAPIEndpoint: { advertiseAddress: '127.0.10.12', bindPort: 6443 }, certificateKey: CERT_KEY },
+    });
+    const jw = buildKubeadmJoinConfig(spec, w1, { token: TOKEN, caCertHash: HASH, certificateKey: CERT_KEY });
+    expect(jw.controlPlane).toBeUndefined();
+    expect(() => buildKubeadmJoinConfig(spec, cp2, { token: TOKEN, caCertHash: HASH })).toThrow(/certificate key/);
+  });
+});
+
+describe('endpoints and SANs', () => {
+  it('defaults the port and brackets IPv6', () => {
+    const spec = buildFixtureSpec({ method: 'kubeadm' });
+    expect(controlPlaneEndpoint({ ...spec, spec: { ...spec.spec, endpoint: 'https://[::1]:7443' } })).toBe('[::1]:7443');
+    expect(controlPlaneEndpoint({ ...spec, spec: { ...spec.spec, endpoint: 'https://api.example.test' } })).toBe('api.example.test:6443');
+  });
+  it('has no duplicates and adds the spec extras', () => {
+    const spec = buildFixtureSpec({ method: 'kubeadm' });
+    spec.spec.bootstrap.kubeadm.certSANs = ['api.lab.test', 'cp-1'];
+    expect(buildCertSANs(spec)).toEqual(['127.0.10.11', 'cp-1', '127.0.10.12', 'cp-2', '127.0.10.13', 'cp-3', 'api.lab.test']);
+  });
+});
+
+describe('ssh and scp argv', () => {
+  const spec = buildFixtureSpec({ method: 'kubeadm' });
+  const cp1 = spec.spec.nodes[0]!;
+  it('never prompts and separates the remote command', () => {
+    expect(buildSshArgv(spec, cp1, ['test', '-f', '/etc/kubernetes/admin.conf'])).toEqual([
+      'ssh', '-i', '/keys/id_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10',
+      '-p', '22', 'root@127.0.10.11', '--', 'test', '-f', '/etc/kubernetes/admin.conf',
+    ]);
+  });
+  it('scp uses -P and brackets IPv6 hosts', () => {
+    const v6 = { ...cp1, address: '::1' };
+    expect(buildScpToArgv(spec, v6, '/a', '/b').slice(-4)).toEqual(['-P', '22', '/a', 'root@[::1]:/b']);
+  });
+  it('a node override of user and port wins (property: any user stays inside one element)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), fc.integer({ min: 1, max: 65535 }), (user, port) => {
+        const argv = buildSshArgv(spec, { ...cp1, ssh: { user, port } }, ['true']);
+        expect(argv[argv.indexOf('-p') + 1]).toBe(String(port));
+        expect(argv[argv.indexOf('--') - 1]).toBe(`${user}@127.0.10.11`);
+      }),
+    );
+  });
+});
+
+describe('parsing kubeadm output', () => {
+  it('reads token and CA hash from --print-join-command', () => {
+    expect(parseJoinCommand(`kubeadm join 127.0.10.11:6443 --token ${TOKEN} --discovery-token-ca-cert-hash ${HASH} \n`)).toEqual({ token: TOKEN, caCertHash: HASH });
+    expect(parseJoinCommand('error: no token')).toBeUndefined();
+  });
+  it('reads the certificate key from upload-certs', () => {
+    expect(parseCertificateKey(`[upload-certs] Storing the certificates in Secret "kubeadm-certs"\n[upload-certs] Using certificate key:\n${CERT_KEY}\n`)).toBe(CERT_KEY);
+    expect(parseCertificateKey('nothing')).toBeUndefined();
+  });
+  it('finds every secret kubeadm init prints', () => {
+    const out = `  kubeadm join 127.0.10.11:6443 --token ${TOKEN} \\\n\t--discovery-token-ca-cert-hash ${HASH} \\\n\t--control-plane --certificate-key ${CERT_KEY}\n`;
+    const s = findKubeadmSecrets(out);
+    expect(s).toContain(TOKEN);
+    expect(s).toContain(CERT_KEY);
+  });
+});
+
+describe('node labels', () => {
+  it.each([
+    ['1.32.4', [{ name: 'node-ip', value: '127.0.10.21' }, { name: 'node-labels', value: 'tier=db,zone=a' }]],
+    ['1.30.14', { 'node-ip': '127.0.10.21', 'node-labels': 'tier=db,zone=a' }],
+  ])('Kubernetes %s: kubelet gets --node-labels in the join config', (k8s, args) => {
+    const spec = buildFixtureSpec({ method: 'kubeadm', kubernetesVersion: k8s });
+    const w1 = { ...spec.spec.nodes[3]!, labels: { tier: 'db', zone: 'a' } };
+    const j = buildKubeadmJoinConfig(spec, w1, { token: TOKEN, caCertHash: HASH });
+    expect((j.nodeRegistration as { kubeletExtraArgs: unknown }).kubeletExtraArgs).toEqual(args);
+  });
+});

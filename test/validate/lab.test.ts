@@ -1,0 +1,153 @@
+/**
+ * `groundwork validate` against the lab: healthy, then each fault; exactly the suites that should fail do, with a
+ * diagnosis naming the cause; afterwards the real kubectl finds no test namespace and no volume.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { startLab, type Lab } from '../../src/lab/index.js';
+import { createControllers } from '../../src/lab/controllers/index.js';
+import { buildValidateStage, runValidate } from '../../src/validate/index.js';
+import { runPlan } from '../../src/run/engine.js';
+import type { Io } from '../../src/io.js';
+
+const labs: Lab[] = [];
+afterAll(async () => {
+  await Promise.all(labs.map((l) => l.stop()));
+});
+
+function captureIo(cwd: string): Io & { out: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.resume();
+  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd, out: () => out };
+}
+
+/** The real kubectl, with a HOME of its own so nothing of the machine's leaks in. Async: the lab serves from this process. */
+export async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
+  const home = mkdtempSync(path.join(tmpdir(), 'gw-kubectl-home-'));
+  const r = await promisify(execFile)('/usr/bin/kubectl', ['--kubeconfig', kubeconfig, ...args], { env: { HOME: home, PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+  return r.stdout;
+}
+
+interface Report {
+  status: string;
+  results: { id: string; status: string; summary: string; why?: string; fix?: string; evidence?: Record<string, unknown> }[];
+}
+
+async function validateLab(faults: string[], timeoutS = 30): Promise<{ report: Report; code: number; lab: Lab }> {
+  const lab = await startLab({ nodes: 3, cni: 'cilium', faults, controllers: createControllers({ timeScale: 0.1 }) });
+  labs.push(lab);
+  await waitSettled(lab);
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-'));
+  const io = captureIo(dir);
+  const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS });
+  return { report: JSON.parse(io.out()) as Report, code, lab };
+}
+
+/** Like setup's health gate: validation starts once the lab's system pods have had their chance to start. */
+async function waitSettled(lab: Lab): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const ready = () => lab.store.list('pods', 'kube-system').items.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
+  while (Date.now() < deadline && (lab.store.list('pods', 'kube-system').items.length === 0 || !ready())) await new Promise((r) => setTimeout(r, 100));
+}
+
+function statuses(r: Report): Record<string, string> {
+  return Object.fromEntries(r.results.map((x) => [x.id, x.status]));
+}
+
+async function expectClean(lab: Lab): Promise<void> {
+  const ns = await kubectl(lab.kubeconfigPath, 'get', 'namespaces', '-o', 'name');
+  expect(ns).toContain('namespace/kube-system');
+  expect(ns).not.toContain('groundwork-validate');
+  expect((await kubectl(lab.kubeconfigPath, 'get', 'persistentvolumes', '-o', 'name')).trim()).toBe('');
+}
+
+const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass' };
+
+describe.concurrent('validate against the lab', () => {
+  it('a healthy 3-node Cilium lab passes every suite, with a matrix, and leaves nothing behind', async () => {
+    const { report, code, lab } = await validateLab([]);
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual(HEALTHY);
+    expect(code).toBe(0);
+    const conn = report.results.find((r) => r.id === 'connectivity')!;
+    const m = conn.evidence!.matrix as { nodes: string[]; cells: string[][] };
+    expect(m.nodes).toEqual(['w-1', 'w-2']);
+    expect(m.cells).toEqual([['ok', 'ok'], ['ok', 'ok']]);
+    expect(conn.evidence!.podsCreated).toBe(4);
+    await expectClean(lab);
+  }, 180_000);
+
+  it('storage handles an Immediate default class too (binds before any pod, volume released after)', async () => {
+    const lab = await startLab({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
+    labs.push(lab);
+    await waitSettled(lab);
+    const key = 'storageclass.kubernetes.io/is-default-class';
+    const classes = lab.store.list('storageclasses.storage.k8s.io').items;
+    const immediate = classes.find((c) => (c as { volumeBindingMode?: string }).volumeBindingMode !== 'WaitForFirstConsumer')!;
+    expect(immediate).toBeDefined();
+    for (const c of classes) await lab.store.patch('storageclasses.storage.k8s.io', undefined, c.metadata.name!, 'merge', { metadata: { annotations: { [key]: c === immediate ? 'true' : 'false' } } });
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-'));
+    const io = captureIo(dir);
+    const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: 15, only: ['storage'] });
+    const report = JSON.parse(io.out()) as Report;
+    expect(report.results.map((r) => [r.id, r.status])).toEqual([['storage', 'pass']]);
+    expect(report.results[0]!.evidence).toMatchObject({ storageClass: immediate.metadata.name, bindingMode: 'Immediate', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(report.results[0]!.summary).toMatch(/bound in [\d.]+s, attached in [\d.]+s, data read back .*volume released/);
+    expect(code).toBe(0);
+    await expectClean(lab);
+  }, 180_000);
+
+  it('a Flannel lab fails the NetworkPolicy suite naming flannel, and only that suite', async () => {
+    const lab = await startLab({ nodes: 3, cni: 'flannel', controllers: createControllers({ timeScale: 0.1 }) });
+    labs.push(lab);
+    await waitSettled(lab);
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-'));
+    const io = captureIo(dir);
+    const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: 15 });
+    const report = JSON.parse(io.out()) as Report;
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, netpol: 'fail' });
+    expect(report.results.find((r) => r.id === 'netpol')!.why).toBe('the CNI (flannel) ignores NetworkPolicy objects: every policy in this cluster is decoration');
+    expect(code).toBe(1);
+    await expectClean(lab);
+  }, 180_000);
+
+  it('buildValidateStage runs inside another plan (as setup does), finding the kubeconfig bootstrap stored', async () => {
+    const lab = await startLab({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
+    labs.push(lab);
+    await waitSettled(lab);
+    const state = mkdtempSync(path.join(tmpdir(), 'gw-setup-'));
+    mkdirSync(path.join(state, 'secrets'), { recursive: true });
+    copyFileSync(lab.kubeconfigPath, path.join(state, 'secrets', 'kubeconfig'));
+    const stage = buildValidateStage({ only: ['control-plane', 'dns'], timeoutS: 15, env: {} });
+    expect(stage.steps.map((st) => [st.id, st.stage, st.continueOnFail])).toEqual([['control-plane', 'validate', true], ['dns', 'validate', true]]);
+    const io = captureIo(state);
+    const summary = await runPlan({ title: 'setup', stages: [stage] }, { command: 'setup', stateDir: state, io, json: true, renderer: 'silent', printResults: false, cleanup: [(ctx) => stage.cleanup(ctx)] });
+    expect(summary.results.map((r) => [r.id, r.status])).toEqual([['control-plane', 'pass'], ['dns', 'pass']]);
+    await expectClean(lab);
+  }, 180_000);
+
+  it.each([
+    ['netpol-not-enforced', { netpol: 'fail' }, 'netpol', /NetworkPolicies are not enforced: traffic they deny got through/, /CNI \(cilium\) ignores NetworkPolicy/],
+    ['cross-node-traffic-dropped', { connectivity: 'fail' }, 'connectivity', /cross-node pod traffic is dropped/, /overlay or routing between nodes/],
+    ['dns-down', { dns: 'fail', connectivity: 'warn' }, 'dns', /CoreDNS is down: 0 of 2 CoreDNS pods Ready/, /no Ready CoreDNS pod/],
+    ['no-default-storageclass', { storage: 'fail' }, 'storage', /no default StorageClass/, /stay Pending/],
+    ['provisioner-stuck', { storage: 'fail' }, 'storage', /PVC did not bind .* never provisioned a volume/, /cannot start/],
+    ['node-not-ready:w-1', { 'control-plane': 'fail' }, 'control-plane', /1 of 3 nodes not Ready: w-1/, /NotReady node/],
+  ] as const)('fault %s fails exactly %j with the cause', async (fault, failing, suite, summary, why) => {
+    const { report, code, lab } = await validateLab([fault], 20);
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, ...failing });
+    expect(code).toBe(1);
+    const r = report.results.find((x) => x.id === suite)!;
+    expect(r.summary).toMatch(summary);
+    expect(r.why).toMatch(why);
+    expect(r.fix).toBeTruthy();
+    await expectClean(lab);
+  }, 180_000);
+});
