@@ -40,7 +40,17 @@ Examples:
 Exit codes: 0 passed, 1 something failed, 2 usage or spec error, 130 interrupted.
 Docs: README.md`;
 
+/** `groundwork ... | head` closes stdout early: that is the reader's choice, not an error worth a stack trace. */
+function quietOnClosedPipe(stream: Io['stdout']): void {
+  if (stream !== process.stdout || stream.listenerCount('error') > 0) return;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+    throw e;
+  });
+}
+
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  quietOnClosedPipe(io.stdout);
   // Fast path: no commander, no command modules.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     io.stdout.write(`${version()}\n`);
