@@ -12,11 +12,12 @@ import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
-import { selectTalosConfigFormat } from '../bootstrap/talos.js';
+import { selectTalosConfigFormat, buildTalosBackupAccessPatch, ETCD_BACKUP_NAMESPACE } from '../bootstrap/talos.js';
 import type { Spec } from '../spec/schema.js';
 import { imageRef } from './images.js';
 
-export const BACKUP_NAMESPACE = 'kube-system';
+export const BACKUP_NAMESPACE = ETCD_BACKUP_NAMESPACE;
+export { buildTalosBackupAccessPatch };
 export const BACKUP_NAME = 'etcd-backup';
 /** The Talos ServiceAccount (talos.dev) and the Secret Talos creates for it share this name. */
 export const TALOS_BACKUP_ACCOUNT = 'etcd-backup-talos';
@@ -172,17 +173,6 @@ export function buildKubeadmBackup(spec: Spec): BackupPlan {
       'snapshots are taken with the etcd client certificate from the control plane (/etc/kubernetes/pki/etcd)',
     ],
   };
-}
-
-/**
- * The Talos machine config for control planes: pods in kube-system may ask the Talos API for etcd snapshots.
- * Talos before v1.14 takes it as machine.features.kubernetesTalosAPIAccess in the v1alpha1 document; v1.14
- * made it a document of its own (KubeTalosAPIAccessConfig), present means enabled.
- */
-export function buildTalosBackupAccessPatch(talosVersion: string): Record<string, unknown>[] {
-  const access = { allowedRoles: ['os:etcd:backup'], allowedKubernetesNamespaces: [BACKUP_NAMESPACE] };
-  if (selectTalosConfigFormat(talosVersion) === 'multidoc') return [{ apiVersion: 'v1alpha1', kind: 'KubeTalosAPIAccessConfig', ...access }];
-  return [{ machine: { features: { kubernetesTalosAPIAccess: { enabled: true, ...access } } } }];
 }
 
 export function buildTalosBackup(spec: Spec): BackupPlan {

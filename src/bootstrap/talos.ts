@@ -166,8 +166,35 @@ function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches
   return { format: 'multidoc', cluster, nodes };
 }
 
+/** Where the scheduled etcd backup CronJob runs (src/addons/backup.ts); its pods get Talos API access there. */
+export const ETCD_BACKUP_NAMESPACE = 'kube-system';
+
+/**
+ * Lets pods in the backup namespace take etcd snapshots through the Talos API (role os:etcd:backup): the
+ * classic machine.features.kubernetesTalosAPIAccess before Talos 1.14, a KubeTalosAPIAccessConfig document after.
+ */
+export function buildTalosBackupAccessPatch(talosVersion: string): TalosDoc[] {
+  const access = { allowedRoles: ['os:etcd:backup'], allowedKubernetesNamespaces: [ETCD_BACKUP_NAMESPACE] };
+  if (selectTalosConfigFormat(talosVersion) === 'multidoc') return [{ apiVersion: 'v1alpha1', kind: 'KubeTalosAPIAccessConfig', ...access }];
+  return [{ machine: { features: { kubernetesTalosAPIAccess: { enabled: true, ...access } } } }];
+}
+
 export function buildTalosPatches(spec: Spec, opts: TalosBuildOptions = {}): TalosPatches {
-  return selectTalosConfigFormat(spec.spec.bootstrap.talos.version) === 'multidoc' ? buildMultidocPatches(spec, opts) : buildClassicPatches(spec);
+  const patches = selectTalosConfigFormat(spec.spec.bootstrap.talos.version) === 'multidoc' ? buildMultidocPatches(spec, opts) : buildClassicPatches(spec);
+  // The backup stage's CronJob snapshots etcd through the Talos API: the control planes must allow it.
+  if (spec.spec.addons.backup !== false) {
+    const [access] = buildTalosBackupAccessPatch(spec.spec.bootstrap.talos.version);
+    for (const n of spec.spec.nodes) {
+      if (n.role !== 'control-plane') continue;
+      const docs = patches.nodes[n.name]!;
+      // Classic: one v1alpha1 document per node, so the feature merges into it; multidoc: a document of its own.
+      if (patches.format === 'v1alpha1') {
+        const machine = (docs[0]!.machine ??= {}) as TalosDoc;
+        machine.features = { ...((machine.features as TalosDoc | undefined) ?? {}), ...((access!.machine as TalosDoc).features as TalosDoc) };
+      } else docs.push(access!);
+    }
+  }
+  return patches;
 }
 
 /**

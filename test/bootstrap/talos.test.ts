@@ -200,3 +200,19 @@ describe('node labels and taints', () => {
     }
   });
 });
+
+describe('Talos API access for the etcd backup CronJob', () => {
+  it.each(['v1.10.5', 'v1.14.0'])('control planes allow os:etcd:backup from kube-system when backups are on (%s), workers do not', async (version) => {
+    const { buildTalosPatches: build } = await import('../../src/bootstrap/talos.js');
+    const spec = buildFixtureSpec({ talosVersion: version });
+    const patches = build(spec);
+    const text = (name: string) => JSON.stringify(patches.nodes[name]);
+    const cp = spec.spec.nodes.find((n) => n.role === 'control-plane')!.name;
+    const worker = spec.spec.nodes.find((n) => n.role === 'worker')!.name;
+    expect(text(cp)).toContain('os:etcd:backup');
+    expect(text(cp)).toContain('kube-system');
+    expect(text(worker)).not.toContain('os:etcd:backup');
+    const off = build({ ...spec, spec: { ...spec.spec, addons: { ...spec.spec.addons, backup: false } } });
+    expect(JSON.stringify(off.nodes[cp])).not.toContain('os:etcd:backup');
+  });
+});
