@@ -3,6 +3,7 @@
  * logging workloads are Ready. The assessments are pure (objects in, verdict out); the waits poll the API
  * through src/kube until the verdict is "ready" or the gate's own timeout, and a failure names what is missing.
  */
+import { sleep } from '../run/sleep.js';
 import { Cancelled, UserError } from '../errors.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import type { Step } from '../run/types.js';
@@ -110,18 +111,6 @@ export interface PollOptions {
   intervalMs?: number;
   signal: AbortSignal;
   now?: () => number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

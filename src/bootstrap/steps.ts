@@ -3,6 +3,7 @@
  * and kubeadm joins whose token and certificate key must travel in 0600 files rather than argv.
  * All processes go through ctx.exec (audited, redacted).
  */
+import { sleep } from '../run/sleep.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -406,16 +407,6 @@ export interface PollOptions {
   deadlineMs: number;
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
 /**
  * Re-runs a read-only step until it passes or the deadline: things that come up on their own schedule (a node
  * rebooting into its config, the API server after bootstrap, etcd members joining) need minutes, not retries.
@@ -441,7 +432,7 @@ export function pollStep(step: Step, o: PollOptions, what: string): Step {
           return outcome!;
         }
         ctx.log(`${what}: not yet (attempt ${attempt}); trying again in ${Math.round(o.intervalMs / 1000)}s`);
-        await pause(o.intervalMs, ctx.signal);
+        await sleep(o.intervalMs, ctx.signal);
         if (ctx.signal.aborted) throw error ?? new UserError(`${what}: interrupted`);
       }
     },

@@ -20,6 +20,7 @@ import { RunRecords, findResumableRun, newRunId, type RunState } from './records
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
+import { sleep } from './sleep.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -109,16 +110,6 @@ export function resultFromError(step: Step, err: unknown, durationMs: number, re
     };
   const e = err instanceof Error ? err : new Error(String(err));
   return { ...base, status: 'fail', summary: redactor.redact(`internal error: ${e.message}`), detail: redactor.redact(e.stack ?? ''), why: 'this is a bug in groundwork' };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 /** Runs one step with its timeout and retries. Throws Cancelled when the run is aborted. */
