@@ -200,7 +200,12 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     }
   }
 
-  const progress: string[] = [];
+  // Lines outside any step's task (retries, cleanup trouble): straight to stderr, where progress goes.
+  // (Not while ink owns the terminal or the caller draws progress itself.)
+  let quiet = opts.renderer === 'silent';
+  const note = (line: string) => {
+    if (!quiet) opts.io.stderr.write(`${redactor.redact(line)}\n`);
+  };
   const ctx: StepContext = {
     runDir: records.runDir,
     stateDir: opts.stateDir,
@@ -208,7 +213,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     redactor,
     dryRun: opts.dryRun ?? false,
     exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env }),
-    log: (line) => progress.push(redactor.redact(line)),
+    log: note,
     values: state.values,
     async registerSecretFile(file: string) {
       const { chmod, readFile } = await import('node:fs/promises');
@@ -244,9 +249,16 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
       const argv = step.preview?.argv?.map((a) => a.join(' ')).join('; ');
       return skip(`dry run${argv ? `: would run ${redactor.redact(argv)}` : ''}`);
     }
+    const logCtx: StepContext = task
+      ? { ...ctx, log: (line) => {
+            const l = redactor.redact(line);
+            task.output = l;
+            emit({ type: 'step-output', id: step.id, line: l });
+          } }
+      : ctx;
     if (step.done) {
       try {
-        if (await step.done(ctx)) {
+        if (await step.done(logCtx)) {
           const r = skip('already done (its effect exists), not repeated');
           state.steps[step.id] = { status: 'skip', at: new Date().toISOString(), summary: r.summary };
           if (step.once) records.markOnce(step.id, r.summary);
@@ -258,14 +270,6 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
         return resultFromError(step, err, 0, redactor);
       }
     }
-    const logCtx: StepContext = task
-      ? { ...ctx, log: (line) => {
-            const l = redactor.redact(line);
-            progress.push(l);
-            task.output = l;
-            emit({ type: 'step-output', id: step.id, line: l });
-          } }
-      : ctx;
     const before = new Map(Object.entries(ctx.values));
     const r = await executeStep(step, logCtx);
     if (r.status !== 'fail') {
@@ -284,6 +288,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   const rendererChoice = opts.renderer ?? 'auto';
   const useInk = rendererChoice === 'ink' || (rendererChoice === 'auto' && mayAnimate(opts.io) && !opts.json);
   const renderer = useInk ? 'silent' : rendererChoice === 'auto' ? 'simple' : rendererChoice;
+  quiet ||= useInk;
   const store = new RunStore({
     title: plan.title,
     stages: plan.stages.map((st) => ({ name: st.name, title: st.title, steps: st.steps.map((x) => ({ id: x.id, title: x.title, stage: st.name, state: 'pending' as const })) })),
@@ -371,7 +376,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     try {
       await hook({ ...ctx, signal: new AbortController().signal });
     } catch (err) {
-      progress.push(`cleanup failed: ${redactor.redact((err as Error).message)}`);
+      note(`cleanup failed: ${(err as Error).message}`);
     }
   }
   opts.signal?.removeEventListener('abort', onAbort);
