@@ -173,7 +173,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     const cleanup: Array<(ctx: StepContext) => Promise<void>> = [];
     const setupStages = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup'].filter((s) => wanted.has(s));
     if (setupStages.length > 0) {
-      const plan = await buildSetupPlan(loaded, { stages: setupStages as never, runDir: run.runDir, stateDir });
+      const plan = await buildSetupPlan(loaded, { stages: setupStages as never, runDir: run.runDir, stateDir, writeFiles: true });
       for (const st of plan.stages) {
         if (st.name === 'preflight') stages.push(await buildRehearsalPreflight(loaded));
         else stages.push(asRehearsal(st));

@@ -13,6 +13,11 @@ export interface SetupPlanOptions {
   runDir: string;
   stateDir: string;
   ignore?: string[];
+  /**
+   * Write generated files (Talos patches, kubeadm config, helm values) into runDir while building the plan, so a
+   * dry run leaves them for the operator to read and diff. `plan` passes false: it writes nothing.
+   */
+  writeFiles?: boolean;
 }
 
 export function parseStages(list: string | undefined): StageName[] | undefined {
@@ -105,7 +110,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
   const stateDir = stateDirFor(opts.file, opts.stateDir);
   const run = resolveRun(stateDir, 'setup', opts.resume);
-  const plan = await buildSetupPlan(loaded, { stages: opts.stages, runDir: run.runDir, stateDir, ignore: opts.ignore });
+  const plan = await buildSetupPlan(loaded, { stages: opts.stages, runDir: run.runDir, stateDir, ignore: opts.ignore, writeFiles: true });
   return runPlan(plan, {
     command: 'setup',
     stateDir,
@@ -131,6 +136,6 @@ export async function printPlan(opts: { file: string; stateDir?: string; json: b
   const stateDir = stateDirFor(opts.file, opts.stateDir);
   // Nothing runs and nothing is written: paths show where a new run would put its files.
   const runDir = path.join(stateDir, 'runs', '<run-id>');
-  const plan = await buildSetupPlan(loaded, { stages: parseStages(opts.stages), runDir, stateDir });
+  const plan = await buildSetupPlan(loaded, { stages: parseStages(opts.stages), runDir, stateDir, writeFiles: false });
   opts.io.stdout.write(opts.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : formatPlan(plan));
 }

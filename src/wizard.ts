@@ -48,7 +48,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
     },
     async planText(loaded: LoadedSpec) {
       const { formatPlan } = await import('./run/plan-text.js');
-      const plan = await buildSetupPlan(loaded, { runDir: path.join(stateDir, 'runs', '<run-id>'), stateDir });
+      const plan = await buildSetupPlan(loaded, { runDir: path.join(stateDir, 'runs', '<run-id>'), stateDir, writeFiles: false });
       return formatPlan(plan);
     },
     async preflight(loaded: LoadedSpec, ignore: string[], mode: RunMode): Promise<Result[]> {
@@ -70,7 +70,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
       const { runPlan, resolveRun } = await import('./run/engine.js');
       const command = 'setup';
       const run = resolveRun(stateDir, command, o.resume);
-      const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore });
+      const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore, writeFiles: true });
       return runPlan(plan, {
         command,
         stateDir,

@@ -5,6 +5,7 @@
  * the rollout itself (gates.ts) so a failure names the DaemonSet and the nodes instead of "timed out waiting".
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { Step, StepContext } from '../run/types.js';
@@ -61,12 +62,18 @@ export interface HelmStepOptions {
   archives?: Record<string, string>;
   /** helm's own time limit (it only applies manifests; rollout is watched by the gate). */
   timeoutMs?: number;
+  /** Write the values file now (setup, --dry-run), not only when the step runs. */
+  writeFiles?: boolean;
 }
 
 export function buildHelmStep(o: HelmStepOptions): Step {
   const { chart, values } = o.release;
   const planned = valuesFilePath(o.runDir, chart);
   const archive = o.archives?.[chart.chart];
+  if (o.writeFiles) {
+    mkdirSync(path.dirname(planned), { recursive: true });
+    writeFileSync(planned, renderValuesYaml(chart, values, archive), { mode: 0o644 });
+  }
   return {
     id: `${o.stage}-helm-${chart.release}`,
     title: `Install ${chart.chart} ${chart.version} (helm release ${chart.release} in ${chart.namespace})`,

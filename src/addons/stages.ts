@@ -17,7 +17,7 @@ import { buildMonitoringNotes, buildMonitoringReleases } from './monitoring.js';
 export const CNI_GATE_TIMEOUT_MS = 5 * 60_000;
 export const MONITORING_GATE_TIMEOUT_MS = 10 * 60_000;
 
-export interface AddonStageOptions extends Pick<SetupPlanOptions, 'runDir' | 'stateDir'> {
+export interface AddonStageOptions extends Pick<SetupPlanOptions, 'runDir' | 'stateDir' | 'writeFiles'> {
   /** The spec file's directory: relative chart archive paths are relative to it, not to the working directory. */
   specDir?: string;
   /** Gate overrides (tests: a short timeout, the lab's client). */
@@ -44,7 +44,7 @@ export function buildCniStage(spec: Spec, o: AddonStageOptions): Stage {
   }
   const archives = resolveChartArchives(spec, o.specDir);
   const steps = [
-    ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, archives })] : []),
+    ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, archives, writeFiles: o.writeFiles })] : []),
     buildCniGateStep(plan.daemonSet, { stage: 'cni', timeoutMs: CNI_GATE_TIMEOUT_MS, ...o.gate }),
   ];
   return { name: 'cni', title: `${title}: ${plan.cni}`, steps, notes: [...(plan.release ? [chartNote(plan.release.chart, archives)] : []), ...plan.notes] };
@@ -55,7 +55,7 @@ export function buildMonitoringStage(spec: Spec, o: AddonStageOptions): Stage {
   const archives = resolveChartArchives(spec, o.specDir);
   const namespaces = [...new Set(releases.map((r) => r.chart.namespace))];
   const steps = [
-    ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, archives })),
+    ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, archives, writeFiles: o.writeFiles })),
     ...(releases.length > 0 ? [buildWorkloadsGateStep(namespaces, { stage: 'monitoring', timeoutMs: MONITORING_GATE_TIMEOUT_MS, ...o.gate })] : []),
   ];
   return { name: 'monitoring', title: 'Install monitoring and logging', steps, notes: [...releases.map((r) => chartNote(r.chart, archives)), ...buildMonitoringNotes(spec)] };

@@ -5,4 +5,4 @@
 import { registerStageBuilder } from '../setup.js';
 import { buildBootstrapStage } from './stage.js';
 
-registerStageBuilder('bootstrap', async (loaded, opts) => buildBootstrapStage(loaded, { runDir: opts.runDir, stateDir: opts.stateDir }));
+registerStageBuilder('bootstrap', async (loaded, opts) => buildBootstrapStage(loaded, { runDir: opts.runDir, stateDir: opts.stateDir, writeFiles: opts.writeFiles }));
