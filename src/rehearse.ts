@@ -170,7 +170,6 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     say(`lab: ${lab.nodes.length} nodes at ${lab.url} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
     const stages: Stage[] = [];
-    const cleanup: Array<(ctx: StepContext) => Promise<void>> = [];
     const setupStages = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup'].filter((s) => wanted.has(s));
     if (setupStages.length > 0) {
       const plan = await buildSetupPlan(loaded, { stages: setupStages as never, runDir: run.runDir, stateDir, writeFiles: true });
@@ -182,16 +181,14 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath));
     if (wanted.has('validate')) {
       const { buildValidateStage } = await import('./validate/index.js');
-      const v = buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined });
-      stages.push(v);
-      cleanup.push((ctx) => v.cleanup(ctx));
+      stages.push(buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }));
     }
     if (wanted.has('drill')) {
       if (etcdUrl) {
-        const { buildDrillPlan } = await import('./drill/index.js');
+        const { createDrill } = await import('./drill/index.js');
         const { checkLabOnRestored } = await import('./drill/lab.js');
-        const drill = buildDrillPlan({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: checkLabOnRestored, sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
-        stages.push(...drill.stages);
+        const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: checkLabOnRestored, sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+        stages.push({ ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx) });
       } else stages.push({ name: 'drill', title: 'Rehearse an etcd restore', steps: [], notes: ['skipped: etcd is not installed on this machine'] });
     }
     const plan: Plan = {
@@ -207,7 +204,6 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       signal: o.signal,
       run,
       specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
-      cleanup,
       ...(o.quiet ? { renderer: 'silent' as const, printResults: false, onStore: o.quiet.onStore } : {}),
       reportExtra: { cluster: loaded.spec.metadata.name, lab: { nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },
     });

@@ -39,14 +39,6 @@ const STAGE_TITLES: Record<StageName, string> = {
   drill: 'Rehearse an etcd restore',
 };
 
-/** Issues that will build the stages not yet available; `plan` says so rather than faking steps. */
-const NOT_YET: Partial<Record<StageName, string>> = {
-  cni: 'not built yet (add-ons, issue #6): groundwork does not install a CNI yet',
-  monitoring: 'not built yet (add-ons, issue #6)',
-  backup: 'not built yet (add-ons, issue #6)',
-  validate: 'not built yet (runtime validation, issue #7)',
-};
-
 type StageBuilder = (loaded: LoadedSpec, opts: SetupPlanOptions) => Promise<Stage>;
 
 const BUILDERS: Partial<Record<StageName, StageBuilder>> = {};
@@ -66,6 +58,8 @@ const STAGE_MODULES: Array<() => Promise<unknown>> = [
   () => import('./preflight/register.js'),
   () => import('./bootstrap/register.js'),
   () => import('./addons/stages.js'),
+  () => import('./validate/register.js'),
+  () => import('./drill/register.js'),
 ];
 
 export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions): Promise<Plan> {
@@ -75,7 +69,7 @@ export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions)
   for (const name of wanted) {
     const builder = BUILDERS[name];
     if (builder) stages.push(await builder(loaded, opts));
-    else stages.push({ name, title: STAGE_TITLES[name], steps: [], notes: [NOT_YET[name] ?? 'not built yet'] });
+    else stages.push({ name, title: STAGE_TITLES[name], steps: [], notes: ['not available in this build'] });
   }
   const { spec } = loaded;
   return {

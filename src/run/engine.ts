@@ -230,6 +230,13 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   let interrupted = false;
   const startedMs = Date.now();
 
+  // An atomic stage that did not finish runs again whole on resume.
+  for (const stage of plan.stages) {
+    if (!stage.atomic) continue;
+    const finished = stage.steps.every((st) => state.steps[st.id] && state.steps[st.id]!.status !== 'fail');
+    if (!finished) for (const st of stage.steps) delete state.steps[st.id];
+  }
+
   if (resumed && specHash && resumed.specHash && resumed.specHash !== specHash) {
     ctx.log(`the spec changed since run ${resumed.runId} started; finished steps are still not repeated`);
   }
@@ -372,7 +379,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
 
   if (abort.signal.aborted) interrupted = true;
   await unmount?.();
-  for (const hook of opts.cleanup ?? []) {
+  const stageCleanups = plan.stages.flatMap((st) => (st.cleanup ? [st.cleanup] : []));
+  for (const hook of [...stageCleanups, ...(opts.cleanup ?? [])]) {
     try {
       await hook({ ...ctx, signal: new AbortController().signal });
     } catch (err) {

@@ -78,6 +78,13 @@ export interface Stage {
   steps: Step[];
   /** Run this many steps of the stage at once (node-level steps, independent checks). Default: one at a time. */
   concurrency?: number;
+  /**
+   * Its steps share in-memory state (a drill's member, a validation session): a resumed run that finds the stage
+   * unfinished runs it again from its first step instead of skipping the steps that finished.
+   */
+  atomic?: boolean;
+  /** Runs after the plan, on success, failure and interruption (delete test namespaces, stop a drill member). */
+  cleanup?: (ctx: StepContext) => Promise<void>;
   /** Said by `plan` and in reports: what this stage does not do yet, or warnings about the choices. */
   notes?: string[];
 }

@@ -1,7 +1,7 @@
 /**
  * `groundwork validate`: runtime tests against a live cluster, as a Plan of one 'validate' stage whose Steps are
  * the suites (continueOnFail: one broken suite does not hide the others). `buildValidateStage` is also what setup
- * and rehearse run; its `cleanup` must go into runPlan's cleanup hooks so the test namespaces go away on
+ * and rehearse run; the engine runs its `cleanup` after the plan so the test namespaces go away on
  * success, failure and Ctrl-C.
  */
 import { setMaxListeners } from 'node:events';
@@ -132,7 +132,8 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
   const run = resolveRun(stateDir, 'validate', false);
   const extra: Record<string, unknown> = {};
   const summary = await runPlan(
-    { title: 'groundwork validate', stages: [stage] },
+    // The stage's own cleanup is replaced by the hook below, which also reports what it deleted or kept.
+    { title: 'groundwork validate', stages: [{ ...stage, cleanup: undefined }] },
     {
       command: 'validate',
       stateDir,

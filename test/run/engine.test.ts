@@ -247,6 +247,44 @@ describe('secret values handed between steps', () => {
   });
 });
 
+describe('stage cleanup and atomic stages', () => {
+  it('runs every stage cleanup after the plan, even when a step failed', async () => {
+    const cleaned: string[] = [];
+    const s = await runPlan(
+      {
+        title: 't',
+        stages: [
+          { name: 'validate', title: 'V', steps: [step('v', async () => ({ status: 'fail', summary: 'broken' }), { stage: 'validate' })], cleanup: async () => void cleaned.push('validate') },
+          { name: 'drill', title: 'D', steps: [step('d', async () => ({ status: 'pass', summary: '' }), { stage: 'drill' })], cleanup: async () => void cleaned.push('drill') },
+        ],
+      },
+      { command: 'setup', stateDir: tmp(), io: captureIo(), renderer: 'simple' },
+    );
+    expect(s.status).toBe('fail');
+    expect(cleaned).toEqual(['validate', 'drill']);
+  });
+
+  it('runs an unfinished atomic stage again from its first step on resume', async () => {
+    const dir = tmp();
+    const ran: string[] = [];
+    let failVerify = true;
+    const stage = {
+      name: 'drill',
+      title: 'Drill',
+      atomic: true,
+      steps: [
+        step('snapshot', async () => (ran.push('snapshot'), { status: 'pass', summary: '' }), { stage: 'drill' }),
+        step('verify', async () => (ran.push('verify'), failVerify ? { status: 'fail', summary: 'member gone' } : { status: 'pass', summary: '' }), { stage: 'drill' }),
+      ],
+    };
+    await runPlan({ title: 't', stages: [stage] }, { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple' });
+    failVerify = false;
+    const s = await runPlan({ title: 't', stages: [stage] }, { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple', resume: true });
+    expect(s.status).toBe('pass');
+    expect(ran).toEqual(['snapshot', 'verify', 'snapshot', 'verify']);
+  });
+});
+
 describe('resume after a real kill between steps', () => {
   it('continues from state.json and never repeats a finished or once step', () => {
     const dir = tmp();
