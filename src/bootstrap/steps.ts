@@ -60,33 +60,9 @@ function nodeLabel(n: NodeSpec): string {
   return `${n.name} (${n.address})`;
 }
 
-/** Keys under which Talos, kubeadm and kubeconfig files keep key material, tokens and secrets. */
-const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca)$/i;
-
-/**
- * Registers the secret values of a secret file with the redactor: for YAML, every value under a secret-ish
- * key (a bare token printed elsewhere is caught, not just whole lines); for a plain file, each line.
- */
+/** Registers the secret values of a secret file with the redactor (src/run/secret-values.ts says which). */
 export function addSecretFileValues(ctx: StepContext, file: string): void {
-  if (!existsSync(file)) return;
-  const text = readFileSync(file, 'utf8');
-  let docs: unknown[] = [];
-  try {
-    docs = text.split(/^---$/m).map((d) => parseYaml(d) as unknown);
-  } catch {
-    docs = [];
-  }
-  if (!docs.some((d) => d !== null && typeof d === 'object')) {
-    ctx.redactor.add(text);
-    return;
-  }
-  const visit = (v: unknown, key: string): void => {
-    if (typeof v === 'string') {
-      if (SECRET_KEY.test(key) && v.length >= 8) ctx.redactor.add(v);
-    } else if (Array.isArray(v)) v.forEach((x) => visit(x, key));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) visit(x, k);
-  };
-  docs.forEach((d) => visit(d, ''));
+  if (existsSync(file)) ctx.redactor.addSecretText(readFileSync(file, 'utf8'));
 }
 
 // ---------------------------------------------------------------- Talos

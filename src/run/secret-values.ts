@@ -1,28 +1,49 @@
 /**
- * The values inside a secret file worth redacting on their own. Redactor.add(fileText) registers the text and
- * each whole line, so a YAML secrets file (talosctl gen secrets, kubeadm certs) would only be redacted line by
- * line: a log that quotes just the token would leak it. Every scalar of 12+ characters counts as secret;
- * redacting a harmless long value is the cheap mistake.
+ * What to redact from a secret file. A YAML secrets file (talosctl gen secrets, kubeconfig, talosconfig) is
+ * redacted value by value: every value under a secret-ish key, and every long base64-looking value — not line by
+ * line, which would turn ordinary words ("etcd:", "apiVersion: v1") into [redacted] everywhere. A plain file (a
+ * token, an env file) is redacted whole, line by line, and by its KEY=value values.
  */
-import { parseAllDocuments, visit, isScalar } from 'yaml';
+import { parseAllDocuments, visit, isScalar, isPair, isMap, isSeq } from 'yaml';
 
-const MIN = 12;
+/** Keys under which Talos, kubeadm and kubeconfig files keep key material, tokens and secrets. */
+export const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca|id)$/i;
+/** A value this long of base64 characters is key material whatever its key is called. */
+const BASE64ISH = /^[A-Za-z0-9+/=_-]{32,}$/;
+const MIN = 8;
 
-export function secretValuesOf(text: string): string[] {
+export interface SecretValues {
+  /** YAML with mappings: redact `values` only. Plain: redact the whole text and its lines too. */
+  structured: boolean;
+  values: string[];
+}
+
+export function secretValuesOf(text: string): SecretValues {
   const out = new Set<string>();
+  let structured = false;
   try {
-    for (const doc of parseAllDocuments(text)) {
-      if (!('contents' in doc)) continue;
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) throw new Error('not YAML');
+    for (const doc of docs) {
+      if (isMap(doc.contents) || isSeq(doc.contents)) structured = true;
       visit(doc, {
-        Scalar(_key, node) {
-          if (isScalar(node) && typeof node.value === 'string' && node.value.trim().length >= MIN) out.add(node.value.trim());
+        Pair(_k, pair) {
+          if (!isPair(pair) || !isScalar(pair.value) || typeof pair.value.value !== 'string') return;
+          const key = isScalar(pair.key) ? String(pair.key.value) : '';
+          const v = pair.value.value.trim();
+          if (v.length >= MIN && (SECRET_KEY.test(key) || BASE64ISH.test(v))) out.add(v);
+        },
+        Scalar(_k, node) {
+          if (typeof node.value === 'string' && BASE64ISH.test(node.value.trim())) out.add(node.value.trim());
         },
       });
     }
   } catch {
-    /* not YAML: the whole-text and per-line registration still apply */
+    structured = false;
   }
-  // KEY=value lines (env files, join commands written to a file).
-  for (const m of text.matchAll(/^[A-Za-z_][\w.-]*[ \t]*[=:][ \t]*(\S.{10,})$/gm)) out.add(m[1]!.trim().replace(/^["']|["']$/g, ''));
-  return [...out];
+  if (!structured) {
+    // KEY=value lines (env files, join commands written to a file).
+    for (const m of text.matchAll(/^[A-Za-z_][\w.-]*[ \t]*[=:][ \t]*(\S.{6,})$/gm)) out.add(m[1]!.trim().replace(/^["']|["']$/g, ''));
+  }
+  return { structured, values: [...out] };
 }

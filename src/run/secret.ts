@@ -35,19 +35,28 @@ export class Secret {
 export class Redactor {
   readonly #values = new Set<string>();
 
+  /** A secret value: the whole of it and, for multi-line values, each line (a PEM block, a token file). */
   add(value: string | Secret | undefined | null): void {
     const v = value instanceof Secret ? value.reveal() : value;
     if (!v) return;
-    for (const piece of [v, ...v.split(/\r?\n/)]) {
-      const t = piece.trim();
-      if (t.length >= 4) this.#values.add(t);
-    }
+    for (const piece of [v, ...v.split(/\r?\n/)]) this.#addExact(piece);
   }
 
-  /** The contents of a secret file: the whole text, each line, and each long value inside it (YAML, KEY=value). */
+  #addExact(piece: string): void {
+    const t = piece.trim();
+    if (t.length >= 4) this.#values.add(t);
+  }
+
+  /** The contents of a secret file: see secretValuesOf for what counts as secret in it. */
   addSecretText(text: string): void {
-    this.add(text);
-    for (const v of secretValuesOf(text)) this.add(v);
+    const { structured, values } = secretValuesOf(text);
+    if (structured) {
+      this.#addExact(text);
+      for (const v of values) this.add(v);
+    } else {
+      this.add(text);
+      for (const v of values) this.#addExact(v);
+    }
   }
 
   get size(): number {

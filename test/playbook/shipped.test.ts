@@ -19,18 +19,28 @@ describe('shipped playbooks', () => {
 });
 
 describe('secretValuesOf', () => {
-  it.each<[string, string, string[]]>([
-    ['YAML scalars of 12+ characters', 'cluster:\n  id: short\n  secret: s3cr3t-b00tstrap-t0ken\n  ca: { crt: LS0tLS1CRUdJTiBDRVJU }\n', ['s3cr3t-b00tstrap-t0ken', 'LS0tLS1CRUdJTiBDRVJU']],
-    ['KEY=value lines (YAML folds them into one scalar too)', 'TOKEN=abcdef.0123456789abcdef\nX=1\n', ['TOKEN=abcdef.0123456789abcdef X=1', 'abcdef.0123456789abcdef']],
-    ['a kubeconfig-like multi-document file', 'a: 1\n---\nusers:\n- user: { token: eyJhbGciOiJSUzI1NiJ9.payload }\n', ['eyJhbGciOiJSUzI1NiJ9.payload']],
-    ['not YAML at all', '{{{ not yaml', []],
-  ])('%s', (_name, text, expected) => {
-    expect(secretValuesOf(text).sort()).toEqual([...expected].sort());
+  it.each<[string, string, boolean, string[]]>([
+    ['values under secret-ish keys', 'cluster:\n  id: short\n  secret: s3cr3t-b00tstrap-t0ken\n  name: controlplane\n  ca: { crt: LS0tLS1CRUdJTiBDRVJU }\n', true, ['s3cr3t-b00tstrap-t0ken', 'LS0tLS1CRUdJTiBDRVJU']],
+    ['long base64 under any key', 'machine:\n  blob: QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=\n  server: https://10.0.10.10:6443\n', true, ['QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=']],
+    ['a kubeconfig-like multi-document file', 'a: 1\n---\nusers:\n- user: { token: eyJhbGciOiJSUzI1NiJ9.payload }\n', true, ['eyJhbGciOiJSUzI1NiJ9.payload']],
+    ['KEY=value lines of a plain file', 'TOKEN=abcdef.0123456789abcdef\nX=1\n', false, ['abcdef.0123456789abcdef']],
+    ['not YAML at all', '{{{ not yaml', false, []],
+  ])('%s', (_name, text, structured, expected) => {
+    const r = secretValuesOf(text);
+    expect(r.structured).toBe(structured);
+    expect(r.values.sort()).toEqual([...expected].sort());
   });
 
-  it('lets a redactor scrub a value quoted alone in a log line', () => {
+  it('scrubs a secret value quoted alone, and leaves ordinary words of the file readable', () => {
     const r = new Redactor();
-    for (const v of secretValuesOf('secret: s3cr3t-b00tstrap-t0ken\n')) r.add(v);
+    r.addSecretText('machine:\n  type: controlplane\n  token: s3cr3t-b00tstrap-t0ken\netcd:\n  members: 3\n');
     expect(r.redact('got s3cr3t-b00tstrap-t0ken back')).toBe(`got ${REDACTED} back`);
+    expect(r.redact('etcd: 3 members, machine type controlplane')).toBe('etcd: 3 members, machine type controlplane');
+  });
+
+  it('redacts a plain token file whole and by line', () => {
+    const r = new Redactor();
+    r.addSecretText('abcdef.0123456789abcdef\n');
+    expect(r.redact('join --token abcdef.0123456789abcdef')).toBe(`join --token ${REDACTED}`);
   });
 });
