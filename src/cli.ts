@@ -45,7 +45,8 @@ function quietOnClosedPipe(stream: Io['stdout']): void {
   if (stream !== process.stdout || stream.listenerCount('error') > 0) return;
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT.ok);
-    throw e;
+    process.stderr.write(`error: cannot write the output: ${e.message}\n`);
+    process.exit(EXIT.failed);
   });
 }
 

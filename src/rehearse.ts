@@ -6,7 +6,7 @@
  * Nothing leaves this machine: the lab and its etcd listen on loopback only.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { EXIT, UserError, formatIssue } from './errors.js';
@@ -144,14 +144,16 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const haveEtcd = (await realWorld(o.io.env).which('etcd')) !== undefined;
   let etcd: Awaited<ReturnType<typeof spawnService>> | undefined;
   let etcdUrl: string | undefined;
-  const stops: Array<() => Promise<unknown>> = [];
+  // The lab's etcd data is scratch: removed at the end, so rehearsals don't pile up WAL files in run records.
+  const labEtcdDir = path.join(run.runDir, 'lab-etcd');
+  const stops: Array<() => Promise<unknown>> = [() => rm(labEtcdDir, { recursive: true, force: true })];
   try {
     if (haveEtcd) {
       const addr = await member.allocateMember();
-      const argv = member.buildMemberArgv(path.join(run.runDir, 'lab-etcd'), addr);
+      const argv = member.buildMemberArgv(labEtcdDir, addr);
       member.assertLoopbackOnly(argv);
       etcd = await spawnService(argv, { signal: o.signal });
-      stops.push(() => etcd!.stop());
+      stops.unshift(() => etcd!.stop());
       const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
       if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
       etcdUrl = addr.clientUrl;

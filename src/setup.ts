@@ -2,11 +2,13 @@
  * The setup service: composes the stages of a cluster's Plan from the spec and runs it. Commands stay thin
  * (plan.ts, setup.ts under commands/); stage builders are lazy-imported so `--help` pays for none of them.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError, EXIT } from './errors.js';
 import type { Io } from './io.js';
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
+import type { Spec } from './spec/schema.js';
 
 export interface SetupPlanOptions {
   stages?: StageName[];
@@ -96,6 +98,34 @@ export function stateDirFor(file: string, stateDir: string | undefined): string 
   return stateDir ? path.resolve(stateDir) : path.join(path.dirname(path.resolve(file)), '.groundwork');
 }
 
+/**
+ * One state dir belongs to one cluster: its secrets (Talos secrets, kubeconfig) and once-only records (bootstrap)
+ * would otherwise be taken for another cluster's (two specs side by side share `.groundwork`). The first real run
+ * claims the dir; a different cluster is refused before anything runs.
+ */
+export function claimStateDir(stateDir: string, spec: Spec): void {
+  const file = path.join(stateDir, 'cluster.json');
+  const me = { name: spec.metadata.name, endpoint: spec.spec.endpoint };
+  if (existsSync(file)) {
+    let owner: { name?: string; endpoint?: string } = {};
+    try {
+      owner = JSON.parse(readFileSync(file, 'utf8')) as typeof owner;
+    } catch {
+      /* unreadable: claim it anew */
+    }
+    if (owner.name !== undefined && (owner.name !== me.name || owner.endpoint !== me.endpoint)) {
+      throw new UserError(`the state dir ${stateDir} belongs to cluster "${owner.name}" (${owner.endpoint}), not "${me.name}" (${me.endpoint})`, {
+        exitCode: EXIT.usage,
+        why: 'its secrets, kubeconfig and once-only bootstrap records are that cluster\'s; sharing them would act on the wrong cluster',
+        fix: `keep each cluster's spec in its own directory, or pass --state-dir .groundwork-${me.name}`,
+      });
+    }
+    if (owner.name !== undefined) return;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(me, null, 2)}\n`);
+}
+
 export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const { loadSpec } = await import('./spec/load.js');
   const { formatIssue } = await import('./errors.js');
@@ -103,6 +133,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const loaded = await loadSpec(opts.file);
   for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
   const stateDir = stateDirFor(opts.file, opts.stateDir);
+  if (!opts.dryRun) claimStateDir(stateDir, loaded.spec);
   const run = resolveRun(stateDir, 'setup', opts.resume);
   const plan = await buildSetupPlan(loaded, { stages: opts.stages, runDir: run.runDir, stateDir, ignore: opts.ignore, writeFiles: true });
   return runPlan(plan, {

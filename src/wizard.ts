@@ -2,7 +2,7 @@
  * The wizard's services: everything it needs done (save the spec, build the plan, run preflight, run the
  * plan or a rehearsal), as callbacks. The UI itself never spawns processes or calls APIs.
  */
-import { existsSync, readFileSync, copyFileSync } from 'node:fs';
+import { existsSync, readFileSync, copyFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Io } from './io.js';
@@ -19,18 +19,28 @@ export interface WizardOptions {
   io: Io;
 }
 
-/** Reads an existing spec as the wizard's starting point (pre-fills every screen), or the defaults. */
-export async function initialDraft(file: string): Promise<SpecInput> {
-  const { defaultDraft } = await import('./ui/wizard/model.js');
-  if (!existsSync(file)) return defaultDraft();
-  const { parse } = await import('yaml');
+type WizardUi = typeof import('./ui/wizard/index.js');
+
+/**
+ * The wizard's UI module. `npm run build` also writes dist/ui/wizard/bundle.js (src/ui/build-bundle.mjs):
+ * ink, react and the spec loader in one file, which draws the first screen in a fraction of the time the
+ * separate modules take (issue 9). It is used only when newer than tsc's index.js, so a bundle left behind by
+ * an older build never runs; from src (tests) there is no bundle and the modules load as they are.
+ */
+export async function loadWizardUi(): Promise<WizardUi> {
+  const bundle = new URL('./ui/wizard/bundle.js', import.meta.url);
   try {
-    const data = parse(readFileSync(file, 'utf8')) as SpecInput | null;
-    return data && typeof data === 'object' ? data : defaultDraft();
-  } catch {
-    // A broken file still opens: the wizard shows its errors field by field once the user edits.
-    return defaultDraft();
+    if (statSync(bundle).mtimeMs >= statSync(new URL('./ui/wizard/index.js', import.meta.url)).mtimeMs) return (await import(bundle.href)) as WizardUi;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+  return import('./ui/wizard/index.js');
+}
+
+/** Reads an existing spec as the wizard's starting point (pre-fills every screen), or the defaults. */
+export async function initialDraft(file: string, ui?: WizardUi): Promise<SpecInput> {
+  const { defaultDraft, draftFromYaml } = ui ?? (await loadWizardUi());
+  return existsSync(file) ? draftFromYaml(readFileSync(file, 'utf8')) : defaultDraft();
 }
 
 export function createWizardServices(opts: WizardOptions): WizardServices {
@@ -69,6 +79,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
       }
       const { runPlan, resolveRun } = await import('./run/engine.js');
       const command = 'setup';
+      (await import('./setup.js')).claimStateDir(stateDir, loaded.spec);
       const run = resolveRun(stateDir, command, o.resume);
       const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore, writeFiles: true });
       return runPlan(plan, {
@@ -92,17 +103,17 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
 }
 
 export async function runWizard(opts: WizardOptions): Promise<number> {
-  const { findResumableRun } = await import('./run/records.js');
-  const { mountWizard } = await import('./ui/wizard/index.js');
   const stateDir = stateDirFor(opts.file, opts.stateDir);
-  const resumable = findResumableRun(stateDir, 'setup');
+  // Run records load yaml and the redactor (tens of ms): only worth it when a run was ever recorded here.
+  const [ui, records] = await Promise.all([loadWizardUi(), existsSync(path.join(stateDir, 'runs')) ? import('./run/records.js') : undefined]);
+  const resumable = records?.findResumableRun(stateDir, 'setup');
   const services = createWizardServices(opts);
   if (resumable) {
     const failed = Object.entries(resumable.steps).find(([, s]) => s.status === 'fail');
     services.resumable = { runId: resumable.runId, summary: failed ? `${failed[0]} failed` : resumable.status };
   }
-  return mountWizard({
-    initial: await initialDraft(opts.file),
+  return ui.mountWizard({
+    initial: await initialDraft(opts.file, ui),
     services,
     color: opts.color,
     stdout: opts.io.stdout as NodeJS.WriteStream,

@@ -34,7 +34,7 @@ const mod: CommandModule = {
       .option('--talosconfig <file>', 'talosconfig for --talos')
       .option('--snapshot <file>', 'restore-test an existing snapshot file (e.g. one a backup job wrote)')
       .option('--lab', "drill the lab cluster's etcd", false)
-      .option('--lab-etcd <url>', "the lab's etcd client URL (default: the running lab's)")
+      .option('--lab-etcd <url>', "the lab's etcd client URL (the --etcd given to `groundwork lab up`; required with --lab)")
       .option('--scratch <dir>', 'an empty or new directory for the snapshot and the restored data (default: a temp dir)')
       .option('--sentinel', 'write a sentinel key to the source before the snapshot and read it back after the restore (default with --lab)')
       .option('--no-bump-revision', 'do not bump the revision on restore (etcdutl 3.5.10+ bumps it by 1e9 and marks it compacted, as a real Kubernetes restore does)')

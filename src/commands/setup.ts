@@ -17,6 +17,12 @@ const mod: CommandModule = {
       .action(async (o: { dryRun: boolean; resume: boolean; stages?: string; ignore?: string[] }, cmd) => {
         const g = cmd.optsWithGlobals() as GlobalOptions & { yes: boolean };
         const { UserError, EXIT } = await import('../errors.js');
+        if (!g.yes && (o.dryRun || o.resume || o.stages || o.ignore)) {
+          throw new UserError('--dry-run, --resume, --stages and --ignore are for headless runs', {
+            exitCode: EXIT.usage,
+            fix: 'add --yes to run headless with them, or run `groundwork setup` alone for the wizard',
+          });
+        }
         if (!g.yes) {
           // In a terminal, setup without --yes is the wizard; without a person it must not wait for one.
           if (!mayPrompt(io, false)) {

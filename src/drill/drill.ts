@@ -165,6 +165,10 @@ const TOOL_FIX: Partial<Record<PhaseName, string>> = {
 /** Checks made before anything runs, so a bad flag fails at once naming the flag (exit 2). */
 function validateOptions(o: DrillOptions): void {
   const t = o.target;
+  // ssh would read a host starting with "-" as an option (-oProxyCommand=...): refuse it.
+  if (t.kind === 'kubeadm' && t.host.startsWith('-')) {
+    throw new UserError(`--kubeadm "${t.host}" is not a host`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST' });
+  }
   if ((t.kind === 'endpoints' || t.kind === 'lab') && t.endpoints.length === 0) {
     throw new UserError('no etcd endpoint given', { exitCode: EXIT.usage, fix: 'pass --endpoints https://HOST:2379' });
   }

@@ -98,6 +98,19 @@ function killTree(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** Process groups still running: if groundwork exits first (a second Ctrl-C), none may be left behind. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+function trackGroup(pid: number | undefined): void {
+  if (!pid) return;
+  liveGroups.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of liveGroups) killTree(p, 'SIGKILL');
+  });
+}
+
 export function createExec(factory: ExecFactoryOptions = {}): Exec {
   const redactor = factory.redactor ?? new Redactor();
   const grace = factory.killGraceMs ?? 2000;
@@ -124,6 +137,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
       maxBuffer: 64 * 1024 * 1024,
     });
 
+    trackGroup(child.pid);
     let timedOut = false;
     let aborted = false;
     const terminate = () => {
@@ -155,6 +169,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     }
 
     const r = await child;
+    if (child.pid) liveGroups.delete(child.pid);
     if (timer) clearTimeout(timer);
     for (const s of signals) s.removeEventListener('abort', onAbort);
     const durationMs = Date.now() - start.getTime();

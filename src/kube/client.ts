@@ -327,7 +327,10 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
   try {
     kc.loadFromFile(kubeconfig);
   } catch (err) {
-    throw new UserError(`cannot read kubeconfig ${kubeconfig}: ${(err as Error).message}`, { exitCode: 2, cause: err, fix: 'pass a valid kubeconfig with --kubeconfig' });
+    // Never the parser's message: it quotes the offending line, which may hold a token.
+    const mark = (err as { mark?: { line?: number; column?: number } }).mark;
+    const where = mark?.line !== undefined ? `:${mark.line + 1}:${(mark.column ?? 0) + 1}` : '';
+    throw new UserError(`cannot read kubeconfig ${kubeconfig}${where}: not a valid kubeconfig`, { exitCode: 2, fix: 'pass a valid kubeconfig with --kubeconfig' });
   }
   if (context) {
     const names = kc.getContexts().map((c) => c.name);

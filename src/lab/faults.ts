@@ -4,6 +4,7 @@
  * API server do, so a client sees only what it would see on a broken cluster (pods not Ready, probe timeouts,
  * Pending claims, 503s), never a flag saying "fault".
  */
+import { isLoopback } from '../net/loopback-guard.js';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { parse as parseYaml } from 'yaml';
@@ -197,7 +198,9 @@ async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarg
   try {
     doc = parseYaml(await readFile(kubeconfigPath, 'utf8'));
   } catch (e) {
-    throw new UserError(`cannot read the lab kubeconfig ${kubeconfigPath}`, { why: (e as Error).message, fix: 'pass --kubeconfig with the file `groundwork lab up` wrote', cause: e });
+    // Not the parser's message: it quotes the offending line, which may be the token.
+    const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    throw new UserError(`cannot read the lab kubeconfig ${kubeconfigPath}${pos ? `:${pos.line}:${pos.col}` : ''}`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
   }
   const ctxName = doc?.['current-context'];
   const ctx = (doc?.contexts ?? []).find((c: any) => c.name === ctxName)?.context;
@@ -206,7 +209,7 @@ async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarg
   if (!cluster?.server) throw new UserError(`${kubeconfigPath} has no current cluster`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
   const url = new URL(cluster.server);
   // The lab only ever listens on loopback; never send its token anywhere else.
-  if (!/^127\.|^localhost$/.test(url.hostname)) {
+  if (!isLoopback(url.hostname)) {
     throw new UserError(`${kubeconfigPath} points at ${url.host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
   }
   return {

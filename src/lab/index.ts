@@ -3,6 +3,7 @@
  * server on loopback, the Node objects, then the controllers; writes a kubeconfig (0600).
  * See src/lab/types.ts for the options and the controllers' hook.
  */
+import { UserError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,10 +15,12 @@ import { createMemoryStore, type Store } from './store/store.js';
 import { createLabPki } from './server/certs.js';
 import { startApiServer } from './server/api-server.js';
 import { createPodLogs } from './logs.js';
+import { nthAddress } from './controllers/ipam.js';
 
 export type { Lab, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
 const KUBELET_VERSION = 'v1.32.4';
+const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
 /** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, all on 127.0.100.N. */
 export function planNodes(opts: Pick<LabOptions, 'nodes' | 'controlPlanes' | 'spec'>): LabNode[] {
@@ -123,17 +126,19 @@ async function createStore(opts: LabOptions): Promise<Store> {
 }
 
 /** Objects every cluster has: the default namespaces and their service accounts. Existing ones are kept. */
-async function seedCluster(store: Store, nodes: LabNode[], createNodes: boolean): Promise<void> {
+async function seedCluster(store: Store, nodes: LabNode[], createNodes: boolean, serviceCIDR: string): Promise<void> {
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
     if (!store.get('namespaces', undefined, ns)) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     if (!store.get('serviceaccounts', ns, 'default')) await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: ns } });
   }
   if (!store.get('services', 'default', 'kubernetes')) {
+    const apiServiceIp = nthAddress(serviceCIDR, 1);
     await store.create({
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-      spec: { type: 'ClusterIP', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
+      // kube-apiserver creates it with the first address of the service range (10.96.0.1 for 10.96.0.0/12).
+      spec: { type: 'ClusterIP', clusterIP: apiServiceIp, clusterIPs: [apiServiceIp], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
     });
   }
   if (createNodes) {
@@ -146,6 +151,15 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   if (!host.startsWith('127.') && host !== 'localhost') throw new RangeError('the lab binds to loopback addresses only');
   const nodes = planNodes(opts);
   const net = opts.spec?.spec.network;
+  // The simulator's address management is IPv4 (dual-stack specs use their IPv4 half): say so, don't crash.
+  for (const [field, value] of [['podCIDR', net?.podCIDR], ['serviceCIDR', net?.serviceCIDR]] as const) {
+    if (value && !value.split(',').some((c) => c.includes('.'))) {
+      throw new UserError(`the lab simulates IPv4 networks only, and spec.network.${field} ${value} has no IPv4 range`, {
+        exitCode: 2,
+        fix: `rehearse with an IPv4 or dual-stack ${field} (e.g. "10.244.0.0/16,fd00:10:244::/56"); the real cluster can stay IPv6-only`,
+      });
+    }
+  }
   const store = await createStore(opts);
   const logs = createPodLogs();
   const abort = new AbortController();
@@ -157,7 +171,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     const token = randomBytes(24).toString('base64url');
     server = await startApiServer({ store, logs, token, certPem: pki.certPem, keyPem: pki.keyPem, host, port: opts.port ?? 0 });
     const srv = server;
-    await seedCluster(store, nodes, !opts.skipNodeObjects);
+    await seedCluster(store, nodes, !opts.skipNodeObjects, net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR);
     stopLogDrop = store.watch('pods', undefined, {}, (e) => {
       if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
     });
@@ -167,7 +181,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       nodes,
       network: {
         podCIDR: net?.podCIDR ?? '10.244.0.0/16',
-        serviceCIDR: net?.serviceCIDR ?? '10.96.0.0/12',
+        serviceCIDR: net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR,
         nodeMaskSize: net?.nodeMaskSize ?? 24,
         cni: opts.cni ?? net?.cni ?? 'cilium',
         clusterDomain: 'cluster.local',

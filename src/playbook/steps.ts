@@ -192,6 +192,9 @@ function buildStep(
             throw e;
           }
           ctx.log(`${id}: attempt ${n} of ${attempts} failed (${e.message}); retrying`);
+          // A once step (bootstrap) may have taken effect even though the attempt failed (a timeout after the
+          // node accepted it): probe again before sending it a second time.
+          if (def.once && step.done && (await step.done(ctx))) return { status: 'pass', summary: `${shown}: took effect on attempt ${n} (confirmed by its probe)` };
           await abortableSleep(Math.min((opts.backoffMs ?? 250) * 2 ** (n - 1), (opts.backoffMs ?? 250) * 8), ctx.signal);
         }
       }

@@ -183,6 +183,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
       specFile: opts.specFile,
       specHash,
       status: 'running',
+      ...(opts.dryRun ? { dryRun: true } : {}),
       startedAt: now.toISOString(),
       updatedAt: now.toISOString(),
       steps: {},

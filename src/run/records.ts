@@ -26,6 +26,8 @@ export interface RunState {
   specFile?: string;
   specHash?: string;
   status: 'running' | 'pass' | 'fail' | 'interrupted';
+  /** A dry run changes nothing, so it neither ends nor continues a real run's --resume chain. */
+  dryRun?: boolean;
   startedAt: string;
   updatedAt: string;
   steps: Record<string, StepState>;
@@ -40,8 +42,9 @@ export interface OnceRecord {
 }
 
 export function newRunId(now: Date = new Date()): string {
+  // Milliseconds keep ids in start order (findResumableRun sorts them); the random suffix keeps them unique.
   const iso = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${iso}-${randomBytes(2).toString('hex')}`;
+  return `${iso}-${String(now.getUTCMilliseconds()).padStart(3, '0')}${randomBytes(2).toString('hex')}`;
 }
 
 export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
@@ -73,6 +76,7 @@ export function findResumableRun(stateDir: string, command?: string): RunState |
     try {
       const s = JSON.parse(readFileSync(f, 'utf8')) as RunState;
       if (command && s.command !== command) continue;
+      if (s.dryRun) continue;
       return s.status === 'pass' ? undefined : s;
     } catch {
       continue;

@@ -59,3 +59,11 @@ ${bootstrap}
     expect(drillTargetFromSpec(parseSpec(spec(bootstrap), 'c.yaml').spec)).toEqual(target);
   });
 });
+
+describe('option safety', () => {
+  it('refuses a --kubeadm host that ssh would read as an option', async () => {
+    const { createDrill } = await import('../../src/drill/drill.js');
+    const { UserError } = await import('../../src/errors.js');
+    expect(() => createDrill({ target: { kind: 'kubeadm', host: '-oProxyCommand=touch /tmp/x' } })).toThrow(UserError);
+  });
+});

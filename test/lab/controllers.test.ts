@@ -288,6 +288,18 @@ describe('network model', () => {
     expect((await outcome(h, 'stranger')).log).toBe(`GW-PROBE connect ${podIp}:8080 fail timeout`);
     expect(await outcome(h, 'dns')).toEqual({ phase: 'Failed', log: 'GW-PROBE resolve web fail timeout' });
   });
+
+  it('a policy with `egress: []` and no policyTypes isolates ingress only, so its pods can still dial out', async () => {
+    h = await startHarness();
+    await serverAndService(h);
+    await h.apply({
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'client-empty-egress', namespace: 'default' },
+      spec: { podSelector: { matchLabels: { role: 'client' } }, egress: [] },
+    });
+    expect((h.store.get('networkpolicies.networking.k8s.io', 'default', 'client-empty-egress')?.spec as { policyTypes: string[] }).policyTypes).toEqual(['Ingress']);
+    await h.apply(probePod('out', { kind: 'connect', host: 'web', port: 80, timeoutS: 1 }, {}, { role: 'client' }));
+    expect(await outcome(h, 'out')).toEqual({ phase: 'Succeeded', log: 'GW-PROBE connect web:80 ok' });
+  });
 });
 
 describe('volumes', () => {

@@ -213,7 +213,7 @@ describe('what a client observes', () => {
   });
 });
 
-function request(l: Lab, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function request(l: Lab, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; headers: Record<string, string | string[] | undefined> }> {
   const u = new URL(path, l.url);
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -221,7 +221,7 @@ function request(l: Lab, method: string, path: string, body?: unknown): Promise<
       (res) => {
         let data = '';
         res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? (JSON.parse(data) as Record<string, unknown>) : {} }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? (JSON.parse(data) as Record<string, unknown>) : {}, headers: res.headers }));
       },
     );
     req.on('error', reject);
@@ -234,7 +234,9 @@ describe('through the API server', () => {
     lab = await startLab({ controllers: createControllers({ timeScale: 0.01, startDelayMs: 5 }), faults: ['api-errors:100'] });
     const r = await request(lab, 'GET', '/api/v1/namespaces/default/pods');
     expect(r.status).toBe(503);
-    expect(r.json).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable' });
+    expect(r.json).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', details: { retryAfterSeconds: 1 } });
+    // Like kube-apiserver, the header carries it too: client-go's retry logic reads Retry-After, not the body.
+    expect(r.headers['retry-after']).toBe('1');
     expect((await request(lab, 'GET', '/lab/faults')).json).toMatchObject({ faults: ['api-errors:100'] });
     expect((await request(lab, 'DELETE', '/lab/faults/api-errors')).status).toBe(200);
     expect((await request(lab, 'GET', '/api/v1/namespaces/default/pods')).status).toBe(200);

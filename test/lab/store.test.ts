@@ -212,3 +212,20 @@ describe('store semantics', () => {
     await s.close();
   });
 });
+
+describe('NetworkPolicy defaulting (kube-apiserver SetDefaults_NetworkPolicy)', () => {
+  const np = (spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'default' }, spec: { podSelector: {}, ...spec } });
+  it.each([
+    ['no rules', {}, ['Ingress']],
+    ['ingress rules only', { ingress: [{}] }, ['Ingress']],
+    ['an empty egress list is not egress isolation', { egress: [] }, ['Ingress']],
+    ['egress rules add Egress', { egress: [{ to: [{ podSelector: {} }] }] }, ['Ingress', 'Egress']],
+    ['an empty policyTypes list is defaulted too', { policyTypes: [], egress: [{}] }, ['Ingress', 'Egress']],
+    ['explicit policyTypes are kept', { policyTypes: ['Egress'], egress: [] }, ['Egress']],
+  ])('%s', async (_what, spec, want) => {
+    const s = await storeWithDefaultNs();
+    const created = await s.create(np(spec));
+    expect((created.spec as { policyTypes: string[] }).policyTypes).toEqual(want);
+    await s.close();
+  });
+});

@@ -176,6 +176,18 @@ describe('Step.run and Step.done with real executables', () => {
     expect(ctx.lines).toEqual(['f: attempt 1 of 3 failed (flaky exited with code 7); retrying', 'f: attempt 2 of 3 failed (flaky exited with code 7); retrying']);
   });
 
+  it('probes a once step again before a retry: a bootstrap that took effect but failed is never sent twice', async () => {
+    const bin = createFakeBin();
+    const marker = path.join(bin.dir, 'bootstrapped');
+    // The first call takes effect, then fails (as a timeout after the node accepted it would).
+    bin.addRecorder('talosctl', `: > '${marker}'; echo "context deadline exceeded" >&2; exit 1`);
+    bin.add('probe', `[ -f '${marker}' ]`);
+    const ctx = createTestContext({ env: bin.env });
+    const [step] = playbookSteps(playbook(`  - id: bootstrap\n    title: b\n    run: [talosctl, bootstrap]\n    unless: [probe]\n    once: true\n    retries: 10\n`), {}, { backoffMs: 1 });
+    await expect(step!.run(ctx)).resolves.toMatchObject({ status: 'pass', summary: expect.stringContaining('confirmed by its probe') });
+    expect(bin.calls('talosctl')).toEqual(['bootstrap']);
+  });
+
   it('gives up after the last retry with the tool error (command, exit code, stderr)', async () => {
     const bin = createFakeBin();
     bin.addRecorder('broken', 'echo "cannot reach 127.0.100.11" >&2; exit 4');

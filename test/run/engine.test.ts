@@ -247,6 +247,17 @@ describe('secret values handed between steps', () => {
   });
 });
 
+describe('resume and dry runs', () => {
+  it('a dry run after a failed run does not hide the failed run from --resume', async () => {
+    const dir = tmp();
+    const failing = await runPlan(plan([step('a', async () => ({ status: 'fail', summary: 'node unreachable' }))]), { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple' });
+    await new Promise((r) => setTimeout(r, 5));
+    const dry = await runPlan(plan([step('a', async () => ({ status: 'pass', summary: '' }))]), { command: 'setup', stateDir: dir, io: captureIo(), renderer: 'simple', dryRun: true });
+    expect(dry.status).toBe('pass');
+    expect(resolveRun(dir, 'setup', true).runId).toBe(failing.runId);
+  });
+});
+
 describe('stage cleanup and atomic stages', () => {
   it('runs every stage cleanup after the plan, even when a step failed', async () => {
     const cleaned: string[] = [];

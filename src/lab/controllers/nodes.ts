@@ -298,7 +298,7 @@ export async function ensureAddons(rt: Runtime): Promise<void> {
   const svcCidr = rt.ctx.network.serviceCIDR;
   const apiSvc = rt.store.get('services', 'default', 'kubernetes');
   if (apiSvc && !(apiSvc.spec as Obj)?.clusterIP) {
-    // Created before our admission was registered: give it the first address, as kube-apiserver does.
+    // Seeded with its address since; a store written by an older lab (etcd) may still hold one without it.
     await quietly(rt.store.mutate('services', 'default', 'kubernetes', (s) => {
       (s.spec as Obj).clusterIP = nthAddress(svcCidr, 1);
     }, { skipValidation: true }));

@@ -55,19 +55,21 @@ interface Route {
   subresource?: string;
 }
 
-function send(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
+function send(res: ServerResponse, code: number, body: unknown, contentType = 'application/json', extra: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text), ...extra });
   res.end(text);
 }
 
 function sendError(res: ServerResponse, e: unknown): void {
   const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error)?.message ?? String(e)}`);
-  send(res, err.code, err.toStatus());
+  // kube-apiserver sets Retry-After alongside details.retryAfterSeconds (429s and 503s); client-go honours the header.
+  const retry = err.details?.retryAfterSeconds;
+  send(res, err.code, err.toStatus(), 'application/json', retry !== undefined ? { 'Retry-After': String(retry) } : {});
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {

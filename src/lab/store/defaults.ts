@@ -128,8 +128,10 @@ export function applyDefaults(obj: KubeObject): void {
       setIfMissing(obj as Obj, 'volumeBindingMode', 'Immediate');
       break;
     case 'NetworkPolicy':
-      if (spec && spec.policyTypes === undefined) {
-        spec.policyTypes = spec.egress !== undefined ? ['Ingress', 'Egress'] : ['Ingress'];
+      // kube-apiserver's SetDefaults_NetworkPolicy: an absent or empty policyTypes means Ingress, plus Egress only
+      // when there are egress rules; `egress: []` alone does not make the policy egress-isolating.
+      if (spec && (!Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0)) {
+        spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
       }
       break;
     case 'Secret':

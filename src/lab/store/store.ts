@@ -29,6 +29,7 @@ import { applyPatch } from './patch.js';
 import { applyDefaults } from './defaults.js';
 import { validateObject } from './validate.js';
 import { findUnknownFields } from './fields.js';
+import { WatchHistory } from './history.js';
 
 /** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
 export interface Backend {
@@ -90,9 +91,7 @@ export class Store implements LabStore {
   private readonly uids = new Map<string, string>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly admissions = new Map<string, Admission[]>();
-  private history: HistoryEntry[] = [];
-  /** Resume is possible from any resourceVersion >= historyStart. */
-  private historyStart = 0;
+  private readonly history: WatchHistory<HistoryEntry>;
   private rv = 0;
   private readonly historySize: number;
   private readonly bookmarkIntervalMs: number;
@@ -105,6 +104,7 @@ export class Store implements LabStore {
     this.backend = backend;
     this.resources = opts.registry ?? createRegistry();
     this.historySize = opts.historySize ?? 20_000;
+    this.history = new WatchHistory<HistoryEntry>(this.historySize);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 5000;
     this.now = opts.now ?? (() => new Date());
     for (const rt of this.resources.all()) this.data.set(this.resources.nameOf(rt), new Map());
@@ -123,7 +123,7 @@ export class Store implements LabStore {
       this.cacheSet(name, o);
     }
     this.rv = revision;
-    this.historyStart = revision;
+    this.history.reset(revision);
   }
 
   // ---- reads ----
@@ -567,11 +567,6 @@ export class Store implements LabStore {
     else this.cacheSet(resource, obj);
     const entry: HistoryEntry = { rv: rev, resource, type, object: obj, old };
     this.history.push(entry);
-    if (this.history.length > this.historySize) {
-      const drop = this.history.length - this.historySize;
-      this.historyStart = this.history[drop - 1].rv;
-      this.history = this.history.slice(drop);
-    }
     this.dispatch(entry);
     return obj;
   }
@@ -589,11 +584,11 @@ export class Store implements LabStore {
     const w: Watcher = { resource, namespace: ns, match: (o) => (!ns || o.metadata.namespace === ns) && sel(o), onEvent };
     const from = opts.resourceVersion && opts.resourceVersion !== '0' ? Number(opts.resourceVersion) : undefined;
     if (from !== undefined && !Number.isFinite(from)) throw new ApiError(400, 'BadRequest', `invalid resource version: ${opts.resourceVersion}`);
-    if (from !== undefined && from < this.historyStart) {
-      throw new ApiError(410, 'Expired', `too old resource version: ${from} (${this.historyStart + 1})`);
+    if (from !== undefined && from < this.history.start) {
+      throw new ApiError(410, 'Expired', `too old resource version: ${from} (${this.history.start + 1})`);
     }
     if (from !== undefined) {
-      for (const e of this.history) if (e.rv > from && e.resource === resource) deliver(w, e);
+      for (const e of this.history.since(from)) if (e.resource === resource) deliver(w, e);
     }
     let set = this.watchers.get(resource);
     if (!set) this.watchers.set(resource, (set = new Set()));

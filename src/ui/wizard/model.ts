@@ -3,7 +3,7 @@
  * answered by a spec field or a flag, so `--yes` runs can answer them too), and live validation through the
  * same loader that reads cluster.yaml. Pure: no React, no I/O.
  */
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { SpecError, type SpecIssue } from '../../errors.js';
 import { parseSpec, type LoadedSpec } from '../../spec/load.js';
 import type { SpecInput } from '../../spec/schema.js';
@@ -158,6 +158,17 @@ export function defaultDraft(): SpecInput {
       images: { registry: '' },
     },
   } as SpecInput;
+}
+
+/** An existing spec file's text as the wizard's starting draft; a broken or empty file opens with the defaults. */
+export function draftFromYaml(text: string): SpecInput {
+  try {
+    const data = parse(text) as SpecInput | null;
+    return data && typeof data === 'object' ? data : defaultDraft();
+  } catch {
+    // A broken file still opens: the wizard shows its errors field by field once the user edits.
+    return defaultDraft();
+  }
 }
 
 /** The next free node name and address after the existing ones (cp-N / w-N, the next host address). */
