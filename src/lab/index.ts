@@ -50,6 +50,22 @@ function parseTaint(t: string): { key: string; value?: string; effect: string } 
   return value === undefined ? { key, effect } : { key, value, effect };
 }
 
+/** What a lab node's kubelet reports about itself (one definition: the controllers re-post it too). */
+export function labNodeInfo(n: LabNode): Record<string, string> {
+  return {
+    machineID: n.name,
+    systemUUID: n.name,
+    bootID: n.name,
+    kernelVersion: '6.12.0-groundwork-lab',
+    osImage: 'groundwork lab',
+    containerRuntimeVersion: 'containerd://2.0.0',
+    kubeletVersion: KUBELET_VERSION,
+    kubeProxyVersion: KUBELET_VERSION,
+    operatingSystem: 'linux',
+    architecture: 'amd64',
+  };
+}
+
 /** A Node object as a kubelet registers it: Ready, addresses, capacity, nodeInfo. */
 export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject {
   const capacity = { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '50Gi', ...(n.capacity ?? {}) };
@@ -88,18 +104,7 @@ export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject 
         { type: 'Hostname', address: n.name },
       ],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
-      nodeInfo: {
-        machineID: n.name,
-        systemUUID: n.name,
-        bootID: n.name,
-        kernelVersion: '6.1.0-lab',
-        osImage: 'groundwork lab',
-        containerRuntimeVersion: 'containerd://1.7.27',
-        kubeletVersion: KUBELET_VERSION,
-        kubeProxyVersion: KUBELET_VERSION,
-        operatingSystem: 'linux',
-        architecture: 'amd64',
-      },
+      nodeInfo: labNodeInfo(n),
     },
   };
 }

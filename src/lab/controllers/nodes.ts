@@ -3,7 +3,7 @@
  * Leases in kube-node-lease, the taints a NotReady/unreachable node gets; plus the system add-ons every
  * cluster has (kube-dns Service + CoreDNS, the CNI DaemonSet) and Service ClusterIP allocation.
  */
-import { parseTaint } from './scheduling.js';
+import { buildNodeObject, labNodeInfo } from '../index.js';
 import { nodePodCidr, nthAddress, Allocator } from './ipam.js';
 import { ensure, iso, microTime, quietly, setCondition, type Obj, type Runtime } from './runtime.js';
 import { ApiError, type KubeObject } from '../store/types.js';
@@ -36,36 +36,6 @@ export function isPodHealthy(rt: Runtime, pod: KubeObject): boolean {
   return true;
 }
 
-function nodeTaints(n: LabNode): Obj[] {
-  const out = (n.taints ?? []).map(parseTaint) as Obj[];
-  if (n.role === 'control-plane' && !out.some((t) => t.key === 'node-role.kubernetes.io/control-plane') && n.taints === undefined) {
-    out.push({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
-  }
-  return out;
-}
-
-function buildNode(rt: Runtime, n: LabNode): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: {
-      name: n.name,
-      labels: {
-        'kubernetes.io/hostname': n.name,
-        'kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        'beta.kubernetes.io/os': 'linux',
-        'beta.kubernetes.io/arch': 'amd64',
-        ...(n.role === 'control-plane' ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
-        ...(n.labels ?? {}),
-      },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
-    },
-    spec: { taints: nodeTaints(n) },
-    status: {},
-  };
-}
-
 /** Node status as the kubelet posts it, with conditions for the active faults. */
 function desiredNodeStatus(rt: Runtime, n: LabNode, node: KubeObject): Obj {
   const now = rt.now();
@@ -78,18 +48,7 @@ function desiredNodeStatus(rt: Runtime, n: LabNode, node: KubeObject): Obj {
     { type: 'Hostname', address: n.name },
   ];
   status.daemonEndpoints ??= { kubeletEndpoint: { Port: 10250 } };
-  status.nodeInfo ??= {
-    machineID: n.name,
-    systemUUID: n.name,
-    bootID: n.name,
-    kernelVersion: '6.12.0-groundwork-lab',
-    osImage: 'groundwork lab',
-    containerRuntimeVersion: 'containerd://2.0.0',
-    kubeletVersion: 'v1.32.4',
-    kubeProxyVersion: 'v1.32.4',
-    operatingSystem: 'linux',
-    architecture: 'amd64',
-  };
+  status.nodeInfo ??= labNodeInfo(n);
   const conds: Obj[] = structuredClone(status.conditions ?? []);
   const hb = (c: Obj | undefined) => c?.lastHeartbeatTime ?? iso(now);
   const unreachable = rt.faults.isNodeNotReady(n.name);
@@ -132,7 +91,7 @@ export async function ensureBaseObjects(rt: Runtime): Promise<void> {
     await ensure(rt.store, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   }
   for (const n of rt.ctx.nodes) {
-    if (!rt.store.get('nodes', undefined, n.name)) await ensure(rt.store, buildNode(rt, n));
+    if (!rt.store.get('nodes', undefined, n.name)) await ensure(rt.store, buildNodeObject(n, rt.now()));
   }
 }
 
