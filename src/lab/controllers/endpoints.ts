@@ -2,13 +2,9 @@
  * The endpoints and endpointslice controllers: for every Service with a selector, the matching pods with an
  * IP, ready ones as addresses and the rest as notReadyAddresses (Endpoints) / ready=false (EndpointSlice).
  */
-import { namedPort } from './network.js';
+import { namedPort, selectorMatches as selects } from './network.js';
 import { ensure, isPodReady, isTerminal, ownerRef, quietly, shortHash, type Obj, type Runtime } from './runtime.js';
 import type { KubeObject } from '../store/types.js';
-
-function selects(sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
-  return !!sel && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels?.[k] === v);
-}
 
 function targetPortFor(sp: Obj, pods: KubeObject[]): number | undefined {
   const tp = sp.targetPort ?? sp.port;

@@ -57,7 +57,8 @@ function endpointOf(v: NetView, pod: KubeObject): Endpoint {
   return { ip: (pod.status as Obj)?.podIP ?? '', podLabels: pod.metadata.labels ?? {}, namespace: ns, namespaceLabels: v.nsLabels.get(ns) ?? { 'kubernetes.io/metadata.name': ns }, name: `${ns}/${pod.metadata.name}` };
 }
 
-function selectorMatches(sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+/** A Service selector (plain labels): an empty or missing one selects nothing, as for a Service without endpoints. */
+export function selectorMatches(sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   if (!sel || Object.keys(sel).length === 0) return false;
   return Object.entries(sel).every(([k, val]) => labels?.[k] === val);
 }
