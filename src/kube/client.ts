@@ -4,6 +4,7 @@
  * themselves go over one keep-alive HTTPS agent as plain JSON: validation lists hundreds of pods with hundreds
  * of containers, and client-node's typed models (Date objects, per-field serializers) cost more than they give us.
  */
+import { dialRefusal } from '../net/loopback-guard.js';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
@@ -343,6 +344,14 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
   if (!cluster) {
     throw new UserError(`kubeconfig ${kubeconfig} has no current context`, { exitCode: 2, fix: 'pass --context NAME' });
   }
+  let serverHost = '';
+  try {
+    serverHost = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    throw new UserError(`kubeconfig ${kubeconfig}: the cluster's server "${cluster.server}" is not a URL`, { exitCode: 2 });
+  }
+  const refusal = dialRefusal(serverHost, env);
+  if (refusal) throw new UserError(`kubeconfig ${kubeconfig}: ${refusal}`, { exitCode: 2 });
   const o: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(o);
   const agentOpts: https.AgentOptions = {

@@ -27,3 +27,18 @@ describe('loopback guard', () => {
     expect(r.ms).toBe(0);
   });
 });
+
+describe('loopback guard in the Kubernetes door', () => {
+  it('refuses a kubeconfig whose server is not on loopback, before any request', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { loadKubeConfig } = await import('../../src/kube/index.js');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gw-kc-')), 'kubeconfig');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{ name: k, cluster: { server: "https://10.0.10.10:6443" } }]\nusers: [{ name: u, user: { token: abc } }]\ncontexts: [{ name: c, context: { cluster: k, user: u } }]\n',
+    );
+    await expect(loadKubeConfig(file, undefined, { env: { GROUNDWORK_LOOPBACK_ONLY: '1' } })).rejects.toThrow(/not dialled/);
+  });
+});
