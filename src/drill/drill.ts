@@ -8,6 +8,7 @@
  * Safety: the source is only read (plus the optional sentinel key); the snapshot, the restored data and the
  * member live in a scratch directory that must be empty; the member binds 127.0.0.1 only.
  */
+import { dialRefusal } from '../net/loopback-guard.js';
 import { existsSync, readdirSync, statSync, appendFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -165,6 +166,18 @@ const TOOL_FIX: Partial<Record<PhaseName, string>> = {
 /** Checks made before anything runs, so a bad flag fails at once naming the flag (exit 2). */
 function validateOptions(o: DrillOptions): void {
   const t = o.target;
+  if (t.kind === 'endpoints' || t.kind === 'lab') {
+    for (const e of t.endpoints) {
+      let host = '';
+      try {
+        host = new URL(e).hostname.replace(/^\[|\]$/g, '');
+      } catch {
+        throw new UserError(`--endpoints ${e} is not a URL`, { exitCode: EXIT.usage, fix: 'pass --endpoints https://HOST:2379' });
+      }
+      const refusal = dialRefusal(host, o.env ?? process.env);
+      if (refusal) throw new UserError(refusal, { exitCode: EXIT.usage });
+    }
+  }
   // ssh would read a host starting with "-" as an option (-oProxyCommand=...): refuse it.
   if (t.kind === 'kubeadm' && t.host.startsWith('-')) {
     throw new UserError(`--kubeadm "${t.host}" is not a host`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST' });

@@ -67,3 +67,11 @@ describe('option safety', () => {
     expect(() => createDrill({ target: { kind: 'kubeadm', host: '-oProxyCommand=touch /tmp/x' } })).toThrow(UserError);
   });
 });
+
+describe('loopback guard for drill endpoints', () => {
+  it('refuses a non-loopback etcd endpoint when GROUNDWORK_LOOPBACK_ONLY is set', async () => {
+    const { createDrill } = await import('../../src/drill/drill.js');
+    expect(() => createDrill({ target: { kind: 'endpoints', endpoints: ['https://10.0.10.11:2379'] }, env: { GROUNDWORK_LOOPBACK_ONLY: '1' } })).toThrow(/not dialled/);
+    expect(() => createDrill({ target: { kind: 'endpoints', endpoints: ['http://127.0.0.1:2379'] }, env: { GROUNDWORK_LOOPBACK_ONLY: '1' } })).not.toThrow();
+  });
+});
