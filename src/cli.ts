@@ -31,6 +31,8 @@ async function commandModules(): Promise<CommandModule[]> {
 
 const EXAMPLES = `
 Examples:
+  $ groundwork                                         the wizard (in a terminal)
+  $ groundwork rehearse                                the whole flow on the lab, on this machine
   $ groundwork plan -f examples/talos-ha.yaml          show every step and its exact argv, run nothing
   $ groundwork setup --yes -f cluster.yaml             run all stages non-interactively
   $ groundwork setup --yes --resume                    continue an interrupted run
