@@ -3,6 +3,7 @@
  * TypeScript steps of steps.ts put where they belong, the generated files written into the run dir, and
  * every step wrapped so secret files are locked down and their values redacted (also in a resumed run).
  */
+import { mapLimit } from '../run/map-limit.js';
 import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,6 @@ import {
   buildTalosconfigStep,
   buildTalosWaitConfiguredStep,
   buildWorkerJoinStep,
-  mapBounded,
   pollStep,
   type PollOptions,
 } from './steps.js';
@@ -163,7 +163,7 @@ function runNodesBounded(id: string, title: string, nodeSteps: Step[], parallel:
     async run(ctx) {
       let skipped = 0;
       const failures: UserError[] = [];
-      await mapBounded(nodeSteps, parallel, async (s) => {
+      await mapLimit(nodeSteps, parallel, async (s) => {
         try {
           if (s.done && (await s.done(ctx))) {
             skipped++;

@@ -3,6 +3,7 @@
  * and kubeadm joins whose token and certificate key must travel in 0600 files rather than argv.
  * All processes go through ctx.exec (audited, redacted).
  */
+import { mapLimit } from '../run/map-limit.js';
 import { sleep } from '../run/sleep.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -38,20 +39,6 @@ import {
 
 const RESUME = 'then run `groundwork setup --yes --resume` (finished steps are not repeated)';
 
-/** Runs fn over items, at most `limit` at a time; every result, in input order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
-
 function lastLine(r: ExecResult): string {
   return (r.stderr || r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
 }
@@ -79,7 +66,7 @@ export function buildTalosCheckNodesStep(spec: Spec, layout: BootstrapLayout, pa
       const problems: string[] = [];
       let maintenance = 0;
       let configured = 0;
-      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+      await mapLimit(spec.spec.nodes, parallel, async (n) => {
         const probe = buildConfiguredProbeArgv(layout.talos, n);
         const byConfig = existsSync(layout.talos.talosconfig) ? await ctx.exec(probe, { allowFailure: true, timeoutMs: 15_000 }) : undefined;
         const argv = buildInsecureVersionArgv(n);
@@ -134,7 +121,7 @@ export function buildSshCheckNodesStep(spec: Spec, parallel: number): Step {
     preview: { argv: spec.spec.nodes.map(argvOf), note: `at most ${parallel} at a time` },
     async run(ctx) {
       const problems: string[] = [];
-      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+      await mapLimit(spec.spec.nodes, parallel, async (n) => {
         const r = await ctx.exec(argvOf(n), { allowFailure: true, timeoutMs: 30_000 });
         if (r.exitCode !== 0) problems.push(`${nodeLabel(n)} does not answer: \`${argvOf(n).join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);
       });
@@ -282,7 +269,7 @@ export function buildWorkerJoinStep(spec: Spec, layout: BootstrapLayout, workers
       if (pending.length === 0) return { status: 'skip', summary: 'every worker joined before' };
       const creds = await ensureJoinCredentials(spec, layout, ctx, false);
       const failures: UserError[] = [];
-      await mapBounded(pending, parallel, async (w) => {
+      await mapLimit(pending, parallel, async (w) => {
         try {
           await joinNode(spec, layout, ctx, w, { token: creds.token, caCertHash: creds.caCertHash });
         } catch (e) {
@@ -424,7 +411,7 @@ export function buildTalosWaitConfiguredStep(spec: Spec, layout: BootstrapLayout
     preview: { argv: spec.spec.nodes.map((n) => buildConfiguredProbeArgv(layout.talos, n)) },
     async run(ctx) {
       const down: string[] = [];
-      await mapBounded(spec.spec.nodes, parallel, async (n) => {
+      await mapLimit(spec.spec.nodes, parallel, async (n) => {
         const argv = buildConfiguredProbeArgv(layout.talos, n);
         const r = await ctx.exec(argv, { allowFailure: true, timeoutMs: 15_000 });
         if (r.exitCode !== 0) down.push(`${nodeLabel(n)}: \`${argv.join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);

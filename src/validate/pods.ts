@@ -2,23 +2,11 @@
  * Pod plumbing the suites share: create many objects at once, wait for pods to run or finish, and gather the
  * evidence of a failure (pod states, events, the logs of failed probes).
  */
+import { mapLimit } from '../run/map-limit.js';
 import type { KubeClient, KubeObject, EventSummary } from '../kube/index.js';
 import { describePod, diagnosePod, isFinished, isRunning, statusOf, type PodDiagnosis } from './pod-state.js';
 
 /** Runs `fn` over items, `limit` at a time. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 export async function createAll(kube: KubeClient, objs: KubeObject[], signal: AbortSignal): Promise<KubeObject[]> {
   return mapLimit(objs, 16, (o) => kube.create(o, signal));
 }

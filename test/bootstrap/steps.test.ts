@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addSecretFileValues, mapBounded } from '../../src/bootstrap/steps.js';
+import { addSecretFileValues } from '../../src/bootstrap/steps.js';
+import { mapLimit } from '../../src/run/map-limit.js';
 import { Redactor } from '../../src/run/secret.js';
 import type { StepContext } from '../../src/run/types.js';
 import { tempDir } from './worlds.js';
@@ -28,13 +29,13 @@ describe('addSecretFileValues', () => {
   });
 });
 
-describe('mapBounded', () => {
+describe('mapLimit', () => {
   it('keeps order and never runs more than the limit at once (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.nat(5), { maxLength: 20 }), fc.integer({ min: 1, max: 6 }), async (delays, limit) => {
         let running = 0;
         let peak = 0;
-        const out = await mapBounded(delays, limit, async (d) => {
+        const out = await mapLimit(delays, limit, async (d) => {
           running++;
           peak = Math.max(peak, running);
           await new Promise((r) => setTimeout(r, d));
