@@ -9,12 +9,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { EXIT, UserError, formatIssue } from './errors.js';
+import { EXIT, UserError } from './errors.js';
 import type { Io } from './io.js';
 import type { Plan, RunSummary, Stage, Step, StepContext } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
-import { buildSetupPlan } from './setup.js';
+import { buildSetupPlan, loadSpecAndWarn } from './setup.js';
 
 export interface RehearseOptions {
   /** A spec file; when it doesn't exist the embedded lab spec is used. */
@@ -119,10 +119,7 @@ function labSettledStage(kubeconfig: string): Stage {
 }
 
 async function loadRehearsalSpec(o: RehearseOptions): Promise<LoadedSpec> {
-  const { loadSpec } = await import('./spec/load.js');
-  const file = existsSync(o.file) ? o.file : EMBEDDED_SPEC;
-  const loaded = await loadSpec(file);
-  for (const w of loaded.warnings) o.io.stderr.write(`${formatIssue(w)}\n`);
+  const loaded = await loadSpecAndWarn(existsSync(o.file) ? o.file : EMBEDDED_SPEC, o.io);
   return o.nodes === undefined ? loaded : { ...loaded, spec: reshapeNodes(loaded.spec, o.nodes) };
 }
 
@@ -172,13 +169,11 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     say(`lab: ${lab.nodes.length} nodes at ${lab.url} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
     const stages: Stage[] = [];
-    const setupStages = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup'].filter((s) => wanted.has(s));
-    if (setupStages.length > 0) {
-      const plan = await buildSetupPlan(loaded, { stages: setupStages as never, runDir: run.runDir, stateDir, writeFiles: true });
-      for (const st of plan.stages) {
-        if (st.name === 'preflight') stages.push(await buildRehearsalPreflight(loaded));
-        else stages.push(asRehearsal(st));
-      }
+    if (wanted.has('preflight')) stages.push(await buildRehearsalPreflight(loaded));
+    const shownStages = (['bootstrap', 'cni', 'monitoring', 'backup'] as const).filter((s) => wanted.has(s));
+    if (shownStages.length > 0) {
+      const plan = await buildSetupPlan(loaded, { stages: [...shownStages], runDir: run.runDir, stateDir, writeFiles: true });
+      stages.push(...plan.stages.map(asRehearsal));
     }
     if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath));
     if (wanted.has('validate')) {

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError, EXIT } from './errors.js';
+import { UserError, EXIT, formatIssue } from './errors.js';
 import type { Io } from './io.js';
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
@@ -126,12 +126,17 @@ export function claimStateDir(stateDir: string, spec: Spec): void {
   writeFileSync(file, `${JSON.stringify(me, null, 2)}\n`);
 }
 
-export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
+/** Loads and validates the spec; its warnings (an even control-plane count, flannel) go to stderr. */
+export async function loadSpecAndWarn(file: string, io: Pick<Io, 'stderr'>): Promise<LoadedSpec> {
   const { loadSpec } = await import('./spec/load.js');
-  const { formatIssue } = await import('./errors.js');
+  const loaded = await loadSpec(file);
+  for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
+  return loaded;
+}
+
+export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const { resolveRun, runPlan } = await import('./run/engine.js');
-  const loaded = await loadSpec(opts.file);
-  for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
+  const loaded = await loadSpecAndWarn(opts.file, opts.io);
   const stateDir = stateDirFor(opts.file, opts.stateDir);
   if (!opts.dryRun) claimStateDir(stateDir, loaded.spec);
   const run = resolveRun(stateDir, 'setup', opts.resume);
@@ -153,11 +158,8 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
 }
 
 export async function printPlan(opts: { file: string; stateDir?: string; json: boolean; stages?: string; io: Io }): Promise<void> {
-  const { loadSpec } = await import('./spec/load.js');
-  const { formatIssue } = await import('./errors.js');
   const { formatPlan, planToJson } = await import('./run/plan-text.js');
-  const loaded = await loadSpec(opts.file);
-  for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
+  const loaded = await loadSpecAndWarn(opts.file, opts.io);
   const stateDir = stateDirFor(opts.file, opts.stateDir);
   // Nothing runs and nothing is written: paths show where a new run would put its files.
   const runDir = path.join(stateDir, 'runs', '<run-id>');

@@ -15,10 +15,8 @@ const mod: CommandModule = {
       .description('validate a spec and print it with every default filled in')
       .action(async (_o, cmd) => {
         const g = cmd.optsWithGlobals() as { file: string; json: boolean };
-        const { loadSpec } = await import('../spec/load.js');
-        const { formatIssue } = await import('../errors.js');
-        const loaded = await loadSpec(g.file);
-        for (const w of loaded.warnings) io.stderr.write(`${formatIssue(w)}\n`);
+        const { loadSpecAndWarn } = await import('../setup.js');
+        const loaded = await loadSpecAndWarn(g.file, io);
         if (g.json) io.stdout.write(`${JSON.stringify(loaded.spec, null, 2)}\n`);
         else {
           const { stringify } = await import('yaml');

@@ -52,6 +52,16 @@ function delayFor(rt: Runtime, r: NetResult, probe: { timeoutS: number }): numbe
 }
 
 /** Runs a container's program from now: what it prints, when it ends and how. */
+/** The kubelet restarts a terminated container (restartPolicy Always/OnFailure) once its back-off has passed. */
+function restartContainer(rt: Runtime, pod: KubeObject, c: Obj, cr: ContainerRun): void {
+  cr.restartCount++;
+  cr.restartAt = undefined;
+  cr.state = 'running';
+  cr.reason = undefined;
+  cr.startedAt = iso(rt.now());
+  startProgram(rt, pod, c, cr);
+}
+
 function startProgram(rt: Runtime, pod: KubeObject, c: Obj, cr: ContainerRun): void {
   const probe: Probe | undefined = parseProbe(c.command, c.args ?? []);
   const now = rt.now().getTime();
@@ -395,12 +405,7 @@ async function runPod(rt: Runtime, pod: KubeObject, nodeName: string): Promise<v
         cr.lastTerminated = { exitCode: cr.exitCode, reason: cr.exitCode === 0 ? 'Completed' : 'Error', startedAt: cr.startedAt, finishedAt: cr.finishedAt };
       }
       if (cr.restartAt <= t) {
-        cr.restartCount++;
-        cr.restartAt = undefined;
-        cr.state = 'running';
-        cr.reason = undefined;
-        cr.startedAt = iso(rt.now());
-        startProgram(rt, pod, c, cr);
+        restartContainer(rt, pod, c, cr);
         if (cr.finishAt !== undefined) next = Math.min(next, Math.max(0, cr.finishAt - t));
       } else {
         // Shown as waiting/CrashLoopBackOff with the last termination, like `kubectl get pods` shows it.
@@ -410,12 +415,7 @@ async function runPod(rt: Runtime, pod: KubeObject, nodeName: string): Promise<v
       }
     } else if (cr.state === 'waiting' && cr.reason === 'CrashLoopBackOff' && cr.restartAt !== undefined) {
       if (cr.restartAt <= t) {
-        cr.restartCount++;
-        cr.restartAt = undefined;
-        cr.state = 'running';
-        cr.reason = undefined;
-        cr.startedAt = iso(rt.now());
-        startProgram(rt, pod, c, cr);
+        restartContainer(rt, pod, c, cr);
         if (cr.finishAt !== undefined) next = Math.min(next, Math.max(0, cr.finishAt - t));
       } else next = Math.min(next, cr.restartAt - t);
     }

@@ -76,23 +76,7 @@ export function matchLabels(reqs: LabelRequirement[], labels: Record<string, str
   return true;
 }
 
-/** A LabelSelector object (matchLabels + matchExpressions) as used in specs, e.g. Deployment.spec.selector. */
-export interface LabelSelectorObject {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
-}
-
-export function requirementsOf(sel: LabelSelectorObject | undefined): LabelRequirement[] {
-  const reqs: LabelRequirement[] = [];
-  for (const [key, value] of Object.entries(sel?.matchLabels ?? {})) reqs.push({ key, op: 'eq', value });
-  for (const e of sel?.matchExpressions ?? []) {
-    if (e.operator === 'In') reqs.push({ key: e.key, op: 'in', values: e.values ?? [] });
-    else if (e.operator === 'NotIn') reqs.push({ key: e.key, op: 'notin', values: e.values ?? [] });
-    else if (e.operator === 'Exists') reqs.push({ key: e.key, op: 'exists' });
-    else reqs.push({ key: e.key, op: 'notexists' });
-  }
-  return reqs;
-}
+// Object selectors (matchLabels + matchExpressions) are matched by src/net/netpol.ts matchesSelector.
 
 export interface FieldRequirement {
   path: string[];
