@@ -8,6 +8,7 @@ export default defineConfig({
     // Colour libraries treat any FORCE_COLOR as on; tests compare plain text.
     env: { NO_COLOR: '1', FORCE_COLOR: '', GROUNDWORK_LOOPBACK_ONLY: '1' },
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
     // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
     reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
   },
