@@ -26,6 +26,8 @@ import { toTable, wantsTable } from './table.js';
 import type { AdminHandler } from '../types.js';
 import { openApiV2, openApiV3Index, openApiV3Doc } from './openapi.js';
 import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
+import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
+import { checkPatchBody } from '../store/patch.js';
 
 export interface ApiServerOptions {
   store: LabStore;
@@ -44,8 +46,6 @@ export interface ApiServer {
   addAdminRoute(name: string, handler: AdminHandler): void;
   close(): Promise<void>;
 }
-
-const MAX_BODY = 3 * 1024 * 1024;
 
 interface Route {
   rt: ResourceType;
@@ -69,30 +69,49 @@ function sendError(res: ServerResponse, e: unknown): void {
   const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error)?.message ?? String(e)}`);
   // kube-apiserver sets Retry-After alongside details.retryAfterSeconds (429s and 503s); client-go honours the header.
   const retry = err.details?.retryAfterSeconds;
-  send(res, err.code, err.toStatus(), 'application/json', retry !== undefined ? { 'Retry-After': String(retry) } : {});
+  const extra: Record<string, string> = retry !== undefined ? { 'Retry-After': String(retry) } : {};
+  // A body too large may still be arriving: close the connection rather than read the rest of it.
+  if (err.code === 413) extra.Connection = 'close';
+  send(res, err.code, err.toStatus(), 'application/json', extra);
 }
 
+function bodyTooLarge(): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_REQUEST_BODY_BYTES}`);
+}
+
+/** Reads a request body of at most 3 MiB (kube-apiserver's MaxRequestBodyBytes); 413 beyond, without reading on. */
 async function readBody(req: IncomingMessage): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BODY_BYTES) throw bodyTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    if (size > MAX_REQUEST_BODY_BYTES) throw bodyTooLarge();
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
+/** JSON, YAML or protobuf into a value no deeper than the lab reads (400 otherwise, before any deep work). */
 function parseBody(body: Buffer, contentType: string | undefined): unknown {
-  if (isProtobuf(contentType) && body.length > 0) return decodeKubeProtobuf(body);
+  if (isProtobuf(contentType) && body.length > 0) {
+    const obj = decodeKubeProtobuf(body);
+    if (depthExceeds(obj)) throw tooDeep();
+    return obj;
+  }
   const text = body.toString('utf8');
   if (text.trim() === '') return undefined;
+  // The YAML parser recurses per flow level: count them before it sees the text.
+  if (flowDepthExceeds(text)) throw tooDeep();
+  let value: unknown;
   try {
-    if ((contentType ?? '').includes('yaml')) return parseYaml(text);
-    return JSON.parse(text);
+    value = (contentType ?? '').includes('yaml') ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
     throw new ApiError(400, 'BadRequest', `the body of the request was in an unknown format: ${(e as Error).message.split('\n')[0]}`);
   }
+  // Block-style YAML nests by indentation, which the scan above does not count.
+  if (depthExceeds(value)) throw tooDeep();
+  return value;
 }
 
 function boolParam(q: URLSearchParams, k: string): boolean {
@@ -395,7 +414,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       case 'create': {
         if (r.name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
-        if (!body || typeof body !== 'object') throw new ApiError(400, 'BadRequest', 'the request body is empty');
+        if (body === undefined) throw new ApiError(400, 'BadRequest', 'the request body is empty');
+        checkObjectShape(body, rt.kind);
         body.metadata ??= {};
         body.kind ??= rt.kind;
         body.apiVersion ??= apiVersionOf(rt);
@@ -411,7 +431,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
       case 'update': {
         const body = parseBody(await readBody(req), req.headers['content-type']) as KubeObject;
-        if (!body || typeof body !== 'object') throw new ApiError(400, 'BadRequest', 'the request body is empty');
+        if (body === undefined) throw new ApiError(400, 'BadRequest', 'the request body is empty');
+        checkObjectShape(body, rt.kind);
         checkKind(rt, body);
         body.metadata ??= {};
         if (body.metadata.name && body.metadata.name !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
@@ -424,7 +445,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const type = patchTypeOf(req.headers['content-type']);
         if (!type) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
         const body = parseBody(await readBody(req), type === 'apply' ? 'yaml' : 'json');
+        // A body of the wrong JSON type is refused before any work (an array must never replace the object).
+        checkPatchBody(type, body);
         if (type === 'apply' && !store.get(resource, r.namespace, r.name!)) {
+          checkObjectShape(body, rt.kind);
           const obj = body as KubeObject;
           obj.metadata = { ...(obj.metadata ?? {}), name: r.name, ...(rt.namespaced ? { namespace: r.namespace } : {}) };
           return send(res, 201, await store.create(obj, { dryRun, fieldValidation }));
@@ -442,7 +466,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const opts = deleteOptionsOf(q, body);
         const list = store.list(resource, r.namespace, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined });
         const items: KubeObject[] = [];
-        for (const o of list.items) {
+        for (const [i, o] of list.items.entries()) {
+          // Each delete settles in microtasks: let /readyz and other requests in between.
+          if (i > 0 && i % ITEMS_PER_YIELD === 0) await yieldToEventLoop();
           try {
             items.push(await store.delete(resource, o.metadata.namespace, o.metadata.name!, opts));
           } catch (e) {
@@ -487,11 +513,17 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://lab');
-    const segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
     // Like kube-apiserver's system:public-info-viewer: health and version need no credential, all else does.
+    // Authentication comes first, on the raw path: nothing about the URL is decoded for an anonymous client.
     const publicInfo = req.method === 'GET' && ['/version', '/healthz', '/livez', '/readyz'].includes(url.pathname);
     if (!publicInfo && !authenticated(req)) {
       throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    }
+    let segs: string[];
+    try {
+      segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    } catch {
+      throw new ApiError(400, 'BadRequest', `invalid URL escape in the request path: ${JSON.stringify(url.pathname.slice(0, 200))}`);
     }
     const info: ApiRequestInfo = { verb: 'discovery', method: req.method ?? 'GET', path: url.pathname };
     let r: Route | undefined;

@@ -8,7 +8,8 @@
  * no etcd client dependency. Writes are compare-and-swap transactions on the mod revision.
  */
 import { Store, type Backend, type StoreOptions } from './store.js';
-import type { KubeObject } from './types.js';
+import { ApiError, type KubeObject } from './types.js';
+import { checkObjectShape, isJsonMap } from './limits.js';
 
 const PREFIX = '/registry/';
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
@@ -51,6 +52,8 @@ export class EtcdBackend implements Backend {
       throw new Error(`cannot reach etcd at ${this.base}: ${(e as Error).message}`, { cause: e });
     }
     const text = await res.text();
+    // etcd's own size limit (--max-request-bytes): the client's object is too big, not the lab broken.
+    if (!res.ok && text.includes('request is too large')) throw new ApiError(413, 'RequestEntityTooLarge', 'etcdserver: request is too large');
     if (!res.ok) throw new Error(`etcd ${path} answered ${res.status}: ${text.slice(0, 300)}`);
     return JSON.parse(text) as T;
   }
@@ -67,6 +70,7 @@ export class EtcdBackend implements Backend {
       for (const kv of kvs) {
         try {
           const obj = JSON.parse(unb64(kv.value ?? '')) as KubeObject;
+          if (!isJsonMap(obj) || !isJsonMap(obj.metadata)) continue;
           obj.metadata.resourceVersion = String(kv.mod_revision ?? '0');
           objects.push(obj);
         } catch {
@@ -89,6 +93,7 @@ export class EtcdBackend implements Backend {
   }
 
   put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+    checkObjectShape(obj);
     const { resourceVersion: _rv, ...meta } = obj.metadata;
     const value = JSON.stringify({ ...obj, metadata: meta });
     return this.txn(key, expectRev, { request_put: { key: b64(key), value: b64(value) } });

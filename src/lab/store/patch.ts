@@ -7,13 +7,12 @@
  */
 import jsonpatch from 'fast-json-patch';
 import { ApiError, type PatchType } from './types.js';
+import { MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, goJsonType, isJsonMap, notAnObjectMessage, summarizeJson } from './limits.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonMap = { [k: string]: Json };
 
-function isMap(v: unknown): v is JsonMap {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+const isMap = isJsonMap as (v: unknown) => v is JsonMap;
 
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (!isMap(patch)) return patch;
@@ -56,7 +55,12 @@ function mergeKeyFor(field: string, items: Json[]): string | undefined {
 function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
   if (MERGE_PRIMITIVE.has(field)) {
     const out = [...original];
-    for (const v of patch) if (!out.includes(v)) out.push(v);
+    const seen = new Set(original);
+    for (const v of patch) {
+      if (seen.has(v)) continue;
+      seen.add(v);
+      out.push(v);
+    }
     return out;
   }
   const key = mergeKeyFor(field, [...original, ...patch]);
@@ -65,22 +69,36 @@ function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
   if (patch.some((p) => isMap(p) && p.$patch === 'replace')) {
     return patch.filter((p) => !(isMap(p) && p.$patch === 'replace')).map((p) => (isMap(p) ? stripDirectives(p) : p));
   }
-  const out: Json[] = [...original];
+  // Elements are found by merge key through an index, not a scan: a long patch list against a long stored
+  // list must stay linear. Deleted elements leave holes that are dropped at the end.
+  const out: (Json | typeof HOLE)[] = [...original];
+  const at = new Map<Json, number>();
+  out.forEach((o, i) => {
+    if (isMap(o) && !at.has(o[key] as Json)) at.set(o[key] as Json, i);
+  });
   for (const p of patch) {
     if (!isMap(p)) {
       out.push(p);
       continue;
     }
-    const idx = out.findIndex((o) => isMap(o) && o[key] === p[key]);
+    const idx = at.get(p[key] as Json);
     if (p.$patch === 'delete') {
-      if (idx >= 0) out.splice(idx, 1);
+      if (idx !== undefined) {
+        out[idx] = HOLE;
+        at.delete(p[key] as Json);
+      }
       continue;
     }
-    if (idx >= 0) out[idx] = applyStrategicPatch(out[idx], p) as Json;
-    else out.push(stripDirectives(p));
+    if (idx !== undefined) out[idx] = applyStrategicPatch(out[idx], p) as Json;
+    else {
+      at.set(p[key] as Json, out.length);
+      out.push(stripDirectives(p));
+    }
   }
-  return out;
+  return out.filter((o): o is Json => o !== HOLE);
 }
+
+const HOLE = Symbol('deleted');
 
 function stripDirectives(m: JsonMap): JsonMap {
   const out: JsonMap = {};
@@ -95,10 +113,14 @@ function stripDirectives(m: JsonMap): JsonMap {
 function reorder(list: Json[], order: Json[], field: string): Json[] {
   const key = mergeKeyFor(field, list);
   const idOf = (v: Json) => (key && isMap(v) ? v[key] : isMap(order[0]) ? undefined : v);
-  const orderIds = order.map((o) => (key && isMap(o) ? o[key] : o));
+  const rank = new Map<unknown, number>();
+  order.forEach((o, i) => {
+    const id = key && isMap(o) ? o[key] : o;
+    if (!rank.has(id)) rank.set(id, i);
+  });
   const ranked = list.map((v, i) => {
-    const r = orderIds.indexOf(idOf(v) as Json);
-    return { v, r: r < 0 ? orderIds.length + i : r };
+    const r = rank.get(idOf(v));
+    return { v, r: r === undefined ? order.length + i : r };
   });
   return ranked.sort((a, b) => a.r - b.r).map((x) => x.v);
 }
@@ -118,7 +140,10 @@ export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
     if (k.startsWith('$deleteFromPrimitiveList/')) {
       const f = k.slice('$deleteFromPrimitiveList/'.length);
       const cur = out[f];
-      if (Array.isArray(cur) && Array.isArray(v)) out[f] = cur.filter((x) => !v.includes(x));
+      if (Array.isArray(cur) && Array.isArray(v)) {
+        const drop = new Set(v);
+        out[f] = cur.filter((x) => !drop.has(x));
+      }
       continue;
     }
     if (v === null) {
@@ -144,16 +169,77 @@ export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * RFC 6902, one operation at a time so the work stays bounded: at most 10,000 operations, and `copy` operations
+ * may add at most 3 MiB in all (each copy is measured before it is made, so a patch that doubles the object
+ * stops after a few doublings instead of building gigabytes). `target` is changed in place.
+ */
 export function applyJsonPatch(target: unknown, ops: unknown): unknown {
-  if (!Array.isArray(ops)) throw new ApiError(400, 'BadRequest', 'json patch must be an array of operations');
+  if (!Array.isArray(ops)) throw new ApiError(400, 'BadRequest', `json: cannot unmarshal ${goJsonType(ops)} into Go value of type jsonpatch.Patch`);
+  if (ops.length > MAX_JSON_PATCH_OPERATIONS) {
+    throw new ApiError(413, 'RequestEntityTooLarge', `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`);
+  }
+  for (const op of ops) {
+    if (!isMap(op)) throw new ApiError(400, 'BadRequest', `json: cannot unmarshal ${goJsonType(op)} into Go value of type jsonpatch.operation`);
+  }
+  // Values land in the document as they are: clone the operations so a retry sees the patch unchanged.
+  let doc = target; // changed in place: callers hand in their own copy
+  let copied = 0;
   try {
-    return jsonpatch.applyPatch(structuredClone(target), ops as jsonpatch.Operation[], true, false).newDocument;
+    (structuredClone(ops) as jsonpatch.Operation[]).forEach((op, i) => {
+      if (op.op === 'copy' && typeof op.from === 'string') {
+        const value: unknown = jsonpatch.getValueByPointer(doc, op.from);
+        if (value === undefined) throw new ApiError(422, 'Invalid', `copy operation does not apply: doc is missing from path: ${op.from}`);
+        const text = JSON.stringify(value);
+        copied += Buffer.byteLength(text);
+        if (copied > MAX_JSON_PATCH_COPY_BYTES) {
+          throw new ApiError(422, 'Invalid', `Unable to complete the copy, the accumulated size increase of copy is ${copied}, exceeding the limit ${MAX_JSON_PATCH_COPY_BYTES}`);
+        }
+        op = { op: 'add', path: op.path, value: JSON.parse(text) as unknown };
+      }
+      doc = jsonpatch.applyOperation(doc, op, true, true, true, i).newDocument;
+    });
   } catch (e) {
+    if (e instanceof ApiError) throw e;
     throw new ApiError(422, 'Invalid', `the json patch could not be applied: ${(e as Error).message.split('\n')[0]}`);
   }
+  return doc;
 }
 
-export function applyPatch(type: PatchType, target: unknown, patch: unknown): unknown {
+/**
+ * Refuses a patch body of the wrong JSON type before any work, with the status and message kube-apiserver
+ * gives: a strategic merge or apply patch must be an object (400); a merge patch may be an object or null, and
+ * an array would replace the whole object, so it is refused as the decoder would refuse the result (422).
+ */
+export function checkPatchBody(type: PatchType, patch: unknown): void {
+  if (type === 'json' || isMap(patch) || patch === null || patch === undefined) return;
+  const into = `json: cannot unmarshal ${goJsonType(patch)} into Go value of type map[string]interface {}`;
+  if (type === 'strategic') throw new ApiError(400, 'BadRequest', into);
+  if (type === 'apply') throw new ApiError(400, 'BadRequest', `error decoding YAML: error unmarshaling JSON: while decoding JSON: ${into}`);
+  if (Array.isArray(patch)) throw patchResultInvalid(patch);
+  throw new ApiError(400, 'BadRequest', 'Invalid JSON Patch');
+}
+
+function patchResultInvalid(result: unknown, message = notAnObjectMessage(result)): ApiError {
+  // Go's errors.NewInvalid with an empty kind and name: the message starts with ` "" is invalid`.
+  return new ApiError(422, 'Invalid', ` "" is invalid: patch: Invalid value: ${JSON.stringify(summarizeJson(result))}: ${message}`, {
+    causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(summarizeJson(result))}: ${message}`, field: 'patch' }],
+  });
+}
+
+/** Applies a patch of any type; the result is always a JSON object, or an ApiError says why not. */
+export function applyPatch(type: PatchType, target: unknown, patch: unknown): Record<string, unknown> {
+  checkPatchBody(type, patch);
+  const result = applyPatchOfType(type, target, patch);
+  if (!isMap(result)) throw patchResultInvalid(result);
+  if (result.metadata !== undefined && !isMap(result.metadata)) {
+    throw patchResultInvalid(result, `json: cannot unmarshal ${goJsonType(result.metadata)} into Go struct field .metadata of type v1.ObjectMeta`);
+  }
+  return result;
+}
+
+function applyPatchOfType(type: PatchType, target: unknown, patch: unknown): unknown {
+  if (patch === null || patch === undefined) return type === 'json' ? applyJsonPatch(target, patch) : target;
   switch (type) {
     case 'merge':
       return applyMergePatch(target, patch);

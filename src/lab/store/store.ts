@@ -30,6 +30,7 @@ import { applyDefaults } from './defaults.js';
 import { validateObject } from './validate.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
+import { ITEMS_PER_YIELD, MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
 
 /** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
 export interface Backend {
@@ -114,6 +115,8 @@ export class Store implements LabStore {
   async init(): Promise<void> {
     const { objects, revision } = await this.backend.load();
     for (const o of objects) {
+      // Whatever else a backend holds under /registry (a real apiserver's protobuf, a broken write) is not served.
+      if (!isJsonMap(o) || !isJsonMap(o.metadata) || typeof o.metadata.name !== 'string') continue;
       let name: string;
       try {
         name = this.resources.nameForObject(o);
@@ -204,6 +207,14 @@ export class Store implements LabStore {
     return p;
   }
 
+  /** Every write goes through here: the object must be one, and small enough for etcd. */
+  private async put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+    checkObjectShape(obj);
+    const bytes = Buffer.byteLength(JSON.stringify(obj));
+    if (bytes > MAX_OBJECT_BYTES) throw objectTooLarge(bytes);
+    return this.backend.put(key, obj, expectRev);
+  }
+
   private notFound(rt: ResourceType, name: string): ApiError {
     return new ApiError(404, 'NotFound', `${this.resources.nameOf(rt)} "${name}" not found`, {
       name,
@@ -240,7 +251,9 @@ export class Store implements LabStore {
   }
 
   private typeForObject(obj: KubeObject): ResourceType {
-    if (!obj || typeof obj !== 'object' || typeof obj.kind !== 'string' || typeof obj.apiVersion !== 'string') {
+    // The last line of defence: whatever a caller hands in, only JSON objects with object metadata are stored.
+    checkObjectShape(obj);
+    if (typeof obj.kind !== 'string' || typeof obj.apiVersion !== 'string') {
       throw new ApiError(400, 'BadRequest', 'Object \'Kind\' is missing in the request body');
     }
     const rt = this.resources.byKind(obj.kind, obj.apiVersion);
@@ -273,7 +286,7 @@ export class Store implements LabStore {
       await checkFields(obj, opts);
       if (!opts.skipValidation) await validateObject(obj);
       if (opts.dryRun) return obj;
-      const rev = await this.backend.put(registryKey(resource, meta.namespace, meta.name!), obj, 0);
+      const rev = await this.put(registryKey(resource, meta.namespace, meta.name!), obj, 0);
       if (rev === 'conflict') throw new ApiError(409, 'AlreadyExists', `${resource} "${meta.name}" already exists`, { name: meta.name, group: rt.group, kind: rt.resource });
       return this.commit(resource, 'ADDED', obj, undefined, rev);
     });
@@ -330,7 +343,7 @@ export class Store implements LabStore {
     if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0) {
       return this.removeLocked(rt, resource, old);
     }
-    const rev = await this.backend.put(registryKey(resource, old.metadata.namespace, name), obj, rvOf(old));
+    const rev = await this.put(registryKey(resource, old.metadata.namespace, name), obj, rvOf(old));
     if (rev === 'conflict') throw conflict(rt, name, resource);
     return this.commit(resource, 'MODIFIED', obj, old, rev);
   }
@@ -340,8 +353,8 @@ export class Store implements LabStore {
     for (let attempt = 0; ; attempt++) {
       const cur = this.get(resource, namespace, name);
       if (!cur) throw this.notFound(rt, name);
+      // applyPatch answers a patch of the wrong shape, or one whose result is not an object, with the apiserver's 4xx.
       const patched = applyPatch(type, structuredClone(cur), patch) as KubeObject;
-      if (!patched || typeof patched !== 'object') throw new ApiError(400, 'BadRequest', 'the patch did not produce an object');
       // A patch carrying a resourceVersion is a precondition; otherwise the patch applies to the latest.
       const explicitRv = (patch as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
       patched.metadata ??= {};
@@ -402,7 +415,7 @@ export class Store implements LabStore {
       const next = structuredClone(old);
       next.metadata.deletionTimestamp = isoSeconds(this.now());
       next.status = { ...(next.status as object), phase: 'Terminating' };
-      const rev = await this.backend.put(registryKey(resource, undefined, name), next, rvOf(old));
+      const rev = await this.put(registryKey(resource, undefined, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
       const marked = this.commit(resource, 'MODIFIED', next, old, rev);
       this.later(() => this.finishNamespace(name));
@@ -416,7 +429,7 @@ export class Store implements LabStore {
       next.metadata.deletionTimestamp ??= isoSeconds(this.now());
       next.metadata.deletionGracePeriodSeconds = 0;
       next.metadata.finalizers = finalizers;
-      const rev = await this.backend.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
+      const rev = await this.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
       const marked = this.commit(resource, 'MODIFIED', next, old, rev);
       if (finalizers.includes(FOREGROUND)) this.later(() => this.deleteDependents(old.metadata.uid!, 'Foreground'));
@@ -455,8 +468,15 @@ export class Store implements LabStore {
     });
   }
 
+  /** In a background loop over many objects: lets requests in every few items; false once the store closed. */
+  private async pace(i: number): Promise<boolean> {
+    if (i > 0 && i % ITEMS_PER_YIELD === 0) await yieldToEventLoop();
+    return !this.closed;
+  }
+
   private async deleteDependents(ownerUid: string, policy: 'Background' | 'Foreground'): Promise<void> {
-    for (const d of this.dependentsOf(ownerUid)) {
+    for (const [i, d] of this.dependentsOf(ownerUid).entries()) {
+      if (!(await this.pace(i))) return;
       const obj = this.get(d.resource, d.namespace, d.name);
       if (!obj) continue;
       const others = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid && this.uids.has(r.uid));
@@ -477,7 +497,8 @@ export class Store implements LabStore {
 
   private async orphanDependents(resource: string, owner: KubeObject): Promise<void> {
     const uid = owner.metadata.uid!;
-    for (const d of this.dependentsOf(uid)) {
+    for (const [i, d] of this.dependentsOf(uid).entries()) {
+      if (!(await this.pace(i))) return;
       await this.mutate(d.resource, d.namespace, d.name, (o) => {
         o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
       }, { skipValidation: true }).catch(() => undefined);
@@ -507,7 +528,8 @@ export class Store implements LabStore {
     for (const rt of this.resources.all()) {
       if (!rt.namespaced) continue;
       const resource = this.resources.nameOf(rt);
-      for (const o of this.list(resource, ns).items) {
+      for (const [i, o] of this.list(resource, ns).items.entries()) {
+        if (!(await this.pace(i))) return;
         await this.delete(resource, ns, o.metadata.name!, { propagationPolicy: 'Background' }).catch(() => undefined);
       }
     }
@@ -682,7 +704,8 @@ export class MemoryBackend implements Backend {
   async load(): Promise<{ objects: KubeObject[]; revision: number }> {
     return { objects: [], revision: this.rev };
   }
-  async put(key: string, _obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+  async put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+    checkObjectShape(obj);
     if ((this.revs.get(key) ?? 0) !== expectRev) return 'conflict';
     this.revs.set(key, ++this.rev);
     return this.rev;
