@@ -198,3 +198,27 @@ describe('the store refuses non-objects itself', () => {
     await expect(new EtcdBackend('http://127.0.0.1:1').put('/registry/x/y', [1, 2] as unknown as KubeObject, 0)).rejects.toBeInstanceOf(ApiError);
   });
 });
+
+describe('long lists', () => {
+  it('a list longer than one batch goes out whole and in order, as JSON and as a watch replay', async () => {
+    const s = await createMemoryStore();
+    await s.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'many' } });
+    const l = await startLab({ nodes: 1 });
+    try {
+      await l.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'many' } });
+      for (let i = 0; i < 700; i++) await l.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${String(i).padStart(4, '0')}`, namespace: 'many' }, data: { i: String(i) } });
+      const a = await labRequest(l, 'GET', '/api/v1/namespaces/many/configmaps');
+      expect(a.status).toBe(200);
+      const list = jsonOf(a) as { kind: string; items: KubeObject[] };
+      expect(list.kind).toBe('ConfigMapList');
+      expect(list.items.map((o) => o.metadata.name)).toEqual(Array.from({ length: 700 }, (_, i) => `cm-${String(i).padStart(4, '0')}`));
+      const w = await labRequest(l, 'GET', '/api/v1/namespaces/many/configmaps?watch=true&timeoutSeconds=1');
+      const events = w.text.trim().split('\n').map((line) => JSON.parse(line) as { type: string; object: KubeObject });
+      expect(events.length).toBe(700);
+      expect(events.every((e) => e.type === 'ADDED')).toBe(true);
+    } finally {
+      await l.stop();
+      await s.close();
+    }
+  });
+});

@@ -75,6 +75,9 @@ function sendError(res: ServerResponse, e: unknown): void {
   send(res, err.code, err.toStatus(), 'application/json', extra);
 }
 
+/** Items written or replayed between two turns of the event loop. */
+const LIST_BATCH = 4 * ITEMS_PER_YIELD;
+
 function bodyTooLarge(): ApiError {
   return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_REQUEST_BODY_BYTES}`);
 }
@@ -236,12 +239,33 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     return `${head.slice(0, -1)},"items":[${r.items.map(jsonOf).join(',')}]}`;
   }
 
+  /** A long list goes out in batches with the event loop free in between (and the client's pace respected). */
+  async function streamList(res: ServerResponse, rt: ResourceType, r: ReturnType<LabStore['list']>): Promise<void> {
+    const head = JSON.stringify({
+      kind: listKind(rt),
+      apiVersion: apiVersionOf(rt),
+      metadata: { resourceVersion: r.resourceVersion, ...(r.continue ? { continue: r.continue, remainingItemCount: r.remainingItemCount } : {}) },
+    });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    res.write(`${head.slice(0, -1)},"items":[`);
+    for (let i = 0; i < r.items.length; i += LIST_BATCH) {
+      const more = res.write(`${i > 0 ? ',' : ''}${r.items.slice(i, i + LIST_BATCH).map(jsonOf).join(',')}`);
+      if (!more) await new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      });
+      else await yieldToEventLoop();
+      if (res.destroyed) return;
+    }
+    res.end(']}');
+  }
+
   function renderOne(req: IncomingMessage, rt: ResourceType, q: URLSearchParams, o: KubeObject): unknown {
     if (wantsTable(req.headers.accept)) return toTable(rt.kind, [o], { resourceVersion: o.metadata.resourceVersion, includeObject: q.get('includeObject') ?? undefined });
     return jsonOf(o);
   }
 
-  function handleWatch(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
+  async function handleWatch(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): Promise<void> {
     const rt = r.rt;
     const table = wantsTable(req.headers.accept);
     const includeObject = q.get('includeObject') ?? undefined;
@@ -281,9 +305,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }
       throw e;
     }
+    openStreams.add(res);
+    const timeout = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) * 1000 : 30 * 60_000;
+    const timer = setTimeout(() => res.end(), timeout);
+    let closed = false;
+    const done = () => {
+      closed = true;
+      clearTimeout(timer);
+      stop();
+      openStreams.delete(res);
+    };
+    res.on('close', done);
+    req.on('close', done);
     if (replay) {
       const items = store.list(r.resource, r.namespace, { labelSelector, fieldSelector }).items;
-      for (const o of items) write('ADDED', toWire(o, 'ADDED'));
+      // A long replay lets other requests in between batches; events meanwhile wait in `pending`.
+      for (const [i, o] of items.entries()) {
+        if (i > 0 && i % LIST_BATCH === 0) {
+          await yieldToEventLoop();
+          if (closed) return;
+        }
+        write('ADDED', toWire(o, 'ADDED'));
+      }
       initial = false;
       const listed = new Set(items.map((o) => `${o.metadata.namespace}/${o.metadata.name}@${o.metadata.resourceVersion}`));
       for (const e of pending) {
@@ -296,16 +339,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       headerSent = true;
       res.flushHeaders();
     }
-    openStreams.add(res);
-    const timeout = q.has('timeoutSeconds') ? Number(q.get('timeoutSeconds')) * 1000 : 30 * 60_000;
-    const timer = setTimeout(() => res.end(), timeout);
-    const done = () => {
-      clearTimeout(timer);
-      stop();
-      openStreams.delete(res);
-    };
-    res.on('close', done);
-    req.on('close', done);
   }
 
   async function handleLog(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): Promise<void> {
@@ -407,7 +440,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           limit,
           continue: q.get('continue') ?? undefined,
         });
-        return send(res, 200, renderList(req, rt, q, list));
+        if (wantsTable(req.headers.accept) || list.items.length <= LIST_BATCH) return send(res, 200, renderList(req, rt, q, list));
+        return streamList(res, rt, list);
       }
       case 'watch':
         return handleWatch(req, res, r, q);

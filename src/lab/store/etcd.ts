@@ -92,7 +92,7 @@ export class EtcdBackend implements Backend {
     return Number(r.header?.revision ?? 0);
   }
 
-  put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
+  async put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
     checkObjectShape(obj);
     const { resourceVersion: _rv, ...meta } = obj.metadata;
     const value = JSON.stringify({ ...obj, metadata: meta });
