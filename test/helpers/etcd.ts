@@ -49,7 +49,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
   throw new Error(`etcd at ${url} not healthy within ${timeoutMs} ms:\n${log()}`);
 }
 
-export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number } = {}): Promise<TestEtcd> {
+export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; maxRequestBytes?: number } = {}): Promise<TestEtcd> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'gw-etcd-'));
   const client = await freePort();
   let peer = await freePort();
@@ -69,6 +69,7 @@ export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number } 
       `--initial-cluster=test=${peerUrl}`,
       '--log-level=warn',
       ...(opts.quotaBytes ? [`--quota-backend-bytes=${opts.quotaBytes}`] : []),
+      ...(opts.maxRequestBytes ? [`--max-request-bytes=${opts.maxRequestBytes}`] : []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env, detached: true },
   );

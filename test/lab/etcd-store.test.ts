@@ -106,3 +106,41 @@ describe('lab store on etcd', () => {
     }
   });
 });
+
+describe('lab store on etcd refuses what is not an object (issue 20)', () => {
+  it('a patch body or result that is not an object never reaches etcd; a non-object found in etcd is not served', async () => {
+    const store = await createEtcdStore(etcd.url);
+    try {
+      await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shape' } });
+      await expect(store.patch('namespaces', undefined, 'shape', 'merge', [1, 2, 3])).rejects.toMatchObject({ code: 422 });
+      await expect(store.patch('namespaces', undefined, 'shape', 'strategic', [1, 2, 3])).rejects.toMatchObject({ code: 400 });
+      await expect(store.create([1, 2, 3] as never)).rejects.toBeInstanceOf(ApiError);
+      const raw = JSON.parse(etcdctl('get', '/registry/namespaces/shape', '--print-value-only')) as unknown;
+      expect(raw).toMatchObject({ kind: 'Namespace', metadata: { name: 'shape' } });
+    } finally {
+      await store.close();
+    }
+    // Something else wrote an array under /registry: a lab on this etcd skips it instead of serving it.
+    etcdctl('put', '/registry/configmaps/default/not-an-object', '[1,2,3]');
+    const again = await createEtcdStore(etcd.url);
+    try {
+      expect(again.get('configmaps', 'default', 'not-an-object')).toBeUndefined();
+      expect(again.get('namespaces', undefined, 'shape')?.kind).toBe('Namespace');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("etcd's own request limit comes back as 413 RequestEntityTooLarge, not a 500", async () => {
+    const small = await startEtcd({ maxRequestBytes: 64 * 1024 });
+    const store = await createEtcdStore(small.url);
+    try {
+      await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+      const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big', namespace: 'default' }, data: { big: 'x'.repeat(100_000) } };
+      await expect(store.create(cm)).rejects.toMatchObject({ code: 413, reason: 'RequestEntityTooLarge', message: 'etcdserver: request is too large' });
+    } finally {
+      await store.close();
+      await small.stop();
+    }
+  });
+});

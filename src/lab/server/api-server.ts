@@ -546,13 +546,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://lab');
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '/', 'https://lab');
+    } catch {
+      url = undefined;
+    }
     // Like kube-apiserver's system:public-info-viewer: health and version need no credential, all else does.
     // Authentication comes first, on the raw path: nothing about the URL is decoded for an anonymous client.
-    const publicInfo = req.method === 'GET' && ['/version', '/healthz', '/livez', '/readyz'].includes(url.pathname);
+    const publicInfo = req.method === 'GET' && url !== undefined && ['/version', '/healthz', '/livez', '/readyz'].includes(url.pathname);
     if (!publicInfo && !authenticated(req)) {
       throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     }
+    if (!url) throw new ApiError(400, 'BadRequest', 'the request URL cannot be parsed');
     let segs: string[];
     try {
       segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
