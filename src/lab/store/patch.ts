@@ -212,7 +212,8 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
  * an array would replace the whole object, so it is refused as the decoder would refuse the result (422).
  */
 export function checkPatchBody(type: PatchType, patch: unknown): void {
-  if (type === 'json' || isMap(patch) || patch === null || patch === undefined) return;
+  if (patch === undefined) throw new ApiError(400, 'BadRequest', 'unexpected end of JSON input');
+  if (type === 'json' || isMap(patch) || patch === null) return;
   const into = `json: cannot unmarshal ${goJsonType(patch)} into Go value of type map[string]interface {}`;
   if (type === 'strategic') throw new ApiError(400, 'BadRequest', into);
   if (type === 'apply') throw new ApiError(400, 'BadRequest', `error decoding YAML: error unmarshaling JSON: while decoding JSON: ${into}`);
@@ -239,7 +240,8 @@ export function applyPatch(type: PatchType, target: unknown, patch: unknown): Re
 }
 
 function applyPatchOfType(type: PatchType, target: unknown, patch: unknown): unknown {
-  if (patch === null || patch === undefined) return type === 'json' ? applyJsonPatch(target, patch) : target;
+  // JSON null decodes to an empty map: a merge of nothing.
+  if (patch === null) return type === 'json' ? applyJsonPatch(target, patch) : target;
   switch (type) {
     case 'merge':
       return applyMergePatch(target, patch);
