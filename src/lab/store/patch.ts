@@ -182,11 +182,13 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   for (const op of ops) {
     if (!isMap(op)) throw new ApiError(400, 'BadRequest', `json: cannot unmarshal ${goJsonType(op)} into Go value of type jsonpatch.operation`);
   }
-  // Values land in the document as they are: clone the operations so a retry sees the patch unchanged.
   let doc = target; // changed in place: callers hand in their own copy
   let copied = 0;
   try {
-    (structuredClone(ops) as jsonpatch.Operation[]).forEach((op, i) => {
+    (ops as jsonpatch.Operation[]).forEach((op, i) => {
+      // Values land in the document as they are: copy objects so that a retry sees the patch unchanged
+      // (strings and numbers are immutable and need no copy).
+      if ('value' in op && op.value !== null && typeof op.value === 'object') op = { ...op, value: structuredClone(op.value) as unknown };
       if (op.op === 'copy' && typeof op.from === 'string') {
         const value: unknown = jsonpatch.getValueByPointer(doc, op.from);
         if (value === undefined) throw new ApiError(422, 'Invalid', `copy operation does not apply: doc is missing from path: ${op.from}`);

@@ -210,8 +210,7 @@ export class Store implements LabStore {
   /** Every write goes through here: the object must be one, and small enough for etcd. */
   private async put(key: string, obj: KubeObject, expectRev: number): Promise<number | 'conflict'> {
     checkObjectShape(obj);
-    const bytes = Buffer.byteLength(JSON.stringify(obj));
-    if (bytes > MAX_OBJECT_BYTES) throw objectTooLarge(bytes);
+    checkSize(obj);
     return this.backend.put(key, obj, expectRev);
   }
 
@@ -267,6 +266,7 @@ export class Store implements LabStore {
       const rt = this.typeForObject(input);
       const resource = this.resources.nameOf(rt);
       let obj = structuredClone(input);
+      checkSize(obj);
       const m = obj.metadata;
       if (!m.name && m.generateName) m.name = `${m.generateName}${randomSuffix()}`;
       this.checkNamespace(rt, obj);
@@ -296,7 +296,8 @@ export class Store implements LabStore {
     return this.serial(() => this.updateLocked(input, opts));
   }
 
-  private async updateLocked(input: KubeObject, opts: WriteOptions): Promise<KubeObject> {
+  /** `owned`: the caller built `input` for this call (a patch result), so it need not be copied again. */
+  private async updateLocked(input: KubeObject, opts: WriteOptions, owned = false): Promise<KubeObject> {
     const rt = this.typeForObject(input);
     const resource = this.resources.nameOf(rt);
     const ns = rt.namespaced ? (input.metadata.namespace ?? 'default') : undefined;
@@ -310,7 +311,7 @@ export class Store implements LabStore {
     if (input.metadata.uid && input.metadata.uid !== old.metadata.uid) {
       throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${input.metadata.uid}, UID in object meta: ${old.metadata.uid}`, { name, group: rt.group, kind: rt.resource });
     }
-    let obj = structuredClone(input);
+    let obj = owned ? input : structuredClone(input);
     // Immutable metadata the client cannot change.
     obj.metadata.uid = old.metadata.uid;
     obj.metadata.creationTimestamp = old.metadata.creationTimestamp;
@@ -331,6 +332,8 @@ export class Store implements LabStore {
       if (old.status === undefined) delete obj.status;
       else obj.status = structuredClone(old.status);
     }
+    // Too large to store: say so before defaults and schema validation spend time on it.
+    checkSize(obj);
     obj = await this.admit(resource, obj, old, 'update');
     if (old.metadata.generation !== undefined) {
       obj.metadata.generation = old.metadata.generation + (JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? 1 : 0);
@@ -364,7 +367,7 @@ export class Store implements LabStore {
       patched.kind = cur.kind;
       patched.apiVersion = cur.apiVersion;
       try {
-        return await this.update(patched, opts);
+        return await this.serial(() => this.updateLocked(patched, opts, true));
       } catch (e) {
         if (e instanceof ApiError && e.code === 409 && e.reason === 'Conflict' && !explicitRv && attempt < 5) continue;
         throw e;
@@ -659,6 +662,12 @@ function deliver(w: Watcher, e: HistoryEntry): void {
   } catch {
     // A watcher's failure must not stop the others.
   }
+}
+
+/** etcd's request limit, measured on the object's JSON: 413 beyond it. */
+function checkSize(obj: KubeObject): void {
+  const bytes = Buffer.byteLength(JSON.stringify(obj));
+  if (bytes > MAX_OBJECT_BYTES) throw objectTooLarge(bytes);
 }
 
 /** Strict field validation: unknown fields are a 400 with the apiserver's strict-decoding message. */
