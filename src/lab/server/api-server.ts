@@ -250,11 +250,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     res.write(`${head.slice(0, -1)},"items":[`);
     for (let i = 0; i < r.items.length; i += LIST_BATCH) {
       const more = res.write(`${i > 0 ? ',' : ''}${r.items.slice(i, i + LIST_BATCH).map(jsonOf).join(',')}`);
-      if (!more) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      });
-      else await yieldToEventLoop();
+      if (more) await yieldToEventLoop();
+      else await drained(res);
       if (res.destroyed) return;
     }
     res.end(']}');
@@ -625,6 +622,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
     },
   };
+}
+
+/** Resolves when a response's buffer has room again, or the client went away. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Stored objects never change (a write makes a new object), so their JSON is cached by identity. */
