@@ -117,6 +117,8 @@ function isMap(v: unknown): v is Record<string, unknown> {
 
 /** The stored object read back over HTTP: a JSON object of its kind with object metadata. */
 async function expectStoredObject(target: Target): Promise<void> {
+  const held = target === 'node' ? lab.store.get('nodes', undefined, 'cp-1') : lab.store.get('configmaps', 'default', 'target');
+  expect(isMap(held) && isMap(held.metadata)).toBe(true);
   const a = await labRequest(lab, 'GET', TARGETS[target].path);
   expect(a.status).toBe(200);
   const o = JSON.parse(a.text) as unknown;
