@@ -2,6 +2,8 @@
  * Errors by who must act (STYLE 7). Deep code throws these; only cli.ts renders them and picks the exit code.
  */
 
+import { redactSecretShapes } from './run/secret-shapes.js';
+
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 export interface UserErrorOptions {
@@ -67,7 +69,8 @@ export class ToolError extends Error {
     this.name = 'ToolError';
     this.argv = argv;
     this.exitCode = exitCode;
-    this.stderrTail = stderrTail;
+    // Built from a tool's output: whoever shows it, a token the tool printed is not in it.
+    this.stderrTail = redactSecretShapes(stderrTail);
     this.fix = opts.fix;
   }
 }
@@ -86,8 +89,15 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.failed;
 }
 
-/** Plain-text rendering for the terminal (stderr). Bugs keep their stack; user errors don't. */
+/**
+ * Plain-text rendering for the terminal (stderr). Bugs keep their stack; user errors don't. Everything it
+ * prints passes the secret-shape redactor: an error that escaped a run never met the run's redactor.
+ */
 export function renderError(err: unknown): string {
+  return redactSecretShapes(renderErrorText(err));
+}
+
+function renderErrorText(err: unknown): string {
   if (err instanceof SpecError) return `error: invalid input\n${err.message}`;
   if (err instanceof UserError) {
     const lines = [`error: ${err.message}`];

@@ -2,10 +2,11 @@
  * The setup service: composes the stages of a cluster's Plan from the spec and runs it. Commands stay thin
  * (plan.ts, setup.ts under commands/); stage builders are lazy-imported so `--help` pays for none of them.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError, EXIT, formatIssue } from './errors.js';
 import type { Io } from './io.js';
+import { mkdirInStateDir, stateDirError } from './run/records.js';
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
@@ -122,8 +123,12 @@ export function claimStateDir(stateDir: string, spec: Spec): void {
     }
     if (owner.name !== undefined) return;
   }
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(me, null, 2)}\n`);
+  mkdirInStateDir(stateDir, stateDir);
+  try {
+    writeFileSync(file, `${JSON.stringify(me, null, 2)}\n`);
+  } catch (err) {
+    throw stateDirError(stateDir, err) ?? err;
+  }
 }
 
 /** Loads and validates the spec; its warnings (an even control-plane count, flannel) go to stderr. */

@@ -59,9 +59,13 @@ function secretAware(step: Step, files: readonly string[]): Step {
       if (register) await ctx.registerSecretFile(f);
     }
   };
+  // Tools here write key material (talosctl gen secrets/config, kubeconfig, scp of admin.conf): with a 077
+  // creation mask every file they write is born 0600 (dirs 0700), never readable by others for a moment.
+  const privately = (ctx: StepContext): StepContext => ({ ...ctx, exec: (argv, o) => ctx.exec(argv, { umask: 0o077, ...o }) });
   const wrapped: Step = {
     ...step,
-    async run(ctx) {
+    async run(outer) {
+      const ctx = privately(outer);
       await lockDown(ctx, false);
       try {
         return await step.run(ctx);
@@ -78,7 +82,8 @@ function secretAware(step: Step, files: readonly string[]): Step {
   };
   if (step.done) {
     const done = step.done;
-    wrapped.done = async (ctx) => {
+    wrapped.done = async (outer) => {
+      const ctx = privately(outer);
       await lockDown(ctx, false);
       return done(ctx);
     };

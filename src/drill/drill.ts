@@ -9,13 +9,14 @@
  * member live in a scratch directory that must be empty; the member binds 127.0.0.1 only.
  */
 import { dialRefusal } from '../net/loopback-guard.js';
-import { existsSync, readdirSync, statSync, appendFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EXIT, ToolError, UserError } from '../errors.js';
 import { spawnService, type AuditSink, type Service } from '../exec/index.js';
+import { appendAudit } from '../run/records.js';
 import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
 import {
   KeyCounter,
@@ -502,7 +503,7 @@ export function createDrill(opts: DrillOptions): Drill {
     const argv = buildMemberArgv(st.restore.dataDir, st.restore.member, tools.etcd);
     assertLoopbackOnly(argv);
     const audit: AuditSink = {
-      record: (e) => appendFileSync(path.join(ctx.runDir, 'audit.jsonl'), `${ctx.redactor.redact(JSON.stringify(e))}\n`),
+      record: (e) => appendAudit(path.join(ctx.runDir, 'audit.jsonl'), ctx.redactor.redact(JSON.stringify(e))),
     };
     st.service = await spawnService(argv, {
       env: { ...baseEnv, ...env },

@@ -33,7 +33,7 @@ export function historyFile(stateDir: string): string {
 
 export async function appendDrillRecord(stateDir: string, rec: DrillRecord): Promise<void> {
   await mkdir(stateDir, { recursive: true });
-  await appendFile(historyFile(stateDir), `${JSON.stringify(rec)}\n`);
+  await appendFile(historyFile(stateDir), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
 }
 
 /** Reads every record; lines that are not records (a torn write, a hand edit) are counted, not fatal. */

@@ -36,6 +36,11 @@ export interface ExecOptions {
   step?: string;
   /** Called with each line of combined output (already redacted), for live progress. */
   onLine?: (line: string) => void;
+  /**
+   * The file-mode creation mask of the child (e.g. 0o077 for a tool that writes secret files: they are born
+   * 0600, never chmodded after the fact). Default: groundwork's own.
+   */
+  umask?: number;
 }
 
 export interface ExecResult {
@@ -111,6 +116,17 @@ function trackGroup(pid: number | undefined): void {
   });
 }
 
+/** The child inherits the creation mask at spawn, which execa does synchronously: set it just around that call. */
+function withUmask<T>(mask: number | undefined, spawn: () => T): T {
+  if (mask === undefined) return spawn();
+  const old = process.umask(mask);
+  try {
+    return spawn();
+  } finally {
+    process.umask(old);
+  }
+}
+
 export function createExec(factory: ExecFactoryOptions = {}): Exec {
   const redactor = factory.redactor ?? new Redactor();
   const grace = factory.killGraceMs ?? 2000;
@@ -125,17 +141,19 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     const env = { ...baseEnv, ...opts.env };
     const start = new Date();
     const cwd = opts.cwd ?? process.cwd();
-    const child = execa(file!, args, {
-      cwd,
-      env,
-      extendEnv: false,
-      input: opts.input,
-      reject: false,
-      detached: true,
-      stripFinalNewline: false,
-      all: true,
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const child = withUmask(opts.umask, () =>
+      execa(file!, args, {
+        cwd,
+        env,
+        extendEnv: false,
+        input: opts.input,
+        reject: false,
+        detached: true,
+        stripFinalNewline: false,
+        all: true,
+        maxBuffer: 64 * 1024 * 1024,
+      }),
+    );
 
     trackGroup(child.pid);
     let timedOut = false;
@@ -158,11 +176,16 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
 
     if (opts.onLine && child.all) {
       let buf = '';
+      let prev = '';
       child.all.on('data', (chunk: Buffer) => {
         buf += chunk.toString();
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
-          opts.onLine!(redactor.redact(buf.slice(0, i)));
+          const line = buf.slice(0, i);
+          // A secret may be announced on the line before it ("Using certificate key:").
+          redactor.scan(`${prev}\n${line}`);
+          opts.onLine!(redactor.redact(line));
+          prev = line;
           buf = buf.slice(i + 1);
         }
       });
@@ -188,6 +211,10 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
 
     const stdout = String(r.stdout ?? '');
     const stderr = String(r.stderr ?? '');
+    // Secrets a tool printed (a join command, a certificate key) are known from here on, whatever happens next:
+    // a failure tail, a step's summary, a later line that mentions them.
+    redactor.scan(stdout);
+    redactor.scan(stderr);
     const shown = argv.map((a) => redactor.redact(a));
 
     const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
@@ -269,6 +296,7 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
         buf += chunk.toString();
         let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
+          redactor.scan(buf.slice(0, i));
           onLine(redactor.redact(buf.slice(0, i)));
           buf = buf.slice(i + 1);
         }

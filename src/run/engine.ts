@@ -16,7 +16,7 @@ import { Cancelled, ToolError, UserError } from '../errors.js';
 import { createExec, formatDuration } from '../exec/index.js';
 import type { Io } from '../io.js';
 import { mayAnimate } from '../io.js';
-import { RunRecords, findResumableRun, newRunId, type RunState } from './records.js';
+import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, type RunState } from './records.js';
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
@@ -64,6 +64,7 @@ export interface ResolvedRun {
  * a new one otherwise. Stage builders need it to write generated files (configs, values) where steps read them.
  */
 export function resolveRun(stateDir: string, command: string, resume: boolean, now: Date = new Date()): ResolvedRun {
+  mkdirInStateDir(stateDir, path.join(stateDir, 'runs'));
   const resumed = resume ? findResumableRun(stateDir, command) : undefined;
   if (resume && !resumed) {
     throw new UserError(`nothing to resume in ${stateDir}: no unfinished ${command} run`, {
@@ -72,7 +73,10 @@ export function resolveRun(stateDir: string, command: string, resume: boolean, n
     });
   }
   const runId = resumed?.runId ?? newRunId(now);
-  return { runId, runDir: path.join(stateDir, 'runs', runId), resumed };
+  const runDir = path.join(stateDir, 'runs', runId);
+  // Made here, 0700, before stage builders write into it; a state dir that can't hold it is the operator's to fix.
+  ensureRunDir(runDir, stateDir);
+  return { runId, runDir, resumed };
 }
 
 /** Colour only on a terminal, and never with --no-color or NO_COLOR. */

@@ -2,11 +2,13 @@
  * Run records (DESIGN: .groundwork/ beside the spec): runs/<id>/audit.jsonl, state.json, report.json, junit.xml;
  * once.json (steps that must never run twice in this state dir); secrets/ (0700, files 0600).
  * Writes are atomic (temp file + rename) so a kill at any moment leaves a readable state.json.
+ * Every record can hold tool output (redacted, but still the operator's): files are 0600, run dirs 0700.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AuditEntry, AuditSink } from '../exec/index.js';
+import { EXIT, UserError } from '../errors.js';
 import { Secret, type Redactor } from './secret.js';
 import type { Result, Status } from './types.js';
 
@@ -47,10 +49,78 @@ export function newRunId(now: Date = new Date()): string {
   return `${iso}-${String(now.getUTCMilliseconds()).padStart(3, '0')}${randomBytes(2).toString('hex')}`;
 }
 
-export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
+/** Mode of run records (state, report, JUnit, audit, once.json): they can hold tool output. */
+export const RECORD_MODE = 0o600;
+
+/**
+ * Writes through a temp file created with `mode` (never widened, never chmodded afterwards) and a rename, so a
+ * reader sees the old content or the new, and the file is never readable by others for a moment.
+ */
+export function writeFileAtomic(file: string, content: string, mode = RECORD_MODE): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode });
+  // A temp file a killed run left keeps its mode if written over: start from none.
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, content, { mode, flag: 'wx' });
   renameSync(tmp, file);
+}
+
+/**
+ * What is wrong with a state dir that cannot be used, said as a UserError naming the path (never a stack):
+ * it is a file, a part of its path is a file, or it is not writable.
+ */
+export function stateDirError(stateDir: string, err: unknown): UserError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const at = typeof e?.path === 'string' ? e.path : stateDir;
+  const fix = 'pass --state-dir a directory you can write (or leave it out: .groundwork beside the spec)';
+  if (e?.code === 'ENOTDIR' || e?.code === 'EEXIST') {
+    const file = firstFileOnPath(stateDir) ?? at;
+    return new UserError(`the state dir ${stateDir} cannot be used: ${file} is a file, not a directory`, { exitCode: EXIT.usage, why: 'run records and secrets live in directories under the state dir', fix });
+  }
+  if (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EROFS') {
+    return new UserError(`the state dir ${stateDir} is not writable: ${at}: ${e.code === 'EROFS' ? 'read-only file system' : 'permission denied'}`, {
+      exitCode: EXIT.usage,
+      why: 'every run records its state, report and audit log there',
+      fix: `${fix}; or give yourself write access (\`chmod u+w ${at}\`)`,
+    });
+  }
+  return undefined;
+}
+
+function firstFileOnPath(p: string): string | undefined {
+  let cur = path.resolve(p);
+  const chain: string[] = [];
+  for (;;) {
+    chain.unshift(cur);
+    const up = path.dirname(cur);
+    if (up === cur) break;
+    cur = up;
+  }
+  for (const c of chain) {
+    try {
+      if (!statSync(c).isDirectory()) return c;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Creates a directory in the state dir (0700 by default), saying what is wrong with the state dir if it can't. */
+export function mkdirInStateDir(stateDir: string, dir: string, mode = 0o700): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode });
+    if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR', path: dir });
+  } catch (err) {
+    throw stateDirError(stateDir, err) ?? err;
+  }
+}
+
+/** A run directory (and runs/ above it), created 0700; one an older groundwork made wider is narrowed. */
+export function ensureRunDir(runDir: string, stateDir = path.dirname(path.dirname(runDir))): void {
+  mkdirInStateDir(stateDir, runDir);
+  for (const d of [path.dirname(runDir), runDir]) {
+    if ((statSync(d).mode & 0o077) !== 0) chmodSync(d, 0o700);
+  }
 }
 
 /** The state dir default: .groundwork beside the spec file. */
@@ -60,7 +130,7 @@ export function defaultStateDir(specFile: string): string {
 
 export function secretsDir(stateDir: string): string {
   const dir = path.join(stateDir, 'secrets');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirInStateDir(stateDir, dir);
   chmodSync(dir, 0o700);
   return dir;
 }
@@ -85,6 +155,11 @@ export function findResumableRun(stateDir: string, command?: string): RunState |
   return undefined;
 }
 
+/** One line of an audit log (created 0600). */
+export function appendAudit(file: string, line: string): void {
+  appendFileSync(file, `${line}\n`, { mode: RECORD_MODE });
+}
+
 export class RunRecords implements AuditSink {
   readonly runDir: string;
   readonly stateDir: string;
@@ -95,7 +170,7 @@ export class RunRecords implements AuditSink {
   constructor(stateDir: string, state: RunState, redactor: Redactor) {
     this.stateDir = stateDir;
     this.runDir = path.join(stateDir, 'runs', state.runId);
-    mkdirSync(this.runDir, { recursive: true });
+    ensureRunDir(this.runDir, stateDir);
     this.state = state;
     this.#redactor = redactor;
     this.#once = this.#readOnce();
@@ -123,7 +198,7 @@ export class RunRecords implements AuditSink {
   }
 
   record(entry: AuditEntry): void {
-    appendFileSync(path.join(this.runDir, 'audit.jsonl'), `${this.#redactor.redact(JSON.stringify(entry))}\n`);
+    appendAudit(path.join(this.runDir, 'audit.jsonl'), this.#redactor.redact(JSON.stringify(entry)));
   }
 
   saveState(): void {

@@ -1,7 +1,8 @@
 import { inspect } from 'node:util';
 import { secretValuesOf } from './secret-values.js';
+import { REDACTED, findSecretShapes, redactSecretShapes } from './secret-shapes.js';
 
-export const REDACTED = '[redacted]';
+export { REDACTED };
 
 /**
  * A secret value (STYLE 11). It prints, serialises and inspects as [redacted]; only reveal() gives the value,
@@ -30,7 +31,9 @@ export class Secret {
 
 /**
  * Knows every secret value seen in a run and scrubs it from any text before that text is logged, audited or
- * reported. Values shorter than 4 characters are not registered: they would redact ordinary words.
+ * reported; then scrubs what looks like a secret nobody registered (secret-shapes.ts: a join command a failing
+ * kubeadm printed, a private key). Values shorter than 4 characters are not registered: they would redact
+ * ordinary words.
  */
 export class Redactor {
   readonly #values = new Set<string>();
@@ -59,18 +62,23 @@ export class Redactor {
     }
   }
 
+  /** Registers every secret of recognisable shape in tool output, before any of it is shown or kept. */
+  scan(text: string): void {
+    for (const v of findSecretShapes(text)) this.#addExact(v);
+  }
+
   get size(): number {
     return this.#values.size;
   }
 
   redact(text: string): string {
-    if (this.#values.size === 0 || !text) return text;
+    if (!text) return text;
     let out = text;
     // Longest first so a value that contains another is replaced whole.
     for (const v of [...this.#values].sort((a, b) => b.length - a.length)) {
       if (out.includes(v)) out = out.split(v).join(REDACTED);
     }
-    return out;
+    return redactSecretShapes(out);
   }
 
   /** Deep-redacts strings inside plain data (for reports and audit entries). */

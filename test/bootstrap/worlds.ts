@@ -120,6 +120,12 @@ export interface KubeadmWorldOptions {
   initFails?: boolean;
   /** The first `kubeadm join` on this address fails, echoing the secrets it was given on stderr (a leak test). */
   joinFailsOnceOn?: string;
+  /** kubeadm init prints its token and certificate key, then fails naming the token (nothing parsed them yet). */
+  initFailsPrintingSecrets?: boolean;
+  /** `kubeadm token create` fails once, printing the join command and the token on stderr. */
+  tokenCreateFailsPrintingToken?: boolean;
+  /** The first `kubeadm join` on this address hangs (for a SIGKILL in the middle of it). */
+  joinHangsOn?: string;
 }
 
 export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorldOptions = {}): FakeToolSpec {
@@ -131,7 +137,15 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
   const sshRules: FakeRule[] = [
     { match: on(fa, ['test', '-f', '/etc/kubernetes/admin.conf']), when: { marked: ['init'] }, optional: true },
     { match: on(fa, ['test', '-f', '/etc/kubernetes/admin.conf']), when: { unmarked: ['init'] }, exitCode: 1, optional: true },
-    o.initFails
+    o.initFailsPrintingSecrets
+      ? {
+          match: on(fa, ['kubeadm', 'init', '--config', '/etc/groundwork/kubeadm.yaml', '--upload-certs']),
+          exitCode: 1,
+          times: 1,
+          stdout: `[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${SECRETS.initCertKey}\n[bootstrap-token] Using token: ${SECRETS.initToken}\n`,
+          stderr: `error execution phase bootstrap-token: kubeadm join ${fa}:6443 --token ${SECRETS.initToken} --discovery-token-ca-cert-hash ${CA_HASH} --control-plane --certificate-key ${SECRETS.initCertKey}: timed out waiting for the condition\n`,
+        }
+      : o.initFails
       ? { match: on(fa, ['kubeadm', 'init', '--config', '/etc/groundwork/kubeadm.yaml', '--upload-certs']), exitCode: 1, times: 1, stderr: '[preflight] Some fatal errors occurred:\n\t[ERROR NumCPU]: the number of available CPUs 1 is less than the required 2\n' }
       : {
           match: on(fa, ['kubeadm', 'init', '--config', '/etc/groundwork/kubeadm.yaml', '--upload-certs']),
@@ -140,6 +154,9 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
           times: 1,
           stdout: `Your Kubernetes control-plane has initialized successfully!\n  kubeadm join ${fa}:6443 --token ${SECRETS.initToken} \\\n\t--discovery-token-ca-cert-hash ${CA_HASH} \\\n\t--control-plane --certificate-key ${SECRETS.initCertKey}\n`,
         },
+    ...(o.tokenCreateFailsPrintingToken
+      ? [{ match: on(fa, ['kubeadm', 'token', 'create', '--ttl', '15m0s', '--print-join-command']), times: 1, exitCode: 1, stderr: `kubeadm join ${fa}:6443 --token ${SECRETS.joinToken} --discovery-token-ca-cert-hash ${CA_HASH}\nfailed to create or update bootstrap token with name bootstrap-token-gwjoin: token ${SECRETS.joinToken} could not be stored: the server was unable to return a response\n` } satisfies FakeRule]
+      : []),
     { match: on(fa, ['kubeadm', 'token', 'create', '--ttl', '15m0s', '--print-join-command']), stdout: `kubeadm join ${fa}:6443 --token ${SECRETS.joinToken} --discovery-token-ca-cert-hash ${CA_HASH} \n`, optional: true },
     { match: on(fa, ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs']), stdout: `[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${SECRETS.joinCertKey}\n`, optional: true },
   ];
@@ -161,6 +178,7 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
     sshRules.push(
       { match: on(a, ['test', '-f', '/etc/kubernetes/kubelet.conf']), when: { marked: [`joined-${a}`] }, optional: true },
       { match: on(a, ['test', '-f', '/etc/kubernetes/kubelet.conf']), when: { unmarked: [`joined-${a}`] }, exitCode: 1 },
+      ...(o.joinHangsOn === a ? [{ match: on(a, ['kubeadm', 'join', '--config', '/etc/groundwork/join.yaml']), times: 1, hang: true } satisfies FakeRule] : []),
       ...(o.joinFailsOnceOn === a
         ? [{ match: on(a, ['kubeadm', 'join', '--config', '/etc/groundwork/join.yaml']), times: 1, exitCode: 1, stderr: `error execution phase preflight: couldn't validate the identity of the API Server: token ${SECRETS.joinToken}${n.role === 'control-plane' ? ` certificate key ${SECRETS.joinCertKey}` : ''} rejected\n` } satisfies FakeRule]
         : []),
@@ -200,10 +218,15 @@ export function prepareRun(stateDir: string, resume = false): { run: ResolvedRun
   return { run, layout: bootstrapLayout(run.runDir, stateDir) };
 }
 
-export async function runBootstrap(loaded: LoadedSpec, fakes: FakeTools, stateDir: string, o: { resume?: boolean; signal?: AbortSignal; parallel?: number; run?: ResolvedRun } = {}): Promise<BootstrapRun> {
+export async function runBootstrap(
+  loaded: LoadedSpec,
+  fakes: FakeTools,
+  stateDir: string,
+  o: { resume?: boolean; signal?: AbortSignal; parallel?: number; run?: ResolvedRun; renderer?: 'simple' | 'ink' } = {},
+): Promise<BootstrapRun> {
   const run = o.run ?? resolveRun(stateDir, 'setup', o.resume ?? false);
   const stage = await buildBootstrapStage(loaded, { runDir: run.runDir, stateDir, parallel: o.parallel ?? 1, backoffMs: 1, pollIntervalMs: 1, waitMs: 2000 });
   const cap = captureIo();
-  const summary = await runPlan({ title: 'bootstrap test', stages: [stage] }, { command: 'setup', stateDir, io: cap.io, resume: o.resume, signal: o.signal, env: fakes.env, run, renderer: 'simple', color: false });
+  const summary = await runPlan({ title: 'bootstrap test', stages: [stage] }, { command: 'setup', stateDir, io: cap.io, resume: o.resume, signal: o.signal, env: fakes.env, run, renderer: o.renderer ?? 'simple', color: false });
   return { summary, output: cap.text(), layout: bootstrapLayout(run.runDir, stateDir) };
 }

@@ -81,6 +81,8 @@ export interface FakeTools {
   mark(name: string): void;
   /** Make the nth call in the log (1-based, counting earlier runs) hang after its effects; 0 turns it off. */
   hangAtCall(n: number): void;
+  /** Files the fakes wrote, each with the mode it was born with (0666 minus the tool's creation mask). */
+  written(): Array<{ file: string; bornMode: number }>;
 }
 
 /** The programs the generated scripts run; nothing else is on the fakes' PATH. */
@@ -151,6 +153,8 @@ function compileTool(dir: string, tool: string, rules: FakeRule[], generation: n
       else if (at) body.push(Number(at[1]) < 0 ? (at[1] === '-1' ? 'f=$last' : 'f=') : `f="\${${Number(at[1]) + 1}}"`);
       else body.push(`f=${q(p)}`);
       body.push(`mkdir -p "\${f%/*}"; cat ${q(src)} > "$f"`);
+      // The creation mask the tool ran with says the mode the file was born with (before anyone chmods it).
+      body.push(`printf '%s\\037%s\\n' "$(umask)" "$f" >> "$S/written"`);
     });
     for (const m of r.mark ?? []) body.push(`: > "$S/mark-"${q(m)}`);
     const hang = `printf '%s' ${q(tool)} > "$S/hanging"; for a in "$@"; do printf ' %s' "$a" >> "$S/hanging"; done; trap - TERM INT HUP; exec sleep 100000`;
@@ -241,6 +245,17 @@ export function createFakeTools(dir: string, tools: FakeToolSpec): FakeTools {
     marked: (m) => existsSync(path.join(state, `mark-${m}`)),
     mark: (m) => writeFileSync(path.join(state, `mark-${m}`), ''),
     hangAtCall: (n) => writeFileSync(path.join(state, 'hang-at'), `${n}\n`),
+    written() {
+      const f = path.join(state, 'written');
+      if (!existsSync(f)) return [];
+      return readFileSync(f, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [mask, file] = l.split('\x1f');
+          return { file: file!, bornMode: 0o666 & ~parseInt(mask!, 8) };
+        });
+    },
   };
 }
 
