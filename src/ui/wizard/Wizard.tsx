@@ -10,6 +10,7 @@ import type { LoadedSpec } from '../../spec/load.js';
 import type { Result, RunSummary } from '../../run/types.js';
 import type { RunStore } from '../../run/events.js';
 import { TaskTree } from '../task-tree.js';
+import { redactSecretShapes } from '../../run/secret-shapes.js';
 import { FieldRow, editValue } from './fields.js';
 import {
   ADDON_FIELDS,
@@ -138,7 +139,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     try {
       setChecks(await services.preflight(validateDraft(draftRef.current, services.specFile).loaded!, ign, modeRef.current));
     } catch (e) {
-      setMessage(`preflight could not run: ${(e as Error).message}`);
+      setMessage(redactSecretShapes(`preflight could not run: ${(e as Error).message}`));
       setChecks([]);
     } finally {
       setRunning(false);
@@ -155,7 +156,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       setSummary(s);
       go('results');
     } catch (e) {
-      setMessage(`the run could not start: ${(e as Error).message}`);
+      setMessage(redactSecretShapes(`the run could not start: ${(e as Error).message}`));
     } finally {
       setRunning(false);
     }
