@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError, EXIT, formatIssue } from './errors.js';
 import type { Io } from './io.js';
-import { mkdirInStateDir, stateDirError } from './run/records.js';
+import { mkdirInStateDir, resumeFlags, stateDirError, type RunFlags, type RunState } from './run/records.js';
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
@@ -139,14 +139,26 @@ export async function loadSpecAndWarn(file: string, io: Pick<Io, 'stderr'>): Pro
   return loaded;
 }
 
+/**
+ * --stages and --ignore of this run: recorded in its state; with --resume, the interrupted run's (a different
+ * value given again is a usage error naming both).
+ */
+export function setupFlags(resumed: RunState | undefined, given: { stages?: StageName[]; ignore?: string[] }): { stages?: StageName[]; ignore?: string[]; flags: RunFlags } {
+  const asked: RunFlags = { ...(given.stages ? { stages: given.stages } : {}), ...(given.ignore?.length ? { ignore: given.ignore } : {}) };
+  const flags = resumeFlags(resumed, asked, (f, v) => (f === 'stages' ? `--stages ${v.join(',')}` : v.map((x) => `--${f} ${x}`).join(' ')));
+  return { stages: flags.stages ? parseStages(flags.stages.join(',')) : undefined, ignore: flags.ignore, flags };
+}
+
 export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const loaded = await loadSpecAndWarn(opts.file, opts.io);
   const stateDir = stateDirFor(opts.file, opts.stateDir);
   if (!opts.dryRun) claimStateDir(stateDir, loaded.spec);
   const run = resolveRun(stateDir, 'setup', opts.resume);
-  const plan = await buildSetupPlan(loaded, { stages: opts.stages, runDir: run.runDir, stateDir, ignore: opts.ignore, writeFiles: true });
+  const { stages, ignore, flags } = setupFlags(run.resumed, opts);
+  const plan = await buildSetupPlan(loaded, { stages, runDir: run.runDir, stateDir, ignore, writeFiles: true });
   return runPlan(plan, {
+    flags,
     command: 'setup',
     stateDir,
     io: opts.io,

@@ -10,7 +10,7 @@ import type { LoadedSpec } from './spec/load.js';
 import type { SpecInput } from './spec/schema.js';
 import type { WizardServices, RunMode } from './ui/wizard/Wizard.js';
 import type { Result } from './run/types.js';
-import { stateDirFor, buildSetupPlan } from './setup.js';
+import { stateDirFor, buildSetupPlan, setupFlags } from './setup.js';
 
 export interface WizardOptions {
   file: string;
@@ -81,8 +81,11 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
       const command = 'setup';
       (await import('./setup.js')).claimStateDir(stateDir, loaded.spec);
       const run = resolveRun(stateDir, command, o.resume);
-      const plan = await buildSetupPlan(loaded, { runDir: run.runDir, stateDir, ignore: o.ignore, writeFiles: true });
+      // A resumed run keeps the stages and ignored checks it was started with.
+      const { stages, ignore, flags } = setupFlags(run.resumed, run.resumed?.flags ? {} : { ignore: o.ignore });
+      const plan = await buildSetupPlan(loaded, { stages, runDir: run.runDir, stateDir, ignore, writeFiles: true });
       return runPlan(plan, {
+        flags,
         command,
         stateDir,
         io: silentIo,

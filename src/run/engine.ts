@@ -16,7 +16,7 @@ import { Cancelled, ToolError, UserError } from '../errors.js';
 import { createExec, formatDuration } from '../exec/index.js';
 import type { Io } from '../io.js';
 import { mayAnimate } from '../io.js';
-import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, type RunState } from './records.js';
+import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, type RunFlags, type RunState } from './records.js';
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
@@ -51,6 +51,8 @@ export interface RunOptions {
   reportExtra?: Record<string, unknown>;
   /** The run chosen by resolveRun (so stage builders could write files into its directory first). */
   run?: ResolvedRun;
+  /** The flags that shaped this run, recorded so `--resume` can reuse them (see resumeFlags). */
+  flags?: RunFlags;
 }
 
 export interface ResolvedRun {
@@ -188,6 +190,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
       specHash,
       status: 'running',
       ...(opts.dryRun ? { dryRun: true } : {}),
+      ...(opts.flags ? { flags: opts.flags } : {}),
       startedAt: now.toISOString(),
       updatedAt: now.toISOString(),
       steps: {},

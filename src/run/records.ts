@@ -30,11 +30,43 @@ export interface RunState {
   status: 'running' | 'pass' | 'fail' | 'interrupted';
   /** A dry run changes nothing, so it neither ends nor continues a real run's --resume chain. */
   dryRun?: boolean;
+  /** The flags that shaped the run (--stages, --ignore): `--resume` runs the same plan with them. */
+  flags?: RunFlags;
   startedAt: string;
   updatedAt: string;
   steps: Record<string, StepState>;
   values: Record<string, unknown>;
   secretFiles: string[];
+}
+
+/** Flag name (as typed, without --) -> its value; a flag left out is absent. */
+export type RunFlags = Record<string, string[]>;
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...new Set(a)].sort();
+  const y = [...new Set(b)].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/**
+ * The flags of a resumed run: what the interrupted run was started with, so `--resume` continues exactly that
+ * run (its stages, its ignored checks). A flag given again with the same value is fine; a different value is a
+ * usage error naming both. A run recorded before flags were kept takes the flags given now.
+ * `show` spells a flag's value as the operator typed it (e.g. a comma list).
+ */
+export function resumeFlags(resumed: RunState | undefined, given: RunFlags, show: (flag: string, value: string[]) => string = (f, v) => `--${f} ${v.join(' ')}`): RunFlags {
+  if (!resumed?.flags) return given;
+  const recorded = resumed.flags;
+  for (const [flag, value] of Object.entries(given)) {
+    const was = recorded[flag];
+    if (was !== undefined && sameValues(was, value)) continue;
+    throw new UserError(`${show(flag, value)} conflicts with the run being resumed (${resumed.runId}), which ${was === undefined ? `ran without --${flag}` : `ran with ${show(flag, was)}`}`, {
+      exitCode: EXIT.usage,
+      why: '--resume continues the interrupted run exactly as it was started',
+      fix: `leave --${flag} out to resume that run as it was, or start a new run without --resume`,
+    });
+  }
+  return { ...recorded };
 }
 
 export interface OnceRecord {
