@@ -25,6 +25,7 @@ import {
   buildTalosWaitConfiguredStep,
   buildWorkerJoinStep,
   pollStep,
+  removeJoinCredentials,
   type PollOptions,
 } from './steps.js';
 
@@ -285,5 +286,6 @@ export async function buildBootstrapStage(loaded: LoadedSpec, opts: BootstrapSta
     title: method === 'talos' ? `Bootstrap Talos ${spec.spec.bootstrap.talos.version}` : `Bootstrap Kubernetes ${spec.spec.kubernetesVersion} with kubeadm`,
     steps: all.map((s) => secretAware(s, secrets)),
     notes: stageNotes(spec),
+    ...(method === 'kubeadm' ? { cleanup: (ctx: StepContext) => removeJoinCredentials(spec, layout, ctx) } : {}),
   };
 }

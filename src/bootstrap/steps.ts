@@ -4,6 +4,7 @@
  * All processes go through ctx.exec (audited, redacted).
  */
 import { mapLimit } from '../run/map-limit.js';
+import { clearLeftover, recordLeftover } from '../run/leftovers.js';
 import { sleep } from '../run/sleep.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -181,9 +182,22 @@ export async function ensureJoinCredentials(spec: Spec, layout: BootstrapLayout,
     }
   }
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, [join.token, join.caCertHash, certificateKey ?? ''].join('\n'), { mode: 0o600 });
+  // Deleted when the bootstrap stage ends (stage cleanup), or by the next run if this one is killed first.
+  recordLeftover(ctx.stateDir, { id: 'join-credentials', runId: path.basename(ctx.runDir), what: `the join credentials file ${file}`, files: [file] });
+  await rm(file, { force: true });
+  await writeFile(file, [join.token, join.caCertHash, certificateKey ?? ''].join('\n'), { mode: 0o600, flag: 'wx' });
   await ctx.registerSecretFile(file);
   return { ...join, ...(certificateKey ? { certificateKey } : {}) };
+}
+
+/**
+ * The end of the bootstrap stage, whatever happened in it: the join credentials file goes, and so does any local
+ * join config (a join removes its own; this catches one an exception left).
+ */
+export async function removeJoinCredentials(spec: Spec, layout: BootstrapLayout, ctx: StepContext): Promise<void> {
+  await rm(layout.kubeadm.credentials, { force: true });
+  clearLeftover(ctx.stateDir, 'join-credentials');
+  for (const n of spec.spec.nodes) await rm(layout.kubeadm.joinConfig(n.name), { force: true });
 }
 
 /** Is the node part of the cluster already? kubelet.conf appears when kubeadm init/join finished there. */
@@ -192,9 +206,25 @@ async function isJoined(spec: Spec, n: NodeSpec, ctx: StepContext): Promise<bool
   return r.exitCode === 0;
 }
 
+/** The join config holds the token (and certificate key): on the node and here, it lives only during the join. */
+function joinConfigLeftover(spec: Spec, layout: BootstrapLayout, ctx: StepContext, n: NodeSpec) {
+  const local = layout.kubeadm.joinConfig(n.name);
+  return {
+    id: `join-config:${n.name}`,
+    runId: path.basename(ctx.runDir),
+    what: `the join config (bootstrap token) ${REMOTE.joinConfig} on ${nodeLabel(n)} and ${local}`,
+    files: [local],
+    argv: buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig]),
+  };
+}
+
 async function joinNode(spec: Spec, layout: BootstrapLayout, ctx: StepContext, n: NodeSpec, creds: JoinCredentials): Promise<void> {
   const local = layout.kubeadm.joinConfig(n.name);
-  await writeFile(local, renderYamlDocs([buildKubeadmJoinConfig(spec, n, creds)]), { mode: 0o600 });
+  const leftover = joinConfigLeftover(spec, layout, ctx, n);
+  // Recorded before the file exists: a run killed from here on leaves it for the next run to sweep.
+  recordLeftover(ctx.stateDir, leftover);
+  await rm(local, { force: true });
+  await writeFile(local, renderYamlDocs([buildKubeadmJoinConfig(spec, n, creds)]), { mode: 0o600, flag: 'wx' });
   await ctx.registerSecretFile(local);
   const steps: Array<[string, string[]]> = [
     ['copy the join config to', buildScpToArgv(spec, n, local, REMOTE.joinConfig)],
@@ -212,8 +242,10 @@ async function joinNode(spec: Spec, layout: BootstrapLayout, ctx: StepContext, n
     }
   } finally {
     // The join config holds the token (and certificate key): it never stays on the node or here.
-    await ctx.exec(buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig]), { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
     await rm(local, { force: true });
+    const r = await ctx.exec(leftover.argv, { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
+    if (r?.exitCode === 0) clearLeftover(ctx.stateDir, leftover.id);
+    else ctx.log(`could not delete ${REMOTE.joinConfig} on ${nodeLabel(n)}; the next run tries again (or: ssh ${n.address} rm -f ${REMOTE.joinConfig})`);
   }
 }
 

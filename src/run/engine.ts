@@ -21,6 +21,7 @@ import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
 import { sleep } from './sleep.js';
+import { sweepLeftovers } from './leftovers.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -233,6 +234,9 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   };
   records.saveState();
 
+  // What a killed run left (a join config with its token on a node): removed before anything else runs.
+  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note);
+
   const results: Result[] = [];
   let stopped = false;
   let interrupted = false;
@@ -415,6 +419,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     plan: plan.title,
     ...summary,
     notes: plan.stages.flatMap((s) => (s.notes ?? []).map((n) => `${s.name}: ${n}`)),
+    ...(sweep && (sweep.swept.length || sweep.failed.length) ? { leftovers: sweep } : {}),
     ...opts.reportExtra,
   };
   records.writeReport(report);

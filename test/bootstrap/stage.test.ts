@@ -138,8 +138,9 @@ describe('golden argv sequences', () => {
     const joins = seq.filter((l) => l.includes('kubeadm join')).map((l) => /root@(\S+)/.exec(l)![1]);
     expect(joins.slice(0, 2)).toEqual(['127.0.10.12', '127.0.10.13']);
     expect(new Set(joins.slice(2))).toEqual(new Set(['127.0.10.21', '127.0.10.22', '127.0.10.23']));
-    // The join configs held the token: none is left behind.
-    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual(['join-credentials']);
+    // The join configs and the credentials file held the token: none is left behind, nor a record to sweep.
+    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual([]);
+    expect(existsSync(path.join(w.stateDir, 'leftovers.json'))).toBe(false);
     w.fakes.verify();
   });
 });
@@ -167,7 +168,8 @@ describe('generated files', () => {
     expect(docs.map((d) => `${d.apiVersion} ${d.kind}`)).toEqual(['kubeadm.k8s.io/v1beta4 InitConfiguration', 'kubeadm.k8s.io/v1beta4 ClusterConfiguration']);
     expect(docs[1].networking).toMatchObject({ podSubnet: '192.168.0.0/16', serviceSubnet: '10.96.0.0/12' });
     expect(statSync(path.join(w.stateDir, 'secrets', 'kubeconfig')).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(w.stateDir, 'secrets', 'kubeadm', 'join-credentials')).mode & 0o777).toBe(0o600);
+    // Deleted when the stage ends: the token must not outlive the run.
+    expect(existsSync(path.join(w.stateDir, 'secrets', 'kubeadm', 'join-credentials'))).toBe(false);
   });
 });
 
@@ -190,7 +192,7 @@ describe('secrets never appear in output, audit, report, junit or state', () => 
     expect(failed.why).toContain('[redacted]');
     const second = await runBootstrap(w.loaded, w.fakes, w.stateDir, { resume: true });
     expect(second.summary.status, second.output).toBe('pass');
-    expect(readFileSync(path.join(w.stateDir, 'secrets', 'kubeadm', 'join-credentials'), 'utf8')).toContain(SECRETS.joinToken);
+    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual([]);
     expectNoSecrets(allArtifacts(w.stateDir, [first.output, second.output]));
     w.fakes.verify();
   });

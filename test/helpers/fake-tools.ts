@@ -157,7 +157,8 @@ function compileTool(dir: string, tool: string, rules: FakeRule[], generation: n
       body.push(`printf '%s\\037%s\\n' "$(umask)" "$f" >> "$S/written"`);
     });
     for (const m of r.mark ?? []) body.push(`: > "$S/mark-"${q(m)}`);
-    const hang = `printf '%s' ${q(tool)} > "$S/hanging"; for a in "$@"; do printf ' %s' "$a" >> "$S/hanging"; done; trap - TERM INT HUP; exec sleep 100000`;
+    // The pid stays the sleep's (exec): a test that SIGKILLs groundwork kills the parked fake by it.
+    const hang = `echo $$ > "$S/hanging-pid"; printf '%s' ${q(tool)} > "$S/hanging"; for a in "$@"; do printf ' %s' "$a" >> "$S/hanging"; done; trap - TERM INT HUP; exec sleep 100000`;
     if (r.hang) body.push(hang);
     else body.push(`if [ -e "$S/hang-at" ] && read h < "$S/hang-at" && [ "$h" = "$n" ]; then ${hang}; fi`);
     body.push('trap - TERM INT HUP');
@@ -271,6 +272,11 @@ export async function waitForHang(fakes: FakeTools, timeoutMs = 20_000): Promise
     await delay(10);
   }
   throw new Error(`fake tools: no hang reached within ${timeoutMs} ms`);
+}
+
+/** The pid of the fake parked in a hang (its own process group: the exec door starts tools detached). */
+export function hangingPid(fakes: FakeTools): number {
+  return Number(readFileSync(path.join(fakes.dir, 'state', 'hanging-pid'), 'utf8').trim());
 }
 
 /** Clears the hang marker so the next interruption can be detected. */
