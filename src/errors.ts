@@ -75,6 +75,43 @@ export class ToolError extends Error {
   }
 }
 
+/** Why a file the operator named can't be read, in words (never a bare errno). */
+export function fileProblem(err: unknown): { reason: string; hint?: string } {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return { reason: 'no such file' };
+    case 'EACCES':
+    case 'EPERM':
+      return { reason: 'permission denied', hint: 'give yourself read access (`chmod u+r FILE`, or run as its owner)' };
+    case 'EISDIR':
+      return { reason: 'it is a directory, not a file', hint: 'pass the file inside it' };
+    case 'ENOTDIR':
+      return { reason: 'a part of the path is a file, not a directory' };
+    case 'ELOOP':
+      return { reason: 'too many levels of symbolic links' };
+    case 'ENAMETOOLONG':
+      return { reason: 'the path is too long' };
+    case 'ERR_INVALID_ARG_VALUE':
+    case 'ERR_INVALID_ARG_TYPE':
+      return { reason: 'the path contains a NUL byte' };
+    default:
+      return { reason: e?.code ?? (err instanceof Error ? err.message : String(err)) };
+  }
+}
+
+/**
+ * A file the operator named (with `flag`) that can't be read, as a UserError: the path, what is wrong, the fix.
+ * Usage error (exit 2): the command line or spec points at the wrong thing.
+ */
+export function fileError(what: string, file: string, err: unknown, opts: { fix: string; exitCode?: number }): UserError {
+  const p = fileProblem(err);
+  return new UserError(`cannot read ${what} ${file}: ${p.reason}`, {
+    exitCode: opts.exitCode ?? EXIT.usage,
+    fix: p.hint ? `${p.hint.replace('FILE', file)}, or ${opts.fix}` : opts.fix,
+  });
+}
+
 /** The operator interrupted (Ctrl-C, SIGTERM). Cleanup has run by the time this reaches the top. */
 export class Cancelled extends Error {
   constructor(message = 'interrupted') {

@@ -39,3 +39,33 @@ export function useColor(io: Io, flag: boolean | undefined): boolean {
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
   return io.stderr.isTTY === true;
 }
+
+/**
+ * An output file the operator named (--junit): said before a long run that it can't be written, not after.
+ * The file may not exist yet; its directory must, and be writable; the path must not be a directory.
+ */
+export async function checkOutputFile(flag: string, file: string): Promise<void> {
+  const { accessSync, constants, statSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { UserError, EXIT } = await import('./errors.js');
+  const dir = path.dirname(path.resolve(file));
+  const fail = (reason: string, fix: string) => new UserError(`cannot write ${flag} ${file}: ${reason}`, { exitCode: EXIT.usage, fix });
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    /* a new file */
+  }
+  if (st?.isDirectory()) throw fail('it is a directory', `pass ${flag} with a file name, e.g. ${path.join(file, 'junit.xml')}`);
+  try {
+    if (!statSync(dir).isDirectory()) throw fail(`${dir} is not a directory`, `pass ${flag} with a path in an existing directory`);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw fail(`the directory ${dir} does not exist`, `create it (\`mkdir -p ${dir}\`) or pass ${flag} with a path in an existing directory`);
+  }
+  try {
+    accessSync(st ? file : dir, constants.W_OK);
+  } catch {
+    throw fail(`permission denied (${st ? file : dir} is not writable)`, `pass ${flag} with a path you can write`);
+  }
+}

@@ -9,12 +9,12 @@
  * member live in a scratch directory that must be empty; the member binds 127.0.0.1 only.
  */
 import { dialRefusal } from '../net/loopback-guard.js';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EXIT, ToolError, UserError } from '../errors.js';
+import { EXIT, ToolError, UserError, fileError } from '../errors.js';
 import { spawnService, type AuditSink, type Service } from '../exec/index.js';
 import { appendAudit } from '../run/records.js';
 import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
@@ -187,8 +187,14 @@ function validateOptions(o: DrillOptions): void {
     throw new UserError('no etcd endpoint given', { exitCode: EXIT.usage, fix: 'pass --endpoints https://HOST:2379' });
   }
   if (t.kind === 'snapshot') {
-    if (!existsSync(t.file) || !statSync(t.file).isFile()) {
-      throw new UserError(`snapshot file not found: ${t.file}`, { exitCode: EXIT.usage, fix: 'pass --snapshot with the path of an etcd snapshot (.db) file' });
+    const fix = 'pass --snapshot with the path of an etcd snapshot (.db) file';
+    if (!existsSync(t.file)) throw new UserError(`snapshot file not found: ${t.file}`, { exitCode: EXIT.usage, fix });
+    // Opened now, not in the middle of the drill: unreadable or a directory is the operator's to fix.
+    try {
+      if (statSync(t.file).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      closeSync(openSync(t.file, 'r'));
+    } catch (e) {
+      throw fileError('the snapshot', t.file, e, { fix });
     }
   }
   if (o.scratch !== undefined) {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Io } from '../io.js';
+import { checkOutputFile, type Io } from '../io.js';
 import type { RunSummary, StepContext } from '../run/types.js';
 import { createDrill, PHASES, type DrillOptions, type DrillReport } from './drill.js';
 import { formatBytes, formatHistory, formatMs, readDrillHistory, summarizeHistory, historyFile } from './history.js';
@@ -75,6 +75,7 @@ export function formatDrillReport(r: DrillReport, summary: RunSummary, opts: { c
 }
 
 export async function runDrill(o: RunDrillOptions): Promise<DrillOutcome> {
+  if (o.junit) await checkOutputFile('--junit', path.resolve(o.io.cwd, o.junit));
   const drill = createDrill({ ...o.drill, env: o.drill.env ?? o.env });
   const { runPlan, exitCodeForSummary } = await import('../run/engine.js');
   const extra: Record<string, unknown> = {};

@@ -9,8 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { UserError, fileError } from '../errors.js';
 import { KubeApiError, KubeUnreachableError, isNotFound, parseStatus } from './errors.js';
 import { knownKind, objectPath, queryString, type KindInfo, type KubeObject } from './paths.js';
 
@@ -322,6 +322,12 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
       exitCode: 2,
       fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test',
     });
+  }
+  try {
+    if (statSync(kubeconfig).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+    closeSync(openSync(kubeconfig, 'r'));
+  } catch (e) {
+    throw fileError('kubeconfig', kubeconfig, e, { fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test' });
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();

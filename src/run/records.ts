@@ -109,10 +109,13 @@ export function stateDirError(stateDir: string, err: unknown): UserError | undef
     return new UserError(`the state dir ${stateDir} cannot be used: ${file} is a file, not a directory`, { exitCode: EXIT.usage, why: 'run records and secrets live in directories under the state dir', fix });
   }
   if (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EROFS') {
-    return new UserError(`the state dir ${stateDir} is not writable: ${at}: ${e.code === 'EROFS' ? 'read-only file system' : 'permission denied'}`, {
+    // mkdir names the path it could not make; the directory that refused is the nearest one that exists.
+    let refused = at;
+    while (!existsSync(refused) && path.dirname(refused) !== refused) refused = path.dirname(refused);
+    return new UserError(`the state dir ${stateDir} is not writable: ${refused}: ${e.code === 'EROFS' ? 'read-only file system' : 'permission denied'}`, {
       exitCode: EXIT.usage,
       why: 'every run records its state, report and audit log there',
-      fix: `${fix}; or give yourself write access (\`chmod u+w ${at}\`)`,
+      fix: `${fix}; or give yourself write access (\`chmod u+w ${refused}\`)`,
     });
   }
   return undefined;

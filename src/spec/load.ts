@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, isNode, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { SpecError, UserError, EXIT, type SpecIssue } from '../errors.js';
+import { SpecError, UserError, EXIT, fileError, type SpecIssue } from '../errors.js';
 import { ClusterSpec, type Spec } from './schema.js';
 import { checkSemantics } from './semantic.js';
 
@@ -280,9 +280,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read the cluster spec ${file}${code === 'ENOENT' ? ': no such file' : `: ${code ?? (e as Error).message}`}`, {
-      exitCode: EXIT.usage,
+    throw fileError('the cluster spec', file, e, {
       fix: 'pass a spec with -f FILE (see examples/talos-ha.yaml), or run `groundwork` in a terminal to write one with the wizard',
     });
   }

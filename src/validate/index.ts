@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Io } from '../io.js';
+import { checkOutputFile, type Io } from '../io.js';
 import { UserError } from '../errors.js';
 import type { Stage, Step, StepContext, StepOutcome, RunSummary } from '../run/types.js';
 import { ValidateSession, SUITES, type SuiteName, type ValidateOptions } from './session.js';
@@ -126,6 +126,7 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
     stateDir ??= path.join(path.dirname(path.resolve(o.specFile)), '.groundwork');
   }
   stateDir ??= path.join(o.io.cwd, '.groundwork');
+  if (o.junit) await checkOutputFile('--junit', o.junit);
   // A kubeconfig problem is a usage error, said before anything runs (not six failed suites).
   const kube = o.kube ?? (await (await import('../kube/index.js')).loadKubeConfig(o.kubeconfig, o.context, { env: o.env }));
   const stage = buildValidateStage({ ...o, imageRegistry, kube });
