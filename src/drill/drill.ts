@@ -625,7 +625,7 @@ export function createDrill(opts: DrillOptions): Drill {
     return done;
   }
 
-  async function record(stateDir: string, runId?: string): Promise<void> {
+  async function record(stateDir: string, runId?: string, redactor?: { redactDeep<T>(v: T): T }): Promise<void> {
     if (st.recorded || opts.recordHistory === false) return;
     st.recorded = true;
     const rep = buildReport();
@@ -645,7 +645,8 @@ export function createDrill(opts: DrillOptions): Drill {
       ...(st.file ? { snapshotBytes: st.file.size, sha256: st.file.sha256 } : {}),
       ...(st.restored?.etcdVersion ?? st.source?.version ? { etcdVersion: st.restored?.etcdVersion ?? st.source?.version } : {}),
     };
-    await appendDrillRecord(stateDir, rec);
+    // Reasons quote tool errors: the history is redacted like every other record.
+    await appendDrillRecord(stateDir, redactor ? redactor.redactDeep(rec) : rec);
   }
 
   const teardown = phase('teardown', 'drill-teardown', 'Tear down the member and the scratch data', async (ctx) => {
@@ -653,7 +654,7 @@ export function createDrill(opts: DrillOptions): Drill {
     st.tornDown = true;
     // Teardown is timed before the history line is written, so the record carries it.
     st.phases.teardown = { ms: 0, status: 'pass', summary: done.join(', ') || 'nothing to remove' };
-    await record(ctx.stateDir, path.basename(ctx.runDir));
+    await record(ctx.stateDir, path.basename(ctx.runDir), ctx.redactor);
     return { status: 'pass', summary: done.join(', ') || 'nothing to remove' };
   });
 
@@ -733,7 +734,7 @@ export function createDrill(opts: DrillOptions): Drill {
       // Teardown did not run as a step: the drill was interrupted (or its stage stopped) half-way.
       if (begun) {
         st.interrupted = true;
-        if (ctx) await record(ctx.stateDir, path.basename(ctx.runDir));
+        if (ctx) await record(ctx.stateDir, path.basename(ctx.runDir), ctx.redactor);
       }
     },
   };

@@ -78,8 +78,12 @@ export async function runDrill(o: RunDrillOptions): Promise<DrillOutcome> {
   if (o.junit) await checkOutputFile('--junit', path.resolve(o.io.cwd, o.junit));
   const drill = createDrill({ ...o.drill, env: o.drill.env ?? o.env });
   const { runPlan, exitCodeForSummary } = await import('../run/engine.js');
+  const { Redactor } = await import('../run/secret.js');
+  // The run's redactor, also for the drill's own report (its reasons quote tool errors) printed below.
+  const redactor = new Redactor();
   const extra: Record<string, unknown> = {};
   const summary = await runPlan(drill.plan, {
+    redactor,
     command: 'drill',
     stateDir: o.stateDir,
     io: o.io,
@@ -98,7 +102,7 @@ export async function runDrill(o: RunDrillOptions): Promise<DrillOutcome> {
       },
     ],
   });
-  const report = drill.report();
+  const report = redactor.redactDeep(drill.report());
   // The drill's own verdict: a warning in verify (e.g. the source compacted) is still a restore that worked.
   const exitCode = report.status === 'interrupted' ? 130 : exitCodeForSummary(summary) || (report.status === 'fail' ? 1 : 0);
   if (o.junit) {
@@ -114,7 +118,7 @@ export async function runDrill(o: RunDrillOptions): Promise<DrillOutcome> {
     }
     o.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
-    o.io.stdout.write(formatDrillReport(report, summary, { color: o.color, width: o.io.stdout.columns, stateDir: o.stateDir }));
+    o.io.stdout.write(redactor.redact(formatDrillReport(report, summary, { color: o.color, width: o.io.stdout.columns, stateDir: o.stateDir })));
   }
   return { summary, report, exitCode };
 }

@@ -86,7 +86,9 @@ export class Redactor {
     if (typeof value === 'string') return this.redact(value) as T;
     if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
     if (value instanceof Secret) return REDACTED as T;
-    if (value && typeof value === 'object') {
+    // Plain data only: a Date (or any class instance) is kept as it is, not flattened to {}.
+    const proto = value && typeof value === 'object' ? Object.getPrototypeOf(value) : undefined;
+    if (value && typeof value === 'object' && (proto === Object.prototype || proto === null)) {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.redactDeep(v);
       return out as T;
