@@ -269,8 +269,9 @@ export function createDrill(opts: DrillOptions): Drill {
     recorded: false,
   };
 
+  // A snapshot holds every secret of the cluster: whatever the tools write is born 0600 (umask 077).
   const run = (ctx: StepContext, argv: string[], o: { allowFailure?: boolean; timeoutMs?: number } = {}) =>
-    ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure });
+    ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure, umask: 0o077 });
 
   async function ensureScratch(): Promise<string> {
     if (st.scratch) return st.scratch.dir;
