@@ -64,7 +64,8 @@ build_etcd_3_6() {
   build etcd-3.6 "$1" "" ./cmd/etcd go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
 }
 
-components=(kubernetes talos helm etcd-3.5 etcd-3.6)
+# Small ones first, so a cold build gives the quick programs early.
+components=(etcd-3.6 etcd-3.5 helm kubernetes talos)
 set_key=""
 declare -A dirs
 for c in "${components[@]}"; do
