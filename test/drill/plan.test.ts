@@ -22,7 +22,7 @@ describe('buildDrillPlan', () => {
 
   it.each([
     [{ kind: 'talos' as const, node: '127.0.0.6' }, ['talosctl', '-n', '127.0.0.6', 'etcd', 'snapshot']],
-    [{ kind: 'kubeadm' as const, host: 'root@127.0.0.5' }, ['ssh', '-o', 'BatchMode=yes', 'root@127.0.0.5', 'sudo']],
+    [{ kind: 'kubeadm' as const, ssh: { user: 'ops', host: '127.0.0.5' } }, ['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '--', 'ops@127.0.0.5', 'sudo', '-n', '--', 'env']],
   ])('%j: the snapshot preview names the tool', (target, head) => {
     const plan = buildDrillPlan({ target });
     expect(plan.stages[0]!.steps[1]!.preview!.argv![0]!.slice(0, head.length)).toEqual(head);
@@ -51,7 +51,7 @@ ${bootstrap}
     - { name: cp-1, address: 127.0.0.11, role: control-plane }
 `;
   it.each([
-    ['    method: kubeadm\n    kubeadm: { ssh: { user: admin, identityFile: /keys/id, port: 2222 } }', { kind: 'kubeadm', host: 'admin@127.0.0.11', sshArgs: ['-i', '/keys/id', '-p', '2222'] }],
+    ['    method: kubeadm\n    kubeadm: { ssh: { user: admin, identityFile: /keys/id, port: 2222 } }', { kind: 'kubeadm', ssh: { user: 'admin', host: '127.0.0.11', identityFile: '/keys/id', port: 2222 } }],
     ['    method: talos', { kind: 'talos', node: '127.0.0.11' }],
   ])('%s', async (bootstrap, target) => {
     const { parseSpec } = await import('../../src/spec/load.js');
@@ -61,10 +61,14 @@ ${bootstrap}
 });
 
 describe('option safety', () => {
-  it('refuses a --kubeadm host that ssh would read as an option', async () => {
+  it.each([
+    [{ host: '-oProxyCommand=touch /tmp/x' }],
+    [{ user: '-oProxyCommand=touch /tmp/x', host: '127.0.0.5' }],
+    [{ user: 'root', host: '127.0.0.5 -oProxyCommand=x' }],
+  ])('refuses a --kubeadm target that is no [user@]host: %j', async (ssh) => {
     const { createDrill } = await import('../../src/drill/drill.js');
     const { UserError } = await import('../../src/errors.js');
-    expect(() => createDrill({ target: { kind: 'kubeadm', host: '-oProxyCommand=touch /tmp/x' } })).toThrow(UserError);
+    expect(() => createDrill({ target: { kind: 'kubeadm', ssh } })).toThrow(UserError);
   });
 });
 
