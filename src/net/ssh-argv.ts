@@ -27,12 +27,14 @@ export interface SshEndpoint {
   port?: number;
   /** Private key file, passed as it is (ssh expands a leading ~ itself). */
   identityFile?: string;
+  /** A known_hosts file of this cluster's (or a test's); default: the user's own. */
+  knownHostsFile?: string;
 }
 
 /** How groundwork reaches a kubeadm node: its address with the spec's (or the node's own) user and port, and the spec's key. */
 export function endpointForNode(spec: Spec, node: NodeSpec): SshEndpoint {
   const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  return { host: node.address, user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile };
+  return { host: node.address, user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile, ...(ssh.knownHostsFile !== undefined ? { knownHostsFile: ssh.knownHostsFile } : {}) };
 }
 
 /** `~/x` → `<home>/x`, for callers that show or check the path themselves (ssh expands it on its own). */
@@ -47,8 +49,6 @@ export interface SshClientOptions {
   serverAliveIntervalSeconds?: number;
   /** Missed keepalives before ssh gives up. Default 3 (so a silent peer fails after ~30 s). */
   serverAliveCountMax?: number;
-  /** A known_hosts file of the caller's (tests, isolated runs); default: the user's own. */
-  knownHostsFile?: string;
 }
 
 export type SshProgram = 'ssh' | 'scp';
@@ -63,7 +63,7 @@ export function rawShell(raw: string): RawShell {
   return { raw };
 }
 
-export const DEFAULT_SSH_CLIENT: Required<Omit<SshClientOptions, 'knownHostsFile'>> = {
+export const DEFAULT_SSH_CLIENT: Required<SshClientOptions> = {
   connectTimeoutSeconds: 10,
   serverAliveIntervalSeconds: 10,
   serverAliveCountMax: 3,
@@ -79,7 +79,7 @@ export function buildSshOptions(program: SshProgram, ep: SshEndpoint, o: SshClie
     '-o', `ConnectTimeout=${c.connectTimeoutSeconds}`,
     '-o', `ServerAliveInterval=${c.serverAliveIntervalSeconds}`,
     '-o', `ServerAliveCountMax=${c.serverAliveCountMax}`,
-    ...(o.knownHostsFile !== undefined ? ['-o', `UserKnownHostsFile=${o.knownHostsFile}`] : []),
+    ...(ep.knownHostsFile !== undefined ? ['-o', `UserKnownHostsFile=${ep.knownHostsFile}`] : []),
     ...(ep.port !== undefined ? [program === 'scp' ? '-P' : '-p', String(ep.port)] : []),
   ];
 }

@@ -150,6 +150,10 @@ export const KubeadmSpec = z.strictObject({
     .strictObject({
       user: sshUser.default('root'),
       identityFile: localPath.default('~/.ssh/id_ed25519'),
+      /** known_hosts for this cluster's nodes (UserKnownHostsFile); default: the user's own. */
+      knownHostsFile: localPath
+        .refine((v) => !/[\s"'\\]/.test(v), { error: (iss) => `${show(iss.input)} holds a space, quote or backslash, which ssh's UserKnownHostsFile would split or unquote` })
+        .optional(),
       port: z.number().int().min(1).max(65535).default(22),
     })
     .prefault({}),

@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { parseSpec } from '../../src/spec/load.js';
 import {
+  endpointForNode,
   buildDownloadAsRootArgvs,
   buildScpDownloadArgv,
   buildScpUploadArgv,
@@ -36,7 +40,7 @@ describe('options, per program', () => {
     ['scp takes its port as -P (-p preserves times)', 'scp', { host: 'h', port: 2222 }, {}, [...BASE, '-P', '2222']],
     ['no port: ssh picks (22 or its config)', 'ssh', { host: 'h' }, {}, BASE],
     ['the identity file goes behind -i', 'scp', { host: 'h', identityFile: '~/.ssh/id_ed25519' }, {}, ['-i', '~/.ssh/id_ed25519', ...BASE]],
-    ['a caller known_hosts file', 'ssh', { host: 'h' }, { knownHostsFile: '/tmp/kh' }, [...BASE, '-o', 'UserKnownHostsFile=/tmp/kh']],
+    ['a known_hosts file of the cluster (spec ssh.knownHostsFile)', 'ssh', { host: 'h', knownHostsFile: '/tmp/kh' }, {}, [...BASE, '-o', 'UserKnownHostsFile=/tmp/kh']],
     ['a shorter connect timeout and keepalive', 'ssh', { host: 'h' }, { connectTimeoutSeconds: 3, serverAliveIntervalSeconds: 2, serverAliveCountMax: 1 }, ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=3', '-o', 'ServerAliveInterval=2', '-o', 'ServerAliveCountMax=1']],
   ])('%s', (_what, program, ep, o, want) => {
     expect(buildSshOptions(program, ep, o)).toEqual(want);
@@ -104,6 +108,28 @@ describe('destinations and operands', () => {
   });
 });
 
+describe('endpointForNode: what the spec says about reaching a node', () => {
+  const spec = (ssh: string, node = '') => parseSpec(`apiVersion: groundwork.dev/v1alpha1
+kind: Cluster
+metadata: { name: t }
+spec:
+  endpoint: https://127.0.0.11:6443
+  bootstrap:
+    method: kubeadm
+    kubeadm: { ssh: ${ssh} }
+  nodes:
+    - { name: cp-1, address: 127.0.0.11, role: control-plane${node} }
+`, 'c.yaml').spec;
+  it.each<[string, string, string, SshEndpoint]>([
+    ['defaults', '{}', '', { host: '127.0.0.11', user: 'root', port: 22, identityFile: '~/.ssh/id_ed25519' }],
+    ['spec-wide user, port, key and known_hosts', '{ user: ops, port: 2222, identityFile: /k/id, knownHostsFile: /k/known_hosts }', '', { host: '127.0.0.11', user: 'ops', port: 2222, identityFile: '/k/id', knownHostsFile: '/k/known_hosts' }],
+    ['the node overrides user and port', '{ user: ops, port: 2222 }', ', ssh: { user: admin, port: 22 }', { host: '127.0.0.11', user: 'admin', port: 22, identityFile: '~/.ssh/id_ed25519' }],
+  ])('%s', (_what, ssh, node, want) => {
+    const s = spec(ssh, node);
+    expect(endpointForNode(s, s.spec.nodes[0]!)).toEqual(want);
+  });
+});
+
 // ---- properties ------------------------------------------------------------------------------------------
 
 const HOSTILE = ['-', '--', '-oProxyCommand=touch /tmp/gw-pwned', '-F/dev/null', '=', '\n', '\r', ';', '$(id)', '`id`', '|', '&&', ' ', '@', ':', "'", '"', '\\', '*', '~', '#', ',', '[', ']', '%h'];
@@ -111,7 +137,13 @@ const HOSTILE = ['-', '--', '-oProxyCommand=touch /tmp/gw-pwned', '-F/dev/null',
 const hostile = fc
   .oneof(fc.constantFrom(...HOSTILE), fc.string({ unit: fc.constantFrom(...HOSTILE, 'a', 'root', '0', '.', '/'), minLength: 1, maxLength: 6 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }))
   .filter((s) => !s.includes('\0') && s.isWellFormed());
-const endpoint = fc.record({ host: hostile, user: fc.option(hostile, { nil: undefined }), port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), identityFile: fc.option(hostile, { nil: undefined }) });
+const endpoint = fc.record({
+  host: hostile,
+  user: fc.option(hostile, { nil: undefined }),
+  port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+  identityFile: fc.option(hostile, { nil: undefined }),
+  knownHostsFile: fc.option(hostile, { nil: undefined }),
+});
 
 /** Flags that take a value, and the `-o` keys we set: everything before `--` must be one of them or their value. */
 const VALUE_FLAGS = new Set(['-i', '-p', '-P', '-o']);
@@ -126,6 +158,7 @@ function expectOptionsThenDashDash(argv: string[], ep: SshEndpoint): number {
     expect(VALUE_FLAGS.has(flag), `${flag} in ${JSON.stringify(argv)}`).toBe(true);
     const value = argv[i + 1]!;
     if (flag === '-o') expect(value).toMatch(OUR_KEYS);
+    if (value.startsWith('UserKnownHostsFile=')) expect(value).toBe(`UserKnownHostsFile=${ep.knownHostsFile}`);
     if (flag === '-i') expect(value).toBe(ep.identityFile);
     if (flag === '-p' || flag === '-P') {
       expect(value).toBe(String(ep.port));
@@ -237,12 +270,29 @@ describe('the real ssh client parses our argv as we mean it (ssh -G: print the c
   });
 
   it('our options are in effect, the destination is the one we gave', () => {
-    const r = g(buildSshArgv({ host: '127.0.0.5', user: 'ops', port: 2222, identityFile: path.join(home, 'id') }, ['true'], { knownHostsFile: path.join(home, 'kh') }));
+    const r = g(buildSshArgv({ host: '127.0.0.5', user: 'ops', port: 2222, identityFile: path.join(home, 'id'), knownHostsFile: path.join(home, 'kh') }, ['true']));
     expect(r.code, r.err).toBe(0);
     for (const line of ['user ops', 'hostname 127.0.0.5', 'port 2222', 'batchmode yes', 'stricthostkeychecking accept-new', 'connecttimeout 10', 'serveraliveinterval 10', 'serveralivecountmax 3', `userknownhostsfile ${path.join(home, 'kh')}`]) {
       expect(r.out.split('\n')).toContain(line);
     }
   });
+
+  it('a host that accepts TCP and never says a word: ssh gives up by itself (ConnectTimeout covers the banner), exit 255', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const argv = buildSshArgv({ host: '127.0.0.1', user: 'root', port, knownHostsFile: path.join(home, 'kh') }, ['true'], { connectTimeoutSeconds: 1 });
+      const child = spawn(ssh, argv.slice(1), { env: { HOME: home, PATH: '/nonexistent' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(255);
+      expect(err).toMatch(/banner exchange|timed out/i);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
 
   it('property: with any user, host or key file, no value becomes an option (no ProxyCommand, no LocalCommand), and no marker appears', () => {
     fc.assert(
