@@ -122,6 +122,17 @@ const criSocket = z.string().refine((v) => /^(unix:\/\/)?\/[^\u0000-\u001f\u007f
   error: (iss) => `${show(iss.input)} is not a socket like "unix:///run/containerd/containerd.sock"`,
 });
 
+/** The API endpoint: https://HOST[:PORT] with HOST an IP address or DNS name (it goes into certificates and kubeadm's controlPlaneEndpoint). */
+function endpointHostOk(v: string): boolean {
+  try {
+    const u = new URL(v);
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    return (ipaddr.isValid(host) || isDnsName(host)) && u.username === '' && u.password === '' && (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '';
+  } catch {
+    return true; // not a URL at all: z.url says so
+  }
+}
+
 const kubeVersion = z
   .string()
   .regex(/^v?\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Kubernetes version like "1.32.4"` })
@@ -208,7 +219,10 @@ export const ImagesSpec = z.strictObject({
 
 export const ClusterSpecBody = z.strictObject({
   kubernetesVersion: kubeVersion.default('1.32.4').meta({ description: 'Kubernetes version, e.g. "1.32.4".' }),
-  endpoint: z.url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) }).meta({ description: 'The Kubernetes API URL clients use: https://<control-plane address or VIP>:6443', pattern: '^https://' }),
+  endpoint: z
+    .url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) })
+    .refine((v) => endpointHostOk(v), { error: (iss) => `${show(iss.input)} has no IP address or DNS name as its host (and nothing but a port after it)` })
+    .meta({ description: 'The Kubernetes API URL clients use: https://<control-plane address or VIP>:6443', pattern: '^https://' }),
   bootstrap: BootstrapSpec,
   nodes: z.array(NodeSpec).min(1, 'must list at least one node').meta({ description: 'The machines: at least one control-plane node.' }),
   network: NetworkSpec.prefault({}),

@@ -60,6 +60,32 @@ ${bootstrap}
   });
 });
 
+describe('the drill of a kubeadm spec reaches the node like bootstrap does', () => {
+  it.each<[string, string[], string[]]>([
+    ['ssh: -p', ['ssh'], ['-p', '2222']],
+    ['scp: -P (scp -p would preserve times; issue 12)', ['scp'], ['-P', '2222']],
+  ])('%s', async (_what, [program], port) => {
+    const { parseSpec } = await import('../../src/spec/load.js');
+    const { drillTargetFromSpec } = await import('../../src/drill/targets.js');
+    const spec = parseSpec(`apiVersion: groundwork.dev/v1alpha1
+kind: Cluster
+metadata: { name: t }
+spec:
+  endpoint: https://127.0.0.11:6443
+  bootstrap: { method: kubeadm, kubeadm: { ssh: { user: ops, identityFile: /keys/id, port: 2222 } } }
+  nodes:
+    - { name: cp-1, address: 127.0.0.11, role: control-plane }
+`, 'c.yaml').spec;
+    const plan = buildDrillPlan({ target: drillTargetFromSpec(spec) });
+    const argvs = plan.stages[0]!.steps[1]!.preview!.argv!;
+    const argv = argvs.find((a) => a[0] === program)!;
+    const at = argv.indexOf(port[0]!);
+    expect(argv.slice(at, at + 2)).toEqual(port);
+    expect(argv).not.toContain(program === 'scp' ? '-p' : '-P');
+    for (const o of ['BatchMode=yes', 'StrictHostKeyChecking=accept-new', 'ConnectTimeout=10']) expect(argv).toContain(o);
+  });
+});
+
 describe('option safety', () => {
   it.each([
     [{ host: '-oProxyCommand=touch /tmp/x' }],
