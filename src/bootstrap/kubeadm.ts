@@ -7,7 +7,7 @@
  * kube-proxy off with `proxy.disabled`; v1beta3 takes a string map and skips the `addon/kube-proxy` phase.
  */
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode, type SshEndpoint } from '../net/ssh-argv.js';
+import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
 export type KubeadmApiVersion = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
 export type KubeadmDoc = Record<string, unknown>;
@@ -132,21 +132,20 @@ export const REMOTE = {
   kubeletConf: '/etc/kubernetes/kubelet.conf',
 } as const;
 
-export const sshEndpoint: (spec: Spec, node: NodeSpec) => SshEndpoint = endpointForNode;
 
 /** A command on the node, as root (`sudo -n` when the ssh user is not root); words are quoted for its shell. */
 export function buildNodeSshArgv(spec: Spec, node: NodeSpec, remote: string[]): string[] {
-  return buildSshArgv(sshEndpoint(spec, node), remote, { asRoot: true });
+  return buildSshArgv(endpointForNode(spec, node), remote, { asRoot: true });
 }
 
 /** The processes that put a local file at a root-owned path on the node (one scp for root; scp + sudo install otherwise). */
 export function buildNodeUploadArgvs(spec: Spec, node: NodeSpec, local: string, remote: string): string[][] {
-  return buildUploadAsRootArgvs(sshEndpoint(spec, node), local, remote);
+  return buildUploadAsRootArgvs(endpointForNode(spec, node), local, remote);
 }
 
 /** The processes that fetch a root-owned file from the node. */
 export function buildNodeDownloadArgvs(spec: Spec, node: NodeSpec, remote: string, local: string): string[][] {
-  return buildDownloadAsRootArgvs(sshEndpoint(spec, node), remote, local);
+  return buildDownloadAsRootArgvs(endpointForNode(spec, node), remote, local);
 }
 
 export function buildPrepareNodeRemote(): string[] {

@@ -12,8 +12,8 @@ import type { Stage, Step, StepContext } from '../run/types.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { bootstrapLayout, buildBootstrapFiles, secretFiles, writeBootstrapFiles, type BootstrapLayout } from './files.js';
-import { REMOTE, findKubeadmSecrets, firstControlPlane, sshEndpoint } from './kubeadm.js';
-import { needsSudo } from '../net/ssh-argv.js';
+import { REMOTE, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
+import { endpointForNode, needsSudo } from '../net/ssh-argv.js';
 import { disablesKubeProxy, selectTalosConfigFormat, talosRole, usesTalosFlannel } from './talos.js';
 import {
   addSecretFileValues,
@@ -110,7 +110,6 @@ function probeInRun(step: Step, message: string): Step {
     },
   };
 }
-
 
 function playbookVars(spec: Spec, layout: BootstrapLayout): Record<string, unknown> {
   const cps = spec.spec.nodes.filter((n) => n.role === 'control-plane');
@@ -218,9 +217,9 @@ function kubeadmSteps(spec: Spec, layout: BootstrapLayout, pb: Step[], parallel:
   const first = firstControlPlane(spec);
   // The ssh/scp steps are TypeScript (steps.ts): their argv come from the one builder (src/net/ssh-argv.ts),
   // with sudo and a staged copy when the ssh user is not root, which a playbook can't say.
-  const sudo = (n: NodeSpec) => (needsSudo(sshEndpoint(spec, n)) ? ' with passwordless sudo' : '');
+  const sudo = (n: NodeSpec) => (needsSudo(endpointForNode(spec, n)) ? ' with passwordless sudo' : '');
   const out: Step[] = [buildSshCheckNodesStep(spec, parallel)];
-  for (const n of spec.spec.nodes) out.push(adviseOnFailure(buildPrepareNodeStep(spec, n), 'preparing the node', n, `check that ${sshEndpoint(spec, n).user} may create ${REMOTE.dir} on ${n.name}${sudo(n)}`));
+  for (const n of spec.spec.nodes) out.push(adviseOnFailure(buildPrepareNodeStep(spec, n), 'preparing the node', n, `check that ${endpointForNode(spec, n).user} may create ${REMOTE.dir} on ${n.name}${sudo(n)}`));
   out.push(adviseOnFailure(buildCopyConfigStep(spec, layout), 'copying the kubeadm config', first, `check ssh/scp access to ${first.name}${sudo(first)}`));
   const init = probeInRun(buildKubeadmInitStep(spec), `${first.name} (${first.address}) already has /etc/kubernetes/admin.conf: kubeadm init ran before; it is not run again`);
   out.push(adviseOnFailure(init, 'kubeadm init', first, `read the kubeadm output on ${first.name} (\`journalctl -u kubelet\`), fix the cause, and run \`kubeadm reset -f\` on ${first.name} if init got part-way`));
