@@ -32,7 +32,9 @@ export function resolveKubeconfig(ctx: Pick<StepContext, 'values' | 'stateDir'>)
  * version stays on the command line so the plan shows the pin either way.
  */
 export function buildHelmUpgradeArgv(chart: ChartRef, valuesFile: string, kubeconfig: string, archives: Record<string, string> = {}): string[] {
-  const archive = archives[chart.chart];
+  const given = archives[chart.chart];
+  // A positional argument: a relative path starting with "-" would be read as a flag (the spec refuses it too).
+  const archive = given?.startsWith('-') ? `./${given}` : given;
   return [
     'helm', 'upgrade', '--install', chart.release,
     ...(archive ? [archive] : [chart.chart, '--repo', chart.repo]),

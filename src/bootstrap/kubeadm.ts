@@ -1,11 +1,13 @@
 /**
- * kubeadm config and ssh/scp argv builders (pure, STYLE 2).
+ * kubeadm configs and the remote commands of the kubeadm bootstrap (pure, STYLE 2); ssh/scp argv come from
+ * src/net/ssh-argv.ts.
  *
  * kubeadm.k8s.io/v1beta4 is read by kubeadm from v1.31 on (v1beta3 is deprecated there); older versions get
  * v1beta3. The two differ in what we use: v1beta4 writes extra args as a list of {name, value} and can switch
  * kube-proxy off with `proxy.disabled`; v1beta3 takes a string map and skips the `addon/kube-proxy` phase.
  */
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
 export type KubeadmApiVersion = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
 export type KubeadmDoc = Record<string, unknown>;
@@ -130,41 +132,24 @@ export const REMOTE = {
   kubeletConf: '/etc/kubernetes/kubelet.conf',
 } as const;
 
-interface SshTarget {
-  user: string;
-  port: number;
-  identityFile: string;
-  address: string;
+
+/** A command on the node, as root (`sudo -n` when the ssh user is not root); words are quoted for its shell. */
+export function buildNodeSshArgv(spec: Spec, node: NodeSpec, remote: string[]): string[] {
+  return buildSshArgv(endpointForNode(spec, node), remote, { asRoot: true });
 }
 
-function target(spec: Spec, node: NodeSpec): SshTarget {
-  const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  return { user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile, address: node.address };
+/** The processes that put a local file at a root-owned path on the node (one scp for root; scp + sudo install otherwise). */
+export function buildNodeUploadArgvs(spec: Spec, node: NodeSpec, local: string, remote: string): string[][] {
+  return buildUploadAsRootArgvs(endpointForNode(spec, node), local, remote);
 }
 
-// BatchMode: never wait for a password prompt nobody can answer; accept-new: trust a host on first contact only.
-function sshOptions(t: SshTarget): string[] {
-  return ['-i', t.identityFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10'];
+/** The processes that fetch a root-owned file from the node. */
+export function buildNodeDownloadArgvs(spec: Spec, node: NodeSpec, remote: string, local: string): string[][] {
+  return buildDownloadAsRootArgvs(endpointForNode(spec, node), remote, local);
 }
 
-/** ssh runs `remote` through the node's shell: every element must be a plain word (paths, flags), never user text. */
-export function buildSshArgv(spec: Spec, node: NodeSpec, remote: string[]): string[] {
-  const t = target(spec, node);
-  return ['ssh', ...sshOptions(t), '-p', String(t.port), `${t.user}@${t.address}`, '--', ...remote];
-}
-
-function scpHost(t: SshTarget): string {
-  return `${t.user}@${t.address.includes(':') ? `[${t.address}]` : t.address}`;
-}
-
-export function buildScpToArgv(spec: Spec, node: NodeSpec, local: string, remote: string): string[] {
-  const t = target(spec, node);
-  return ['scp', ...sshOptions(t), '-P', String(t.port), local, `${scpHost(t)}:${remote}`];
-}
-
-export function buildScpFromArgv(spec: Spec, node: NodeSpec, remote: string, local: string): string[] {
-  const t = target(spec, node);
-  return ['scp', ...sshOptions(t), '-P', String(t.port), `${scpHost(t)}:${remote}`, local];
+export function buildPrepareNodeRemote(): string[] {
+  return ['install', '-d', '-m', '0700', REMOTE.dir];
 }
 
 export function buildKubeadmInitRemote(): string[] {

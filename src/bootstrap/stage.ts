@@ -12,12 +12,17 @@ import type { Stage, Step, StepContext } from '../run/types.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { bootstrapLayout, buildBootstrapFiles, secretFiles, writeBootstrapFiles, type BootstrapLayout } from './files.js';
-import { findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
+import { REMOTE, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
+import { endpointForNode, needsSudo } from '../net/ssh-argv.js';
 import { disablesKubeProxy, selectTalosConfigFormat, talosRole, usesTalosFlannel } from './talos.js';
 import {
   addSecretFileValues,
   adviseOnFailure,
   buildControlPlaneJoinStep,
+  buildCopyConfigStep,
+  buildFetchKubeconfigStep,
+  buildKubeadmInitStep,
+  buildPrepareNodeStep,
   buildNodesRegisteredStep,
   buildSshCheckNodesStep,
   buildTalosCheckNodesStep,
@@ -112,13 +117,6 @@ function probeInRun(step: Step, message: string): Step {
   };
 }
 
-function nodeVars(spec: Spec, n: NodeSpec) {
-  const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  const user = n.ssh?.user ?? ssh.user;
-  const host = n.address.includes(':') ? `[${n.address}]` : n.address;
-  return { ...n, identityFile: ssh.identityFile, sshPort: String(n.ssh?.port ?? ssh.port), sshTarget: `${user}@${n.address}`, scpTarget: `${user}@${host}` };
-}
-
 function playbookVars(spec: Spec, layout: BootstrapLayout): Record<string, unknown> {
   const cps = spec.spec.nodes.filter((n) => n.role === 'control-plane');
   return {
@@ -142,7 +140,7 @@ function playbookVars(spec: Spec, layout: BootstrapLayout): Record<string, unkno
         patchFile: layout.talos.nodePatch(n.name),
       })),
     },
-    kubeadm: { nodes: spec.spec.nodes.map((n) => nodeVars(spec, n)), first: nodeVars(spec, firstControlPlane(spec)) },
+    kubeadm: { nodes: spec.spec.nodes, first: firstControlPlane(spec) },
   };
 }
 
@@ -223,17 +221,17 @@ function talosSteps(spec: Spec, layout: BootstrapLayout, pb: Step[], parallel: n
 
 function kubeadmSteps(spec: Spec, layout: BootstrapLayout, pb: Step[], parallel: number, poll: PollOptions): Step[] {
   const first = firstControlPlane(spec);
+  // The ssh/scp steps are TypeScript (steps.ts): their argv come from the one builder (src/net/ssh-argv.ts),
+  // with sudo and a staged copy when the ssh user is not root, which a playbook can't say.
+  const sudo = (n: NodeSpec) => (needsSudo(endpointForNode(spec, n)) ? ' with passwordless sudo' : '');
   const out: Step[] = [buildSshCheckNodesStep(spec, parallel)];
+  for (const n of spec.spec.nodes) out.push(adviseOnFailure(buildPrepareNodeStep(spec, n), 'preparing the node', n, `check that ${endpointForNode(spec, n).user} may create ${REMOTE.dir} on ${n.name}${sudo(n)}`));
+  out.push(adviseOnFailure(buildCopyConfigStep(spec, layout), 'copying the kubeadm config', first, `check ssh/scp access to ${first.name}${sudo(first)}`));
+  const init = probeInRun(buildKubeadmInitStep(spec), `${first.name} (${first.address}) already has /etc/kubernetes/admin.conf: kubeadm init ran before; it is not run again`);
+  out.push(adviseOnFailure(init, 'kubeadm init', first, `read the kubeadm output on ${first.name} (\`journalctl -u kubelet\`), fix the cause, and run \`kubeadm reset -f\` on ${first.name} if init got part-way`));
+  out.push(adviseOnFailure(buildFetchKubeconfigStep(spec, layout), 'fetching the admin kubeconfig', first, `check ssh/scp access to ${first.name}${sudo(first)}`));
   for (const s of pb) {
-    if (s.id === 'init') {
-      const said = probeInRun(s, `${first.name} (${first.address}) already has /etc/kubernetes/admin.conf: kubeadm init ran before; it is not run again`);
-      out.push(adviseOnFailure(said, 'kubeadm init', first, `read the kubeadm output on ${first.name} (\`journalctl -u kubelet\`), fix the cause, and run \`kubeadm reset -f\` on ${first.name} if init got part-way`));
-    } else if (s.id.startsWith('prepare-node:')) {
-      const n = byNode(spec, s.id);
-      out.push(adviseOnFailure(s, 'preparing the node', n, `check that ${spec.spec.bootstrap.kubeadm.ssh.user} may write /etc/groundwork on ${n?.name ?? 'the node'}`));
-    } else if (s.id === 'copy-config' || s.id === 'fetch-kubeconfig') {
-      out.push(adviseOnFailure(s, s.id === 'copy-config' ? 'copying the kubeadm config' : 'fetching the admin kubeconfig', first, `check ssh/scp access to ${first.name}`));
-    } else if (s.id === 'api-reachable') {
+    if (s.id === 'api-reachable') {
       out.push(pollStep(adviseOnFailure(s, 'waiting for the Kubernetes API', first, `check \`crictl ps\` and \`journalctl -u kubelet\` on ${first.name}`), poll, 'the Kubernetes API'));
     } else out.push(s);
   }

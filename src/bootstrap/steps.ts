@@ -16,12 +16,16 @@ import type { Step, StepContext, StepOutcome } from '../run/types.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { BootstrapLayout } from './files.js';
 import { renderYamlDocs } from './files.js';
+import { Secret } from '../run/secret.js';
 import {
   REMOTE,
+  buildKubeadmInitRemote,
   buildKubeadmJoinConfig,
   buildKubeadmJoinRemote,
-  buildScpToArgv,
-  buildSshArgv,
+  buildNodeDownloadArgvs,
+  buildNodeSshArgv,
+  buildNodeUploadArgvs,
+  buildPrepareNodeRemote,
   buildTokenCreateRemote,
   buildUploadCertsRemote,
   firstControlPlane,
@@ -114,7 +118,7 @@ export function buildTalosconfigStep(spec: Spec, layout: BootstrapLayout): Step 
 // ---------------------------------------------------------------- kubeadm
 
 export function buildSshCheckNodesStep(spec: Spec, parallel: number): Step {
-  const argvOf = (n: NodeSpec) => buildSshArgv(spec, n, ['true']);
+  const argvOf = (n: NodeSpec) => buildNodeSshArgv(spec, n, ['true']);
   return {
     id: 'check-nodes',
     title: 'Check that every node answers over SSH',
@@ -133,6 +137,95 @@ export function buildSshCheckNodesStep(spec: Spec, parallel: number): Step {
         });
       }
       return { status: 'pass', summary: `${spec.spec.nodes.length} nodes answer over SSH` };
+    },
+  };
+}
+
+/** Runs each argv in turn; the first failure is a ToolError (adviseOnFailure says it in the operator's words). */
+async function execEach(ctx: StepContext, argvs: string[][], timeoutMs: number): Promise<void> {
+  for (const a of argvs) await ctx.exec(a, { timeoutMs, signal: ctx.signal });
+}
+
+/** /etc/groundwork (0700, root's) on every node: the kubeadm configs with their tokens go there. */
+export function buildPrepareNodeStep(spec: Spec, n: NodeSpec): Step {
+  const argv = buildNodeSshArgv(spec, n, buildPrepareNodeRemote());
+  return {
+    id: `prepare-node:${n.name}`,
+    title: `Make ${REMOTE.dir} on ${nodeLabel(n)}`,
+    stage: 'bootstrap',
+    timeoutMs: 30_000,
+    retries: 2,
+    preview: { argv: [argv] },
+    async run(ctx) {
+      await execEach(ctx, [argv], 30_000);
+      return { status: 'pass', summary: `${REMOTE.dir} ready on ${n.name}` };
+    },
+  };
+}
+
+export function buildCopyConfigStep(spec: Spec, layout: BootstrapLayout): Step {
+  const first = firstControlPlane(spec);
+  const argvs = buildNodeUploadArgvs(spec, first, layout.kubeadm.config, REMOTE.initConfig);
+  return {
+    id: 'copy-config',
+    title: `Copy the kubeadm config to ${first.name}`,
+    stage: 'bootstrap',
+    timeoutMs: 60_000,
+    retries: 2,
+    preview: { argv: argvs },
+    async run(ctx) {
+      await execEach(ctx, argvs, 60_000);
+      return { status: 'pass', summary: `${REMOTE.initConfig} on ${first.name}` };
+    },
+  };
+}
+
+/**
+ * kubeadm init, exactly once: admin.conf on the node means it ran. Its output holds the init token and the
+ * certificate key: kept as a secret value (the stage redacts each and drops it).
+ */
+export function buildKubeadmInitStep(spec: Spec): Step {
+  const first = firstControlPlane(spec);
+  const argv = buildNodeSshArgv(spec, first, buildKubeadmInitRemote());
+  const probe = buildNodeSshArgv(spec, first, ['test', '-f', REMOTE.adminConf]);
+  return {
+    id: 'init',
+    title: `kubeadm init on ${first.name} (exactly once)`,
+    stage: 'bootstrap',
+    once: true,
+    timeoutMs: 15 * 60_000,
+    preview: { argv: [argv], note: `skipped when this succeeds: ${probe.join(' ')}; keeps its output as values.kubeadmInitOutput (secret)` },
+    async done(ctx) {
+      return (await ctx.exec(probe, { allowFailure: true, timeoutMs: 30_000, signal: ctx.signal })).exitCode === 0;
+    },
+    async run(ctx) {
+      const r = await ctx.exec(argv, { timeoutMs: 15 * 60_000, signal: ctx.signal });
+      const out = r.stdout.trim();
+      ctx.redactor.add(out);
+      ctx.values.kubeadmInitOutput = new Secret(out, 'kubeadmInitOutput');
+      return { status: 'pass', summary: `ran ${argv.join(' ')}` };
+    },
+  };
+}
+
+export function buildFetchKubeconfigStep(spec: Spec, layout: BootstrapLayout): Step {
+  const first = firstControlPlane(spec);
+  const argvs = buildNodeDownloadArgvs(spec, first, REMOTE.adminConf, layout.kubeconfig);
+  return {
+    id: 'fetch-kubeconfig',
+    title: 'Fetch the admin kubeconfig',
+    stage: 'bootstrap',
+    timeoutMs: 60_000,
+    retries: 2,
+    preview: { argv: argvs, files: [layout.kubeconfig], note: `skipped when ${layout.kubeconfig} exists` },
+    async done() {
+      return existsSync(layout.kubeconfig);
+    },
+    async run(ctx) {
+      await mkdir(path.dirname(layout.kubeconfig), { recursive: true, mode: 0o700 });
+      await execEach(ctx, argvs, 60_000);
+      if (!existsSync(layout.kubeconfig)) throw new UserError(`the copy of ${REMOTE.adminConf} from ${first.name} wrote no ${layout.kubeconfig}`);
+      return { status: 'pass', summary: `admin kubeconfig in ${layout.kubeconfig}` };
     },
   };
 }
@@ -160,23 +253,23 @@ export async function ensureJoinCredentials(spec: Spec, layout: BootstrapLayout,
     return cached;
   }
   const first = firstControlPlane(spec);
-  const tokenOut = await ctx.exec(buildSshArgv(spec, first, buildTokenCreateRemote()), { allowFailure: true, timeoutMs: 60_000 });
+  const tokenOut = await ctx.exec(buildNodeSshArgv(spec, first, buildTokenCreateRemote()), { allowFailure: true, timeoutMs: 60_000 });
   const join = parseJoinCommand(tokenOut.stdout);
   if (join) [join.token, join.caCertHash].forEach((v) => ctx.redactor.add(v));
   if (tokenOut.exitCode !== 0 || !join) {
     throw new UserError(`could not create a join token on ${nodeLabel(first)}`, {
-      why: `\`${buildSshArgv(spec, first, buildTokenCreateRemote()).join(' ')}\` exited ${tokenOut.exitCode}: ${ctx.redactor.redact(lastLine(tokenOut))}`,
+      why: `\`${buildNodeSshArgv(spec, first, buildTokenCreateRemote()).join(' ')}\` exited ${tokenOut.exitCode}: ${ctx.redactor.redact(lastLine(tokenOut))}`,
       fix: `check that kubeadm init finished on ${first.name} (\`kubectl --kubeconfig ${layout.kubeconfig} get nodes\`); ${RESUME}`,
     });
   }
   let certificateKey: string | undefined;
   if (needKey) {
-    const up = await ctx.exec(buildSshArgv(spec, first, buildUploadCertsRemote()), { allowFailure: true, timeoutMs: 120_000 });
+    const up = await ctx.exec(buildNodeSshArgv(spec, first, buildUploadCertsRemote()), { allowFailure: true, timeoutMs: 120_000 });
     certificateKey = parseCertificateKey(up.stdout);
     if (certificateKey) ctx.redactor.add(certificateKey);
     if (up.exitCode !== 0 || !certificateKey) {
       throw new UserError(`could not upload the control-plane certificates on ${nodeLabel(first)}`, {
-        why: `\`${buildSshArgv(spec, first, buildUploadCertsRemote()).join(' ')}\` exited ${up.exitCode}: ${ctx.redactor.redact(lastLine(up))}`,
+        why: `\`${buildNodeSshArgv(spec, first, buildUploadCertsRemote()).join(' ')}\` exited ${up.exitCode}: ${ctx.redactor.redact(lastLine(up))}`,
         fix: `check the API server on ${first.name} (\`kubectl --kubeconfig ${layout.kubeconfig} get --raw /readyz\`); ${RESUME}`,
       });
     }
@@ -202,7 +295,7 @@ export async function removeJoinCredentials(spec: Spec, layout: BootstrapLayout,
 
 /** Is the node part of the cluster already? kubelet.conf appears when kubeadm init/join finished there. */
 async function isJoined(spec: Spec, n: NodeSpec, ctx: StepContext): Promise<boolean> {
-  const r = await ctx.exec(buildSshArgv(spec, n, ['test', '-f', REMOTE.kubeletConf]), { allowFailure: true, timeoutMs: 30_000 });
+  const r = await ctx.exec(buildNodeSshArgv(spec, n, ['test', '-f', REMOTE.kubeletConf]), { allowFailure: true, timeoutMs: 30_000 });
   return r.exitCode === 0;
 }
 
@@ -214,7 +307,7 @@ function joinConfigLeftover(spec: Spec, layout: BootstrapLayout, ctx: StepContex
     runId: path.basename(ctx.runDir),
     what: `the join config (bootstrap token) ${REMOTE.joinConfig} on ${nodeLabel(n)} and ${local}`,
     files: [local],
-    argv: buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig]),
+    argv: buildNodeSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig]),
   };
 }
 
@@ -227,8 +320,8 @@ async function joinNode(spec: Spec, layout: BootstrapLayout, ctx: StepContext, n
   await writeFile(local, renderYamlDocs([buildKubeadmJoinConfig(spec, n, creds)]), { mode: 0o600, flag: 'wx' });
   await ctx.registerSecretFile(local);
   const steps: Array<[string, string[]]> = [
-    ['copy the join config to', buildScpToArgv(spec, n, local, REMOTE.joinConfig)],
-    ['kubeadm join on', buildSshArgv(spec, n, buildKubeadmJoinRemote())],
+    ...buildNodeUploadArgvs(spec, n, local, REMOTE.joinConfig).map((a): [string, string[]] => ['copy the join config to', a]),
+    ['kubeadm join on', buildNodeSshArgv(spec, n, buildKubeadmJoinRemote())],
   ];
   try {
     for (const [what, argv] of steps) {
@@ -254,9 +347,9 @@ function joinPreview(spec: Spec, layout: BootstrapLayout, nodes: NodeSpec[]): St
   const needKey = nodes.some((n) => n.role === 'control-plane');
   return {
     argv: [
-      buildSshArgv(spec, first, buildTokenCreateRemote()),
-      ...(needKey ? [buildSshArgv(spec, first, buildUploadCertsRemote())] : []),
-      ...nodes.flatMap((n) => [buildScpToArgv(spec, n, layout.kubeadm.joinConfig(n.name), REMOTE.joinConfig), buildSshArgv(spec, n, buildKubeadmJoinRemote()), buildSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig])]),
+      buildNodeSshArgv(spec, first, buildTokenCreateRemote()),
+      ...(needKey ? [buildNodeSshArgv(spec, first, buildUploadCertsRemote())] : []),
+      ...nodes.flatMap((n) => [...buildNodeUploadArgvs(spec, n, layout.kubeadm.joinConfig(n.name), REMOTE.joinConfig), buildNodeSshArgv(spec, n, buildKubeadmJoinRemote()), buildNodeSshArgv(spec, n, ['rm', '-f', REMOTE.joinConfig])]),
     ],
     files: [layout.kubeadm.credentials, ...nodes.map((n) => layout.kubeadm.joinConfig(n.name))],
     note: 'token (15 min) and certificate key are written only to 0600 files, copied to the node, used and deleted; skipped for nodes that already have /etc/kubernetes/kubelet.conf',

@@ -70,7 +70,12 @@ Examples:
         if (flags.endpoints) {
           const endpoints = flags.endpoints.split(',').map((s) => s.trim()).filter(Boolean);
           target = { kind: 'endpoints', endpoints, cacert: abs(flags.cacert), cert: abs(flags.cert), key: abs(flags.key) };
-        } else if (flags.kubeadm) target = { kind: 'kubeadm', host: flags.kubeadm };
+        } else if (flags.kubeadm) {
+          const { parseSshDestination } = await import('../net/ssh-argv.js');
+          const ssh = parseSshDestination(flags.kubeadm);
+          if (!ssh) throw new UserError(`--kubeadm ${JSON.stringify(flags.kubeadm)} is not [user@]HOST`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST: a login name and an IP address or DNS name (port and key come from your ssh config)' });
+          target = { kind: 'kubeadm', ssh };
+        }
         else if (flags.talos) target = { kind: 'talos', node: flags.talos, talosconfig: abs(flags.talosconfig) };
         else if (flags.snapshot) target = { kind: 'snapshot', file: abs(flags.snapshot)! };
         else {

@@ -40,11 +40,19 @@ import {
   memberEtcdctl,
   remoteSnapshotPath,
   scrubEtcdEnv,
-  shellQuote,
   sourceEtcdctl,
-  sshBase,
   type DrillTarget,
 } from './targets.js';
+import { SSH_USER, buildScpDownloadArgv, buildSshArgv, needsSudo, parseSshDestination, rawShell, sshDestination, type SshEndpoint } from '../net/ssh-argv.js';
+
+/** etcdctl snapshot save on the node (as root), chown to the ssh user when that is not root, scp back. */
+export function kubeadmSnapshotArgvs(ep: SshEndpoint, remote: string, local: string): string[][] {
+  return [
+    buildSshArgv(ep, [...kubeadmEtcdctl(), 'snapshot', 'save', remote], { asRoot: true }),
+    ...(needsSudo(ep) ? [buildSshArgv(ep, ['chown', '--', rawShell('"$(id -u)"'), remote], { asRoot: true })] : []),
+    buildScpDownloadArgv(ep, remote, local),
+  ];
+}
 
 export const SENTINEL_KEY = '/groundwork/drill-sentinel';
 export const PHASES = ['inventory', 'snapshot', 'integrity', 'restore', 'boot', 'verify', 'lab', 'teardown'] as const;
@@ -179,9 +187,9 @@ function validateOptions(o: DrillOptions): void {
       if (refusal) throw new UserError(refusal, { exitCode: EXIT.usage });
     }
   }
-  // ssh would read a host starting with "-" as an option (-oProxyCommand=...): refuse it.
-  if (t.kind === 'kubeadm' && t.host.startsWith('-')) {
-    throw new UserError(`--kubeadm "${t.host}" is not a host`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST' });
+  // The argv builder keeps any value data (after "--"); a name that is no user name or host is refused anyway.
+  if (t.kind === 'kubeadm' && (!parseSshDestination(sshDestination(t.ssh)) || (t.ssh.user !== undefined && !SSH_USER.test(t.ssh.user)))) {
+    throw new UserError(`--kubeadm ${JSON.stringify(sshDestination(t.ssh))} is not [user@]HOST`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST: a login name and an IP address or DNS name' });
   }
   if ((t.kind === 'endpoints' || t.kind === 'lab') && t.endpoints.length === 0) {
     throw new UserError('no etcd endpoint given', { exitCode: EXIT.usage, fix: 'pass --endpoints https://HOST:2379' });
@@ -417,13 +425,11 @@ export function createDrill(opts: DrillOptions): Drill {
       await run(ctx, [tools.talosctl, ...tc, '-n', target.node, 'etcd', 'snapshot', file], { timeoutMs: 30 * 60_000 });
     } else if (target.kind === 'kubeadm') {
       const remote = remoteSnapshotPath(st.id);
-      const ssh = ['ssh', ...sshBase(target), target.host];
       // Saved as root (the certs are root's), handed to the ssh user to copy back, then removed from the node.
-      await run(ctx, [...ssh, ...kubeadmEtcdctl(), 'snapshot', 'save', remote, '&&', 'sudo', 'chown', '"$(id -u)"', remote], { timeoutMs: 30 * 60_000 });
       try {
-        await run(ctx, ['scp', ...sshBase(target), '-q', `${target.host}:${remote}`, file], { timeoutMs: 30 * 60_000 });
+        for (const argv of kubeadmSnapshotArgvs(target.ssh, remote, file)) await run(ctx, argv, { timeoutMs: 30 * 60_000 });
       } finally {
-        await run(ctx, [...ssh, 'sudo', 'rm', '-f', shellQuote(remote)], { allowFailure: true });
+        await run(ctx, buildSshArgv(target.ssh, ['rm', '-f', '--', remote], { asRoot: true }), { allowFailure: true });
       }
     }
     if (!existsSync(file)) throw new UserError(`the snapshot command finished but wrote no file at ${file}`);
@@ -710,7 +716,7 @@ export function createDrill(opts: DrillOptions): Drill {
       : target.kind === 'talos'
         ? { argv: [[tools.talosctl, ...(target.talosconfig ? [`--talosconfig=${target.talosconfig}`] : []), '-n', target.node, 'etcd', 'snapshot', snapShown]], files: [snapShown] }
         : target.kind === 'kubeadm'
-          ? { argv: [['ssh', ...sshBase(target), target.host, ...kubeadmEtcdctl(), 'snapshot', 'save', remoteSnapshotPath('<drill id>')], ['scp', ...sshBase(target), '-q', `${target.host}:${remoteSnapshotPath('<drill id>')}`, snapShown]], files: [snapShown] }
+          ? { argv: kubeadmSnapshotArgvs(target.ssh, remoteSnapshotPath('<drill id>'), snapShown), files: [snapShown] }
           : { note: `uses ${target.file} as it is (read only)` };
   integrity.preview = { argv: [['etcdutl|etcdctl', 'snapshot', 'status', snapShown, '-w', 'json']], note: 'also streams the file once for its sha256' };
   restore.preview = { argv: [buildRestoreArgv({ tool: 'etcdctl', bin: 'etcdutl|etcdctl', snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };

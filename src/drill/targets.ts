@@ -3,11 +3,12 @@
  * control plane. Pure: argv arrays, never shell strings. Certificate and key paths go into argv; file contents never do.
  */
 import path from 'node:path';
+import { buildSshArgv, endpointForNode, sshDestination, type SshEndpoint } from '../net/ssh-argv.js';
 
 export type DrillTarget =
   | { kind: 'endpoints'; endpoints: string[]; cacert?: string; cert?: string; key?: string }
-  /** A kubeadm control plane over ssh: etcdctl runs there with the node's etcd client certs. */
-  | { kind: 'kubeadm'; host: string; sshArgs?: string[] }
+  /** A kubeadm control plane over ssh: etcdctl runs there (as root) with the node's etcd client certs. */
+  | { kind: 'kubeadm'; ssh: SshEndpoint }
   /** A Talos node: the snapshot comes from `talosctl etcd snapshot`; there is no key listing. */
   | { kind: 'talos'; node: string; talosconfig?: string }
   /** An existing backup file: restore-test it (no source to compare with). */
@@ -30,7 +31,7 @@ export function describeTarget(t: DrillTarget): string {
     case 'lab':
       return `lab etcd ${t.endpoints[0]}`;
     case 'kubeadm':
-      return `kubeadm node ${t.host}`;
+      return `kubeadm node ${sshDestination(t.ssh)}`;
     case 'talos':
       return `talos node ${t.node}`;
     case 'snapshot':
@@ -38,11 +39,7 @@ export function describeTarget(t: DrillTarget): string {
   }
 }
 
-/** Quotes one word for the remote shell ssh hands its command to (ssh joins its arguments with spaces). */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_\-=.\/:@%+,]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../net/ssh-argv.js';
 
 /**
  * How to run etcdctl against the source: a function from etcdctl arguments to the full argv. etcdctl takes
@@ -62,16 +59,19 @@ export function sourceEtcdctl(t: DrillTarget, etcdctl = 'etcdctl'): ((args: stri
     case 'lab':
       return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ...args];
     case 'kubeadm':
-      return (args) => ['ssh', ...sshBase(t), t.host, ...kubeadmEtcdctl(), ...args.map(shellQuote)];
+      return (args) => buildSshArgv(t.ssh, [...kubeadmEtcdctl(), ...args], { asRoot: true });
     default:
       return undefined;
   }
 }
 
-/** The remote words that run etcdctl on a kubeadm control plane with the node's etcd client certificates. */
+/**
+ * The remote words that run etcdctl on a kubeadm control plane with the node's etcd client certificates (the
+ * ssh builder puts `sudo -n --` in front for a non-root user; `env` because sudo refuses VAR=value by default).
+ */
 export function kubeadmEtcdctl(): string[] {
   return [
-    'sudo',
+    'env',
     'ETCDCTL_API=3',
     'etcdctl',
     `--endpoints=${KUBEADM_ETCD.endpoint}`,
@@ -79,10 +79,6 @@ export function kubeadmEtcdctl(): string[] {
     `--cert=${KUBEADM_ETCD.cert}`,
     `--key=${KUBEADM_ETCD.key}`,
   ];
-}
-
-export function sshBase(t: { sshArgs?: string[] }): string[] {
-  return ['-o', 'BatchMode=yes', ...(t.sshArgs ?? [])];
 }
 
 /** etcdctl argv for the throw-away member (plain http on loopback). */
@@ -113,8 +109,5 @@ export function drillTargetFromSpec(spec: import('../spec/schema.js').Spec, opts
   const cp = spec.spec.nodes.find((n) => n.role === 'control-plane');
   if (!cp) throw new Error('a spec without a control-plane node has no etcd to drill');
   if (spec.spec.bootstrap.method === 'talos') return { kind: 'talos', node: cp.address, ...(opts.talosconfig ? { talosconfig: opts.talosconfig } : {}) };
-  const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  const user = cp.ssh?.user ?? ssh.user;
-  const port = cp.ssh?.port ?? ssh.port;
-  return { kind: 'kubeadm', host: `${user}@${cp.address}`, sshArgs: ['-i', ssh.identityFile, '-p', String(port)] };
+  return { kind: 'kubeadm', ssh: endpointForNode(spec, cp) };
 }

@@ -8,6 +8,7 @@
  * probe (otherwise its checks are skipped, pointing at the reach check).
  */
 import { dialRefusal } from '../net/loopback-guard.js';
+import { buildSshArgv, endpointForNode, expandHome } from '../net/ssh-argv.js';
 import os from 'node:os';
 import type { Step, StepContext, StepOutcome } from '../run/types.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
@@ -278,13 +279,14 @@ function parseFsyncFacts(kv: Map<string, string>): SshFacts['fsync'] {
   return kv.has('fsync.fio') || kv.has('fsync.dd') ? { tool: 'none' } : undefined;
 }
 
-export function sshArgv(spec: Spec, node: NodeSpec, home: string): string[] {
-  const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  const identity = ssh.identityFile.replace(/^~(?=\/|$)/, home);
-  const port = node.ssh?.port ?? ssh.port;
-  const user = node.ssh?.user ?? ssh.user;
-  // BatchMode: never prompt for a password in the middle of a run; ConnectTimeout keeps a dead node short.
-  return ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-p', String(port), '-i', identity, `${user}@${node.address}`, 'sh', '-s'];
+/**
+ * ssh's arguments (after the program) for a node's remote facts: the one builder's options (src/net/ssh-argv.ts),
+ * then `sh -s` as root (`sudo -n` for another user: the fsync test writes beside the etcd data dir, and a node
+ * whose user lacks passwordless sudo is found here rather than half-way through kubeadm init).
+ */
+export function sshArgv(spec: Spec, node: NodeSpec, home: string, remote: string[] = ['sh', '-s']): string[] {
+  const ep = endpointForNode(spec, node);
+  return buildSshArgv({ ...ep, ...(ep.identityFile !== undefined ? { identityFile: expandHome(ep.identityFile, home) } : {}) }, remote, { asRoot: true }).slice(1);
 }
 
 function sshSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
@@ -313,7 +315,7 @@ function sshSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
             status: 'fail',
             summary: `ssh to ${node.name} (${node.address}) failed with exit code ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`,
             why: 'groundwork runs kubeadm on the node over SSH; key-based login must work without a prompt',
-            fix: `check \`ssh ${sshArgv(spec, node, '~').slice(0, -2).join(' ')} true\` works (ssh-copy-id, authorized_keys, known_hosts)`,
+            fix: `check \`ssh ${sshArgv(spec, node, '~', ['true']).join(' ')}\` works (ssh-copy-id, authorized_keys, known_hosts${endpointForNode(spec, node).user !== 'root' ? ', passwordless sudo' : ''})`,
           };
         return parseFactOutput(r.stdout);
       })());

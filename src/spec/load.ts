@@ -161,6 +161,9 @@ function friendly(iss: z.core.$ZodIssue): string {
     }
     case 'invalid_format':
       return `${describe(input)} is not a valid ${iss.format}`;
+    case 'invalid_key':
+      // A record key that failed its own schema (a label key): that schema's words.
+      return iss.issues[0] && !ZOD_DEFAULT.test(iss.issues[0].message) ? iss.issues[0].message : `${describe(input)} is not a valid key`;
     default:
       return iss.message.replace(/^Invalid input: /, '');
   }
@@ -210,7 +213,7 @@ export function issuesFromZod(error: z.ZodError, doc: Document, lc: LineCounter,
       }
       continue;
     }
-    out.push({ file, ...locate(doc, lc, p), path: displayPath(p), message: message ?? friendly(iss), severity: 'error' });
+    out.push({ file, ...locate(doc, lc, p, iss.code === 'invalid_key'), path: displayPath(p), message: message ?? friendly(iss), severity: 'error' });
   }
   return sortIssues(out);
 }

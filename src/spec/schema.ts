@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
+import { SSH_USER, isDnsName } from '../net/ssh-argv.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -36,6 +37,102 @@ export const ipAddress = z.string().refine((v) => ipaddr.isValid(v), {
   error: (iss) => `${JSON.stringify(iss.input)} is not an IP address`,
 });
 
+/*
+ * Values that end up in a program's argv or in a config a program reads are held to their kind here, at the
+ * edge (issue 20): a user name that starts with "-" would be an ssh option, a label value with "," a second
+ * kubelet label, a NUL byte in a path an internal error.
+ */
+const show = (v: unknown) => JSON.stringify(typeof v === 'string' && v.length > 60 ? `${v.slice(0, 57)}...` : v);
+const CONTROL = /[\u0000-\u001f\u007f]/;
+function controlMessage(v: string): string {
+  if (v.includes('\u0000')) return `${show(v)} contains a NUL byte`;
+  if (/[\r\n]/.test(v)) return `${show(v)} contains a line break`;
+  return `${show(v)} contains a control character`;
+}
+
+export const sshUser = z.string().refine((v) => SSH_USER.test(v), {
+  error: (iss) => `${show(iss.input)} is not a user name: lower-case letters, digits, "_", "." and "-", starting with a letter or "_", at most 32 characters`,
+});
+
+/** A file on this machine (a key, a chart archive): any name a file system allows, but one line and no NUL. */
+export const localPath = z
+  .string()
+  .min(1, 'is empty; it must be a file path')
+  .superRefine((v, ctx) => {
+    if (CONTROL.test(v)) ctx.addIssue({ code: 'custom', message: controlMessage(v), input: v });
+    else if (v.startsWith('-')) ctx.addIssue({ code: 'custom', message: `${show(v)} starts with "-"; write ./${v} for a relative path`, input: v });
+  });
+
+/** An absolute path on a node (disk, data directory). */
+export const nodePath = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (CONTROL.test(v)) ctx.addIssue({ code: 'custom', message: controlMessage(v), input: v });
+    else if (!v.startsWith('/')) ctx.addIssue({ code: 'custom', message: `${show(v)} is not an absolute path (it must start with "/")`, input: v });
+  });
+
+/** A certificate SAN: an IP address, a DNS name, or a wildcard name (*.example.com). */
+const certSAN = z.string().refine((v) => ipaddr.isValid(v) || isDnsName(v.replace(/^\*\./, '')), {
+  error: (iss) => `${show(iss.input)} is not an IP address or DNS name for the API server certificate`,
+});
+
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes label key: [prefix/]name, prefix a DNS subdomain, name up to 63 characters. */
+export function isLabelKey(k: string): boolean {
+  const slash = k.lastIndexOf('/');
+  const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
+  const name = slash >= 0 ? k.slice(slash + 1) : k;
+  return LABEL_NAME.test(name) && (prefix === undefined || DNS_SUBDOMAIN.test(prefix));
+}
+
+export function isLabelValue(v: string): boolean {
+  return v === '' || LABEL_NAME.test(v);
+}
+
+const labelKey = z.string().refine(isLabelKey, {
+  error: (iss) => `${show(iss.input)} is not a label key: [prefix/]name, the name up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`,
+});
+const labelValue = z.string().refine(isLabelValue, {
+  error: (iss) => `${show(iss.input)} is not a label value: up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (or empty)`,
+});
+
+/** "key=value:Effect", "key:Effect" or "key=value" (NoSchedule), as kubectl taint writes them. */
+export const taint = z.string().refine(
+  (t) => {
+    const m = /^([^=:]+)(?:=([^:]*))?(?::(NoSchedule|PreferNoSchedule|NoExecute))?$/.exec(t);
+    return m !== null && isLabelKey(m[1]!) && (m[2] === undefined || isLabelValue(m[2]));
+  },
+  { error: (iss) => `${show(iss.input)} is not a taint like "dedicated=infra:NoSchedule" (key[=value][:NoSchedule|PreferNoSchedule|NoExecute])` },
+);
+
+/** A Kubernetes object name (StorageClass, PVC): a DNS-1123 subdomain. */
+const objectName = z.string().refine((v) => DNS_SUBDOMAIN.test(v), {
+  error: (iss) => `${show(iss.input)} is not a Kubernetes name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
+});
+
+/** An image registry mirror: host[:port][/path], or "" for the upstream registries. */
+const registry = z.string().refine((v) => v === '' || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/?$/.test(v), {
+  error: (iss) => `${show(iss.input)} is not a registry like "registry.example.com:5000/mirror" (host[:port][/path])`,
+});
+
+/** unix:///path or /path */
+const criSocket = z.string().refine((v) => /^(unix:\/\/)?\/[^\u0000-\u001f\u007f]*$/.test(v), {
+  error: (iss) => `${show(iss.input)} is not a socket like "unix:///run/containerd/containerd.sock"`,
+});
+
+/** The API endpoint: https://HOST[:PORT] with HOST an IP address or DNS name (it goes into certificates and kubeadm's controlPlaneEndpoint). */
+function endpointHostOk(v: string): boolean {
+  try {
+    const u = new URL(v);
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    return (ipaddr.isValid(host) || isDnsName(host)) && u.username === '' && u.password === '' && (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '';
+  } catch {
+    return true; // not a URL at all: z.url says so
+  }
+}
+
 const kubeVersion = z
   .string()
   .regex(/^v?\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Kubernetes version like "1.32.4"` })
@@ -46,15 +143,15 @@ export const NodeSpec = z.strictObject({
   address: ipAddress.meta({ description: 'IP address groundwork and the other nodes reach this machine on.' }),
   role: z.enum(['control-plane', 'worker']).meta({ description: 'control-plane nodes run etcd and the API server; use an odd number of them.' }),
   /** Optional per-node overrides */
-  installDisk: z.string().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-  taints: z.array(z.string()).optional(),
-  ssh: z.strictObject({ user: z.string().optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
+  installDisk: nodePath.optional(),
+  labels: z.record(labelKey, labelValue).optional(),
+  taints: z.array(taint).optional(),
+  ssh: z.strictObject({ user: sshUser.optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
 });
 
 export const TalosSpec = z.strictObject({
   version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Talos version like "v1.10.5"` }).default('v1.10.5'),
-  installDisk: z.string().default('/dev/sda'),
+  installDisk: nodePath.default('/dev/sda'),
   /** Optional shared virtual IP for the control planes (Talos VIP). */
   vip: ipAddress.optional(),
 });
@@ -62,14 +159,18 @@ export const TalosSpec = z.strictObject({
 export const KubeadmSpec = z.strictObject({
   ssh: z
     .strictObject({
-      user: z.string().default('root'),
-      identityFile: z.string().default('~/.ssh/id_ed25519'),
+      user: sshUser.default('root'),
+      identityFile: localPath.default('~/.ssh/id_ed25519'),
+      /** known_hosts for this cluster's nodes (UserKnownHostsFile); default: the user's own. */
+      knownHostsFile: localPath
+        .refine((v) => !/[\s"'\\]/.test(v), { error: (iss) => `${show(iss.input)} holds a space, quote or backslash, which ssh's UserKnownHostsFile would split or unquote` })
+        .optional(),
       port: z.number().int().min(1).max(65535).default(22),
     })
     .prefault({}),
-  criSocket: z.string().default('unix:///run/containerd/containerd.sock'),
-  etcdDataDir: z.string().default('/var/lib/etcd'),
-  certSANs: z.array(z.string()).default([]),
+  criSocket: criSocket.default('unix:///run/containerd/containerd.sock'),
+  etcdDataDir: nodePath.default('/var/lib/etcd'),
+  certSANs: z.array(certSAN).default([]),
 });
 
 export const BootstrapSpec = z.strictObject({
@@ -93,8 +194,8 @@ export const BackupSpec = z.strictObject({
   /** Where snapshots go: a hostPath directory on the control planes or a PVC. */
   target: z
     .strictObject({
-      hostPath: z.string().optional(),
-      pvc: z.string().optional(),
+      hostPath: nodePath.optional(),
+      pvc: objectName.optional(),
     })
     .default({ hostPath: '/var/backups/etcd' }),
 });
@@ -106,19 +207,22 @@ export const AddonsSpec = z.strictObject({
   /** How long metrics are kept (Prometheus retention / VictoriaMetrics retentionPeriod), e.g. "15d". */
   retention: z.string().regex(/^\d+[hdwy]$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a retention like "15d" (a number and h, d, w or y)` }).default('15d'),
   /** StorageClass for metrics and dashboards volumes; unset means the cluster's default class. */
-  storageClass: z.string().optional(),
+  storageClass: objectName.optional(),
   /** Air gap: local chart archives (.tgz) by chart name (cilium, tigera-operator, flannel, kube-prometheus-stack, victoria-metrics-k8s-stack, fluent-bit), used instead of the chart repositories. */
-  chartArchives: z.partialRecord(z.enum(['cilium', 'tigera-operator', 'flannel', 'kube-prometheus-stack', 'victoria-metrics-k8s-stack', 'fluent-bit']), z.string()).optional(),
+  chartArchives: z.partialRecord(z.enum(['cilium', 'tigera-operator', 'flannel', 'kube-prometheus-stack', 'victoria-metrics-k8s-stack', 'fluent-bit']), localPath).optional(),
 });
 
 export const ImagesSpec = z.strictObject({
   /** Registry mirror for air-gapped installs; "" means the upstream registries. */
-  registry: z.string().default(''),
+  registry: registry.default(''),
 });
 
 export const ClusterSpecBody = z.strictObject({
   kubernetesVersion: kubeVersion.default('1.32.4').meta({ description: 'Kubernetes version, e.g. "1.32.4".' }),
-  endpoint: z.url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) }).meta({ description: 'The Kubernetes API URL clients use: https://<control-plane address or VIP>:6443', pattern: '^https://' }),
+  endpoint: z
+    .url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) })
+    .refine((v) => endpointHostOk(v), { error: (iss) => `${show(iss.input)} has no IP address or DNS name as its host (and nothing but a port after it)` })
+    .meta({ description: 'The Kubernetes API URL clients use: https://<control-plane address or VIP>:6443', pattern: '^https://' }),
   bootstrap: BootstrapSpec,
   nodes: z.array(NodeSpec).min(1, 'must list at least one node').meta({ description: 'The machines: at least one control-plane node.' }),
   network: NetworkSpec.prefault({}),

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import {
   buildCertSANs,
   buildKubeadmConfig,
   buildKubeadmJoinConfig,
-  buildScpToArgv,
-  buildSshArgv,
+  buildNodeUploadArgvs,
+  buildNodeSshArgv,
   controlPlaneEndpoint,
   findKubeadmSecrets,
   parseCertificateKey,
@@ -96,27 +95,25 @@ describe('endpoints and SANs', () => {
   });
 });
 
-describe('ssh and scp argv', () => {
+describe('ssh and scp argv of a node (the builder itself: test/net/ssh-argv.test.ts)', () => {
   const spec = buildFixtureSpec({ method: 'kubeadm' });
   const cp1 = spec.spec.nodes[0]!;
-  it('never prompts and separates the remote command', () => {
-    expect(buildSshArgv(spec, cp1, ['test', '-f', '/etc/kubernetes/admin.conf'])).toEqual([
+  it('never prompts, and the destination comes after --', () => {
+    expect(buildNodeSshArgv(spec, cp1, ['test', '-f', '/etc/kubernetes/admin.conf'])).toEqual([
       'ssh', '-i', '/keys/id_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10',
-      '-p', '22', 'root@127.0.10.11', '--', 'test', '-f', '/etc/kubernetes/admin.conf',
+      '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-p', '22', '--', 'root@127.0.10.11', 'test', '-f', '/etc/kubernetes/admin.conf',
     ]);
   });
   it('scp uses -P and brackets IPv6 hosts', () => {
     const v6 = { ...cp1, address: '::1' };
-    expect(buildScpToArgv(spec, v6, '/a', '/b').slice(-4)).toEqual(['-P', '22', '/a', 'root@[::1]:/b']);
+    const [scp, ...more] = buildNodeUploadArgvs(spec, v6, '/a', '/b');
+    expect(more).toEqual([]);
+    expect(scp!.slice(0, 2)).toEqual(['scp', '-i']);
+    expect(scp!.slice(-5)).toEqual(['-P', '22', '--', '/a', 'root@[::1]:/b']);
   });
-  it('a node override of user and port wins (property: any user stays inside one element)', () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.integer({ min: 1, max: 65535 }), (user, port) => {
-        const argv = buildSshArgv(spec, { ...cp1, ssh: { user, port } }, ['true']);
-        expect(argv[argv.indexOf('-p') + 1]).toBe(String(port));
-        expect(argv[argv.indexOf('--') - 1]).toBe(`${user}@127.0.10.11`);
-      }),
-    );
+  it('a node override of user and port wins; a non-root user runs the command through sudo -n', () => {
+    const argv = buildNodeSshArgv(spec, { ...cp1, ssh: { user: 'ops', port: 2222 } }, ['true']);
+    expect(argv.slice(argv.indexOf('-p'))).toEqual(['-p', '2222', '--', 'ops@127.0.10.11', 'sudo', '-n', '--', 'true']);
   });
 });
 

@@ -16,8 +16,9 @@ function placeholders(stateDir: string, runDir: string): Record<string, string> 
   return { [runDir]: '<RUN>', [stateDir]: '<STATE>' };
 }
 
-const SSH = 'ssh -i ~/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=10 -p 22';
-const SCP = 'scp -i ~/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=10 -P 22';
+const OPTS = '-i ~/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=3';
+const SSH = `ssh ${OPTS} -p 22 --`;
+const SCP = `scp ${OPTS} -P 22 --`;
 const TC = 'talosctl --talosconfig <STATE>/secrets/talos/talosconfig';
 
 const TALOS_HA_GOLDEN = [
@@ -40,20 +41,20 @@ const TALOS_HA_GOLDEN = [
 ];
 
 const KUBEADM_SMALL_GOLDEN = [
-  ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} -- true`),
-  ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} -- install -d -m 0700 /etc/groundwork`),
+  ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} true`),
+  ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} install -d -m 0700 /etc/groundwork`),
   `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml root@127.0.20.11:/etc/groundwork/kubeadm.yaml`,
-  `${SSH} root@127.0.20.11 -- test -f /etc/kubernetes/admin.conf`,
-  `${SSH} root@127.0.20.11 -- kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs`,
+  `${SSH} root@127.0.20.11 test -f /etc/kubernetes/admin.conf`,
+  `${SSH} root@127.0.20.11 kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs`,
   `${SCP} root@127.0.20.11:/etc/kubernetes/admin.conf <STATE>/secrets/kubeconfig`,
   'kubectl --kubeconfig <STATE>/secrets/kubeconfig get --raw /readyz',
-  `${SSH} root@127.0.20.21 -- test -f /etc/kubernetes/kubelet.conf`,
-  `${SSH} root@127.0.20.22 -- test -f /etc/kubernetes/kubelet.conf`,
-  `${SSH} root@127.0.20.11 -- kubeadm token create --ttl 15m0s --print-join-command`,
+  `${SSH} root@127.0.20.21 test -f /etc/kubernetes/kubelet.conf`,
+  `${SSH} root@127.0.20.22 test -f /etc/kubernetes/kubelet.conf`,
+  `${SSH} root@127.0.20.11 kubeadm token create --ttl 15m0s --print-join-command`,
   ...[['21', 'w-1'], ['22', 'w-2']].flatMap(([h, n]) => [
     `${SCP} <STATE>/secrets/kubeadm/join-${n}.yaml root@127.0.20.${h}:/etc/groundwork/join.yaml`,
-    `${SSH} root@127.0.20.${h} -- kubeadm join --config /etc/groundwork/join.yaml`,
-    `${SSH} root@127.0.20.${h} -- rm -f /etc/groundwork/join.yaml`,
+    `${SSH} root@127.0.20.${h} kubeadm join --config /etc/groundwork/join.yaml`,
+    `${SSH} root@127.0.20.${h} rm -f /etc/groundwork/join.yaml`,
   ]),
   'kubectl --kubeconfig <STATE>/secrets/kubeconfig get nodes -o name',
 ];
@@ -112,6 +113,42 @@ describe('golden argv sequences', () => {
     const r = await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
     expect(r.summary.status, r.output).toBe('pass');
     expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual(KUBEADM_SMALL_GOLDEN);
+    w.fakes.verify();
+  });
+
+  it('kubeadm as a non-root ssh user: every remote command through sudo -n, scp through a staged copy in its home', async () => {
+    const base = loadExampleOnLoopback('kubeadm-small');
+    const spec = structuredClone(base.spec);
+    spec.spec.bootstrap.kubeadm.ssh.user = 'ops';
+    const w = worldFor({ ...base, spec });
+    const r = await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
+    expect(r.summary.status, r.output).toBe('pass');
+    const SUDO = 'sudo -n --';
+    const conf = '.groundwork-staging-etc_groundwork_kubeadm.yaml';
+    const admin = '.groundwork-staging-etc_kubernetes_admin.conf';
+    const join = '.groundwork-staging-etc_groundwork_join.yaml';
+    expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual([
+      ...['11', '21', '22'].map((h) => `${SSH} ops@127.0.20.${h} ${SUDO} true`),
+      ...['11', '21', '22'].map((h) => `${SSH} ops@127.0.20.${h} ${SUDO} install -d -m 0700 /etc/groundwork`),
+      `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml ops@127.0.20.11:${conf}`,
+      `${SSH} ops@127.0.20.11 ${SUDO} install -m 0600 -- ${conf} /etc/groundwork/kubeadm.yaml ; r=$?; rm -f -- ${conf} ; exit $r`,
+      `${SSH} ops@127.0.20.11 ${SUDO} test -f /etc/kubernetes/admin.conf`,
+      `${SSH} ops@127.0.20.11 ${SUDO} kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs`,
+      `${SSH} ops@127.0.20.11 ${SUDO} install -m 0600 -o ops -- /etc/kubernetes/admin.conf ${admin}`,
+      `${SCP} ops@127.0.20.11:${admin} <STATE>/secrets/kubeconfig`,
+      `${SSH} ops@127.0.20.11 rm -f -- ${admin}`,
+      'kubectl --kubeconfig <STATE>/secrets/kubeconfig get --raw /readyz',
+      `${SSH} ops@127.0.20.21 ${SUDO} test -f /etc/kubernetes/kubelet.conf`,
+      `${SSH} ops@127.0.20.22 ${SUDO} test -f /etc/kubernetes/kubelet.conf`,
+      `${SSH} ops@127.0.20.11 ${SUDO} kubeadm token create --ttl 15m0s --print-join-command`,
+      ...[['21', 'w-1'], ['22', 'w-2']].flatMap(([h, n]) => [
+        `${SCP} <STATE>/secrets/kubeadm/join-${n}.yaml ops@127.0.20.${h}:${join}`,
+        `${SSH} ops@127.0.20.${h} ${SUDO} install -m 0600 -- ${join} /etc/groundwork/join.yaml ; r=$?; rm -f -- ${join} ; exit $r`,
+        `${SSH} ops@127.0.20.${h} ${SUDO} kubeadm join --config /etc/groundwork/join.yaml`,
+        `${SSH} ops@127.0.20.${h} ${SUDO} rm -f /etc/groundwork/join.yaml`,
+      ]),
+      'kubectl --kubeconfig <STATE>/secrets/kubeconfig get nodes -o name',
+    ]);
     w.fakes.verify();
   });
 
@@ -288,7 +325,7 @@ describe('failures say node, command and next step; --resume finishes after the 
     const r = await runBootstrap(loaded, w.fakes, w.stateDir, { run: w.run });
     const f = r.summary.results.find((x) => x.status === 'fail')!;
     expect(f.id).toBe('check-nodes');
-    expect(f.summary).toContain(`w-1 (127.0.20.21) does not answer: \`${SSH} root@127.0.20.21 -- true\` exited 255: ssh: connect to host 127.0.20.21 port 22: Connection refused`);
+    expect(f.summary).toContain(`w-1 (127.0.20.21) does not answer: \`${SSH} root@127.0.20.21 true\` exited 255: ssh: connect to host 127.0.20.21 port 22: Connection refused`);
     expect(f.fix).toMatch(/--resume/);
     const { layout } = prepareRun(w.stateDir, true);
     w.fakes.setRules(kubeadmWorld(loaded.spec, layout));
@@ -302,25 +339,25 @@ describe('failures say node, command and next step; --resume finishes after the 
     const f = r.summary.results.find((x) => x.status === 'fail')!;
     expect(f.id).toBe('init');
     expect(f.summary).toBe('kubeadm init on cp-1 (127.0.20.11) failed');
-    expect(f.why).toContain(`${SSH} root@127.0.20.11 -- kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs\` exited 1: [ERROR NumCPU]: the number of available CPUs 1 is less than the required 2`);
+    expect(f.why).toContain(`${SSH} root@127.0.20.11 kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs\` exited 1: [ERROR NumCPU]: the number of available CPUs 1 is less than the required 2`);
     expect(f.fix).toMatch(/kubeadm reset -f.*groundwork setup --yes --resume/);
     const { layout } = prepareRun(w.stateDir, true);
     w.fakes.setRules(kubeadmWorld(loaded.spec, layout));
     const again = await runBootstrap(loaded, w.fakes, w.stateDir, { resume: true });
     expect(again.summary.status, again.output).toBe('pass');
     // Steps that finished before the failure are not repeated by the resume.
-    expect(count(w.fakes, (l) => l.endsWith('-- true'))).toBe(3);
+    expect(count(w.fakes, (l) => / root@\S+ true$/.test(l))).toBe(3);
     expect(count(w.fakes, (l) => l.includes('kubeadm/kubeadm.yaml root@'))).toBe(1);
   });
 });
 
 /** Side-effecting commands: each must run exactly once over an interrupted run and its resume. */
 const TALOS_EFFECTS = [' gen secrets ', ' gen config ', ...['11', '12', '13', '21', '22'].map((h) => ` apply-config --insecure --nodes 127.0.10.${h} `)];
-const KUBEADM_EFFECTS = ['kubeadm init --config', ...['21', '22'].map((h) => `root@127.0.20.${h} -- kubeadm join`)];
+const KUBEADM_EFFECTS = ['kubeadm init --config', ...['21', '22'].map((h) => `root@127.0.20.${h} kubeadm join`)];
 
 /** A test name that shows what the call does: the remote command, not the ssh options. */
 function shorten(line: string): string {
-  return line.replace(/^(ssh|scp) -i \S+ (-o \S+ )+-[pP] \d+ /, '$1 ').slice(0, 100);
+  return line.replace(/^(ssh|scp) -i \S+ (-o \S+ )+-[pP] \d+ -- /, '$1 ').slice(0, 100);
 }
 
 async function interruptAndResume(example: string, callNo: number, expect: ExpectStatic): Promise<{ w: World; resumed: BootstrapRun }> {

@@ -112,7 +112,7 @@ function kubectlRules(spec: Spec, layout: BootstrapLayout): FakeRule[] {
   ];
 }
 
-const SSH_OPTS = (id: string) => ['-i', id, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10'];
+const SSH_OPTS = (id: string) => ['-i', id, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3'];
 
 export interface KubeadmWorldOptions {
   unreachable?: string[];
@@ -131,8 +131,20 @@ export interface KubeadmWorldOptions {
 export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorldOptions = {}): FakeToolSpec {
   const ssh = spec.spec.bootstrap.kubeadm.ssh;
   const first = spec.spec.nodes.find((n) => n.role === 'control-plane')!;
-  const on = (a: string, remote: string[]) => [...SSH_OPTS(ssh.identityFile), '-p', String(ssh.port), `${ssh.user}@${a}`, '--', ...remote];
-  const scpOpts = [...SSH_OPTS(ssh.identityFile), '-P', String(ssh.port)];
+  // A user other than root runs every remote command through sudo, and scp goes through a staged copy in its home.
+  const root = ssh.user === 'root';
+  const sudo = root ? [] : ['sudo', '-n', '--'];
+  const on = (a: string, remote: string[], asRoot = true) => [...SSH_OPTS(ssh.identityFile), '-p', String(ssh.port), '--', `${ssh.user}@${a}`, ...(asRoot ? sudo : []), ...remote];
+  const scpOpts = [...SSH_OPTS(ssh.identityFile), '-P', String(ssh.port), '--'];
+  const staged = (remote: string) => `.groundwork-staging-${remote.slice(1).replace(/\//g, '_')}`;
+  const upload = (a: string, local: string, remote: string): { ssh: FakeRule[]; scp: FakeRule[] } =>
+    root
+      ? { ssh: [], scp: [{ match: [...scpOpts, local, `${ssh.user}@${a}:${remote}`] }] }
+      : {
+          scp: [{ match: [...scpOpts, local, `${ssh.user}@${a}:${staged(remote)}`] }],
+          ssh: [{ match: on(a, ['install', '-m', '0600', '--', staged(remote), remote, '; r=$?;', 'rm', '-f', '--', staged(remote), '; exit $r']) }],
+        };
+  const kubeconfigBody = `apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: ${SECRETS.kubeconfigKey}\n`;
   const fa = first.address;
   const sshRules: FakeRule[] = [
     { match: on(fa, ['test', '-f', '/etc/kubernetes/admin.conf']), when: { marked: ['init'] }, optional: true },
@@ -160,14 +172,19 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
     { match: on(fa, ['kubeadm', 'token', 'create', '--ttl', '15m0s', '--print-join-command']), stdout: `kubeadm join ${fa}:6443 --token ${SECRETS.joinToken} --discovery-token-ca-cert-hash ${CA_HASH} \n`, optional: true },
     { match: on(fa, ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs']), stdout: `[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[upload-certs] Using certificate key:\n${SECRETS.joinCertKey}\n`, optional: true },
   ];
-  const scpRules: FakeRule[] = [
-    { match: [...scpOpts, layout.kubeadm.config, `${ssh.user}@${fa}:/etc/groundwork/kubeadm.yaml`] },
-    { match: [...scpOpts, `${ssh.user}@${fa}:/etc/kubernetes/admin.conf`, layout.kubeconfig], writeFiles: { '{arg:-1}': `apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: ${SECRETS.kubeconfigKey}\n` } },
-  ];
+  const copyConfig = upload(fa, layout.kubeadm.config, '/etc/groundwork/kubeadm.yaml');
+  sshRules.push(...copyConfig.ssh);
+  const scpRules: FakeRule[] = [...copyConfig.scp];
+  if (root) scpRules.push({ match: [...scpOpts, `${ssh.user}@${fa}:/etc/kubernetes/admin.conf`, layout.kubeconfig], writeFiles: { '{arg:-1}': kubeconfigBody } });
+  else {
+    const s = staged('/etc/kubernetes/admin.conf');
+    sshRules.push({ match: on(fa, ['install', '-m', '0600', '-o', ssh.user, '--', '/etc/kubernetes/admin.conf', s]) }, { match: on(fa, ['rm', '-f', '--', s], false) });
+    scpRules.push({ match: [...scpOpts, `${ssh.user}@${fa}:${s}`, layout.kubeconfig], writeFiles: { '{arg:-1}': kubeconfigBody } });
+  }
   for (const n of spec.spec.nodes) {
     const a = n.address;
     if (o.unreachable?.includes(a)) {
-      sshRules.unshift({ match: [...SSH_OPTS(ssh.identityFile), '-p', String(ssh.port), `${ssh.user}@${a}`], prefix: true, exitCode: 255, stderr: `ssh: connect to host ${a} port 22: Connection refused\n` });
+      sshRules.unshift({ match: [...SSH_OPTS(ssh.identityFile), '-p', String(ssh.port), '--', `${ssh.user}@${a}`], prefix: true, exitCode: 255, stderr: `ssh: connect to host ${a} port 22: Connection refused\n` });
       continue;
     }
     sshRules.push(
@@ -185,7 +202,9 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
       { match: on(a, ['kubeadm', 'join', '--config', '/etc/groundwork/join.yaml']), when: { unmarked: [`joined-${a}`] }, mark: [`joined-${a}`], times: 1 },
       { match: on(a, ['rm', '-f', '/etc/groundwork/join.yaml']) },
     );
-    scpRules.push({ match: [...scpOpts, layout.kubeadm.joinConfig(n.name), `${ssh.user}@${a}:/etc/groundwork/join.yaml`] });
+    const join = upload(a, layout.kubeadm.joinConfig(n.name), '/etc/groundwork/join.yaml');
+    sshRules.push(...join.ssh);
+    scpRules.push(...join.scp);
   }
   return { ssh: sshRules, scp: scpRules, kubectl: kubectlRules(spec, layout) };
 }

@@ -44,7 +44,7 @@ describe('restore and member argv', () => {
 describe('targets', () => {
   it.each<[DrillTarget, string]>([
     [{ kind: 'endpoints', endpoints: ['https://127.0.0.1:2379'] }, 'etcd https://127.0.0.1:2379'],
-    [{ kind: 'kubeadm', host: 'root@127.0.0.5' }, 'kubeadm node root@127.0.0.5'],
+    [{ kind: 'kubeadm', ssh: { user: 'root', host: '127.0.0.5' } }, 'kubeadm node root@127.0.0.5'],
     [{ kind: 'talos', node: '127.0.0.6' }, 'talos node 127.0.0.6'],
     [{ kind: 'snapshot', file: '/backups/etcd-1.db' }, 'snapshot file etcd-1.db'],
   ])('describes %j', (t, text) => {
@@ -57,9 +57,10 @@ describe('targets', () => {
   });
 
   it('kubeadm: etcdctl runs on the node with its certs; extra words are quoted for the remote shell', () => {
-    const run = sourceEtcdctl({ kind: 'kubeadm', host: 'root@127.0.0.5' })!;
+    const run = sourceEtcdctl({ kind: 'kubeadm', ssh: { user: 'root', host: '127.0.0.5' } })!;
     const argv = run(['get', '--', '']);
-    expect(argv.slice(0, 4)).toEqual(['ssh', '-o', 'BatchMode=yes', 'root@127.0.0.5']);
+    expect(argv.slice(0, 3)).toEqual(['ssh', '-o', 'BatchMode=yes']);
+    expect(argv.slice(argv.indexOf('--'), argv.indexOf('--') + 4)).toEqual(['--', 'root@127.0.0.5', 'env', 'ETCDCTL_API=3']);
     expect(argv).toContain('--cacert=/etc/kubernetes/pki/etcd/ca.crt');
     expect(argv.at(-1)).toBe("''");
   });

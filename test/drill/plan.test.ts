@@ -22,7 +22,7 @@ describe('buildDrillPlan', () => {
 
   it.each([
     [{ kind: 'talos' as const, node: '127.0.0.6' }, ['talosctl', '-n', '127.0.0.6', 'etcd', 'snapshot']],
-    [{ kind: 'kubeadm' as const, host: 'root@127.0.0.5' }, ['ssh', '-o', 'BatchMode=yes', 'root@127.0.0.5', 'sudo']],
+    [{ kind: 'kubeadm' as const, ssh: { user: 'ops', host: '127.0.0.5' } }, ['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '--', 'ops@127.0.0.5', 'sudo', '-n', '--', 'env']],
   ])('%j: the snapshot preview names the tool', (target, head) => {
     const plan = buildDrillPlan({ target });
     expect(plan.stages[0]!.steps[1]!.preview!.argv![0]!.slice(0, head.length)).toEqual(head);
@@ -51,7 +51,7 @@ ${bootstrap}
     - { name: cp-1, address: 127.0.0.11, role: control-plane }
 `;
   it.each([
-    ['    method: kubeadm\n    kubeadm: { ssh: { user: admin, identityFile: /keys/id, port: 2222 } }', { kind: 'kubeadm', host: 'admin@127.0.0.11', sshArgs: ['-i', '/keys/id', '-p', '2222'] }],
+    ['    method: kubeadm\n    kubeadm: { ssh: { user: admin, identityFile: /keys/id, port: 2222 } }', { kind: 'kubeadm', ssh: { user: 'admin', host: '127.0.0.11', identityFile: '/keys/id', port: 2222 } }],
     ['    method: talos', { kind: 'talos', node: '127.0.0.11' }],
   ])('%s', async (bootstrap, target) => {
     const { parseSpec } = await import('../../src/spec/load.js');
@@ -60,11 +60,41 @@ ${bootstrap}
   });
 });
 
+describe('the drill of a kubeadm spec reaches the node like bootstrap does', () => {
+  it.each<[string, string[], string[]]>([
+    ['ssh: -p', ['ssh'], ['-p', '2222']],
+    ['scp: -P (scp -p would preserve times; issue 12)', ['scp'], ['-P', '2222']],
+  ])('%s', async (_what, [program], port) => {
+    const { parseSpec } = await import('../../src/spec/load.js');
+    const { drillTargetFromSpec } = await import('../../src/drill/targets.js');
+    const spec = parseSpec(`apiVersion: groundwork.dev/v1alpha1
+kind: Cluster
+metadata: { name: t }
+spec:
+  endpoint: https://127.0.0.11:6443
+  bootstrap: { method: kubeadm, kubeadm: { ssh: { user: ops, identityFile: /keys/id, port: 2222 } } }
+  nodes:
+    - { name: cp-1, address: 127.0.0.11, role: control-plane }
+`, 'c.yaml').spec;
+    const plan = buildDrillPlan({ target: drillTargetFromSpec(spec) });
+    const argvs = plan.stages[0]!.steps[1]!.preview!.argv!;
+    const argv = argvs.find((a) => a[0] === program)!;
+    const at = argv.indexOf(port[0]!);
+    expect(argv.slice(at, at + 2)).toEqual(port);
+    expect(argv).not.toContain(program === 'scp' ? '-p' : '-P');
+    for (const o of ['BatchMode=yes', 'StrictHostKeyChecking=accept-new', 'ConnectTimeout=10']) expect(argv).toContain(o);
+  });
+});
+
 describe('option safety', () => {
-  it('refuses a --kubeadm host that ssh would read as an option', async () => {
+  it.each([
+    [{ host: '-oProxyCommand=touch /tmp/x' }],
+    [{ user: '-oProxyCommand=touch /tmp/x', host: '127.0.0.5' }],
+    [{ user: 'root', host: '127.0.0.5 -oProxyCommand=x' }],
+  ])('refuses a --kubeadm target that is no [user@]host: %j', async (ssh) => {
     const { createDrill } = await import('../../src/drill/drill.js');
     const { UserError } = await import('../../src/errors.js');
-    expect(() => createDrill({ target: { kind: 'kubeadm', host: '-oProxyCommand=touch /tmp/x' } })).toThrow(UserError);
+    expect(() => createDrill({ target: { kind: 'kubeadm', ssh } })).toThrow(UserError);
   });
 });
 

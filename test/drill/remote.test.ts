@@ -19,7 +19,9 @@ let log: string;
 let remoteDir: string;
 let goodSnapshot: string;
 
-const HOST = 'root@127.0.0.5';
+// A non-root user: etcdctl, chown and rm go through sudo -n on the node.
+const HOST = 'ops@127.0.0.5';
+const SSH_OPTS = ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3'];
 const NODE = '127.0.0.6';
 
 function fake(name: string, body: string): void {
@@ -69,9 +71,10 @@ unexpected();
   fake(
     'ssh',
     `${COMMON}
-if (args[0] !== '-o' || args[1] !== 'BatchMode=yes' || args[2] !== '${HOST}') unexpected();
-const remote = args.slice(3).join(' ');
-const PREFIX = 'sudo ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key ';
+const OPTS = ${JSON.stringify([...SSH_OPTS, '--', HOST])};
+if (OPTS.some((o, i) => args[i] !== o)) unexpected();
+const remote = args.slice(OPTS.length).join(' ');
+const PREFIX = 'sudo -n -- env ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key ';
 const onNode = (p) => path.join(process.env.FAKE_REMOTE, path.basename(p));
 const etcdctl = (words) => {
   // The remote shell would undo the quoting: so does sh here. Only reads, the sentinel and snapshot save pass.
@@ -80,11 +83,12 @@ const etcdctl = (words) => {
   process.exit(r.status ?? 1);
 };
 let m;
-if ((m = /^(.*) && sudo chown "\\$\\(id -u\\)" (\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(remote)) && m[1] === PREFIX + 'snapshot save ' + m[2]) {
-  const r = spawnSync(process.env.FAKE_ETCDCTL, ['--endpoints=' + process.env.FAKE_ETCD, 'snapshot', 'save', onNode(m[2])], { stdio: 'ignore' });
+if ((m = /^snapshot save (\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(remote.slice(PREFIX.length))) && remote.startsWith(PREFIX)) {
+  const r = spawnSync(process.env.FAKE_ETCDCTL, ['--endpoints=' + process.env.FAKE_ETCD, 'snapshot', 'save', onNode(m[1])], { stdio: 'ignore' });
   process.exit(r.status ?? 1);
 }
-if ((m = /^sudo rm -f (\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(remote))) {
+if (/^sudo -n -- chown -- "\\$\\(id -u\\)" \\/var\\/lib\\/etcd-drill-[\\w-]+\\.db$/.test(remote)) process.exit(0);
+if ((m = /^sudo -n -- rm -f -- (\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(remote))) {
   fs.rmSync(onNode(m[1]), { force: true });
   process.exit(0);
 }
@@ -96,9 +100,11 @@ unexpected();
   fake(
     'scp',
     `${COMMON}
-const m = args.length === 5 && args[0] === '-o' && args[1] === 'BatchMode=yes' && args[2] === '-q' ? /^${HOST.replace('.', '\\.')}:(\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(args[3]) : null;
-if (!m || !path.isAbsolute(args[4])) unexpected();
-fs.copyFileSync(path.join(process.env.FAKE_REMOTE, path.basename(m[1])), args[4]);
+const OPTS = ${JSON.stringify([...SSH_OPTS, '--'])};
+const n = OPTS.length;
+const m = args.length === n + 2 && OPTS.every((o, i) => args[i] === o) ? /^${HOST.replace(/\./g, '\\.')}:(\\/var\\/lib\\/etcd-drill-[\\w-]+\\.db)$/.exec(args[n]) : null;
+if (!m || !path.isAbsolute(args[n + 1])) unexpected();
+fs.copyFileSync(path.join(process.env.FAKE_REMOTE, path.basename(m[1])), args[n + 1]);
 `,
   );
 }, 60_000);
@@ -149,7 +155,7 @@ describe('drill --kubeadm (strict fake ssh and scp)', () => {
   it("runs etcdctl on the node with the node's certs, copies the snapshot back, removes it from the node", async () => {
     writeFileSync(log, '');
     const { exitCode, report } = await runDrill({
-      drill: { target: { kind: 'kubeadm', host: HOST }, sentinel: true },
+      drill: { target: { kind: 'kubeadm', ssh: { user: 'ops', host: '127.0.0.5' } }, sentinel: true },
       stateDir: path.join(work, 'state-k'),
       io: quietIo(),
       env: fakeEnv(),
@@ -164,8 +170,8 @@ describe('drill --kubeadm (strict fake ssh and scp)', () => {
     expect(report.restored?.hash).toBe(report.source?.hash?.hash);
     expect(report.sentinel?.found).toBe(true);
     // Every expected kind of call came, in order: inventory, snapshot on the node, copy back, removal.
-    const kinds = seen.map((c) => (c.includes('snapshot') && c.includes('save') ? 'save' : c.startsWith('scp') ? 'scp' : c.includes('"rm"') ? 'rm' : c.includes('"put"') ? 'put' : 'read'));
-    expect(kinds.filter((k) => k !== 'read')).toEqual(['put', 'save', 'scp', 'rm']);
+    const kinds = seen.map((c) => (c.includes('snapshot') && c.includes('save') ? 'save' : c.startsWith('scp') ? 'scp' : c.includes('"rm"') ? 'rm' : c.includes('"chown"') ? 'chown' : c.includes('"put"') ? 'put' : 'read'));
+    expect(kinds.filter((k) => k !== 'read')).toEqual(['put', 'save', 'chown', 'scp', 'rm']);
     expect(readdirSync(remoteDir)).toEqual([]);
   });
 
@@ -173,7 +179,7 @@ describe('drill --kubeadm (strict fake ssh and scp)', () => {
     writeFileSync(log, '');
     const scratch = path.join(work, 'scratch-bad');
     const { exitCode, report } = await runDrill({
-      drill: { target: { kind: 'kubeadm', host: 'root@127.0.0.9' }, scratch },
+      drill: { target: { kind: 'kubeadm', ssh: { user: 'root', host: '127.0.0.9' } }, scratch },
       stateDir: path.join(work, 'state-k2'),
       io: quietIo(),
       env: fakeEnv(),

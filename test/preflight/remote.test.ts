@@ -131,7 +131,11 @@ describe('kubeadm nodes over ssh (strict fake ssh)', () => {
     ].join('\n') + '\n';
 
   it('runs one read-only script per node and applies the same judgements', async () => {
-    const argv = (host: string) => ['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-p', '22', '-i', '/home/op/.ssh/id_ed25519', `root@${host}`, 'sh', '-s'];
+    // The one builder's options (test/net/ssh-argv.test.ts): accept-new and bounded waits, the destination after --.
+    const argv = (host: string) => [
+      '-i', '/home/op/.ssh/id_ed25519', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ConnectTimeout=10',
+      '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3', '-p', '22', '--', `root@${host}`, 'sh', '-s',
+    ];
     const fakes = createFakeTools(tmp(), {
       ssh: [
         { match: argv('127.0.77.11'), stdout: facts({ cpus: 4, memkb: 16_384_000, extra: ['ntp=yes', `fsync.fio=${fio}`, 'kubeadm=v1.32.4'] }), times: 1 },
