@@ -11,7 +11,7 @@ import { parseSpec } from '../../src/spec/load.js';
 import { createFakeTools, hangingPid, waitForHang } from '../helpers/fake-tools.js';
 import { kubeadmWorld, prepareRun, runBootstrap, tempDir } from './worlds.js';
 
-const RM = '-- rm -f /etc/groundwork/join.yaml';
+const RM = 'rm -f /etc/groundwork/join.yaml';
 
 function kubeadmSmall() {
   const text = readFileSync(path.join(import.meta.dirname, '..', '..', 'examples', 'kubeadm-small.yaml'), 'utf8').replace(/\b10\.0\.(\d+)\.(\d+)\b/g, '127.0.$1.$2');
@@ -74,8 +74,8 @@ describe('join credentials are deleted on the node and here', () => {
     // The sweep's rm on w-1 comes before the resumed run's first probe, then the join's own.
     const seq = w.fakes.sequence();
     const sweepAt = seq.findIndex((l) => l.includes(`root@127.0.20.21 ${RM}`));
-    const hungAt = seq.findIndex((l) => l.includes('root@127.0.20.21 -- kubeadm join'));
-    const resumedFirst = seq.findIndex((l, i) => i > hungAt && l.includes('-- test -f /etc/kubernetes/kubelet.conf'));
+    const hungAt = seq.findIndex((l) => l.includes('root@127.0.20.21 kubeadm join'));
+    const resumedFirst = seq.findIndex((l, i) => i > hungAt && l.includes('test -f /etc/kubernetes/kubelet.conf'));
     expect(sweepAt).toBeGreaterThan(hungAt);
     expect(sweepAt).toBeLessThan(resumedFirst);
     expect(seq.filter((l) => l.includes(`root@127.0.20.21 ${RM}`))).toHaveLength(2);
