@@ -35,6 +35,9 @@ export interface RehearseOptions {
   quiet?: { onStore: NonNullable<import('./run/engine.js').RunOptions['onStore']> };
 }
 
+/** How to get what the drill needs (README: the main job runs it). */
+const ETCD_FIX = 'npm run lab-tools (apt-get install etcd-server etcd-client)';
+
 export const EMBEDDED_SPEC = fileURLToPath(new URL('../examples/lab.yaml', import.meta.url));
 
 /** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.x. */
@@ -69,25 +72,48 @@ export function asRehearsal(stage: Stage): Stage {
   };
 }
 
+/**
+ * Tools this rehearsal itself runs, with what for: preflight keeps their absence a failure, and the stage that
+ * runs them fails with the same words (a warning there and a failure later would contradict each other).
+ */
+export type RehearsalNeeds = Record<string, string>;
+
+/** Why the rehearsal's drill needs kubectl: it lists the restored data through a lab API server with it. */
+export const KUBECTL_FOR_DRILL = "the drill lists the restored data through a lab API server with the real kubectl";
+
 /** Preflight in a rehearsal checks this machine and the spec; findings that would block a real run are warnings. */
-export async function buildRehearsalPreflight(loaded: LoadedSpec, ignore: string[] = []): Promise<Stage> {
+export async function buildRehearsalPreflight(loaded: LoadedSpec, ignore: string[] = [], needs: RehearsalNeeds = {}): Promise<Stage> {
   const { buildPreflightStage } = await import('./preflight/stage.js');
-  return preflightAsAdvice(buildPreflightStage(loaded, { role: 'operator', remote: false, ignore }));
+  return preflightAsAdvice(buildPreflightStage(loaded, { role: 'operator', remote: false, ignore }), needs);
 }
 
-function preflightAsAdvice(stage: Stage): Stage {
+function preflightAsAdvice(stage: Stage, needs: RehearsalNeeds): Stage {
   return {
     ...stage,
-    notes: [...(stage.notes ?? []), 'rehearsal: node reachability is not checked (the lab simulates the nodes); failures are reported as warnings'],
+    needs: [],
+    notes: [...(stage.notes ?? []), 'rehearsal: node reachability is not checked (the lab simulates the nodes); failures are reported as warnings, except for tools this rehearsal runs'],
     steps: stage.steps
       .filter((s) => !s.id.startsWith('reach-'))
       .map((s) => ({
         ...s,
         async run(ctx: StepContext) {
           const r = await s.run(ctx);
-          return r.status === 'fail' ? { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` } : r;
+          if (r.status !== 'fail') return r;
+          const tool = s.id.startsWith('tool-') ? s.id.slice('tool-'.length) : undefined;
+          const neededFor = tool === undefined ? undefined : needs[tool];
+          if (neededFor) return { ...r, summary: `${r.summary}: this rehearsal needs it (${neededFor})` };
+          return { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` };
         },
       })),
+  };
+}
+
+/** The drill's lab check, refusing at once (in preflight's words) when kubectl is missing. */
+function labCheckNeedingKubectl(haveKubectl: boolean, check: import('./drill/drill.js').LabCheck): import('./drill/drill.js').LabCheck {
+  if (haveKubectl) return check;
+  return async () => {
+    const { installHint } = await import('./exec/index.js');
+    return { status: 'fail', summary: `kubectl is not on PATH: this rehearsal needs it (${KUBECTL_FOR_DRILL})`, fix: installHint('kubectl') };
   };
 }
 
@@ -99,6 +125,7 @@ function labSettledStage(kubeconfig: string): Stage {
   return {
     name: 'lab',
     title: 'Wait for the lab',
+    needs: [],
     steps: [
       {
         id: 'lab-settled',
@@ -138,7 +165,9 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const { spawnService } = await import('./exec/index.js');
   const member = await import('./drill/member.js');
   const { realWorld } = await import('./preflight/world.js');
-  const haveEtcd = (await realWorld(o.io.env).which('etcd')) !== undefined;
+  const world = realWorld(o.io.env);
+  const haveEtcd = (await world.which('etcd')) !== undefined;
+  const haveKubectl = (await world.which('kubectl')) !== undefined;
   let etcd: Awaited<ReturnType<typeof spawnService>> | undefined;
   let etcdUrl: string | undefined;
   // The lab's etcd data is scratch: removed at the end, so rehearsals don't pile up WAL files in run records.
@@ -154,7 +183,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
       if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
       etcdUrl = addr.clientUrl;
-    } else say('etcd is not installed: the lab keeps its objects in memory and the restore drill is skipped (apt-get install etcd-server etcd-client)');
+    } else say(`etcd is not installed: the lab keeps its objects in memory and the restore drill is SKIPPED (${ETCD_FIX})`);
 
     const { startLab } = await import('./lab/index.js');
     const { startControllers } = await import('./lab/controllers/index.js');
@@ -169,24 +198,35 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     say(`lab: ${lab.nodes.length} nodes at ${lab.url} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
     const stages: Stage[] = [];
-    if (wanted.has('preflight')) stages.push(await buildRehearsalPreflight(loaded));
+    const drillRuns = wanted.has('drill') && etcdUrl !== undefined;
+    if (wanted.has('preflight')) stages.push(await buildRehearsalPreflight(loaded, [], drillRuns ? { kubectl: KUBECTL_FOR_DRILL } : {}));
     const shownStages = (['bootstrap', 'cni', 'monitoring', 'backup'] as const).filter((s) => wanted.has(s));
     if (shownStages.length > 0) {
       const plan = await buildSetupPlan(loaded, { stages: [...shownStages], runDir: run.runDir, stateDir, writeFiles: true });
-      stages.push(...plan.stages.map(asRehearsal));
+      stages.push(...plan.stages.map((st) => ({ ...asRehearsal(st), needs: [] })));
     }
     if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath));
     if (wanted.has('validate')) {
       const { buildValidateStage } = await import('./validate/index.js');
-      stages.push(buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }));
+      // Validation and the drill both need only the lab: a failing suite does not keep the drill from running.
+      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }), needs: ['lab'] });
     }
     if (wanted.has('drill')) {
       if (etcdUrl) {
         const { createDrill } = await import('./drill/index.js');
         const { checkLabOnRestored } = await import('./drill/lab.js');
-        const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: checkLabOnRestored, sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
-        stages.push({ ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx) });
-      } else stages.push({ name: 'drill', title: 'Rehearse an etcd restore', steps: [], notes: ['skipped: etcd is not installed on this machine'] });
+        const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, checkLabOnRestored), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+        stages.push({ ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: ['lab'], headline: true });
+      } else {
+        stages.push({
+          name: 'drill',
+          title: 'Rehearse an etcd restore',
+          steps: [],
+          needs: ['lab'],
+          headline: true,
+          unavailable: { reason: 'etcd is not installed on this machine (the lab keeps its objects in memory)', fix: ETCD_FIX },
+        });
+      }
     }
     const plan: Plan = {
       title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,

@@ -42,6 +42,20 @@ const STAGE_TITLES: Record<StageName, string> = {
   drill: 'Rehearse an etcd restore',
 };
 
+/**
+ * What each setup stage depends on: a failure skips only the stages that need the failed one. Validation and the
+ * drill both need a running cluster, not each other: a failing validation suite does not keep the drill from running.
+ */
+export const STAGE_NEEDS: Record<StageName, StageName[]> = {
+  preflight: [],
+  bootstrap: ['preflight'],
+  cni: ['preflight', 'bootstrap'],
+  monitoring: ['preflight', 'bootstrap', 'cni'],
+  backup: ['preflight', 'bootstrap'],
+  validate: ['preflight', 'bootstrap', 'cni'],
+  drill: ['preflight', 'bootstrap'],
+};
+
 type StageBuilder = (loaded: LoadedSpec, opts: SetupPlanOptions) => Promise<Stage>;
 
 const BUILDERS: Partial<Record<StageName, StageBuilder>> = {};
@@ -71,8 +85,8 @@ export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions)
   const stages: Stage[] = [];
   for (const name of wanted) {
     const builder = BUILDERS[name];
-    if (builder) stages.push(await builder(loaded, opts));
-    else stages.push({ name, title: STAGE_TITLES[name], steps: [], notes: ['not available in this build'] });
+    const stage: Stage = builder ? await builder(loaded, opts) : { name, title: STAGE_TITLES[name], steps: [], notes: ['not available in this build'] };
+    stages.push({ needs: STAGE_NEEDS[name], ...stage });
   }
   const { spec } = loaded;
   return {

@@ -238,8 +238,13 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note);
 
   const results: Result[] = [];
+  /** Set by an interruption: nothing more runs. */
   let stopped = false;
   let interrupted = false;
+  /** Plan stages with a failed step: the stages that need them are skipped. */
+  const failedStages = new Set<string>();
+  /** Tasks already shown as skipped (so a skip is said once). */
+  const skippedTasks = new WeakSet<object>();
   const startedMs = Date.now();
 
   // An atomic stage that did not finish runs again whole on resume.
@@ -253,12 +258,16 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     ctx.log(`the spec changed since run ${resumed.runId} started; finished steps are still not repeated`);
   }
 
-  const runOne = async (step: Step, task?: ListrTask): Promise<Result> => {
+  const runOne = async (step: Step, task: ListrTask | undefined, within: { stopped: boolean }): Promise<Result> => {
     const skip = (summary: string): Result => {
-      task?.skip(`${step.title}: ${summary}`);
+      if (task) {
+        task.skip(`${step.title}: ${summary}`);
+        skippedTasks.add(task);
+      }
       return { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary, durationMs: 0 };
     };
-    if (stopped) return skip(interrupted ? 'not run: interrupted' : 'not run: an earlier step failed');
+    if (stopped) return skip('not run: interrupted');
+    if (within.stopped) return skip('not run: an earlier step failed');
     const prev = state.steps[step.id];
     const mustRedo = prev?.secretOutputs?.some((k) => !(k in ctx.values)) && !step.once;
     if (prev && prev.status !== 'fail' && !mustRedo) return skip(`finished in an earlier attempt (${prev.summary})`);
@@ -328,50 +337,89 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   const out = opts.io.stderr as NodeJS.WriteStream;
   const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: opts.color !== false });
 
-  const stageTasks = plan.stages.map((stage) => ({
-    title: stage.title,
-    task: (_: unknown, stageTask: { newListr: (tasks: unknown[], o: unknown) => unknown }) =>
-      stageTask.newListr(
-        stage.steps.map((step) => ({
-          title: step.title,
-          task: async (_c: unknown, task: ListrTask) => {
-            let r: Result;
-            emit({ type: 'step-start', id: step.id });
-            try {
-              r = await runOne(step, task);
-            } catch (err) {
-              if (err instanceof Cancelled || abort.signal.aborted) {
-                interrupted = true;
-                stopped = true;
-                r = { id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: 'interrupted while running', durationMs: 0 };
-                results.push(r);
-                emit({ type: 'step-end', id: step.id, status: 'fail', summary: r.summary, durationMs: 0 });
-                throw new Error(`${step.title}: interrupted`);
-              }
-              r = resultFromError(step, err, 0, redactor);
-            }
-            results.push(r);
-            emit({ type: 'step-end', id: step.id, status: r.status, summary: r.summary, durationMs: r.durationMs });
-            if (r.status === 'fail') {
-              if (!step.continueOnFail) stopped = true;
-              throw new Error(`${step.title}: ${r.summary}`);
-            }
-            if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
-            else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
-          },
-        })),
-        { concurrent: stage.concurrency ?? false, exitOnError: false },
-      ),
-  }));
+  type ParentTask = { title: string; skip(msg?: string): void; newListr: (tasks: unknown[], o: unknown) => unknown };
+  const skipResult = (id: string, title: string, stage: string, summary: string, fix?: string): Result => ({
+    id,
+    title,
+    stage,
+    status: 'skip',
+    summary,
+    ...(fix ? { fix } : {}),
+    durationMs: 0,
+  });
 
-  // A failed stage stops the next ones (after the whole stage ran, for checks that continue on failure).
-  const guarded = stageTasks.map((t, i) => ({
-    ...t,
-    task: async (c: unknown, task: { newListr: (tasks: unknown[], o: unknown) => unknown }) => {
-      if (i > 0 && results.some((r) => r.status === 'fail')) stopped = true;
-      return t.task(c, task);
+  const stageTasks = plan.stages.map((stage, index) => ({
+    title: stage.title,
+    task: (_: unknown, stageTask: ParentTask) => {
+      // A stage runs unless a stage it needs failed (by default: any earlier stage), or it cannot run here.
+      const earlier = new Set(plan.stages.slice(0, index).map((x) => x.name));
+      const blockers = [...failedStages].filter((n) => earlier.has(n) && (stage.needs === undefined || stage.needs.includes(n)));
+      const whole = stopped
+        ? { summary: 'not run: interrupted' }
+        : blockers.length > 0
+          ? { summary: `not run: it needs stage ${blockers.join(', ')}, which failed` }
+          : stage.unavailable
+            ? { summary: `cannot run here: ${stage.unavailable.reason}`, fix: stage.unavailable.fix }
+            : undefined;
+      if (whole) {
+        const rs = stage.steps.length > 0 ? stage.steps.map((st) => skipResult(st.id, st.title, st.stage, whole.summary)) : [skipResult(stage.name, stage.title, stage.name, whole.summary, whole.fix)];
+        for (const r of rs) {
+          results.push(r);
+          emit({ type: 'step-end', id: r.id, status: 'skip', summary: r.summary, durationMs: 0 });
+        }
+        stageTask.skip(`${stage.title}: ${whole.summary}`);
+        return undefined;
+      }
+      const within = { stopped: false };
+      const mine: Result[] = [];
+      const steps = stage.steps.map((step) => ({
+        title: step.title,
+        task: async (_c: unknown, task: ListrTask) => {
+          let r: Result;
+          emit({ type: 'step-start', id: step.id });
+          try {
+            r = await runOne(step, task, within);
+          } catch (err) {
+            if (err instanceof Cancelled || abort.signal.aborted) {
+              interrupted = true;
+              stopped = true;
+              r = { id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: 'interrupted while running', durationMs: 0 };
+              results.push(r);
+              mine.push(r);
+              emit({ type: 'step-end', id: step.id, status: 'fail', summary: r.summary, durationMs: 0 });
+              throw new Error(`${step.title}: interrupted`);
+            }
+            r = resultFromError(step, err, 0, redactor);
+          }
+          results.push(r);
+          mine.push(r);
+          emit({ type: 'step-end', id: step.id, status: r.status, summary: r.summary, durationMs: r.durationMs });
+          if (r.status === 'fail') {
+            failedStages.add(stage.name);
+            if (!step.continueOnFail) within.stopped = true;
+            throw new Error(`${step.title}: ${r.summary}`);
+          }
+          if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
+          else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
+          // A step that says skip is shown as skipped, never with a tick (runOne's own skips already are).
+          else if (r.status === 'skip' && !skippedTasks.has(task)) task.skip(`${step.title}: ${r.summary}`);
+        },
+      }));
+      // After the steps: a stage whose every step was skipped is shown as skipped, not ticked. (An untitled
+      // subtask is not drawn; skipping the parent before it completes keeps its tick away.)
+      const closer = {
+        task: () => {
+          if (mine.length > 0 && mine.every((r) => r.status === 'skip')) {
+            const reasons = [...new Set(mine.map((r) => r.summary))];
+            stageTask.skip(`${stage.title}: ${reasons.length === 1 ? reasons[0] : 'every step skipped'}`);
+          }
+        },
+      };
+      const body = stage.concurrency ? [{ task: (_c: unknown, t: ParentTask) => t.newListr(steps, { concurrent: stage.concurrency, exitOnError: false }) }] : steps;
+      return stageTask.newListr([...body, closer], { concurrent: false, exitOnError: false });
     },
   }));
+  const guarded = stageTasks;
 
   const list = new Listr(guarded as never, {
     concurrent: false,
@@ -402,7 +450,18 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   opts.signal?.removeEventListener('abort', onAbort);
 
   const failed = results.some((r) => r.status === 'fail');
-  const finalStatus: RunSummary['status'] = interrupted ? 'interrupted' : failed ? 'fail' : 'pass';
+  // A headline stage that did not run (every result a skip, and not because this is a dry run or a resume that
+  // found it done) leaves the run incomplete: the verdict and the exit code say so.
+  const skippedHeadlines = opts.dryRun
+    ? []
+    : plan.stages
+        .filter((st) => st.headline)
+        .flatMap((st) => {
+          const rs = results.filter((r) => r.stage === st.name || st.steps.some((x) => x.id === r.id));
+          const skipped = rs.length > 0 && rs.every((r) => r.status === 'skip' && !/^finished in an earlier attempt|^done once already/.test(r.summary));
+          return skipped ? [{ stage: st.name, title: st.title, reason: rs[0]!.summary }] : [];
+        });
+  const finalStatus: RunSummary['status'] = interrupted ? 'interrupted' : failed ? 'fail' : skippedHeadlines.length > 0 ? 'incomplete' : 'pass';
   state.status = finalStatus;
   records.saveState();
   const summary: RunSummary = {
@@ -412,6 +471,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     results,
     startedAt: state.startedAt,
     durationMs: Date.now() - startedMs,
+    ...(skippedHeadlines.length > 0 ? { skippedHeadlines } : {}),
   };
   const report = {
     groundwork: 1,

@@ -27,7 +27,7 @@ export interface RunState {
   planTitle: string;
   specFile?: string;
   specHash?: string;
-  status: 'running' | 'pass' | 'fail' | 'interrupted';
+  status: 'running' | 'pass' | 'fail' | 'incomplete' | 'interrupted';
   /** A dry run changes nothing, so it neither ends nor continues a real run's --resume chain. */
   dryRun?: boolean;
   /** The flags that shaped the run (--stages, --ignore): `--resume` runs the same plan with them. */

@@ -87,6 +87,21 @@ export interface Stage {
   cleanup?: (ctx: StepContext) => Promise<void>;
   /** Said by `plan` and in reports: what this stage does not do yet, or warnings about the choices. */
   notes?: string[];
+  /**
+   * The stages this one depends on: a failure in one of them skips this stage ("not run: stage X failed"); a
+   * failure elsewhere does not. Unset: every earlier stage (the safe default for side effects).
+   */
+  needs?: string[];
+  /**
+   * Why this stage cannot run here (a missing tool): the stage is a skip result with this reason, in the
+   * progress, the summary and the report, instead of steps.
+   */
+  unavailable?: { reason: string; fix?: string };
+  /**
+   * The stage the run exists for (rehearse's drill): when it is skipped, the run is `incomplete` (exit 1), never
+   * "passed".
+   */
+  headline?: boolean;
 }
 
 export interface Plan {
@@ -97,8 +112,11 @@ export interface Plan {
 export interface RunSummary {
   runId: string;
   runDir: string;
-  status: 'pass' | 'fail' | 'interrupted';
+  /** `incomplete`: nothing failed, but a headline stage could not run (see Stage.headline). */
+  status: 'pass' | 'fail' | 'incomplete' | 'interrupted';
   results: Result[];
+  /** Headline stages that were skipped, with why: the verdict names them. */
+  skippedHeadlines?: { stage: string; title: string; reason: string }[];
   startedAt: string;
   durationMs: number;
 }

@@ -324,3 +324,61 @@ describe('resume after a real kill between steps', () => {
     void execFileSync;
   });
 });
+
+describe('skips are results (issue 15)', () => {
+  it('shows a step that returns skip as skipped in piped progress, never with a tick', async () => {
+    const io = captureIo();
+    const s = await runPlan(
+      { title: 't', stages: [{ name: 'bootstrap', title: 'Bootstrap the cluster', steps: [step('a', async () => ({ status: 'skip', summary: 'rehearsal: would run talosctl' }))] }] },
+      { command: 'rehearse', stateDir: tmp(), io, renderer: 'simple', color: false },
+    );
+    expect(s.results[0]!.status).toBe('skip');
+    const lines = io.err().split('\n');
+    expect(lines.some((l) => l.includes('step a') && /skip/i.test(l))).toBe(true);
+    expect(lines.filter((l) => l.includes('✔'))).toEqual([]);
+  });
+
+  it('a stage that cannot run is a skip with its reason; a skipped headline stage makes the run incomplete (exit 1)', async () => {
+    const io = captureIo();
+    const { exitCodeForSummary } = await import('../../src/run/engine.js');
+    const s = await runPlan(
+      {
+        title: 't',
+        stages: [
+          { name: 'validate', title: 'Validate', steps: [step('v', async () => ({ status: 'pass', summary: 'ok' }), { stage: 'validate' })] },
+          { name: 'drill', title: 'Rehearse an etcd restore', steps: [], headline: true, unavailable: { reason: 'etcd is not installed on this machine', fix: 'install etcd' } },
+        ],
+      },
+      { command: 'rehearse', stateDir: tmp(), io, renderer: 'simple', color: false },
+    );
+    expect(s.status).toBe('incomplete');
+    expect(exitCodeForSummary(s)).toBe(1);
+    expect(s.results.find((r) => r.stage === 'drill')).toMatchObject({ status: 'skip', summary: 'cannot run here: etcd is not installed on this machine', fix: 'install etcd' });
+    expect(io.out()).toContain('SKIPPED drill: Rehearse an etcd restore did not run (etcd is not installed on this machine)');
+    expect(io.out()).toMatch(/INCOMPLETE: 1 passed, 0 warnings, 0 failed, 1 skipped/);
+    expect(io.err()).not.toMatch(/✔ Rehearse an etcd restore/);
+    expect(io.err()).toMatch(/Rehearse an etcd restore.*SKIPPED|SKIPPED.*Rehearse an etcd restore/i);
+    const report = JSON.parse(readFileSync(path.join(s.runDir, 'report.json'), 'utf8'));
+    expect(report.status).toBe('incomplete');
+    expect(report.skippedHeadlines).toEqual([{ stage: 'drill', title: 'Rehearse an etcd restore', reason: 'cannot run here: etcd is not installed on this machine' }]);
+  });
+
+  it('a failed stage skips only the stages that need it: the drill runs when a validation suite fails', async () => {
+    const ran: string[] = [];
+    const s = await runPlan(
+      {
+        title: 't',
+        stages: [
+          { name: 'lab', title: 'Lab', needs: [], steps: [step('l', async () => (ran.push('l'), { status: 'pass', summary: '' }), { stage: 'lab' })] },
+          { name: 'validate', title: 'Validate', needs: ['lab'], steps: [step('v', async () => (ran.push('v'), { status: 'fail', summary: 'dns broken' }), { stage: 'validate', continueOnFail: true })] },
+          { name: 'drill', title: 'Drill', needs: ['lab'], steps: [step('d', async () => (ran.push('d'), { status: 'pass', summary: '' }), { stage: 'drill' })] },
+          { name: 'after', title: 'After', steps: [step('x', async () => (ran.push('x'), { status: 'pass', summary: '' }), { stage: 'after' })] },
+        ],
+      },
+      { command: 'rehearse', stateDir: tmp(), io: captureIo(), renderer: 'simple' },
+    );
+    expect(ran).toEqual(['l', 'v', 'd']);
+    expect(s.status).toBe('fail');
+    expect(s.results.find((r) => r.id === 'x')!.summary).toBe('not run: it needs stage validate, which failed');
+  });
+});
