@@ -139,6 +139,7 @@ interface DrillState {
   snapshotAt?: Date;
   source?: SourceInventory;
   sentinel?: { key: string; value: string; found?: boolean };
+  sentinelRemoved?: boolean;
   file?: SnapshotFileCheck;
   status?: SnapshotStatus;
   integrityOk: boolean;
@@ -231,6 +232,15 @@ function validateOptions(o: DrillOptions): void {
   }
 }
 
+/**
+ * How long a phase that moves the whole database may take: a minute to get going, plus the size at 8 MiB/s (a
+ * slow disk or an ssh copy). Unknown size: 30 minutes, the old fixed bound.
+ */
+export function scaledTimeoutMs(bytes: number | undefined): number {
+  if (bytes === undefined || !Number.isFinite(bytes) || bytes <= 0) return 30 * 60_000;
+  return Math.round(60_000 + (bytes / (8 * 1024 * 1024)) * 1000);
+}
+
 function newDrillId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
 }
@@ -278,8 +288,8 @@ export function createDrill(opts: DrillOptions): Drill {
   };
 
   // A snapshot holds every secret of the cluster: whatever the tools write is born 0600 (umask 077).
-  const run = (ctx: StepContext, argv: string[], o: { allowFailure?: boolean; timeoutMs?: number } = {}) =>
-    ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure, umask: 0o077 });
+  const run = (ctx: StepContext, argv: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string } = {}) =>
+    ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure, umask: 0o077, ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}) });
 
   async function ensureScratch(): Promise<string> {
     if (st.scratch) return st.scratch.dir;
@@ -392,12 +402,24 @@ export function createDrill(opts: DrillOptions): Drill {
     if (!source) {
       return skip(target.kind === 'snapshot' ? 'no live source: the snapshot file is checked on its own' : 'talos exposes no key listing; the restored copy is checked on its own');
     }
+    const answer = async (args: string[]) => {
+      try {
+        return await run(ctx, source(args), { timeoutMs: 30_000, waitingFor: `an answer from ${describeTarget(target)}` });
+      } catch (err) {
+        if (!(err instanceof ToolError) || ctx.signal.aborted) throw err;
+        const said = err.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? err.message;
+        throw new UserError(`${describeTarget(target)} did not answer: ${said.slice(0, 240)}`, {
+          why: 'the drill snapshots and compares a live source; nothing else can run without it',
+          fix: TOOL_FIX.inventory,
+        });
+      }
+    };
     if (wantSentinel) {
       const value = `${st.id}@${now().toISOString()}`;
-      await run(ctx, source(['put', '--', SENTINEL_KEY, value]));
+      await answer(['put', '--', SENTINEL_KEY, value]);
       st.sentinel = { key: SENTINEL_KEY, value };
     }
-    const status = parseEndpointStatus((await run(ctx, source(['endpoint', 'status', '-w', 'json']))).stdout)[0];
+    const status = parseEndpointStatus((await answer(['endpoint', 'status', '-w', 'json'])).stdout)[0];
     if (!status) throw new UserError('the source etcd did not report its status');
     // Both only read at the pinned revision: run them side by side.
     const [{ counts, total }, { hash }] = await Promise.all([countKeys(ctx, source, status.revision), hashAt(ctx, source, status.revision)]);
@@ -415,19 +437,27 @@ export function createDrill(opts: DrillOptions): Drill {
       st.snapshotAt = (await stat(st.snapshotFile)).mtime;
       return { status: 'pass', summary: `using ${target.file} (written ${formatMs(now().getTime() - st.snapshotAt.getTime())} ago)` };
     }
+    // A source that did not answer the inventory will not answer a snapshot either: don't wait for it.
+    if (source && !st.source) return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
     const dir = await ensureScratch();
     const file = path.join(dir, 'snapshot.db');
     const at = now();
+    const dbSize = st.source?.dbSize;
+    const timeoutMs = scaledTimeoutMs(dbSize);
+    const waitingFor = `the snapshot${dbSize ? ` of ${formatBytes(dbSize)}` : ''} from ${describeTarget(target)}`;
     if (target.kind === 'endpoints' || target.kind === 'lab') {
-      await run(ctx, source!(['snapshot', 'save', file]), { timeoutMs: 30 * 60_000 });
+      await run(ctx, source!(['snapshot', 'save', file]), { timeoutMs, waitingFor });
     } else if (target.kind === 'talos') {
       const tc = target.talosconfig ? [`--talosconfig=${target.talosconfig}`] : [];
-      await run(ctx, [tools.talosctl, ...tc, '-n', target.node, 'etcd', 'snapshot', file], { timeoutMs: 30 * 60_000 });
+      await run(ctx, [tools.talosctl, ...tc, '-n', target.node, 'etcd', 'snapshot', file], { timeoutMs, waitingFor });
     } else if (target.kind === 'kubeadm') {
       const remote = remoteSnapshotPath(st.id);
       // Saved as root (the certs are root's), handed to the ssh user to copy back, then removed from the node.
       try {
-        for (const argv of kubeadmSnapshotArgvs(target.ssh, remote, file)) await run(ctx, argv, { timeoutMs: 30 * 60_000 });
+        const argvs = kubeadmSnapshotArgvs(target.ssh, remote, file);
+        for (const [i, argv] of argvs.entries()) {
+          await run(ctx, argv, { timeoutMs, waitingFor: i === argvs.length - 1 ? `the copy of ${remote} from ${describeTarget(target)}` : waitingFor });
+        }
       } finally {
         await run(ctx, buildSshArgv(target.ssh, ['rm', '-f', '--', remote], { asRoot: true }), { allowFailure: true });
       }
@@ -445,7 +475,8 @@ export function createDrill(opts: DrillOptions): Drill {
     // etcd's own status reads the file while we stream it for the sha256: two readers, two cores. Our check
     // speaks first: on a broken file etcd 3.4 may panic, and that is only a confirmation.
     const statusTool = (await hasTool(ctx, tools.etcdutl)) ? tools.etcdutl : tools.etcdctl;
-    const statusRun = run(ctx, [statusTool, 'snapshot', 'status', st.snapshotFile, '-w', 'json'], { allowFailure: true, timeoutMs: 30 * 60_000 });
+    const fileSize = (await stat(st.snapshotFile)).size;
+    const statusRun = run(ctx, [statusTool, 'snapshot', 'status', st.snapshotFile, '-w', 'json'], { allowFailure: true, timeoutMs: scaledTimeoutMs(fileSize), waitingFor: `${statusTool} to read the ${formatBytes(fileSize)} snapshot` });
     statusRun.catch(() => undefined);
     const file = await checkSnapshotFile(st.snapshotFile, ctx.signal);
     st.file = file;
@@ -491,7 +522,8 @@ export function createDrill(opts: DrillOptions): Drill {
       bumpRevision: bump,
     });
     assertLoopbackOnly(argv);
-    const r = await run(ctx, argv, { allowFailure: true, timeoutMs: 30 * 60_000 });
+    const size = st.file?.size ?? (await stat(st.snapshotFile)).size;
+    const r = await run(ctx, argv, { allowFailure: true, timeoutMs: scaledTimeoutMs(size), waitingFor: `the restore of the ${formatBytes(size)} snapshot into ${dataDir}` });
     if (r.exitCode !== 0) {
       const text = `${r.stderr}\n${r.stdout}`;
       const integrityProblem = /sha256|missing hash|invalid database|checksum|unexpected EOF|file size too small/i.exec(text);
@@ -615,6 +647,17 @@ export function createDrill(opts: DrillOptions): Drill {
     return opts.labCheck({ clientUrl: st.restore.member.clientUrl, revision: st.restored.revision, counts: st.restored.counts }, ctx);
   });
 
+  /** The sentinel is the drill's only write to the source: it goes again once the drill is over. */
+  async function removeSentinel(ctx: StepContext | undefined): Promise<string | undefined> {
+    if (!st.sentinel || !source || !ctx || st.sentinelRemoved) return undefined;
+    const r = await run(ctx, source(['del', '--', st.sentinel.key]), { allowFailure: true, timeoutMs: 30_000, waitingFor: `${describeTarget(target)} to delete the sentinel` }).catch((err: unknown) => ({ exitCode: -1, stderr: errorText(err), stdout: '' }));
+    if (r.exitCode === 0) {
+      st.sentinelRemoved = true;
+      return 'sentinel removed from the source';
+    }
+    return `the sentinel ${st.sentinel.key} is still in the source (remove it: etcdctl del ${st.sentinel.key}): ${r.stderr.trim().split('\n').at(-1) ?? ''}`;
+  }
+
   async function stopAndRemove(): Promise<string[]> {
     const done: string[] = [];
     if (st.service?.running) {
@@ -658,11 +701,14 @@ export function createDrill(opts: DrillOptions): Drill {
 
   const teardown = phase('teardown', 'drill-teardown', 'Tear down the member and the scratch data', async (ctx) => {
     const done = await stopAndRemove();
+    const sentinel = await removeSentinel(ctx);
+    if (sentinel) done.push(sentinel);
     st.tornDown = true;
+    const status = sentinel && !st.sentinelRemoved ? ('warn' as const) : ('pass' as const);
     // Teardown is timed before the history line is written, so the record carries it.
-    st.phases.teardown = { ms: 0, status: 'pass', summary: done.join(', ') || 'nothing to remove' };
+    st.phases.teardown = { ms: 0, status, summary: done.join(', ') || 'nothing to remove' };
     await record(ctx.stateDir, path.basename(ctx.runDir), ctx.redactor);
-    return { status: 'pass', summary: done.join(', ') || 'nothing to remove' };
+    return { status, summary: done.join(', ') || 'nothing to remove' };
   });
 
   function buildReport(): DrillReport {
@@ -721,11 +767,14 @@ export function createDrill(opts: DrillOptions): Drill {
   integrity.preview = { argv: [['etcdutl|etcdctl', 'snapshot', 'status', snapShown, '-w', 'json']], note: 'also streams the file once for its sha256' };
   restore.preview = { argv: [buildRestoreArgv({ tool: 'etcdctl', bin: 'etcdutl|etcdctl', snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
   boot.preview = { argv: [buildMemberArgv(dataShown, placeholder, tools.etcd)], note: 'listens on 127.0.0.1 only' };
-  teardown.preview = { note: `stops the member, removes ${opts.scratch ? `what the drill wrote in ${opts.scratch}` : 'the temp dir'}; appends to drills.jsonl` };
+  teardown.preview = {
+    ...(wantSentinel && source ? { argv: [source(['del', '--', SENTINEL_KEY])] } : {}),
+    note: `stops the member, removes ${opts.scratch ? `what the drill wrote in ${opts.scratch}` : 'the temp dir'}${wantSentinel && source ? ' and the sentinel key' : ''}; appends to drills.jsonl`,
+  };
 
   const steps = [inventory, snapshot, integrity, restore, boot, verify, ...(opts.labCheck ? [lab] : []), teardown];
   const notes = [
-    `target: ${describeTarget(target)}; writes to the source: ${wantSentinel && source ? `only the sentinel key ${SENTINEL_KEY}` : 'none'}`,
+    `target: ${describeTarget(target)}; writes to the source: ${wantSentinel && source ? `only the sentinel key ${SENTINEL_KEY}, deleted at teardown` : 'none'}`,
     'the restored member listens on 127.0.0.1 only, in an empty scratch directory removed at the end',
   ];
   const stage: Stage = { name: STAGE, title: 'Restore drill', steps, notes };
@@ -737,6 +786,7 @@ export function createDrill(opts: DrillOptions): Drill {
       if (st.tornDown) return;
       const begun = Object.keys(st.phases).length > 0 || st.scratch !== undefined || st.service !== undefined;
       await stopAndRemove();
+      await removeSentinel(ctx);
       st.tornDown = true;
       // Teardown did not run as a step: the drill was interrupted (or its stage stopped) half-way.
       if (begun) {

@@ -46,6 +46,12 @@ export { shellQuote } from '../net/ssh-argv.js';
  * exactly one endpoint for snapshot save, and counts and hashes must come from the member the snapshot came
  * from, so every call uses the first endpoint.
  */
+/**
+ * etcdctl waits this long for a connection: an endpoint that does not answer fails in seconds, not after grpc's
+ * retries (etcdctl's own default is 2s; a loaded member over an ssh tunnel deserves a little more).
+ */
+export const ETCD_DIAL_TIMEOUT = '--dial-timeout=5s';
+
 export function sourceEtcdctl(t: DrillTarget, etcdctl = 'etcdctl'): ((args: string[]) => string[]) | undefined {
   switch (t.kind) {
     case 'endpoints': {
@@ -54,10 +60,10 @@ export function sourceEtcdctl(t: DrillTarget, etcdctl = 'etcdctl'): ((args: stri
         ...(t.cert ? [`--cert=${t.cert}`] : []),
         ...(t.key ? [`--key=${t.key}`] : []),
       ];
-      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ...tls, ...args];
+      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ETCD_DIAL_TIMEOUT, ...tls, ...args];
     }
     case 'lab':
-      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ...args];
+      return (args) => [etcdctl, `--endpoints=${t.endpoints[0]}`, ETCD_DIAL_TIMEOUT, ...args];
     case 'kubeadm':
       return (args) => buildSshArgv(t.ssh, [...kubeadmEtcdctl(), ...args], { asRoot: true });
     default:

@@ -34,6 +34,8 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** The step that ran the command, for the audit log. */
   step?: string;
+  /** What the command waits for, said when it times out ("the snapshot of 212 MiB from etcd https://..."). */
+  waitingFor?: string;
   /** Called with each line of combined output (already redacted), for live progress. */
   onLine?: (line: string) => void;
   /**
@@ -227,7 +229,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     if (aborted) throw new Cancelled(`${shown[0]} was stopped`);
     if (timedOut) {
       throw new ToolError(shown, exitCode ?? undefined, redactor.redact(tail(stderr || stdout)), {
-        message: `${shown[0]} did not finish within ${formatDuration(opts.timeoutMs!)} and was stopped`,
+        message: `${shown[0]} did not finish within ${formatDuration(opts.timeoutMs!)}${opts.waitingFor ? ` waiting for ${redactor.redact(opts.waitingFor)}` : ''} and was stopped`,
       });
     }
     const result: ExecResult = { argv: shown, exitCode: exitCode ?? -1, stdout, stderr, durationMs };

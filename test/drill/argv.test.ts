@@ -53,7 +53,7 @@ describe('targets', () => {
 
   it('endpoints: TLS flags carry paths, the first endpoint only', () => {
     const run = sourceEtcdctl({ kind: 'endpoints', endpoints: ['https://127.0.0.1:2379', 'https://127.0.0.2:2379'], cacert: '/p/ca.crt', cert: '/p/c.crt', key: '/p/c.key' })!;
-    expect(run(['endpoint', 'status'])).toEqual(['etcdctl', '--endpoints=https://127.0.0.1:2379', '--cacert=/p/ca.crt', '--cert=/p/c.crt', '--key=/p/c.key', 'endpoint', 'status']);
+    expect(run(['endpoint', 'status'])).toEqual(['etcdctl', '--endpoints=https://127.0.0.1:2379', '--dial-timeout=5s', '--cacert=/p/ca.crt', '--cert=/p/c.crt', '--key=/p/c.key', 'endpoint', 'status']);
   });
 
   it('kubeadm: etcdctl runs on the node with its certs; extra words are quoted for the remote shell', () => {

@@ -62,6 +62,20 @@ describe('groundwork drill: usage errors exit 2 and name the flag', () => {
   });
 });
 
+describe('groundwork drill --endpoints URL that nothing answers', () => {
+  // A bound, not a timing assertion: on the old code the snapshot phase started anyway and hung for minutes.
+  it('ends with exit 1 naming the endpoint; the snapshot phase is not started', { timeout: 30_000 }, async () => {
+    const stateDir = path.join(work, 'state-unreachable');
+    const r = await run(['drill', '--endpoints', 'http://127.0.0.1:1', '--json', '--state-dir', stateDir]);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out);
+    const byId = Object.fromEntries((doc.results as { id: string; status: string; summary: string }[]).map((x) => [x.id, x]));
+    expect(byId['drill-inventory']).toMatchObject({ status: 'fail', summary: expect.stringContaining('etcd http://127.0.0.1:1 did not answer') });
+    expect(byId['drill-snapshot']).toMatchObject({ status: 'skip', summary: 'not taken: the inventory of etcd http://127.0.0.1:1 failed' });
+    expect(doc.drill.status).toBe('fail');
+  });
+});
+
 describe('groundwork drill --snapshot FILE --json --junit F', () => {
   it('prints only the JSON report on stdout, progress on stderr, writes JUnit, and drill history shows it', async () => {
     const stateDir = path.join(work, 'state-j');

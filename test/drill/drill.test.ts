@@ -138,13 +138,15 @@ describe('drill of a real 5,000-key etcd', () => {
     expect(audit).toMatch(/"argv":\["etcd","--name=groundwork-drill"/);
   });
 
-  it('with --sentinel: writes one key to the source and reads it back from the restored member; the history grows', async () => {
+  it('with --sentinel: writes one key to the source, reads it back from the restored member and deletes it from the source at teardown; the history grows', async () => {
     const stateDir = path.join(work, 'state-b');
     const io = testIo(work);
     const { exitCode, report } = await runDrill(drillOpts(io, stateDir, { target: { kind: 'endpoints', endpoints: [etcd.url] }, sentinel: true }, false));
     expect(exitCode).toBe(0);
     expect(report.sentinel).toEqual({ key: '/groundwork/drill-sentinel', found: true });
-    expect(etcdctl(etcd.url, 'get', '--print-value-only', '/groundwork/drill-sentinel').trim()).toMatch(new RegExp(`^${report.id}@`));
+    // The drill leaves the source as it found it: the sentinel is gone again.
+    expect(etcdctl(etcd.url, 'get', '--print-value-only', '/groundwork/drill-sentinel').trim()).toBe('');
+    expect(report.phases.teardown).toMatchObject({ status: 'pass', summary: expect.stringContaining('sentinel removed from the source') });
     // The terminal report: verdict, timeline, RPO/RTO.
     expect(io.out()).toMatch(/^restore drill of etcd http:\/\/127\.0\.0\.1:\d+: PASSED/);
     expect(io.out()).toMatch(/RTO \(restore \+ boot \+ verify\): +\d/);
