@@ -6,6 +6,7 @@
  * v1beta3. The two differ in what we use: v1beta4 writes extra args as a list of {name, value} and can switch
  * kube-proxy off with `proxy.disabled`; v1beta3 takes a string map and skips the `addon/kube-proxy` phase.
  */
+import { toKubeTaint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
@@ -50,15 +51,8 @@ function nodeRegistration(spec: Spec, node: NodeSpec, api: KubeadmApiVersion): K
       // kubelet may only set labels outside the kubernetes.io namespaces itself (NodeRestriction).
       ...(node.labels && Object.keys(node.labels).length ? { 'node-labels': Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(',') } : {}),
     }),
-    ...(node.taints ? { taints: node.taints.map(parseTaint) } : {}),
+    ...(node.taints ? { taints: node.taints.map(toKubeTaint) } : {}),
   };
-}
-
-/** "key=value:Effect" or "key:Effect" as in kubectl taint. */
-export function parseTaint(t: string): { key: string; value?: string; effect: string } {
-  const [kv, effect = 'NoSchedule'] = t.split(':');
-  const [key, value] = (kv ?? '').split('=');
-  return { key: key ?? '', ...(value !== undefined ? { value } : {}), effect };
 }
 
 function kubeProxyOff(spec: Spec): boolean {

@@ -7,6 +7,7 @@
  * separate typed documents (KubeClusterConfig, KubeNetworkConfig, KubeProxyConfig, HostnameConfig, ...) and the
  * v1alpha1 document keeps only secrets-like fields. We pick by the spec's Talos version.
  */
+import type { Taint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 export type TalosDoc = Record<string, unknown>;
@@ -59,14 +60,10 @@ function image(spec: Spec, repo: string, tag: string): string {
   return `${registry === '' ? 'registry.k8s.io' : registry}/${repo}:${tag}`;
 }
 
-/** Spec taints ("key=value:Effect" or "key:Effect") as Talos writes them: key -> "value:Effect". */
-export function talosTaints(taints: readonly string[]): Record<string, string> {
+/** Spec taints (parsed at the spec edge) as Talos writes them: key -> "value:Effect" (or "Effect"). */
+export function talosTaints(taints: readonly Taint[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const t of taints) {
-    const [kv, effect = 'NoSchedule'] = t.split(':');
-    const [key, value = ''] = (kv ?? '').split('=');
-    out[key ?? ''] = value === '' ? effect : `${value}:${effect}`;
-  }
+  for (const t of taints) out[t.key] = t.value === '' ? t.effect : `${t.value}:${t.effect}`;
   return out;
 }
 

@@ -4,6 +4,7 @@
  * See src/lab/types.ts for the options and the controllers' hook.
  */
 import { UserError } from '../errors.js';
+import { toKubeTaint } from '../spec/fields.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../run/records.js';
@@ -16,7 +17,7 @@ import { createMemoryStore, type Store } from './store/store.js';
 import { createLabPki } from './server/certs.js';
 import { startApiServer } from './server/api-server.js';
 import { createPodLogs } from './logs.js';
-import { nthAddress } from './controllers/ipam.js';
+import { nodePodCidr, nthAddress } from './controllers/ipam.js';
 
 export type { Lab, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
@@ -36,19 +37,13 @@ export function planNodes(opts: Pick<LabOptions, 'nodes' | 'controlPlanes' | 'sp
   }
   const total = opts.nodes ?? 3;
   const cps = Math.min(opts.controlPlanes ?? 1, total);
-  if (total < 1 || cps < 0 || total > 250) throw new RangeError('nodes must be between 1 and 250');
+  if (!Number.isInteger(total) || total < 1 || cps < 0 || total > 250) throw new UserError(`--nodes must be a whole number from 1 to 250, not ${total}`, { exitCode: 2 });
   const nodes: LabNode[] = [];
   for (let i = 0; i < total; i++) {
     const cp = i < cps;
     nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: `127.0.100.${i + 1}` });
   }
   return nodes;
-}
-
-function parseTaint(t: string): { key: string; value?: string; effect: string } {
-  const [kv, effect = 'NoSchedule'] = t.split(':');
-  const [key, value] = kv.split('=');
-  return value === undefined ? { key, effect } : { key, value, effect };
 }
 
 /** What a lab node's kubelet reports about itself (one definition: the controllers re-post it too). */
@@ -71,7 +66,7 @@ export function labNodeInfo(n: LabNode): Record<string, string> {
 export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject {
   const capacity = { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '50Gi', ...(n.capacity ?? {}) };
   const ts = `${now.toISOString().slice(0, 19)}Z`;
-  const taints = (n.taints ?? []).map(parseTaint);
+  const taints: { key: string; value?: string; effect: string }[] = (n.taints ?? []).map(toKubeTaint);
   if (n.role === 'control-plane' && n.taints === undefined) taints.push({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
   const cond = (type: string, status: string, reason: string, message: string) => ({ type, status, lastHeartbeatTime: ts, lastTransitionTime: ts, reason, message });
   return {
@@ -165,6 +160,18 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         fix: `rehearse with an IPv4 or dual-stack ${field} (e.g. "10.244.0.0/16,fd00:10:244::/56"); the real cluster can stay IPv6-only`,
       });
     }
+  }
+  // Every node needs a podCIDR slice: a range too small for the nodes is the operator's to fix, said before start.
+  const podCIDR = net?.podCIDR ?? '10.244.0.0/16';
+  const nodeMaskSize = net?.nodeMaskSize ?? 24;
+  try {
+    nodePodCidr(podCIDR, nodeMaskSize, nodes.length - 1);
+  } catch (e) {
+    throw new UserError(`spec.network.podCIDR ${podCIDR} has no room for ${nodes.length} nodes with nodeMaskSize ${nodeMaskSize}`, {
+      exitCode: 2,
+      why: (e as Error).message,
+      fix: 'widen spec.network.podCIDR (a shorter prefix), raise nodeMaskSize, or start fewer nodes (--nodes)',
+    });
   }
   const store = await createStore(opts);
   const logs = createPodLogs();

@@ -18,7 +18,8 @@ export interface LabNode {
   address: string;
   labels?: Record<string, string>;
   /** "key=value:NoSchedule" or "key:NoSchedule" */
-  taints?: string[];
+  /** Parsed at the spec edge (src/spec/fields.ts); undefined: a control plane gets the usual NoSchedule taint. */
+  taints?: readonly import('../spec/fields.js').Taint[];
   /** Defaults: cpu "4", memory "8Gi", pods "110", ephemeral-storage "50Gi". */
   capacity?: Record<string, string>;
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { SSH_USER, isDnsName } from '../net/ssh-argv.js';
+import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, taintSpec } from './fields.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -76,20 +77,8 @@ const certSAN = z.string().refine((v) => ipaddr.isValid(v) || isDnsName(v.replac
   error: (iss) => `${show(iss.input)} is not an IP address or DNS name for the API server certificate`,
 });
 
-const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** A Kubernetes label key: [prefix/]name, prefix a DNS subdomain, name up to 63 characters. */
-export function isLabelKey(k: string): boolean {
-  const slash = k.lastIndexOf('/');
-  const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
-  const name = slash >= 0 ? k.slice(slash + 1) : k;
-  return LABEL_NAME.test(name) && (prefix === undefined || DNS_SUBDOMAIN.test(prefix));
-}
-
-export function isLabelValue(v: string): boolean {
-  return v === '' || LABEL_NAME.test(v);
-}
+// Label keys and values (isLabelKey, isLabelValue) live in fields.ts beside the taint grammar that uses them.
+export { isLabelKey, isLabelValue };
 
 const labelKey = z.string().refine(isLabelKey, {
   error: (iss) => `${show(iss.input)} is not a label key: [prefix/]name, the name up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`,
@@ -97,15 +86,6 @@ const labelKey = z.string().refine(isLabelKey, {
 const labelValue = z.string().refine(isLabelValue, {
   error: (iss) => `${show(iss.input)} is not a label value: up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit (or empty)`,
 });
-
-/** "key=value:Effect", "key:Effect" or "key=value" (NoSchedule), as kubectl taint writes them. */
-export const taint = z.string().refine(
-  (t) => {
-    const m = /^([^=:]+)(?:=([^:]*))?(?::(NoSchedule|PreferNoSchedule|NoExecute))?$/.exec(t);
-    return m !== null && isLabelKey(m[1]!) && (m[2] === undefined || isLabelValue(m[2]));
-  },
-  { error: (iss) => `${show(iss.input)} is not a taint like "dedicated=infra:NoSchedule" (key[=value][:NoSchedule|PreferNoSchedule|NoExecute])` },
-);
 
 /** A Kubernetes object name (StorageClass, PVC): a DNS-1123 subdomain. */
 const objectName = z.string().refine((v) => DNS_SUBDOMAIN.test(v), {
@@ -145,7 +125,7 @@ export const NodeSpec = z.strictObject({
   /** Optional per-node overrides */
   installDisk: nodePath.optional(),
   labels: z.record(labelKey, labelValue).optional(),
-  taints: z.array(taint).optional(),
+  taints: z.array(taintSpec).optional(),
   ssh: z.strictObject({ user: sshUser.optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
 });
 
@@ -189,7 +169,7 @@ export const NetworkSpec = z.strictObject({
 });
 
 export const BackupSpec = z.strictObject({
-  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a cron schedule with five fields, e.g. "0 */6 * * *"` }).default('0 */6 * * *'),
+  schedule: cronSchedule.default('0 */6 * * *'),
   retain: z.number().int().min(1).default(28),
   /** Where snapshots go: a hostPath directory on the control planes or a PVC. */
   target: z

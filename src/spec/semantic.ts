@@ -6,6 +6,7 @@
  * input defensively and skips a rule whose fields are not the right shape: the schema reports those.
  */
 import ipaddr from 'ipaddr.js';
+import { analyzeSubnets } from '../net/subnets.js';
 import type { Spec } from './schema.js';
 
 export interface SemanticFinding {
@@ -60,6 +61,7 @@ export function checkSemantics(input: Spec | unknown): SemanticFinding[] {
   const network = obj(body.network);
   const mask = network.nodeMaskSize ?? 24;
   const podCIDR = network.podCIDR ?? '10.244.0.0/16';
+  const maskFindings = out.length;
   if (typeof mask === 'number' && typeof podCIDR === 'string') {
     const parts = podCIDR.split(',').map((s) => s.trim());
     for (const c of parts) {
@@ -73,6 +75,8 @@ export function checkSemantics(input: Spec | unknown): SemanticFinding[] {
     }
   }
 
+  if (out.length === maskFindings) out.push(...checkAddressPlan(network, nodes));
+
   if (typeof body.endpoint === 'string' && /^https:\/\//.test(body.endpoint)) {
     try {
       const u = new URL(body.endpoint);
@@ -84,5 +88,45 @@ export function checkSemantics(input: Spec | unknown): SemanticFinding[] {
 
   if (network.cni === 'flannel')
     out.push({ path: ['spec', 'network', 'cni'], message: 'flannel does not enforce NetworkPolicy: policies you apply will be ignored', severity: 'warning' });
+  return out;
+}
+
+function cidrListOk(v: unknown): v is string {
+  return typeof v === 'string' && v.split(',').every((p) => parseCidr(p.trim()) !== undefined);
+}
+
+/**
+ * The address plan, judged by the same analysis preflight runs (src/net/subnets.ts) minus this machine's routes:
+ * podCIDR overlapping serviceCIDR, a node address inside either, and a podCIDR too small for the nodes at
+ * nodeMaskSize are spec errors, found before anything runs.
+ */
+function checkAddressPlan(network: Record<string, unknown>, nodes: Record<string, unknown>[]): SemanticFinding[] {
+  const podCIDR = network.podCIDR ?? '10.244.0.0/16';
+  const serviceCIDR = network.serviceCIDR ?? '10.96.0.0/12';
+  const nodeMaskSize = network.nodeMaskSize ?? 24;
+  if (!cidrListOk(podCIDR) || !cidrListOk(serviceCIDR) || typeof nodeMaskSize !== 'number' || !Number.isInteger(nodeMaskSize)) return [];
+  const plan = nodes
+    .map((n, i) => ({ name: typeof n.name === 'string' ? n.name : `spec.nodes[${i}]`, address: n.address, i }))
+    .filter((n): n is { name: string; address: string; i: number } => typeof n.address === 'string' && ipaddr.isValid(n.address));
+  let findings;
+  try {
+    findings = analyzeSubnets({ podCIDR, serviceCIDR, nodeMaskSize, nodes: plan, routes: [], kubernetesVersion: '1.33.0' });
+  } catch {
+    return [];
+  }
+  const out: SemanticFinding[] = [];
+  const say = (f: { summary: string; fix?: string }) => `${f.summary}${f.fix ? `; ${f.fix}` : ''}`;
+  for (const f of findings) {
+    if (f.status !== 'fail') continue;
+    if (f.id === 'pod-service-overlap') out.push({ path: ['spec', 'network', 'serviceCIDR'], message: say(f), severity: 'error' });
+    else if (f.id === 'pod-cidr-capacity') out.push({ path: ['spec', 'network', 'podCIDR'], message: say(f), severity: 'error' });
+    else if (f.id === 'node-address-overlap') {
+      const hits = ((f.evidence as { hits?: { node: string; address: string; range: string; kind: string }[] }).hits ?? []);
+      for (const h of hits) {
+        const n = plan.find((p) => p.name === h.node && p.address === h.address);
+        out.push({ path: n ? ['spec', 'nodes', n.i, 'address'] : ['spec', 'network', h.kind], message: `${h.address} is inside ${h.kind} ${h.range}: the cluster routes that range itself, so pods could not reach this node; move ${h.kind} away from the node network`, severity: 'error' });
+      }
+    }
+  }
   return out;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseTaintText, type Taint } from '../../src/spec/fields.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -188,7 +189,7 @@ describe('node labels and taints', () => {
     const spec = buildFixtureSpec({ talosVersion: version });
     const w1 = spec.spec.nodes[3]!;
     w1.labels = { 'topology.kubernetes.io/zone': 'a', tier: 'db' };
-    w1.taints = ['dedicated=db:NoSchedule', 'gpu:NoExecute'];
+    w1.taints = ['dedicated=db:NoSchedule', 'gpu:NoExecute'].map((t) => parseTaintText(t) as Taint);
     const docs = buildTalosNodeConfig(spec, w1);
     if (version === 'v1.14.0') {
       expect(schemaErrors(docs)).toEqual([]);

@@ -13,6 +13,10 @@ describe('cron schedules', () => {
     ['0 0 * * 7', '2026-11-29T00:00:00Z', true], // 7 = Sunday
     ['@hourly', '2026-11-25T10:00:00Z', true],
     ['0 0 13 * 5', '2026-11-27T00:00:00Z', true], // dom OR dow when both restricted: Friday 27th
+    // Names, as croner and the spec read them (the lab's old parser refused them).
+    ['0 3 * * MON', '2026-11-30T03:00:00Z', true],
+    ['0 3 * * MON', '2026-11-29T03:00:00Z', false],
+    ['0 0 1 JAN-MAR *', '2027-02-01T00:00:00Z', true],
   ])('%s at %s: %s', (schedule, at, want) => {
     expect(cronMatches(parseCron(schedule)!, new Date(at))).toBe(want);
   });

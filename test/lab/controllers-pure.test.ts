@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatFailedScheduling, matchesNodeSelection, parseTaint, tolerates, violatesTopologySpread } from '../../src/lab/controllers/scheduling.js';
+import { formatFailedScheduling, matchesNodeSelection, tolerates, violatesTopologySpread } from '../../src/lab/controllers/scheduling.js';
 import { Allocator, nodePodCidr, nthAddress } from '../../src/lab/controllers/ipam.js';
 import { parseQuantity, podRequests } from '../../src/lab/controllers/quantity.js';
 
@@ -16,14 +16,6 @@ describe('taints and tolerations', () => {
     ['none', [], cp, false],
   ] as const)('%s', (_n, tols, taint, want) => {
     expect(tolerates(tols as never, taint)).toBe(want);
-  });
-
-  it.each([
-    ['dedicated=db:NoSchedule', { key: 'dedicated', value: 'db', effect: 'NoSchedule' }],
-    ['node-role.kubernetes.io/control-plane:NoSchedule', { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
-    ['x=:NoExecute', { key: 'x', value: '', effect: 'NoExecute' }],
-  ])('parseTaint %s', (s, want) => {
-    expect(parseTaint(s)).toEqual(want);
   });
 });
 

@@ -1,80 +1,38 @@
 /**
  * The CronJob controller: standard five-field schedules (minute hour day-of-month month day-of-week; `*`,
- * lists, ranges, steps, @hourly/@daily/...), in UTC unless spec.timeZone is "Etc/UTC"/"UTC" (others: UTC too).
+ * lists, ranges, steps, names, @hourly/@daily/...; parsed by croner as the spec is), in UTC unless spec.timeZone is "Etc/UTC"/"UTC" (others: UTC too).
  * Creates `<cronjob>-<minutes since epoch>` Jobs like the real controller, honours suspend,
  * concurrencyPolicy and the history limits, and records lastScheduleTime / active.
  */
 import { isOwnedBy, iso, ownerRef, quietly, type Obj, type Runtime } from './runtime.js';
 import type { KubeObject } from '../store/types.js';
+import type { Cron } from 'croner';
+import { parseCronSchedule } from '../../spec/fields.js';
 
-const MACROS: Record<string, string> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@hourly': '0 * * * *',
-};
-const RANGES: [number, number][] = [
-  [0, 59],
-  [0, 23],
-  [1, 31],
-  [1, 12],
-  [0, 7],
-];
+/** A schedule as the spec edge parses it (croner, src/spec/fields.ts): one grammar for the spec and the lab. */
+export type CronFields = Cron;
 
-/** The set of values each field allows, or undefined when the schedule is not valid cron. */
-export function parseCron(schedule: string): Set<number>[] | undefined {
-  const fields = (MACROS[schedule.trim()] ?? schedule).trim().split(/\s+/);
-  if (fields.length !== 5) return undefined;
-  const out: Set<number>[] = [];
-  for (const [i, f] of fields.entries()) {
-    const [lo, hi] = RANGES[i]!;
-    const set = new Set<number>();
-    for (const part of f.split(',')) {
-      const m = /^(\*|\d+(?:-\d+)?)(?:\/(\d+))?$/.exec(part);
-      if (!m) return undefined;
-      let a = lo;
-      let b = hi;
-      if (m[1] !== '*') {
-        const [x, y] = m[1]!.split('-').map(Number);
-        a = x!;
-        b = y ?? (m[2] ? hi : x!);
-      }
-      const step = m[2] ? Number(m[2]) : 1;
-      if (a < lo || b > hi || a > b || step < 1) return undefined;
-      for (let v = a; v <= b; v += step) set.add(i === 4 && v === 7 ? 0 : v);
-    }
-    out.push(set);
-  }
-  return out;
+/** The parsed schedule, or undefined when it is not a schedule a CronJob takes. */
+export function parseCron(schedule: string): CronFields | undefined {
+  const c = parseCronSchedule(schedule);
+  return typeof c === 'string' ? undefined : c;
 }
 
-export function cronMatches(fields: Set<number>[], d: Date): boolean {
-  const [min, hour, dom, mon, dow] = fields as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
-  if (!min.has(d.getUTCMinutes()) || !hour.has(d.getUTCHours()) || !mon.has(d.getUTCMonth() + 1)) return false;
-  // Day-of-month and day-of-week: when both are restricted, either may match (cron's rule).
-  const domAll = dom.size === 31;
-  const dowAll = dow.size === 7;
-  const domOk = dom.has(d.getUTCDate());
-  const dowOk = dow.has(d.getUTCDay());
-  return domAll || dowAll ? domOk && dowOk : domOk || dowOk;
+export function cronMatches(cron: CronFields, d: Date): boolean {
+  return cron.match(new Date(Math.floor(d.getTime() / 60_000) * 60_000));
 }
 
 /** The latest scheduled minute in (after, now], if any (looks back at most one day, like startingDeadline). */
-export function lastScheduleBetween(fields: Set<number>[], after: Date, now: Date): Date | undefined {
+export function lastScheduleBetween(cron: CronFields, after: Date, now: Date): Date | undefined {
   const t = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-  for (let i = 0; i < 24 * 60 && t.getTime() > after.getTime(); i++, t.setTime(t.getTime() - 60_000)) {
-    if (cronMatches(fields, t)) return new Date(t);
-  }
-  return undefined;
+  const floor = Math.max(after.getTime(), t.getTime() - 24 * 3600_000);
+  if (cronMatches(cron, t) && t.getTime() > floor) return t;
+  const prev = cron.previousRuns(1, t)[0];
+  return prev && prev.getTime() > floor ? prev : undefined;
 }
 
-export function nextScheduleAfter(fields: Set<number>[], now: Date): Date | undefined {
-  const t = new Date(Math.floor(now.getTime() / 60_000) * 60_000 + 60_000);
-  for (let i = 0; i < 366 * 24 * 60; i++, t.setTime(t.getTime() + 60_000)) if (cronMatches(fields, t)) return new Date(t);
-  return undefined;
+export function nextScheduleAfter(cron: CronFields, now: Date): Date | undefined {
+  return cron.nextRun(new Date(Math.floor(now.getTime() / 60_000) * 60_000)) ?? undefined;
 }
 
 function isFinished(job: KubeObject): boolean {

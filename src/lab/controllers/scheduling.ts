@@ -36,13 +36,6 @@ export function untoleratedTaint(pod: Obj, node: Obj): Taint | undefined {
   return taints.find((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(pod.spec?.tolerations, t));
 }
 
-export function parseTaint(s: string): Taint {
-  // "key=value:Effect" or "key:Effect"
-  const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(s.trim());
-  if (!m) throw new Error(`"${s}" is not a taint (key[=value]:NoSchedule|PreferNoSchedule|NoExecute)`);
-  return m[2] === undefined ? { key: m[1]!, effect: m[3]! } : { key: m[1]!, value: m[2], effect: m[3]! };
-}
-
 function matchesNodeRequirement(req: Obj, labels: Record<string, string>, fields: Record<string, string>, isField: boolean): boolean {
   const src = isField ? fields : labels;
   const has = Object.prototype.hasOwnProperty.call(src, req.key);
