@@ -52,6 +52,29 @@ function quietOnClosedPipe(stream: Io['stdout']): void {
   });
 }
 
+type CommanderCommand = import('commander').Command;
+
+/**
+ * A command that has both an action and subcommands (the program itself: the wizard; `drill`: `drill history`)
+ * would read an unknown word as an extra argument ("too many arguments"). Such commands take the words, and a
+ * word that is no subcommand is an unknown command with a suggestion, as kubectl and helm say it.
+ * Set after the commands are registered, so subcommands keep commander's strict argument count.
+ */
+function adoptUnknownSubcommands(root: CommanderCommand): void {
+  const walk = (cmd: CommanderCommand) => {
+    const hasAction = (cmd as unknown as { _actionHandler?: unknown })._actionHandler !== undefined && (cmd as unknown as { _actionHandler?: unknown })._actionHandler !== null;
+    if (cmd.commands.length > 0 && hasAction && cmd.registeredArguments.length === 0) {
+      cmd.allowExcessArguments(true);
+      cmd.hook('preAction', (self, actionCommand) => {
+        // Hooks run for the ancestors of the command that acts too: only the acting command judges its words.
+        if (actionCommand === self && self.args.length > 0) (self as unknown as { unknownCommand(): never }).unknownCommand();
+      });
+    }
+    for (const sub of cmd.commands) walk(sub);
+  };
+  walk(root);
+}
+
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   quietOnClosedPipe(io.stdout);
   // Fast path: no commander, no command modules.
@@ -95,6 +118,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     })
     .addOption(new Option('-y, --yes', 'never prompt; answer from the spec and flags').default(false))
     .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true)
+    // Every command's --help lists the global flags too (-f, --json, --state-dir, ...), as kubectl's and helm's do.
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({
@@ -114,6 +140,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     });
 
   for (const mod of await commandModules()) mod.register(program, io, setExit);
+  adoptUnknownSubcommands(program);
+  program.helpCommand('help [command]', 'show help for a command');
 
   try {
     await program.parseAsync(argv, { from: 'user' });

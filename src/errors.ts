@@ -135,7 +135,12 @@ export function renderError(err: unknown): string {
 }
 
 function renderErrorText(err: unknown): string {
-  if (err instanceof SpecError) return `error: invalid input\n${err.message}`;
+  if (err instanceof SpecError) {
+    // Headed by the file(s), so a log line says which input was wrong before it says how.
+    const files = [...new Set(err.issues.map((i) => i.file))];
+    const n = err.issues.length;
+    return `error: ${files.join(', ') || 'the input'} has ${n === 1 ? 'a problem' : `${n} problems`}\n${err.message}`;
+  }
   if (err instanceof UserError) {
     const lines = [`error: ${err.message}`];
     if (err.why) lines.push(`  why: ${err.why}`);

@@ -1,4 +1,5 @@
 import { EXIT, UserError } from '../errors.js';
+import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 interface DrillFlags {
@@ -109,14 +110,14 @@ Examples:
     drill
       .command('history')
       .description('past drills from <state-dir>/drills.jsonl: RTO over time, last success')
-      .option('--limit <n>', 'show the last n drills', '20')
-      .action(async (o: { limit: string }, cmd) => {
+      .option('--limit <n>', 'show the last n drills (1-10000)', wholeNumber(1, 10_000, 'drills'), 20)
+      .action(async (o: { limit: number }, cmd) => {
         const g = cmd.optsWithGlobals() as GlobalOptions;
         const path = await import('node:path');
         const { defaultStateDir } = await import('../run/records.js');
         const stateDir = g.stateDir ? path.resolve(io.cwd, g.stateDir) : defaultStateDir(path.resolve(io.cwd, g.file));
         const { showDrillHistory } = await import('../drill/index.js');
-        setExit(await showDrillHistory({ stateDir, io, json: g.json, limit: Number(o.limit) || 20 }));
+        setExit(await showDrillHistory({ stateDir, io, json: g.json, limit: o.limit }));
       });
   },
 };

@@ -1,13 +1,9 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
+import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-function int(v: string): number {
-  if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('must be a whole number');
-  return Number(v);
 }
 
 const mod: CommandModule = {
@@ -16,13 +12,13 @@ const mod: CommandModule = {
     lab
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
-      .option('--nodes <n>', 'number of nodes, control planes included (default 3, or the nodes of -f cluster.yaml)', int)
-      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', int)
+      .option('--nodes <n>', 'number of nodes, control planes included (1-250; default 3, or the nodes of -f cluster.yaml)', wholeNumber(1, 250, 'nodes'))
+      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, 250, 'nodes'))
       .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
       .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])
       .option('--etcd <url>', 'keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')
       .option('--kubeconfig <path>', 'where to write the kubeconfig (0600)', 'lab.kubeconfig')
-      .option('--port <port>', 'HTTPS port on 127.0.0.1 (0 picks a free one)', int, 0)
+      .option('--port <port>', 'HTTPS port on 127.0.0.1 (0 picks a free one)', wholeNumber(0, 65535, 'a TCP port'), 0)
       .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes')
       .action(async (o: { nodes?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port: number }, cmd) => {
         const g = cmd.optsWithGlobals() as GlobalOptions;

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
@@ -10,7 +11,7 @@ const mod: CommandModule = {
       .addOption(new Option('--role <role>', 'what this machine is (default: the spec node with this machine\'s address, else the operator machine)').choices(['control-plane', 'worker', 'operator']))
       .option('--no-remote', 'do not query the nodes (talosctl --insecure / ssh); check this machine, subnets and reachability only')
       .option('--list', 'print the port catalog and the thresholds with their sources, and run nothing', false)
-      .addOption(new Option('--fsync-bytes <n>', 'bytes the etcd disk benchmark writes (default 23068672 = 22 MiB, as etcd guidance)').argParser((v) => Number(v)).hideHelp())
+      .addOption(new Option('--fsync-bytes <n>', 'bytes the etcd disk benchmark writes (default 23068672 = 22 MiB, as etcd guidance)').argParser(wholeNumber(1, 1024 ** 3, 'bytes')).hideHelp())
       .addHelpText(
         'after',
         [

@@ -1,3 +1,4 @@
+import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
@@ -5,10 +6,10 @@ const mod: CommandModule = {
     program
       .command('rehearse')
       .description('run the whole flow on the lab, on this machine: preflight, the plan as a dry run, validation and a restore drill')
-      .option('--nodes <n>', 'reshape the lab to N nodes (3 control planes from 3 up)', (v) => Number(v))
+      .option('--nodes <n>', 'reshape the lab to N nodes (3 control planes from 3 up; 1-250)', wholeNumber(1, 250, 'nodes'))
       .option('--fault <name...>', 'start the lab with a fault (see `groundwork lab up --help`), to see what a broken cluster looks like')
       .option('--stages <list>', 'only these stages (comma-separated)')
-      .option('--timeout <seconds>', 'how long validation waits for the lab', (v) => Number(v))
+      .option('--timeout <seconds>', 'how long validation waits for the lab (1-3600, default 120)', wholeNumber(1, 3600, 'seconds'))
       .addHelpText(
         'after',
         '\nUses -f cluster.yaml when it exists, else the embedded 3+2 lab spec (examples/lab.yaml).\nNothing leaves this machine: the lab listens on 127.0.0.1 and its nodes are 127.0.100.x.\n\nExamples:\n  $ groundwork rehearse\n  $ groundwork rehearse --nodes 5 --json\n  $ groundwork rehearse --fault netpol-not-enforced',

@@ -1,3 +1,4 @@
+import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 interface ValidateFlags {
@@ -7,7 +8,7 @@ interface ValidateFlags {
   junit?: string;
   keep: boolean;
   imageRegistry?: string;
-  timeout: string;
+  timeout: number;
   printRbac: boolean;
 }
 
@@ -22,7 +23,7 @@ const mod: CommandModule = {
       .option('--junit <file>', 'also write the results as JUnit XML to this file')
       .option('--keep', 'keep the test namespaces for inspection (printed at the end)', false)
       .option('--image-registry <registry>', 'pull the probe image from this mirror (default: spec.images.registry, else registry.k8s.io)')
-      .option('--timeout <seconds>', 'how long each suite waits for pods and volumes', '120')
+      .option('--timeout <seconds>', 'how long each suite waits for pods and volumes (1-3600)', wholeNumber(1, 3600, 'seconds'), 120)
       .option('--print-rbac', 'print the minimal ClusterRole validate needs and exit', false)
       .addHelpText('after', '\nExamples:\n  $ groundwork validate --kubeconfig admin.conf\n  $ groundwork validate --only connectivity,netpol --junit validate.xml\n  $ groundwork validate --print-rbac | kubectl apply -f -')
       .action(async (o: ValidateFlags, cmd) => {
@@ -33,9 +34,7 @@ const mod: CommandModule = {
           setExit(0);
           return;
         }
-        const { UserError } = await import('../errors.js');
-        const timeoutS = Number(o.timeout);
-        if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UserError(`--timeout must be a positive number of seconds (got "${o.timeout}")`, { exitCode: 2 });
+        const timeoutS = o.timeout;
         const { useColor } = await import('../io.js');
         const code = await v.runValidate({
           io,

@@ -80,6 +80,8 @@ export interface FaultRegistry {
 export interface FaultOptions {
   /** For api-errors; injectable so tests are deterministic. */
   random?: () => number;
+  /** The lab's node names: a node fault must name one of them. */
+  nodes?: () => readonly string[];
 }
 
 export function createFaultRegistry(initial: readonly string[] = [], opts: FaultOptions = {}): FaultRegistry {
@@ -93,6 +95,10 @@ export function createFaultRegistry(initial: readonly string[] = [], opts: Fault
   const reg: FaultRegistry = {
     add(raw) {
       const f = parseFault(raw);
+      const nodes = opts.nodes?.();
+      if (f.name === 'node-not-ready' && nodes && !nodes.includes(f.arg ?? '')) {
+        throw new UserError(`fault "${f.raw}": this lab has no node "${f.arg}"`, { exitCode: 2, fix: `name one of its nodes: ${nodes.join(', ')}` });
+      }
       active.set(keyOf(f), f);
       changed();
       return f;

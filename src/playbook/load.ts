@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { SpecError, UserError, EXIT, type SpecIssue } from '../errors.js';
+import { SpecError, UserError, EXIT, fileError, type SpecIssue } from '../errors.js';
 import { displayFile, displayPath, issuesFromZod, locate, parseYaml, sortIssues, type YamlSource } from '../spec/load.js';
 import { checkTemplate } from './render.js';
 import { Playbook } from './schema.js';
@@ -61,8 +61,7 @@ export async function loadPlaybook(file: string): Promise<LoadedPlaybook> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read the playbook ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`, { exitCode: EXIT.usage });
+    throw fileError('the playbook', file, e, { fix: 'reinstall groundwork: its playbooks/ directory is incomplete', exitCode: EXIT.usage });
   }
   return parsePlaybook(text, displayFile(file));
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { SpecError, UserError, type SpecIssue } from '../errors.js';
+import { SpecError, UserError, fileError, type SpecIssue } from '../errors.js';
 import type { Io } from '../io.js';
 import type { NetworkPolicy } from '../net/netpol.js';
 import { explainPolicy } from '../net/netpol-explain.js';
@@ -86,7 +86,7 @@ export async function explainNetpolFile(file: string, o: { io: Io; json?: boolea
   try {
     text = file === '-' ? await readStdin(o.io) : await readFile(file, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: 2, fix: 'pass a YAML file with NetworkPolicies (or - for stdin)' });
+    throw fileError('the NetworkPolicy file', file, e, { fix: 'pass a YAML file with NetworkPolicies (or - for stdin)' });
   }
   const { policies, skipped } = explainNetpolText(text, file === '-' ? '<stdin>' : file);
   for (const s of skipped) o.io.stderr.write(`skipped ${s}\n`);

@@ -271,6 +271,17 @@ describe('changeLabFaults (the service behind `groundwork lab fault`)', () => {
     await expect(changeLabFaults(lab.kubeconfigPath, 'clear', 'dns-down')).rejects.toThrow(/the lab refused: fault "dns-down" is not active/);
   });
 
+  it('refuses a node fault for a node the lab does not have, naming the nodes it has (usage error)', async () => {
+    const { changeLabFaults } = await import('../../src/lab/faults.js');
+    lab = await startLab({ nodes: 3, controllers: createControllers({ timeScale: 0.01, startDelayMs: 5 }) });
+    await expect(changeLabFaults(lab.kubeconfigPath, 'add', 'node-not-ready:w-9')).rejects.toMatchObject({
+      name: 'UserError',
+      exitCode: 2,
+      message: 'the lab refused: fault "node-not-ready:w-9": this lab has no node "w-9"; name one of its nodes: cp-1, w-1, w-2',
+    });
+    expect(await changeLabFaults(lab.kubeconfigPath, 'list')).toEqual({ faults: [] });
+  });
+
   it('says so when no lab answers', async () => {
     const { changeLabFaults } = await import('../../src/lab/faults.js');
     lab = await startLab({});

@@ -89,7 +89,7 @@ describe('groundwork spec check', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
       [
-        'error: invalid input',
+        'error: cluster.yaml has 3 problems',
         'cluster.yaml:21:15 spec.nodes[4].name: duplicate node name "w-1" (also spec.nodes[3])',
         'cluster.yaml:23:14 spec.network.podCIDR: "10.244.0.0/33" is not a CIDR (or a dual-stack pair "IPv4CIDR,IPv6CIDR")',
         'cluster.yaml:25:10 spec.network.cni: "weave" is not one of cilium, calico, flannel, none',

@@ -62,7 +62,7 @@ export interface ControllerHandle {
 export function createControllers(options: ControllerOptions = {}, onStart?: (h: ControllerHandle) => void): StartControllers {
   return async (ctx: LabContext) => {
     const now = options.now ?? (() => new Date());
-    const faults = options.faults ?? createFaultRegistry(ctx.faults);
+    const faults = options.faults ?? createFaultRegistry(ctx.faults, { nodes: () => ctx.nodes.map((n) => n.name) });
     const opts = {
       timeScale: options.timeScale ?? 1,
       startDelayMs: options.startDelayMs ?? 300,

@@ -1,0 +1,99 @@
+/**
+ * Issue 15: the command line behaves like kubectl's and helm's: `help [command]`, suggestions for unknown
+ * commands and subcommands, one numeric-flag parser with ranges, --help with the global flags, errors in words.
+ * In-process through main(), with its own io (no TTY, CI set): nothing here depends on the machine's tools.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
+import { parseWholeNumber } from '../../src/commands/flags.js';
+
+async function run(args: string[], cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'))): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true', PATH: '/nonexistent' }, cwd, signal: new AbortController().signal });
+  return { code, out, err };
+}
+
+describe('help and unknown commands', () => {
+  it('`groundwork help` prints the program help, exit 0', async () => {
+    const r = await run(['help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: groundwork [options] [command]');
+    expect(r.out).toMatch(/help \[command\]\s+show help for a command/);
+  });
+
+  it('`groundwork help plan` prints the help of plan', async () => {
+    const r = await run(['help', 'plan']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Usage: groundwork plan [options]');
+  });
+
+  it.each([
+    [['plna'], "unknown command 'plna'", 'Did you mean plan?'],
+    [['rehears'], "unknown command 'rehears'", 'Did you mean rehearse?'],
+    [['drill', 'histroy'], "unknown command 'histroy'", 'Did you mean history?'],
+    [['lab', 'fautl'], "unknown command 'fautl'", 'Did you mean fault?'],
+  ])('%j is an unknown command with a suggestion, exit 2', async (args, what, suggestion) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(what);
+    expect(r.err).toContain(suggestion);
+    expect(r.err).not.toContain('too many arguments');
+  });
+
+  it('--help of a command lists the global flags', async () => {
+    const r = await run(['rehearse', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Global Options:[\s\S]*-f, --file <cluster\.yaml>[\s\S]*--json[\s\S]*--state-dir <dir>/);
+  });
+});
+
+describe('numeric flags: one parser with ranges, usage errors naming the flag and the range', () => {
+  it.each([
+    [['rehearse', '--timeout', 'abc'], "option '--timeout <seconds>' argument 'abc' is invalid. It must be a whole number from 1 to 3600 (seconds)."],
+    [['rehearse', '--timeout', '0'], "option '--timeout <seconds>' argument '0' is invalid. It must be a whole number from 1 to 3600 (seconds), not 0."],
+    [['rehearse', '--timeout', '-5'], "option '--timeout <seconds>' argument '-5' is invalid. It must be a whole number from 1 to 3600 (seconds), not -5."],
+    [['rehearse', '--nodes', 'abc'], "option '--nodes <n>' argument 'abc' is invalid. It must be a whole number from 1 to 250 (nodes)."],
+    [['drill', 'history', '--limit', 'abc'], "option '--limit <n>' argument 'abc' is invalid. It must be a whole number from 1 to 10000 (drills)."],
+    [['validate', '--timeout', '1.5'], "option '--timeout <seconds>' argument '1.5' is invalid. It must be a whole number from 1 to 3600 (seconds)."],
+    [['lab', 'up', '--port', '70000'], "option '--port <port>' argument '70000' is invalid. It must be a whole number from 0 to 65535 (a TCP port), not 70000."],
+  ])('%j', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`error: ${message}`);
+    expect(r.out).toBe('');
+  });
+
+  it('the parser: whole numbers in range only', () => {
+    expect(parseWholeNumber(' 42 ', { min: 1, max: 100 })).toBe(42);
+    for (const bad of ['', '4e2', '0x10', '1.0', 'NaN', 'Infinity', '101', '0']) expect(() => parseWholeNumber(bad, { min: 1, max: 100 })).toThrow(/whole number from 1 to 100/);
+  });
+});
+
+describe('errors in words', () => {
+  it('-f pointing at a directory says so, not EISDIR, exit 2', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
+    mkdirSync(path.join(cwd, 'specs'));
+    const r = await run(['spec', 'check', '-f', 'specs'], cwd);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`cannot read the cluster spec ${path.join(cwd, 'specs')}: it is a directory, not a file`);
+    expect(r.err).not.toContain('EISDIR');
+  });
+
+  it('spec errors are headed by the file, not "invalid input"', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
+    writeFileSync(path.join(cwd, 'mine.yaml'), 'apiVersion: groundwork.dev/v1alpha1\nkind: Cluster\nmetadata: { name: Demo }\n');
+    const r = await run(['spec', 'check', '-f', 'mine.yaml'], cwd);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')[0]).toBe(`error: ${path.join(cwd, 'mine.yaml')} has 2 problems`);
+    expect(r.err).not.toContain('invalid input');
+  });
+});
