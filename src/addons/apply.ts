@@ -2,6 +2,7 @@
  * The thin applier for the backup objects (STYLE 2): the manifests are written to the run directory as YAML an
  * operator can read, then created, or merge-patched when they exist, through src/kube.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -37,10 +38,16 @@ export interface ApplyStepOptions {
   plan: BackupPlan;
   runDir: string;
   connect?: (kubeconfig: string) => Promise<KubeClient>;
+  /** Write the manifests now (setup, --dry-run), as the helm steps write their values: every file the plan names. */
+  writeFiles?: boolean;
 }
 
 export function buildApplyBackupStep(o: ApplyStepOptions): Step {
   const planned = manifestFilePath(o.runDir, 'etcd-backup');
+  if (o.writeFiles) {
+    mkdirSync(path.dirname(planned), { recursive: true });
+    writeFileSync(planned, renderManifests(o.plan.objects, 'etcd backup: CronJob and the accounts it runs as'), { mode: 0o644 });
+  }
   const kinds = o.plan.objects.map((x) => `${x.kind} ${x.metadata?.name}`).join(', ');
   return {
     id: `${o.stage}-apply`,

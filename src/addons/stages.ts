@@ -63,7 +63,7 @@ export function buildMonitoringStage(spec: Spec, o: AddonStageOptions): Stage {
 
 export function buildBackupStage(spec: Spec, o: AddonStageOptions): Stage {
   const plan = buildBackupPlan(spec);
-  const steps = plan.objects.length > 0 ? [buildApplyBackupStep({ stage: 'backup', plan, runDir: o.runDir, connect: o.gate?.connect })] : [];
+  const steps = plan.objects.length > 0 ? [buildApplyBackupStep({ stage: 'backup', plan, runDir: o.runDir, connect: o.gate?.connect, writeFiles: o.writeFiles })] : [];
   return { name: 'backup', title: 'Schedule etcd backups', steps, notes: plan.notes };
 }
 

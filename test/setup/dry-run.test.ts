@@ -32,4 +32,18 @@ describe('setup --dry-run and plan', () => {
     // nothing ran: no process in the audit log
     expect(existsSync(path.join(run, 'audit.jsonl'))).toBe(false);
   });
+
+  it.each(['talos-ha.yaml', 'kubeadm-small.yaml'])('%s: a dry run writes every generated file the plan names', (example) => {
+    const dir = inTemp(example);
+    const plan = JSON.parse(execFileSync(process.execPath, [bin, 'plan', '--json'], { cwd: dir, encoding: 'utf8' })) as { stages: { steps: { files: string[] }[] }[] };
+    const runPrefix = path.join(dir, '.groundwork', 'runs', '<run-id>') + path.sep;
+    // Files in the run directory are generated from the spec; secrets and drill scratch come from running steps.
+    const named = plan.stages.flatMap((st) => st.steps.flatMap((s) => s.files)).filter((f) => f.startsWith(runPrefix)).map((f) => f.slice(runPrefix.length));
+    expect(named).toContain(path.join('addons', 'etcd-backup.yaml'));
+    execFileSync(process.execPath, [bin, 'setup', '--yes', '--dry-run', '--json'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const run = path.join(dir, '.groundwork', 'runs', readdirSync(path.join(dir, '.groundwork', 'runs'))[0]!);
+    const missing = named.filter((f) => !existsSync(path.join(run, f)));
+    expect(missing).toEqual([]);
+    expect(readFileSync(path.join(run, 'addons', 'etcd-backup.yaml'), 'utf8')).toContain('kind: CronJob');
+  });
 });
