@@ -46,10 +46,44 @@ export type WatchHandler = (type: WatchEventType, obj: KubeObject) => void;
 
 /** Where the kubeconfig is: the flag, then $KUBECONFIG (first file of the list), then ~/.kube/config. */
 export function resolveKubeconfigPath(file: string | undefined, env: Record<string, string | undefined>): string {
-  if (file) return file;
-  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((p) => p !== '');
-  if (fromEnv) return fromEnv;
-  return path.join(env.HOME ?? homedir(), '.kube', 'config');
+  return kubeconfigFiles(file, env)[0]!;
+}
+
+/**
+ * The kubeconfig files to read, as kubectl's loading rules have them: the flag (one file), else every file of
+ * $KUBECONFIG (a PATH-style list, duplicates dropped), else ~/.kube/config.
+ */
+export function kubeconfigFiles(file: string | undefined, env: Record<string, string | undefined>): string[] {
+  if (file) return [file];
+  const fromEnv = [...new Set((env.KUBECONFIG ?? '').split(path.delimiter).filter((p) => p !== ''))];
+  if (fromEnv.length > 0) return fromEnv;
+  return [path.join(env.HOME ?? homedir(), '.kube', 'config')];
+}
+
+interface KubeconfigPart {
+  clusters: { name: string }[];
+  users: { name: string }[];
+  contexts: { name: string }[];
+  currentContext: string;
+}
+
+/**
+ * Merges kubeconfig files as kubectl does (client-go clientcmd): the first file to define a cluster, user or
+ * context name wins, and the first non-empty current-context wins. Each part's relative paths are already
+ * resolved against its own file. Pure.
+ */
+export function mergeKubeconfigs<T extends KubeconfigPart>(parts: readonly T[]): { clusters: T['clusters']; users: T['users']; contexts: T['contexts']; currentContext: string } {
+  const firstByName = <X extends { name: string }>(lists: X[][]): X[] => {
+    const seen = new Map<string, X>();
+    for (const list of lists) for (const x of list) if (!seen.has(x.name)) seen.set(x.name, x);
+    return [...seen.values()];
+  };
+  return {
+    clusters: firstByName(parts.map((p) => p.clusters)),
+    users: firstByName(parts.map((p) => p.users)),
+    contexts: firstByName(parts.map((p) => p.contexts)),
+    currentContext: parts.find((p) => p.currentContext)?.currentContext ?? '',
+  };
 }
 
 interface AuthState {
@@ -316,8 +350,11 @@ export interface LoadOptions {
  */
 export async function loadKubeConfig(file?: string, context?: string, opts: LoadOptions = {}): Promise<KubeClient> {
   const env = opts.env ?? process.env;
-  const kubeconfig = resolveKubeconfigPath(file, env);
-  if (!existsSync(kubeconfig)) {
+  const listed = kubeconfigFiles(file, env);
+  // As kubectl: files of a $KUBECONFIG list that don't exist are skipped; a --kubeconfig that doesn't is an error.
+  const files = listed.filter((f) => existsSync(f));
+  const kubeconfig = files.join(path.delimiter) || listed.join(path.delimiter);
+  if (files.length === 0) {
     throw new UserError(`no kubeconfig at ${kubeconfig}`, {
       exitCode: 2,
       fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test',
@@ -330,14 +367,23 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
     throw fileError('kubeconfig', kubeconfig, e, { fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test' });
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromFile(kubeconfig);
-  } catch (err) {
-    // Never the parser's message: it quotes the offending line, which may hold a token.
-    const mark = (err as { mark?: { line?: number; column?: number } }).mark;
-    const where = mark?.line !== undefined ? `:${mark.line + 1}:${(mark.column ?? 0) + 1}` : '';
-    throw new UserError(`cannot read kubeconfig ${kubeconfig}${where}: not a valid kubeconfig`, { exitCode: 2, fix: 'pass a valid kubeconfig with --kubeconfig' });
+  const read = (f: string) => {
+    const one = new KubeConfig();
+    try {
+      one.loadFromFile(f);
+    } catch (err) {
+      // Never the parser's message: it quotes the offending line, which may hold a token.
+      const mark = (err as { mark?: { line?: number; column?: number } }).mark;
+      const where = mark?.line !== undefined ? `:${mark.line + 1}:${(mark.column ?? 0) + 1}` : '';
+      throw new UserError(`cannot read kubeconfig ${f}${where}: not a valid kubeconfig`, { exitCode: 2, fix: 'pass a valid kubeconfig with --kubeconfig' });
+    }
+    return one;
+  };
+  let kc = read(files[0]!);
+  if (files.length > 1) {
+    const merged = mergeKubeconfigs(files.map(read));
+    kc = new KubeConfig();
+    kc.loadFromOptions(merged);
   }
   if (context) {
     const names = kc.getContexts().map((c) => c.name);

@@ -121,6 +121,26 @@ describe('kube errors and paths', () => {
     expect(resolveKubeconfigPath(file, env)).toBe(want);
   });
 
+  it('a KUBECONFIG list is merged as kubectl merges it: first definition and first current-context win, missing files skipped', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-kc-merge-'));
+    const kc = (o: { cluster: string; server: string; context: string; current?: string }) =>
+      `apiVersion: v1\nkind: Config\nclusters: [{name: ${o.cluster}, cluster: {server: "${o.server}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: ${o.context}, context: {cluster: ${o.cluster}, user: u}}]\n${o.current ? `current-context: ${o.current}\n` : ''}`;
+    const a = path.join(dir, 'a');
+    const b = path.join(dir, 'b');
+    writeFileSync(a, kc({ cluster: 'shared', server: 'https://127.0.0.1:9', context: 'ctx-a' }));
+    writeFileSync(b, kc({ cluster: 'shared', server: 'https://127.0.0.2:9', context: 'ctx-b', current: 'ctx-b' }));
+    const env = { KUBECONFIG: [a, path.join(dir, 'missing'), b].join(path.delimiter) };
+    // current-context comes from b (a sets none); cluster "shared" is a's (the first file to define it wins).
+    const k = await loadKubeConfig(undefined, undefined, { env });
+    expect(k.server).toBe('https://127.0.0.1:9');
+    k.close();
+    // a context only the second file defines is there too.
+    const kb = await loadKubeConfig(undefined, 'ctx-a', { env });
+    expect(kb.server).toBe('https://127.0.0.1:9');
+    kb.close();
+    await expect(loadKubeConfig(undefined, 'nope', { env })).rejects.toMatchObject({ fix: expect.stringMatching(/ctx-a.*ctx-b|ctx-b.*ctx-a/) });
+  });
+
   it('turns client-node ApiException (code + JSON string body) into KubeApiError with the Status', () => {
     const e = toKubeError({ code: 403, body: JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'pods is forbidden: User "x" cannot list' }) }, 'GET', '/api/v1/pods');
     expect(e).toBeInstanceOf(KubeApiError);
