@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -8,6 +9,9 @@ export default defineConfig({
     // Colour libraries treat any FORCE_COLOR as on; tests compare plain text.
     env: { NO_COLOR: '1', FORCE_COLOR: '', GROUNDWORK_LOOPBACK_ONLY: '1' },
     pool: 'forks',
+    // Vitest 4 runs CPUs-1 workers: one on a 2-core machine. Most test time is waiting on real processes
+    // (etcd, kubectl, the lab), so use at least two.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     globalSetup: ['test/global-setup.ts'],
     // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.
     reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],

@@ -36,7 +36,7 @@ export interface RehearseOptions {
 }
 
 /** How to get what the drill needs (README: the main job runs it). */
-const ETCD_FIX = 'npm run lab-tools (apt-get install etcd-server etcd-client)';
+const ETCD_FIX = 'run `npm run lab-tools` (or apt-get install etcd-server etcd-client)';
 
 export const EMBEDDED_SPEC = fileURLToPath(new URL('../examples/lab.yaml', import.meta.url));
 
@@ -183,7 +183,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
       if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
       etcdUrl = addr.clientUrl;
-    } else say(`etcd is not installed: the lab keeps its objects in memory and the restore drill is SKIPPED (${ETCD_FIX})`);
+    } else say(`etcd is not installed: the lab keeps its objects in memory and the restore drill is SKIPPED; to run it, ${ETCD_FIX}`);
 
     const { startLab } = await import('./lab/index.js');
     const { startControllers } = await import('./lab/controllers/index.js');
@@ -224,7 +224,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
           steps: [],
           needs: ['lab'],
           headline: true,
-          unavailable: { reason: 'etcd is not installed on this machine (the lab keeps its objects in memory)', fix: ETCD_FIX },
+          unavailable: { reason: 'etcd is not installed on this machine', fix: ETCD_FIX },
         });
       }
     }

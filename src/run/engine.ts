@@ -367,7 +367,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
           results.push(r);
           emit({ type: 'step-end', id: r.id, status: 'skip', summary: r.summary, durationMs: 0 });
         }
-        stageTask.skip(`${stage.title}: ${whole.summary}`);
+        stageTask.skip(whole.summary);
         return undefined;
       }
       const within = { stopped: false };
@@ -411,7 +411,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
         task: () => {
           if (mine.length > 0 && mine.every((r) => r.status === 'skip')) {
             const reasons = [...new Set(mine.map((r) => r.summary))];
-            stageTask.skip(`${stage.title}: ${reasons.length === 1 ? reasons[0] : 'every step skipped'}`);
+            stageTask.skip(reasons.length === 1 ? reasons[0] : 'every step skipped');
           }
         },
       };

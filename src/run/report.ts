@@ -38,7 +38,7 @@ export function formatSummary(summary: RunSummary, color = false): string {
   const verdict = { pass: 'passed', fail: 'failed', incomplete: 'INCOMPLETE', interrupted: 'interrupted' }[summary.status];
   out.push('');
   // A skipped headline stage is said on its own line, above the counts: it is what the run was for.
-  for (const h of summary.skippedHeadlines ?? []) out.push(paint(color, 33, `SKIPPED ${h.stage}: ${h.title} did not run (${h.reason.replace(/^cannot run here: /, '')})`));
+  for (const h of summary.skippedHeadlines ?? []) out.push(paint(color, 33, `SKIPPED ${h.stage}: ${h.title} did not run: ${h.reason.replace(/^cannot run here: /, '')}`));
   out.push(`${verdict}: ${c.pass} passed, ${c.warn} warnings, ${c.fail} failed, ${c.skip} skipped in ${(summary.durationMs / 1000).toFixed(1)}s`);
   out.push(`run records: ${summary.runDir}`);
   return `${out.join('\n')}\n`;

@@ -10,6 +10,7 @@ import { createTestContext } from '../helpers/context.js';
 import { createFakeTools, type FakeRule } from '../helpers/fake-tools.js';
 import { fakeWorld, loopbackSpec } from './helpers.js';
 import { whichOnPath } from '../../src/preflight/world.js';
+import { systemPathWithout } from '../helpers/path.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -167,12 +168,14 @@ describe('kubeadm nodes over ssh (strict fake ssh)', () => {
   it('the fact script, run for real by sh on this machine, reports what Node sees', async () => {
     const etcdParent = tmp();
     const script = buildFactScript({ etcdDataDir: path.join(etcdParent, 'etcd', 'member'), imagesDir: '/var/lib/containerd', criSocket: 'unix:///run/containerd/containerd.sock', fsync: true });
-    const out = execFileSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8' });
+    // A PATH without fio, whether or not this machine has it: the script must fall back to dd.
+    const PATH = systemPathWithout(['fio']);
+    const out = execFileSync('/bin/sh', ['-s'], { input: script, encoding: 'utf8', env: { PATH } });
     const f = parseFactOutput(out);
     expect(f.cpus).toBe(os.cpus().length);
     expect(f.memoryBytes).toBe(os.totalmem());
     expect(f.kernel).toBe(os.release());
-    expect(f.binaries.mount).toBe(await whichOnPath('mount', `${process.env.PATH}:/usr/local/sbin:/usr/sbin:/sbin`));
+    expect(f.binaries.mount).toBe(await whichOnPath('mount', `${PATH}:/usr/local/sbin:/usr/sbin:/sbin`));
     expect(f.df.etcd!.totalBytes).toBeGreaterThan(0);
     expect(f.df.etcd!.mount.startsWith('/')).toBe(true);
     expect(['socket', 'missing', 'other']).toContain(f.cri);

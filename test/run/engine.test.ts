@@ -354,7 +354,7 @@ describe('skips are results (issue 15)', () => {
     expect(s.status).toBe('incomplete');
     expect(exitCodeForSummary(s)).toBe(1);
     expect(s.results.find((r) => r.stage === 'drill')).toMatchObject({ status: 'skip', summary: 'cannot run here: etcd is not installed on this machine', fix: 'install etcd' });
-    expect(io.out()).toContain('SKIPPED drill: Rehearse an etcd restore did not run (etcd is not installed on this machine)');
+    expect(io.out()).toContain('SKIPPED drill: Rehearse an etcd restore did not run: etcd is not installed on this machine');
     expect(io.out()).toMatch(/INCOMPLETE: 1 passed, 0 warnings, 0 failed, 1 skipped/);
     expect(io.err()).not.toMatch(/✔ Rehearse an etcd restore/);
     expect(io.err()).toMatch(/Rehearse an etcd restore.*SKIPPED|SKIPPED.*Rehearse an etcd restore/i);

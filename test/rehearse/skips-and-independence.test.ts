@@ -1,0 +1,83 @@
+/**
+ * Issue 15, through the real binary (node bin/groundwork, built by tsc) with a PATH each test builds:
+ * - without etcd the drill, rehearse's headline, is a visible skip in the summary and report.json (never "passed");
+ * - without kubectl, preflight and the drill say the same thing (both failures, in the same words);
+ * - a failing validation suite does not keep the drill from running.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { systemPathWithout } from '../helpers/path.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/groundwork');
+
+function rehearse(args: string[], PATH: string) {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'gw-rehearse-'));
+  const r = spawnSync(process.execPath, [BIN, 'rehearse', ...args], { cwd, encoding: 'utf8', env: { PATH, NO_COLOR: '1', CI: 'true', GROUNDWORK_LOOPBACK_ONLY: '1', HOME: cwd } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+interface Report {
+  status: string;
+  results: { id: string; stage: string; status: string; summary: string }[];
+  skippedHeadlines?: { stage: string; reason: string }[];
+  runDir: string;
+}
+
+describe('rehearse on a PATH without etcd', () => {
+  const PATH = systemPathWithout(['etcd']);
+
+  it('shows the skipped drill in the summary, never a tick, and exits 1 (incomplete)', () => {
+    const r = rehearse(['--stages', 'drill'], PATH);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('[SKIP drill] cannot run here: etcd is not installed on this machine');
+    expect(r.out).toContain('SKIPPED drill: Rehearse an etcd restore did not run: etcd is not installed on this machine');
+    expect(r.out).toMatch(/^INCOMPLETE: 1 passed, 0 warnings, 0 failed, 1 skipped/m);
+    expect(r.out).not.toMatch(/^passed:/m);
+    // Piped progress (listr2's simple renderer): the drill is shown skipped, not ticked.
+    expect(r.err).toMatch(/↓ Rehearse an etcd restore \[SKIPPED: cannot run here: etcd is not installed on this machine\]/);
+    expect(r.err).not.toMatch(/✔ Rehearse an etcd restore/);
+  });
+
+  it('and in the JSON report (stdout and report.json alike)', () => {
+    const r = rehearse(['--stages', 'drill', '--json'], PATH);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as Report;
+    expect(doc.status).toBe('incomplete');
+    expect(doc.skippedHeadlines).toEqual([expect.objectContaining({ stage: 'drill', reason: 'cannot run here: etcd is not installed on this machine' })]);
+    expect(doc.results.find((x) => x.stage === 'drill')).toMatchObject({ status: 'skip' });
+    const saved = JSON.parse(readFileSync(path.join(doc.runDir, 'report.json'), 'utf8')) as Report;
+    expect(saved.status).toBe('incomplete');
+    expect(saved.skippedHeadlines).toEqual(doc.skippedHeadlines);
+  });
+});
+
+describe('rehearse on a PATH without kubectl', () => {
+  it("preflight's finding and the drill's failure agree, in the same words", () => {
+    const r = rehearse(['--stages', 'preflight,drill', '--json'], systemPathWithout(['kubectl']));
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as Report;
+    const tool = doc.results.find((x) => x.id === 'tool-kubectl')!;
+    const lab = doc.results.find((x) => x.id === 'drill-lab-api')!;
+    expect(tool.status).toBe('fail');
+    expect(lab.status).toBe('fail');
+    expect(tool.summary).toContain('this rehearsal needs it (the drill lists the restored data through a lab API server with the real kubectl)');
+    expect(lab.summary).toContain('this rehearsal needs it (the drill lists the restored data through a lab API server with the real kubectl)');
+  });
+});
+
+describe('rehearse: stages that do not depend on each other run and report independently', () => {
+  it('a failing validation suite does not skip the drill', () => {
+    const r = rehearse(['--stages', 'validate,drill', '--fault', 'netpol-not-enforced', '--timeout', '20', '--json'], systemPathWithout([]));
+    const doc = JSON.parse(r.out) as Report;
+    expect(r.code).toBe(1);
+    expect(doc.results.some((x) => x.stage === 'validate' && x.status === 'fail')).toBe(true);
+    const drill = doc.results.filter((x) => x.stage === 'drill');
+    expect(drill.length).toBeGreaterThan(0);
+    expect(drill.filter((x) => x.summary.startsWith('not run'))).toEqual([]);
+    expect(drill.find((x) => x.id === 'drill-verify')).toMatchObject({ status: 'pass' });
+  }, 120_000);
+});
