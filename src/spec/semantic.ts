@@ -70,6 +70,7 @@ export function checkSemantics(input: Spec | unknown): SemanticFinding[] {
       const [addr, prefix] = parsed;
       const v6 = addr.kind() === 'ipv6';
       if (!v6 && mask > 32) out.push({ path: ['spec', 'network', 'nodeMaskSize'], message: `${mask} is larger than 32, the size of an IPv4 address (podCIDR ${c})`, severity: 'error' });
+      else if (!v6 && mask > 30) out.push({ path: ['spec', 'network', 'nodeMaskSize'], message: `/${mask} per node leaves no pod addresses (a /30 holds 2); use 24 for 254 pods per node`, severity: 'error' });
       else if (mask < prefix && !(v6 && parts.length > 1))
         out.push({ path: ['spec', 'network', 'nodeMaskSize'], message: `/${mask} per node is larger than the whole podCIDR ${c}`, severity: 'error' });
     }
@@ -97,8 +98,8 @@ function cidrListOk(v: unknown): v is string {
 
 /**
  * The address plan, judged by the same analysis preflight runs (src/net/subnets.ts) minus this machine's routes:
- * podCIDR overlapping serviceCIDR, a node address inside either, and a podCIDR too small for the nodes at
- * nodeMaskSize are spec errors, found before anything runs.
+ * podCIDR and serviceCIDR of different families, overlapping, a node address inside either, and a podCIDR too
+ * small for the nodes at nodeMaskSize are spec errors, found before anything runs.
  */
 function checkAddressPlan(network: Record<string, unknown>, nodes: Record<string, unknown>[]): SemanticFinding[] {
   const podCIDR = network.podCIDR ?? '10.244.0.0/16';
@@ -115,6 +116,17 @@ function checkAddressPlan(network: Record<string, unknown>, nodes: Record<string
     return [];
   }
   const out: SemanticFinding[] = [];
+  // Families: a pair must be one IPv4 and one IPv6 range, and pods and Services must share the primary family
+  // (dual-stack pods with single-stack Services of that family are fine).
+  const fam = (list: string) => list.split(',').map((c) => (c.includes(':') ? 'IPv6' : 'IPv4'));
+  for (const [field, list] of [['podCIDR', podCIDR], ['serviceCIDR', serviceCIDR]] as const) {
+    const f = fam(list);
+    if (f.length === 2 && f[0] === f[1]) out.push({ path: ['spec', 'network', field], message: `a dual-stack pair is one IPv4 and one IPv6 range, not two ${f[0]} ranges`, severity: 'error' });
+  }
+  if (out.length === 0 && fam(podCIDR)[0] !== fam(serviceCIDR)[0]) {
+    out.push({ path: ['spec', 'network', 'serviceCIDR'], message: `is ${fam(serviceCIDR)[0]} first but podCIDR is ${fam(podCIDR)[0]} first: pods and Services must share the primary family`, severity: 'error' });
+  }
+  if (out.length > 0) return out;
   const say = (f: { summary: string; fix?: string }) => `${f.summary}${f.fix ? `; ${f.fix}` : ''}`;
   for (const f of findings) {
     if (f.status !== 'fail') continue;
