@@ -464,7 +464,9 @@ function timelineLines(rs: Result[], width = 30): string[] {
 
 function Results({ summary, color, scroll, rows }: { summary: RunSummary; color: boolean; scroll: number; rows: number }) {
   const lines: { text: string; status?: Result['status'] }[] = [];
-  lines.push({ text: `${summary.status === 'pass' ? 'All passed' : summary.status === 'interrupted' ? 'Interrupted' : 'Something failed'} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
+  const verdict = { pass: 'All passed', interrupted: 'Interrupted', incomplete: 'Incomplete', fail: 'Something failed' }[summary.status];
+  lines.push({ text: `${verdict} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
+  for (const h of summary.skippedHeadlines ?? []) lines.push({ text: `↓ ${h.title} did not run: ${h.reason.replace(/^cannot run here: /, '')}`, status: 'skip' });
   // Failures first: they are what the operator needs to see without scrolling.
   const failed = summary.results.filter((r) => r.status === 'fail');
   for (const r of failed) lines.push({ text: `✖ ${r.id}: ${r.summary}${r.fix ? ` — fix: ${r.fix}` : ''}`, status: 'fail' });
