@@ -407,8 +407,8 @@ export function createDrill(opts: DrillOptions): Drill {
         return await run(ctx, source(args), { timeoutMs: 30_000, waitingFor: `an answer from ${describeTarget(target)}` });
       } catch (err) {
         if (!(err instanceof ToolError) || ctx.signal.aborted) throw err;
-        const said = err.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? err.message;
-        throw new UserError(`${describeTarget(target)} did not answer: ${said.slice(0, 240)}`, {
+        const said = err.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+        throw new UserError(`${describeTarget(target)} did not answer (${err.message})${said ? `: ${said.slice(0, 240)}` : ''}`, {
           why: 'the drill snapshots and compares a live source; nothing else can run without it',
           fix: TOOL_FIX.inventory,
         });

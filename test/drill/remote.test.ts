@@ -77,8 +77,8 @@ const remote = args.slice(OPTS.length).join(' ');
 const PREFIX = 'sudo -n -- env ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key ';
 const onNode = (p) => path.join(process.env.FAKE_REMOTE, path.basename(p));
 const etcdctl = (words) => {
-  // The remote shell would undo the quoting: so does sh here. Only reads, the sentinel and snapshot save pass.
-  if (!/^(endpoint status -w json|endpoint hashkv -w json --rev=\\d+|get --keys-only -w json --from-key --limit=\\d+ --rev=\\d+ -- \\S+|put -- \\/groundwork\\/drill-sentinel \\S+)$/.test(words)) unexpected();
+  // The remote shell would undo the quoting: so does sh here. Only reads, the sentinel (put, and del at teardown) and snapshot save pass.
+  if (!/^(endpoint status -w json|endpoint hashkv -w json --rev=\\d+|get --keys-only -w json --from-key --limit=\\d+ --rev=\\d+ -- \\S+|put -- \\/groundwork\\/drill-sentinel \\S+|del -- \\/groundwork\\/drill-sentinel)$/.test(words)) unexpected();
   const r = spawnSync('/bin/sh', ['-c', process.env.FAKE_ETCDCTL + ' --endpoints=' + process.env.FAKE_ETCD + ' ' + words], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 };
@@ -169,13 +169,14 @@ describe('drill --kubeadm (strict fake ssh and scp)', () => {
     expect(report.restored?.counts).toEqual(report.source?.counts);
     expect(report.restored?.hash).toBe(report.source?.hash?.hash);
     expect(report.sentinel?.found).toBe(true);
-    // Every expected kind of call came, in order: inventory, snapshot on the node, copy back, removal.
-    const kinds = seen.map((c) => (c.includes('snapshot') && c.includes('save') ? 'save' : c.startsWith('scp') ? 'scp' : c.includes('"rm"') ? 'rm' : c.includes('"chown"') ? 'chown' : c.includes('"put"') ? 'put' : 'read'));
-    expect(kinds.filter((k) => k !== 'read')).toEqual(['put', 'save', 'chown', 'scp', 'rm']);
+    // Every expected kind of call came, in order: inventory, snapshot on the node, copy back, removal, and the
+    // sentinel deleted from the source at teardown.
+    const kinds = seen.map((c) => (c.includes('snapshot') && c.includes('save') ? 'save' : c.startsWith('scp') ? 'scp' : c.includes('"rm"') ? 'rm' : c.includes('"chown"') ? 'chown' : c.includes('"put"') ? 'put' : c.includes('"del"') ? 'del' : 'read'));
+    expect(kinds.filter((k) => k !== 'read')).toEqual(['put', 'save', 'chown', 'scp', 'rm', 'del']);
     expect(readdirSync(remoteDir)).toEqual([]);
   });
 
-  it('a failing ssh is a failed snapshot phase with the reason, and nothing is left behind', async () => {
+  it('a failing ssh fails the inventory with the reason, the snapshot is not attempted, and nothing is left behind', async () => {
     writeFileSync(log, '');
     const scratch = path.join(work, 'scratch-bad');
     const { exitCode, report } = await runDrill({
@@ -187,7 +188,7 @@ describe('drill --kubeadm (strict fake ssh and scp)', () => {
     });
     expect(exitCode).toBe(1);
     expect(report.reasons[0]).toMatch(/^inventory: .*ssh exited with code 97/);
-    expect(report.phases.snapshot?.status).toBe('fail');
+    expect(report.phases.snapshot).toMatchObject({ status: 'skip', summary: 'not taken: the inventory of kubeadm node root@127.0.0.9 failed' });
     expect(existsSync(scratch)).toBe(false);
   });
 });
