@@ -97,3 +97,44 @@ describe('errors in words', () => {
     expect(r.err).not.toContain('invalid input');
   });
 });
+
+describe('the spec edge refuses before anything runs', () => {
+  const SPEC = `apiVersion: groundwork.dev/v1alpha1
+kind: Cluster
+metadata: { name: demo }
+spec:
+  endpoint: https://127.0.100.11:6443
+  bootstrap: { method: kubeadm }
+  nodes:
+    - { name: cp-1, address: 127.0.100.11, role: control-plane }
+    - { name: w-1, address: 127.0.100.21, role: worker }
+    - { name: w-2, address: 127.0.100.22, role: worker }
+  network:
+    podCIDR: 10.244.0.0/24
+    serviceCIDR: 10.96.0.0/12
+    nodeMaskSize: 25
+`;
+
+  it.each([
+    [['spec', 'check']],
+    [['setup', '--yes', '--dry-run']],
+    [['plan']],
+    [['lab', 'up', '--kubeconfig', 'lab.kubeconfig']],
+  ])('%j with a podCIDR too small for the nodes: exit 2, file:line:col, no internal error', async (args) => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
+    writeFileSync(path.join(cwd, 'small.yaml'), SPEC);
+    const r = await run([...args, '-f', path.join(cwd, 'small.yaml')], cwd);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/small\.yaml:12:14 spec\.network\.podCIDR: 10\.244\.0\.0\/24 with \/25 per node fits 2 nodes .* but the spec has 3/);
+    expect(r.err).not.toContain('internal error');
+  });
+
+  it('lab up reshaped with --nodes beyond the podCIDR is a usage error, not an internal error', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
+    writeFileSync(path.join(cwd, 'fits.yaml'), SPEC.replace('nodeMaskSize: 25', 'nodeMaskSize: 26'));
+    const r = await run(['lab', 'up', '--nodes', '9', '--kubeconfig', 'lab.kubeconfig', '-f', path.join(cwd, 'fits.yaml')], cwd);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error: spec.network.podCIDR 10.244.0.0/24 has no room for 9 nodes with nodeMaskSize 26');
+    expect(r.err).not.toContain('internal error');
+  });
+});
