@@ -360,11 +360,13 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
       fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test',
     });
   }
-  try {
-    if (statSync(kubeconfig).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    closeSync(openSync(kubeconfig, 'r'));
-  } catch (e) {
-    throw fileError('kubeconfig', kubeconfig, e, { fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test' });
+  for (const f of files) {
+    try {
+      if (statSync(f).isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      closeSync(openSync(f, 'r'));
+    } catch (e) {
+      throw fileError('kubeconfig', f, e, { fix: 'pass --kubeconfig FILE (or set KUBECONFIG) pointing at the cluster to test' });
+    }
   }
   const { KubeConfig } = await import('@kubernetes/client-node');
   const read = (f: string) => {
