@@ -16,8 +16,7 @@ const mod: CommandModule = {
       .action(async (_o, cmd) => {
         const g = cmd.optsWithGlobals() as { file: string; json: boolean };
         const { loadSpecAndWarn } = await import('../setup.js');
-        const path = await import('node:path');
-        const loaded = await loadSpecAndWarn(path.resolve(io.cwd, g.file), io);
+        const loaded = await loadSpecAndWarn(g.file, io);
         if (g.json) io.stdout.write(`${JSON.stringify(loaded.spec, null, 2)}\n`);
         else {
           const { stringify } = await import('yaml');

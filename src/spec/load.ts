@@ -283,7 +283,7 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw fileError('the cluster spec', displayFile(file), e, {
+    throw fileError('the cluster spec', file, e, {
       fix: 'pass a spec with -f FILE (see examples/talos-ha.yaml), or run `groundwork` in a terminal to write one with the wizard',
     });
   }

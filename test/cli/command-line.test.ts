@@ -82,7 +82,7 @@ describe('errors in words', () => {
   it('-f pointing at a directory says so, not EISDIR, exit 2', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
     mkdirSync(path.join(cwd, 'specs'));
-    const r = await run(['spec', 'check', '-f', 'specs'], cwd);
+    const r = await run(['spec', 'check', '-f', path.join(cwd, 'specs')], cwd);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`cannot read the cluster spec ${path.join(cwd, 'specs')}: it is a directory, not a file`);
     expect(r.err).not.toContain('EISDIR');
@@ -91,7 +91,7 @@ describe('errors in words', () => {
   it('spec errors are headed by the file, not "invalid input"', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
     writeFileSync(path.join(cwd, 'mine.yaml'), 'apiVersion: groundwork.dev/v1alpha1\nkind: Cluster\nmetadata: { name: Demo }\n');
-    const r = await run(['spec', 'check', '-f', 'mine.yaml'], cwd);
+    const r = await run(['spec', 'check', '-f', path.join(cwd, 'mine.yaml')], cwd);
     expect(r.code).toBe(2);
     expect(r.err.split('\n')[0]).toBe(`error: ${path.join(cwd, 'mine.yaml')} has 2 problems`);
     expect(r.err).not.toContain('invalid input');
