@@ -20,7 +20,7 @@ import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, 
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
-import { sleep } from './sleep.js';
+import { breathe, sleep } from './sleep.js';
 import { sweepLeftovers } from './leftovers.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
@@ -258,6 +258,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
       task?.skip(`${step.title}: ${summary}`);
       return { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary, durationMs: 0 };
     };
+    await breathe();
+    if (abort.signal.aborted) interrupted = stopped = true;
     if (stopped) return skip(interrupted ? 'not run: interrupted' : 'not run: an earlier step failed');
     const prev = state.steps[step.id];
     const mustRedo = prev?.secretOutputs?.some((k) => !(k in ctx.values)) && !step.once;
