@@ -6,6 +6,7 @@
  * Nothing leaves this machine: the lab and its etcd listen on loopback only.
  */
 import { existsSync } from 'node:fs';
+import { makeDirs } from './run/records.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -128,7 +129,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(existsSync(o.file) ? path.dirname(path.resolve(o.file)) : o.io.cwd, '.groundwork');
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const run = resolveRun(stateDir, 'rehearse', false);
-  await mkdir(run.runDir, { recursive: true });
+  makeDirs(run.runDir);
   const wanted = new Set(o.stages ?? ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill']);
   const say = (line: string) => {
     if (!o.quiet) o.io.stderr.write(`${line}\n`);

@@ -31,6 +31,7 @@ import {
   type HashKv,
   type SnapshotStatus,
 } from './etcd-output.js';
+import { makeDirs } from '../run/records.js';
 import { appendDrillRecord, formatBytes, formatMs, type DrillRecord } from './history.js';
 import { allocateMember, assertLoopbackOnly, buildMemberArgv, buildRestoreArgv, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { checkSnapshotFile, type SnapshotFileCheck } from './snapshot-file.js';
@@ -287,7 +288,7 @@ export function createDrill(opts: DrillOptions): Drill {
       const dir = path.resolve(opts.scratch);
       const existed = existsSync(dir);
       if (existed && readdirSync(dir).length > 0) throw new UserError(`--scratch ${opts.scratch} is not empty`, { fix: 'pass --scratch with an empty or new directory' });
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700);
       st.scratch = { dir, created: !existed };
     } else {
       st.scratch = { dir: await mkdtemp(path.join(tmpdir(), 'groundwork-drill-')), created: true };
