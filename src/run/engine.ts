@@ -20,8 +20,8 @@ import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, 
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
+import { Leftovers, sweepLeftovers } from './leftovers.js';
 import { breathe, sleep } from './sleep.js';
-import { sweepLeftovers } from './leftovers.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -200,6 +200,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     };
   }
   const records = new RunRecords(opts.stateDir, state, redactor);
+  // What an earlier run here could not clean up (a second Ctrl-C, SIGKILL) goes first, and is said.
+  const leftovers = new Leftovers(opts.stateDir, state.runId);
   // A resumed run redacts the secrets its earlier attempt created.
   for (const f of state.secretFiles) {
     try {
@@ -224,6 +226,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env }),
     log: note,
     values: state.values,
+    leftovers,
     async registerSecretFile(file: string) {
       const { chmod, readFile } = await import('node:fs/promises');
       await chmod(file, 0o600);
@@ -235,7 +238,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   records.saveState();
 
   // What a killed run left (a join config with its token on a node): removed before anything else runs.
-  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note);
+  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note, { env: opts.env ?? opts.io.env, signal: abort.signal });
 
   const results: Result[] = [];
   let stopped = false;
@@ -371,6 +374,18 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     ...t,
     task: async (c: unknown, task: { newListr: (tasks: unknown[], o: unknown) => unknown }) => {
       if (i > 0 && results.some((r) => r.status === 'fail')) stopped = true;
+      if (abort.signal.aborted) interrupted = stopped = true;
+      if (interrupted) {
+        // Interrupted: the rest is said once per stage, not drawn step by step (thousands of steps in a big plan).
+        const stage = plan.stages[i]!;
+        for (const step of stage.steps) {
+          const r: Result = { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary: 'not run: interrupted', durationMs: 0 };
+          results.push(r);
+          emit({ type: 'step-end', id: step.id, status: 'skip', summary: r.summary, durationMs: 0 });
+        }
+        (task as unknown as ListrTask).skip(`${stage.title}: not run: interrupted`);
+        return;
+      }
       return t.task(c, task);
     },
   }));
