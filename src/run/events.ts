@@ -47,9 +47,9 @@ export class RunStore {
     this.#title = view.title;
     this.#finished = view.finished;
     this.#stages = view.stages.map((s) => ({ name: s.name, title: s.title, steps: [...s.steps] }));
-    this.#stageSnapshots = this.#stages.map((s) => s.steps);
+    // What snapshots hand out: never the arrays apply() writes into.
+    this.#stageSnapshots = this.#stages.map((s) => [...s.steps]);
     this.#stages.forEach((s, i) => s.steps.forEach((st, j) => this.#index.set(st.id, { stage: i, step: j })));
-    this.#snapshot = view;
   }
 
   subscribe = (fn: () => void): (() => void) => {

@@ -96,7 +96,7 @@ function pending(stateDir: string): Entry[] {
   return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { entries: Entry[] }).entries : [];
 }
 
-describe('the spec edge never blocks a signal', () => {
+describe('the spec edge never blocks a signal', { timeout: 180_000 }, () => {
   it('a FIFO as -f is refused at once as a usage error (never a read that blocks SIGTERM)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-fifo-'));
     execFileSync('mkfifo', [path.join(dir, 'cluster.yaml')]);
@@ -107,7 +107,7 @@ describe('the spec edge never blocks a signal', () => {
   });
 });
 
-describe('SIGTERM during a CPU-bound dry run', () => {
+describe('SIGTERM during a CPU-bound dry run', { timeout: 180_000 }, () => {
   it('stops it with exit 130 and an interrupted report (not "passed")', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-sig-dry-'));
     writeFileSync(path.join(dir, 'cluster.yaml'), bigSpecYaml(3000));
@@ -123,7 +123,7 @@ describe('SIGTERM during a CPU-bound dry run', () => {
   });
 });
 
-describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', () => {
+describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { timeout: 180_000 }, () => {
   let etcd: TestEtcd;
   let snapshot: string;
   beforeAll(async () => {
@@ -177,7 +177,7 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', ()
   });
 });
 
-describe('validate: a second Ctrl-C during cleanup', () => {
+describe('validate: a second Ctrl-C during cleanup', { timeout: 180_000 }, () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ nodes: 3, faults: ['provisioner-stuck'], controllers: createControllers({ timeScale: 0.1 }) });
@@ -207,7 +207,7 @@ describe('validate: a second Ctrl-C during cleanup', () => {
   });
 });
 
-describe('rehearse: Ctrl-C cleans up in order', () => {
+describe('rehearse: Ctrl-C cleans up in order', { timeout: 180_000 }, () => {
   it('test namespaces, then the lab, then its etcd: no "cannot reach etcd", exit 130, nothing recorded as left', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'gw-sig-reh-'));
     mkdirSync(path.join(work, 'state'));
