@@ -136,7 +136,7 @@ interface DrillState {
   id: string;
   startedAt: Date;
   scratch?: { dir: string; created: boolean };
-  /** pending-cleanup.json entries for the scratch data, forgotten once removed. */
+  /** leftovers.json entries for the scratch data, forgotten once removed. */
   scratchRecords?: { sink: LeftoverSink; ids: string[] };
   snapshotFile?: string;
   snapshotOurs: boolean;

@@ -56,7 +56,7 @@ export interface StepContext {
    */
   registerSecretFile(path: string): Promise<void>;
   /**
-   * The state dir's pending-cleanup.json: record what must not outlive the run (a namespace, a scratch dir, a
+   * The state dir's leftovers.json: record what must not outlive the run (a namespace, a scratch dir, a
    * process group) before making it, forget it once cleaned up. The next run sweeps what is left.
    */
   leftovers?: LeftoverSink;

@@ -43,7 +43,7 @@ export class ValidateSession {
   private nodesP?: Promise<NodeInfo[]>;
   private runIdValue?: string;
   private runKubeconfig?: string;
-  /** pending-cleanup.json ids of the namespaces, forgotten once each is gone. */
+  /** leftovers.json ids of the namespaces, forgotten once each is gone. */
   private readonly recorded = new Map<string, string>();
   /** Namespaces created in this run (for cleanup and the report). */
   readonly created: string[] = [];

@@ -90,10 +90,10 @@ async function until(cond: () => boolean, ms = 20_000): Promise<boolean> {
   return cond();
 }
 
-type Entry = { kind: string; pid?: number; path?: string; namespace?: string; what: string };
+type Entry = { id: string; what: string; process?: { pid: number }; dirs?: string[]; namespace?: { name: string } };
 function pending(stateDir: string): Entry[] {
-  const f = path.join(stateDir, 'pending-cleanup.json');
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { entries: Entry[] }).entries : [];
+  const f = path.join(stateDir, 'leftovers.json');
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Entry[]) : [];
 }
 
 describe('the spec edge never blocks a signal', { timeout: 180_000 }, () => {
@@ -142,7 +142,7 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { 
     const scratch = path.join(work, 'scratch');
     const r = start(['drill', '--snapshot', snapshot, '--scratch', scratch, '--state-dir', state]);
     await r.waitFor(/\[STARTED\] Verify the restored data/);
-    const member = pending(state).find((e) => e.kind === 'process');
+    const member = pending(state).find((e) => e.process)?.process;
     expect(member?.pid).toBeGreaterThan(0);
     r.child.kill('SIGKILL');
     await r.exited;
@@ -152,8 +152,8 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { 
 
     const next = start(['drill', '--snapshot', snapshot, '--scratch', mkdtempSync(path.join(tmpdir(), 'gw-sig-scratch2-')), '--state-dir', state]);
     expect(await next.exited).toBe(0);
-    expect(next.stderr()).toMatch(/cleanup: stopped the drill's throw-away etcd member, pid \d+ \(from interrupted run/);
-    expect(next.stderr()).toMatch(/cleanup: removed the drill's scratch data/);
+    expect(next.stderr()).toMatch(/swept what run \S+ left behind: the drill's throw-away etcd member \(pid \d+\)/);
+    expect(next.stderr()).toMatch(/swept what run \S+ left behind: the drill's scratch data \(a snapshot and the restored keyspace\)/);
     expect(await until(() => !alive(member!.pid!))).toBe(true);
     expect(existsSync(path.join(scratch, 'restored.etcd'))).toBe(false);
     expect(pending(state)).toEqual([]);
@@ -165,7 +165,7 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { 
     const scratch = path.join(work, 'scratch');
     const r = start(['drill', '--snapshot', snapshot, '--scratch', scratch, '--state-dir', state]);
     await r.waitFor(/\[STARTED\] Verify the restored data/);
-    const member = pending(state).find((e) => e.kind === 'process');
+    const member = pending(state).find((e) => e.process)?.process;
     expect(member?.pid).toBeGreaterThan(0);
     r.child.kill('SIGINT');
     await r.waitFor(/interrupted: stopping/);
@@ -186,7 +186,7 @@ describe('validate: a second Ctrl-C during cleanup', { timeout: 180_000 }, () =>
     await lab?.stop();
   });
 
-  it('records the test namespaces in pending-cleanup.json; the next run deletes them and says so', async () => {
+  it('records the test namespaces in leftovers.json; the next run deletes them and says so', async () => {
     const state = mkdtempSync(path.join(tmpdir(), 'gw-sig-val-'));
     const HOLD = 'groundwork.test/hold';
     const ours = () => lab.store.list('namespaces').items.map((n) => n.metadata.name!).filter((n) => n.startsWith('groundwork-validate-'));
@@ -203,13 +203,12 @@ describe('validate: a second Ctrl-C during cleanup', { timeout: 180_000 }, () =>
     expect(await r.exited).toBe(130);
     const left = ours();
     expect(left.length).toBeGreaterThan(0);
-    expect(pending(state).filter((e) => e.kind === 'namespace').map((e) => e.namespace).sort()).toEqual([...left].sort());
+    expect(pending(state).flatMap((e) => (e.namespace ? [e.namespace.name] : [])).sort()).toEqual([...left].sort());
 
     for (const ns of left.filter((n) => held.includes(n))) await lab.store.patch('configmaps', ns, 'hold', 'merge', { metadata: { finalizers: null } });
     const next = start(['validate', '--kubeconfig', lab.kubeconfigPath, '--state-dir', state, '--only', 'control-plane']);
     expect(await next.exited).toBe(0);
-    // Deleted by the sweep (or, if the lab finished the first delete in between, found gone): said either way.
-    for (const ns of left) expect(next.stderr()).toMatch(new RegExp(`cleanup: (deleted the validate test namespace ${ns} |the validate test namespace ${ns} .*was already gone)`));
+    for (const ns of left) expect(next.stderr()).toContain(`left behind: the validate test namespace ${ns}\n`);
     expect(await until(() => left.every((ns) => !ours().includes(ns)), 30_000)).toBe(true);
     expect(pending(state)).toEqual([]);
   });
