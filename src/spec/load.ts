@@ -309,14 +309,21 @@ export async function loadSpec(file: string): Promise<LoadedSpec> {
  * before any read: a FIFO, a device or a socket given as a spec would block a read forever (and with it Ctrl-C),
  * so they are refused as usage errors.
  */
-export async function readRegularFile(file: string, maxBytes: number): Promise<string> {
+export async function readRegularFile(file: string, maxBytes: number, what = 'the cluster spec'): Promise<string> {
   const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) throw notRegular(file, 'a directory');
-    if (!st.isFile()) throw notRegular(file, st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'a device');
+    // A directory reads as EISDIR everywhere else: the same words (fileError) for the same mistake.
+    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR', path: file });
+    if (!st.isFile()) {
+      const kind = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'a device';
+      throw new UserError(`cannot read ${what} ${file}: it is ${kind}, not a file`, {
+        exitCode: EXIT.usage,
+        fix: 'pass it as a regular file (write it to a file first if it comes from another program)',
+      });
+    }
     if (st.size > maxBytes) {
-      throw new UserError(`${file} is ${(st.size / 1024 / 1024).toFixed(1)} MiB: larger than any cluster spec (at most ${maxBytes / 1024 / 1024} MiB)`, {
+      throw new UserError(`cannot read ${what} ${file}: it is ${(st.size / 1024 / 1024).toFixed(1)} MiB, larger than any cluster spec (at most ${maxBytes / 1024 / 1024} MiB)`, {
         exitCode: EXIT.usage,
         fix: 'pass the cluster spec with -f FILE',
       });
@@ -325,8 +332,4 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<s
   } finally {
     await fh.close();
   }
-}
-
-function notRegular(file: string, what: string): UserError {
-  return new UserError(`${file} is ${what}, not a file`, { exitCode: EXIT.usage, fix: 'pass the cluster spec as a regular file with -f FILE (write it to a file first if it comes from another program)' });
 }
