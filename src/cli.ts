@@ -76,15 +76,10 @@ function adoptUnknownSubcommands(root: CommanderCommand): void {
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  quietOnClosedPipe(io.stdout);
-  // Fast path: no commander, no command modules.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    io.stdout.write(`${version()}\n`);
-    return EXIT.ok;
-  }
-  const { Command, CommanderError, Option } = await import('commander');
-  // Ctrl-C / SIGTERM abort the run: running processes get the signal, cleanup hooks run, state is saved, exit 130.
-  // A second Ctrl-C while cleanup runs leaves at once.
+  // Ctrl-C / SIGTERM abort the run, from the first instant (installed before any I/O): running processes get the
+  // signal, every loop and wait sees the abort, cleanup hooks run, state is saved, exit 130. A second signal
+  // leaves at once: directories and process groups of this run still go on exit, and what needs the cluster
+  // (test namespaces) stays recorded in the state dir's leftovers.json for the next run to sweep.
   const abort = new AbortController();
   let signals = 0;
   const onSignal = () => {
@@ -92,7 +87,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (signals === 1) {
       io.stderr.write('\ninterrupted: stopping the running step and cleaning up (Ctrl-C again to leave at once)\n');
       abort.abort();
-    } else process.exit(EXIT.interrupted);
+    } else {
+      io.stderr.write('interrupted again: leaving now; what cleanup did not finish is recorded and the next run removes it\n');
+      process.exit(EXIT.interrupted);
+    }
   };
   const installSignals = io.signal === undefined;
   if (installSignals) {
@@ -100,6 +98,24 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     process.on('SIGTERM', onSignal);
     io = { ...io, signal: abort.signal };
   }
+  try {
+    return await runMain(argv, io);
+  } finally {
+    if (installSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+async function runMain(argv: string[], io: Io): Promise<number> {
+  quietOnClosedPipe(io.stdout);
+  // Fast path: no commander, no command modules.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const { Command, CommanderError, Option } = await import('commander');
   let exitCode: number = EXIT.ok;
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
@@ -153,10 +169,5 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     }
     io.stderr.write(`${renderError(err)}\n`);
     return io.signal?.aborted ? EXIT.interrupted : exitCodeFor(err);
-  } finally {
-    if (installSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
   }
 }

@@ -6,6 +6,7 @@
  * Nothing leaves this machine: the lab and its etcd listen on loopback only.
  */
 import { existsSync } from 'node:fs';
+import { ensureRunDir } from './run/records.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -155,7 +156,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(existsSync(o.file) ? path.dirname(path.resolve(o.file)) : o.io.cwd, '.groundwork');
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const run = resolveRun(stateDir, 'rehearse', false);
-  await mkdir(run.runDir, { recursive: true });
+  ensureRunDir(run.runDir, stateDir);
   const wanted = new Set(o.stages ?? ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill']);
   const say = (line: string) => {
     if (!o.quiet) o.io.stderr.write(`${line}\n`);
@@ -172,13 +173,21 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   let etcdUrl: string | undefined;
   // The lab's etcd data is scratch: removed at the end, so rehearsals don't pile up WAL files in run records.
   const labEtcdDir = path.join(run.runDir, 'lab-etcd');
-  const stops: Array<() => Promise<unknown>> = [() => rm(labEtcdDir, { recursive: true, force: true })];
+  // What an earlier rehearsal here left (a second Ctrl-C, SIGKILL) goes first; this one's etcd is written down.
+  const { Leftovers, sweepLeftovers } = await import('./run/leftovers.js');
+  const { createExec } = await import('./exec/index.js');
+  await sweepLeftovers(stateDir, createExec({ env: o.io.env, signal: o.signal }), say, { env: o.io.env, signal: o.signal });
+  const leftovers = new Leftovers(stateDir, run.runId);
+  const dirRecord = leftovers.add(`the lab's etcd data ${labEtcdDir}`, { dirs: [labEtcdDir] });
+  const stops: Array<() => Promise<unknown>> = [() => rm(labEtcdDir, { recursive: true, force: true }).then(() => leftovers.clear(dirRecord))];
   try {
     if (haveEtcd) {
       const addr = await member.allocateMember();
       const argv = member.buildMemberArgv(labEtcdDir, addr);
       member.assertLoopbackOnly(argv);
-      etcd = await spawnService(argv, { signal: o.signal });
+      // Not stopped by Ctrl-C itself: cleanup runs in order (test namespaces, then the lab, then its etcd), and
+      // the lab's API needs its store until the namespaces are gone.
+      etcd = await spawnService(argv, { record: { sink: leftovers, what: "the lab's etcd" } });
       stops.unshift(() => etcd!.stop());
       const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
       if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
@@ -209,7 +218,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     if (wanted.has('validate')) {
       const { buildValidateStage } = await import('./validate/index.js');
       // Validation and the drill both need only the lab: a failing suite does not keep the drill from running.
-      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }), needs: ['lab'] });
+      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }), needs: ['lab'] });
     }
     if (wanted.has('drill')) {
       if (etcdUrl) {

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import type { Spec } from '../spec/schema.js';
 import { buildKubeadmConfig } from './kubeadm.js';
 import { buildTalosPatches, type TalosDoc } from './talos.js';
+import { makeDirs } from '../run/records.js';
 
 export interface BootstrapLayout {
   runDir: string;
@@ -101,9 +102,9 @@ export function buildBootstrapFiles(spec: Spec, layout: BootstrapLayout): Genera
 
 /** The thin writer: run-dir files as 0644, and the secrets dir created 0700 for the steps that fill it. */
 export async function writeBootstrapFiles(files: readonly GeneratedFile[], layout: BootstrapLayout): Promise<void> {
-  await mkdir(layout.secretsDir, { recursive: true, mode: 0o700 });
+  makeDirs(layout.secretsDir, 0o700);
   await chmod(layout.secretsDir, 0o700);
-  for (const dir of [layout.talos.configDir, path.dirname(layout.kubeadm.credentials)]) await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [layout.talos.configDir, path.dirname(layout.kubeadm.credentials)]) makeDirs(dir, 0o700);
   for (const f of files) {
     await mkdir(path.dirname(f.path), { recursive: true });
     await writeFile(f.path, f.content, { mode: 0o644 });

@@ -149,9 +149,14 @@ function defaultPlaybookDir(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'playbooks');
 }
 
+const nodesByName = new WeakMap<Spec, Map<string, NodeSpec>>();
+/** The node a per-node step id (`apply-config:cp-1`) is for; one index per spec, so plans stay linear in nodes. */
 function byNode(spec: Spec, id: string): NodeSpec | undefined {
   const name = id.split(':')[1];
-  return name ? spec.spec.nodes.find((n) => n.name === name) : undefined;
+  if (!name) return undefined;
+  let index = nodesByName.get(spec);
+  if (!index) nodesByName.set(spec, (index = new Map(spec.spec.nodes.map((n) => [n.name, n]))));
+  return index.get(name);
 }
 
 /**

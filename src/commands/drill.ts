@@ -86,11 +86,7 @@ Examples:
           labCheck = lab.check;
         }
         const { runDrill } = await import('../drill/index.js');
-        const abort = new AbortController();
-        const onSignal = () => abort.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
+        {
           const { exitCode } = await runDrill({
             drill: { target, scratch: abs(flags.scratch), sentinel: flags.sentinel, bumpRevision: flags.bumpRevision, labCheck },
             stateDir,
@@ -98,12 +94,9 @@ Examples:
             json: g.json,
             junit: flags.junit,
             color: g.color !== false && io.env.NO_COLOR === undefined && io.stdout.isTTY === true,
-            signal: abort.signal,
+            signal: io.signal,
           });
           setExit(exitCode);
-        } finally {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
         }
       });
 

@@ -31,6 +31,8 @@ import {
   type HashKv,
   type SnapshotStatus,
 } from './etcd-output.js';
+import { makeDirs } from '../run/records.js';
+import type { LeftoverSink } from '../run/leftovers.js';
 import { appendDrillRecord, formatBytes, formatMs, type DrillRecord } from './history.js';
 import { allocateMember, assertLoopbackOnly, buildMemberArgv, buildRestoreArgv, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { checkSnapshotFile, type SnapshotFileCheck } from './snapshot-file.js';
@@ -134,6 +136,8 @@ interface DrillState {
   id: string;
   startedAt: Date;
   scratch?: { dir: string; created: boolean };
+  /** leftovers.json entries for the scratch data, forgotten once removed. */
+  scratchRecords?: { sink: LeftoverSink; ids: string[] };
   snapshotFile?: string;
   snapshotOurs: boolean;
   snapshotAt?: Date;
@@ -291,13 +295,24 @@ export function createDrill(opts: DrillOptions): Drill {
   const run = (ctx: StepContext, argv: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string } = {}) =>
     ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure, umask: 0o077, ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}) });
 
-  async function ensureScratch(): Promise<string> {
+  async function ensureScratch(ctx: StepContext): Promise<string> {
     if (st.scratch) return st.scratch.dir;
+    const dir = await makeScratch();
+    // The snapshot and the restored keyspace are the whole cluster's data: written down before they exist, so a
+    // run that cannot finish its cleanup (a second Ctrl-C, SIGKILL) has the next run remove them.
+    if (ctx.leftovers) {
+      const dirs = st.scratch!.created ? [dir] : [path.join(dir, 'restored.etcd'), path.join(dir, 'snapshot.db')];
+      st.scratchRecords = { sink: ctx.leftovers, ids: [ctx.leftovers.add(`the drill's scratch data (a snapshot and the restored keyspace) in ${dir}`, { dirs })] };
+    }
+    return dir;
+  }
+
+  async function makeScratch(): Promise<string> {
     if (opts.scratch !== undefined) {
       const dir = path.resolve(opts.scratch);
       const existed = existsSync(dir);
       if (existed && readdirSync(dir).length > 0) throw new UserError(`--scratch ${opts.scratch} is not empty`, { fix: 'pass --scratch with an empty or new directory' });
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700);
       st.scratch = { dir, created: !existed };
     } else {
       st.scratch = { dir: await mkdtemp(path.join(tmpdir(), 'groundwork-drill-')), created: true };
@@ -439,7 +454,7 @@ export function createDrill(opts: DrillOptions): Drill {
     }
     // A source that did not answer the inventory will not answer a snapshot either: don't wait for it.
     if (source && !st.source) return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
-    const dir = await ensureScratch();
+    const dir = await ensureScratch(ctx);
     const file = path.join(dir, 'snapshot.db');
     const at = now();
     const dbSize = st.source?.dbSize;
@@ -502,7 +517,7 @@ export function createDrill(opts: DrillOptions): Drill {
 
   const restore = phase('restore', 'drill-restore', 'Restore into a scratch directory', async (ctx) => {
     if (!st.snapshotFile || !st.integrityOk) return skip('no snapshot that passed the integrity check');
-    const dir = await ensureScratch();
+    const dir = await ensureScratch(ctx);
     st.restoreAt = now();
     const member = await allocateMember();
     const dataDir = path.join(dir, 'restored.etcd');
@@ -556,6 +571,7 @@ export function createDrill(opts: DrillOptions): Drill {
       redactor: ctx.redactor,
       audit: existsSync(ctx.runDir) ? audit : undefined,
       step: 'drill-boot',
+      ...(ctx.leftovers ? { record: { sink: ctx.leftovers, what: "the drill's throw-away etcd member" } } : {}),
       onLine: (l) => {
         st.memberLog.push(l);
         if (st.memberLog.length > 20) st.memberLog.shift();
@@ -671,6 +687,8 @@ export function createDrill(opts: DrillOptions): Drill {
         for (const name of ['restored.etcd', 'snapshot.db']) await rm(path.join(st.scratch.dir, name), { recursive: true, force: true });
       }
       done.push('scratch removed');
+      for (const id of st.scratchRecords?.ids ?? []) st.scratchRecords!.sink.clear(id);
+      st.scratchRecords = undefined;
     }
     return done;
   }

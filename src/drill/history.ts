@@ -2,7 +2,8 @@
  * Drill history: every drill appends one line to <stateDir>/drills.jsonl; `groundwork drill history` reads it
  * line by line (the file grows for years) and shows the trend: RTO over time and the last success.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
+import { makeDirs } from '../run/records.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
@@ -32,7 +33,7 @@ export function historyFile(stateDir: string): string {
 }
 
 export async function appendDrillRecord(stateDir: string, rec: DrillRecord): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+  makeDirs(stateDir);
   await appendFile(historyFile(stateDir), `${JSON.stringify(rec)}\n`, { mode: 0o600 });
 }
 

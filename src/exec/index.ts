@@ -5,7 +5,9 @@
  */
 import { execa } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
+import { readFileSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
+import type { LeftoverSink } from '../run/leftovers.js';
 
 export interface AuditEntry {
   argv: string[];
@@ -103,6 +105,33 @@ function killTree(pid: number | undefined, signal: NodeJS.Signals): void {
       /* already gone */
     }
   }
+}
+
+/**
+ * Who a pid is, so a recorded pid is never mistaken for a later process that reused it: the start time in clock
+ * ticks since boot (/proc/<pid>/stat, field 22). Undefined when the process is gone (or there is no /proc).
+ */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function isSameProcess(pid: number, identity: string): boolean {
+  return processIdentity(pid) === identity;
+}
+
+/** Signals a recorded process group if its leader is still the process recorded. True if it was signalled. */
+export function killProcessGroup(pid: number, identity: string, signal: NodeJS.Signals): boolean {
+  if (!isSameProcess(pid, identity)) return false;
+  killTree(pid, signal);
+  return true;
 }
 
 /** Process groups still running: if groundwork exits first (a second Ctrl-C), none may be left behind. */
@@ -254,6 +283,11 @@ export interface ServiceOptions {
   onLine?: (line: string) => void;
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   killGraceMs?: number;
+  /**
+   * Where the process group is written down while it runs (the state dir's leftovers.json), so that a
+   * groundwork killed with SIGKILL has it stopped by the next run. `what` says what it is, in words.
+   */
+  record?: { sink: LeftoverSink; what: string };
 }
 
 export interface ServiceExit {
@@ -313,6 +347,19 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
 
   const killOnExit = () => killTree(child.pid, 'SIGKILL');
   process.once('exit', killOnExit);
+  const identity = child.pid !== undefined ? processIdentity(child.pid) : undefined;
+  let recordId: string | undefined;
+  if (opts.record && child.pid !== undefined && identity !== undefined) {
+    try {
+      recordId = opts.record.sink.add(`${opts.record.what} (pid ${child.pid})`, { process: { pid: child.pid, identity } });
+    } catch {
+      /* an unwritable state dir must not stop the service; the exit hook still kills it */
+    }
+  }
+  const forgetRecord = () => {
+    if (recordId) opts.record!.sink.clear(recordId);
+    recordId = undefined;
+  };
   const terminate = () => {
     if (!running) return;
     killTree(child.pid, 'SIGTERM');
@@ -326,6 +373,7 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
     (r) => {
       running = false;
       process.removeListener('exit', killOnExit);
+      forgetRecord();
       opts.signal?.removeEventListener('abort', terminate);
       const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null;
       opts.audit?.record({
@@ -343,6 +391,7 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
     () => {
       running = false;
       process.removeListener('exit', killOnExit);
+      forgetRecord();
       return { exitCode: null };
     },
   );

@@ -6,8 +6,8 @@
 import { UserError } from '../errors.js';
 import { toKubeTaint } from '../spec/fields.js';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from '../run/records.js';
+import { mkdtemp } from 'node:fs/promises';
+import { makeDirs, writeFileAtomic } from '../run/records.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -206,7 +206,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     };
     if (opts.controllers) stopControllers = await opts.controllers(context);
     const kubeconfigPath = opts.kubeconfigPath ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
-    await mkdir(path.dirname(kubeconfigPath), { recursive: true });
+    makeDirs(path.dirname(kubeconfigPath));
     // Holds the lab's token: written through a temp file born 0600 and renamed, so an existing 0644 file is
     // replaced, never filled first and chmodded after.
     writeFileAtomic(kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token), 0o600);

@@ -20,8 +20,8 @@ import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, 
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { RunStore, type RunEvent } from './events.js';
-import { sleep } from './sleep.js';
-import { sweepLeftovers } from './leftovers.js';
+import { Leftovers, sweepLeftovers } from './leftovers.js';
+import { breathe, sleep } from './sleep.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -200,6 +200,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     };
   }
   const records = new RunRecords(opts.stateDir, state, redactor);
+  // What an earlier run here could not clean up (a second Ctrl-C, SIGKILL) goes first, and is said.
+  const leftovers = new Leftovers(opts.stateDir, state.runId);
   // A resumed run redacts the secrets its earlier attempt created.
   for (const f of state.secretFiles) {
     try {
@@ -224,6 +226,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env }),
     log: note,
     values: state.values,
+    leftovers,
     async registerSecretFile(file: string) {
       const { chmod, readFile } = await import('node:fs/promises');
       await chmod(file, 0o600);
@@ -235,7 +238,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   records.saveState();
 
   // What a killed run left (a join config with its token on a node): removed before anything else runs.
-  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note);
+  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note, { env: opts.env ?? opts.io.env, signal: abort.signal });
 
   const results: Result[] = [];
   /** Set by an interruption: nothing more runs. */
@@ -266,6 +269,9 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
       }
       return { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary, durationMs: 0 };
     };
+    // Yield now and then, so a signal is seen even in a CPU-bound run of thousands of quick steps.
+    await breathe();
+    if (abort.signal.aborted) interrupted = stopped = true;
     if (stopped) return skip('not run: interrupted');
     if (within.stopped) return skip('not run: an earlier step failed');
     const prev = state.steps[step.id];
@@ -351,6 +357,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   const stageTasks = plan.stages.map((stage, index) => ({
     title: stage.title,
     task: (_: unknown, stageTask: ParentTask) => {
+      if (abort.signal.aborted) interrupted = stopped = true;
+      // Interrupted: the rest is said once per stage, not drawn step by step (thousands of steps in a big plan).
       // A stage runs unless a stage it needs failed (by default: any earlier stage), or it cannot run here.
       const earlier = new Set(plan.stages.slice(0, index).map((x) => x.name));
       const blockers = [...failedStages].filter((n) => earlier.has(n) && (stage.needs === undefined || stage.needs.includes(n)));

@@ -27,12 +27,29 @@ export type RunEvent =
   | { type: 'step-end'; id: string; status: Status; summary: string; durationMs: number }
   | { type: 'finished' };
 
+/**
+ * O(1) per event: steps are found through an index and replaced one at a time; the snapshot React reads is
+ * rebuilt lazily (once per render, only the stages that changed), never on every event. Listeners are told at
+ * most once per turn of the event loop, so a burst of events (a dry run of 5,000 steps) draws one frame.
+ */
 export class RunStore {
-  #view: RunView;
+  #title: string;
+  #stages: { name: string; title: string; steps: StepView[] }[];
+  #index = new Map<string, { stage: number; step: number }>();
+  #finished: boolean;
+  #snapshot: RunView | undefined;
+  #dirtyStages = new Set<number>();
+  #stageSnapshots: StepView[][];
   #listeners = new Set<() => void>();
+  #notifyScheduled = false;
 
   constructor(view: RunView) {
-    this.#view = view;
+    this.#title = view.title;
+    this.#finished = view.finished;
+    this.#stages = view.stages.map((s) => ({ name: s.name, title: s.title, steps: [...s.steps] }));
+    // What snapshots hand out: never the arrays apply() writes into.
+    this.#stageSnapshots = this.#stages.map((s) => [...s.steps]);
+    this.#stages.forEach((s, i) => s.steps.forEach((st, j) => this.#index.set(st.id, { stage: i, step: j })));
   }
 
   subscribe = (fn: () => void): (() => void) => {
@@ -40,25 +57,51 @@ export class RunStore {
     return () => this.#listeners.delete(fn);
   };
 
-  getSnapshot = (): RunView => this.#view;
+  getSnapshot = (): RunView => {
+    if (!this.#snapshot) {
+      for (const i of this.#dirtyStages) this.#stageSnapshots[i] = [...this.#stages[i]!.steps];
+      this.#dirtyStages.clear();
+      this.#snapshot = {
+        title: this.#title,
+        finished: this.#finished,
+        stages: this.#stages.map((s, i) => ({ name: s.name, title: s.title, steps: this.#stageSnapshots[i]! })),
+      };
+    }
+    return this.#snapshot;
+  };
+
+  /** One step's current view (O(1)); undefined for an unknown id. */
+  step(id: string): StepView | undefined {
+    const at = this.#index.get(id);
+    return at ? this.#stages[at.stage]!.steps[at.step] : undefined;
+  }
 
   apply(e: RunEvent): void {
     if (e.type === 'finished') {
-      this.#view = { ...this.#view, finished: true };
+      this.#finished = true;
     } else {
-      this.#view = {
-        ...this.#view,
-        stages: this.#view.stages.map((s) => ({
-          ...s,
-          steps: s.steps.map((st) => {
-            if (st.id !== e.id) return st;
-            if (e.type === 'step-start') return { ...st, state: 'running' as const };
-            if (e.type === 'step-output') return { ...st, output: e.line };
-            return { ...st, state: e.status, summary: e.summary, durationMs: e.durationMs, output: undefined };
-          }),
-        })),
-      };
+      const at = this.#index.get(e.id);
+      if (!at) return;
+      const steps = this.#stages[at.stage]!.steps;
+      const st = steps[at.step]!;
+      steps[at.step] =
+        e.type === 'step-start'
+          ? { ...st, state: 'running' }
+          : e.type === 'step-output'
+            ? { ...st, output: e.line }
+            : { ...st, state: e.status, summary: e.summary, durationMs: e.durationMs, output: undefined };
+      this.#dirtyStages.add(at.stage);
     }
-    for (const l of this.#listeners) l();
+    this.#snapshot = undefined;
+    this.#scheduleNotify();
+  }
+
+  #scheduleNotify(): void {
+    if (this.#notifyScheduled || this.#listeners.size === 0) return;
+    this.#notifyScheduled = true;
+    setImmediate(() => {
+      this.#notifyScheduled = false;
+      for (const l of this.#listeners) l();
+    });
   }
 }

@@ -118,6 +118,9 @@ export function stateDirError(stateDir: string, err: unknown): UserError | undef
       fix: `${fix}; or give yourself write access (\`chmod u+w ${refused}\`)`,
     });
   }
+  if (e?.code === 'ENOENT') {
+    return new UserError(`the state dir ${stateDir} cannot be created: ${at}: that file system does not allow it`, { exitCode: EXIT.usage, why: 'run records and secrets live in directories under the state dir', fix });
+  }
   return undefined;
 }
 
@@ -143,7 +146,8 @@ function firstFileOnPath(p: string): string | undefined {
 /** Creates a directory in the state dir (0700 by default), saying what is wrong with the state dir if it can't. */
 export function mkdirInStateDir(stateDir: string, dir: string, mode = 0o700): void {
   try {
-    mkdirSync(dir, { recursive: true, mode });
+    // One level at a time: Node's recursive mkdir never returns under /proc (full CPU, signals unseen).
+    mkdirEachLevel(dir, mode);
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR', path: dir });
   } catch (err) {
     throw stateDirError(stateDir, err) ?? err;
@@ -161,6 +165,67 @@ export function ensureRunDir(runDir: string, stateDir = path.dirname(path.dirnam
 /** The state dir default: .groundwork beside the spec file. */
 export function defaultStateDir(specFile: string): string {
   return path.join(path.dirname(path.resolve(specFile)), '.groundwork');
+}
+
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'that file system does not allow it (no such directory)',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'a file of that name is in the way',
+};
+
+/**
+ * mkdir -p for the state dir and what is under it, one level at a time. Node's recursive mkdir never returns on
+ * some pseudo file systems (a --state-dir under /proc spins at full CPU and ignores signals); this one fails at
+ * once with a UserError that says why, in words.
+ */
+export function makeDirs(dir: string, mode?: number): void {
+  try {
+    mkdirEachLevel(dir, mode);
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw cannotCreate(path.resolve(dir), `${err.path ?? dir}: ${ERRNO_WORDS[err.code ?? ''] ?? err.code ?? err.message}`);
+  }
+}
+
+/** The errno-throwing core of makeDirs (mkdirInStateDir words its errors itself). */
+function mkdirEachLevel(dir: string, mode?: number): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  let cur = target;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(cur);
+    } catch {
+      st = undefined;
+    }
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`${cur} is a file, not a directory`), { code: 'ENOTDIR', path: cur });
+      break;
+    }
+    const up = path.dirname(cur);
+    if (up === cur) break;
+    missing.unshift(cur);
+    cur = up;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, mode === undefined ? undefined : { mode });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST' && statSync(d, { throwIfNoEntry: false })?.isDirectory()) continue;
+      throw e;
+    }
+  }
+}
+
+function cannotCreate(dir: string, why: string): UserError {
+  return new UserError(`cannot create the directory ${dir}`, { why, exitCode: EXIT.usage, fix: 'pass --state-dir with a directory you can write to (default: .groundwork beside the spec)' });
 }
 
 export function secretsDir(stateDir: string): string {

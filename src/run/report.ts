@@ -56,7 +56,11 @@ function xmlEscape(s: string): string {
 
 export function buildJunit(summary: RunSummary, name: string): string {
   const byStage = new Map<string, Result[]>();
-  for (const r of summary.results) byStage.set(r.stage, [...(byStage.get(r.stage) ?? []), r]);
+  for (const r of summary.results) {
+    const rs = byStage.get(r.stage);
+    if (rs) rs.push(r);
+    else byStage.set(r.stage, [r]);
+  }
   const suites: string[] = [];
   for (const [stage, rs] of byStage) {
     const c = resultCounts(rs);

@@ -1,3 +1,4 @@
+import type { LeftoverSink } from './leftovers.js';
 import type { Exec } from '../exec/index.js';
 import type { Redactor } from './secret.js';
 
@@ -54,6 +55,11 @@ export interface StepContext {
    * from now on, and the path is remembered in state.json so a resumed run redacts it too.
    */
   registerSecretFile(path: string): Promise<void>;
+  /**
+   * The state dir's leftovers.json: record what must not outlive the run (a namespace, a scratch dir, a
+   * process group) before making it, forget it once cleaned up. The next run sweeps what is left.
+   */
+  leftovers?: LeftoverSink;
 }
 
 export interface Step {

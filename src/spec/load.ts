@@ -6,12 +6,14 @@
  * The YAML and zod plumbing here (parseYaml, locate, issuesFromZod, validateYaml) is shared with the playbook
  * loader, so every input file groundwork reads reports errors the same way.
  */
-import { readFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, isNode, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { SpecError, UserError, EXIT, fileError, type SpecIssue } from '../errors.js';
-import { ClusterSpec, type Spec } from './schema.js';
+import { ClusterSpec, MAX_NODES, type Spec } from './schema.js';
+export { MAX_NODES };
 import { checkSemantics } from './semantic.js';
 
 export interface LoadedSpec {
@@ -253,12 +255,23 @@ export function parseYaml(text: string, file: string): { data: unknown; source: 
   return { data, source: { doc, lc, file } };
 }
 
+/** A spec of MAX_NODES nodes is well under 1 MiB; anything far larger is not a cluster spec. */
+export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
+
 /** Parse and validate spec text. `file` is the name used in messages. */
 export function parseSpec(text: string, file: string): LoadedSpec {
   const { data, source } = parseYaml(text, file);
   const { doc, lc } = source;
   if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
     throw new SpecError([{ file, line: 1, column: 1, path: '', message: 'must be a mapping with apiVersion, kind, metadata and spec (see examples/talos-ha.yaml)', severity: 'error' }]);
+  }
+  // Before any per-node work: a spec far beyond the cap is refused at once, pointing at the first node too many.
+  const nodes = (data as { spec?: { nodes?: unknown } }).spec?.nodes;
+  if (Array.isArray(nodes) && nodes.length > MAX_NODES) {
+    const at = locate(doc, lc, ['spec', 'nodes', MAX_NODES]);
+    throw new SpecError([
+      { file, ...at, path: `spec.nodes[${MAX_NODES}]`, message: `${nodes.length.toLocaleString('en-US')} nodes: groundwork plans clusters of at most ${MAX_NODES.toLocaleString('en-US')} nodes`, severity: 'error' },
+    ]);
   }
   const parsed = ClusterSpec.safeParse(data, { reportInput: true });
   const structural = parsed.success ? [] : issuesFromZod(parsed.error, doc, lc, file);
@@ -281,11 +294,42 @@ export function displayFile(file: string): string {
 export async function loadSpec(file: string): Promise<LoadedSpec> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readRegularFile(file, MAX_SPEC_BYTES);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw fileError('the cluster spec', file, e, {
       fix: 'pass a spec with -f FILE (see examples/talos-ha.yaml), or run `groundwork` in a terminal to write one with the wizard',
     });
   }
   return parseSpec(text, displayFile(file));
+}
+
+/**
+ * Reads a file that must be a regular file of at most `maxBytes`. Opened non-blocking and checked with fstat
+ * before any read: a FIFO, a device or a socket given as a spec would block a read forever (and with it Ctrl-C),
+ * so they are refused as usage errors.
+ */
+export async function readRegularFile(file: string, maxBytes: number, what = 'the cluster spec'): Promise<string> {
+  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+  try {
+    const st = await fh.stat();
+    // A directory reads as EISDIR everywhere else: the same words (fileError) for the same mistake.
+    if (st.isDirectory()) throw Object.assign(new Error(`${file} is a directory`), { code: 'EISDIR', path: file });
+    if (!st.isFile()) {
+      const kind = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'a device';
+      throw new UserError(`cannot read ${what} ${file}: it is ${kind}, not a file`, {
+        exitCode: EXIT.usage,
+        fix: 'pass it as a regular file (write it to a file first if it comes from another program)',
+      });
+    }
+    if (st.size > maxBytes) {
+      throw new UserError(`cannot read ${what} ${file}: it is ${(st.size / 1024 / 1024).toFixed(1)} MiB, larger than any cluster spec (at most ${maxBytes / 1024 / 1024} MiB)`, {
+        exitCode: EXIT.usage,
+        fix: 'pass the cluster spec with -f FILE',
+      });
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
 }

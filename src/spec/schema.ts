@@ -9,6 +9,12 @@ import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, taintSpec } from
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/**
+ * The largest cluster groundwork plans and tests (test/spec/limits.test.ts, test/bench/dry-run.bench.ts): every
+ * node is a handful of steps, argv lines and files, so the cost of a run grows with it.
+ */
+export const MAX_NODES = 5000;
+
 export const dnsLabel = z
   .string()
   .max(63, { error: (iss) => `${JSON.stringify(iss.input)} is longer than 63 characters (a DNS-1123 label)` })
@@ -204,7 +210,7 @@ export const ClusterSpecBody = z.strictObject({
     .refine((v) => endpointHostOk(v), { error: (iss) => `${show(iss.input)} has no IP address or DNS name as its host (and nothing but a port after it)` })
     .meta({ description: 'The Kubernetes API URL clients use: https://<control-plane address or VIP>:6443', pattern: '^https://' }),
   bootstrap: BootstrapSpec,
-  nodes: z.array(NodeSpec).min(1, 'must list at least one node').meta({ description: 'The machines: at least one control-plane node.' }),
+  nodes: z.array(NodeSpec).min(1, 'must list at least one node').max(MAX_NODES, `at most ${MAX_NODES.toLocaleString('en-US')} nodes`).meta({ description: 'The machines: at least one control-plane node.' }),
   network: NetworkSpec.prefault({}),
   addons: AddonsSpec.prefault({}),
   images: ImagesSpec.prefault({}),

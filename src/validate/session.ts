@@ -19,6 +19,11 @@ export interface ValidateOptions {
   only?: SuiteName[];
   /** Leave the test namespaces behind for inspection. */
   keep?: boolean;
+  /**
+   * The cluster lives only as long as this run (the lab of a rehearsal): its namespaces go with it, so they are
+   * not written down for the next run to sweep.
+   */
+  throwAwayCluster?: boolean;
   /** Image registry mirror for the probe image ('' = registry.k8s.io). */
   imageRegistry?: string;
   /** How long a suite waits for the cluster (pods running, claims bound), seconds. Default 120. */
@@ -38,6 +43,8 @@ export class ValidateSession {
   private nodesP?: Promise<NodeInfo[]>;
   private runIdValue?: string;
   private runKubeconfig?: string;
+  /** leftovers.json ids of the namespaces, forgotten once each is gone. */
+  private readonly recorded = new Map<string, string>();
   /** Namespaces created in this run (for cleanup and the report). */
   readonly created: string[] = [];
   /** Objects made outside the namespaces (none today; PVs are the provisioner's and go with their claims). */
@@ -80,6 +87,16 @@ export class ValidateSession {
     this.kubeP = undefined;
   }
 
+  /** Writes the namespace down before it exists, so a run that cannot finish its cleanup leaves it to the next run. */
+  private record(ctx: StepContext, name: string): void {
+    if (this.opts.keep || this.opts.throwAwayCluster || !ctx.leftovers || this.recorded.has(name)) return;
+    const kubeconfig = this.opts.kubeconfig ?? this.runKubeconfig ?? this.opts.env?.KUBECONFIG;
+    this.recorded.set(
+      name,
+      ctx.leftovers.add(`the validate test namespace ${name}`, { namespace: { name, ...(kubeconfig ? { kubeconfig: path.resolve(kubeconfig) } : {}), ...(this.opts.context ? { context: this.opts.context } : {}) } }),
+    );
+  }
+
   /** Namespace-safe run id derived from the run directory (…/runs/<id>). */
   runId(ctx: StepContext): string {
     if (!this.runIdValue) {
@@ -107,6 +124,7 @@ export class ValidateSession {
         const { createNamespace } = await import('../kube/index.js');
         // Record before the call: if the create reaches the server but the answer is lost, cleanup still tries.
         this.created.push(name);
+        this.record(ctx, name);
         const ns = buildNamespace(name, this.runId(ctx));
         await createNamespace(kube, name, ns.metadata.labels ?? {}, { signal: ctx.signal, reuse: true });
         ctx.log(`created namespace ${name}`);
@@ -151,6 +169,9 @@ export class ValidateSession {
     for (const ns of all) {
       try {
         await k.waitGone(kube, 'v1', 'Namespace', ns, undefined, { timeoutMs: Math.max(60_000, this.timeoutMs) });
+        const id = this.recorded.get(ns);
+        if (id) ctx.leftovers?.clear(id);
+        this.recorded.delete(ns);
       } catch {
         leftovers.push(`namespace ${ns}`);
       }
