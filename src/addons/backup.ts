@@ -65,6 +65,16 @@ export const STORE_SCRIPT = [
   'echo "saved /backups/$name; keeping the newest $RETAIN"',
 ].join('\n');
 
+/**
+ * Every container of the job runs as one uid, set once for the pod: the snapshot tools write the file 0600 as
+ * the uid they run as (`talosctl etcd snapshot`, `etcdctl snapshot save`), and the store container, with every
+ * capability dropped, can read it only as its owner. That uid is root: root owns the host directory kubelet
+ * creates for a hostPath target, and on kubeadm the 0600 etcd client key; no capability is needed for either.
+ */
+export const BACKUP_UID = 0;
+const POD_SECURITY = { runAsUser: BACKUP_UID, runAsGroup: BACKUP_UID, fsGroup: BACKUP_UID, seccompProfile: { type: 'RuntimeDefault' } } as const;
+const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+
 function targetVolume(spec: Spec): IVolume {
   const b = spec.spec.addons.backup;
   if (b === false) throw new Error('backup disabled');
@@ -82,8 +92,7 @@ function storeContainer(spec: Spec, retain: number): NonNullable<IPodSpec['conta
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
     ],
     volumeMounts: [{ name: 'work', mountPath: '/work', readOnly: true }, { name: 'backups', mountPath: '/backups' }],
-    // Root owns the host directory kubelet creates for a hostPath target; no capability is needed to write it.
-    securityContext: { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    securityContext: structuredClone(CONTAINER_SECURITY),
     resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
   };
 }
@@ -139,7 +148,7 @@ export function buildKubeadmBackup(spec: Spec): BackupPlan {
     hostNetwork: true,
     dnsPolicy: 'ClusterFirstWithHostNet',
     ...controlPlanePlacement(),
-    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    securityContext: structuredClone(POD_SECURITY),
     initContainers: [
       {
         name: 'snapshot',
@@ -154,8 +163,7 @@ export function buildKubeadmBackup(spec: Spec): BackupPlan {
         ],
         env: [{ name: 'ETCDCTL_API', value: '3' }],
         volumeMounts: [{ name: 'etcd-certs', mountPath: ETCD_PKI_DIR, readOnly: true }, { name: 'work', mountPath: '/work' }],
-        // Root reads the 0600 client key it owns; nothing else is needed.
-        securityContext: { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        securityContext: structuredClone(CONTAINER_SECURITY),
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
       },
     ],
@@ -189,7 +197,7 @@ export function buildTalosBackup(spec: Spec): BackupPlan {
     automountServiceAccountToken: false,
     restartPolicy: 'Never',
     ...controlPlanePlacement(),
-    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    securityContext: structuredClone(POD_SECURITY),
     initContainers: [
       {
         name: 'snapshot',
@@ -198,8 +206,9 @@ export function buildTalosBackup(spec: Spec): BackupPlan {
         args: ['--talosconfig', `${TALOS_SECRETS_MOUNT}/config`, '--nodes', '$(NODE_IP)', '--endpoints', '$(NODE_IP)', 'etcd', 'snapshot', '/work/snapshot.db'],
         env: [{ name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }],
         volumeMounts: [{ name: 'talos-secrets', mountPath: TALOS_SECRETS_MOUNT, readOnly: true }, { name: 'work', mountPath: '/work' }],
-        // talosctl needs nothing from the host: it only reads the mounted talosconfig and talks to the Talos API.
-        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        // talosctl needs nothing from the host: it reads the mounted talosconfig and talks to the Talos API. It runs
+        // as the pod's uid, so the 0600 snapshot it writes is readable by the store container.
+        securityContext: structuredClone(CONTAINER_SECURITY),
         resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       },
     ],

@@ -47,6 +47,9 @@ export interface DaemonSetRollout {
   /** status.updatedNumberScheduled < desired, or an older generation still observed. */
   rolloutPending: boolean;
   summary: string;
+  uid?: string;
+  /** Why pods are missing, from Warning events (FailedCreate, FailedScheduling...): `Reason: message`. */
+  events?: string[];
 }
 
 /** Pure: is the DaemonSet rolled out on every node, and is every node Ready? */
@@ -73,6 +76,7 @@ export function assessDaemonSetRollout(ref: DaemonSetRef, ds: Obj | undefined, p
   if (rolloutPending) parts.push(`rollout in progress (${updated} of ${desired} pods updated)`);
   return {
     ready,
+    uid: ds.metadata.uid,
     daemonSet: name,
     found: true,
     nodes: nodes.length,
@@ -89,6 +93,9 @@ export interface WorkloadState {
   name: string;
   ready: boolean;
   detail: string;
+  uid?: string;
+  /** Why it is not ready, from Warning events about it, its ReplicaSets and its pods: `Reason: message`. */
+  events?: string[];
 }
 
 /** Pure: is a Deployment, StatefulSet or DaemonSet ready by its status? */
@@ -99,11 +106,108 @@ export function assessWorkload(o: Obj): WorkloadState {
   if (o.kind === 'DaemonSet') {
     const desired = Number(st.desiredNumberScheduled ?? 0);
     const ready = Number(st.numberReady ?? 0);
-    return { kind: o.kind, name: ns, ready: observedOk && desired > 0 && ready >= desired, detail: `${ready}/${desired} pods ready` };
+    return { kind: o.kind, name: ns, uid: o.metadata.uid, ready: observedOk && desired > 0 && ready >= desired, detail: `${ready}/${desired} pods ready` };
   }
   const want = Number(o.spec?.replicas ?? 1);
   const ready = Number(st.readyReplicas ?? 0);
-  return { kind: o.kind, name: ns, ready: observedOk && ready >= want, detail: `${ready}/${want} replicas ready` };
+  return { kind: o.kind, name: ns, uid: o.metadata.uid, ready: observedOk && ready >= want, detail: `${ready}/${want} replicas ready` };
+}
+
+/** A workload whose events to explain: its kind, namespace, name and uid. */
+export interface WorkloadKey {
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+function ownerUids(o: Obj): string[] {
+  return ((o.metadata.ownerReferences ?? []) as Array<{ uid?: string }>).map((r) => r.uid ?? '').filter((u) => u !== '');
+}
+
+/** Reasons that say why a workload has no pods or no running ones, most telling first. */
+const REASON_RANK = ['FailedCreate', 'FailedScheduling', 'FailedMount', 'FailedAttachVolume', 'Failed', 'BackOff', 'ErrImagePull', 'InspectFailed'];
+
+/**
+ * Pure: the Warning events that explain each workload, by the workload's uid: events about the workload itself,
+ * its ReplicaSets (a Deployment's pods are created, and refused, by its ReplicaSet) and its pods, one per distinct
+ * reason and message, the most telling reasons (FailedCreate, FailedScheduling, ...) first, then the newest.
+ * Events without an object uid are matched by kind and name.
+ */
+export function explainNotReady(workloads: readonly WorkloadKey[], replicaSets: readonly Obj[], pods: readonly Obj[], events: readonly Obj[], max = 3): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const w of workloads) {
+    const key = w.uid ?? `${w.kind}/${w.namespace}/${w.name}`;
+    const family = new Set<string>(w.uid ? [w.uid] : []);
+    const names = new Set<string>([`${w.kind}/${w.name}`]);
+    for (const rs of replicaSets) {
+      if (w.uid && ownerUids(rs).includes(w.uid) && rs.metadata.uid) {
+        family.add(rs.metadata.uid);
+        names.add(`ReplicaSet/${rs.metadata.name}`);
+      }
+    }
+    for (const p of pods) {
+      if (ownerUids(p).some((u) => family.has(u))) {
+        if (p.metadata.uid) family.add(p.metadata.uid);
+        names.add(`Pod/${p.metadata.name}`);
+      }
+    }
+    const mine = events.filter((e) => {
+      if (e.type !== undefined && e.type !== 'Warning') return false;
+      if (e.metadata.namespace !== undefined && e.metadata.namespace !== w.namespace) return false;
+      const io = (e.involvedObject ?? e.regarding ?? {}) as { kind?: string; name?: string; uid?: string };
+      return io.uid ? family.has(io.uid) : names.has(`${io.kind}/${io.name}`);
+    });
+    const at = (e: Obj) => String(e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? '');
+    const rank = (e: Obj) => {
+      const i = REASON_RANK.indexOf(String(e.reason ?? ''));
+      return i < 0 ? REASON_RANK.length : i;
+    };
+    mine.sort((a, b) => rank(a) - rank(b) || at(b).localeCompare(at(a)));
+    const seen = new Set<string>();
+    const lines: string[] = [];
+    for (const e of mine) {
+      const line = `${String(e.reason ?? 'Warning')}: ${String(e.message ?? e.note ?? '').trim()}`;
+      if (seen.has(line)) continue;
+      seen.add(line);
+      lines.push(line);
+      if (lines.length >= max) break;
+    }
+    if (lines.length > 0) out.set(key, lines);
+  }
+  return out;
+}
+
+/** Reads what explainNotReady needs, one namespace at a time (events, ReplicaSets, pods). */
+export async function lookNotReadyEvents(kube: KubeClient, workloads: readonly WorkloadKey[], signal?: AbortSignal): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const ns of [...new Set(workloads.map((w) => w.namespace))]) {
+    const mine = workloads.filter((w) => w.namespace === ns);
+    const [events, replicaSets, pods] = await Promise.all([
+      kube.list('v1', 'Event', { namespace: ns, signal }).then((l) => l.items as Obj[]),
+      mine.some((w) => w.kind === 'Deployment') ? kube.list('apps/v1', 'ReplicaSet', { namespace: ns, signal }).then((l) => l.items as Obj[]) : Promise.resolve([] as Obj[]),
+      kube.list('v1', 'Pod', { namespace: ns, signal }).then((l) => l.items as Obj[]),
+    ]);
+    for (const [k, v] of explainNotReady(mine, replicaSets, pods, events)) out.set(k, v);
+  }
+  return out;
+}
+
+/** The not-ready workloads of a view with their events added, and the summary saying them; best effort. */
+async function withEvents(kube: KubeClient, view: ReturnType<typeof assessWorkloads>, signal: AbortSignal): Promise<ReturnType<typeof assessWorkloads>> {
+  const notReady = view.workloads.filter((w) => !w.ready);
+  if (notReady.length === 0) return view;
+  let found: Map<string, string[]>;
+  try {
+    found = await lookNotReadyEvents(kube, notReady.map((w) => ({ kind: w.kind, namespace: w.name.split('/')[0]!, name: w.name.split('/')[1]!, uid: w.uid })), signal);
+  } catch {
+    return view;
+  }
+  const workloads = view.workloads.map((w) => {
+    const ev = found.get(w.uid ?? `${w.kind}/${w.name}`);
+    return ev ? { ...w, events: ev } : w;
+  });
+  return { ...view, workloads, summary: summarizeWorkloads(workloads) };
 }
 
 export interface PollOptions {
@@ -175,11 +279,18 @@ export function buildCniGateStep(ref: DaemonSetRef, o: GateStepOptions): Step {
       const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
       try {
         const { view, done } = await pollUntil(() => lookDaemonSetRollout(kube, ref, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
-        const evidence = { daemonSet: view.daemonSet, nodes: view.nodes, nodesWithoutReadyPod: view.nodesWithoutReadyPod, notReadyNodes: view.notReadyNodes };
+        if (!done && view.found) {
+          try {
+            view.events = (await lookNotReadyEvents(kube, [{ kind: 'DaemonSet', namespace: ref.namespace, name: ref.name, uid: view.uid }], ctx.signal)).get(view.uid ?? `DaemonSet/${ref.namespace}/${ref.name}`);
+          } catch {
+            /* best effort: the summary stands without them */
+          }
+        }
+        const evidence = { daemonSet: view.daemonSet, nodes: view.nodes, nodesWithoutReadyPod: view.nodesWithoutReadyPod, notReadyNodes: view.notReadyNodes, events: view.events };
         if (done) return { status: 'pass', summary: view.summary, evidence };
         return {
           status: 'fail',
-          summary: `not ready after ${secs}s: ${view.summary}`,
+          summary: `not ready after ${secs}s: ${view.summary}${view.events ? `; ${view.events.join('; ')}` : ''}`,
           why: 'pods cannot get network on nodes without a running CNI agent, and those nodes stay NotReady',
           fix: view.found
             ? `look at the agent on those nodes: kubectl -n ${ref.namespace} get pods -o wide; kubectl -n ${ref.namespace} describe daemonset ${ref.name}; then run again with --resume`
@@ -196,10 +307,15 @@ export function buildCniGateStep(ref: DaemonSetRef, o: GateStepOptions): Step {
 /** Pure: the state of every workload in the given namespaces. */
 export function assessWorkloads(objects: Obj[]): { ready: boolean; workloads: WorkloadState[]; summary: string } {
   const workloads = objects.map(assessWorkload).sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+  return { ready: workloads.length > 0 && workloads.every((w) => w.ready), workloads, summary: summarizeWorkloads(workloads) };
+}
+
+function summarizeWorkloads(workloads: WorkloadState[]): string {
   const notReady = workloads.filter((w) => !w.ready);
-  if (workloads.length === 0) return { ready: false, workloads, summary: 'no Deployments, StatefulSets or DaemonSets found yet' };
-  if (notReady.length === 0) return { ready: true, workloads, summary: `${workloads.length} workloads Ready` };
-  return { ready: false, workloads, summary: `${notReady.length} of ${workloads.length} workloads not Ready: ${notReady.map((w) => `${w.kind} ${w.name} (${w.detail})`).join(', ')}` };
+  if (workloads.length === 0) return 'no Deployments, StatefulSets or DaemonSets found yet';
+  if (notReady.length === 0) return `${workloads.length} workloads Ready`;
+  const one = (w: WorkloadState) => `${w.kind} ${w.name} (${w.detail}${w.events ? `; ${w.events.join('; ')}` : ''})`;
+  return `${notReady.length} of ${workloads.length} workloads not Ready: ${notReady.map(one).join(', ')}`;
 }
 
 export async function lookWorkloads(kube: KubeClient, namespaces: string[], signal?: AbortSignal): Promise<ReturnType<typeof assessWorkloads>> {
@@ -229,7 +345,10 @@ export function buildWorkloadsGateStep(namespaces: string[], o: GateStepOptions)
     async run(ctx) {
       const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
       try {
-        const { view, done } = await pollUntil(() => lookWorkloads(kube, namespaces, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
+        const polled = await pollUntil(() => lookWorkloads(kube, namespaces, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
+        const done = polled.done;
+        // The events say why (a pod refused by admission, nowhere to schedule): read them once, at the end.
+        const view = done ? polled.view : await withEvents(kube, polled.view, ctx.signal);
         const evidence = { workloads: view.workloads };
         if (done) return { status: 'pass', summary: view.summary, evidence };
         return {

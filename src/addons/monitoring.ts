@@ -83,11 +83,67 @@ export function buildVictoriaMetricsValues(spec: Spec): Values {
   return values;
 }
 
+type LogDestination = Spec['spec']['addons']['logDestination'];
+
+/** Where the logs go, in words (plan notes, the values header). */
+export function describeLogDestination(d: LogDestination): string {
+  return d === 'stdout' ? 'stdout of the Fluent Bit pods (kubectl logs -n logging daemonset/fluent-bit)' : `${d.type} at ${d.url}`;
+}
+
+function fluentSection(kind: string, entries: Array<[string, string | number | undefined]>): string {
+  const set = entries.filter((e): e is [string, string | number] => e[1] !== undefined && e[1] !== '');
+  return [`[${kind}]`, ...set.map(([k, v]) => `    ${k} ${v}`)].join('\n');
+}
+
+/** How many times a chunk is retried before it is dropped (the chart's default outputs retried forever). */
+export const LOG_RETRY_LIMIT = 5;
+
+/** The Fluent Bit [OUTPUT] section for the destination (classic config format, as the chart's config.outputs). */
+export function buildFluentBitOutputs(d: LogDestination): string {
+  if (d === 'stdout') return `${fluentSection('OUTPUT', [['Name', 'stdout'], ['Match', '*'], ['Format', 'json_lines']])}\n`;
+  const u = new URL(d.url);
+  const tlsOn = u.protocol === 'https:' || u.protocol === 'tls:';
+  const defaultPort = { loki: 3100, elasticsearch: 9200, opensearch: 9200, http: tlsOn ? 443 : 80, forward: 24224 }[d.type];
+  const common: Array<[string, string | number | undefined]> = [
+    ['Match', '*'],
+    ['Host', u.hostname.replace(/^\[|\]$/g, '')],
+    ['Port', u.port === '' ? defaultPort : Number(u.port)],
+    ['tls', tlsOn ? 'On' : 'Off'],
+  ];
+  const path = u.pathname === '/' ? undefined : u.pathname + u.search;
+  const byType: Record<typeof d.type, Array<[string, string | number | undefined]>> = {
+    loki: [['Name', 'loki'], ...common, ['Uri', path], ['Labels', 'job=fluent-bit'], ['Auto_Kubernetes_Labels', 'On']],
+    elasticsearch: [['Name', 'es'], ...common, ['Path', path], ['Logstash_Format', 'On'], ['Suppress_Type_Name', 'On'], ['Replace_Dots', 'On']],
+    opensearch: [['Name', 'opensearch'], ...common, ['Path', path], ['Logstash_Format', 'On'], ['Suppress_Type_Name', 'On'], ['Replace_Dots', 'On']],
+    http: [['Name', 'http'], ...common, ['Uri', path ?? '/'], ['Format', 'json']],
+    forward: [['Name', 'forward'], ...common],
+  };
+  return `${fluentSection('OUTPUT', [...byType[d.type], ['Retry_Limit', LOG_RETRY_LIMIT]])}\n`;
+}
+
+/**
+ * The [INPUT] sections: container logs from every node without Fluent Bit's own (with a stdout destination they
+ * would be read back and printed again, without end); on kubeadm also the kubelet's journal (Talos has no journal).
+ */
+export function buildFluentBitInputs(spec: Spec): string {
+  const own = `/var/log/containers/${FLUENT_BIT_CHART.release}-*_${FLUENT_BIT_CHART.namespace}_*.log`;
+  const sections = [
+    fluentSection('INPUT', [['Name', 'tail'], ['Path', '/var/log/containers/*.log'], ['Exclude_Path', own], ['multiline.parser', 'docker, cri'], ['Tag', 'kube.*'], ['Mem_Buf_Limit', '5MB'], ['Skip_Long_Lines', 'On']]),
+  ];
+  if (spec.spec.bootstrap.method === 'kubeadm') {
+    sections.push(fluentSection('INPUT', [['Name', 'systemd'], ['Tag', 'host.*'], ['Systemd_Filter', '_SYSTEMD_UNIT=kubelet.service'], ['Read_From_Tail', 'On']]));
+  }
+  return `${sections.join('\n\n')}\n`;
+}
+
 export function buildFluentBitValues(spec: Spec): Values {
   const values: Values = {
     resources: structuredClone(MONITORING_RESOURCES.fluentBit),
     // Logs from every node, control planes included.
     tolerations: [{ operator: 'Exists' }],
+    // Strings replace the chart's defaults whole: its outputs are two Elasticsearch outputs to elasticsearch-master
+    // (retried forever), which exists in no cluster groundwork builds.
+    config: { inputs: buildFluentBitInputs(spec), outputs: buildFluentBitOutputs(spec.spec.addons.logDestination) },
   };
   const mirror = normalizeMirror(spec.spec.images.registry);
   if (mirror !== '') {
@@ -116,6 +172,6 @@ export function buildMonitoringNotes(spec: Spec): string[] {
     notes.push('etcd, kube-scheduler and kube-controller-manager serve metrics on 127.0.0.1 by default: their scrape targets show as down until bound to the node address');
   } else notes.push('spec.addons.monitoring is none: no metrics');
   if (a.logging === 'none') notes.push('spec.addons.logging is none: no log collection');
-  else notes.push('Fluent Bit collects container logs on every node; it ships them to stdout until you configure an output');
+  else notes.push(`Fluent Bit collects container logs on every node and sends them to ${describeLogDestination(a.logDestination)} (spec.addons.logDestination)`);
   return notes;
 }

@@ -5,14 +5,16 @@
  */
 import path from 'node:path';
 import { registerStageBuilder, type SetupPlanOptions } from '../setup.js';
-import type { Stage } from '../run/types.js';
+import type { Stage, Step } from '../run/types.js';
 import type { Spec } from '../spec/schema.js';
 import { buildApplyBackupStep } from './apply.js';
 import { buildBackupPlan } from './backup.js';
+import type { ChartRef } from './charts.js';
 import { buildCniPlan } from './cni.js';
 import { buildCniGateStep, buildWorkloadsGateStep, type GateStepOptions } from './gates.js';
-import { buildHelmStep } from './helm.js';
+import { buildHelmStep, chartLocation, type ChartSources } from './helm.js';
 import { buildMonitoringNotes, buildMonitoringReleases } from './monitoring.js';
+import { buildAddonNamespaces, buildNamespacesStep } from './namespaces.js';
 
 export const CNI_GATE_TIMEOUT_MS = 5 * 60_000;
 export const MONITORING_GATE_TIMEOUT_MS = 10 * 60_000;
@@ -31,9 +33,19 @@ export function resolveChartArchives(spec: Spec, specDir: string | undefined): R
   return Object.fromEntries(Object.entries(a).map(([chart, file]) => [chart, specDir ? path.resolve(specDir, file) : file]));
 }
 
-function chartNote(chart: { chart: string; version: string; repo: string }, archives: Record<string, string> | undefined): string {
-  const archive = archives?.[chart.chart];
-  return `${chart.chart} ${chart.version} from ${archive ? `local archive ${archive}` : chart.repo}`;
+/** Where the charts come from: local archives and the chart repository mirror of the spec. */
+export function resolveChartSources(spec: Spec, specDir: string | undefined): ChartSources {
+  return { archives: resolveChartArchives(spec, specDir), repository: spec.spec.images.chartRepository };
+}
+
+function chartNote(chart: ChartRef, sources: ChartSources): string {
+  return `${chart.chart} ${chart.version} from ${chartLocation(chart, sources).from}`;
+}
+
+/** The namespaces step for releases (none when they all go into the cluster's own namespaces). */
+function namespaceSteps(stage: string, charts: ChartRef[], o: AddonStageOptions): Step[] {
+  const namespaces = buildAddonNamespaces(charts);
+  return namespaces.length > 0 ? [buildNamespacesStep({ stage, namespaces, connect: o.gate?.connect })] : [];
 }
 
 export function buildCniStage(spec: Spec, o: AddonStageOptions): Stage {
@@ -42,23 +54,25 @@ export function buildCniStage(spec: Spec, o: AddonStageOptions): Stage {
   if (!plan) {
     return { name: 'cni', title, steps: [], notes: ['spec.network.cni is none: bring your own CNI; nodes stay NotReady until one runs'] };
   }
-  const archives = resolveChartArchives(spec, o.specDir);
+  const sources = resolveChartSources(spec, o.specDir);
   const steps = [
-    ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, archives, writeFiles: o.writeFiles })] : []),
+    ...(plan.release ? namespaceSteps('cni', [plan.release.chart], o) : []),
+    ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, sources, writeFiles: o.writeFiles })] : []),
     buildCniGateStep(plan.daemonSet, { stage: 'cni', timeoutMs: CNI_GATE_TIMEOUT_MS, ...o.gate }),
   ];
-  return { name: 'cni', title: `${title}: ${plan.cni}`, steps, notes: [...(plan.release ? [chartNote(plan.release.chart, archives)] : []), ...plan.notes] };
+  return { name: 'cni', title: `${title}: ${plan.cni}`, steps, notes: [...(plan.release ? [chartNote(plan.release.chart, sources)] : []), ...plan.notes] };
 }
 
 export function buildMonitoringStage(spec: Spec, o: AddonStageOptions): Stage {
   const releases = buildMonitoringReleases(spec);
-  const archives = resolveChartArchives(spec, o.specDir);
+  const sources = resolveChartSources(spec, o.specDir);
   const namespaces = [...new Set(releases.map((r) => r.chart.namespace))];
   const steps = [
-    ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, archives, writeFiles: o.writeFiles })),
+    ...namespaceSteps('monitoring', releases.map((r) => r.chart), o),
+    ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, sources, writeFiles: o.writeFiles })),
     ...(releases.length > 0 ? [buildWorkloadsGateStep(namespaces, { stage: 'monitoring', timeoutMs: MONITORING_GATE_TIMEOUT_MS, ...o.gate })] : []),
   ];
-  return { name: 'monitoring', title: 'Install monitoring and logging', steps, notes: [...releases.map((r) => chartNote(r.chart, archives)), ...buildMonitoringNotes(spec)] };
+  return { name: 'monitoring', title: 'Install monitoring and logging', steps, notes: [...releases.map((r) => chartNote(r.chart, sources)), ...buildMonitoringNotes(spec)] };
 }
 
 export function buildBackupStage(spec: Spec, o: AddonStageOptions): Stage {

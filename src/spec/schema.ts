@@ -186,9 +186,36 @@ export const BackupSpec = z.strictObject({
     .default({ hostPath: '/var/backups/etcd' }),
 });
 
+/**
+ * Where the log collector sends logs: `stdout` (each collector pod's own output, `kubectl logs`) or an endpoint
+ * of the operator's. No credentials here (they would be secrets in the spec): use an endpoint the cluster network
+ * may reach without them, or add an output of your own to the values after groundwork.
+ */
+export const LogEndpointSpec = z
+  .strictObject({
+    type: z.enum(['loki', 'elasticsearch', 'opensearch', 'http', 'forward']),
+    url: z.string(),
+  })
+  .superRefine((v, ctx) => {
+    const schemes = v.type === 'forward' ? ['tcp:', 'tls:'] : ['http:', 'https:'];
+    let u: URL | undefined;
+    try {
+      u = new URL(v.url);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !schemes.includes(u.protocol) || u.hostname === '') {
+      const example = v.type === 'forward' ? 'tcp://fluentd.logging:24224' : v.type === 'loki' ? 'http://loki.logging:3100' : 'https://logs.example.com:9200';
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `${JSON.stringify(v.url)} is not a ${schemes.map((x) => x.replace(':', '://')).join(' or ')} URL for a ${v.type} endpoint, e.g. ${example}` });
+    }
+  });
+export const LogDestinationSpec = z.union([z.literal('stdout'), LogEndpointSpec]);
+
 export const AddonsSpec = z.strictObject({
   monitoring: z.enum(['kube-prometheus-stack', 'victoria-metrics', 'none']).default('kube-prometheus-stack'),
   logging: z.enum(['fluent-bit', 'none']).default('fluent-bit'),
+  /** Where collected logs go: "stdout" (default), or { type: loki | elasticsearch | opensearch | http | forward, url }. */
+  logDestination: LogDestinationSpec.default('stdout'),
   backup: z.union([BackupSpec, z.literal(false)]).prefault({}),
   /** How long metrics are kept (Prometheus retention / VictoriaMetrics retentionPeriod), e.g. "15d". */
   retention: z.string().regex(/^\d+[hdwy]$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a retention like "15d" (a number and h, d, w or y)` }).default('15d'),
@@ -201,6 +228,15 @@ export const AddonsSpec = z.strictObject({
 export const ImagesSpec = z.strictObject({
   /** Registry mirror for air-gapped installs; "" means the upstream registries. */
   registry: registry.default(''),
+  /**
+   * One Helm chart repository that holds every chart groundwork installs (a mirror for air gaps: Harbor, Nexus,
+   * Artifactory, ChartMuseum), used instead of each chart's upstream repository: an https:// (or http://) URL
+   * serving index.yaml, or an oci:// registry path. Unset means the upstream repositories.
+   */
+  chartRepository: z
+    .string()
+    .regex(/^(https?|oci):\/\/[^\s/]+/, { error: (iss) => `${JSON.stringify(iss.input)} is not a chart repository URL (https://charts.example.com/ or oci://registry.example.com/charts)` })
+    .optional(),
 });
 
 export const ClusterSpecBody = z.strictObject({

@@ -5,6 +5,7 @@
  */
 import { buildProbeContainer, type Probe } from '../probe/index.js';
 import type { KubeObject } from '../kube/paths.js';
+import { podSecurityLabels } from '../kube/pod-security.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const RUN_LABEL = 'groundwork.dev/validate-run';
@@ -30,7 +31,7 @@ export function buildNamespace(name: string, runId: string): KubeObject {
         [MANAGED_BY]: 'groundwork',
         [RUN_LABEL]: runId,
         // Admission enforces what we promise: the restricted Pod Security Standard.
-        'pod-security.kubernetes.io/enforce': 'restricted',
+        ...podSecurityLabels('restricted'),
       },
     },
   };

@@ -18,15 +18,15 @@ describe('helm argv (golden)', () => {
   it('upgrade --install from the chart repository, no --wait', () => {
     expect(buildHelmUpgradeArgv(CILIUM_CHART, '/run/addons/cilium-values.yaml', '/state/secrets/kubeconfig')).toEqual([
       'helm', 'upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/',
-      '--version', '1.19.0', '--namespace', 'kube-system', '--create-namespace',
+      '--version', '1.19.0', '--namespace', 'kube-system',
       '--values', '/run/addons/cilium-values.yaml', '--kubeconfig', '/state/secrets/kubeconfig',
     ]);
   });
 
   it('a local archive replaces the repository (air gap) and keeps the pinned version visible', () => {
-    expect(buildHelmUpgradeArgv(FLUENT_BIT_CHART, '/v.yaml', '/k', { 'fluent-bit': '/charts/fluent-bit-0.50.0.tgz' })).toEqual([
+    expect(buildHelmUpgradeArgv(FLUENT_BIT_CHART, '/v.yaml', '/k', { archives: { 'fluent-bit': '/charts/fluent-bit-0.50.0.tgz' } })).toEqual([
       'helm', 'upgrade', '--install', 'fluent-bit', '/charts/fluent-bit-0.50.0.tgz',
-      '--version', '0.50.0', '--namespace', 'logging', '--create-namespace', '--values', '/v.yaml', '--kubeconfig', '/k',
+      '--version', '0.50.0', '--namespace', 'logging', '--values', '/v.yaml', '--kubeconfig', '/k',
     ]);
   });
 
@@ -35,9 +35,9 @@ describe('helm argv (golden)', () => {
     const o = { runDir: '/s/.groundwork/runs/<run-id>', stateDir: '/s/.groundwork' };
     const steps = [...buildCniStage(spec, o).steps, ...buildMonitoringStage(spec, o).steps].filter((s) => s.id.includes('-helm-'));
     expect(steps.map((s) => s.preview!.argv![0]!.join(' '))).toEqual([
-      'helm upgrade --install calico tigera-operator --repo https://docs.tigera.io/calico/charts --version v3.30.3 --namespace tigera-operator --create-namespace --values /s/.groundwork/runs/<run-id>/addons/calico-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
-      'helm upgrade --install monitoring victoria-metrics-k8s-stack --repo https://victoriametrics.github.io/helm-charts/ --version 0.58.3 --namespace monitoring --create-namespace --values /s/.groundwork/runs/<run-id>/addons/monitoring-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
-      'helm upgrade --install fluent-bit fluent-bit --repo https://fluent.github.io/helm-charts --version 0.50.0 --namespace logging --create-namespace --values /s/.groundwork/runs/<run-id>/addons/fluent-bit-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
+      'helm upgrade --install calico tigera-operator --repo https://docs.tigera.io/calico/charts --version v3.30.3 --namespace tigera-operator --values /s/.groundwork/runs/<run-id>/addons/calico-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
+      'helm upgrade --install monitoring victoria-metrics-k8s-stack --repo https://victoriametrics.github.io/helm-charts/ --version 0.58.3 --namespace monitoring --values /s/.groundwork/runs/<run-id>/addons/monitoring-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
+      'helm upgrade --install fluent-bit fluent-bit --repo https://fluent.github.io/helm-charts --version 0.50.0 --namespace logging --values /s/.groundwork/runs/<run-id>/addons/fluent-bit-values.yaml --kubeconfig /s/.groundwork/secrets/kubeconfig',
     ]);
     expect(steps.map((s) => s.preview!.files)).toEqual([
       ['/s/.groundwork/runs/<run-id>/addons/calico-values.yaml'],
@@ -63,7 +63,7 @@ describe('helm step against a strict fake helm', () => {
     const kubeconfig = path.join(ctxProbe.stateDir, 'lab-kubeconfig');
     const fakes = createFakeTools(tmp(), {
       helm: [{
-        match: ['upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/', '--version', '1.19.0', '--namespace', 'kube-system', '--create-namespace', '--values', valuesFile, '--kubeconfig', kubeconfig],
+        match: ['upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/', '--version', '1.19.0', '--namespace', 'kube-system', '--values', valuesFile, '--kubeconfig', kubeconfig],
         stdout: 'Release "cilium" has been upgraded. Happy Helming!\n',
         times: 1,
       }],
@@ -82,11 +82,11 @@ describe('helm step against a strict fake helm', () => {
   it('without a kubeconfig from bootstrap it uses <stateDir>/secrets/kubeconfig', async () => {
     const base = createTestContext();
     const fakes = createFakeTools(tmp(), {
-      helm: [{ match: ['upgrade', '--install', 'fluent-bit', /.*/, '--version', '0.50.0', '--namespace', 'logging', '--create-namespace', '--values', /.*fluent-bit-values\.yaml/, '--kubeconfig', path.join(base.stateDir, 'secrets', 'kubeconfig')] }],
+      helm: [{ match: ['upgrade', '--install', 'fluent-bit', /.*/, '--version', '0.50.0', '--namespace', 'logging', '--values', /.*fluent-bit-values\.yaml/, '--kubeconfig', path.join(base.stateDir, 'secrets', 'kubeconfig')] }],
     });
     const ctx = { ...createTestContext({ env: fakes.env }), runDir: base.runDir, stateDir: base.stateDir };
     const release = { chart: FLUENT_BIT_CHART, values: {} };
-    const r = await executeStep(buildHelmStep({ stage: 'monitoring', release, runDir: base.runDir, stateDir: base.stateDir, archives: { 'fluent-bit': '/charts/fb.tgz' } }), ctx);
+    const r = await executeStep(buildHelmStep({ stage: 'monitoring', release, runDir: base.runDir, stateDir: base.stateDir, sources: { archives: { 'fluent-bit': '/charts/fb.tgz' } } }), ctx);
     expect(r.status).toBe('pass');
     fakes.verify();
     expect(fakes.calls()[0]!.argv[3]).toBe('/charts/fb.tgz');

@@ -40,7 +40,7 @@ describe('setup: cni and backup stages against the lab', () => {
     copyFileSync(lab.kubeconfigPath, kubeconfig);
     const fakes = createFakeTools(mkdtempSync(path.join(tmpdir(), 'gw-addons-fakes-')), {
       helm: [{
-        match: ['upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/', '--version', '1.19.0', '--namespace', 'kube-system', '--create-namespace', '--values', /.*\/addons\/cilium-values\.yaml/, '--kubeconfig', kubeconfig],
+        match: ['upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/', '--version', '1.19.0', '--namespace', 'kube-system', '--values', /.*\/addons\/cilium-values\.yaml/, '--kubeconfig', kubeconfig],
         stdout: 'Release "cilium" does not exist. Installing it now.\n',
         times: 1,
       }],

@@ -25,8 +25,10 @@ describe('add-on stages in the setup plan', () => {
     expect(formatPlan(plan).split('\n').slice(2).join('\n')).toBe(`1. cni: Install the CNI: flannel
    note: flannel v0.26.7 from https://flannel-io.github.io/flannel/
    note: Flannel does not enforce NetworkPolicy: policies are accepted by the API server and silently ignored, so nothing isolates workloads; choose cilium or calico if you rely on them
+   - cni-namespaces: Create namespace kube-flannel (privileged) with Pod Security labels [timeout 60s, retries 1]
+       server-side applies Namespace kube-flannel (privileged): pod-security.kubernetes.io/enforce, audit and warn set to the level
    - cni-helm-flannel: Install flannel v0.26.7 (helm release flannel in kube-flannel) [timeout 600s, retries 1]
-       $ helm upgrade --install flannel flannel --repo https://flannel-io.github.io/flannel/ --version v0.26.7 --namespace kube-flannel --create-namespace --values '/c/.groundwork/runs/<run-id>/addons/flannel-values.yaml' --kubeconfig /c/.groundwork/secrets/kubeconfig
+       $ helm upgrade --install flannel flannel --repo https://flannel-io.github.io/flannel/ --version v0.26.7 --namespace kube-flannel --values '/c/.groundwork/runs/<run-id>/addons/flannel-values.yaml' --kubeconfig /c/.groundwork/secrets/kubeconfig
        writes /c/.groundwork/runs/<run-id>/addons/flannel-values.yaml
        chart flannel v0.26.7 from https://flannel-io.github.io/flannel/; values in /c/.groundwork/runs/<run-id>/addons/flannel-values.yaml
    - cni-rollout: Wait for DaemonSet kube-flannel/kube-flannel-ds on every node and all nodes Ready (up to 300s) [timeout 360s]
@@ -49,7 +51,7 @@ describe('add-on stages in the setup plan', () => {
     const ids = plan.stages.map((s) => [s.name, s.steps.map((x) => x.id)]);
     expect(ids).toEqual([
       ['cni', ['cni-helm-cilium', 'cni-rollout']],
-      ['monitoring', ['monitoring-helm-monitoring', 'monitoring-helm-fluent-bit', 'monitoring-rollout']],
+      ['monitoring', ['monitoring-namespaces', 'monitoring-helm-monitoring', 'monitoring-helm-fluent-bit', 'monitoring-rollout']],
       ['backup', ['backup-apply']],
     ]);
     const text = formatPlan(plan);

@@ -53,7 +53,12 @@ describe('object builders', () => {
   });
 
   it('labels the namespace for cleanup and enforces the restricted standard', () => {
-    expect(buildNamespace('groundwork-validate-x', 'x').metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'groundwork', [RUN_LABEL]: 'x', 'pod-security.kubernetes.io/enforce': 'restricted' });
+    expect(buildNamespace('groundwork-validate-x', 'x').metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'groundwork', [RUN_LABEL]: 'x',
+      'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest',
+      'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/audit-version': 'latest',
+      'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/warn-version': 'latest',
+    });
   });
 
   it('the ClusterRole never grants secrets or node writes', () => {
