@@ -24,7 +24,9 @@ export class KubeApiError extends UserError {
   readonly status: KubeStatus;
   constructor(method: string, path: string, code: number, status: KubeStatus) {
     const reason = status.reason ?? (code === 0 ? 'Unreachable' : `HTTP${code}`);
-    const message = `${method} ${path}: ${code} ${reason}${status.message ? `: ${status.message}` : ''}`;
+    // A refusal leads with what was refused in RBAC's words: an authorizer's own message need not name them.
+    const refused = code === 403 ? `may not ${formatRbacRequest(describeRequest(method, path))}: ` : '';
+    const message = `${refused}${method} ${path}: ${code} ${reason}${status.message ? `: ${status.message}` : ''}`;
     super(message, hintsFor(code, method, path));
     this.name = 'KubeApiError';
     this.code = code;
@@ -50,13 +52,70 @@ export class KubeUnreachableError extends UserError {
   }
 }
 
+/** A request in RBAC's words: the verb and the resource (with group and namespace), or a non-resource URL. */
+export interface RbacRequest {
+  verb: string;
+  resource?: string;
+  group?: string;
+  namespace?: string;
+  nonResourceURL?: string;
+}
+
+/**
+ * Pure: which RBAC verb and resource a REST call needs (the API server's request-info rules): GET of one object is
+ * `get`, of a collection `list` (`watch` with watch=true), POST `create`, PUT `update`, PATCH `patch`, DELETE of one
+ * object `delete`, of a collection `deletecollection`; subresources read as `pods/log`.
+ */
+export function describeRequest(method: string, apiPath: string): RbacRequest {
+  const [pathname, query = ''] = apiPath.split('?');
+  const parts = pathname!.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  let rest: string[];
+  let group: string;
+  if (parts[0] === 'api' && parts.length >= 2) {
+    group = '';
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 3) {
+    group = parts[1]!;
+    rest = parts.slice(3);
+  } else {
+    return { verb: method.toLowerCase(), nonResourceURL: pathname };
+  }
+  if (rest.length === 0) return { verb: 'get', nonResourceURL: pathname };
+  let namespace: string | undefined;
+  // namespaces/NS/RESOURCE...: a namespaced resource; namespaces or namespaces/NAME alone: the Namespace itself.
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [resource, name, sub] = rest;
+  const watch = /(^|&)watch=(?!false\b|0\b)[^&]*/.test(query);
+  const m = method.toUpperCase();
+  const verb =
+    m === 'GET' || m === 'HEAD' ? (name ? 'get' : watch ? 'watch' : 'list')
+    : m === 'POST' ? 'create'
+    : m === 'PUT' ? 'update'
+    : m === 'PATCH' ? 'patch'
+    : m === 'DELETE' ? (name ? 'delete' : 'deletecollection')
+    : m.toLowerCase();
+  return { verb, resource: sub ? `${resource}/${sub}` : resource, group, namespace: namespace ?? (resource === 'namespaces' ? name : undefined) };
+}
+
+/** "create pods in namespace x", "list storageclasses (API group storage.k8s.io)", "get /readyz". */
+export function formatRbacRequest(r: RbacRequest): string {
+  if (r.nonResourceURL) return `${r.verb} ${r.nonResourceURL}`;
+  return `${r.verb} ${r.resource}${r.group ? ` (API group ${r.group})` : ''}${r.namespace && r.resource !== 'namespaces' ? ` in namespace ${r.namespace}` : ''}`;
+}
+
 function hintsFor(code: number, method: string, path: string): { why?: string; fix?: string } {
   if (code === 401) return { why: 'the API server did not accept the credentials in the kubeconfig', fix: 'refresh the kubeconfig (expired token or certificate?)' };
-  if (code === 403)
+  if (code === 403) {
+    const r = describeRequest(method, path);
+    const canI = r.nonResourceURL ? `kubectl auth can-i ${r.verb} ${r.nonResourceURL}` : `kubectl auth can-i ${r.verb} ${r.resource}${r.group ? `.${r.group}` : ''}${r.namespace && r.resource !== 'namespaces' ? ` -n ${r.namespace}` : ''}`;
     return {
-      why: `the kubeconfig's user may not ${method} ${path}`,
-      fix: 'grant the permissions `groundwork validate --print-rbac` prints, or use an admin kubeconfig',
+      why: `the kubeconfig's user may not ${formatRbacRequest(r)}`,
+      fix: `grant it (\`${canI}\` says yes once it is): the ClusterRole \`groundwork validate --print-rbac\` prints holds every permission validate needs; or use an admin kubeconfig`,
     };
+  }
   if (code === 404) return { why: 'the object or API does not exist on this cluster' };
   if (code === 422) return { why: 'the API server rejected the object as invalid' };
   if (code >= 500) return { why: 'the API server failed to handle the request', fix: 'check the control plane (kube-apiserver, etcd) and try again' };

@@ -164,9 +164,21 @@ export class ValidateSession {
       ctx.log(`--keep: leaving ${all.join(', ') || 'nothing'} in place; delete with: kubectl delete namespace -l ${RUN_LABEL}=${runId}`);
       return { deleted: [], kept: all, leftovers: [] };
     }
-    await Promise.all(all.map((ns) => k.deleteNamespace(kube, ns, { wait: false })));
     const leftovers: string[] = [];
+    // A refused delete (a role without `delete namespaces`) is a leftover with the reason, not a crash of cleanup.
+    const refused = new Set<string>();
+    await Promise.all(
+      all.map(async (ns) => {
+        try {
+          await k.deleteNamespace(kube, ns, { wait: false });
+        } catch (err) {
+          refused.add(ns);
+          leftovers.push(`namespace ${ns} (${(err as Error).message})`);
+        }
+      }),
+    );
     for (const ns of all) {
+      if (refused.has(ns)) continue;
       try {
         await k.waitGone(kube, 'v1', 'Namespace', ns, undefined, { timeoutMs: Math.max(60_000, this.timeoutMs) });
         const id = this.recorded.get(ns);

@@ -5,6 +5,7 @@
  *   const cp = await startControlPlane({ podSecurity: 'talos' });   // in beforeAll; one per test file
  *   cp.kubeconfig                 // admin kubeconfig (client certificate in system:masters), 0600
  *   cp.kubectl(['get', 'ns'])     // the real kubectl against it
+ *   cp.applyServerSide([obj])     // kubectl apply --server-side of groundwork's objects
  *   await cp.serviceAccountKubeconfig('ns', 'sa')   // a kubeconfig holding a bound token of that account
  *   await cp.stop()               // in afterAll: every process group stopped by pid, temp dirs removed
  *
@@ -60,6 +61,8 @@ export interface ControlPlane {
   pids: { etcd: number; apiserver: number; controllerManager?: number; scheduler?: number };
   /** Runs the real kubectl against the control plane (admin unless `kubeconfig` is given); never throws. */
   kubectl(args: string[], opts?: { kubeconfig?: string; input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** `kubectl apply --server-side --field-manager=groundwork` of the objects as one List (admin); never throws. */
+  applyServerSide(objects: readonly object[], extraArgs?: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /**
    * Waits until the namespace's `default` ServiceAccount exists: the controller manager creates it a moment after
    * the namespace, and until then the API server refuses pods there ("error looking up service account").
@@ -334,6 +337,8 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       pids,
       kubectl,
       waitForDefaultServiceAccount,
+      applyServerSide: (objects, extraArgs = []) =>
+        kubectl(['apply', '--server-side', '--field-manager=groundwork', ...extraArgs, '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) }),
       async serviceAccountKubeconfig(namespace, name) {
         const r = await kubectl(['-n', namespace, 'create', 'token', name, '--duration=1h']);
         if (r.code !== 0) throw new Error(`kubectl create token ${namespace}/${name}: ${r.stderr}`);

@@ -16,6 +16,7 @@ import {
   WaitTimeout,
   type KubeClient,
 } from '../../src/kube/index.js';
+import { describeRequest, formatRbacRequest } from '../../src/kube/errors.js';
 import { UserError } from '../../src/errors.js';
 
 describe('kube client against the lab API server', () => {
@@ -150,5 +151,31 @@ describe('kube errors and paths', () => {
     expect(e.message).toContain('pods is forbidden');
     const net = toKubeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' }), 'GET', '/', 'https://127.0.0.1:6443');
     expect(net).toBeInstanceOf(KubeUnreachableError);
+  });
+});
+
+describe('describeRequest: a REST call in RBAC words', () => {
+  it.each([
+    ['GET', '/api/v1/nodes?limit=500', 'list nodes'],
+    ['GET', '/api/v1/nodes/cp-1', 'get nodes'],
+    ['GET', '/api/v1/namespaces/x/pods?watch=true&resourceVersion=5', 'watch pods in namespace x'],
+    ['GET', '/api/v1/namespaces/x/pods?watch=false', 'list pods in namespace x'],
+    ['POST', '/api/v1/namespaces/x/pods', 'create pods in namespace x'],
+    ['GET', '/api/v1/namespaces/x/pods/p/log?tailLines=5', 'get pods/log in namespace x'],
+    ['DELETE', '/api/v1/namespaces/groundwork-validate-1', 'delete namespaces'],
+    ['POST', '/api/v1/namespaces', 'create namespaces'],
+    ['PATCH', '/apis/apps/v1/namespaces/m/deployments/d', 'patch deployments (API group apps) in namespace m'],
+    ['DELETE', '/apis/networking.k8s.io/v1/namespaces/n/networkpolicies', 'deletecollection networkpolicies (API group networking.k8s.io) in namespace n'],
+    ['GET', '/apis/storage.k8s.io/v1/storageclasses', 'list storageclasses (API group storage.k8s.io)'],
+    ['GET', '/readyz?verbose', 'get /readyz'],
+    ['GET', '/version', 'get /version'],
+  ])('%s %s: %s', (method, apiPath, want) => {
+    expect(formatRbacRequest(describeRequest(method, apiPath))).toBe(want);
+  });
+
+  it('a 403 leads with what was refused and says how to check it', () => {
+    const e = toKubeError({ code: 403, body: JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'denied by the webhook' }) }, 'POST', '/api/v1/namespaces/x/pods') as KubeApiError;
+    expect(e.message).toBe('may not create pods in namespace x: POST /api/v1/namespaces/x/pods: 403 Forbidden: denied by the webhook');
+    expect(e.fix).toContain('kubectl auth can-i create pods -n x');
   });
 });

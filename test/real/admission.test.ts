@@ -15,7 +15,7 @@ import { buildAddonSpec } from '../addons/spec.js';
 import { startControlPlane, type ControlPlane, type PodSecurityProfile } from '../helpers/control-plane.js';
 
 /** The stand-in for Talos' serviceaccounts.talos.dev CRD (Talos serves it; a bare kube-apiserver does not). */
-export const TALOS_SERVICE_ACCOUNT_CRD: KubeObject = {
+const TALOS_SERVICE_ACCOUNT_CRD: KubeObject = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
   metadata: { name: 'serviceaccounts.talos.dev' },
@@ -29,11 +29,6 @@ export const TALOS_SERVICE_ACCOUNT_CRD: KubeObject = {
     }],
   },
 };
-
-/** `kubectl apply --server-side` of the objects as one List; returns kubectl's exit code and output. */
-export async function applyServerSide(cp: ControlPlane, objects: readonly object[], extra: string[] = []) {
-  return cp.kubectl(['apply', '--server-side', '--field-manager=groundwork', ...extra, '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-}
 
 function probeFor(kind: Probe['kind']): Probe {
   switch (kind) {
@@ -79,10 +74,10 @@ for (const profile of ['talos', 'kubeadm'] as PodSecurityProfile[]) {
 
     it('validation: the namespace (restricted) and every pod, Service, PVC and NetworkPolicy it creates', async () => {
       const ns = 'groundwork-validate-admission';
-      const first = await applyServerSide(cp, [buildNamespace(ns, 'admission')]);
+      const first = await cp.applyServerSide([buildNamespace(ns, 'admission')]);
       expect(first.stderr).toBe('');
       await cp.waitForDefaultServiceAccount(ns);
-      const r = await applyServerSide(cp, validateObjects(ns));
+      const r = await cp.applyServerSide(validateObjects(ns));
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.trim().split('\n')).toHaveLength(5 + PROBE_KINDS.length);
@@ -97,7 +92,7 @@ for (const profile of ['talos', 'kubeadm'] as PodSecurityProfile[]) {
     it('add-on namespaces, with the levels their node agents need', async () => {
       const namespaces = buildAddonNamespaces(ALL_CHARTS);
       expect(namespaces.map((n) => n.metadata.name).sort()).toEqual(['kube-flannel', 'logging', 'monitoring', 'tigera-operator']);
-      const r = await applyServerSide(cp, namespaces);
+      const r = await cp.applyServerSide(namespaces);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       await cp.waitForDefaultServiceAccount('monitoring');
@@ -106,7 +101,7 @@ for (const profile of ['talos', 'kubeadm'] as PodSecurityProfile[]) {
         apiVersion: 'v1', kind: 'Pod', metadata: { name: 'node-exporter', namespace: 'monitoring' },
         spec: { hostNetwork: true, hostPID: true, containers: [{ name: 'c', image: 'quay.io/prometheus/node-exporter', volumeMounts: [{ name: 'root', mountPath: '/host/root', readOnly: true }] }], volumes: [{ name: 'root', hostPath: { path: '/' } }] },
       };
-      const ne = await applyServerSide(cp, [nodeExporter], ['--dry-run=server']);
+      const ne = await cp.applyServerSide([nodeExporter], ['--dry-run=server']);
       expect(ne.stderr).toBe('');
       expect(ne.code).toBe(0);
     });
@@ -115,14 +110,14 @@ for (const profile of ['talos', 'kubeadm'] as PodSecurityProfile[]) {
       it(`the ${method} etcd-backup objects, and a pod of its job admitted in ${BACKUP_NAMESPACE}`, async () => {
         const plan = buildBackupPlan(buildAddonSpec({ method }));
         if (method === 'talos') {
-          expect((await applyServerSide(cp, [TALOS_SERVICE_ACCOUNT_CRD])).code).toBe(0);
+          expect((await cp.applyServerSide([TALOS_SERVICE_ACCOUNT_CRD])).code).toBe(0);
           expect((await cp.kubectl(['wait', '--for=condition=Established', 'crd/serviceaccounts.talos.dev', '--timeout=30s'])).code).toBe(0);
         }
-        const r = await applyServerSide(cp, plan.objects);
+        const r = await cp.applyServerSide(plan.objects);
         expect(r.stderr).toBe('');
         expect(r.code).toBe(0);
         const cronJob = plan.objects.find((o) => o.kind === 'CronJob')!;
-        const pod = await applyServerSide(cp, [podFromCronJob(cronJob, `backup-${method}`)], ['--dry-run=server', '-o', 'json']);
+        const pod = await cp.applyServerSide([podFromCronJob(cronJob, `backup-${method}`)], ['--dry-run=server', '-o', 'json']);
         expect(pod.stderr).toBe('');
         expect(pod.code).toBe(0);
         // As admitted (defaults filled in): every container runs as one uid, so the store container can read the
