@@ -167,9 +167,12 @@ export function explainNotReady(workloads: readonly WorkloadKey[], replicaSets: 
     const seen = new Set<string>();
     const lines: string[] = [];
     for (const e of mine) {
-      const line = `${String(e.reason ?? 'Warning')}: ${String(e.message ?? e.note ?? '').trim()}`;
-      if (seen.has(line)) continue;
-      seen.add(line);
+      // The event recorder folds repeats into "(combined from similar events): ..."; each retry names a new pod.
+      const message = String(e.message ?? e.note ?? '').replace(/^\(combined from similar events\):\s*/, '').trim();
+      const line = `${String(e.reason ?? 'Warning')}: ${message}`;
+      const same = line.replace(/pods? "[^"]*"/g, 'pod "…"');
+      if (seen.has(same)) continue;
+      seen.add(same);
       lines.push(line);
       if (lines.length >= max) break;
     }

@@ -3,7 +3,7 @@
  * (healthy, and with the `cni-not-ready` fault), talking to it only through src/kube.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { assessDaemonSetRollout, assessWorkloads, buildCniGateStep, buildWorkloadsGateStep, pollUntil } from '../../src/addons/gates.js';
+import { assessDaemonSetRollout, assessWorkloads, buildCniGateStep, buildWorkloadsGateStep, explainNotReady, pollUntil } from '../../src/addons/gates.js';
 import { startControllers } from '../../src/lab/controllers/index.js';
 import { startLab, type Lab, type LabOptions } from '../../src/lab/index.js';
 import { loadKubeConfig } from '../../src/kube/index.js';
@@ -49,6 +49,29 @@ describe('assessDaemonSetRollout', () => {
     const p = pod('a', true);
     delete (p.metadata as Record<string, unknown>).ownerReferences;
     expect(assessDaemonSetRollout(ref, ds(), [p], [node('a')]).ready).toBe(true);
+  });
+});
+
+describe('explainNotReady', () => {
+  const meta = (kind: string, name: string, uid: string, owner?: string) => ({ apiVersion: 'v1', kind, metadata: { name, namespace: 'm', uid, ownerReferences: owner ? [{ uid: owner }] : undefined } });
+  const event = (reason: string, message: string, io: { kind: string; name: string; uid?: string }, at: string, type = 'Warning'): KubeObject =>
+    ({ apiVersion: 'v1', kind: 'Event', metadata: { name: `e-${at}`, namespace: 'm' }, type, reason, message, involvedObject: io, lastTimestamp: at });
+
+  it("finds a Deployment's events on its ReplicaSet and pods, telling reasons first, one per message up to pod names", () => {
+    const events = [
+      event('BackOff', 'Back-off pulling image', { kind: 'Pod', name: 'web-1-a', uid: 'pod-a' }, '2026-01-01T00:00:05Z'),
+      event('FailedCreate', 'Error creating: pods "web-1-b" is forbidden: violates PodSecurity', { kind: 'ReplicaSet', name: 'web-1', uid: 'rs' }, '2026-01-01T00:00:03Z'),
+      event('FailedCreate', '(combined from similar events): Error creating: pods "web-1-c" is forbidden: violates PodSecurity', { kind: 'ReplicaSet', name: 'web-1', uid: 'rs' }, '2026-01-01T00:00:04Z'),
+      event('ScalingReplicaSet', 'Scaled up', { kind: 'Deployment', name: 'web', uid: 'dep' }, '2026-01-01T00:00:01Z', 'Normal'),
+      event('FailedCreate', 'someone else', { kind: 'ReplicaSet', name: 'other-1', uid: 'rs-other' }, '2026-01-01T00:00:06Z'),
+    ];
+    const r = explainNotReady([{ kind: 'Deployment', namespace: 'm', name: 'web', uid: 'dep' }], [meta('ReplicaSet', 'web-1', 'rs', 'dep')], [meta('Pod', 'web-1-a', 'pod-a', 'rs')], events);
+    expect(r.get('dep')).toEqual(['FailedCreate: Error creating: pods "web-1-c" is forbidden: violates PodSecurity', 'BackOff: Back-off pulling image']);
+  });
+
+  it('matches events without object uids by kind and name (older servers, the lab)', () => {
+    const r = explainNotReady([{ kind: 'DaemonSet', namespace: 'm', name: 'agent' }], [], [], [event('FailedCreate', 'quota', { kind: 'DaemonSet', name: 'agent' }, '2026-01-01T00:00:00Z')]);
+    expect(r.get('DaemonSet/m/agent')).toEqual(['FailedCreate: quota']);
   });
 });
 
