@@ -106,3 +106,14 @@ describe('helm step against a strict fake helm', () => {
     expect(fakes.calls()).toHaveLength(1);
   });
 });
+
+describe('chart sources: archives, a repository mirror (spec.images.chartRepository), upstream', () => {
+  it.each([
+    [{}, ['fluent-bit', '--repo', 'https://fluent.github.io/helm-charts']],
+    [{ repository: 'https://charts.internal.test/all/' }, ['fluent-bit', '--repo', 'https://charts.internal.test/all/']],
+    [{ repository: 'oci://registry.internal.test/charts/' }, ['oci://registry.internal.test/charts/fluent-bit']],
+    [{ repository: 'oci://registry.internal.test/charts', archives: { 'fluent-bit': '/a/fb.tgz' } }, ['/a/fb.tgz']],
+  ])('%j', (sources, operand) => {
+    expect(buildHelmUpgradeArgv(FLUENT_BIT_CHART, '/v.yaml', '/k', sources)).toEqual(['helm', 'upgrade', '--install', 'fluent-bit', ...operand, '--version', '0.50.0', '--namespace', 'logging', '--values', '/v.yaml', '--kubeconfig', '/k']);
+  });
+});

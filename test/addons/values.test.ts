@@ -254,3 +254,25 @@ describe('monitoring values', () => {
     expect(buildMonitoringReleases(buildAddonSpec({ addons: { monitoring: 'none', logging: 'none' } }))).toEqual([]);
   });
 });
+
+describe('Fluent Bit outputs from spec.addons.logDestination', () => {
+  it.each([
+    ['stdout', '[OUTPUT]\n    Name stdout\n    Match *\n    Format json_lines\n'],
+    [{ type: 'loki', url: 'http://loki.logging:3100' }, '[OUTPUT]\n    Name loki\n    Match *\n    Host loki.logging\n    Port 3100\n    tls Off\n    Labels job=fluent-bit\n    Auto_Kubernetes_Labels On\n    Retry_Limit 5\n'],
+    [{ type: 'elasticsearch', url: 'https://es.example.test/es' }, '[OUTPUT]\n    Name es\n    Match *\n    Host es.example.test\n    Port 9200\n    tls On\n    Path /es\n    Logstash_Format On\n    Suppress_Type_Name On\n    Replace_Dots On\n    Retry_Limit 5\n'],
+    [{ type: 'http', url: 'https://collector.example.test/v1/logs' }, '[OUTPUT]\n    Name http\n    Match *\n    Host collector.example.test\n    Port 443\n    tls On\n    Uri /v1/logs\n    Format json\n    Retry_Limit 5\n'],
+    [{ type: 'forward', url: 'tls://[fd00::5]:24224' }, '[OUTPUT]\n    Name forward\n    Match *\n    Host fd00::5\n    Port 24224\n    tls On\n    Retry_Limit 5\n'],
+  ] as const)('%j', (logDestination, want) => {
+    const spec = buildAddonSpec({ addons: { logging: 'fluent-bit', logDestination } });
+    const values = buildMonitoringReleases(spec).find((r) => r.chart === FLUENT_BIT_CHART)!.values as { config: { inputs: string; outputs: string } };
+    expect(values.config.outputs).toBe(want);
+    expect(values.config.outputs).not.toContain('elasticsearch-master');
+  });
+
+  it('reads container logs without its own; the kubelet journal only where there is one (kubeadm, not Talos)', () => {
+    const inputs = (method: 'talos' | 'kubeadm') => (buildMonitoringReleases(buildAddonSpec({ method })).find((r) => r.chart === FLUENT_BIT_CHART)!.values as { config: { inputs: string } }).config.inputs;
+    expect(inputs('talos')).toContain('Exclude_Path /var/log/containers/fluent-bit-*_logging_*.log');
+    expect(inputs('talos')).not.toContain('systemd');
+    expect(inputs('kubeadm')).toContain('Name systemd');
+  });
+});
