@@ -170,6 +170,16 @@ describe('helm: groundwork steps with the real helm, a loopback chart repository
     return { resourceVersion: o.metadata.resourceVersion, data: o.data };
   }
 
+  async function agentPod(ns: string, app: string): Promise<string> {
+    for (let i = 0; i < 150; i++) {
+      const pods = (await cp.kubectl(['-n', ns, 'get', 'pods', '-l', `app=${app}`, '-o', 'name'])).stdout.trim();
+      if (pods !== '') return pods;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const events = await cp.kubectl(['-n', ns, 'get', 'events', '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']);
+    return `no pod of ${app}: ${events.stdout}`;
+  }
+
   const CASES: Array<[string, AddonFixture, Array<[ChartRef['namespace'], string]>]> = [
     ['talos: cilium, kube-prometheus-stack, fluent-bit', { method: 'talos', cni: 'cilium', addons: { monitoring: 'kube-prometheus-stack', logging: 'fluent-bit' } }, [['kube-system', 'cilium'], ['monitoring', 'monitoring'], ['logging', 'fluent-bit']]],
     ['kubeadm: calico, victoria-metrics', { method: 'kubeadm', cni: 'calico', addons: { monitoring: 'victoria-metrics', logging: 'none' } }, [['tigera-operator', 'calico'], ['monitoring', 'monitoring']]],
@@ -196,6 +206,8 @@ describe('helm: groundwork steps with the real helm, a loopback chart repository
           const labels = JSON.parse((await cp.kubectl(['get', 'namespace', ns, '-o', 'jsonpath={.metadata.labels}'])).stdout) as Record<string, string>;
           expect(labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/audit': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged', 'app.kubernetes.io/managed-by': 'groundwork' });
         }
+        // Enforcement let the node agent's pod in (Talos' baseline default would refuse hostNetwork and hostPath).
+        expect(await agentPod(ns, `${name}-agent`)).toMatch(new RegExp(`^pod/${name}-agent-\\w+$`));
       }
 
       const again = await runSteps(spec);
@@ -219,6 +231,8 @@ describe('helm: groundwork steps with the real helm, a loopback chart repository
         expect(cm.resourceVersion).not.toBe(before.get(name));
         expect(cm.data['values.json']).toContain('mirror.local:5000');
       }
+      // The next case installs its own releases (the monitoring release changes chart between them).
+      for (const [ns, name] of releases) expect((await run(helm, ['uninstall', name, '-n', ns, '--kubeconfig', cp.kubeconfig, '--wait'], helmEnv)).code).toBe(0);
     }, 180_000);
   }
 
