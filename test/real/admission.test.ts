@@ -56,7 +56,7 @@ function validateObjects(namespace: string): KubeObject[] {
 
 /** A pod of the backup job's template, as the Job controller would create it (the CronJob itself is not checked by enforcement). */
 function podFromCronJob(cronJob: BackupObject, name: string): KubeObject {
-  const tpl = (cronJob as { spec: { jobTemplate: { spec: { template: { metadata: object; spec: Record<string, unknown> } } } } }).spec.jobTemplate.spec.template;
+  const tpl = (cronJob as unknown as { spec: { jobTemplate: { spec: { template: { metadata: object; spec: Record<string, unknown> } } } } }).spec.jobTemplate.spec.template;
   return { apiVersion: 'v1', kind: 'Pod', metadata: { ...tpl.metadata, name, namespace: BACKUP_NAMESPACE }, spec: tpl.spec };
 }
 
