@@ -238,8 +238,8 @@ describe('property: every ssh/scp builder keeps any value as data', () => {
   it('other programs: helm takes a chart archive path that starts with "-" as a path; talosctl nodes are --nodes values', () => {
     fc.assert(
       fc.property(hostile, hostile, (archive, address) => {
-        const chart = { chart: 'cilium', repo: 'https://helm.cilium.io', version: '1.17.6', release: 'cilium', namespace: 'kube-system' };
-        const helm = buildHelmUpgradeArgv(chart, '/v.yaml', '/k', { cilium: archive });
+        const chart = { chart: 'cilium', repo: 'https://helm.cilium.io', version: '1.17.6', release: 'cilium', namespace: 'kube-system', podSecurity: 'privileged' as const };
+        const helm = buildHelmUpgradeArgv(chart, '/v.yaml', '/k', { archives: { cilium: archive } });
         expect(helm.slice(0, 4)).toEqual(['helm', 'upgrade', '--install', 'cilium']);
         expect(helm[4]!.startsWith('-')).toBe(false);
         expect(helm[4]!.endsWith(archive)).toBe(true);
