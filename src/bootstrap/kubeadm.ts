@@ -2,24 +2,21 @@
  * kubeadm configs and the remote commands of the kubeadm bootstrap (pure, STYLE 2); ssh/scp argv come from
  * src/net/ssh-argv.ts.
  *
- * kubeadm.k8s.io/v1beta4 is read by kubeadm from v1.31 on (v1beta3 is deprecated there); older versions get
- * v1beta3. The two differ in what we use: v1beta4 writes extra args as a list of {name, value} and can switch
- * kube-proxy off with `proxy.disabled`; v1beta3 takes a string map and skips the `addon/kube-proxy` phase.
+ * Every supported Kubernetes release (1.35 to 1.37, src/spec/versions.ts) reads kubeadm.k8s.io/v1beta4: kubeadm
+ * 1.37 no longer reads v1beta3 ("uses an old API spec") and takes v1 only behind --allow-experimental-api
+ * (cmd/kubeadm/app/util/config/common.go, validateSupportedVersion). v1beta4 writes extra args as a list of
+ * {name, value} and switches kube-proxy off with `proxy.disabled`.
  */
 import { toKubeTaint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
-export type KubeadmApiVersion = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
+export const KUBEADM_API_VERSION = 'kubeadm.k8s.io/v1beta4';
+export type KubeadmApiVersion = typeof KUBEADM_API_VERSION;
 export type KubeadmDoc = Record<string, unknown>;
 
-export function selectKubeadmApiVersion(kubernetesVersion: string): KubeadmApiVersion {
-  const [major, minor] = kubernetesVersion.replace(/^v/, '').split('.').map(Number);
-  return (major ?? 0) > 1 || ((major ?? 0) === 1 && (minor ?? 0) >= 31) ? 'kubeadm.k8s.io/v1beta4' : 'kubeadm.k8s.io/v1beta3';
-}
-
-function extraArgs(api: KubeadmApiVersion, args: Record<string, string>): unknown {
-  return api === 'kubeadm.k8s.io/v1beta4' ? Object.entries(args).map(([name, value]) => ({ name, value })) : { ...args };
+function extraArgs(args: Record<string, string>): { name: string; value: string }[] {
+  return Object.entries(args).map(([name, value]) => ({ name, value }));
 }
 
 /** host:port of the API endpoint, as kubeadm wants it (no scheme; IPv6 in brackets). */
@@ -42,11 +39,11 @@ export function buildCertSANs(spec: Spec): string[] {
   return [...new Set(sans)];
 }
 
-function nodeRegistration(spec: Spec, node: NodeSpec, api: KubeadmApiVersion): KubeadmDoc {
+function nodeRegistration(spec: Spec, node: NodeSpec): KubeadmDoc {
   return {
     name: node.name,
     criSocket: spec.spec.bootstrap.kubeadm.criSocket,
-    kubeletExtraArgs: extraArgs(api, {
+    kubeletExtraArgs: extraArgs({
       'node-ip': node.address,
       // kubelet may only set labels outside the kubernetes.io namespaces itself (NodeRestriction).
       ...(node.labels && Object.keys(node.labels).length ? { 'node-labels': Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(',') } : {}),
@@ -67,7 +64,7 @@ export interface KubeadmConfig {
 
 /** InitConfiguration (for the first control plane) and ClusterConfiguration. */
 export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
-  const api = selectKubeadmApiVersion(spec.spec.kubernetesVersion);
+  const api = KUBEADM_API_VERSION;
   const first = firstControlPlane(spec);
   const net = spec.spec.network;
   const init: KubeadmDoc = {
@@ -76,8 +73,7 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     // No token value: kubeadm generates one. It expires soon; joins get a fresh one from `kubeadm token create`.
     bootstrapTokens: [{ ttl: '15m0s', usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'] }],
     localAPIEndpoint: { advertiseAddress: first.address, bindPort: 6443 },
-    nodeRegistration: nodeRegistration(spec, first, api),
-    ...(kubeProxyOff(spec) && api === 'kubeadm.k8s.io/v1beta3' ? { skipPhases: ['addon/kube-proxy'] } : {}),
+    nodeRegistration: nodeRegistration(spec, first),
   };
   const registry = spec.spec.images.registry.replace(/\/+$/, '');
   const cluster: KubeadmDoc = {
@@ -88,10 +84,10 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     controlPlaneEndpoint: controlPlaneEndpoint(spec),
     networking: { podSubnet: net.podCIDR, serviceSubnet: net.serviceCIDR, dnsDomain: 'cluster.local' },
     apiServer: { certSANs: buildCertSANs(spec) },
-    controllerManager: { extraArgs: extraArgs(api, { 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
+    controllerManager: { extraArgs: extraArgs({ 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
     etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir } },
     ...(registry !== '' ? { imageRepository: registry } : {}),
-    ...(kubeProxyOff(spec) && api === 'kubeadm.k8s.io/v1beta4' ? { proxy: { disabled: true } } : {}),
+    ...(kubeProxyOff(spec) ? { proxy: { disabled: true } } : {}),
   };
   return { apiVersion: api, init, cluster };
 }
@@ -105,14 +101,14 @@ export interface JoinCredentials {
 }
 
 export function buildKubeadmJoinConfig(spec: Spec, node: NodeSpec, creds: JoinCredentials): KubeadmDoc {
-  const api = selectKubeadmApiVersion(spec.spec.kubernetesVersion);
+  const api = KUBEADM_API_VERSION;
   const cp = node.role === 'control-plane';
   if (cp && !creds.certificateKey) throw new Error(`join of control plane ${node.name} needs a certificate key`);
   return {
     apiVersion: api,
     kind: 'JoinConfiguration',
     discovery: { bootstrapToken: { apiServerEndpoint: controlPlaneEndpoint(spec), token: creds.token, caCertHashes: [creds.caCertHash] } },
-    nodeRegistration: nodeRegistration(spec, node, api),
+    nodeRegistration: nodeRegistration(spec, node),
     ...(cp ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.address, bindPort: 6443 }, certificateKey: creds.certificateKey } } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { SSH_USER, isDnsName } from '../net/ssh-argv.js';
 import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, taintSpec } from './fields.js';
+import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -121,7 +122,7 @@ function endpointHostOk(v: string): boolean {
 
 const kubeVersion = z
   .string()
-  .regex(/^v?\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Kubernetes version like "1.32.4"` })
+  .regex(/^v?\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Kubernetes version like "${DEFAULT_KUBERNETES_VERSION}"` })
   .transform((v) => v.replace(/^v/, ''));
 
 export const NodeSpec = z.strictObject({
@@ -136,7 +137,7 @@ export const NodeSpec = z.strictObject({
 });
 
 export const TalosSpec = z.strictObject({
-  version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Talos version like "v1.10.5"` }).default('v1.10.5'),
+  version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Talos version like "${DEFAULT_TALOS_VERSION}"` }).default(DEFAULT_TALOS_VERSION).meta({ description: `Talos release the machines boot (supported: ${TALOS_RANGE_TEXT}); v1.14 and later get typed config documents.` }),
   installDisk: nodePath.default('/dev/sda'),
   /** Optional shared virtual IP for the control planes (Talos VIP). */
   vip: ipAddress.optional(),
@@ -240,7 +241,7 @@ export const ImagesSpec = z.strictObject({
 });
 
 export const ClusterSpecBody = z.strictObject({
-  kubernetesVersion: kubeVersion.default('1.32.4').meta({ description: 'Kubernetes version, e.g. "1.32.4".' }),
+  kubernetesVersion: kubeVersion.default(DEFAULT_KUBERNETES_VERSION).meta({ description: `Kubernetes version, e.g. "${DEFAULT_KUBERNETES_VERSION}" (supported: ${KUBERNETES_RANGE_TEXT}).` }),
   endpoint: z
     .url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) })
     .refine((v) => endpointHostOk(v), { error: (iss) => `${show(iss.input)} has no IP address or DNS name as its host (and nothing but a port after it)` })

@@ -8,6 +8,7 @@
 import ipaddr from 'ipaddr.js';
 import { analyzeSubnets } from '../net/subnets.js';
 import type { Spec } from './schema.js';
+import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, checkKubernetesVersion, checkTalosKubernetesPair, checkTalosVersion } from './versions.js';
 
 export interface SemanticFinding {
   path: (string | number)[];
@@ -85,6 +86,21 @@ export function checkSemantics(input: Spec | unknown): SemanticFinding[] {
     } catch {
       /* the schema reports a malformed URL */
     }
+  }
+
+  // Versions: refused here, at the edge, rather than by talosctl or kubeadm half-way through a bootstrap.
+  const kubernetes = typeof body.kubernetesVersion === 'string' ? body.kubernetesVersion : body.kubernetesVersion === undefined ? DEFAULT_KUBERNETES_VERSION : undefined;
+  const kubernetesProblem = kubernetes === undefined ? undefined : checkKubernetesVersion(kubernetes);
+  if (kubernetesProblem) out.push({ path: ['spec', 'kubernetesVersion'], message: kubernetesProblem, severity: 'error' });
+  const bootstrap = obj(body.bootstrap);
+  if (bootstrap.method === 'talos') {
+    const rawTalos = obj(bootstrap.talos).version;
+    const talos = typeof rawTalos === 'string' ? rawTalos : rawTalos === undefined ? DEFAULT_TALOS_VERSION : undefined;
+    const talosProblem = talos === undefined ? undefined : checkTalosVersion(talos);
+    if (talosProblem) out.push({ path: ['spec', 'bootstrap', 'talos', 'version'], message: talosProblem, severity: 'error' });
+    const pair = talos === undefined || kubernetes === undefined || talosProblem || kubernetesProblem ? undefined : checkTalosKubernetesPair(talos, kubernetes);
+    // Point at the Talos version the operator wrote; with the default Talos, at the Kubernetes version.
+    if (pair) out.push({ path: rawTalos === undefined ? ['spec', 'kubernetesVersion'] : ['spec', 'bootstrap', 'talos', 'version'], message: pair, severity: 'error' });
   }
 
   if (network.cni === 'flannel')

@@ -58,7 +58,7 @@ describe('backup objects in the lab', () => {
     expect(applied.code, applied.stderr).toBe(0);
     const got = JSON.parse((await kubectl.run(['get', 'cronjob', 'etcd-backup', '-n', 'kube-system', '-o', 'json'])).stdout);
     expect(got.spec.schedule).toBe('0 3 * * *');
-    expect(got.spec.jobTemplate.spec.template.spec.initContainers[0].image).toBe('ghcr.io/siderolabs/talosctl:v1.10.5');
+    expect(got.spec.jobTemplate.spec.template.spec.initContainers[0].image).toBe('ghcr.io/siderolabs/talosctl:v1.14.1');
   });
 
   it('the backup step writes the manifest into the run directory and applies it idempotently', async () => {

@@ -73,7 +73,7 @@ describe('backup objects', () => {
     expect(plan.objects[1]).toMatchObject({ spec: { roles: ['os:etcd:backup'] } });
     const pod = cronJobOf(plan.objects).spec!.jobTemplate.spec!.template.spec!;
     const snap = pod.initContainers![0]!;
-    expect(snap.image).toBe('mirror.local:5000/siderolabs/talosctl:v1.10.5');
+    expect(snap.image).toBe('mirror.local:5000/siderolabs/talosctl:v1.14.1');
     expect(snap.args).toEqual(['--talosconfig', '/var/run/secrets/talos.dev/config', '--nodes', '$(NODE_IP)', '--endpoints', '$(NODE_IP)', 'etcd', 'snapshot', '/work/snapshot.db']);
     expect(pod.volumes).toContainEqual({ name: 'talos-secrets', secret: { secretName: 'etcd-backup-talos' } });
     expect(pod.containers[0]!.image).toBe('mirror.local:5000/library/busybox:1.37.0');

@@ -23,9 +23,9 @@ export function buildAddonSpec(o: AddonFixture = {}): Spec {
     kind: 'Cluster',
     metadata: { name: 'addons' },
     spec: {
-      kubernetesVersion: '1.32.4',
+      kubernetesVersion: '1.37.2',
       endpoint: o.endpoint ?? 'https://127.0.10.11:6443',
-      bootstrap: { method: o.method ?? 'kubeadm', talos: { version: 'v1.10.5' } },
+      bootstrap: { method: o.method ?? 'kubeadm', talos: { version: 'v1.14.1' } },
       nodes,
       network: {
         podCIDR: o.podCIDR ?? '10.244.0.0/16',

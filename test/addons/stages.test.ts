@@ -58,7 +58,7 @@ describe('add-on stages in the setup plan', () => {
     expect(text).toContain('$ helm upgrade --install cilium /charts/cilium-1.19.0.tgz --version 1.19.0 --namespace kube-system');
     expect(text).toContain('note: cilium 1.19.0 from local archive /charts/cilium-1.19.0.tgz');
     expect(text).toContain('KubePrism localhost:7445');
-    expect(text).toContain('needs Talos API access from Kubernetes on the control planes (role os:etcd:backup from kube-system): machine.features.kubernetesTalosAPIAccess');
+    expect(text).toContain('needs Talos API access from Kubernetes on the control planes (role os:etcd:backup from kube-system): a KubeTalosAPIAccessConfig document');
     expect(text).toContain('$ helm upgrade --install monitoring kube-prometheus-stack --repo https://prometheus-community.github.io/helm-charts --version 77.11.0');
     expect(text).toContain('Wait for the workloads in monitoring, logging to be Ready');
     // A relative archive is relative to the spec file, not to where groundwork was started.

@@ -9,7 +9,7 @@ import {
   findKubeadmSecrets,
   parseCertificateKey,
   parseJoinCommand,
-  selectKubeadmApiVersion,
+  KUBEADM_API_VERSION,
 } from '../../src/bootstrap/kubeadm.js';
 import { buildFixtureSpec } from './spec-fixtures.js';
 
@@ -17,27 +17,17 @@ const TOKEN = 'abcdef.0123456789abcdef';
 const HASH = `sha256:${'a1'.repeat(32)}`;
 const CERT_KEY = 'f0'.repeat(32);
 
-describe('selectKubeadmApiVersion', () => {
-  // v1beta4 was added in kubeadm v1.31 (kubeadm-config.v1beta4 changelog "v1.31"); v1beta3 before.
-  it.each([
-    ['1.28.9', 'kubeadm.k8s.io/v1beta3'],
-    ['1.30.14', 'kubeadm.k8s.io/v1beta3'],
-    ['1.31.0', 'kubeadm.k8s.io/v1beta4'],
-    ['1.32.4', 'kubeadm.k8s.io/v1beta4'],
-    ['1.34.1', 'kubeadm.k8s.io/v1beta4'],
-  ])('%s -> %s', (v, api) => expect(selectKubeadmApiVersion(v)).toBe(api));
-});
-
 describe.each([
-  ['1.30.14', 'cilium'],
-  ['1.30.14', 'calico'],
-  ['1.32.4', 'cilium'],
-  ['1.32.4', 'calico'],
-  ['1.32.4', 'flannel'],
+  ['1.35.4', 'cilium'],
+  ['1.36.2', 'calico'],
+  ['1.37.2', 'cilium'],
+  ['1.37.2', 'calico'],
+  ['1.37.2', 'flannel'],
 ] as const)('kubeadm config for Kubernetes %s with %s', (k8s, cni) => {
   const spec = buildFixtureSpec({ method: 'kubeadm', kubernetesVersion: k8s, cni });
   const { init, cluster, apiVersion } = buildKubeadmConfig(spec);
-  const v4 = apiVersion === 'kubeadm.k8s.io/v1beta4';
+
+  it('is kubeadm.k8s.io/v1beta4 (1.37 reads no v1beta3; v1 is experimental there)', () => expect(apiVersion).toBe(KUBEADM_API_VERSION));
 
   it('ClusterConfiguration carries subnets, endpoint, SANs, etcd dataDir and version', () => {
     expect(cluster).toMatchObject({
@@ -57,13 +47,12 @@ describe.each([
     const reg = init.nodeRegistration as { name: string; kubeletExtraArgs: unknown };
     expect(reg.name).toBe('cp-1');
     // v1beta4 turned the string maps into lists of {name, value}.
-    expect(reg.kubeletExtraArgs).toEqual(v4 ? [{ name: 'node-ip', value: '127.0.10.11' }] : { 'node-ip': '127.0.10.11' });
+    expect(reg.kubeletExtraArgs).toEqual([{ name: 'node-ip', value: '127.0.10.11' }]);
   });
 
-  it('kube-proxy is off only when Cilium replaces it, in the way each API version says it', () => {
-    const off = cni === 'cilium';
-    expect(cluster.proxy).toEqual(off && v4 ? { disabled: true } : undefined);
-    expect(init.skipPhases).toEqual(off && !v4 ? ['addon/kube-proxy'] : undefined);
+  it('kube-proxy is off only when Cilium replaces it', () => {
+    expect(cluster.proxy).toEqual(cni === 'cilium' ? { disabled: true } : undefined);
+    expect(init.skipPhases).toBeUndefined();
   });
 
   it('JoinConfiguration for a control plane carries the certificate key; a worker gets none', () => {
@@ -136,8 +125,7 @@ describe('parsing kubeadm output', () => {
 
 describe('node labels', () => {
   it.each([
-    ['1.32.4', [{ name: 'node-ip', value: '127.0.10.21' }, { name: 'node-labels', value: 'tier=db,zone=a' }]],
-    ['1.30.14', { 'node-ip': '127.0.10.21', 'node-labels': 'tier=db,zone=a' }],
+    ['1.37.2', [{ name: 'node-ip', value: '127.0.10.21' }, { name: 'node-labels', value: 'tier=db,zone=a' }]],
   ])('Kubernetes %s: kubelet gets --node-labels in the join config', (k8s, args) => {
     const spec = buildFixtureSpec({ method: 'kubeadm', kubernetesVersion: k8s });
     const w1 = { ...spec.spec.nodes[3]!, labels: { tier: 'db', zone: 'a' } };

@@ -24,11 +24,11 @@ export function buildFixtureSpec(o: FixtureOptions = {}): Spec {
     kind: 'Cluster',
     metadata: { name: 'fixture' },
     spec: {
-      kubernetesVersion: o.kubernetesVersion ?? '1.32.4',
+      kubernetesVersion: o.kubernetesVersion ?? '1.37.2',
       endpoint: o.vip ? `https://${o.vip}:6443` : 'https://127.0.10.11:6443',
       bootstrap: {
         method: o.method ?? 'talos',
-        talos: { version: o.talosVersion ?? 'v1.10.5', installDisk: '/dev/sda', ...(o.vip ? { vip: o.vip } : {}) },
+        talos: { version: o.talosVersion ?? 'v1.14.1', installDisk: '/dev/sda', ...(o.vip ? { vip: o.vip } : {}) },
         kubeadm: { ssh: { user: 'root', identityFile: '/keys/id_ed25519' } },
       },
       nodes,

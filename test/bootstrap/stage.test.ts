@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, type ExpectStatic } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ClusterSpec } from '../../src/spec/schema.js';
 import type { LoadedSpec } from '../../src/spec/load.js';
 import { createFakeTools, clearHang, waitForHang, type FakeTools } from '../helpers/fake-tools.js';
@@ -23,7 +23,7 @@ const TC = 'talosctl --talosconfig <STATE>/secrets/talos/talosconfig';
 
 const TALOS_HA_GOLDEN = [
   'talosctl gen secrets --output-file <STATE>/secrets/talos/secrets.yaml',
-  'talosctl gen config talos-ha https://127.0.10.10:6443 --with-secrets <STATE>/secrets/talos/secrets.yaml --talos-version v1.10.5 --kubernetes-version 1.32.4 --config-patch @<RUN>/bootstrap/talos/cluster-patch.yaml --output-dir <STATE>/secrets/talos --force',
+  'talosctl gen config talos-ha https://127.0.10.10:6443 --with-secrets <STATE>/secrets/talos/secrets.yaml --talos-version v1.14.1 --kubernetes-version 1.37.2 --config-patch @<RUN>/bootstrap/talos/cluster-patch.yaml --output-dir <STATE>/secrets/talos --force',
   ...['11', '12', '13', '21', '22'].flatMap((h) => [`${TC} --nodes 127.0.10.${h} --endpoints 127.0.10.${h} version`, `talosctl version --insecure --nodes 127.0.10.${h}`]),
   ...[['11', 'cp-1', 'controlplane'], ['12', 'cp-2', 'controlplane'], ['13', 'cp-3', 'controlplane'], ['21', 'w-1', 'worker'], ['22', 'w-2', 'worker']].flatMap(([h, n, role]) => [
     `${TC} --nodes 127.0.10.${h} --endpoints 127.0.10.${h} version`,
@@ -187,18 +187,19 @@ describe('generated files', () => {
     const w = worldFor(loadExampleOnLoopback('talos-ha'));
     const r = await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
     expect(r.summary.status).toBe('pass');
-    const cluster = parseYaml(readFileSync(path.join(w.runDir, 'bootstrap', 'talos', 'cluster-patch.yaml'), 'utf8'));
-    expect(cluster.cluster.network.cni).toEqual({ name: 'none' });
-    expect(cluster.cluster.proxy).toEqual({ disabled: true });
-    const cp1 = parseYaml(readFileSync(path.join(w.runDir, 'bootstrap', 'talos', 'node-cp-1.yaml'), 'utf8'));
-    expect(cp1.machine.network.interfaces[0].vip).toEqual({ ip: '127.0.10.10' });
+    // Talos v1.14: typed documents (flannel deleted, kube-proxy off, the VIP on a link).
+    const docs = (file: string) => parseAllDocuments(readFileSync(path.join(w.runDir, 'bootstrap', 'talos', file), 'utf8')).map((d) => d.toJS());
+    const cluster = docs('cluster-patch.yaml');
+    expect(cluster.find((d) => d.kind === 'KubeFlannelCNIConfig')).toEqual({ apiVersion: 'v1alpha1', kind: 'KubeFlannelCNIConfig', $patch: 'delete' });
+    expect(cluster.find((d) => d.kind === 'KubeProxyConfig')).toMatchObject({ enabled: false });
+    expect(docs('node-cp-1.yaml').find((d) => d.kind === 'Layer2VIPConfig')).toMatchObject({ name: '127.0.10.10' });
     expect(statSync(path.join(w.stateDir, 'secrets')).mode & 0o777).toBe(0o700);
     for (const f of ['talos/secrets.yaml', 'talos/controlplane.yaml', 'talos/worker.yaml', 'talos/talosconfig', 'kubeconfig']) {
       expect(statSync(path.join(w.stateDir, 'secrets', f)).mode & 0o777, f).toBe(0o600);
     }
   });
 
-  it('kubeadm: the config is v1beta4 for 1.32 with the spec subnets', async () => {
+  it('kubeadm: the config is v1beta4 for 1.37 with the spec subnets', async () => {
     const w = worldFor(loadExampleOnLoopback('kubeadm-small'));
     await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
     const docs = readFileSync(path.join(w.runDir, 'bootstrap', 'kubeadm', 'kubeadm.yaml'), 'utf8').split(/^---$/m).map((d) => parseYaml(d));
@@ -291,11 +292,11 @@ describe('failures say node, command and next step; --resume finishes after the 
 
   it('Talos: a node running the wrong Talos version', async () => {
     const loaded = loadExampleOnLoopback('talos-ha');
-    const w = worldFor(loaded, { nodeVersion: 'v1.9.2' });
+    const w = worldFor(loaded, { nodeVersion: 'v1.13.4' });
     const r = await runBootstrap(loaded, w.fakes, w.stateDir, { run: w.run });
     const f = r.summary.results.find((x) => x.status === 'fail')!;
-    expect(f.summary).toContain('cp-1 (127.0.10.11) runs Talos v1.9.2, the spec wants v1.10.5: `talosctl version --insecure --nodes 127.0.10.11`');
-    expect(f.fix).toMatch(/boot those nodes from the Talos v1\.10\.5 image.*--resume/);
+    expect(f.summary).toContain('cp-1 (127.0.10.11) runs Talos v1.13.4, the spec wants v1.14.1: `talosctl version --insecure --nodes 127.0.10.11`');
+    expect(f.fix).toMatch(/boot those nodes from the Talos v1\.14\.1 image.*--resume/);
     const { layout } = prepareRun(w.stateDir, true);
     w.fakes.setRules(talosWorld(loaded.spec, layout));
     const again = await runBootstrap(loaded, w.fakes, w.stateDir, { resume: true });

@@ -81,7 +81,7 @@ describe('the v1.14 schema catches a broken config (the validation is not vacuou
 
 describe.each(['cilium', 'calico', 'flannel', 'none'] as const)('classic (v1alpha1) patches with CNI %s', (cni) => {
   it('set cluster name, endpoint, subnets, CNI, kube-proxy and install disk', () => {
-    const spec = buildFixtureSpec({ cni, talosVersion: 'v1.10.5' });
+    const spec = buildFixtureSpec({ cni, talosVersion: 'v1.13.5' });
     const p = buildTalosPatches(spec);
     expect(p.format).toBe('v1alpha1');
     const c = p.cluster[0] as { cluster: Record<string, any>; machine: Record<string, any> };
@@ -97,7 +97,7 @@ describe.each(['cilium', 'calico', 'flannel', 'none'] as const)('classic (v1alph
 
 describe('classic per-node patches', () => {
   it('give each node its hostname and node IP, and the VIP only to control planes', () => {
-    const spec = buildFixtureSpec({ talosVersion: 'v1.10.5', vip: '127.0.10.10' });
+    const spec = buildFixtureSpec({ talosVersion: 'v1.13.5', vip: '127.0.10.10' });
     const p = buildTalosPatches(spec);
     for (const n of spec.spec.nodes) {
       const m = (p.nodes[n.name]![0] as { machine: Record<string, any> }).machine;
@@ -108,7 +108,7 @@ describe('classic per-node patches', () => {
     }
   });
   it('keeps kube-proxy when Cilium runs without kube-proxy replacement', () => {
-    const p = buildTalosPatches(buildFixtureSpec({ cni: 'cilium', kubeProxyReplacement: false }));
+    const p = buildTalosPatches(buildFixtureSpec({ cni: 'cilium', kubeProxyReplacement: false, talosVersion: 'v1.13.5' }));
     expect((p.cluster[0] as any).cluster.proxy).toBeUndefined();
   });
 });
@@ -171,7 +171,7 @@ describe('parseServerTalosVersion', () => {
 });
 
 describe('rendered patch files', () => {
-  it.each(['v1.10.5', 'v1.14.0'])('Talos %s: the YAML written is the patches, document for document', async (version) => {
+  it.each(['v1.13.5', 'v1.14.1'])('Talos %s: the YAML written is the patches, document for document', async (version) => {
     const { parseAllDocuments } = await import('yaml');
     const { bootstrapLayout, buildBootstrapFiles } = await import('../../src/bootstrap/files.js');
     const spec = buildFixtureSpec({ talosVersion: version, vip: '127.0.10.10' });
@@ -185,13 +185,13 @@ describe('rendered patch files', () => {
 });
 
 describe('node labels and taints', () => {
-  it.each(['v1.10.5', 'v1.14.0'])('Talos %s carries them into the node patch (and v1.14 still validates)', (version) => {
+  it.each(['v1.13.5', 'v1.14.1'])('Talos %s carries them into the node patch (and v1.14 still validates)', (version) => {
     const spec = buildFixtureSpec({ talosVersion: version });
     const w1 = spec.spec.nodes[3]!;
     w1.labels = { 'topology.kubernetes.io/zone': 'a', tier: 'db' };
     w1.taints = ['dedicated=db:NoSchedule', 'gpu:NoExecute'].map((t) => parseTaintText(t) as Taint);
     const docs = buildTalosNodeConfig(spec, w1);
-    if (version === 'v1.14.0') {
+    if (version === 'v1.14.1') {
       expect(schemaErrors(docs)).toEqual([]);
       expect(find(docs, 'KubeNodeConfig')).toMatchObject({ labels: w1.labels, taints: { dedicated: 'db:NoSchedule', gpu: 'NoExecute' } });
     } else {
@@ -203,7 +203,7 @@ describe('node labels and taints', () => {
 });
 
 describe('Talos API access for the etcd backup CronJob', () => {
-  it.each(['v1.10.5', 'v1.14.0'])('control planes allow os:etcd:backup from kube-system when backups are on (%s), workers do not', async (version) => {
+  it.each(['v1.13.5', 'v1.14.1'])('control planes allow os:etcd:backup from kube-system when backups are on (%s), workers do not', async (version) => {
     const { buildTalosPatches: build } = await import('../../src/bootstrap/talos.js');
     const spec = buildFixtureSpec({ talosVersion: version });
     const patches = build(spec);

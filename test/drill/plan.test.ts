@@ -42,7 +42,7 @@ describe('drillTargetFromSpec', () => {
 kind: Cluster
 metadata: { name: t }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "1.37.2"
   endpoint: https://127.0.0.11:6443
   bootstrap:
 ${bootstrap}

@@ -43,7 +43,7 @@ const SPEC = `apiVersion: groundwork.dev/v1alpha1
 kind: Cluster
 metadata: { name: loop }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "1.37.2"
   endpoint: https://127.0.88.10:6443
   bootstrap: { method: talos }
   nodes:
@@ -83,8 +83,8 @@ describe('groundwork preflight', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-cli-'));
     writeFileSync(path.join(dir, 'cluster.yaml'), SPEC);
     const fakes = createFakeTools(path.join(dir, 'fakes'), {
-      talosctl: [{ match: ['version', '--client', '--short'], stdout: 'Client:\n\tTag:         v1.10.5\n' }],
-      kubectl: [{ match: ['version', '--client', '-o', 'json'], stdout: '{"clientVersion":{"gitVersion":"v1.32.4"}}' }],
+      talosctl: [{ match: ['version', '--client', '--short'], stdout: 'Client:\n\tTag:         v1.14.1\n' }],
+      kubectl: [{ match: ['version', '--client', '-o', 'json'], stdout: '{"clientVersion":{"gitVersion":"v1.37.2"}}' }],
       helm: [{ match: ['version', '--short'], stdout: 'v3.7.2+g663a896\n' }],
       etcdctl: [{ match: ['version'], stdout: 'etcdctl version: 3.4.23\nAPI version: 3.4\n' }],
     });
@@ -93,7 +93,7 @@ describe('groundwork preflight', () => {
     expect(text.stdout).toContain('[WARN classic-collisions] podCIDR 192.168.0.0/16 overlaps 192.168.0.0/16');
     expect(text.stdout).toContain('[WARN tool-helm] helm 3.7.2 is older than 3.8 [ignored by --ignore tool-helm: failure downgraded to a warning]');
     expect(text.stdout).toMatch(/\[FAIL reach-cp-1-50000\] 127\.0\.88\.11:50000 refused the connection.*\n\s+why: .*\n\s+fix: boot cp-1 from the Talos ISO/);
-    expect(text.stdout).toContain('[PASS tool-kubectl] kubectl 1.32.4 (>= 1.31)');
+    expect(text.stdout).toContain('[PASS tool-kubectl] kubectl 1.37.2 (>= 1.36)');
     expect(text.stdout).toContain('[SKIP reach-udp] 8472/udp (Cilium VXLAN overlay): not verifiable by connect');
 
     const json = gw(['preflight', '--no-remote', '--json', '--ignore', 'tool-helm'], fakes.env, dir);

@@ -44,7 +44,7 @@ export function loopbackSpec(opts: { method?: 'talos' | 'kubeadm'; cni?: string;
 kind: Cluster
 metadata: { name: test }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "1.37.2"
   endpoint: https://127.0.77.10:6443
   bootstrap:
     method: ${method}

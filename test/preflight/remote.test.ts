@@ -139,8 +139,8 @@ describe('kubeadm nodes over ssh (strict fake ssh)', () => {
     ];
     const fakes = createFakeTools(tmp(), {
       ssh: [
-        { match: argv('127.0.77.11'), stdout: facts({ cpus: 4, memkb: 16_384_000, extra: ['ntp=yes', `fsync.fio=${fio}`, 'kubeadm=v1.32.4'] }), times: 1 },
-        { match: argv('127.0.77.21'), stdout: facts({ cpus: 2, memkb: 4_000_000, swaps: '/swap.img ', ipfwd: '0', cri: 'missing', missing: ['iptables', 'socat'], extra: ['kubeadm=v1.31.9'] }), times: 1 },
+        { match: argv('127.0.77.11'), stdout: facts({ cpus: 4, memkb: 16_384_000, extra: ['ntp=yes', `fsync.fio=${fio}`, 'kubeadm=v1.37.2'] }), times: 1 },
+        { match: argv('127.0.77.21'), stdout: facts({ cpus: 2, memkb: 4_000_000, swaps: '/swap.img ', ipfwd: '0', cri: 'missing', missing: ['iptables', 'socat'], extra: ['kubeadm=v1.36.9'] }), times: 1 },
       ],
     });
     const world = fakeWorld({ path: { ssh: path.join(fakes.binDir, 'ssh') } });
@@ -161,7 +161,7 @@ describe('kubeadm nodes over ssh (strict fake ssh)', () => {
     expect(r['etcd-disk-fsync-cp-1']).toMatchObject({ status: 'fail', summary: 'fio on cp-1 (127.0.77.11) (2300-byte writes + fdatasync, 22 MiB): p99 12.517 ms, p50 2.900 ms (must be < 10 ms)' });
     expect(r['time-sync-cp-1']!.status).toBe('pass');
     expect(r['kubeadm-cp-1']!.status).toBe('pass');
-    expect(r['kubeadm-w-1']).toMatchObject({ status: 'fail', summary: 'w-1 (127.0.77.21) has kubeadm 1.31.9; the spec wants 1.32.4' });
+    expect(r['kubeadm-w-1']).toMatchObject({ status: 'fail', summary: 'w-1 (127.0.77.21) has kubeadm 1.36.9; the spec wants 1.37.2' });
     expect(r['time-sync-w-1']).toMatchObject({ status: 'warn', summary: 'w-1 (127.0.77.21): could not confirm clock sync (no answer from timedatectl)' });
   });
 

@@ -165,9 +165,9 @@ describe('buildPreflightStage', () => {
 
   it('operator tools: versions read through strict fakes on a PATH built from scratch', async () => {
     const fakes = createFakeTools(tmp(), {
-      kubectl: [{ match: ['version', '--client', '-o', 'json'], stdout: JSON.stringify({ clientVersion: { gitVersion: 'v1.30.2' } }) }],
+      kubectl: [{ match: ['version', '--client', '-o', 'json'], stdout: JSON.stringify({ clientVersion: { gitVersion: 'v1.35.2' } }) }],
       helm: [{ match: ['version', '--short'], stdout: 'v3.16.2+g13654a5\n' }],
-      talosctl: [{ match: ['version', '--client', '--short'], stdout: 'Client:\n\tTag:         v1.10.5\n' }],
+      talosctl: [{ match: ['version', '--client', '--short'], stdout: 'Client:\n\tTag:         v1.14.1\n' }],
       etcdutl: [],
     });
     const bin = (n: string) => path.join(fakes.binDir, n);
@@ -175,7 +175,7 @@ describe('buildPreflightStage', () => {
     const stage = buildPreflightStage(loopbackSpec(), { world, ...noRemote });
     const kubectl = await run(stage, 'tool-kubectl', fakes.env);
     expect(kubectl.status).toBe('fail');
-    expect(kubectl.summary).toBe('kubectl 1.30.2 is older than 1.31');
+    expect(kubectl.summary).toBe('kubectl 1.35.2 is older than 1.36');
     expect((await run(stage, 'tool-helm', fakes.env)).summary).toBe(`helm 3.16.2 (>= 3.8) at ${bin('helm')}`);
     expect((await run(stage, 'tool-talosctl', fakes.env)).status).toBe('pass');
     const etcd = await run(stage, 'tool-etcdctl', fakes.env);

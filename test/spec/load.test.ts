@@ -88,7 +88,12 @@ describe('parseSpec: errors with file:line:col at the value', () => {
     ['a 64-character name', edit(['name: demo', `name: ${'a'.repeat(64)}`]), [`cluster.yaml:4:9 metadata.name: "${'a'.repeat(64)}" is longer than 63 characters (a DNS-1123 label)`]],
     ['no control plane', edit(['role: control-plane', 'role: worker']), ['cluster.yaml:10:5 spec.nodes: needs at least one node with role: control-plane']],
     ['no nodes at all', edit(['  nodes:\n    - name: cp-1\n      address: 127.0.100.11\n      role: control-plane\n    - name: w-1\n      address: 127.0.100.21\n      role: worker\n', '  nodes: []\n']), ['cluster.yaml:9:10 spec.nodes: must list at least one node']],
-    ['a bad Kubernetes version', edit(['  endpoint:', '  kubernetesVersion: "1.32"\n  endpoint:']), ['cluster.yaml:6:22 spec.kubernetesVersion: "1.32" is not a Kubernetes version like "1.32.4"']],
+    ['a bad Kubernetes version', edit(['  endpoint:', '  kubernetesVersion: "1.32"\n  endpoint:']), ['cluster.yaml:6:22 spec.kubernetesVersion: "1.32" is not a Kubernetes version like "1.37.2"']],
+    // Versions outside what the real talosctl and kubeadm accept are refused here, not half-way through a bootstrap.
+    ['an unsupported Kubernetes version', edit(['  endpoint:', '  kubernetesVersion: 1.99.0\n  endpoint:']), ['cluster.yaml:6:22 spec.kubernetesVersion: Kubernetes 1.99.0 is not supported: groundwork supports Kubernetes 1.35 to 1.37 (e.g. "1.37.2")']],
+    ['a Kubernetes version upstream no longer maintains', edit(['  endpoint:', '  kubernetesVersion: "1.34.6"\n  endpoint:']), ['cluster.yaml:6:22 spec.kubernetesVersion: Kubernetes 1.34.6 is not supported: groundwork supports Kubernetes 1.35 to 1.37 (e.g. "1.37.2")']],
+    ['an unsupported Talos version', edit(['    method: talos', '    method: talos\n    talos:\n      version: v1.11.2']), ['cluster.yaml:10:16 spec.bootstrap.talos.version: Talos v1.11.2 is not supported: groundwork supports Talos v1.12 to v1.14 (e.g. "v1.14.1")']],
+    ['a Talos release too old for the Kubernetes version', edit(['    method: talos', '    method: talos\n    talos:\n      version: v1.12.6']), ['cluster.yaml:10:16 spec.bootstrap.talos.version: Talos v1.12.6 runs Kubernetes 1.30 to 1.35, not 1.37.2: use a newer Talos (spec.bootstrap.talos.version) or an older Kubernetes']],
     ['a node mask wider than the pod CIDR', edit(['10.244.0.0/16', '10.244.0.0/26']), ['cluster.yaml:16:3 spec.network.nodeMaskSize: /24 per node is larger than the whole podCIDR 10.244.0.0/26']],
     ['a YAML syntax error', edit(['    method: talos', '    method: [talos']), ['cluster.yaml:9:3 YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['a tab for indentation', edit(['    method: talos', '\tmethod: talos']), ['cluster.yaml:8:1 YAML syntax error: Tabs are not allowed as indentation']],
@@ -125,12 +130,26 @@ describe('parseSpec: valid specs', () => {
   it('fills in defaults', () => {
     const { spec, warnings } = parseSpec(BASE, 'cluster.yaml');
     expect(warnings).toEqual([]);
-    expect(spec.spec.kubernetesVersion).toBe('1.32.4');
+    expect(spec.spec.kubernetesVersion).toBe('1.37.2');
     expect(spec.spec.network).toEqual({ podCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12', nodeMaskSize: 24, cni: 'cilium', kubeProxyReplacement: true });
-    expect(spec.spec.bootstrap.talos).toEqual({ version: 'v1.10.5', installDisk: '/dev/sda' });
+    expect(spec.spec.bootstrap.talos).toEqual({ version: 'v1.14.1', installDisk: '/dev/sda' });
     expect(spec.spec.bootstrap.kubeadm.ssh).toEqual({ user: 'root', identityFile: '~/.ssh/id_ed25519', port: 22 });
     expect(spec.spec.addons).toMatchObject({ monitoring: 'kube-prometheus-stack', logging: 'fluent-bit', backup: { schedule: '0 */6 * * *', retain: 28, target: { hostPath: '/var/backups/etcd' } } });
     expect(spec.spec.images).toEqual({ registry: '' });
+  });
+
+  it.each([
+    ['the oldest supported pair', '1.35.0', 'v1.12.0'],
+    ['Talos v1.13 with Kubernetes 1.36', '1.36.4', 'v1.13.5'],
+    ['the newest', '1.37.2', 'v1.14.1'],
+  ])('accepts %s (Kubernetes %s on Talos %s)', (_l, k8s, talos) => {
+    const { spec } = parseSpec(edit(['  endpoint:', `  kubernetesVersion: "${k8s}"\n  endpoint:`], ['    method: talos', `    method: talos\n    talos:\n      version: ${talos}`]), 'cluster.yaml');
+    expect([spec.spec.kubernetesVersion, spec.spec.bootstrap.talos.version]).toEqual([k8s, talos]);
+  });
+
+  it('ignores the Talos version of a kubeadm spec', () => {
+    const { spec } = parseSpec(edit(['    method: talos', '    method: kubeadm\n    talos:\n      version: v1.9.0']), 'cluster.yaml');
+    expect(spec.spec.bootstrap.method).toBe('kubeadm');
   });
 
   it('warns, without failing, on an even number of control planes', () => {

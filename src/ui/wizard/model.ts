@@ -7,6 +7,7 @@ import { parse, stringify } from 'yaml';
 import { SpecError, type SpecIssue } from '../../errors.js';
 import { parseSpec, type LoadedSpec } from '../../spec/load.js';
 import type { SpecInput } from '../../spec/schema.js';
+import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RANGE_TEXT } from '../../spec/versions.js';
 import { analyzeSubnets, type SubnetFinding } from '../../net/subnets.js';
 
 export type Path = (string | number)[];
@@ -47,7 +48,7 @@ export const CLUSTER_FIELDS: Field[] = [
   },
   { key: 'name', label: 'Cluster name', kind: 'text', path: ['metadata', 'name'], help: 'A DNS-1123 label: lower-case letters, digits and "-".' },
   { key: 'endpoint', label: 'API endpoint', kind: 'text', path: ['spec', 'endpoint'], help: 'https://ADDRESS:6443 — a load balancer, a VIP, or the first control plane.' },
-  { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], help: 'e.g. 1.32.4' },
+  { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], help: `e.g. ${DEFAULT_KUBERNETES_VERSION} (supported: ${KUBERNETES_RANGE_TEXT})` },
 ];
 
 export const NODE_FIELDS = (i: number): Field[] => [
@@ -145,7 +146,7 @@ export function defaultDraft(): SpecInput {
     kind: 'Cluster',
     metadata: { name: 'demo' },
     spec: {
-      kubernetesVersion: '1.32.4',
+      kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
       endpoint: 'https://127.0.100.1:6443',
       bootstrap: { method: 'talos' },
       nodes: [
