@@ -13,6 +13,7 @@ import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import { selectTalosConfigFormat, buildTalosBackupAccessPatch, ETCD_BACKUP_NAMESPACE } from '../bootstrap/talos.js';
+import { kubeadmEtcdTag } from '../bootstrap/kubeadm.js';
 import type { Spec } from '../spec/schema.js';
 import { imageRef } from './images.js';
 
@@ -25,14 +26,9 @@ export const TALOS_SECRETS_MOUNT = '/var/run/secrets/talos.dev';
 export const ETCD_PKI_DIR = '/etc/kubernetes/pki/etcd';
 export const BUSYBOX = { repository: 'docker.io/library/busybox', tag: '1.37.0' } as const;
 
-/** The etcd image kubeadm runs for a Kubernetes minor (kubeadm's constants); etcdctl matches the server. */
-const ETCD_FOR_MINOR: Record<number, string> = { 29: '3.5.16-0', 30: '3.5.15-0', 31: '3.5.15-0', 32: '3.5.16-0', 33: '3.5.21-0', 34: '3.6.4-0' };
-
+/** The etcd image kubeadm runs for the cluster's Kubernetes version: the CronJob's etcdctl matches the server. */
 export function etcdImageTag(kubernetesVersion: string): string {
-  const minor = Number(/^\d+\.(\d+)/.exec(kubernetesVersion)?.[1] ?? 0);
-  const known = Object.keys(ETCD_FOR_MINOR).map(Number).sort((a, b) => a - b);
-  const pick = known.filter((m) => m <= minor).pop() ?? known[0]!;
-  return ETCD_FOR_MINOR[pick]!;
+  return kubeadmEtcdTag(kubernetesVersion);
 }
 
 /** A talos.dev ServiceAccount: Talos turns it into a Secret holding a talosconfig limited to `roles`. */

@@ -7,6 +7,7 @@
  * (cmd/kubeadm/app/util/config/common.go, validateSupportedVersion). v1beta4 writes extra args as a list of
  * {name, value} and switches kube-proxy off with `proxy.disabled`.
  */
+import { mirrorImage, normalizeMirror } from '../addons/images.js';
 import { toKubeTaint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
@@ -75,7 +76,7 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     localAPIEndpoint: { advertiseAddress: first.address, bindPort: 6443 },
     nodeRegistration: nodeRegistration(spec, first),
   };
-  const registry = spec.spec.images.registry.replace(/\/+$/, '');
+  const registry = normalizeMirror(spec.spec.images.registry);
   const cluster: KubeadmDoc = {
     apiVersion: api,
     kind: 'ClusterConfiguration',
@@ -86,10 +87,51 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     apiServer: { certSANs: buildCertSANs(spec) },
     controllerManager: { extraArgs: extraArgs({ 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
     etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir } },
-    ...(registry !== '' ? { imageRepository: registry } : {}),
+    // kubeadm puts CoreDNS at <imageRepository>/coredns:TAG with a custom repository, while the mirror keeps
+    // upstream paths (registry.k8s.io/coredns/coredns -> <mirror>/coredns/coredns): say where it is.
+    ...(registry !== '' ? { imageRepository: registry, dns: { imageRepository: mirrorImage(registry, 'registry.k8s.io/coredns') } } : {}),
     ...(kubeProxyOff(spec) ? { proxy: { disabled: true } } : {}),
   };
   return { apiVersion: api, init, cluster };
+}
+
+/**
+ * What kubeadm deploys besides the Kubernetes images, as kubeadm 1.37.2 pins it (cmd/kubeadm/app/constants:
+ * CoreDNSVersion, PauseVersion, SupportedEtcdVersion per minor; a test compares with `kubeadm config images
+ * list`). kubeadm of an older minor may pin older CoreDNS or pause tags: the plan names the command that says.
+ */
+export const KUBEADM_PINS = { coredns: 'v1.14.6', pause: '3.10.2', etcdByMinor: { 35: '3.7.0-0', 36: '3.7.0-0', 37: '3.7.0-0' } as Record<number, string> } as const;
+
+/** The etcd image tag kubeadm runs for a Kubernetes version (the nearest known minor outside the table, as kubeadm does). */
+export function kubeadmEtcdTag(kubernetesVersion: string): string {
+  const minor = Number(/^v?\d+\.(\d+)/.exec(kubernetesVersion)?.[1] ?? 0);
+  const known = Object.keys(KUBEADM_PINS.etcdByMinor).map(Number).sort((a, b) => a - b);
+  const pick = known.includes(minor) ? minor : minor < known[0]! ? known[0]! : known.at(-1)!;
+  return KUBEADM_PINS.etcdByMinor[pick]!;
+}
+
+export interface MirroredImage {
+  /** Where kubeadm pulls it from: the upstream reference, or its copy in spec.images.registry. */
+  image: string;
+  /** The upstream reference to copy into the mirror. */
+  upstream: string;
+}
+
+/**
+ * Every image `kubeadm init` pulls for this spec, in kubeadm's order (GetControlPlaneImages): the three control
+ * plane images, kube-proxy unless Cilium replaces it, CoreDNS, pause, etcd. With a mirror each keeps its upstream
+ * path on the mirror host (src/addons/images.ts), which is what the ClusterConfiguration tells kubeadm.
+ */
+export function buildKubeadmImageList(spec: Spec): MirroredImage[] {
+  const tag = `v${spec.spec.kubernetesVersion}`;
+  const upstream = [
+    ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', ...(kubeProxyOff(spec) ? [] : ['kube-proxy'])].map((n) => `registry.k8s.io/${n}:${tag}`),
+    `registry.k8s.io/coredns/coredns:${KUBEADM_PINS.coredns}`,
+    `registry.k8s.io/pause:${KUBEADM_PINS.pause}`,
+    `registry.k8s.io/etcd:${kubeadmEtcdTag(spec.spec.kubernetesVersion)}`,
+  ];
+  const mirror = spec.spec.images.registry;
+  return upstream.map((u) => ({ upstream: u, image: mirrorImage(mirror, u) }));
 }
 
 /** What a node needs to join; all three are secret or sensitive and live only in 0600 files. */

@@ -12,7 +12,7 @@ import type { Stage, Step, StepContext } from '../run/types.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { bootstrapLayout, buildBootstrapFiles, secretFiles, writeBootstrapFiles, type BootstrapLayout } from './files.js';
-import { REMOTE, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
+import { REMOTE, buildKubeadmImageList, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
 import { endpointForNode, needsSudo } from '../net/ssh-argv.js';
 import { disablesKubeProxy, selectTalosConfigFormat, talosRole, usesTalosFlannel } from './talos.js';
 import {
@@ -258,6 +258,10 @@ function stageNotes(spec: Spec): string[] {
     if (spec.spec.bootstrap.talos.vip) notes.push(`the VIP ${spec.spec.bootstrap.talos.vip} is announced from the control planes' ${format === 'multidoc' ? 'link eth0' : 'physical NIC (DHCP)'}: edit the node patches if yours differs`);
   } else {
     notes.push('bootstrap tokens live 15 minutes and travel only in 0600 files; nodes stay NotReady until the cni stage');
+    // The list an air-gapped mirror must hold (`kubeadm config images list --config kubeadm.yaml` on a node says the same).
+    const images = buildKubeadmImageList(spec);
+    if (spec.spec.images.registry.trim() === '') notes.push(`kubeadm pulls ${images.length} images: ${images.map((i) => i.image).join(', ')}`);
+    else notes.push(`kubeadm pulls ${images.length} images from the mirror, which must hold them: ${images.map((i) => `${i.image} (copy of ${i.upstream})`).join(', ')}`);
   }
   if (disablesKubeProxy(spec)) notes.push('kube-proxy is not deployed: Cilium replaces it');
   return notes;

@@ -43,7 +43,7 @@ describe('backup objects', () => {
     expect(pod.hostNetwork).toBe(true);
     expect(pod.automountServiceAccountToken).toBe(false);
     const snap = pod.initContainers![0]!;
-    expect(snap.image).toBe('registry.k8s.io/etcd:3.5.16-0');
+    expect(snap.image).toBe('registry.k8s.io/etcd:3.7.0-0');
     expect(snap.command).toEqual([
       'etcdctl', '--endpoints=https://127.0.0.1:2379',
       '--cacert=/etc/kubernetes/pki/etcd/ca.crt', '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt', '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key',
@@ -78,7 +78,7 @@ describe('backup objects', () => {
     expect(pod.volumes).toContainEqual({ name: 'talos-secrets', secret: { secretName: 'etcd-backup-talos' } });
     expect(pod.containers[0]!.image).toBe('mirror.local:5000/library/busybox:1.37.0');
     expect(plan.talosControlPlanePatch).toEqual([
-      { machine: { features: { kubernetesTalosAPIAccess: { enabled: true, allowedRoles: ['os:etcd:backup'], allowedKubernetesNamespaces: ['kube-system'] } } } },
+      { apiVersion: 'v1alpha1', kind: 'KubeTalosAPIAccessConfig', allowedRoles: ['os:etcd:backup'], allowedKubernetesNamespaces: ['kube-system'] },
     ]);
   });
 
@@ -102,11 +102,10 @@ describe('backup objects', () => {
   });
 
   it.each([
-    ['1.29.0', '3.5.16-0'],
-    ['1.31.2', '3.5.15-0'],
-    ['1.32.4', '3.5.16-0'],
-    ['1.33.1', '3.5.21-0'],
-    ['1.40.0', '3.6.4-0'],
+    ['1.35.0', '3.7.0-0'],
+    ['1.36.3', '3.7.0-0'],
+    ['1.37.2', '3.7.0-0'],
+    ['1.40.0', '3.7.0-0'],
   ])('etcd image for Kubernetes %s is %s', (k, tag) => {
     expect(etcdImageTag(k)).toBe(tag);
   });

@@ -1,6 +1,7 @@
 /**
- * A real etcd (Debian's 3.4 at /usr/bin/etcd, or ETCD_BIN) on free loopback ports with a temp data dir, for
- * tests and benches. `seedEtcd` writes many keys fast through the v3 JSON gateway (transactions of many puts,
+ * A real etcd on free loopback ports with a temp data dir, for tests and benches: Debian's 3.4 at /usr/bin/etcd
+ * (or $GW_TEST_ETCD) unless `bin` names another (the real 3.5 and 3.6 builds: realTool('etcd-3.6/etcd')).
+ * `putMany` writes many keys fast through the v3 JSON gateway (transactions of many puts,
  * several in flight), which is far quicker than one `etcdctl put` process per key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,7 +50,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
   throw new Error(`etcd at ${url} not healthy within ${timeoutMs} ms:\n${log()}`);
 }
 
-export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; maxRequestBytes?: number } = {}): Promise<TestEtcd> {
+export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; maxRequestBytes?: number; bin?: string } = {}): Promise<TestEtcd> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'gw-etcd-'));
   const client = await freePort();
   let peer = await freePort();
@@ -58,7 +59,7 @@ export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; m
   const peerUrl = `http://127.0.0.1:${peer}`;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ETCD(CTL)?_/.test(k)));
   const child = spawn(
-    ETCD_BIN,
+    opts.bin ?? ETCD_BIN,
     [
       '--name=test',
       `--data-dir=${dataDir}`,
