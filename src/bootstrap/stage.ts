@@ -14,7 +14,7 @@ import type { NodeSpec, Spec } from '../spec/schema.js';
 import { bootstrapLayout, buildBootstrapFiles, secretFiles, writeBootstrapFiles, type BootstrapLayout } from './files.js';
 import { REMOTE, buildKubeadmImageList, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
 import { endpointForNode, needsSudo } from '../net/ssh-argv.js';
-import { disablesKubeProxy, selectTalosConfigFormat, talosRole, usesTalosFlannel } from './talos.js';
+import { disablesKubeProxy, selectTalosConfigFormat, talosInstallerImage, talosRole, usesTalosFlannel } from './talos.js';
 import {
   addSecretFileValues,
   adviseOnFailure,
@@ -133,6 +133,7 @@ function playbookVars(spec: Spec, layout: BootstrapLayout): Record<string, unkno
       kubeadmConfig: layout.kubeadm.config,
     },
     talos: {
+      installImage: talosInstallerImage(spec.spec.bootstrap.talos.version),
       controlPlaneAddresses: cps.map((n) => n.address).join(','),
       nodes: spec.spec.nodes.map((n) => ({
         ...n,

@@ -2,10 +2,11 @@
  * Talos machine config builders (pure, STYLE 2): patches from the spec, the talosctl argv that use them,
  * and a merge that shows the full config a node ends up with (tests validate it against the Talos schema).
  *
- * Two config formats exist. Talos before v1.14 takes the classic single `v1alpha1` document
- * (machine.install.disk, cluster.network.cni, cluster.proxy.disabled); Talos v1.14 moved those settings into
- * separate typed documents (KubeClusterConfig, KubeNetworkConfig, KubeProxyConfig, HostnameConfig, ...) and the
- * v1alpha1 document keeps only secrets-like fields. We pick by the spec's Talos version.
+ * Two config formats exist. Talos before v1.14 takes the classic `v1alpha1` document (machine.install.disk,
+ * cluster.network.cni, cluster.proxy.disabled) beside a few typed ones (HostnameConfig from v1.12 on); Talos v1.14
+ * moved those settings into separate typed documents (KubeClusterConfig, KubeNetworkConfig, KubeProxyConfig,
+ * UnattendedInstallConfig, ...) and the v1alpha1 document keeps only secrets-like fields. We pick by the spec's
+ * Talos version. Both are checked against the real talosctl (test/real/talosctl.test.ts).
  */
 import type { Taint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
@@ -101,11 +102,8 @@ function buildClassicPatches(spec: Spec): TalosPatches {
   const vip = spec.spec.bootstrap.talos.vip;
   for (const n of spec.spec.nodes) {
     const machine: TalosDoc = {
-      network: {
-        hostname: n.name,
-        // The VIP lives on the control planes' NIC; Talos elects one holder through etcd.
-        ...(vip && n.role === 'control-plane' ? { interfaces: [{ deviceSelector: { physical: true }, dhcp: true, vip: { ip: vip } }] } : {}),
-      },
+      // The VIP lives on the control planes' NIC; Talos elects one holder through etcd.
+      ...(vip && n.role === 'control-plane' ? { network: { interfaces: [{ deviceSelector: { physical: true }, dhcp: true, vip: { ip: vip } }] } } : {}),
       kubelet: { nodeIP: { validSubnets: [hostPrefix(n.address)] } },
       ...(n.installDisk ? { install: { disk: n.installDisk } } : {}),
       ...(n.labels && Object.keys(n.labels).length ? { nodeLabels: { ...n.labels } } : {}),
@@ -113,7 +111,8 @@ function buildClassicPatches(spec: Spec): TalosPatches {
     };
     const doc: TalosDoc = { machine };
     if (n.role === 'control-plane') doc.cluster = { etcd: { advertisedSubnets: [hostPrefix(n.address)] } };
-    nodes[n.name] = [doc];
+    // gen config emits a HostnameConfig (auto: stable) from v1.12 on, and Talos refuses machine.network.hostname beside it.
+    nodes[n.name] = [doc, hostnameDoc(n.name)];
   }
   return { format: 'v1alpha1', cluster: [common], nodes };
 }
@@ -122,8 +121,13 @@ function doc(kind: string, fields: TalosDoc): TalosDoc {
   return { apiVersion: 'v1alpha1', kind, ...fields };
 }
 
+/** The node's own name instead of the stable generated one gen config asks for (`auto` and `hostname` exclude each other). */
+function hostnameDoc(name: string): TalosDoc {
+  return doc('HostnameConfig', { auto: 'off', hostname: name });
+}
+
 function installDoc(disk: string): TalosDoc {
-  return doc('UnattendedInstall', { provisioning: { diskSelector: { match: `disk.dev_path == ${JSON.stringify(disk)}` } } });
+  return doc('UnattendedInstallConfig', { provisioning: { diskSelector: { match: `disk.dev_path == ${JSON.stringify(disk)}` } } });
 }
 
 function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches {
@@ -140,13 +144,14 @@ function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches
   ];
   // `$patch: delete` removes the document gen config would otherwise emit.
   if (!usesTalosFlannel(spec)) cluster.push(doc('KubeFlannelCNIConfig', { $patch: 'delete' }));
-  if (disablesKubeProxy(spec)) cluster.push(doc('KubeProxyConfig', { enabled: false, image: image(spec, 'kube-proxy', `v${spec.spec.kubernetesVersion}`) }));
+  // KubeProxyConfig is a control-plane document (a worker config holding one is invalid): it goes in their node patches.
+  const kubeProxyOff = disablesKubeProxy(spec) ? doc('KubeProxyConfig', { enabled: false, image: image(spec, 'kube-proxy', `v${spec.spec.kubernetesVersion}`) }) : undefined;
 
   const vip = spec.spec.bootstrap.talos.vip;
   const nodes: Record<string, TalosDoc[]> = {};
   for (const n of spec.spec.nodes) {
     const docs: TalosDoc[] = [
-      doc('HostnameConfig', { hostname: n.name }),
+      hostnameDoc(n.name),
       doc('KubeNodeConfig', {
         nodeIP: { validSubnets: [hostPrefix(n.address)] },
         ...(n.labels && Object.keys(n.labels).length ? { labels: { ...n.labels } } : {}),
@@ -156,6 +161,7 @@ function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches
     if (n.installDisk) docs.push(installDoc(n.installDisk));
     if (n.role === 'control-plane') {
       docs.push({ version: 'v1alpha1', cluster: { etcd: { advertisedSubnets: [hostPrefix(n.address)] } } });
+      if (kubeProxyOff) docs.push(structuredClone(kubeProxyOff));
       if (vip) docs.push(doc('Layer2VIPConfig', { name: vip, link: opts.vipLink ?? 'eth0' }));
     }
     nodes[n.name] = docs;
@@ -209,18 +215,26 @@ export function buildTalosBaseConfig(spec: Spec, role: TalosRole): TalosDoc[] {
         machine: { type: role, token: 'placeholder', ca, install: { disk: '/dev/sda', image: 'ghcr.io/siderolabs/installer:latest' }, kubelet: { image: image(spec, 'kubelet', k8s) } },
         cluster: { clusterName: spec.metadata.name, controlPlane: { endpoint: spec.spec.endpoint }, network: { dnsDomain: 'cluster.local', podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'] }, token: 'placeholder', ca },
       },
+      doc('HostnameConfig', { auto: 'stable' }),
     ];
   }
   const docs: TalosDoc[] = [
     { version: 'v1alpha1', machine: { type: role, token: 'placeholder', ca }, cluster: { token: 'placeholder', ...(role === 'controlplane' ? { etcd: { ca } } : {}) } },
+    doc('UnattendedInstallConfig', { installer: { image: 'ghcr.io/siderolabs/installer:latest' }, provisioning: { diskSelector: { match: 'disk.dev_path == "/dev/sda"' } } }),
+    doc('HostnameConfig', { auto: 'stable' }),
     doc('KubeClusterConfig', { clusterName: spec.metadata.name, endpoint: spec.spec.endpoint }),
     doc('KubeNetworkConfig', { dnsDomain: 'cluster.local', podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'] }),
     doc('KubeletConfig', { image: image(spec, 'kubelet', k8s) }),
-    doc('KubeProxyConfig', { image: image(spec, 'kube-proxy', k8s) }),
-    doc('KubeFlannelCNIConfig', { backendType: 'vxlan' }),
-    doc('KubeCoreDNSConfig', {}),
   ];
-  if (role === 'controlplane') docs.push(doc('KubeAPIServerConfig', { image: image(spec, 'kube-apiserver', k8s) }));
+  // As talosctl v1.14.1 writes them: the cluster-wide add-on documents are in the control-plane config only.
+  if (role === 'controlplane') {
+    docs.push(
+      doc('KubeAPIServerConfig', { image: image(spec, 'kube-apiserver', k8s) }),
+      doc('KubeProxyConfig', { image: image(spec, 'kube-proxy', k8s) }),
+      doc('KubeFlannelCNIConfig', { backendType: 'vxlan' }),
+      doc('KubeCoreDNSConfig', {}),
+    );
+  }
   return docs;
 }
 
@@ -269,6 +283,17 @@ export function buildTalosNodeConfig(spec: Spec, node: NodeSpec, opts: TalosBuil
 /** Files the Talos flow reads and writes. Secret ones go in the 0700 secrets dir. */
 export interface TalosPaths {
   talosconfig: string;
+}
+
+/**
+ * The installer gen config writes into the machine config. talosctl's default is its own release
+ * (factory.talos.dev/metal-installer/<schematic>:<talosctl version>), so a newer talosctl would install a newer Talos
+ * than the spec names: groundwork pins the spec's release, from the vanilla schematic (no extensions) talosctl uses.
+ */
+export const TALOS_DEFAULT_SCHEMATIC = '376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba';
+
+export function talosInstallerImage(talosVersion: string): string {
+  return `factory.talos.dev/metal-installer/${TALOS_DEFAULT_SCHEMATIC}:${talosVersion}`;
 }
 
 /** Maintenance-mode probe: is the node up, and which Talos does it run? */

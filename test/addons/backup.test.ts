@@ -85,7 +85,7 @@ describe('backup objects', () => {
   it('talos v1.14+: the access is a KubeTalosAPIAccessConfig document, valid against the Talos v1.14 schema', () => {
     const docs = buildTalosBackupAccessPatch('v1.14.0');
     expect(docs).toEqual([{ apiVersion: 'v1alpha1', kind: 'KubeTalosAPIAccessConfig', allowedRoles: ['os:etcd:backup'], allowedKubernetesNamespaces: ['kube-system'] }]);
-    const validate = new Ajv2020.default({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync('/work/shared/schemas/talos-v1.14-config.schema.json', 'utf8')));
+    const validate = new Ajv2020.default({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync(new URL('../fixtures/talos/config-v1.14.1.schema.json', import.meta.url), 'utf8')));
     for (const d of docs) expect(validate(d), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
     expect(validate({ ...docs[0], allowedRoles: 'os:etcd:backup' })).toBe(false);
   });

@@ -23,7 +23,7 @@ const TC = 'talosctl --talosconfig <STATE>/secrets/talos/talosconfig';
 
 const TALOS_HA_GOLDEN = [
   'talosctl gen secrets --output-file <STATE>/secrets/talos/secrets.yaml',
-  'talosctl gen config talos-ha https://127.0.10.10:6443 --with-secrets <STATE>/secrets/talos/secrets.yaml --talos-version v1.14.1 --kubernetes-version 1.37.2 --config-patch @<RUN>/bootstrap/talos/cluster-patch.yaml --output-dir <STATE>/secrets/talos --force',
+  'talosctl gen config talos-ha https://127.0.10.10:6443 --with-secrets <STATE>/secrets/talos/secrets.yaml --talos-version v1.14.1 --kubernetes-version 1.37.2 --install-image factory.talos.dev/metal-installer/376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.14.1 --config-patch @<RUN>/bootstrap/talos/cluster-patch.yaml --output-dir <STATE>/secrets/talos --force',
   ...['11', '12', '13', '21', '22'].flatMap((h) => [`${TC} --nodes 127.0.10.${h} --endpoints 127.0.10.${h} version`, `talosctl version --insecure --nodes 127.0.10.${h}`]),
   ...[['11', 'cp-1', 'controlplane'], ['12', 'cp-2', 'controlplane'], ['13', 'cp-3', 'controlplane'], ['21', 'w-1', 'worker'], ['22', 'w-2', 'worker']].flatMap(([h, n, role]) => [
     `${TC} --nodes 127.0.10.${h} --endpoints 127.0.10.${h} version`,
@@ -191,7 +191,9 @@ describe('generated files', () => {
     const docs = (file: string) => parseAllDocuments(readFileSync(path.join(w.runDir, 'bootstrap', 'talos', file), 'utf8')).map((d) => d.toJS());
     const cluster = docs('cluster-patch.yaml');
     expect(cluster.find((d) => d.kind === 'KubeFlannelCNIConfig')).toEqual({ apiVersion: 'v1alpha1', kind: 'KubeFlannelCNIConfig', $patch: 'delete' });
-    expect(cluster.find((d) => d.kind === 'KubeProxyConfig')).toMatchObject({ enabled: false });
+    // kube-proxy off and the VIP: control-plane documents, in their node patches.
+    expect(docs('node-cp-1.yaml').find((d) => d.kind === 'KubeProxyConfig')).toMatchObject({ enabled: false });
+    expect(docs('node-w-1.yaml').find((d) => d.kind === 'KubeProxyConfig')).toBeUndefined();
     expect(docs('node-cp-1.yaml').find((d) => d.kind === 'Layer2VIPConfig')).toMatchObject({ name: '127.0.10.10' });
     expect(statSync(path.join(w.stateDir, 'secrets')).mode & 0o777).toBe(0o700);
     for (const f of ['talos/secrets.yaml', 'talos/controlplane.yaml', 'talos/worker.yaml', 'talos/talosconfig', 'kubeconfig']) {

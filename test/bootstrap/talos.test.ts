@@ -20,7 +20,9 @@ import {
 } from '../../src/bootstrap/talos.js';
 import { buildFixtureSpec } from './spec-fixtures.js';
 
-const schema = JSON.parse(readFileSync('/work/shared/schemas/talos-v1.14-config.schema.json', 'utf8'));
+// Talos v1.14.1's own schema (pkg/machinery/config/schemas/config.schema.json): the v1.14.0 one in
+// /work/shared/schemas names the install document "UnattendedInstall", which the real talosctl does not register.
+const schema = JSON.parse(readFileSync(new URL('../fixtures/talos/config-v1.14.1.schema.json', import.meta.url), 'utf8'));
 // The Talos schema carries editor keywords (markdownDescription, x-intellij-...) that strict mode rejects.
 const ajv = new Ajv2020.default({ strict: false, allErrors: true });
 const validateDoc = ajv.compile(schema);
@@ -51,7 +53,7 @@ describe.each(['cilium', 'calico', 'flannel', 'none'] as const)('Talos v1.14 con
     ['no VIP', undefined],
     ['a VIP', '127.0.10.10'],
   ])('with %s validates against the v1.14 schema for every node', (_l, vip) => {
-    const spec = buildFixtureSpec({ cni, talosVersion: 'v1.14.0', vip });
+    const spec = buildFixtureSpec({ cni, talosVersion: 'v1.14.1', vip });
     for (const node of spec.spec.nodes) {
       const docs = buildTalosNodeConfig(spec, node);
       expect(schemaErrors(docs), node.name).toEqual([]);
@@ -59,10 +61,13 @@ describe.each(['cilium', 'calico', 'flannel', 'none'] as const)('Talos v1.14 con
       expect(find(docs, 'KubeClusterConfig')).toMatchObject({ clusterName: 'fixture', endpoint: spec.spec.endpoint });
       expect(find(docs, 'KubeNetworkConfig')).toMatchObject({ podSubnets: ['10.244.0.0/16'], serviceSubnets: ['10.96.0.0/12'], nodeCIDRMaskSizeIPv4: 24 });
       expect(find(docs, 'KubeNodeConfig')).toMatchObject({ nodeIP: { validSubnets: [`${node.address}/32`] } });
-      expect(find(docs, 'UnattendedInstall')).toMatchObject({ provisioning: { diskSelector: { match: 'disk.dev_path == "/dev/sda"' } } });
-      // Flannel stays only when the spec asks for it; groundwork's CNI stage installs the others.
-      expect(find(docs, 'KubeFlannelCNIConfig') !== undefined).toBe(cni === 'flannel');
-      expect(find(docs, 'KubeProxyConfig')?.enabled).toBe(cni === 'cilium' ? false : undefined);
+      expect(find(docs, 'UnattendedInstallConfig')).toMatchObject({ provisioning: { diskSelector: { match: 'disk.dev_path == "/dev/sda"' } } });
+      // Flannel stays only when the spec asks for it; groundwork's CNI stage installs the others. Both flannel
+      // and kube-proxy are control-plane documents (a worker config holding one is invalid).
+      const cp = node.role === 'control-plane';
+      expect(find(docs, 'KubeFlannelCNIConfig') !== undefined).toBe(cp && cni === 'flannel');
+      expect(find(docs, 'KubeProxyConfig') !== undefined).toBe(cp);
+      expect(find(docs, 'KubeProxyConfig')?.enabled).toBe(cp && cni === 'cilium' ? false : undefined);
       const vipDoc = find(docs, 'Layer2VIPConfig');
       if (vip && node.role === 'control-plane') expect(vipDoc).toMatchObject({ name: vip });
       else expect(vipDoc).toBeUndefined();
@@ -101,9 +106,11 @@ describe('classic per-node patches', () => {
     const p = buildTalosPatches(spec);
     for (const n of spec.spec.nodes) {
       const m = (p.nodes[n.name]![0] as { machine: Record<string, any> }).machine;
-      expect(m.network.hostname).toBe(n.name);
+      // The hostname is a HostnameConfig beside the v1alpha1 document: gen config writes one (auto: stable) from v1.12 on.
+      expect(p.nodes[n.name]![1]).toEqual({ apiVersion: 'v1alpha1', kind: 'HostnameConfig', auto: 'off', hostname: n.name });
+      expect(m.network?.hostname).toBeUndefined();
       expect(m.kubelet.nodeIP.validSubnets).toEqual([`${n.address}/32`]);
-      const vip = m.network.interfaces?.[0]?.vip?.ip;
+      const vip = m.network?.interfaces?.[0]?.vip?.ip;
       expect(vip).toBe(n.role === 'control-plane' ? '127.0.10.10' : undefined);
     }
   });
