@@ -104,6 +104,22 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
     expect(report.phases.restore?.status).toBe('skip');
   });
 
+  it('--snapshot without etcdutl on the PATH: passes with 3.5 (etcdctl restores), names etcdutl with 3.6 (etcdctl cannot)', async () => {
+    const file = path.join(work, 'backup-3.db');
+    etcdctl('snapshot', 'save', file);
+    const noUtl = { PATH: realToolsPath([program('etcd'), program('etcdctl')]) };
+    const { exitCode, report } = await runDrill({ ...opts({ target: { kind: 'snapshot', file } }, path.join(work, 'state-f')), env: noUtl });
+    if (release === '3.5') {
+      expect(report.reasons).toEqual([]);
+      expect(exitCode).toBe(0);
+      expect(report.restored).toMatchObject({ tool: 'etcdctl', bumped: false });
+    } else {
+      expect(exitCode).toBe(1);
+      expect(report.reasons[0]).toMatch(/^integrity: etcdctl 3\.6\.\d+ has no snapshot status or restore .*etcdutl/);
+      expect(report.phases.restore?.status).toBe('skip');
+    }
+  });
+
   describe('--lab', () => {
     let labEtcd: TestEtcd;
     let lab: Lab;
