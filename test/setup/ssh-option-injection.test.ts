@@ -58,7 +58,7 @@ function writeSpec(dir: string, where: 'spec-wide' | 'per-node'): { marker: stri
 kind: Cluster
 metadata: { name: hostile }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "1.37.2"
   endpoint: https://127.0.77.11:6443
   bootstrap:
     method: kubeadm
