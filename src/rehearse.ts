@@ -102,7 +102,10 @@ function preflightAsAdvice(stage: Stage, needs: RehearsalNeeds): Stage {
           if (r.status !== 'fail') return r;
           const tool = s.id.startsWith('tool-') ? s.id.slice('tool-'.length) : undefined;
           const neededFor = tool === undefined ? undefined : needs[tool];
-          if (neededFor) return { ...r, summary: `${r.summary}: this rehearsal needs it (${neededFor})` };
+          // Missing, the tool stops the rehearsal; present but older than the spec's cluster wants, it still talks to
+          // the lab (the real run's requirement stays a warning below).
+          const missing = (r.evidence as { path?: unknown } | undefined)?.path == null;
+          if (neededFor && missing) return { ...r, summary: `${r.summary}: this rehearsal needs it (${neededFor})` };
           return { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` };
         },
       })),

@@ -122,6 +122,7 @@ function expectedFacts(loaded: LoadedSpec, node: LoadedSpec['spec']['spec']['nod
   };
 }
 
+// A dozen talosctl runs per spec: generous timeouts for a loaded machine (nothing here is timed).
 describe('real talosctl: gen secrets, gen config and validate --mode metal on every node config', () => {
   it.each(SPECS)('%s', async (_name, load) => {
     const loaded = load();
@@ -157,7 +158,7 @@ describe('real talosctl: gen secrets, gen config and validate --mode metal on ev
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
 
 describe('real talosctl validate is not vacuous', () => {
@@ -178,6 +179,6 @@ describe('real talosctl validate is not vacuous', () => {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
 

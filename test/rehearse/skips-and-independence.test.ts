@@ -5,11 +5,12 @@
  * - a failing validation suite does not keep the drill from running.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemPathWithout } from '../helpers/path.js';
+import { realTool } from '../helpers/real-tools.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/groundwork');
@@ -66,6 +67,23 @@ describe('rehearse on a PATH without kubectl', () => {
     expect(lab.status).toBe('fail');
     expect(tool.summary).toContain('this rehearsal needs it (the drill lists the restored data through a lab API server with the real kubectl)');
     expect(lab.summary).toContain('this rehearsal needs it (the drill lists the restored data through a lab API server with the real kubectl)');
+  });
+});
+
+describe('rehearse with a kubectl older than the spec wants', () => {
+  it('is a warning for the real run, not a rehearsal failure: the rehearsal only needs kubectl to talk to the lab', () => {
+    // The real kubectl saying it is 1.32.4 (the default spec is Kubernetes 1.37, which wants kubectl 1.36+).
+    const PATH = systemPathWithout(['kubectl']);
+    writeFileSync(
+      path.join(PATH, 'kubectl'),
+      `#!/bin/sh\nif [ "$1" = version ]; then echo '{"clientVersion":{"gitVersion":"v1.32.4"}}'; exit 0; fi\nexec ${realTool('kubectl')} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const r = rehearse(['--stages', 'preflight,drill', '--json'], PATH);
+    const doc = JSON.parse(r.out) as Report;
+    expect(doc.results.find((x) => x.id === 'tool-kubectl')).toMatchObject({ status: 'warn', summary: 'kubectl 1.32.4 is older than 1.36 (would fail a real run)' });
+    expect(doc.results.find((x) => x.id === 'drill-lab-api')).toMatchObject({ status: 'pass' });
+    expect(r.code, r.err).toBe(0);
   });
 });
 
