@@ -44,11 +44,12 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
 
   beforeAll(async () => {
     version = realToolVersions()[`etcd-${release}`]!.replace(/^v/, '');
-    // etcd, etcdctl and etcdutl of this release, and the real kubectl for the --lab check; nothing else.
-    env = { PATH: realToolsPath([program('etcd'), program('etcdctl'), program('etcdutl'), 'kubectl']) };
+    work = mkdtempSync(path.join(tmpdir(), `gw-real-drill-${release}-`));
+    // etcd, etcdctl and etcdutl of this release, and the real kubectl for the --lab check; nothing else. HOME is
+    // ours too: kubectl keeps a discovery cache under it.
+    env = { PATH: realToolsPath([program('etcd'), program('etcdctl'), program('etcdutl'), 'kubectl']), HOME: work };
     etcd = await startEtcd({ bin: realTool(program('etcd')) });
     await putMany(etcd.url, kubernetesKeys(3000, (i) => `{"kind":"Thing","i":${i},"pad":"${'x'.repeat(100)}"}`));
-    work = mkdtempSync(path.join(tmpdir(), `gw-real-drill-${release}-`));
   }, 60_000);
 
   afterAll(async () => {
@@ -107,7 +108,7 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
   it('--snapshot without etcdutl on the PATH: passes with 3.5 (etcdctl restores), names etcdutl with 3.6 (etcdctl cannot)', async () => {
     const file = path.join(work, 'backup-3.db');
     etcdctl('snapshot', 'save', file);
-    const noUtl = { PATH: realToolsPath([program('etcd'), program('etcdctl')]) };
+    const noUtl = { PATH: realToolsPath([program('etcd'), program('etcdctl')]), HOME: work };
     const { exitCode, report } = await runDrill({ ...opts({ target: { kind: 'snapshot', file } }, path.join(work, 'state-f')), env: noUtl });
     if (release === '3.5') {
       expect(report.reasons).toEqual([]);
