@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
+import path from 'node:path';
 import type { LeftoverSink } from '../run/leftovers.js';
 
 export interface AuditEntry {
@@ -83,6 +84,11 @@ export interface ExecFactoryOptions {
   env?: Record<string, string | undefined>;
   /** Grace period between SIGTERM and SIGKILL for the process group. */
   killGraceMs?: number;
+  /**
+   * Where every child's process group is written down while it runs (the run's leftovers.json): if groundwork is
+   * SIGKILLed, nothing is left to kill its children, so the next run in that state dir stops them.
+   */
+  leftovers?: LeftoverSink;
 }
 
 export function formatDuration(ms: number): string {
@@ -187,6 +193,9 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     );
 
     trackGroup(child.pid);
+    const identity = factory.leftovers && child.pid !== undefined ? processIdentity(child.pid) : undefined;
+    const recordId =
+      identity !== undefined ? factory.leftovers!.add(`${path.basename(file!)} (pid ${child.pid})`, { process: { pid: child.pid!, identity } }) : undefined;
     let timedOut = false;
     let aborted = false;
     const terminate = () => {
@@ -224,6 +233,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
 
     const r = await child;
     if (child.pid) liveGroups.delete(child.pid);
+    if (recordId) factory.leftovers!.clear(recordId);
     if (timer) clearTimeout(timer);
     for (const s of signals) s.removeEventListener('abort', onAbort);
     const durationMs = Date.now() - start.getTime();

@@ -223,7 +223,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     signal: abort.signal,
     redactor,
     dryRun: opts.dryRun ?? false,
-    exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env }),
+    exec: createExec({ audit: records, redactor, signal: abort.signal, env: opts.env, leftovers }),
     log: note,
     values: state.values,
     leftovers,
