@@ -148,7 +148,10 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
         async (ctx) => {
           const r = await stage.session.cleanup(ctx);
           extra.cleanup = r;
-          if (r.leftovers.length) o.io.stderr.write(`warning: cleanup left ${r.leftovers.join(', ')}\n`);
+          if (r.leftovers.length || r.commands?.length) {
+            o.io.stderr.write(`warning: cleanup left ${r.leftovers.join(', ') || 'namespaces it could not list'}\n`);
+            for (const c of r.commands ?? []) o.io.stderr.write(`  finish it with: ${c}\n`);
+          }
           if (r.kept.length) o.io.stderr.write(`--keep: kept ${r.kept.join(', ')}\n`);
         },
       ],
