@@ -198,14 +198,18 @@ export class ValidateSession {
     }
     const leftovers = [...all.filter((ns) => failed.has(ns)).map((ns) => `namespace ${ns} (${failed.get(ns)})`), ...stuck.map((ns) => `namespace ${ns}`)];
     // Volumes bound to our claims: with reclaimPolicy Delete they go once the claims are gone.
-    const ours = (pv: KubeObject) => all.includes(((pv.spec as { claimRef?: { namespace?: string } }).claimRef?.namespace) ?? '');
+    // Only for namespaces that are gone: a namespace still there keeps its claims, and its volumes with it.
+    const gone = all.filter((ns) => !failed.has(ns) && !stuck.includes(ns));
+    const ours = (pv: KubeObject) => gone.includes(((pv.spec as { claimRef?: { namespace?: string } }).claimRef?.namespace) ?? '');
     const pvLeft: string[] = [];
-    try {
-      await k.waitFor(kube, 'v1', 'PersistentVolume', { timeoutMs: 60_000, what: 'volumes of the test claims to be released', resyncMs: 1000 }, (pvs) =>
-        [...pvs.values()].some((pv) => ours(pv) && (pv.spec as { persistentVolumeReclaimPolicy?: string }).persistentVolumeReclaimPolicy !== 'Retain') ? undefined : true,
-      );
-    } catch (err) {
-      if (err instanceof k.WaitTimeout) for (const pv of err.last.values()) if (ours(pv)) pvLeft.push(pv.metadata.name!);
+    if (gone.length) {
+      try {
+        await k.waitFor(kube, 'v1', 'PersistentVolume', { timeoutMs: 60_000, what: 'volumes of the test claims to be released', resyncMs: 1000 }, (pvs) =>
+          [...pvs.values()].some((pv) => ours(pv) && (pv.spec as { persistentVolumeReclaimPolicy?: string }).persistentVolumeReclaimPolicy !== 'Retain') ? undefined : true,
+        );
+      } catch (err) {
+        if (err instanceof k.WaitTimeout) for (const pv of err.last.values()) if (ours(pv)) pvLeft.push(pv.metadata.name!);
+      }
     }
     leftovers.push(...pvLeft.map((pv) => `persistentvolume ${pv}`));
     const commands: string[] = [];
@@ -215,7 +219,7 @@ export class ValidateSession {
     if (!listed) commands.push(`${this.kubectl()} delete namespace -l ${RUN_LABEL}=${runId}`);
     if (pvLeft.length) commands.push(`${this.kubectl()} delete persistentvolume ${pvLeft.join(' ')}`);
     ctx.log(leftovers.length || !listed ? `cleanup left: ${leftovers.join(', ') || 'namespaces it could not list'}; finish with: ${commands.join(' && ')}` : `deleted ${all.join(', ') || 'nothing'}`);
-    return { deleted: all.filter((ns) => !failed.has(ns) && !stuck.includes(ns)), kept: [], leftovers, ...(commands.length ? { commands } : {}) };
+    return { deleted: gone, kept: [], leftovers, ...(commands.length ? { commands } : {}) };
   }
 
   /** kubectl with the connection this run used, so a printed command acts on the same cluster. */
