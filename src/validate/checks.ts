@@ -5,6 +5,54 @@
 import type { StepOutcome } from '../run/types.js';
 import type { KubeObject } from '../kube/paths.js';
 import { BACKUP_NAME, checkSnapshotFreshness } from '../addons/backup.js';
+import { describeExclusions, type NodeInfo } from './nodes.js';
+
+/** The taints kubeadm and Talos put on control-plane nodes on purpose: not a finding. */
+const CONTROL_PLANE_TAINTS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+
+function isControlPlane(n: NodeInfo): boolean {
+  return 'node-role.kubernetes.io/control-plane' in n.labels || 'node-role.kubernetes.io/master' in n.labels;
+}
+
+/**
+ * Nodes that are Ready but take no pods (cordoned, or a NoSchedule/NoExecute taint other than a control plane's own):
+ * a warning naming them. "3/3 Ready" alone would hide a cluster where nothing can be scheduled.
+ */
+export function checkSchedulable(nodes: NodeInfo[]): Check {
+  const odd = nodes.filter((n) => {
+    if (!n.ready || n.schedulable) return false;
+    if (n.unschedulable) return true;
+    const hard = n.taints.filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+    return !(isControlPlane(n) && hard.every((t) => CONTROL_PLANE_TAINTS.includes(t.key)));
+  });
+  const takers = nodes.filter((n) => n.schedulable).length;
+  if (odd.length === 0) return { name: 'schedulable', status: 'pass', summary: `${takers} node${takers === 1 ? ' takes' : 's take'} pods` };
+  return {
+    name: 'schedulable',
+    status: 'warn',
+    summary: `${odd.length} Ready node${odd.length === 1 ? '' : 's'} take${odd.length === 1 ? 's' : ''} no pods: ${describeExclusions(odd)}${takers === 0 ? '; no node takes pods at all' : ''}`,
+    why: takers === 0 ? 'every pod without tolerations stays Pending' : 'workloads have fewer nodes than the cluster seems to have',
+    fix: odd.some((n) => n.unschedulable) ? `kubectl uncordon ${odd.filter((n) => n.unschedulable).map((n) => n.name).join(' ')} (if the maintenance is over)` : `kubectl describe node ${odd[0]!.name} and remove the taint if it is left over`,
+  };
+}
+
+/** The spec's nodes that the cluster does not have: a failure (a machine that never joined or was lost). */
+export function checkSpecNodes(specNodes: string[] | undefined, nodes: NodeInfo[]): Check | undefined {
+  if (!specNodes || specNodes.length === 0) return undefined;
+  const have = new Set(nodes.map((n) => n.name));
+  const missing = specNodes.filter((n) => !have.has(n));
+  const extra = nodes.filter((n) => !specNodes.includes(n.name)).map((n) => n.name);
+  if (missing.length === 0) return { name: 'spec nodes', status: 'pass', summary: `all ${specNodes.length} nodes of the spec are in the cluster${extra.length ? ` (plus ${extra.join(', ')})` : ''}` };
+  return {
+    name: 'spec nodes',
+    status: 'fail',
+    summary: `${missing.length} of ${specNodes.length} nodes in the spec are missing from the cluster: ${missing.join(', ')}`,
+    why: 'a machine the spec lists never joined or was removed: the cluster has less capacity and redundancy than planned',
+    fix: `check the machine${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (powered on? kubelet running? joined with the right name?) and re-run setup`,
+  };
+}
+
+
 
 export interface Check {
   name: string;

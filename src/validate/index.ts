@@ -119,17 +119,19 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
   const { buildJunit } = await import('../run/report.js');
   let imageRegistry = o.imageRegistry;
   let stateDir = o.stateDir;
+  let specNodes = o.specNodes;
   if (o.specFile && existsSync(o.specFile)) {
     const { loadSpec } = await import('../spec/load.js');
     const loaded = await loadSpec(o.specFile);
     imageRegistry ??= loaded.spec.spec.images?.registry;
+    specNodes ??= loaded.spec.spec.nodes.map((n) => n.name);
     stateDir ??= path.join(path.dirname(path.resolve(o.specFile)), '.groundwork');
   }
   stateDir ??= path.join(o.io.cwd, '.groundwork');
   if (o.junit) await checkOutputFile('--junit', o.junit);
   // A kubeconfig problem is a usage error, said before anything runs (not six failed suites).
   const kube = o.kube ?? (await (await import('../kube/index.js')).loadKubeConfig(o.kubeconfig, o.context, { env: o.env }));
-  const stage = buildValidateStage({ ...o, imageRegistry, kube });
+  const stage = buildValidateStage({ ...o, imageRegistry, specNodes, kube });
   const run = resolveRun(stateDir, 'validate', false);
   const extra: Record<string, unknown> = {};
   const summary = await runPlan(

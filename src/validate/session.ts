@@ -31,6 +31,8 @@ export interface ValidateOptions {
   /** Cross-node peers each client probes before sampling (full matrix up to maxPeers + 1 nodes). Default 8. */
   maxPeers?: number;
   clusterDomain?: string;
+  /** Node names the spec lists (when validating against a spec): each must be in the cluster. */
+  specNodes?: string[];
   env?: Record<string, string | undefined>;
   /** A connection to use instead of loading the kubeconfig (tests). */
   kube?: KubeClient;

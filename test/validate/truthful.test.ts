@@ -51,7 +51,7 @@ async function settle(lab: Lab): Promise<void> {
   while (Date.now() < deadline && (pods().length === 0 || !pods().every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running'))) await new Promise((r) => setTimeout(r, 100));
 }
 
-export async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
+export async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; specNodes?: string[]; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
   const faults = createFaultRegistry([], { random: seeded(o.seed ?? 14) });
   const lab = await startLab({ nodes: 3, cni: 'cilium', ...o.lab, controllers: createControllers({ timeScale: 0.1, faults }) });
   labs.push(lab);
@@ -60,7 +60,7 @@ export async function validateLab(o: { faults?: string[]; seed?: number; lab?: P
   for (const f of o.faults ?? []) faults.add(f);
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-truthful-'));
   const io = captureIo(dir);
-  const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: o.timeoutS ?? 30, only: o.only });
+  const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: o.timeoutS ?? 30, only: o.only, specNodes: o.specNodes });
   return { report: JSON.parse(io.out()) as Report, code, lab, stderr: io.err() };
 }
 
@@ -82,4 +82,48 @@ describe.concurrent('a busy API server does not change the verdict', () => {
     expect(report.cleanup?.leftovers).toEqual([]);
     expect(leftNamespaces(lab)).toEqual([]);
   }, 300_000);
+});
+
+const cordon = (names: string[]) => async (lab: Lab) => {
+  for (const n of names) await lab.store.patch('nodes', undefined, n, 'merge', { spec: { unschedulable: true } });
+};
+
+function result(r: Report, id: string) {
+  return r.results.find((x) => x.id === id)!;
+}
+
+describe.concurrent('a test pod that does not schedule is a scheduling finding, found from events', () => {
+  // The suites wait up to 120 s; the test's own limit is below that, so a diagnosis that waited for the timeout fails it.
+  it('workers cordoned, control plane tainted: storage names each node and its cause, not the provisioner', async () => {
+    const { report } = await validateLab({ before: cordon(['w-1', 'w-2']), timeoutS: 120, only: ['control-plane', 'scheduling', 'storage'] });
+    const cause = 'no node takes the test pod: w-1, w-2 cordoned; cp-1 tainted node-role.kubernetes.io/control-plane:NoSchedule';
+    const storage = result(report, 'storage');
+    expect(storage.status).toBe('fail');
+    expect(storage.summary).toContain(`the storage test pod writer was not scheduled: ${cause}`);
+    expect(storage.summary).not.toMatch(/provision|Pending for/);
+    expect(storage.why).toMatch(/a scheduling problem, not the volume provisioner/);
+    expect(storage.fix).toMatch(/^kubectl uncordon w-1 w-2/);
+    expect(result(report, 'scheduling')).toMatchObject({ status: 'fail', summary: cause });
+    const cp = result(report, 'control-plane');
+    expect(cp.status).toBe('warn');
+    expect(cp.summary).toBe('2 Ready nodes take no pods: w-1, w-2 cordoned; no node takes pods at all');
+  }, 100_000);
+
+  it('a single tainted node: storage names the taint', async () => {
+    const { report } = await validateLab({ lab: { nodes: 1 }, timeoutS: 120, only: ['storage'] });
+    expect(result(report, 'storage')).toMatchObject({ status: 'fail', summary: expect.stringContaining('not scheduled: no node takes the test pod: cp-1 tainted node-role.kubernetes.io/control-plane:NoSchedule') });
+  }, 100_000);
+
+  it('cni-not-ready: storage says the nodes are NotReady', async () => {
+    const { report } = await validateLab({ faults: ['cni-not-ready'], timeoutS: 120, only: ['storage'] });
+    const s = result(report, 'storage');
+    expect(s.status).toBe('fail');
+    expect(s.summary).toMatch(/not scheduled: no node takes the test pod: cp-1, w-1, w-2 NotReady/);
+    expect(s.summary).not.toMatch(/provision/);
+  }, 100_000);
+
+  it('a node the spec lists but the cluster lacks fails control-plane, naming it', async () => {
+    const { report } = await validateLab({ only: ['control-plane'], specNodes: ['cp-1', 'w-1', 'w-2', 'w-3'] });
+    expect(result(report, 'control-plane')).toMatchObject({ status: 'fail', summary: '1 of 4 nodes in the spec are missing from the cluster: w-3' });
+  }, 100_000);
 });

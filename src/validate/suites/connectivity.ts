@@ -10,6 +10,8 @@ import { buildMatrix, diagnoseMatrix, DNS_CONTAINER, formatMatrix, pickTargets, 
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { explainNoNode } from '../nodes.js';
+import { fixForNoNode } from '../pod-state.js';
 
 export const SERVER_PORT = 8080;
 /**
@@ -28,7 +30,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   // Tainted control planes are normal; NotReady or cordoned nodes are the control-plane suite's to report.
   const skipped = allNodes.filter((n) => !n.schedulable && (!n.ready || n.unschedulable)).map((n) => n.name);
   if (nodes.length === 0) {
-    return { status: 'fail', summary: 'no schedulable node: every node is NotReady, cordoned or tainted', fix: 'see the control-plane result for the nodes\' state' };
+    return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so pod networking cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   }
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);

@@ -6,7 +6,7 @@ import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject } from '../../kube/index.js';
 import { readNode } from '../nodes.js';
 import type { ValidateSession } from '../session.js';
-import { checkWorkloads, backupFreshness, summarizeChecks, type Check } from '../checks.js';
+import { checkWorkloads, backupFreshness, checkSchedulable, checkSpecNodes, summarizeChecks, type Check } from '../checks.js';
 
 export async function runControlPlane(s: ValidateSession, ctx: StepContext, now: () => Date = () => new Date()): Promise<StepOutcome> {
   const kube = await s.kube();
@@ -54,6 +54,10 @@ export async function runControlPlane(s: ValidateSession, ctx: StepContext, now:
           fix: `check the kubelet and container runtime on ${notReady.map((n) => n.name).join(', ')} (systemctl status kubelet; journalctl -u kubelet), and its network to the API server`,
         },
   );
+
+  checks.push(checkSchedulable(nodes));
+  const spec = checkSpecNodes(s.opts.specNodes, nodes);
+  if (spec) checks.push(spec);
 
   const [deps, dss, sts] = await Promise.all(
     ['Deployment', 'DaemonSet', 'StatefulSet'].map((kind) => kube.list('apps/v1', kind, { namespace: 'kube-system', signal: ctx.signal }).then((l) => l.items).catch(() => [] as KubeObject[])),

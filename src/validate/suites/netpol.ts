@@ -14,6 +14,8 @@ import { buildNetpolObjects, buildProbePod, ROLE_LABEL } from '../objects.js';
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { explainNoNode } from '../nodes.js';
+import { fixForNoNode } from '../pod-state.js';
 
 export interface NetpolTarget {
   container: string;
@@ -104,8 +106,9 @@ export function diagnoseNetpol(rows: NetpolRow[], cni: string[] = []): { status:
 
 export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const kube = await s.kube();
-  const node = (await s.nodes(ctx)).find((n) => n.schedulable);
-  if (!node) return { status: 'fail', summary: 'no schedulable node to run the NetworkPolicy test on', fix: 'see the control-plane result' };
+  const allNodes = await s.nodes(ctx);
+  const node = allNodes.find((n) => n.schedulable);
+  if (!node) return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so NetworkPolicy enforcement cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   const ns = await s.namespace(ctx, 'netpol');
   const b = s.buildContext(ctx, ns);
   const serverLabels: Record<string, Record<string, string>> = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' } };
