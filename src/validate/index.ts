@@ -20,7 +20,7 @@ const TITLES: Record<SuiteName, string> = {
   'control-plane': 'Control plane: API, /readyz, nodes, kube-system, backups',
   connectivity: 'Connectivity: pod-to-pod (same and cross node), ClusterIP, DNS name',
   dns: 'DNS: CoreDNS health and Service name resolution',
-  netpol: 'NetworkPolicy enforcement: default-deny plus a two-rule egress policy',
+  netpol: 'NetworkPolicy enforcement: default-deny, ingress and egress each proven on their own',
   scheduling: 'Scheduling: spread, nodeAffinity, unsatisfiable requests, taints',
   storage: 'Storage: default StorageClass, bind, write, reschedule, read, release',
 };

@@ -127,3 +127,16 @@ describe.concurrent('a test pod that does not schedule is a scheduling finding, 
     expect(result(report, 'control-plane')).toMatchObject({ status: 'fail', summary: '1 of 4 nodes in the spec are missing from the cluster: w-3' });
   }, 100_000);
 });
+
+describe.concurrent('netpol proves each direction on its own', () => {
+  it.each([
+    ['netpol-ingress-not-enforced', 'Ingress rules are not enforced: traffic only an Ingress rule denies got through (memcached:11211); Egress rules are (postgres:3306, redis:6379 blocked)'],
+    ['netpol-egress-not-enforced', 'Egress rules are not enforced: traffic only an Egress rule denies got through (postgres:3306, redis:6379); Ingress rules are (memcached:11211 blocked)'],
+    ['netpol-not-enforced', 'NetworkPolicies are not enforced: traffic they deny got through (postgres:3306, redis:6379, memcached:11211)'],
+  ])('%s fails netpol, and only netpol, naming the direction', async (fault, summary) => {
+    const { report, code } = await validateLab({ faults: [fault] });
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, netpol: 'fail' });
+    expect(result(report, 'netpol').summary).toBe(summary);
+    expect(code).toBe(1);
+  }, 180_000);
+});
