@@ -143,3 +143,68 @@ export function backupFreshness(cronjobs: KubeObject[], now: Date): Check {
     fix: 'kubectl get jobs -n <namespace of the CronJob> and read the logs of the last backup job',
   };
 }
+
+/** Addresses behind the `kubernetes` Service (Endpoints, else EndpointSlices): where pods' API traffic goes. */
+export function apiServiceAddresses(endpoints: KubeObject | undefined, slices: KubeObject[]): string[] {
+  const fromEp = (((endpoints as { subsets?: { addresses?: { ip: string }[]; ports?: { port: number }[] }[] } | undefined)?.subsets) ?? []).flatMap((s) =>
+    (s.addresses ?? []).flatMap((a) => (s.ports ?? []).map((p) => `${a.ip}:${p.port}`)),
+  );
+  if (fromEp.length) return fromEp;
+  return slices.flatMap((sl) => {
+    const ports = ((sl as { ports?: { port?: number }[] }).ports ?? []).map((p) => p.port);
+    return ((sl as { endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }).endpoints ?? [])
+      .filter((e) => e.conditions?.ready !== false)
+      .flatMap((e) => (e.addresses ?? []).flatMap((a) => ports.map((p) => `${a}:${p}`)));
+  });
+}
+
+/**
+ * Pods reach the API through the `kubernetes` Service (in-cluster clients: controllers, operators, CNI agents):
+ * the Service exists, has endpoints, and a probe from every tested node connected to it.
+ */
+export function checkApiService(svc: KubeObject | undefined, addresses: string[], probes: { node: string; ok: boolean | undefined }[]): Check {
+  const ip = (svc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+  const fix = 'kubectl get endpoints kubernetes -n default (kube-apiserver maintains it: check its --advertise-address and --endpoint-reconciler-type, and the control-plane nodes\' leases)';
+  if (!svc || !ip) return { name: 'kubernetes service', status: 'fail', summary: 'the kubernetes Service (default/kubernetes) is missing: pods cannot reach the API', why: 'in-cluster clients (controllers, operators, CNI agents) find the API through it', fix: 'restart kube-apiserver: it recreates the Service' };
+  if (addresses.length === 0) {
+    return { name: 'kubernetes service', status: 'fail', summary: `pods cannot reach the API: the kubernetes Service (${ip}:443) has no endpoints`, why: 'in-cluster clients (controllers, operators, CNI agents, kubectl in a pod) get connection refused', fix };
+  }
+  const failed = probes.filter((p) => p.ok === false).map((p) => p.node);
+  if (failed.length > 0) {
+    return {
+      name: 'kubernetes service',
+      status: 'fail',
+      summary: `pods on ${failed.join(', ')} cannot reach the API through the kubernetes Service (${ip}:443 -> ${addresses.join(', ')})`,
+      why: 'in-cluster clients on those nodes cannot talk to the API server',
+      fix: 'check kube-proxy (or the CNI\'s service handling) on those nodes, and that the control-plane addresses in the endpoints are reachable from pods',
+    };
+  }
+  const tested = probes.filter((p) => p.ok === true).length;
+  return { name: 'kubernetes service', status: 'pass', summary: `pods reach the API through the kubernetes Service (${ip}:443 -> ${addresses.join(', ')})${tested ? ` from ${tested} node${tested === 1 ? '' : 's'}` : ''}` };
+}
+
+/** CoreDNS pods and their Deployment: none, scaled to zero, down, or partly Ready. */
+export function checkCoreDns(pods: KubeObject[], readyCount: number, deployments: KubeObject[]): Check {
+  const dep = deployments.find(isDnsWorkload);
+  const replicas = (dep?.spec as { replicas?: number } | undefined)?.replicas;
+  if (dep && replicas === 0) {
+    return {
+      name: 'coredns',
+      status: 'fail',
+      summary: `CoreDNS is scaled to zero: deployment kube-system/${dep.metadata.name} has replicas: 0`,
+      why: 'nothing answers DNS queries: every Service name lookup in the cluster times out',
+      fix: `kubectl -n kube-system scale deployment ${dep.metadata.name} --replicas=2`,
+    };
+  }
+  if (pods.length === 0) return { name: 'coredns', status: 'fail', summary: 'no CoreDNS pods (kube-system, k8s-app=kube-dns)', why: 'nothing answers DNS queries in the cluster', fix: dep ? `kubectl -n kube-system describe deployment ${dep.metadata.name} (its ReplicaSet's events say why no pod exists)` : 'install CoreDNS (kubeadm and Talos deploy it by default; check kube-system)' };
+  if (readyCount === 0) {
+    return {
+      name: 'coredns',
+      status: 'fail',
+      summary: `CoreDNS is down: 0 of ${pods.length} CoreDNS pods Ready`,
+      why: 'with no Ready CoreDNS pod the kube-dns Service has no endpoints and every name lookup times out',
+      fix: 'kubectl -n kube-system describe pods -l k8s-app=kube-dns; kubectl -n kube-system logs -l k8s-app=kube-dns (upstream resolver, loop detection, CNI)',
+    };
+  }
+  return { name: 'coredns', status: readyCount === pods.length ? 'pass' : 'warn', summary: `${readyCount}/${pods.length} CoreDNS pods Ready` };
+}

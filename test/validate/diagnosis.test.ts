@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/paths.js';
 import { describeExclusions, explainNoNode, readNode, type NodeInfo } from '../../src/validate/nodes.js';
 import { diagnosePod, fixForNoNode, isUnschedulable } from '../../src/validate/pod-state.js';
-import { checkSchedulable, checkSpecNodes } from '../../src/validate/checks.js';
+import { apiServiceAddresses, checkApiService, checkCoreDns, checkSchedulable, checkSpecNodes } from '../../src/validate/checks.js';
+import { multipleDefaults } from '../../src/validate/suites/storage.js';
 
 function node(name: string, o: { cp?: boolean; cordon?: boolean; notReady?: string; taints?: { key: string; value?: string; effect: string }[] } = {}): NodeInfo {
   const taints = o.taints ?? (o.cp ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : []);
@@ -93,5 +94,51 @@ describe('control-plane: nodes that are Ready but take no pods', () => {
     expect(c.fix).toContain('w-3');
     expect(checkSpecNodes(['cp-1', 'w-1'], [CP, W1, W2])!.status).toBe('pass');
     expect(checkSpecNodes(undefined, [CP])).toBeUndefined();
+  });
+});
+
+describe('new checks', () => {
+  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 443 }] } } as KubeObject;
+  const ep = (ips: string[]) => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes' }, subsets: ips.length ? [{ addresses: ips.map((ip) => ({ ip })), ports: [{ port: 6443 }] }] : [] }) as KubeObject;
+
+  it.each([
+    ['healthy', svc, ['10.0.0.11:6443'], [{ node: 'w-1', ok: true }], 'pass', 'pods reach the API through the kubernetes Service (10.96.0.1:443 -> 10.0.0.11:6443) from 1 node'],
+    ['no endpoints', svc, [], [{ node: 'w-1', ok: false }], 'fail', 'pods cannot reach the API: the kubernetes Service (10.96.0.1:443) has no endpoints'],
+    ['endpoints, but a node cannot connect', svc, ['10.0.0.11:6443'], [{ node: 'w-1', ok: true }, { node: 'w-2', ok: false }], 'fail', 'pods on w-2 cannot reach the API through the kubernetes Service (10.96.0.1:443 -> 10.0.0.11:6443)'],
+    ['no Service', undefined, [], [], 'fail', 'the kubernetes Service (default/kubernetes) is missing: pods cannot reach the API'],
+  ] as const)('kubernetes Service: %s', (_n, s, addrs, probes, status, summary) => {
+    const c = checkApiService(s, [...addrs], [...probes]);
+    expect([c.status, c.summary]).toEqual([status, summary]);
+  });
+
+  it('reads the API addresses from Endpoints, else from ready EndpointSlice endpoints', () => {
+    expect(apiServiceAddresses(ep(['10.0.0.11', '10.0.0.12']), [])).toEqual(['10.0.0.11:6443', '10.0.0.12:6443']);
+    expect(apiServiceAddresses(ep([]), [{ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'kubernetes' }, endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }, { addresses: ['10.0.0.12'], conditions: { ready: false } }], ports: [{ port: 6443 }] } as KubeObject])).toEqual(['10.0.0.11:6443']);
+    expect(apiServiceAddresses(undefined, [])).toEqual([]);
+  });
+
+  const dep = (replicas: number) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'coredns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }, spec: { replicas } }) as KubeObject;
+  const dnsPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'coredns-1' } } as KubeObject;
+  it.each([
+    ['scaled to zero', [], 0, [dep(0)], 'fail', 'CoreDNS is scaled to zero: deployment kube-system/coredns has replicas: 0'],
+    ['scaled to zero, a pod still terminating', [dnsPod], 0, [dep(0)], 'fail', 'CoreDNS is scaled to zero: deployment kube-system/coredns has replicas: 0'],
+    ['no pods, no deployment', [], 0, [], 'fail', 'no CoreDNS pods (kube-system, k8s-app=kube-dns)'],
+    ['down', [dnsPod, dnsPod], 0, [dep(2)], 'fail', 'CoreDNS is down: 0 of 2 CoreDNS pods Ready'],
+    ['half Ready', [dnsPod, dnsPod], 1, [dep(2)], 'warn', '1/2 CoreDNS pods Ready'],
+    ['healthy', [dnsPod, dnsPod], 2, [dep(2)], 'pass', '2/2 CoreDNS pods Ready'],
+  ] as const)('CoreDNS: %s', (_n, pods, ready, deps, status, summary) => {
+    const c = checkCoreDns([...pods], ready, [...deps]);
+    expect([c.status, c.summary]).toEqual([status, summary]);
+  });
+  it('a CoreDNS scaled to zero says how to scale it back', () => {
+    expect(checkCoreDns([], 0, [dep(0)]).fix).toBe('kubectl -n kube-system scale deployment coredns --replicas=2');
+  });
+
+  const sc = (name: string, at: string) => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name, creationTimestamp: at } }) as KubeObject;
+  it('two default StorageClasses: a warning naming both and the one claims get', () => {
+    const w = multipleDefaults([sc('standard', '2026-01-01T00:00:00Z'), sc('fast', '2026-02-01T00:00:00Z')])!;
+    expect(w.summary).toBe('2 StorageClasses are marked default (standard, fast): claims without storageClassName get the newest (fast), not a choice');
+    expect(w.fix).toContain('kubectl patch storageclass standard');
+    expect(multipleDefaults([sc('standard', '2026-01-01T00:00:00Z')])).toBeUndefined();
   });
 });

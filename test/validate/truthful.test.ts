@@ -140,3 +140,43 @@ describe.concurrent('netpol proves each direction on its own', () => {
     expect(code).toBe(1);
   }, 180_000);
 });
+
+describe.concurrent('new checks, broken as an operator would break them', () => {
+  it('the kubernetes Service without endpoints fails connectivity, and only connectivity, naming it', async () => {
+    const { report } = await validateLab({
+      before: async (lab) => {
+        await lab.store.patch('endpoints', 'default', 'kubernetes', 'merge', { subsets: [] });
+        await lab.store.patch('endpointslices.discovery.k8s.io', 'default', 'kubernetes', 'merge', { endpoints: [] });
+      },
+    });
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, connectivity: 'fail' });
+    expect(result(report, 'connectivity').summary).toMatch(/^pods cannot reach the API: the kubernetes Service \(10\.96\.0\.1:443\) has no endpoints/);
+  }, 180_000);
+
+  it('CoreDNS scaled to zero is named as such', async () => {
+    const { report } = await validateLab({
+      before: async (lab) => {
+        await lab.store.patch('deployments.apps', 'kube-system', 'coredns', 'merge', { spec: { replicas: 0 } });
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline && lab.store.list('pods', 'kube-system').items.some((p) => p.metadata.labels?.['k8s-app'] === 'kube-dns')) await new Promise((r) => setTimeout(r, 100));
+      },
+    });
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, dns: 'fail', connectivity: 'warn' });
+    expect(result(report, 'dns').summary).toMatch(/^CoreDNS is scaled to zero: deployment kube-system\/coredns has replicas: 0/);
+  }, 180_000);
+
+  it('two default StorageClasses are a storage warning naming both', async () => {
+    const { report } = await validateLab({
+      only: ['storage'],
+      before: async (lab) => {
+        const key = 'storageclass.kubernetes.io/is-default-class';
+        for (const c of lab.store.list('storageclasses.storage.k8s.io').items) await lab.store.patch('storageclasses.storage.k8s.io', undefined, c.metadata.name!, 'merge', { metadata: { annotations: { [key]: 'true' } } });
+      },
+    });
+    const s = result(report, 'storage');
+    const names = (s.evidence!.notes as string[])[0];
+    expect(s.status).toBe('warn');
+    expect(s.summary).toMatch(/^2 StorageClasses are marked default \([\w-]+, [\w-]+\): claims without storageClassName get the newest/);
+    expect(names).toMatch(/marked default/);
+  }, 180_000);
+});

@@ -10,6 +10,7 @@ import { buildMatrix, diagnoseMatrix, DNS_CONTAINER, formatMatrix, pickTargets, 
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { apiServiceAddresses, checkApiService } from '../checks.js';
 import { explainNoNode } from '../nodes.js';
 import { fixForNoNode } from '../pod-state.js';
 
@@ -21,6 +22,8 @@ export const SERVER_PORT = 8080;
  */
 export const DEFAULT_MAX_PEERS = 8;
 export const SERVICE_NAME = 'gw-servers';
+/** The client container that connects to the kubernetes Service (the API as pods reach it). */
+export const API_CONTAINER = 'to-kubernetes-api';
 
 export async function runConnectivity(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const started = Date.now();
@@ -61,6 +64,15 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const serversUpMs = Date.now() - started;
   const ips = servers.map((p) => podIP(up.pods.get(p.metadata.name!)!)!);
 
+  // The API as pods see it: the kubernetes Service and its endpoints (kube-apiserver keeps them), probed from every client.
+  const [apiSvc, apiEp, apiSlices] = await Promise.all([
+    kube.get('v1', 'Service', 'kubernetes', 'default', ctx.signal),
+    kube.get('v1', 'Endpoints', 'kubernetes', 'default', ctx.signal).catch(() => undefined),
+    kube.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes', signal: ctx.signal }).then((l) => l.items).catch(() => []),
+  ]);
+  const apiIP = (apiSvc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+  const apiPort = ((apiSvc?.spec as { ports?: { port: number }[] } | undefined)?.ports ?? [])[0]?.port ?? 443;
+
   const maxPeers = s.opts.maxPeers ?? DEFAULT_MAX_PEERS;
   const sampled = nodes.length - 1 > maxPeers;
   const targets = nodes.map((_, i) => pickTargets(i, nodes.length, maxPeers));
@@ -73,6 +85,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
         ...targets[i]!.map((j) => ({ name: serverContainer(j), probe: { kind: 'connect' as const, host: ips[j]!, port: SERVER_PORT, timeoutS: 2 } })),
         ...(clusterIP && clusterIP !== 'None' ? [{ name: SERVICE_CONTAINER, probe: { kind: 'connect' as const, host: clusterIP, port: SERVER_PORT, timeoutS: 2 } }] : []),
         { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2 } },
+        ...(apiIP && apiIP !== 'None' ? [{ name: API_CONTAINER, probe: { kind: 'connect' as const, host: apiIP, port: apiPort, timeoutS: 2 } }] : []),
       ],
       { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' } },
     ),
@@ -90,13 +103,17 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
     for (const [name, ok] of r) if (!ok) failures.push({ pod: c.metadata.name!, container: name });
   });
   const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled);
-  const diag = diagnoseMatrix(matrix);
+  const matrixDiag = diagnoseMatrix(matrix);
+  const api = checkApiService(apiSvc, apiServiceAddresses(apiEp, apiSlices), nodes.map((n, i) => ({ node: n.name, ok: results.get(i)?.get(API_CONTAINER) })));
+  // Pod-to-pod trouble explains API trouble too: it leads; the kubernetes Service leads only on its own.
+  const diag = matrixDiag.status === 'pass' && api.status === 'fail' ? { status: 'fail' as const, summary: api.summary, why: api.why, fix: api.fix } : matrixDiag;
   const pods = servers.length + clients.length;
   const evidence: Record<string, unknown> = {
     matrix,
     podsCreated: pods,
     probes: [...results.values()].reduce((a, r) => a + r.size, 0),
     serviceIP: clusterIP,
+    kubernetesService: api,
     skippedNodes: skipped,
     serversUpMs,
     totalMs: Date.now() - started,

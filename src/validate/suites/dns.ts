@@ -8,7 +8,7 @@ import { parseProbeLogs } from '../../probe/index.js';
 import { buildProbePod, buildService } from '../objects.js';
 import { containerResults, isRunning, nodeOf, statusOf } from '../pod-state.js';
 import { explainStuck, formatEvents, waitPods } from '../pods.js';
-import { summarizeChecks, type Check } from '../checks.js';
+import { checkCoreDns, summarizeChecks, type Check } from '../checks.js';
 import type { ValidateSession } from '../session.js';
 
 export async function runDns(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
@@ -17,19 +17,8 @@ export async function runDns(s: ValidateSession, ctx: StepContext): Promise<Step
   const corePods = (await kube.list('v1', 'Pod', { namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns', signal: ctx.signal })).items;
   const ready = corePods.filter((p) => statusOf(p).conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   const coreOk = corePods.length > 0 && ready.length === corePods.length;
-  checks.push(
-    corePods.length === 0
-      ? { name: 'coredns', status: 'fail', summary: 'no CoreDNS pods (kube-system, k8s-app=kube-dns)', why: 'nothing answers DNS queries in the cluster', fix: 'install CoreDNS (kubeadm and Talos deploy it by default; check kube-system)' }
-      : ready.length === 0
-        ? {
-            name: 'coredns',
-            status: 'fail',
-            summary: `CoreDNS is down: 0 of ${corePods.length} CoreDNS pods Ready`,
-            why: 'with no Ready CoreDNS pod the kube-dns Service has no endpoints and every name lookup times out',
-            fix: 'kubectl -n kube-system describe pods -l k8s-app=kube-dns; kubectl -n kube-system logs -l k8s-app=kube-dns (upstream resolver, loop detection, CNI)',
-          }
-        : { name: 'coredns', status: coreOk ? 'pass' : 'warn', summary: `${ready.length}/${corePods.length} CoreDNS pods Ready` },
-  );
+  const deployments = await kube.list('apps/v1', 'Deployment', { namespace: 'kube-system', signal: ctx.signal }).then((l) => l.items).catch(() => []);
+  checks.push(checkCoreDns(corePods, ready.length, deployments));
   const dnsSvc = await kube.get('v1', 'Service', 'kube-dns', 'kube-system', ctx.signal);
   const dnsIP = (dnsSvc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
   checks.push(dnsSvc ? { name: 'kube-dns service', status: 'pass', summary: `kube-dns Service at ${dnsIP}` } : { name: 'kube-dns service', status: 'fail', summary: 'no kube-dns Service in kube-system', fix: 'pods\' resolv.conf points at the kube-dns Service IP; recreate it' });

@@ -46,6 +46,20 @@ export function notScheduled(pod: string, ev: StuckEvidence): StepOutcome {
   };
 }
 
+/**
+ * More than one default StorageClass: Kubernetes gives a claim without storageClassName the newest one (1.26+;
+ * older API servers refuse the claim), so which storage a chart gets depends on creation order. A warning naming them.
+ */
+export function multipleDefaults(defaults: KubeObject[]): { summary: string; fix: string } | undefined {
+  if (defaults.length < 2) return undefined;
+  const names = defaults.map((c) => c.metadata.name!);
+  const newest = [...defaults].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''))[0]!.metadata.name!;
+  return {
+    summary: `${defaults.length} StorageClasses are marked default (${names.join(', ')}): claims without storageClassName get the newest (${newest}), not a choice`,
+    fix: `keep one default: kubectl patch storageclass ${names.find((n) => n !== newest) ?? names[1]} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}'`,
+  };
+}
+
 export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const kube = await s.kube();
   const k = await import('../../kube/index.js');
@@ -62,10 +76,11 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
       evidence: { classes: classes.map((c) => c.metadata.name) },
     };
   }
-  const sc = defaults[0]!;
+  // The class a claim without storageClassName gets: the newest default.
+  const sc = [...defaults].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''))[0]!;
   const mode = String(sc.volumeBindingMode ?? 'Immediate');
   const notes: string[] = [];
-  if (defaults.length > 1) notes.push(`${defaults.length} default classes (${defaults.map((c) => c.metadata.name).join(', ')}): the newest wins`);
+  const twoDefaults = multipleDefaults(defaults);
 
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
@@ -182,9 +197,11 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
   } else if (pvName) notes.push(`PersistentVolume ${pvName} has reclaimPolicy ${reclaim}: it stays after the claim (delete it by hand)`);
 
   const summary = `StorageClass ${sc.metadata.name} (${String(sc.provisioner)}, ${mode}): bound in ${seconds(bindMs ?? 0)}, attached in ${seconds(attachMs)}, data read back ${readerNode !== writerNode ? `on another node (${writerNode} -> ${readerNode})` : `on ${readerNode}`}${releasedMs !== undefined ? `, volume released in ${seconds(releasedMs)}` : ''}`;
+  if (twoDefaults) notes.unshift(twoDefaults.summary);
   return {
-    status: notes.some((n) => n.includes('reclaimPolicy')) ? 'warn' : 'pass',
-    summary,
+    status: twoDefaults || notes.some((n) => n.includes('reclaimPolicy')) ? 'warn' : 'pass',
+    summary: twoDefaults ? `${twoDefaults.summary}; ${summary}` : summary,
+    ...(twoDefaults ? { why: 'which storage a chart gets depends on which class was created last', fix: twoDefaults.fix } : {}),
     detail: notes.join('\n') || undefined,
     evidence: { storageClass: sc.metadata.name, provisioner: sc.provisioner, bindingMode: mode, bindMs, attachMs, releasedMs, writerNode, readerNode, volume: pvName, sha256: sha, notes },
   };
