@@ -32,6 +32,8 @@ export interface RequestOptions {
    * anything (a create: a retried one that meets 409 AlreadyExists found its own first attempt).
    */
   retryUnsafe?: boolean;
+  /** Told how many times the request was sent, once it succeeded (a latency sample that waited out Retry-After is not one). */
+  onAttempts?: (attempts: number) => void;
 }
 
 export interface ListOptions {
@@ -143,7 +145,9 @@ export class KubeClient {
     let waited = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.send<T>(method, apiPath, opts);
+        const r = await this.send<T>(method, apiPath, opts);
+        opts.onAttempts?.(attempt + 1);
+        return r;
       } catch (err) {
         if (!(err instanceof KubeApiError)) throw err;
         err.attempts = attempt + 1;
@@ -291,8 +295,8 @@ export class KubeClient {
   }
 
   /** Raw GET of a non-resource path as text: /readyz, /livez, /version. */
-  async raw(apiPath: string, signal?: AbortSignal): Promise<string> {
-    return this.request<string>('GET', apiPath, { text: true, signal });
+  async raw(apiPath: string, signal?: AbortSignal, onAttempts?: (attempts: number) => void): Promise<string> {
+    return this.request<string>('GET', apiPath, { text: true, signal, onAttempts });
   }
 
   /** A container's log (all of it, or the last `tailLines`). */

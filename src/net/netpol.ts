@@ -182,6 +182,12 @@ function checkDirection(dir: 'Ingress' | 'Egress', conn: Connection, policies: r
   return { allowed: false, reason: `${word}: ${nameOf(subject)} is isolated by ${names}; no rule allows ${what} on ${port}` };
 }
 
+/** Does some egress rule of `p` (ignoring whom it selects) admit traffic to `to`? Peers and ports as the evaluator reads them. */
+export function egressRuleAdmitting(p: NetworkPolicy, to: Destination): number | undefined {
+  const i = (p.spec.egress ?? []).findIndex((r) => ruleAdmits(r, r.to, to, to, policyNamespace(p)));
+  return i >= 0 ? i : undefined;
+}
+
 /** Each direction on its own: egress at the source, ingress at the destination. */
 export function verdictsByDirection(conn: Connection, policies: readonly NetworkPolicy[]): { egress: { allowed: boolean; reason: string }; ingress: { allowed: boolean; reason: string } } {
   return { egress: checkDirection('Egress', conn, policies), ingress: checkDirection('Ingress', conn, policies) };

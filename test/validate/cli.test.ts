@@ -130,7 +130,7 @@ spec:
     writeFileSync(f, doc);
     const r = await run(['explain', 'netpol', f]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('egress allowed to (pods app=postgres AND port 5432/TCP) OR (pods app=mysql AND port 3306/TCP)');
+    expect(r.stdout).toContain('egress allowed to (pods app=postgres in namespace prod AND port 5432/TCP) OR (pods app=mysql in namespace prod AND port 3306/TCP)');
     expect(r.stdout).toContain('warning: egress is isolated and no rule allows DNS');
     const j = await run(['--json', 'explain', 'netpol', '-'], { input: doc });
     expect(j.code).toBe(0);
