@@ -5,14 +5,7 @@
 import type { StepOutcome } from '../run/types.js';
 import type { KubeObject } from '../kube/paths.js';
 import { BACKUP_NAME, checkSnapshotFreshness } from '../addons/backup.js';
-import { describeExclusions, type NodeInfo } from './nodes.js';
-
-/** The taints kubeadm and Talos put on control-plane nodes on purpose: not a finding. */
-const CONTROL_PLANE_TAINTS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
-
-function isControlPlane(n: NodeInfo): boolean {
-  return 'node-role.kubernetes.io/control-plane' in n.labels || 'node-role.kubernetes.io/master' in n.labels;
-}
+import { CONTROL_PLANE_TAINT_KEYS as CONTROL_PLANE_TAINTS, describeExclusions, isControlPlaneNode as isControlPlane, type NodeInfo } from './nodes.js';
 
 /**
  * Nodes that are Ready but take no pods (cordoned, or a NoSchedule/NoExecute taint other than a control plane's own):

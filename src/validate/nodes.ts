@@ -79,3 +79,36 @@ export function explainNoNode(nodes: NodeInfo[]): string | undefined {
   if (nodes.length === 0) return 'no node takes the test pod: the cluster has no nodes';
   return `no node takes the test pod: ${describeExclusions(nodes)}`;
 }
+
+/** The taints kubeadm and Talos put on control planes on purpose (NoSchedule: pods that tolerate it run there). */
+export const CONTROL_PLANE_TAINT_KEYS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+
+export function isControlPlaneNode(n: NodeInfo): boolean {
+  return CONTROL_PLANE_TAINT_KEYS.some((k) => k in n.labels);
+}
+
+/**
+ * Nodes a test pod pinned with nodeName can run on, with the tolerations that takes: schedulable nodes, and control
+ * planes whose only hard taint is their own NoSchedule one (CNI agents, kube-proxy and webhooks run there too).
+ * The others with why, for "not in the matrix: ...".
+ */
+export function podNodes(nodes: NodeInfo[]): { nodes: NodeInfo[]; tolerations: { key: string; operator: 'Exists'; effect: 'NoSchedule' }[]; excluded: string[] } {
+  const ok: NodeInfo[] = [];
+  const excluded: string[] = [];
+  let needsCp = false;
+  for (const n of nodes) {
+    if (n.schedulable) {
+      ok.push(n);
+      continue;
+    }
+    const hard = n.taints.filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+    if (n.ready && !n.unschedulable && isControlPlaneNode(n) && hard.every((t) => CONTROL_PLANE_TAINT_KEYS.includes(t.key) && t.effect === 'NoSchedule')) {
+      ok.push(n);
+      needsCp = true;
+      continue;
+    }
+    excluded.push(`${n.name} (${exclusionOf(n)?.text ?? 'takes no pods'})`);
+  }
+  const tolerations = needsCp ? CONTROL_PLANE_TAINT_KEYS.map((key) => ({ key, operator: 'Exists' as const, effect: 'NoSchedule' as const })) : [];
+  return { nodes: ok, tolerations, excluded };
+}

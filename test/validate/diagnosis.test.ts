@@ -1,7 +1,7 @@
 /** Issue 14's diagnoses as tables: each names the object and the cause in the operator's words. */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/paths.js';
-import { describeExclusions, explainNoNode, readNode, type NodeInfo } from '../../src/validate/nodes.js';
+import { describeExclusions, explainNoNode, podNodes, readNode, type NodeInfo } from '../../src/validate/nodes.js';
 import { diagnosePod, fixForNoNode, isUnschedulable } from '../../src/validate/pod-state.js';
 import { apiServiceAddresses, checkApiService, checkCoreDns, checkSchedulable, checkSpecNodes } from '../../src/validate/checks.js';
 import { multipleDefaults } from '../../src/validate/suites/storage.js';
@@ -140,5 +140,20 @@ describe('new checks', () => {
     expect(w.summary).toBe('2 StorageClasses are marked default (standard, fast): claims without storageClassName get the newest (fast), not a choice');
     expect(w.fix).toContain('kubectl patch storageclass standard');
     expect(multipleDefaults([sc('standard', '2026-01-01T00:00:00Z')])).toBeUndefined();
+  });
+});
+
+describe('which nodes the connectivity matrix covers', () => {
+  it('control planes with only their own NoSchedule taint are in (tolerated); cordoned, NotReady and otherwise tainted are out, with why', () => {
+    const r = podNodes([CP, W1, node('w-2', { cordon: true }), node('w-3', { notReady: 'NodeStatusUnknown' }), node('w-4', { taints: [{ key: 'gpu', effect: 'NoExecute' }] })]);
+    expect(r.nodes.map((n) => n.name)).toEqual(['cp-1', 'w-1']);
+    expect(r.tolerations).toEqual([
+      { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(r.excluded).toEqual(['w-2 (cordoned)', 'w-3 (NotReady (False: NodeStatusUnknown))', 'w-4 (tainted gpu:NoExecute)']);
+  });
+  it('no tolerations when no control plane needs them', () => {
+    expect(podNodes([W1, W2]).tolerations).toEqual([]);
   });
 });

@@ -180,3 +180,20 @@ describe.concurrent('new checks, broken as an operator would break them', () => 
     expect(names).toMatch(/marked default/);
   }, 180_000);
 });
+
+describe.concurrent('healthy labs: zero warnings or failures', () => {
+  it.each([
+    [3, 'cilium'],
+    [5, 'calico'],
+    [20, 'cilium'],
+  ] as const)('%i nodes with %s', async (nodes, cni) => {
+    const { report, code } = await validateLab({ lab: { nodes, cni } });
+    expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual(HEALTHY);
+    expect(code).toBe(0);
+    const m = result(report, 'connectivity').evidence!.matrix as { nodes: string[]; sampled: boolean; sampling?: string };
+    expect(m.nodes).toContain('cp-1');
+    expect(m.nodes).toHaveLength(nodes);
+    if (nodes === 20) expect(m.sampling).toMatch(/^each node probes its own node and 8 of its 19 peers/);
+    else expect(m.sampled).toBe(false);
+  }, 300_000);
+});

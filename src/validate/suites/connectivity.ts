@@ -11,7 +11,7 @@ import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
 import { apiServiceAddresses, checkApiService } from '../checks.js';
-import { explainNoNode } from '../nodes.js';
+import { explainNoNode, podNodes } from '../nodes.js';
 import { fixForNoNode } from '../pod-state.js';
 
 export const SERVER_PORT = 8080;
@@ -29,9 +29,10 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const started = Date.now();
   const kube = await s.kube();
   const allNodes = await s.nodes(ctx);
-  const nodes = allNodes.filter((n) => n.schedulable);
-  // Tainted control planes are normal; NotReady or cordoned nodes are the control-plane suite's to report.
-  const skipped = allNodes.filter((n) => !n.schedulable && (!n.ready || n.unschedulable)).map((n) => n.name);
+  // Control planes are in the matrix when pods can run there (their own NoSchedule taint, tolerated as CNI agents
+  // do); NotReady, cordoned or otherwise tainted nodes are named as not tested, and why.
+  const { nodes, tolerations, excluded } = podNodes(allNodes);
+  const skipped = excluded;
   if (nodes.length === 0) {
     return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so pod networking cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   }
@@ -44,6 +45,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
       nodeName: n.name,
       labels: { [ROLE_LABEL]: 'server' },
       restartPolicy: 'Always',
+      ...(tolerations.length ? { tolerations } : {}),
     }),
   );
   const svc = await kube.create(buildService(b, SERVICE_NAME, 'connectivity', { [SUITE_LABEL]: 'connectivity', [ROLE_LABEL]: 'server' }, SERVER_PORT), ctx.signal);
@@ -87,7 +89,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
         { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2 } },
         ...(apiIP && apiIP !== 'None' ? [{ name: API_CONTAINER, probe: { kind: 'connect' as const, host: apiIP, port: apiPort, timeoutS: 2 } }] : []),
       ],
-      { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' } },
+      { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' }, ...(tolerations.length ? { tolerations } : {}) },
     ),
   );
   await createAll(kube, clients, ctx.signal);
@@ -102,7 +104,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
     results.set(i, r);
     for (const [name, ok] of r) if (!ok) failures.push({ pod: c.metadata.name!, container: name });
   });
-  const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled);
+  const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled, { maxPeers, excluded });
   const matrixDiag = diagnoseMatrix(matrix);
   const api = checkApiService(apiSvc, apiServiceAddresses(apiEp, apiSlices), nodes.map((n, i) => ({ node: n.name, ok: results.get(i)?.get(API_CONTAINER) })));
   // Pod-to-pod trouble explains API trouble too: it leads; the kubernetes Service leads only on its own.
@@ -134,7 +136,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const detail = [formatMatrix(matrix), ...((evidence.logs as string[] | undefined) ?? []).map((l) => `log ${l}`)].join('\n');
   return {
     status: diag.status,
-    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')} (NotReady or cordoned)` : ''}`,
+    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')}` : ''}`,
     detail,
     why: diag.why,
     fix: diag.fix,
