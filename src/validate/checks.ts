@@ -177,7 +177,7 @@ export function checkApiService(svc: KubeObject | undefined, addresses: string[]
 }
 
 /** CoreDNS pods and their Deployment: none, scaled to zero, down, or partly Ready. */
-export function checkCoreDns(pods: KubeObject[], readyCount: number, deployments: KubeObject[]): Check {
+export function checkCoreDns(pods: KubeObject[], readyCount: number, deployments: KubeObject[], notReadyNodes: string[] = []): Check {
   const dep = deployments.find(isDnsWorkload);
   const replicas = (dep?.spec as { replicas?: number } | undefined)?.replicas;
   if (dep && replicas === 0) {
@@ -190,6 +190,12 @@ export function checkCoreDns(pods: KubeObject[], readyCount: number, deployments
     };
   }
   if (pods.length === 0) return { name: 'coredns', status: 'fail', summary: 'no CoreDNS pods (kube-system, k8s-app=kube-dns)', why: 'nothing answers DNS queries in the cluster', fix: dep ? `kubectl -n kube-system describe deployment ${dep.metadata.name} (its ReplicaSet's events say why no pod exists)` : 'install CoreDNS (kubeadm and Talos deploy it by default; check kube-system)' };
+  // Down because the nodes are (CNI not ready, kubelets gone): the nodes are the finding, control-plane reports them.
+  const onBadNodes = pods.filter((p) => notReadyNodes.includes(String((p.spec as { nodeName?: string } | undefined)?.nodeName ?? '')));
+  if (readyCount === 0 && notReadyNodes.length > 0 && onBadNodes.length === pods.length) {
+    const where = [...new Set(onBadNodes.map((p) => String((p.spec as { nodeName?: string }).nodeName)))];
+    return { name: 'coredns', status: 'warn', summary: `CoreDNS is down because its nodes are NotReady: 0 of ${pods.length} CoreDNS pods Ready (on ${where.join(', ')})`, why: 'the nodes are the cause: see the control-plane result', fix: `check the kubelet and CNI on ${where.join(', ')}` };
+  }
   if (readyCount === 0) {
     return {
       name: 'coredns',

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { StepContext } from '../run/types.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
-import { listSchedulableNodes, type NodeInfo } from './nodes.js';
+import { explainNoNode, listSchedulableNodes, type NodeInfo } from './nodes.js';
+import type { StepOutcome } from '../run/types.js';
 
 export const SUITES = ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'] as const;
 export type SuiteName = (typeof SUITES)[number];
@@ -136,6 +137,28 @@ export class ValidateSession {
       this.namespaces.set(name, p);
     }
     return p;
+  }
+
+  /**
+   * When no node takes a test pod, the finding belongs to one suite: control-plane when nodes are NotReady (it
+   * fails naming them), scheduling otherwise (cordons and taints). The other suites could not test anything: they
+   * say "not tested" with the same cause (skip), so only the suite that owns the cause fails. Undefined when some
+   * node takes pods, or when the owner is not part of this run (--only): then the suite fails itself, so a broken
+   * cluster never passes.
+   */
+  blocked(suite: SuiteName, nodes: NodeInfo[], what: string, extra: { detail?: string; fix?: string; evidence?: Record<string, unknown> } = {}): StepOutcome | undefined {
+    const cause = explainNoNode(nodes);
+    if (!cause) return undefined;
+    const owner: SuiteName = nodes.some((n) => !n.ready) ? 'control-plane' : 'scheduling';
+    if (owner === suite || !(this.opts.only ?? SUITES).includes(owner)) return undefined;
+    return {
+      status: 'skip',
+      summary: `not tested: ${cause}`,
+      why: `no test pod can run, so ${what} cannot be tested; the ${owner} result is the finding`,
+      ...(extra.detail ? { detail: extra.detail } : {}),
+      ...(extra.fix ? { fix: extra.fix } : {}),
+      evidence: { finding: 'scheduling', owner, ...extra.evidence },
+    };
   }
 
   nodes(ctx: StepContext): Promise<NodeInfo[]> {

@@ -97,16 +97,24 @@ describe.concurrent('a test pod that does not schedule is a scheduling finding, 
   it('workers cordoned, control plane tainted: storage names each node and its cause, not the provisioner', async () => {
     const { report } = await validateLab({ before: cordon(['w-1', 'w-2']), timeoutS: 120, only: ['control-plane', 'scheduling', 'storage'] });
     const cause = 'no node takes the test pod: w-1, w-2 cordoned; cp-1 tainted node-role.kubernetes.io/control-plane:NoSchedule';
+    // scheduling owns the finding; storage could test nothing and says so, with the same cause (not the provisioner).
     const storage = result(report, 'storage');
-    expect(storage.status).toBe('fail');
-    expect(storage.summary).toContain(`the storage test pod writer was not scheduled: ${cause}`);
-    expect(storage.summary).not.toMatch(/provision|Pending for/);
-    expect(storage.why).toMatch(/a scheduling problem, not the volume provisioner/);
+    expect(storage.status).toBe('skip');
+    expect(storage.summary).toBe(`not tested: ${cause}`);
+    expect(storage.why).toBe('no test pod can run, so storage cannot be tested; the scheduling result is the finding');
     expect(storage.fix).toMatch(/^kubectl uncordon w-1 w-2/);
     expect(result(report, 'scheduling')).toMatchObject({ status: 'fail', summary: cause });
     const cp = result(report, 'control-plane');
     expect(cp.status).toBe('warn');
     expect(cp.summary).toBe('2 Ready nodes take no pods: w-1, w-2 cordoned; no node takes pods at all');
+  }, 100_000);
+
+  it('storage on its own (--only storage) fails with the scheduling cause, not the provisioner', async () => {
+    const { report } = await validateLab({ before: cordon(['w-1', 'w-2']), timeoutS: 120, only: ['storage'] });
+    const storage = result(report, 'storage');
+    expect(storage.status).toBe('fail');
+    expect(storage.summary).toBe('the storage test pod writer was not scheduled: no node takes the test pod: w-1, w-2 cordoned; cp-1 tainted node-role.kubernetes.io/control-plane:NoSchedule (FailedScheduling: 0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) were unschedulable. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.)');
+    expect(storage.why).toMatch(/a scheduling problem, not the volume provisioner/);
   }, 100_000);
 
   it('a single tainted node: storage names the taint', async () => {
@@ -116,6 +124,7 @@ describe.concurrent('a test pod that does not schedule is a scheduling finding, 
 
   it('cni-not-ready: storage says the nodes are NotReady', async () => {
     const { report } = await validateLab({ faults: ['cni-not-ready'], timeoutS: 120, only: ['storage'] });
+    // With control-plane in the run it owns the finding (nodes NotReady); on its own storage fails with it.
     const s = result(report, 'storage');
     expect(s.status).toBe('fail');
     expect(s.summary).toMatch(/not scheduled: no node takes the test pod: cp-1, w-1, w-2 NotReady/);
@@ -179,6 +188,27 @@ describe.concurrent('new checks, broken as an operator would break them', () => 
     expect(s.summary).toMatch(/^2 StorageClasses are marked default \([\w-]+, [\w-]+\): claims without storageClassName get the newest/);
     expect(names).toMatch(/marked default/);
   }, 180_000);
+});
+
+describe.concurrent('a fault that stops every pod: only the suite that owns the cause fails', () => {
+  it.each([
+    ['cni-not-ready', 'control-plane', /^3 of 3 nodes not Ready/],
+  ])('%s: %s fails, every other suite fails nothing', async (fault, owner, cause) => {
+    const { report, code } = await validateLab({ faults: [fault], timeoutS: 60 });
+    const st = statuses(report);
+    expect(st[owner], JSON.stringify(report.results.map((x) => [x.id, x.status, x.summary]))).toBe('fail');
+    expect(result(report, owner).summary).toMatch(cause);
+    expect(Object.entries(st).filter(([id, s]) => id !== owner && s === 'fail'), JSON.stringify(report.results.map((x) => [x.id, x.status, x.summary]))).toEqual([]);
+    expect(result(report, 'storage').summary).toMatch(/^not tested: no node takes the test pod: cp-1, w-1, w-2 NotReady/);
+    expect(code).toBe(1);
+  }, 200_000);
+
+  it('every worker cordoned: scheduling fails, control-plane warns, nothing else fails', async () => {
+    const { report } = await validateLab({ before: cordon(['w-1', 'w-2']), timeoutS: 60 });
+    const st = statuses(report);
+    expect(st, JSON.stringify(report.results.map((x) => [x.id, x.status, x.summary]))).toMatchObject({ scheduling: 'fail', 'control-plane': 'warn' });
+    expect(Object.entries(st).filter(([id, s]) => id !== 'scheduling' && s === 'fail')).toEqual([]);
+  }, 200_000);
 });
 
 describe.concurrent('healthy labs: zero warnings or failures', () => {

@@ -34,6 +34,8 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const { nodes, tolerations, excluded } = podNodes(allNodes);
   const skipped = excluded;
   if (nodes.length === 0) {
+    const skip = s.blocked('connectivity', allNodes, 'pod networking', { fix: fixForNoNode(allNodes) });
+    if (skip) return skip;
     return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so pod networking cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   }
   const ns = await s.namespace(ctx);

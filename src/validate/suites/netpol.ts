@@ -136,7 +136,7 @@ export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<S
   const kube = await s.kube();
   const allNodes = await s.nodes(ctx);
   const node = allNodes.find((n) => n.schedulable);
-  if (!node) return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so NetworkPolicy enforcement cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
+  if (!node) return s.blocked('netpol', allNodes, 'NetworkPolicy enforcement', { fix: fixForNoNode(allNodes) }) ?? { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so NetworkPolicy enforcement cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   const ns = await s.namespace(ctx, 'netpol');
   const b = s.buildContext(ctx, ns);
   const serverLabels: Record<string, Record<string, string>> = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' }, memcached: { app: 'memcached' } };

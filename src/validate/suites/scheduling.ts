@@ -48,7 +48,7 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   const kube = await s.kube();
   const nodes = await s.nodes(ctx);
   const schedulable = nodes.filter((n) => n.schedulable);
-  if (schedulable.length === 0) return { status: 'fail', summary: explainNoNode(nodes)!, why: 'pods without tolerations (most workloads) stay Pending', fix: fixForNoNode(nodes), evidence: { finding: 'scheduling' } };
+  if (schedulable.length === 0) return s.blocked('scheduling', nodes, 'scheduling', { fix: fixForNoNode(nodes) }) ?? { status: 'fail', summary: explainNoNode(nodes)!, why: 'pods without tolerations (most workloads) stay Pending', fix: fixForNoNode(nodes), evidence: { finding: 'scheduling' } };
   const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule'));
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);

@@ -12,6 +12,7 @@ import { buildProbePod, buildPvc, preferNotNodes } from '../objects.js';
 import { containerResults, nodeOf, statusOf } from '../pod-state.js';
 import { explainStuck, formatEvents, seconds, waitPods, type StuckEvidence } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { listSchedulableNodes, type NodeInfo } from '../nodes.js';
 
 const DEFAULT_ANNOTATIONS = ['storageclass.kubernetes.io/is-default-class', 'storageclass.beta.kubernetes.io/is-default-class'];
 
@@ -35,7 +36,10 @@ export function diagnosePendingClaim(sc: KubeObject | undefined, events: EventSu
  * A storage test pod the scheduler refused: a scheduling finding with the scheduler's reason, not a provisioner's
  * fault (with WaitForFirstConsumer the claim waits for exactly this pod, so a Pending claim proves nothing).
  */
-export function notScheduled(pod: string, ev: StuckEvidence): StepOutcome {
+export function notScheduled(s: ValidateSession, pod: string, ev: StuckEvidence, nodes: NodeInfo[]): StepOutcome {
+  const detail = [...ev.pods, ...formatEvents(ev.events)].join('\n');
+  const skip = s.blocked('storage', nodes, 'storage', { detail, fix: ev.diagnosis.fix, evidence: { pod, stuck: ev.pods, events: ev.events } });
+  if (skip) return skip;
   return {
     status: 'fail',
     summary: `the storage test pod ${pod} was not scheduled: ${ev.diagnosis.cause}`,
@@ -126,7 +130,7 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
   const writerAt = Date.now();
   await kube.create(buildProbePod(b, 'writer', 'storage', [{ name: 'write', probe: { kind: 'write-file', path: '/data/groundwork-check', content }, volumeMounts: mount }], { volumes: volume }), ctx.signal);
   const w = await waitPods(kube, ns, ['writer'], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
-  if (w.unschedulable.length > 0) return notScheduled('writer', await explainStuck(kube, ns, w.stuck, ctx.signal));
+  if (w.unschedulable.length > 0) return notScheduled(s, 'writer', await explainStuck(kube, ns, w.stuck, ctx.signal), await listSchedulableNodes(kube, ctx.signal));
   if (w.stuck.length > 0) {
     if (!bound) {
       bound = await claimState(1);
@@ -156,7 +160,7 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
     ctx.signal,
   );
   const r = await waitPods(kube, ns, ['reader'], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
-  if (r.unschedulable.length > 0) return notScheduled('reader', await explainStuck(kube, ns, r.stuck, ctx.signal));
+  if (r.unschedulable.length > 0) return notScheduled(s, 'reader', await explainStuck(kube, ns, r.stuck, ctx.signal), await listSchedulableNodes(kube, ctx.signal));
   if (r.stuck.length > 0) {
     const ev = await explainStuck(kube, ns, r.stuck, ctx.signal);
     return { status: 'fail', summary: `the reader pod did not finish: ${ev.diagnosis.cause}`, detail: [...ev.pods, ...formatEvents(ev.events)].join('\n'), fix: ev.diagnosis.fix, evidence: { stuck: ev.pods, events: ev.events } };
