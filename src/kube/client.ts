@@ -110,8 +110,6 @@ export class KubeClient {
   private auth?: AuthState;
   private readonly kinds = new Map<string, KindInfo>();
   readonly retry: RetryPolicy;
-  /** Retries made so far (429/503 answers that were asked again), for reports and tests. */
-  retries = 0;
 
   constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY) {
     this.kc = kc;
@@ -155,7 +153,6 @@ export class KubeClient {
         if (delay === undefined) throw err;
         await sleep(delay, opts.signal);
         waited += delay;
-        this.retries++;
       }
     }
   }
@@ -325,7 +322,6 @@ export class KubeClient {
           await sleep(delay, signal).catch(() => undefined);
           if (signal?.aborted) return;
           waited += delay;
-          this.retries++;
         }
       }
     };
