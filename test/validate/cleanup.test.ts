@@ -18,7 +18,8 @@ describe('validate cleanup when the API keeps failing', () => {
     const ctx = { runDir: '/x/runs/r1', stateDir: '/x', signal: new AbortController().signal, log: (l: string) => logs.push(l), values: {} } as unknown as StepContext;
     s.created.push(s.namespaceName(ctx), s.namespaceName(ctx, 'netpol'));
     const r = await s.cleanup(ctx);
-    expect(r.leftovers).toEqual(['namespace groundwork-validate-r1', 'namespace groundwork-validate-r1-netpol']);
+    const why = 'GET /api/v1/namespaces: 503 ServiceUnavailable: the server is currently unable to handle the request';
+    expect(r.leftovers).toEqual([`namespace groundwork-validate-r1 (${why})`, `namespace groundwork-validate-r1-netpol (${why})`]);
     expect(r.commands).toEqual([
       "kubectl --kubeconfig '/tmp/lab dir/kubeconfig' delete namespace groundwork-validate-r1 groundwork-validate-r1-netpol",
       "kubectl --kubeconfig '/tmp/lab dir/kubeconfig' delete namespace -l groundwork.dev/validate-run=r1",
