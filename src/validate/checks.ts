@@ -155,11 +155,11 @@ export function apiServiceAddresses(endpoints: KubeObject | undefined, slices: K
  * Pods reach the API through the `kubernetes` Service (in-cluster clients: controllers, operators, CNI agents):
  * the Service exists, has endpoints, and a probe from every tested node connected to it.
  */
-export function checkApiService(svc: KubeObject | undefined, addresses: string[], probes: { node: string; ok: boolean | undefined }[]): Check {
+export function checkApiService(svc: KubeObject | undefined, addresses: string[] | undefined, probes: { node: string; ok: boolean | undefined }[]): Check {
   const ip = (svc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
   const fix = 'kubectl get endpoints kubernetes -n default (kube-apiserver maintains it: check its --advertise-address and --endpoint-reconciler-type, and the control-plane nodes\' leases)';
   if (!svc || !ip) return { name: 'kubernetes service', status: 'fail', summary: 'the kubernetes Service (default/kubernetes) is missing: pods cannot reach the API', why: 'in-cluster clients (controllers, operators, CNI agents) find the API through it', fix: 'restart kube-apiserver: it recreates the Service' };
-  if (addresses.length === 0) {
+  if (addresses !== undefined && addresses.length === 0) {
     return { name: 'kubernetes service', status: 'fail', summary: `pods cannot reach the API: the kubernetes Service (${ip}:443) has no endpoints`, why: 'in-cluster clients (controllers, operators, CNI agents, kubectl in a pod) get connection refused', fix };
   }
   const failed = probes.filter((p) => p.ok === false).map((p) => p.node);
@@ -167,13 +167,13 @@ export function checkApiService(svc: KubeObject | undefined, addresses: string[]
     return {
       name: 'kubernetes service',
       status: 'fail',
-      summary: `pods on ${failed.join(', ')} cannot reach the API through the kubernetes Service (${ip}:443 -> ${addresses.join(', ')})`,
+      summary: `pods on ${failed.join(', ')} cannot reach the API through the kubernetes Service (${ip}:443${addresses ? ` -> ${addresses.join(', ')}` : ''})`,
       why: 'in-cluster clients on those nodes cannot talk to the API server',
       fix: 'check kube-proxy (or the CNI\'s service handling) on those nodes, and that the control-plane addresses in the endpoints are reachable from pods',
     };
   }
   const tested = probes.filter((p) => p.ok === true).length;
-  return { name: 'kubernetes service', status: 'pass', summary: `pods reach the API through the kubernetes Service (${ip}:443 -> ${addresses.join(', ')})${tested ? ` from ${tested} node${tested === 1 ? '' : 's'}` : ''}` };
+  return { name: 'kubernetes service', status: 'pass', summary: `pods reach the API through the kubernetes Service (${ip}:443${addresses ? ` -> ${addresses.join(', ')}` : ''})${tested ? ` from ${tested} node${tested === 1 ? '' : 's'}` : ''}` };
 }
 
 /** CoreDNS pods and their Deployment: none, scaled to zero, down, or partly Ready. */

@@ -184,6 +184,9 @@ export function buildClusterRole(name = 'groundwork-validate'): KubeObject {
       { apiGroups: ['batch'], resources: ['cronjobs', 'jobs'], verbs: ['get', 'list'] },
       { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'delete'] },
       { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list'] },
+      // The kubernetes Service's endpoints: where pods' API traffic goes (connectivity).
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['get'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
     ],
   };
 }

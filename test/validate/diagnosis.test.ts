@@ -106,8 +106,9 @@ describe('new checks', () => {
     ['no endpoints', svc, [], [{ node: 'w-1', ok: false }], 'fail', 'pods cannot reach the API: the kubernetes Service (10.96.0.1:443) has no endpoints'],
     ['endpoints, but a node cannot connect', svc, ['10.0.0.11:6443'], [{ node: 'w-1', ok: true }, { node: 'w-2', ok: false }], 'fail', 'pods on w-2 cannot reach the API through the kubernetes Service (10.96.0.1:443 -> 10.0.0.11:6443)'],
     ['no Service', undefined, [], [], 'fail', 'the kubernetes Service (default/kubernetes) is missing: pods cannot reach the API'],
+    ['endpoints not readable (RBAC): the probes judge', svc, undefined, [{ node: 'w-1', ok: true }], 'pass', 'pods reach the API through the kubernetes Service (10.96.0.1:443) from 1 node'],
   ] as const)('kubernetes Service: %s', (_n, s, addrs, probes, status, summary) => {
-    const c = checkApiService(s, [...addrs], [...probes]);
+    const c = checkApiService(s, addrs ? [...addrs] : undefined, [...probes]);
     expect([c.status, c.summary]).toEqual([status, summary]);
   });
 

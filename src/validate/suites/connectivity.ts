@@ -71,9 +71,11 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   // The API as pods see it: the kubernetes Service and its endpoints (kube-apiserver keeps them), probed from every client.
   const [apiSvc, apiEp, apiSlices] = await Promise.all([
     kube.get('v1', 'Service', 'kubernetes', 'default', ctx.signal),
-    kube.get('v1', 'Endpoints', 'kubernetes', 'default', ctx.signal).catch(() => undefined),
-    kube.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes', signal: ctx.signal }).then((l) => l.items).catch(() => []),
+    kube.get('v1', 'Endpoints', 'kubernetes', 'default', ctx.signal).catch(() => null),
+    kube.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes', signal: ctx.signal }).then((l) => l.items).catch(() => null),
   ]);
+  // Neither readable (a role without them): the probes alone judge, rather than "no endpoints" on no evidence.
+  const apiAddresses = apiEp === null && apiSlices === null ? undefined : apiServiceAddresses(apiEp ?? undefined, apiSlices ?? []);
   const apiIP = (apiSvc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
   const apiPort = ((apiSvc?.spec as { ports?: { port: number }[] } | undefined)?.ports ?? [])[0]?.port ?? 443;
 
@@ -108,7 +110,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   });
   const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled, { maxPeers, excluded });
   const matrixDiag = diagnoseMatrix(matrix);
-  const api = checkApiService(apiSvc, apiServiceAddresses(apiEp, apiSlices), nodes.map((n, i) => ({ node: n.name, ok: results.get(i)?.get(API_CONTAINER) })));
+  const api = checkApiService(apiSvc, apiAddresses, nodes.map((n, i) => ({ node: n.name, ok: results.get(i)?.get(API_CONTAINER) })));
   // Pod-to-pod trouble explains API trouble too: it leads; the kubernetes Service leads only on its own.
   const diag = matrixDiag.status === 'pass' && api.status === 'fail' ? { status: 'fail' as const, summary: api.summary, why: api.why, fix: api.fix } : matrixDiag;
   const pods = servers.length + clients.length;
