@@ -32,6 +32,8 @@ export interface RehearseOptions {
   stages?: string[];
   /** Validation waits, seconds (default 120). */
   timeoutS?: number;
+  /** How long to wait for the lab to settle before validating anyway (ms, default 90 s; tests shorten it). */
+  settleTimeoutMs?: number;
   /** For the wizard: draw progress itself, print nothing. */
   quiet?: { onStore: NonNullable<import('./run/engine.js').RunOptions['onStore']> };
 }
@@ -125,7 +127,7 @@ function labCheckNeedingKubectl(haveKubectl: boolean, check: import('./drill/dri
  * A freshly started lab, like a freshly installed cluster, needs a moment: kube-system workloads (CNI agents,
  * CoreDNS) come up after the nodes. Validation starts once they are Ready, as it would after the add-on gates.
  */
-function labSettledStage(kubeconfig: string): Stage {
+function labSettledStage(kubeconfig: string, timeoutMs = 90_000): Stage {
   return {
     name: 'lab',
     title: 'Wait for the lab',
@@ -139,10 +141,12 @@ function labSettledStage(kubeconfig: string): Stage {
           const { loadKubeConfig } = await import('./kube/index.js');
           const { lookWorkloads, pollUntil } = await import('./addons/gates.js');
           const kube = await loadKubeConfig(kubeconfig);
-          const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs: 90_000, intervalMs: 250, signal: ctx.signal });
+          const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs, intervalMs: 250, signal: ctx.signal });
+          // Not settling is what some faults do (dns-down, cni-not-ready, node-not-ready): a warning, so validate
+          // still runs and says what it finds rather than hiding behind this gate.
           return done
             ? { status: 'pass', summary: view.summary }
-            : { status: 'fail', summary: `the lab did not settle within 90s: ${view.summary}`, why: 'validation would only report the lab still starting', fix: 'check the faults the lab was started with (--fault)' };
+            : { status: 'warn', summary: `the lab did not settle within ${Math.round(timeoutMs / 1000)}s: ${view.summary}; validating anyway`, why: 'a fault the lab was started with (--fault) or a slow machine keeps kube-system from becoming Ready', fix: 'read the validate results below: they name what is broken' };
         },
       },
     ],
@@ -217,11 +221,11 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       const plan = await buildSetupPlan(loaded, { stages: [...shownStages], runDir: run.runDir, stateDir, writeFiles: true });
       stages.push(...plan.stages.map((st) => ({ ...asRehearsal(st), needs: [] })));
     }
-    if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath));
+    if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath, o.settleTimeoutMs));
     if (wanted.has('validate')) {
       const { buildValidateStage } = await import('./validate/index.js');
       // Validation and the drill both need only the lab: a failing suite does not keep the drill from running.
-      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined }), needs: ['lab'] });
+      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: ['lab'] });
     }
     if (wanted.has('drill')) {
       if (etcdUrl) {

@@ -13,6 +13,7 @@ import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { UserError, fileError } from '../errors.js';
 import { KubeApiError, KubeUnreachableError, isNotFound, parseStatus } from './errors.js';
 import { knownKind, objectPath, queryString, type KindInfo, type KubeObject } from './paths.js';
+import { DEFAULT_RETRY, isIdempotent, retryDelayMs, type RetryPolicy } from './retry.js';
 
 export interface ListResult<T = KubeObject> {
   items: T[];
@@ -26,6 +27,13 @@ export interface RequestOptions {
   /** Return the body as text instead of parsing JSON (pod logs, /readyz). */
   text?: boolean;
   timeoutMs?: number;
+  /**
+   * Retry on 429/503 even though the method is not idempotent. Only for requests the server refuses before doing
+   * anything (a create: a retried one that meets 409 AlreadyExists found its own first attempt).
+   */
+  retryUnsafe?: boolean;
+  /** Told how many times the request was sent, once it succeeded (a latency sample that waited out Retry-After is not one). */
+  onAttempts?: (attempts: number) => void;
 }
 
 export interface ListOptions {
@@ -101,9 +109,11 @@ export class KubeClient {
   private readonly timeoutMs: number;
   private auth?: AuthState;
   private readonly kinds = new Map<string, KindInfo>();
+  readonly retry: RetryPolicy;
 
-  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number) {
+  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY) {
     this.kc = kc;
+    this.retry = retry;
     this.agent = agent;
     this.server = server.replace(/\/+$/, '');
     this.contextName = kc.getCurrentContext();
@@ -123,8 +133,31 @@ export class KubeClient {
     return headers;
   }
 
-  /** One API request. Error statuses become KubeApiError; a connection failure KubeUnreachableError. */
+  /**
+   * One API request. Error statuses become KubeApiError; a connection failure KubeUnreachableError. Idempotent
+   * requests (and those marked retryUnsafe) that meet 429/503 are asked again after Retry-After, within the
+   * client's retry budget; the error that ends the budget carries `attempts`.
+   */
   async request<T = unknown>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
+    const mayRetry = opts.retryUnsafe === true || isIdempotent(method);
+    let waited = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.send<T>(method, apiPath, opts);
+        opts.onAttempts?.(attempt + 1);
+        return r;
+      } catch (err) {
+        if (!(err instanceof KubeApiError)) throw err;
+        err.attempts = attempt + 1;
+        const delay = mayRetry ? retryDelayMs(err.code, err.retryAfter, attempt, waited, this.retry) : undefined;
+        if (delay === undefined) throw err;
+        await sleep(delay, opts.signal);
+        waited += delay;
+      }
+    }
+  }
+
+  private async send<T>(method: string, apiPath: string, opts: RequestOptions): Promise<T> {
     const headers: Record<string, string> = { ...(await this.headers()), Accept: opts.text ? '*/*' : 'application/json' };
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     if (payload !== undefined) {
@@ -142,7 +175,12 @@ export class KubeClient {
           opts.signal?.removeEventListener('abort', onAbort);
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
-          if (code >= 400) return reject(new KubeApiError(method, apiPath, code, parseStatus(text)));
+          if (code >= 400) {
+            const e = new KubeApiError(method, apiPath, code, parseStatus(text));
+            const ra = res.headers['retry-after'];
+            e.retryAfter = Array.isArray(ra) ? ra[0] : ra;
+            return reject(e);
+          }
           if (opts.text) return resolve(text as T);
           try {
             resolve((text === '' ? {} : JSON.parse(text)) as T);
@@ -213,8 +251,20 @@ export class KubeClient {
     return { items, resourceVersion: rv };
   }
 
+  /**
+   * Creates. A 429/503 is refused before anything is stored, so it is asked again; when a retried create meets
+   * 409 AlreadyExists, an earlier attempt got through after all (its answer lost): the object is returned.
+   */
   async create<T extends KubeObject = KubeObject>(obj: T, signal?: AbortSignal): Promise<T> {
-    return this.request<T>('POST', await this.pathOf(obj, false), { body: obj, signal });
+    try {
+      return await this.request<T>('POST', await this.pathOf(obj, false), { body: obj, signal, retryUnsafe: true });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.code === 409 && err.reason === 'AlreadyExists' && (err.attempts ?? 1) > 1 && obj.metadata?.name) {
+        const got = await this.get<T>(obj.apiVersion, obj.kind, obj.metadata.name, obj.metadata.namespace, signal);
+        if (got) return got;
+      }
+      throw err;
+    }
   }
 
   /** Server-side apply (create or update), field manager "groundwork". */
@@ -242,8 +292,8 @@ export class KubeClient {
   }
 
   /** Raw GET of a non-resource path as text: /readyz, /livez, /version. */
-  async raw(apiPath: string, signal?: AbortSignal): Promise<string> {
-    return this.request<string>('GET', apiPath, { text: true, signal });
+  async raw(apiPath: string, signal?: AbortSignal, onAttempts?: (attempts: number) => void): Promise<string> {
+    return this.request<string>('GET', apiPath, { text: true, signal, onAttempts });
   }
 
   /** A container's log (all of it, or the last `tailLines`). */
@@ -260,7 +310,22 @@ export class KubeClient {
     const base = await this.pathOf({ apiVersion, kind, metadata: { namespace: opts.namespace } }, false);
     let rv = opts.resourceVersion;
     const signal = opts.signal;
-    const connect = (): Promise<void> =>
+    // An overloaded server refuses a watch like any request (429/503, Retry-After): connect again in the budget.
+    const connect = async (): Promise<void> => {
+      let waited = 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await connectOnce();
+        } catch (err) {
+          const delay = err instanceof KubeApiError ? retryDelayMs(err.code, err.retryAfter, attempt, waited, this.retry) : undefined;
+          if (delay === undefined || signal?.aborted) throw err;
+          await sleep(delay, signal).catch(() => undefined);
+          if (signal?.aborted) return;
+          waited += delay;
+        }
+      }
+    };
+    const connectOnce = (): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         void this.headers().then((headers) => {
           if (signal?.aborted) return resolve();
@@ -269,7 +334,12 @@ export class KubeClient {
             if ((res.statusCode ?? 0) >= 400) {
               const chunks: Buffer[] = [];
               res.on('data', (c: Buffer) => chunks.push(c));
-              res.on('end', () => reject(new KubeApiError('WATCH', base, res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8')))));
+              res.on('end', () => {
+                const e = new KubeApiError('WATCH', base, res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8')));
+                const ra = res.headers['retry-after'];
+                e.retryAfter = Array.isArray(ra) ? ra[0] : ra;
+                reject(e);
+              });
               return;
             }
             resolve();
@@ -332,6 +402,22 @@ export class KubeClient {
   }
 }
 
+/** Waits, or rejects with an AbortError when the signal fires first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function abortError(): Error {
   const e = new Error('the operation was aborted');
   e.name = 'AbortError';
@@ -342,6 +428,8 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Per-request timeout (ms). Default 30 s. */
   requestTimeoutMs?: number;
+  /** Retries on 429/503 (default: 10 retries, 60 s of waiting per request, as client-go). */
+  retry?: RetryPolicy;
 }
 
 /**
@@ -418,5 +506,5 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
     rejectUnauthorized: o.rejectUnauthorized,
   };
   const agent = cluster.server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
-  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000);
+  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000, opts.retry);
 }

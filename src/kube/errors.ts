@@ -22,6 +22,10 @@ export class KubeApiError extends UserError {
   readonly path: string;
   /** The Status object (or the raw body) the server sent: evidence for reports. */
   readonly status: KubeStatus;
+  /** The Retry-After header of a 429/503, as sent. */
+  retryAfter?: string;
+  /** How many times the request was sent before this answer was final. */
+  attempts?: number;
   constructor(method: string, path: string, code: number, status: KubeStatus) {
     const reason = status.reason ?? (code === 0 ? 'Unreachable' : `HTTP${code}`);
     // A refusal leads with what was refused in RBAC's words: an authorizer's own message need not name them.

@@ -21,6 +21,8 @@ export interface FaultInfo {
 
 export const FAULTS: readonly FaultInfo[] = [
   { name: 'netpol-not-enforced', description: 'the CNI ignores NetworkPolicies: traffic they should block flows' },
+  { name: 'netpol-ingress-not-enforced', description: 'the CNI applies only Egress rules: Ingress isolation (and default-deny ingress) is ignored' },
+  { name: 'netpol-egress-not-enforced', description: 'the CNI applies only Ingress rules: Egress isolation (and default-deny egress) is ignored' },
   { name: 'cross-node-traffic-dropped', description: 'pod traffic between different nodes is dropped (broken overlay/MTU): connects time out' },
   { name: 'dns-down', description: 'CoreDNS pods run but never become Ready; name lookups time out' },
   { name: 'no-default-storageclass', description: 'no StorageClass is marked default: claims without storageClassName stay Pending' },

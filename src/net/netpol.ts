@@ -182,9 +182,30 @@ function checkDirection(dir: 'Ingress' | 'Egress', conn: Connection, policies: r
   return { allowed: false, reason: `${word}: ${nameOf(subject)} is isolated by ${names}; no rule allows ${what} on ${port}` };
 }
 
+/** Does some egress rule of `p` (ignoring whom it selects) admit traffic to `to`? Peers and ports as the evaluator reads them. */
+export function egressRuleAdmitting(p: NetworkPolicy, to: Destination): number | undefined {
+  const i = (p.spec.egress ?? []).findIndex((r) => ruleAdmits(r, r.to, to, to, policyNamespace(p)));
+  return i >= 0 ? i : undefined;
+}
+
+/** Each direction on its own: egress at the source, ingress at the destination. */
+export function verdictsByDirection(conn: Connection, policies: readonly NetworkPolicy[]): { egress: { allowed: boolean; reason: string }; ingress: { allowed: boolean; reason: string } } {
+  return { egress: checkDirection('Egress', conn, policies), ingress: checkDirection('Ingress', conn, policies) };
+}
+
 /** Does the cluster let `conn` through under `policies` (all namespaces)? */
 export function isAllowed(conn: Connection, policies: readonly NetworkPolicy[]): Verdict {
-  const egress = checkDirection('Egress', conn, policies);
-  const ingress = checkDirection('Ingress', conn, policies);
+  const { egress, ingress } = verdictsByDirection(conn, policies);
   return { allowed: egress.allowed && ingress.allowed, reasons: [egress.reason, ingress.reason] };
+}
+
+/**
+ * The policies as a CNI that enforces only some directions sees them: the other direction's isolation is dropped
+ * (a policy left with no policyTypes selects nothing). The lab's "ingress/egress not enforced" faults use it.
+ */
+export function onlyDirections(policies: readonly NetworkPolicy[], keep: readonly ('Ingress' | 'Egress')[]): NetworkPolicy[] {
+  return policies.flatMap((p) => {
+    const types = effectivePolicyTypes(p).filter((t) => keep.includes(t));
+    return types.length ? [{ ...p, spec: { ...p.spec, policyTypes: types } }] : [];
+  });
 }

@@ -5,6 +5,47 @@
 import type { StepOutcome } from '../run/types.js';
 import type { KubeObject } from '../kube/paths.js';
 import { BACKUP_NAME, checkSnapshotFreshness } from '../addons/backup.js';
+import { CONTROL_PLANE_TAINT_KEYS as CONTROL_PLANE_TAINTS, describeExclusions, isControlPlaneNode as isControlPlane, type NodeInfo } from './nodes.js';
+
+/**
+ * Nodes that are Ready but take no pods (cordoned, or a NoSchedule/NoExecute taint other than a control plane's own):
+ * a warning naming them. "3/3 Ready" alone would hide a cluster where nothing can be scheduled.
+ */
+export function checkSchedulable(nodes: NodeInfo[]): Check {
+  const odd = nodes.filter((n) => {
+    if (!n.ready || n.schedulable) return false;
+    if (n.unschedulable) return true;
+    const hard = n.taints.filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
+    return !(isControlPlane(n) && hard.every((t) => CONTROL_PLANE_TAINTS.includes(t.key)));
+  });
+  const takers = nodes.filter((n) => n.schedulable).length;
+  if (odd.length === 0) return { name: 'schedulable', status: 'pass', summary: `${takers} node${takers === 1 ? ' takes' : 's take'} pods` };
+  return {
+    name: 'schedulable',
+    status: 'warn',
+    summary: `${odd.length} Ready node${odd.length === 1 ? '' : 's'} take${odd.length === 1 ? 's' : ''} no pods: ${describeExclusions(odd)}${takers === 0 ? '; no node takes pods at all' : ''}`,
+    why: takers === 0 ? 'every pod without tolerations stays Pending' : 'workloads have fewer nodes than the cluster seems to have',
+    fix: odd.some((n) => n.unschedulable) ? `kubectl uncordon ${odd.filter((n) => n.unschedulable).map((n) => n.name).join(' ')} (if the maintenance is over)` : `kubectl describe node ${odd[0]!.name} and remove the taint if it is left over`,
+  };
+}
+
+/** The spec's nodes that the cluster does not have: a failure (a machine that never joined or was lost). */
+export function checkSpecNodes(specNodes: string[] | undefined, nodes: NodeInfo[]): Check | undefined {
+  if (!specNodes || specNodes.length === 0) return undefined;
+  const have = new Set(nodes.map((n) => n.name));
+  const missing = specNodes.filter((n) => !have.has(n));
+  const extra = nodes.filter((n) => !specNodes.includes(n.name)).map((n) => n.name);
+  if (missing.length === 0) return { name: 'spec nodes', status: 'pass', summary: `all ${specNodes.length} nodes of the spec are in the cluster${extra.length ? ` (plus ${extra.join(', ')})` : ''}` };
+  return {
+    name: 'spec nodes',
+    status: 'fail',
+    summary: `${missing.length} of ${specNodes.length} nodes in the spec are missing from the cluster: ${missing.join(', ')}`,
+    why: 'a machine the spec lists never joined or was removed: the cluster has less capacity and redundancy than planned',
+    fix: `check the machine${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (powered on? kubelet running? joined with the right name?) and re-run setup`,
+  };
+}
+
+
 
 export interface Check {
   name: string;
@@ -94,4 +135,75 @@ export function backupFreshness(cronjobs: KubeObject[], now: Date): Check {
     why: 'the cluster cannot be restored to a recent state',
     fix: 'kubectl get jobs -n <namespace of the CronJob> and read the logs of the last backup job',
   };
+}
+
+/** Addresses behind the `kubernetes` Service (Endpoints, else EndpointSlices): where pods' API traffic goes. */
+export function apiServiceAddresses(endpoints: KubeObject | undefined, slices: KubeObject[]): string[] {
+  const fromEp = (((endpoints as { subsets?: { addresses?: { ip: string }[]; ports?: { port: number }[] }[] } | undefined)?.subsets) ?? []).flatMap((s) =>
+    (s.addresses ?? []).flatMap((a) => (s.ports ?? []).map((p) => `${a.ip}:${p.port}`)),
+  );
+  if (fromEp.length) return fromEp;
+  return slices.flatMap((sl) => {
+    const ports = ((sl as { ports?: { port?: number }[] }).ports ?? []).map((p) => p.port);
+    return ((sl as { endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }).endpoints ?? [])
+      .filter((e) => e.conditions?.ready !== false)
+      .flatMap((e) => (e.addresses ?? []).flatMap((a) => ports.map((p) => `${a}:${p}`)));
+  });
+}
+
+/**
+ * Pods reach the API through the `kubernetes` Service (in-cluster clients: controllers, operators, CNI agents):
+ * the Service exists, has endpoints, and a probe from every tested node connected to it.
+ */
+export function checkApiService(svc: KubeObject | undefined, addresses: string[] | undefined, probes: { node: string; ok: boolean | undefined }[]): Check {
+  const ip = (svc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+  const fix = 'kubectl get endpoints kubernetes -n default (kube-apiserver maintains it: check its --advertise-address and --endpoint-reconciler-type, and the control-plane nodes\' leases)';
+  if (!svc || !ip) return { name: 'kubernetes service', status: 'fail', summary: 'the kubernetes Service (default/kubernetes) is missing: pods cannot reach the API', why: 'in-cluster clients (controllers, operators, CNI agents) find the API through it', fix: 'restart kube-apiserver: it recreates the Service' };
+  if (addresses !== undefined && addresses.length === 0) {
+    return { name: 'kubernetes service', status: 'fail', summary: `pods cannot reach the API: the kubernetes Service (${ip}:443) has no endpoints`, why: 'in-cluster clients (controllers, operators, CNI agents, kubectl in a pod) get connection refused', fix };
+  }
+  const failed = probes.filter((p) => p.ok === false).map((p) => p.node);
+  if (failed.length > 0) {
+    return {
+      name: 'kubernetes service',
+      status: 'fail',
+      summary: `pods on ${failed.join(', ')} cannot reach the API through the kubernetes Service (${ip}:443${addresses ? ` -> ${addresses.join(', ')}` : ''})`,
+      why: 'in-cluster clients on those nodes cannot talk to the API server',
+      fix: 'check kube-proxy (or the CNI\'s service handling) on those nodes, and that the control-plane addresses in the endpoints are reachable from pods',
+    };
+  }
+  const tested = probes.filter((p) => p.ok === true).length;
+  return { name: 'kubernetes service', status: 'pass', summary: `pods reach the API through the kubernetes Service (${ip}:443${addresses ? ` -> ${addresses.join(', ')}` : ''})${tested ? ` from ${tested} node${tested === 1 ? '' : 's'}` : ''}` };
+}
+
+/** CoreDNS pods and their Deployment: none, scaled to zero, down, or partly Ready. */
+export function checkCoreDns(pods: KubeObject[], readyCount: number, deployments: KubeObject[], notReadyNodes: string[] = []): Check {
+  const dep = deployments.find(isDnsWorkload);
+  const replicas = (dep?.spec as { replicas?: number } | undefined)?.replicas;
+  if (dep && replicas === 0) {
+    return {
+      name: 'coredns',
+      status: 'fail',
+      summary: `CoreDNS is scaled to zero: deployment kube-system/${dep.metadata.name} has replicas: 0`,
+      why: 'nothing answers DNS queries: every Service name lookup in the cluster times out',
+      fix: `kubectl -n kube-system scale deployment ${dep.metadata.name} --replicas=2`,
+    };
+  }
+  if (pods.length === 0) return { name: 'coredns', status: 'fail', summary: 'no CoreDNS pods (kube-system, k8s-app=kube-dns)', why: 'nothing answers DNS queries in the cluster', fix: dep ? `kubectl -n kube-system describe deployment ${dep.metadata.name} (its ReplicaSet's events say why no pod exists)` : 'install CoreDNS (kubeadm and Talos deploy it by default; check kube-system)' };
+  // Down because the nodes are (CNI not ready, kubelets gone): the nodes are the finding, control-plane reports them.
+  const onBadNodes = pods.filter((p) => notReadyNodes.includes(String((p.spec as { nodeName?: string } | undefined)?.nodeName ?? '')));
+  if (readyCount === 0 && notReadyNodes.length > 0 && onBadNodes.length === pods.length) {
+    const where = [...new Set(onBadNodes.map((p) => String((p.spec as { nodeName?: string }).nodeName)))];
+    return { name: 'coredns', status: 'warn', summary: `CoreDNS is down because its nodes are NotReady: 0 of ${pods.length} CoreDNS pods Ready (on ${where.join(', ')})`, why: 'the nodes are the cause: see the control-plane result', fix: `check the kubelet and CNI on ${where.join(', ')}` };
+  }
+  if (readyCount === 0) {
+    return {
+      name: 'coredns',
+      status: 'fail',
+      summary: `CoreDNS is down: 0 of ${pods.length} CoreDNS pods Ready`,
+      why: 'with no Ready CoreDNS pod the kube-dns Service has no endpoints and every name lookup times out',
+      fix: 'kubectl -n kube-system describe pods -l k8s-app=kube-dns; kubectl -n kube-system logs -l k8s-app=kube-dns (upstream resolver, loop detection, CNI)',
+    };
+  }
+  return { name: 'coredns', status: readyCount === pods.length ? 'pass' : 'warn', summary: `${readyCount}/${pods.length} CoreDNS pods Ready` };
 }

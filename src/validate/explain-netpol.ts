@@ -8,7 +8,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { SpecError, UserError, fileError, type SpecIssue } from '../errors.js';
 import type { Io } from '../io.js';
 import type { NetworkPolicy } from '../net/netpol.js';
-import { explainPolicy } from '../net/netpol-explain.js';
+import { describeSelector, explainPolicy, explainUnion } from '../net/netpol-explain.js';
 
 export interface ExplainedPolicy {
   name: string;
@@ -17,6 +17,8 @@ export interface ExplainedPolicy {
   line: number;
   logic: string[];
   warnings: string[];
+  /** On the last of several policies selecting the same pods: what they allow together. */
+  together?: string;
 }
 
 /** The NetworkPolicies in YAML text; parse errors and non-policies are reported with their line. */
@@ -25,6 +27,7 @@ export function explainNetpolText(text: string, file = '<input>'): { policies: E
   const docs = parseAllDocuments(text, { lineCounter: lc });
   const issues: SpecIssue[] = [];
   const policies: ExplainedPolicy[] = [];
+  const found: NetworkPolicy[] = [];
   const skipped: string[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
     const contents = doc.contents as { range?: [number, number, number] } | null;
@@ -50,17 +53,29 @@ export function explainNetpolText(text: string, file = '<input>'): { policies: E
         issues.push({ file, line: at.line, column: at.col, path: o.metadata?.name ? 'spec' : 'metadata.name', message: 'a NetworkPolicy needs metadata.name and spec', severity: 'error' });
         continue;
       }
-      const lines = explainPolicy(o as NetworkPolicy);
+      found.push(o as NetworkPolicy);
       policies.push({
         name: o.metadata.name,
         namespace: o.metadata.namespace ?? 'default',
         line: at.line,
-        logic: lines.filter((l) => !l.startsWith('warning: ')),
-        warnings: lines.filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length)),
+        logic: [],
+        warnings: [],
       });
     }
   }
   if (issues.length) throw new SpecError(issues);
+  // Words need the whole file: a policy's DNS may come from another one selecting the same pods.
+  found.forEach((p, i) => {
+    const lines = explainPolicy(p, found);
+    policies[i]!.logic = lines.filter((l) => !l.startsWith('warning: '));
+    policies[i]!.warnings = lines.filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
+  });
+  const groups = new Map<string, number[]>();
+  found.forEach((p, i) => {
+    const key = `${p.metadata.namespace ?? 'default'}\u0000${describeSelector(p.spec.podSelector)}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  for (const idx of groups.values()) if (idx.length > 1) policies[idx[idx.length - 1]!]!.together = explainUnion(idx.map((i) => found[i]!));
   return { policies, skipped };
 }
 
@@ -71,7 +86,7 @@ function isList(v: unknown): boolean {
 
 /** The text form: the first line unindented, the rest indented, a blank line between policies. */
 export function formatExplained(policies: ExplainedPolicy[]): string {
-  return policies.map((p) => [p.logic[0]!, ...p.logic.slice(1).map((l) => `  ${l}`), ...p.warnings.map((w) => `  warning: ${w}`)].join('\n')).join('\n\n');
+  return policies.map((p) => [p.logic[0]!, ...p.logic.slice(1).map((l) => `  ${l}`), ...p.warnings.map((w) => `  warning: ${w}`), ...(p.together ? ['', p.together] : [])].join('\n')).join('\n\n');
 }
 
 async function readStdin(io: Io): Promise<string> {

@@ -20,7 +20,7 @@ const TITLES: Record<SuiteName, string> = {
   'control-plane': 'Control plane: API, /readyz, nodes, kube-system, backups',
   connectivity: 'Connectivity: pod-to-pod (same and cross node), ClusterIP, DNS name',
   dns: 'DNS: CoreDNS health and Service name resolution',
-  netpol: 'NetworkPolicy enforcement: default-deny plus a two-rule egress policy',
+  netpol: 'NetworkPolicy enforcement: default-deny, ingress and egress each proven on their own',
   scheduling: 'Scheduling: spread, nodeAffinity, unsatisfiable requests, taints',
   storage: 'Storage: default StorageClass, bind, write, reschedule, read, release',
 };
@@ -119,17 +119,19 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
   const { buildJunit } = await import('../run/report.js');
   let imageRegistry = o.imageRegistry;
   let stateDir = o.stateDir;
+  let specNodes = o.specNodes;
   if (o.specFile && existsSync(o.specFile)) {
     const { loadSpec } = await import('../spec/load.js');
     const loaded = await loadSpec(o.specFile);
     imageRegistry ??= loaded.spec.spec.images?.registry;
+    specNodes ??= loaded.spec.spec.nodes.map((n) => n.name);
     stateDir ??= path.join(path.dirname(path.resolve(o.specFile)), '.groundwork');
   }
   stateDir ??= path.join(o.io.cwd, '.groundwork');
   if (o.junit) await checkOutputFile('--junit', o.junit);
   // A kubeconfig problem is a usage error, said before anything runs (not six failed suites).
   const kube = o.kube ?? (await (await import('../kube/index.js')).loadKubeConfig(o.kubeconfig, o.context, { env: o.env }));
-  const stage = buildValidateStage({ ...o, imageRegistry, kube });
+  const stage = buildValidateStage({ ...o, imageRegistry, specNodes, kube });
   const run = resolveRun(stateDir, 'validate', false);
   const extra: Record<string, unknown> = {};
   const summary = await runPlan(
@@ -148,7 +150,10 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
         async (ctx) => {
           const r = await stage.session.cleanup(ctx);
           extra.cleanup = r;
-          if (r.leftovers.length) o.io.stderr.write(`warning: cleanup left ${r.leftovers.join(', ')}\n`);
+          if (r.leftovers.length || r.commands?.length) {
+            o.io.stderr.write(`warning: cleanup left ${r.leftovers.join(', ') || 'namespaces it could not list'}\n`);
+            for (const c of r.commands ?? []) o.io.stderr.write(`  finish it with: ${c}\n`);
+          }
           if (r.kept.length) o.io.stderr.write(`--keep: kept ${r.kept.join(', ')}\n`);
         },
       ],

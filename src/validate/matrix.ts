@@ -18,6 +18,16 @@ export interface Matrix {
   service: Cell[];
   dns: Cell[];
   sampled: boolean;
+  /** How the cross-node pairs were chosen when sampled, in words. */
+  sampling?: string;
+  /** Nodes not in the matrix, with why ("w-3 (cordoned)"). */
+  excluded?: string[];
+}
+
+/** "each node probes its own and 8 of its 19 peers, spread around the ring (152 of 380 cross-node pairs)" */
+export function describeSampling(n: number, maxPeers: number): string | undefined {
+  if (n - 1 <= maxPeers) return undefined;
+  return `each node probes its own node and ${maxPeers} of its ${n - 1} peers, spread evenly around the ring, and is probed by ${maxPeers} (${n * maxPeers} of ${n * (n - 1)} cross-node pairs)`;
 }
 
 /** Indexes of the servers client `i` probes (its own first). */
@@ -38,7 +48,7 @@ export const SERVICE_CONTAINER = 'to-service-ip';
 export const DNS_CONTAINER = 'to-service-name';
 
 /** Builds the matrix from each client's container exit results (name → ok). Missing = not probed / unknown. */
-export function buildMatrix(nodes: string[], results: Map<number, Map<string, boolean>>, sampled: boolean): Matrix {
+export function buildMatrix(nodes: string[], results: Map<number, Map<string, boolean>>, sampled: boolean, extra: { maxPeers?: number; excluded?: string[] } = {}): Matrix {
   const n = nodes.length;
   const cells: Cell[][] = [];
   const service: Cell[] = [];
@@ -50,7 +60,8 @@ export function buildMatrix(nodes: string[], results: Map<number, Map<string, bo
     service.push(cell(r.get(SERVICE_CONTAINER)));
     dns.push(cell(r.get(DNS_CONTAINER)));
   }
-  return { nodes, cells, service, dns, sampled };
+  const sampling = sampled && extra.maxPeers !== undefined ? describeSampling(n, extra.maxPeers) : undefined;
+  return { nodes, cells, service, dns, sampled, ...(sampling ? { sampling } : {}), ...(extra.excluded?.length ? { excluded: extra.excluded } : {}) };
 }
 
 export interface MatrixCounts {
@@ -145,7 +156,7 @@ export function diagnoseMatrix(m: Matrix): Diagnosis {
   }
   return {
     status: 'pass',
-    summary: `${n} nodes: ${c.sameNode.ok} same-node, ${c.crossNode.ok} cross-node, ${c.service.ok} ClusterIP and ${c.dns.ok} DNS-name probes passed${m.sampled ? ' (cross-node pairs sampled)' : ''}`,
+    summary: `${n} nodes: ${c.sameNode.ok} same-node, ${c.crossNode.ok} cross-node, ${c.service.ok} ClusterIP and ${c.dns.ok} DNS-name probes passed${m.sampled ? ` (cross-node pairs sampled: ${m.sampling ?? 'not every pair probed'})` : ''}`,
   };
 }
 
@@ -164,6 +175,7 @@ export function formatMatrix(m: Matrix, maxGrid = 24): string {
       lines.push(`${String(i + 1).padStart(2)} ${name.padEnd(w + 1)}${cells}     ${MARK[m.service[i]!]}   ${MARK[m.dns[i]!]}`);
     });
     lines.push(`(rows: client node, columns: server node; ${MARK.ok} connected, ${MARK.fail} failed, ${MARK['-']} not probed; svc = ClusterIP, dns = Service name)`);
+    lines.push(...matrixNotes(m));
     return lines.join('\n');
   }
   const fails: string[] = [];
@@ -171,5 +183,13 @@ export function formatMatrix(m: Matrix, maxGrid = 24): string {
   const c = countMatrix(m);
   lines.push(`${n} x ${n} nodes${m.sampled ? ' (sampled)' : ''}: same-node ${c.sameNode.ok} ok/${c.sameNode.fail} failed, cross-node ${c.crossNode.ok} ok/${c.crossNode.fail} failed, ClusterIP ${c.service.ok}/${c.service.ok + c.service.fail}, DNS name ${c.dns.ok}/${c.dns.ok + c.dns.fail}`);
   if (fails.length) lines.push(`failed pairs (client -> server): ${fails.slice(0, 20).join(', ')}${fails.length > 20 ? `, and ${fails.length - 20} more` : ''}`);
+  lines.push(...matrixNotes(m));
   return lines.join('\n');
+}
+
+function matrixNotes(m: Matrix): string[] {
+  return [
+    ...(m.sampled ? [`sampled: ${m.sampling ?? 'not every node pair was probed'}`] : []),
+    ...(m.excluded?.length ? [`not in the matrix: ${m.excluded.join(', ')}`] : []),
+  ];
 }

@@ -126,7 +126,7 @@ export function preferNotNodes(nodes: string[]): unknown {
   return { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'NotIn', values: nodes }] } }] } };
 }
 
-/** The NetworkPolicies of the enforcement test: default-deny, the common two-rule egress policy, and ingress for the servers. */
+/** The NetworkPolicies of the enforcement test: default-deny, the common two-rule egress policy (plus memcached, which only ingress isolation refuses), and ingress for three of the servers. */
 export function buildNetpolObjects(namespace: string, runId: string): KubeObject[] {
   const labels = { [MANAGED_BY]: 'groundwork', [RUN_LABEL]: runId, [SUITE_LABEL]: 'netpol' };
   const meta = (name: string) => ({ name, namespace, labels });
@@ -147,6 +147,8 @@ export function buildNetpolObjects(namespace: string, runId: string): KubeObject
         egress: [
           { to: [{ podSelector: { matchLabels: { app: 'postgres' } } }], ports: [{ protocol: 'TCP', port: 5432 }] },
           { to: [{ podSelector: { matchLabels: { app: 'mysql' } } }], ports: [{ protocol: 'TCP', port: 3306 }] },
+          // Egress allows it; only the namespace's default-deny (ingress) refuses it: the probe of ingress enforcement.
+          { to: [{ podSelector: { matchLabels: { app: 'memcached' } } }], ports: [{ protocol: 'TCP', port: 11211 }] },
         ],
       },
     },
@@ -182,6 +184,9 @@ export function buildClusterRole(name = 'groundwork-validate'): KubeObject {
       { apiGroups: ['batch'], resources: ['cronjobs', 'jobs'], verbs: ['get', 'list'] },
       { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'create', 'delete'] },
       { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list'] },
+      // The kubernetes Service's endpoints: where pods' API traffic goes (connectivity).
+      { apiGroups: [''], resources: ['endpoints'], verbs: ['get'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
     ],
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { KubeObject } from '../kube/paths.js';
 import type { EventSummary } from '../kube/index.js';
+import { explainNoNode, type NodeInfo } from './nodes.js';
 
 interface ContainerStatus {
   name: string;
@@ -76,6 +77,18 @@ export function describePod(pod: KubeObject): string {
   return parts.join('; ');
 }
 
+/** The scheduler's words while a pod waits for its claims to bind: storage's to judge, not a scheduling verdict. */
+const VOLUME_WAIT = /unbound immediate PersistentVolumeClaims|persistentvolumeclaim "?[^"]*"? not found|waiting for first consumer|didn't find available persistent volumes|volume binding/i;
+
+/**
+ * The scheduler has said no (PodScheduled=False, Unschedulable) for a reason that waiting will not change: not
+ * a claim still binding. A test pod in this state is a scheduling finding now, not after a timeout.
+ */
+export function isUnschedulable(pod: KubeObject): boolean {
+  const c = condition(pod, 'PodScheduled');
+  return !nodeOf(pod) && c?.status === 'False' && c.reason === 'Unschedulable' && !VOLUME_WAIT.test(c.message ?? '');
+}
+
 export interface PodDiagnosis {
   cause: string;
   fix: string;
@@ -83,8 +96,11 @@ export interface PodDiagnosis {
 
 const IMAGE_REASONS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'];
 
-/** The likely cause of a pod that did not get where it should, from its status and its events. */
-export function diagnosePod(pod: KubeObject, events: EventSummary[] = []): PodDiagnosis {
+/**
+ * The likely cause of a pod that did not get where it should, from its status and its events. With the nodes,
+ * a pod no node takes is explained by name ("w-1, w-2 cordoned; cp-1 tainted ...") rather than by counts.
+ */
+export function diagnosePod(pod: KubeObject, events: EventSummary[] = [], nodes?: NodeInfo[]): PodDiagnosis {
   const s = statusOf(pod);
   const sched = condition(pod, 'PodScheduled');
   const mine = events.filter((e) => e.object === `Pod/${pod.metadata.name}`);
@@ -100,6 +116,8 @@ export function diagnosePod(pod: KubeObject, events: EventSummary[] = []): PodDi
     if (/unbound immediate PersistentVolumeClaims|persistentvolumeclaim.*not found|pod has unbound/i.test(msg)) {
       return { cause: `the pod waits for its PersistentVolumeClaim to bind: ${msg}`, fix: 'see the PVC: kubectl describe pvc' };
     }
+    const noNode = nodes ? explainNoNode(nodes) : undefined;
+    if (noNode) return { cause: `${noNode}${msg ? ` (FailedScheduling: ${msg})` : ''}`, fix: fixForNoNode(nodes!) };
     return { cause: `the scheduler cannot place the pod: ${msg || sched?.reason || 'no reason given'}`, fix: 'check node capacity, taints and cordons (kubectl describe nodes)' };
   }
   const sandbox = ev('FailedCreatePodSandBox');
@@ -110,4 +128,20 @@ export function diagnosePod(pod: KubeObject, events: EventSummary[] = []): PodDi
   if (waiting?.reason) return { cause: `a container is stuck in ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`, fix: 'kubectl describe pod shows the node\'s view' };
   if (!nodeOf(pod)) return { cause: 'the pod was never scheduled and no event says why', fix: 'check that kube-scheduler is running (kubectl -n kube-system get pods)' };
   return { cause: `the pod stayed ${s.phase ?? 'Pending'} on ${nodeOf(pod)} with no event explaining why`, fix: `check the kubelet on ${nodeOf(pod)} (node Ready condition, kubelet logs)` };
+}
+
+/** What puts the nodes back: uncordon the cordoned, remove or tolerate the taints, fix the NotReady kubelets. */
+export function fixForNoNode(nodes: NodeInfo[]): string {
+  const cordoned = nodes.filter((n) => n.unschedulable).map((n) => n.name);
+  const notReady = nodes.filter((n) => !n.unschedulable && !n.ready).map((n) => n.name);
+  const tainted = nodes.filter((n) => !n.unschedulable && n.ready && !n.schedulable);
+  const steps = [
+    cordoned.length ? `kubectl uncordon ${cordoned.join(' ')}` : '',
+    notReady.length ? `check the kubelet and CNI on ${notReady.join(', ')}` : '',
+    ...tainted.slice(0, 3).map((n) => {
+      const t = n.taints.find((x) => x.effect === 'NoSchedule' || x.effect === 'NoExecute')!;
+      return `kubectl taint nodes ${n.name} ${t.key}:${t.effect}- (or let workloads tolerate it)`;
+    }),
+  ].filter(Boolean);
+  return steps.join('; ') || 'kubectl describe nodes';
 }

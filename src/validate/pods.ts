@@ -4,7 +4,8 @@
  */
 import { mapLimit } from '../run/map-limit.js';
 import type { KubeClient, KubeObject, EventSummary } from '../kube/index.js';
-import { describePod, diagnosePod, isFinished, isRunning, statusOf, type PodDiagnosis } from './pod-state.js';
+import { describePod, diagnosePod, isFinished, isRunning, isUnschedulable, nodeOf, statusOf, type PodDiagnosis } from './pod-state.js';
+import { listSchedulableNodes } from './nodes.js';
 
 /** Runs `fn` over items, `limit` at a time. */
 export async function createAll(kube: KubeClient, objs: KubeObject[], signal: AbortSignal): Promise<KubeObject[]> {
@@ -18,6 +19,8 @@ export interface PodWaitResult {
   /** Pods that did not reach the goal in time (empty on success). */
   stuck: KubeObject[];
   timedOut: boolean;
+  /** Pods the scheduler refused (waiting stopped at once: they will not run by themselves). */
+  unschedulable: KubeObject[];
 }
 
 /** Waits until every named pod reached the goal; on timeout returns what it saw instead of throwing. */
@@ -35,15 +38,19 @@ export async function waitPods(kube: KubeClient, namespace: string, names: strin
       const m = byName(objs);
       // A pod that finished while we wait for it to run will never run: stop waiting, it is evidence.
       if (goal === 'running' && [...m.values()].some((p) => isFinished(p))) return m;
+      // A pod the scheduler refused will not get anywhere by waiting either: report it in seconds, not at the timeout.
+      if ([...m.values()].some(isUnschedulable)) return m;
       return m.size === want.size && [...m.values()].every(reached) ? m : undefined;
     });
-    return { pods, stuck: [...pods.values()].filter((p) => !reached(p)), timedOut: false };
+    const stuck = [...pods.values()].filter((p) => !reached(p));
+    for (const n of want) if (!pods.has(n)) stuck.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: n, namespace }, status: { phase: 'Missing' } });
+    return { pods, stuck, timedOut: false, unschedulable: stuck.filter(isUnschedulable) };
   } catch (err) {
     if (err instanceof k.WaitTimeout) {
       const pods = byName(err.last);
       const stuck = [...pods.values()].filter((p) => !reached(p));
       for (const n of want) if (!pods.has(n)) stuck.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: n, namespace }, status: { phase: 'Missing' } });
-      return { pods, stuck, timedOut: true };
+      return { pods, stuck, timedOut: true, unschedulable: stuck.filter(isUnschedulable) };
     }
     throw err;
   }
@@ -53,6 +60,8 @@ export interface StuckEvidence {
   pods: string[];
   events: EventSummary[];
   diagnosis: PodDiagnosis;
+  /** Names of stuck pods the scheduler refused. */
+  unscheduled: string[];
 }
 
 /** Why pods are stuck: their states, the namespace's warning events about them, the first pod's likely cause. */
@@ -61,7 +70,10 @@ export async function explainStuck(kube: KubeClient, namespace: string, stuck: K
   const events = await k.listEvents(kube, namespace, { kind: 'Pod', signal }).catch(() => [] as EventSummary[]);
   const names = new Set(stuck.map((p) => `Pod/${p.metadata.name}`));
   const relevant = events.filter((e) => names.has(e.object)).slice(-20);
-  return { pods: stuck.slice(0, 10).map(describePod), events: relevant, diagnosis: diagnosePod(stuck[0]!, relevant) };
+  // Unscheduled pods first: the scheduler's refusal explains more than a pod that merely waits behind it.
+  const first = stuck.find((p) => !nodeOf(p) && (statusOf(p).phase ?? 'Pending') === 'Pending') ?? stuck[0]!;
+  const nodes = !nodeOf(first) ? await listSchedulableNodes(kube, signal).catch(() => undefined) : undefined;
+  return { pods: stuck.slice(0, 10).map(describePod), events: relevant, diagnosis: diagnosePod(first, relevant, nodes), unscheduled: stuck.filter(isUnschedulable).map((p) => p.metadata.name!) };
 }
 
 /** The logs of up to `max` failed containers: "pod/container: last lines". */

@@ -6,4 +6,4 @@
 import { registerStageBuilder } from '../setup.js';
 import { buildValidateStage } from './index.js';
 
-registerStageBuilder('validate', async (loaded) => buildValidateStage({ imageRegistry: loaded.spec.spec.images.registry || undefined }));
+registerStageBuilder('validate', async (loaded) => buildValidateStage({ imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: loaded.spec.spec.nodes.map((n) => n.name) }));

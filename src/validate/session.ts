@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { StepContext } from '../run/types.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
-import { listSchedulableNodes, type NodeInfo } from './nodes.js';
+import { explainNoNode, listSchedulableNodes, type NodeInfo } from './nodes.js';
+import type { StepOutcome } from '../run/types.js';
 
 export const SUITES = ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'] as const;
 export type SuiteName = (typeof SUITES)[number];
@@ -31,6 +32,8 @@ export interface ValidateOptions {
   /** Cross-node peers each client probes before sampling (full matrix up to maxPeers + 1 nodes). Default 8. */
   maxPeers?: number;
   clusterDomain?: string;
+  /** Node names the spec lists (when validating against a spec): each must be in the cluster. */
+  specNodes?: string[];
   env?: Record<string, string | undefined>;
   /** A connection to use instead of loading the kubeconfig (tests). */
   kube?: KubeClient;
@@ -136,6 +139,28 @@ export class ValidateSession {
     return p;
   }
 
+  /**
+   * When no node takes a test pod, the finding belongs to one suite: control-plane when nodes are NotReady (it
+   * fails naming them), scheduling otherwise (cordons and taints). The other suites could not test anything: they
+   * say "not tested" with the same cause (skip), so only the suite that owns the cause fails. Undefined when some
+   * node takes pods, or when the owner is not part of this run (--only): then the suite fails itself, so a broken
+   * cluster never passes.
+   */
+  blocked(suite: SuiteName, nodes: NodeInfo[], what: string, extra: { detail?: string; fix?: string; evidence?: Record<string, unknown> } = {}): StepOutcome | undefined {
+    const cause = explainNoNode(nodes);
+    if (!cause) return undefined;
+    const owner: SuiteName = nodes.some((n) => !n.ready) ? 'control-plane' : 'scheduling';
+    if (owner === suite || !(this.opts.only ?? SUITES).includes(owner)) return undefined;
+    return {
+      status: 'skip',
+      summary: `not tested: ${cause}`,
+      why: `no test pod can run, so ${what} cannot be tested; the ${owner} result is the finding`,
+      ...(extra.detail ? { detail: extra.detail } : {}),
+      ...(extra.fix ? { fix: extra.fix } : {}),
+      evidence: { finding: 'scheduling', owner, ...extra.evidence },
+    };
+  }
+
   nodes(ctx: StepContext): Promise<NodeInfo[]> {
     if (!this.nodesP) {
       this.nodesP = this.kube().then((k) => listSchedulableNodes(k, ctx.signal));
@@ -148,7 +173,7 @@ export class ValidateSession {
    * Deletes every namespace of this run (found by label, so a namespace whose create answer was lost goes too)
    * and waits until they and the volumes provisioned for their claims are gone. With --keep, says what stays.
    */
-  async cleanup(ctx: StepContext): Promise<{ deleted: string[]; kept: string[]; leftovers: string[] }> {
+  async cleanup(ctx: StepContext): Promise<CleanupResult> {
     if (!this.runIdValue && this.created.length === 0) return { deleted: [], kept: [], leftovers: [] };
     let kube: KubeClient;
     try {
@@ -158,46 +183,82 @@ export class ValidateSession {
     }
     const k = await import('../kube/index.js');
     const runId = this.runId(ctx);
-    const found = (await kube.list('v1', 'Namespace', { labelSelector: `${RUN_LABEL}=${runId}` })).items.map((n) => n.metadata.name!);
+    // The client already retried 429/503 within its budget; what still fails becomes a command for the operator.
+    let listed = true;
+    const found = await kube
+      .list('v1', 'Namespace', { labelSelector: `${RUN_LABEL}=${runId}` })
+      .then((l) => l.items.map((n) => n.metadata.name!))
+      .catch((err: Error) => {
+        listed = false;
+        ctx.log(`cleanup could not list the test namespaces: ${err.message}`);
+        return [] as string[];
+      });
     const all = [...new Set([...found, ...this.created])];
     if (this.opts.keep) {
-      ctx.log(`--keep: leaving ${all.join(', ') || 'nothing'} in place; delete with: kubectl delete namespace -l ${RUN_LABEL}=${runId}`);
+      ctx.log(`--keep: leaving ${all.join(', ') || 'nothing'} in place; delete with: ${this.kubectl()} delete namespace -l ${RUN_LABEL}=${runId}`);
       return { deleted: [], kept: all, leftovers: [] };
     }
-    const leftovers: string[] = [];
-    // A refused delete (a role without `delete namespaces`) is a leftover with the reason, not a crash of cleanup.
-    const refused = new Set<string>();
+    // A refused delete (a role without `delete namespaces`, an API that kept answering 503) is a leftover with the
+    // reason and a command that finishes it, not a crash of cleanup.
+    const failed = new Map<string, string>();
     await Promise.all(
-      all.map(async (ns) => {
-        try {
-          await k.deleteNamespace(kube, ns, { wait: false });
-        } catch (err) {
-          refused.add(ns);
-          leftovers.push(`namespace ${ns} (${(err as Error).message})`);
-        }
-      }),
+      all.map((ns) =>
+        k.deleteNamespace(kube, ns, { wait: false }).catch((err: Error) => {
+          failed.set(ns, err.message);
+          ctx.log(`cleanup could not delete namespace ${ns}: ${err.message}`);
+        }),
+      ),
     );
+    const stuck: string[] = [];
     for (const ns of all) {
-      if (refused.has(ns)) continue;
+      if (failed.has(ns)) continue;
       try {
         await k.waitGone(kube, 'v1', 'Namespace', ns, undefined, { timeoutMs: Math.max(60_000, this.timeoutMs) });
         const id = this.recorded.get(ns);
         if (id) ctx.leftovers?.clear(id);
         this.recorded.delete(ns);
       } catch {
-        leftovers.push(`namespace ${ns}`);
+        stuck.push(ns);
       }
     }
+    const leftovers = [...all.filter((ns) => failed.has(ns)).map((ns) => `namespace ${ns} (${failed.get(ns)})`), ...stuck.map((ns) => `namespace ${ns}`)];
     // Volumes bound to our claims: with reclaimPolicy Delete they go once the claims are gone.
-    const ours = (pv: KubeObject) => all.includes(((pv.spec as { claimRef?: { namespace?: string } }).claimRef?.namespace) ?? '');
-    try {
-      await k.waitFor(kube, 'v1', 'PersistentVolume', { timeoutMs: 60_000, what: 'volumes of the test claims to be released', resyncMs: 1000 }, (pvs) =>
-        [...pvs.values()].some((pv) => ours(pv) && (pv.spec as { persistentVolumeReclaimPolicy?: string }).persistentVolumeReclaimPolicy !== 'Retain') ? undefined : true,
-      );
-    } catch (err) {
-      if (err instanceof k.WaitTimeout) for (const pv of err.last.values()) if (ours(pv)) leftovers.push(`persistentvolume ${pv.metadata.name}`);
+    // Only for namespaces that are gone: a namespace still there keeps its claims, and its volumes with it.
+    const gone = all.filter((ns) => !failed.has(ns) && !stuck.includes(ns));
+    const ours = (pv: KubeObject) => gone.includes(((pv.spec as { claimRef?: { namespace?: string } }).claimRef?.namespace) ?? '');
+    const pvLeft: string[] = [];
+    if (gone.length) {
+      try {
+        await k.waitFor(kube, 'v1', 'PersistentVolume', { timeoutMs: 60_000, what: 'volumes of the test claims to be released', resyncMs: 1000 }, (pvs) =>
+          [...pvs.values()].some((pv) => ours(pv) && (pv.spec as { persistentVolumeReclaimPolicy?: string }).persistentVolumeReclaimPolicy !== 'Retain') ? undefined : true,
+        );
+      } catch (err) {
+        if (err instanceof k.WaitTimeout) for (const pv of err.last.values()) if (ours(pv)) pvLeft.push(pv.metadata.name!);
+      }
     }
-    ctx.log(leftovers.length ? `cleanup left: ${leftovers.join(', ')}` : `deleted ${all.join(', ') || 'nothing'}`);
-    return { deleted: all, kept: [], leftovers };
+    leftovers.push(...pvLeft.map((pv) => `persistentvolume ${pv}`));
+    const commands: string[] = [];
+    const nsLeft = [...all.filter((ns) => failed.has(ns)), ...stuck];
+    if (nsLeft.length) commands.push(`${this.kubectl()} delete namespace ${nsLeft.join(' ')}`);
+    // A namespace whose create answer was lost and that the list could not find: only the label finds it.
+    if (!listed) commands.push(`${this.kubectl()} delete namespace -l ${RUN_LABEL}=${runId}`);
+    if (pvLeft.length) commands.push(`${this.kubectl()} delete persistentvolume ${pvLeft.join(' ')}`);
+    ctx.log(leftovers.length || !listed ? `cleanup left: ${leftovers.join(', ') || 'namespaces it could not list'}; finish with: ${commands.join(' && ')}` : `deleted ${all.join(', ') || 'nothing'}`);
+    return { deleted: gone, kept: [], leftovers, ...(commands.length ? { commands } : {}) };
   }
+
+  /** kubectl with the connection this run used, so a printed command acts on the same cluster. */
+  private kubectl(): string {
+    const file = this.opts.kubeconfig ?? this.runKubeconfig;
+    const q = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+    return ['kubectl', ...(file ? ['--kubeconfig', q(file)] : []), ...(this.opts.context ? ['--context', q(this.opts.context)] : [])].join(' ');
+  }
+}
+
+export interface CleanupResult {
+  deleted: string[];
+  kept: string[];
+  leftovers: string[];
+  /** The exact commands that finish a cleanup that could not complete. */
+  commands?: string[];
 }

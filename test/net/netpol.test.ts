@@ -250,7 +250,7 @@ describe('explainPolicy', () => {
       [
         'app/db-egress selects pods app=api in namespace app',
         'ingress not affected by this policy',
-        'egress allowed to (pods app=postgres AND port 5432/TCP) OR (pods app=mysql AND port 3306/TCP) OR (anywhere AND port 53/UDP)',
+        'egress allowed to (pods app=postgres in namespace app AND port 5432/TCP) OR (pods app=mysql in namespace app AND port 3306/TCP) OR (anywhere AND port 53/UDP)',
       ],
     ],
   ])('%s', (_n, p, lines) => {
@@ -265,7 +265,7 @@ describe('explainPolicy', () => {
     });
     const w = lintPolicy(merged);
     expect(w).toContain(
-      'egress rule 1 allows every listed peer on every listed port (pods app=postgres on 3306/TCP too); if each peer has its own ports, start a separate rule ("- to:") for each',
+      'egress rule 1 allows every listed peer on every listed port (pods app=postgres in namespace app on 3306/TCP too); if each peer has its own ports, start a separate rule ("- to:") for each',
     );
     expect(w.some((x) => x.startsWith('egress is isolated and no rule allows DNS'))).toBe(true);
   });

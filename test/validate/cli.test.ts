@@ -73,7 +73,7 @@ describe('groundwork validate (CLI)', () => {
     const r = await run(['validate', '--kubeconfig', lab.kubeconfigPath, '--state-dir', state, '--only', 'dns,connectivity', '--keep', '--junit', junit]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('[PASS connectivity]');
-    expect(r.stdout).toMatch(/connectivity matrix:\n\s+1  2   svc dns\n 1 w-1 +✓  ✓     ✓   ✓\n 2 w-2 +✓  ✓     ✓   ✓/);
+    expect(r.stdout).toMatch(/connectivity matrix:\n\s+1  2  3   svc dns\n 1 cp-1 +✓  ✓  ✓     ✓   ✓\n 2 w-1 +✓  ✓  ✓     ✓   ✓\n 3 w-2 +✓  ✓  ✓     ✓   ✓/);
     const xml = readFileSync(junit, 'utf8');
     expect(xml).toMatch(/<testcase name="connectivity"[^>]*>\n\s+<system-out>[^<]*w-1 +✓  ✓[^<]*<\/system-out>\n\s+<\/testcase>/);
     expect(xml).toContain('<testcase name="dns"');
@@ -130,7 +130,7 @@ spec:
     writeFileSync(f, doc);
     const r = await run(['explain', 'netpol', f]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('egress allowed to (pods app=postgres AND port 5432/TCP) OR (pods app=mysql AND port 3306/TCP)');
+    expect(r.stdout).toContain('egress allowed to (pods app=postgres in namespace prod AND port 5432/TCP) OR (pods app=mysql in namespace prod AND port 3306/TCP)');
     expect(r.stdout).toContain('warning: egress is isolated and no rule allows DNS');
     const j = await run(['--json', 'explain', 'netpol', '-'], { input: doc });
     expect(j.code).toBe(0);

@@ -24,7 +24,7 @@ spec:
     logic: [
       'prod/api-egress selects pods app=api in namespace prod',
       'ingress not affected by this policy',
-      'egress allowed to (pods app=postgres AND port 5432/TCP) OR (pods app=mysql AND port 3306/TCP)',
+      'egress allowed to (pods app=postgres in namespace prod AND port 5432/TCP) OR (pods app=mysql in namespace prod AND port 3306/TCP)',
     ],
     warnings: [DNS_WARNING],
   },
@@ -46,10 +46,10 @@ spec:
     logic: [
       'prod/api-egress selects pods app=api in namespace prod',
       'ingress not affected by this policy',
-      'egress allowed to ((pods app=postgres OR pods app=mysql) AND (port 5432/TCP OR port 3306/TCP))',
+      'egress allowed to ((pods app=postgres in namespace prod OR pods app=mysql in namespace prod) AND (port 5432/TCP OR port 3306/TCP))',
     ],
     warnings: [
-      'egress rule 1 allows every listed peer on every listed port (pods app=postgres on 3306/TCP too); if each peer has its own ports, start a separate rule ("- to:") for each',
+      'egress rule 1 allows every listed peer on every listed port (pods app=postgres in namespace prod on 3306/TCP too); if each peer has its own ports, start a separate rule ("- to:") for each',
       DNS_WARNING,
     ],
   },
@@ -96,7 +96,7 @@ spec:
     - podSelector: {matchLabels: {app.kubernetes.io/name: prometheus}}`,
     logic: [
       'prod/allow-from-monitoring selects pods app=web in namespace prod',
-      'ingress allowed from ((all pods in namespaces kubernetes.io/metadata.name=monitoring OR pods app.kubernetes.io/name=prometheus) on any port)',
+      'ingress allowed from ((all pods in namespaces kubernetes.io/metadata.name=monitoring OR pods app.kubernetes.io/name=prometheus in namespace prod) on any port)',
       'egress not affected by this policy',
     ],
     warnings: [
@@ -147,8 +147,9 @@ spec:
   egress:
   - to: [{podSelector: {matchLabels: {app: db}}}]
   - ports: [{port: 5432}]`,
-    logic: ['shop/split-ports selects pods app=api in namespace shop', 'ingress not affected by this policy', 'egress allowed to (pods app=db on any port) OR (anywhere AND port 5432/TCP)'],
-    warnings: [],
+    logic: ['shop/split-ports selects pods app=api in namespace shop', 'ingress not affected by this policy', 'egress allowed to (pods app=db in namespace shop on any port) OR (anywhere AND port 5432/TCP)'],
+    // A peer with no ports allows every port to that peer only; "anywhere" on 5432/TCP is not 53/UDP.
+    warnings: [DNS_WARNING],
   },
   {
     name: 'empty egress without policyTypes does not isolate egress',
@@ -173,6 +174,49 @@ spec:
     ports: [{port: 8000, endPort: 8100, protocol: TCP}]`,
     logic: ['shop/range selects pods tier in (web,api) in namespace shop', 'ingress allowed from (all pods in all namespaces AND ports 8000-8100/TCP)', 'egress not affected by this policy'],
     warnings: [],
+  },
+  {
+    name: 'egress to ipBlocks only (0.0.0.0/0 on 53 too): CoreDNS pods are not in an ipBlock',
+    yaml: `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: world-only, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]`,
+    logic: ['shop/world-only selects pods app=api in namespace shop', 'ingress not affected by this policy', 'egress allowed to (0.0.0.0/0 on any port)'],
+    warnings: [`${DNS_WARNING} (egress rule 1 allows only ipBlocks (0.0.0.0/0): lookups go to CoreDNS pods, which ipBlocks do not match)`],
+  },
+  {
+    name: 'kube-dns by podSelector without a namespaceSelector (pods of its own namespace)',
+    yaml: `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns-wrong, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    ports: [{protocol: UDP, port: 53}]`,
+    logic: ['shop/dns-wrong selects pods app=api in namespace shop', 'ingress not affected by this policy', 'egress allowed to (pods k8s-app=kube-dns in namespace shop AND port 53/UDP)'],
+    warnings: [
+      `${DNS_WARNING} (egress rule 1's peer pods k8s-app=kube-dns has no namespaceSelector, so it means pods in namespace shop, not CoreDNS in kube-system: add namespaceSelector {matchLabels: {kubernetes.io/metadata.name: kube-system}} to the same peer)`,
+    ],
+  },
+  {
+    name: 'DNS to any pod in any namespace on 53/UDP is DNS',
+    yaml: `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dns-anywhere, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {}}]
+    ports: [{protocol: UDP, port: 53}]`,
+    logic: ['shop/dns-anywhere selects all pods in namespace shop', 'ingress not affected by this policy', 'egress allowed to (all pods in all namespaces AND port 53/UDP)'],
+    warnings: ['spec.podSelector is empty: this policy selects every pod in namespace shop'],
   },
 ];
 
@@ -205,6 +249,42 @@ describe('explain netpol', () => {
         '  warning: spec.podSelector is empty: this policy selects every pod in namespace default',
       ].join('\n'),
     );
+  });
+
+  it('several policies selecting the same pods: one sentence for the union, and DNS from any of them counts', () => {
+    const text = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: prod}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: prod}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    ports: [{protocol: UDP, port: 53}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-ingress, namespace: prod}
+spec:
+  podSelector: {}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: ingress-nginx}}}]
+    ports: [{port: 8080}]`;
+    const { policies } = explainNetpolText(text);
+    expect(policies.map((p) => p.warnings.filter((w) => w.includes('DNS')))).toEqual([[], [], []]);
+    expect(policies.map((p) => p.together)).toEqual([
+      undefined,
+      undefined,
+      'together prod/default-deny, prod/allow-dns and prod/web-from-ingress mean, for all pods in namespace prod: ingress allowed from (pods app=ingress-nginx in namespace prod AND port 8080/TCP); egress allowed to (pods k8s-app=kube-dns in namespaces kubernetes.io/metadata.name=kube-system AND port 53/UDP)',
+    ]);
+    expect(formatExplained(policies)).toContain('\n\ntogether prod/default-deny');
   });
 
   it('YAML errors and policies without a name are SpecErrors with file:line', () => {

@@ -78,9 +78,10 @@ describe.concurrent('validate against the lab', () => {
     expect(code).toBe(0);
     const conn = report.results.find((r) => r.id === 'connectivity')!;
     const m = conn.evidence!.matrix as { nodes: string[]; cells: string[][] };
-    expect(m.nodes).toEqual(['w-1', 'w-2']);
-    expect(m.cells).toEqual([['ok', 'ok'], ['ok', 'ok']]);
-    expect(conn.evidence!.podsCreated).toBe(4);
+    // The control plane is in the matrix: its own NoSchedule taint is tolerated, as CNI agents do.
+    expect(m.nodes).toEqual(['cp-1', 'w-1', 'w-2']);
+    expect(m.cells).toEqual([['ok', 'ok', 'ok'], ['ok', 'ok', 'ok'], ['ok', 'ok', 'ok']]);
+    expect(conn.evidence!.podsCreated).toBe(6);
     await expectClean(lab);
   }, 180_000);
 

@@ -101,3 +101,26 @@ describe('formatMatrix', () => {
     expect(text).toContain('failed pairs (client -> server): n3 -> n7');
   });
 });
+
+describe('a sampled matrix says so, and how', () => {
+  it('names the sampling rule in the summary and under the grid, and lists nodes left out with why', () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => `n-${i + 1}`);
+    const results = new Map<number, Map<string, boolean>>();
+    nodes.forEach((_, i) => {
+      const r = new Map<string, boolean>([[SERVICE_CONTAINER, true], [DNS_CONTAINER, true]]);
+      for (const j of pickTargets(i, nodes.length, 8)) r.set(serverContainer(j), true);
+      results.set(i, r);
+    });
+    const m = buildMatrix(nodes, results, true, { maxPeers: 8, excluded: ['w-9 (cordoned)'] });
+    const sampling = 'each node probes its own node and 8 of its 19 peers, spread evenly around the ring, and is probed by 8 (160 of 380 cross-node pairs)';
+    expect(m.sampling).toBe(sampling);
+    expect(diagnoseMatrix(m).summary).toBe(`20 nodes: 20 same-node, 160 cross-node, 20 ClusterIP and 20 DNS-name probes passed (cross-node pairs sampled: ${sampling})`);
+    const text = formatMatrix(m);
+    expect(text).toContain(`sampled: ${sampling}`);
+    expect(text).toContain('not in the matrix: w-9 (cordoned)');
+  });
+  it('a full matrix says nothing about sampling', () => {
+    const m = matrixFrom(NODES, () => true);
+    expect(formatMatrix(m)).not.toMatch(/sampled/);
+  });
+});

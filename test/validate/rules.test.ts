@@ -70,11 +70,16 @@ describe('object builders', () => {
 
 describe('NetworkPolicy test: expectations come from the evaluator', () => {
   const policies = buildNetpolObjects('gv-1-netpol', 'r1') as unknown as NetworkPolicy[];
-  const server = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' } };
+  const server = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' }, memcached: { app: 'memcached' } };
 
   it('the two-rule policy allows postgres:5432 and mysql:3306 only', () => {
     const v = expectVerdicts('gv-1-netpol', policies, { 'groundwork.dev/role': 'client' }, server);
-    expect(Object.fromEntries([...v].map(([k, x]) => [k, x.allowed]))).toEqual({ 'postgres-5432': true, 'mysql-3306': true, 'postgres-3306': false, 'redis-6379': false });
+    expect(Object.fromEntries([...v].map(([k, x]) => [k, x.allowed]))).toEqual({ 'postgres-5432': true, 'mysql-3306': true, 'postgres-3306': false, 'redis-6379': false, 'memcached-11211': false });
+  });
+
+  it('each denied probe is denied by one direction only: egress for postgres:3306 and redis, ingress (default-deny) for memcached', () => {
+    const v = expectVerdicts('gv-1-netpol', policies, { 'groundwork.dev/role': 'client' }, server);
+    expect(Object.fromEntries([...v].filter(([, x]) => !x.allowed).map(([k, x]) => [k, x.deniedBy]))).toEqual({ 'postgres-3306': ['egress'], 'redis-6379': ['egress'], 'memcached-11211': ['ingress'] });
   });
 
   it('a pod that is not the client is denied everything (default-deny)', () => {
@@ -110,8 +115,20 @@ describe('NetworkPolicy test: expectations come from the evaluator', () => {
     expect(diagnoseNetpol(rows, ['cilium']).why).toMatch(/^the CNI \(cilium\) ignores NetworkPolicy objects \(Flannel does; Cilium or Calico with policy enforcement disabled/);
   });
 
-  it('probes exactly the four targets', () => {
-    expect(NETPOL_TARGETS.map((t) => `${t.app}:${t.port}`)).toEqual(['postgres:5432', 'mysql:3306', 'postgres:3306', 'redis:6379']);
+  const drow = (target: string, observed: NetpolRow['observed'], deniedBy: ('ingress' | 'egress')[]): NetpolRow => ({ target, expected: deniedBy.length ? 'denied' : 'allowed', observed, reason: '', deniedBy });
+  it.each([
+    ['ingress ignored', [drow('postgres:5432', 'connected', []), drow('postgres:3306', 'blocked', ['egress']), drow('redis:6379', 'blocked', ['egress']), drow('memcached:11211', 'connected', ['ingress'])], 'Ingress rules are not enforced: traffic only an Ingress rule denies got through (memcached:11211); Egress rules are (postgres:3306, redis:6379 blocked)', /applies egress policy but not ingress/],
+    ['egress ignored', [drow('postgres:5432', 'connected', []), drow('postgres:3306', 'connected', ['egress']), drow('redis:6379', 'connected', ['egress']), drow('memcached:11211', 'blocked', ['ingress'])], 'Egress rules are not enforced: traffic only an Egress rule denies got through (postgres:3306, redis:6379); Ingress rules are (memcached:11211 blocked)', /applies ingress policy but not egress/],
+    ['both ignored', [drow('postgres:5432', 'connected', []), drow('redis:6379', 'connected', ['egress']), drow('memcached:11211', 'connected', ['ingress'])], 'NetworkPolicies are not enforced: traffic they deny got through (redis:6379, memcached:11211)', /ignores NetworkPolicy objects/],
+    ['both enforced', [drow('postgres:5432', 'connected', []), drow('redis:6379', 'blocked', ['egress']), drow('memcached:11211', 'blocked', ['ingress'])], 'NetworkPolicy enforced: 1 allowed connections passed, 2 denied ones were blocked (ingress and egress each proven, default-deny in force)', undefined],
+  ] as const)('diagnoseNetpol says which direction: %s', (_n, rows, summary, why) => {
+    const d = diagnoseNetpol([...rows], ['cilium']);
+    expect(d.summary).toBe(summary);
+    if (why) expect(d.why).toMatch(why);
+  });
+
+  it('probes exactly the five targets', () => {
+    expect(NETPOL_TARGETS.map((t) => `${t.app}:${t.port}`)).toEqual(['postgres:5432', 'mysql:3306', 'postgres:3306', 'redis:6379', 'memcached:11211']);
   });
 });
 

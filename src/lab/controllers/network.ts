@@ -4,7 +4,7 @@
  * NetworkPolicy through src/net/netpol.ts unless the CNI does not enforce it, and the network faults.
  */
 import ipaddr from 'ipaddr.js';
-import { isAllowed, type Endpoint, type NetworkPolicy } from '../../net/netpol.js';
+import { isAllowed, onlyDirections, type Endpoint, type NetworkPolicy } from '../../net/netpol.js';
 import { parseProbe } from '../../probe/index.js';
 import { isDnsPod, isPodHealthy } from './nodes.js';
 import { isPodReady, isTerminal, type Obj, type Runtime } from './runtime.js';
@@ -47,7 +47,10 @@ export function buildNetView(rt: Runtime): NetView {
   for (const n of rt.store.list('namespaces').items) nsLabels.set(n.metadata.name!, { 'kubernetes.io/metadata.name': n.metadata.name!, ...(n.metadata.labels ?? {}) });
   const cni = rt.ctx.network.cni;
   const enforce = (cni === 'cilium' || cni === 'calico') && !rt.faults.has('netpol-not-enforced');
-  const policies = enforce ? (rt.store.list('networkpolicies.networking.k8s.io').items as unknown as NetworkPolicy[]) : [];
+  const all = enforce ? (rt.store.list('networkpolicies.networking.k8s.io').items as unknown as NetworkPolicy[]) : [];
+  // A CNI that enforces one direction only (the netpol-*-not-enforced faults) sees just that direction's isolation.
+  const keep = (['Ingress', 'Egress'] as const).filter((d) => !rt.faults.has(`netpol-${d.toLowerCase()}-not-enforced`));
+  const policies = keep.length === 2 ? all : onlyDirections(all, keep);
   const nodeIps = new Map(rt.ctx.nodes.map((n) => [n.address, n.name]));
   return { rt, pods, podsByIp, services, servicesByIp, nsLabels, policies, enforce, nodeIps };
 }

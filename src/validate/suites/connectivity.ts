@@ -10,6 +10,9 @@ import { buildMatrix, diagnoseMatrix, DNS_CONTAINER, formatMatrix, pickTargets, 
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { apiServiceAddresses, checkApiService } from '../checks.js';
+import { explainNoNode, podNodes } from '../nodes.js';
+import { fixForNoNode } from '../pod-state.js';
 
 export const SERVER_PORT = 8080;
 /**
@@ -19,16 +22,21 @@ export const SERVER_PORT = 8080;
  */
 export const DEFAULT_MAX_PEERS = 8;
 export const SERVICE_NAME = 'gw-servers';
+/** The client container that connects to the kubernetes Service (the API as pods reach it). */
+export const API_CONTAINER = 'to-kubernetes-api';
 
 export async function runConnectivity(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const started = Date.now();
   const kube = await s.kube();
   const allNodes = await s.nodes(ctx);
-  const nodes = allNodes.filter((n) => n.schedulable);
-  // Tainted control planes are normal; NotReady or cordoned nodes are the control-plane suite's to report.
-  const skipped = allNodes.filter((n) => !n.schedulable && (!n.ready || n.unschedulable)).map((n) => n.name);
+  // Control planes are in the matrix when pods can run there (their own NoSchedule taint, tolerated as CNI agents
+  // do); NotReady, cordoned or otherwise tainted nodes are named as not tested, and why.
+  const { nodes, tolerations, excluded } = podNodes(allNodes);
+  const skipped = excluded;
   if (nodes.length === 0) {
-    return { status: 'fail', summary: 'no schedulable node: every node is NotReady, cordoned or tainted', fix: 'see the control-plane result for the nodes\' state' };
+    const skip = s.blocked('connectivity', allNodes, 'pod networking', { fix: fixForNoNode(allNodes) });
+    if (skip) return skip;
+    return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so pod networking cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   }
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
@@ -39,6 +47,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
       nodeName: n.name,
       labels: { [ROLE_LABEL]: 'server' },
       restartPolicy: 'Always',
+      ...(tolerations.length ? { tolerations } : {}),
     }),
   );
   const svc = await kube.create(buildService(b, SERVICE_NAME, 'connectivity', { [SUITE_LABEL]: 'connectivity', [ROLE_LABEL]: 'server' }, SERVER_PORT), ctx.signal);
@@ -59,6 +68,17 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const serversUpMs = Date.now() - started;
   const ips = servers.map((p) => podIP(up.pods.get(p.metadata.name!)!)!);
 
+  // The API as pods see it: the kubernetes Service and its endpoints (kube-apiserver keeps them), probed from every client.
+  const [apiSvc, apiEp, apiSlices] = await Promise.all([
+    kube.get('v1', 'Service', 'kubernetes', 'default', ctx.signal),
+    kube.get('v1', 'Endpoints', 'kubernetes', 'default', ctx.signal).catch(() => null),
+    kube.list('discovery.k8s.io/v1', 'EndpointSlice', { namespace: 'default', labelSelector: 'kubernetes.io/service-name=kubernetes', signal: ctx.signal }).then((l) => l.items).catch(() => null),
+  ]);
+  // Neither readable (a role without them): the probes alone judge, rather than "no endpoints" on no evidence.
+  const apiAddresses = apiEp === null && apiSlices === null ? undefined : apiServiceAddresses(apiEp ?? undefined, apiSlices ?? []);
+  const apiIP = (apiSvc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+  const apiPort = ((apiSvc?.spec as { ports?: { port: number }[] } | undefined)?.ports ?? [])[0]?.port ?? 443;
+
   const maxPeers = s.opts.maxPeers ?? DEFAULT_MAX_PEERS;
   const sampled = nodes.length - 1 > maxPeers;
   const targets = nodes.map((_, i) => pickTargets(i, nodes.length, maxPeers));
@@ -71,8 +91,9 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
         ...targets[i]!.map((j) => ({ name: serverContainer(j), probe: { kind: 'connect' as const, host: ips[j]!, port: SERVER_PORT, timeoutS: 2 } })),
         ...(clusterIP && clusterIP !== 'None' ? [{ name: SERVICE_CONTAINER, probe: { kind: 'connect' as const, host: clusterIP, port: SERVER_PORT, timeoutS: 2 } }] : []),
         { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2 } },
+        ...(apiIP && apiIP !== 'None' ? [{ name: API_CONTAINER, probe: { kind: 'connect' as const, host: apiIP, port: apiPort, timeoutS: 2 } }] : []),
       ],
-      { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' } },
+      { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' }, ...(tolerations.length ? { tolerations } : {}) },
     ),
   );
   await createAll(kube, clients, ctx.signal);
@@ -87,14 +108,18 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
     results.set(i, r);
     for (const [name, ok] of r) if (!ok) failures.push({ pod: c.metadata.name!, container: name });
   });
-  const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled);
-  const diag = diagnoseMatrix(matrix);
+  const matrix = buildMatrix(nodes.map((n) => n.name), results, sampled, { maxPeers, excluded });
+  const matrixDiag = diagnoseMatrix(matrix);
+  const api = checkApiService(apiSvc, apiAddresses, nodes.map((n, i) => ({ node: n.name, ok: results.get(i)?.get(API_CONTAINER) })));
+  // Pod-to-pod trouble explains API trouble too: it leads; the kubernetes Service leads only on its own.
+  const diag = matrixDiag.status === 'pass' && api.status === 'fail' ? { status: 'fail' as const, summary: api.summary, why: api.why, fix: api.fix } : matrixDiag;
   const pods = servers.length + clients.length;
   const evidence: Record<string, unknown> = {
     matrix,
     podsCreated: pods,
     probes: [...results.values()].reduce((a, r) => a + r.size, 0),
     serviceIP: clusterIP,
+    kubernetesService: api,
     skippedNodes: skipped,
     serversUpMs,
     totalMs: Date.now() - started,
@@ -115,7 +140,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const detail = [formatMatrix(matrix), ...((evidence.logs as string[] | undefined) ?? []).map((l) => `log ${l}`)].join('\n');
   return {
     status: diag.status,
-    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')} (NotReady or cordoned)` : ''}`,
+    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')}` : ''}`,
     detail,
     why: diag.why,
     fix: diag.fix,

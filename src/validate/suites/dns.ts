@@ -8,8 +8,9 @@ import { parseProbeLogs } from '../../probe/index.js';
 import { buildProbePod, buildService } from '../objects.js';
 import { containerResults, isRunning, nodeOf, statusOf } from '../pod-state.js';
 import { explainStuck, formatEvents, waitPods } from '../pods.js';
-import { summarizeChecks, type Check } from '../checks.js';
+import { checkCoreDns, summarizeChecks, type Check } from '../checks.js';
 import type { ValidateSession } from '../session.js';
+import { listSchedulableNodes } from '../nodes.js';
 
 export async function runDns(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const kube = await s.kube();
@@ -17,19 +18,11 @@ export async function runDns(s: ValidateSession, ctx: StepContext): Promise<Step
   const corePods = (await kube.list('v1', 'Pod', { namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns', signal: ctx.signal })).items;
   const ready = corePods.filter((p) => statusOf(p).conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   const coreOk = corePods.length > 0 && ready.length === corePods.length;
-  checks.push(
-    corePods.length === 0
-      ? { name: 'coredns', status: 'fail', summary: 'no CoreDNS pods (kube-system, k8s-app=kube-dns)', why: 'nothing answers DNS queries in the cluster', fix: 'install CoreDNS (kubeadm and Talos deploy it by default; check kube-system)' }
-      : ready.length === 0
-        ? {
-            name: 'coredns',
-            status: 'fail',
-            summary: `CoreDNS is down: 0 of ${corePods.length} CoreDNS pods Ready`,
-            why: 'with no Ready CoreDNS pod the kube-dns Service has no endpoints and every name lookup times out',
-            fix: 'kubectl -n kube-system describe pods -l k8s-app=kube-dns; kubectl -n kube-system logs -l k8s-app=kube-dns (upstream resolver, loop detection, CNI)',
-          }
-        : { name: 'coredns', status: coreOk ? 'pass' : 'warn', summary: `${ready.length}/${corePods.length} CoreDNS pods Ready` },
-  );
+  const deployments = await kube.list('apps/v1', 'Deployment', { namespace: 'kube-system', signal: ctx.signal }).then((l) => l.items).catch(() => []);
+  const nodes = await s.nodes(ctx);
+  // When nodes are NotReady and control-plane runs too, it names them; CoreDNS pods down on those nodes are its consequence.
+  const controlPlaneRuns = (s.opts.only ?? ['control-plane']).includes('control-plane');
+  checks.push(checkCoreDns(corePods, ready.length, deployments, controlPlaneRuns ? nodes.filter((n) => !n.ready).map((n) => n.name) : []));
   const dnsSvc = await kube.get('v1', 'Service', 'kube-dns', 'kube-system', ctx.signal);
   const dnsIP = (dnsSvc?.spec as { clusterIP?: string } | undefined)?.clusterIP;
   checks.push(dnsSvc ? { name: 'kube-dns service', status: 'pass', summary: `kube-dns Service at ${dnsIP}` } : { name: 'kube-dns service', status: 'fail', summary: 'no kube-dns Service in kube-system', fix: 'pods\' resolv.conf points at the kube-dns Service IP; recreate it' });
@@ -44,12 +37,18 @@ export async function runDns(s: ValidateSession, ctx: StepContext): Promise<Step
     { container: 'fqdn', name: `gw-dns.${ns}.svc.${domain}`, expect: svcIP },
     { container: 'other-namespace', name: 'kubernetes.default' },
   ];
-  const nodes = await s.nodes(ctx);
   const beside = ready.map(nodeOf).find((n) => n && nodes.some((x) => x.name === n && x.ready)) ?? nodes.find((n) => n.schedulable)?.name;
   const pod = buildProbePod(b, 'dns-client', 'dns', names.map((n) => ({ name: n.container, probe: { kind: 'resolve' as const, name: n.name, timeoutS: 2 } })), beside ? { nodeName: beside } : {});
   await kube.create(pod, ctx.signal);
   const done = await waitPods(kube, ns, ['dns-client'], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
   if (done.stuck.length > 0) {
+    const skip = done.unschedulable.length ? s.blocked('dns', await listSchedulableNodes(kube, ctx.signal), 'name resolution') : undefined;
+    if (skip) {
+      checks.push({ name: 'lookups', status: 'skip', summary: skip.summary, why: skip.why });
+      const out = summarizeChecks('dns', checks, (skip.evidence ?? {}) as Record<string, unknown>);
+      // Nothing was tested and nothing else failed: the whole suite is "not tested".
+      return out.status === 'pass' ? { ...out, status: 'skip', summary: skip.summary } : out;
+    }
     const ev = await explainStuck(kube, ns, done.stuck, ctx.signal);
     checks.push({ name: 'lookups', status: 'fail', summary: `the DNS probe pod did not finish: ${ev.diagnosis.cause}`, fix: ev.diagnosis.fix });
     return summarizeChecks('dns', checks, { stuck: ev.pods, events: formatEvents(ev.events) });

@@ -1,19 +1,24 @@
 /**
  * NetworkPolicy enforcement, in a namespace of its own (its default-deny must not touch the other suites):
- * servers app=postgres (5432, and 3306 as a trap), app=mysql (3306), app=redis (6379). A baseline client proves
- * everything connects without policies; then default-deny plus the common two-rule egress policy go in, and a
- * second client must reach exactly what the policies allow. What "allowed" means comes from the same evaluator
+ * servers app=postgres (5432, and 3306 as a trap), app=mysql (3306), app=redis (6379), app=memcached (11211). A
+ * baseline client proves everything connects without policies; then default-deny plus the common two-rule egress
+ * policy (and a third rule to memcached) go in, with an ingress policy admitting the client to postgres, mysql and
+ * redis, and a second client must reach exactly what the policies allow. Each direction is proven on its own:
+ * postgres:3306 and redis:6379 only the client's Egress rules deny (their ingress admits the client);
+ * memcached:11211 only the default-deny's Ingress isolation denies (the client's egress allows it). What "allowed" means comes from the same evaluator
  * the lab uses (src/net/netpol.ts), so the expectation is derived from the policies, not hand-written.
  * All pods share one node: cross-node trouble is the connectivity suite's to report.
  */
 import type { StepContext, StepOutcome } from '../../run/types.js';
-import { isAllowed, type NetworkPolicy } from '../../net/netpol.js';
+import { verdictsByDirection, type NetworkPolicy } from '../../net/netpol.js';
 import { explainPolicy } from '../../net/netpol-explain.js';
 import type { KubeObject } from '../../kube/index.js';
 import { buildNetpolObjects, buildProbePod, ROLE_LABEL } from '../objects.js';
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { explainNoNode } from '../nodes.js';
+import { fixForNoNode } from '../pod-state.js';
 
 export interface NetpolTarget {
   container: string;
@@ -26,6 +31,7 @@ export const NETPOL_TARGETS: NetpolTarget[] = [
   { container: 'mysql-3306', app: 'mysql', port: 3306 },
   { container: 'postgres-3306', app: 'postgres', port: 3306 },
   { container: 'redis-6379', app: 'redis', port: 6379 },
+  { container: 'memcached-11211', app: 'memcached', port: 11211 },
 ];
 
 export interface NetpolRow {
@@ -33,21 +39,24 @@ export interface NetpolRow {
   expected: 'allowed' | 'denied';
   observed: 'connected' | 'blocked' | 'unknown';
   reason: string;
+  /** Which directions' rules deny it (from the evaluator): a leak of an ingress-only row means ingress is not enforced. */
+  deniedBy?: ('ingress' | 'egress')[];
 }
 
 /** Expected verdicts for the enforced client from the evaluator, given the policies and pod labels. */
-export function expectVerdicts(namespace: string, policies: NetworkPolicy[], clientLabels: Record<string, string>, serverLabels: Record<string, Record<string, string>>): Map<string, { allowed: boolean; reasons: string[] }> {
+export function expectVerdicts(namespace: string, policies: NetworkPolicy[], clientLabels: Record<string, string>, serverLabels: Record<string, Record<string, string>>): Map<string, { allowed: boolean; reasons: string[]; deniedBy: ('ingress' | 'egress')[] }> {
   const nsLabels = { 'kubernetes.io/metadata.name': namespace };
-  const out = new Map<string, { allowed: boolean; reasons: string[] }>();
+  const out = new Map<string, { allowed: boolean; reasons: string[]; deniedBy: ('ingress' | 'egress')[] }>();
   for (const t of NETPOL_TARGETS) {
-    const v = isAllowed(
+    const v = verdictsByDirection(
       {
         from: { ip: '10.0.0.1', podLabels: clientLabels, namespace, namespaceLabels: nsLabels, name: 'client' },
         to: { ip: '10.0.0.2', podLabels: serverLabels[t.app]!, namespace, namespaceLabels: nsLabels, name: t.app, port: t.port, protocol: 'TCP' },
       },
       policies,
     );
-    out.set(t.container, v);
+    const deniedBy = [...(v.egress.allowed ? [] : ['egress' as const]), ...(v.ingress.allowed ? [] : ['ingress' as const])];
+    out.set(t.container, { allowed: deniedBy.length === 0, reasons: [v.egress.reason, v.ingress.reason], deniedBy });
   }
   return out;
 }
@@ -83,6 +92,23 @@ export function diagnoseNetpol(rows: NetpolRow[], cni: string[] = []): { status:
       fix: 'use a CNI that enforces NetworkPolicy (spec.network.cni: cilium or calico), or enable its policy enforcement',
     };
   }
+  const onlyBy = (d: 'ingress' | 'egress') => rows.filter((r) => r.expected === 'denied' && r.deniedBy?.length === 1 && r.deniedBy[0] === d);
+  const ignored = (d: 'ingress' | 'egress') => onlyBy(d).length > 0 && onlyBy(d).every((r) => r.observed === 'connected');
+  const held = (d: 'ingress' | 'egress') => onlyBy(d).length > 0 && onlyBy(d).every((r) => r.observed === 'blocked');
+  for (const [dir, other] of [['ingress', 'egress'], ['egress', 'ingress']] as const) {
+    if (leaked.length > 0 && blocked.length === 0 && ignored(dir) && held(other) && leaked.every((r) => r.deniedBy?.includes(dir))) {
+      const Dir = dir === 'ingress' ? 'Ingress' : 'Egress';
+      const Other = other === 'ingress' ? 'Ingress' : 'Egress';
+      return {
+        status: 'fail',
+        summary: `${Dir} rules are not enforced: traffic only an ${Dir} rule denies got through (${onlyBy(dir).map((r) => r.target).join(', ')}); ${Other} rules are (${onlyBy(other).map((r) => r.target).join(', ')} blocked)`,
+        why: dir === 'ingress'
+          ? `the CNI${cni.length ? ` (${cni.join(', ')})` : ''} applies egress policy but not ingress: a pod's own ingress policy (and the namespace default-deny) does not protect it from other pods`
+          : `the CNI${cni.length ? ` (${cni.join(', ')})` : ''} applies ingress policy but not egress: pods reach anything their egress policy forbids unless the destination refuses it`,
+        fix: `check the CNI's ${dir} policy enforcement (Cilium: enable-policy and the ${dir} datapath, cilium monitor --type drop; Calico: felix logs) and its version`,
+      };
+    }
+  }
   if (leaked.length > 0) {
     return {
       status: 'fail',
@@ -99,20 +125,26 @@ export function diagnoseNetpol(rows: NetpolRow[], cni: string[] = []): { status:
       fix: 'check cluster-wide policies (CiliumClusterwideNetworkPolicy, GlobalNetworkPolicy) and the CNI agent logs',
     };
   }
-  return { status: 'pass', summary: `NetworkPolicy enforced: ${rows.filter((r) => r.expected === 'allowed').length} allowed connections passed, ${rows.filter((r) => r.expected === 'denied').length} denied ones were blocked` };
+  const dirs = (['egress', 'ingress'] as const).filter(held);
+  return {
+    status: 'pass',
+    summary: `NetworkPolicy enforced: ${rows.filter((r) => r.expected === 'allowed').length} allowed connections passed, ${rows.filter((r) => r.expected === 'denied').length} denied ones were blocked${dirs.length === 2 ? ' (ingress and egress each proven, default-deny in force)' : ''}`,
+  };
 }
 
 export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const kube = await s.kube();
-  const node = (await s.nodes(ctx)).find((n) => n.schedulable);
-  if (!node) return { status: 'fail', summary: 'no schedulable node to run the NetworkPolicy test on', fix: 'see the control-plane result' };
+  const allNodes = await s.nodes(ctx);
+  const node = allNodes.find((n) => n.schedulable);
+  if (!node) return s.blocked('netpol', allNodes, 'NetworkPolicy enforcement', { fix: fixForNoNode(allNodes) }) ?? { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so NetworkPolicy enforcement cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
   const ns = await s.namespace(ctx, 'netpol');
   const b = s.buildContext(ctx, ns);
-  const serverLabels: Record<string, Record<string, string>> = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' } };
+  const serverLabels: Record<string, Record<string, string>> = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' }, memcached: { app: 'memcached' } };
   const servers = [
     buildProbePod(b, 'postgres', 'netpol', [{ name: 'pg', probe: { kind: 'serve', port: 5432 } }, { name: 'trap', probe: { kind: 'serve', port: 3306 } }], { nodeName: node.name, labels: serverLabels.postgres, restartPolicy: 'Always' }),
     buildProbePod(b, 'mysql', 'netpol', [{ name: 'mysql', probe: { kind: 'serve', port: 3306 } }], { nodeName: node.name, labels: serverLabels.mysql, restartPolicy: 'Always' }),
     buildProbePod(b, 'redis', 'netpol', [{ name: 'redis', probe: { kind: 'serve', port: 6379 } }], { nodeName: node.name, labels: serverLabels.redis, restartPolicy: 'Always' }),
+    buildProbePod(b, 'memcached', 'netpol', [{ name: 'memcached', probe: { kind: 'serve', port: 11211 } }], { nodeName: node.name, labels: serverLabels.memcached, restartPolicy: 'Always' }),
   ];
   await createAll(kube, servers, ctx.signal);
   const up = await waitPods(kube, ns, servers.map((p) => p.metadata.name!), 'running', { timeoutMs: s.timeoutMs, signal: ctx.signal });
@@ -164,17 +196,17 @@ export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<S
   const rows: NetpolRow[] = NETPOL_TARGETS.map((t) => {
     const e = expected.get(t.container)!;
     const r = results.get(t.container);
-    return { target: `${t.app}:${t.port}`, expected: e.allowed ? 'allowed' : 'denied', observed: r === undefined ? 'unknown' : r ? 'connected' : 'blocked', reason: e.reasons.join('; ') };
+    return { target: `${t.app}:${t.port}`, expected: e.allowed ? 'allowed' : 'denied', observed: r === undefined ? 'unknown' : r ? 'connected' : 'blocked', reason: e.reasons.join('; '), deniedBy: e.deniedBy };
   });
   const daemonSets = await kube.list('apps/v1', 'DaemonSet', { signal: ctx.signal }).then((l) => l.items.map((d) => d.metadata.name!)).catch(() => [] as string[]);
   const diag = diagnoseNetpol(rows, detectCni(daemonSets));
-  const table = rows.map((r) => `${r.target.padEnd(14)} expected ${r.expected.padEnd(7)} observed ${r.observed}`);
+  const table = rows.map((r) => `${r.target.padEnd(16)} expected ${r.expected.padEnd(7)} observed ${r.observed.padEnd(9)}${r.deniedBy?.length ? ` (denied by ${r.deniedBy.join(' and ')})` : ''}`);
   const explained = policies.flatMap((p) => explainPolicy(p as unknown as NetworkPolicy));
   const egressRule = explainPolicy(policies[1] as unknown as NetworkPolicy).find((l) => l.startsWith('egress allowed'));
   return {
     status: diag.status,
     summary: diag.summary,
-    detail: [...table, `client policy: ${egressRule ?? ''}; default-deny for everything else`].join('\n'),
+    detail: [...table, `client policy: ${egressRule ?? ''}; default-deny (ingress and egress) for everything else`].join('\n'),
     why: diag.why,
     fix: diag.fix,
     evidence: { node: node.name, rows, policies: explained },

@@ -10,8 +10,9 @@ import type { KubeObject, EventSummary } from '../../kube/index.js';
 import { checksumContent, parseProbeLogs } from '../../probe/index.js';
 import { buildProbePod, buildPvc, preferNotNodes } from '../objects.js';
 import { containerResults, nodeOf, statusOf } from '../pod-state.js';
-import { explainStuck, formatEvents, seconds, waitPods } from '../pods.js';
+import { explainStuck, formatEvents, seconds, waitPods, type StuckEvidence } from '../pods.js';
 import type { ValidateSession } from '../session.js';
+import { listSchedulableNodes, type NodeInfo } from '../nodes.js';
 
 const DEFAULT_ANNOTATIONS = ['storageclass.kubernetes.io/is-default-class', 'storageclass.beta.kubernetes.io/is-default-class'];
 
@@ -31,6 +32,38 @@ export function diagnosePendingClaim(sc: KubeObject | undefined, events: EventSu
   };
 }
 
+/**
+ * A storage test pod the scheduler refused: a scheduling finding with the scheduler's reason, not a provisioner's
+ * fault (with WaitForFirstConsumer the claim waits for exactly this pod, so a Pending claim proves nothing).
+ */
+export function notScheduled(s: ValidateSession, pod: string, ev: StuckEvidence, nodes: NodeInfo[]): StepOutcome {
+  const detail = [...ev.pods, ...formatEvents(ev.events)].join('\n');
+  const skip = s.blocked('storage', nodes, 'storage', { detail, fix: ev.diagnosis.fix, evidence: { pod, stuck: ev.pods, events: ev.events } });
+  if (skip) return skip;
+  return {
+    status: 'fail',
+    summary: `the storage test pod ${pod} was not scheduled: ${ev.diagnosis.cause}`,
+    detail: [...ev.pods, ...formatEvents(ev.events)].join('\n'),
+    why: 'a scheduling problem, not the volume provisioner: storage could not be tested because no pod can be placed',
+    fix: ev.diagnosis.fix,
+    evidence: { finding: 'scheduling', pod, stuck: ev.pods, events: ev.events },
+  };
+}
+
+/**
+ * More than one default StorageClass: Kubernetes gives a claim without storageClassName the newest one (1.26+;
+ * older API servers refuse the claim), so which storage a chart gets depends on creation order. A warning naming them.
+ */
+export function multipleDefaults(defaults: KubeObject[]): { summary: string; fix: string } | undefined {
+  if (defaults.length < 2) return undefined;
+  const names = defaults.map((c) => c.metadata.name!);
+  const newest = [...defaults].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''))[0]!.metadata.name!;
+  return {
+    summary: `${defaults.length} StorageClasses are marked default (${names.join(', ')}): claims without storageClassName get the newest (${newest}), not a choice`,
+    fix: `keep one default: kubectl patch storageclass ${names.find((n) => n !== newest) ?? names[1]} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}'`,
+  };
+}
+
 export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<StepOutcome> {
   const kube = await s.kube();
   const k = await import('../../kube/index.js');
@@ -47,10 +80,11 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
       evidence: { classes: classes.map((c) => c.metadata.name) },
     };
   }
-  const sc = defaults[0]!;
+  // The class a claim without storageClassName gets: the newest default.
+  const sc = [...defaults].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''))[0]!;
   const mode = String(sc.volumeBindingMode ?? 'Immediate');
   const notes: string[] = [];
-  if (defaults.length > 1) notes.push(`${defaults.length} default classes (${defaults.map((c) => c.metadata.name).join(', ')}): the newest wins`);
+  const twoDefaults = multipleDefaults(defaults);
 
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
@@ -96,6 +130,7 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
   const writerAt = Date.now();
   await kube.create(buildProbePod(b, 'writer', 'storage', [{ name: 'write', probe: { kind: 'write-file', path: '/data/groundwork-check', content }, volumeMounts: mount }], { volumes: volume }), ctx.signal);
   const w = await waitPods(kube, ns, ['writer'], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
+  if (w.unschedulable.length > 0) return notScheduled(s, 'writer', await explainStuck(kube, ns, w.stuck, ctx.signal), await listSchedulableNodes(kube, ctx.signal));
   if (w.stuck.length > 0) {
     if (!bound) {
       bound = await claimState(1);
@@ -125,6 +160,7 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
     ctx.signal,
   );
   const r = await waitPods(kube, ns, ['reader'], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
+  if (r.unschedulable.length > 0) return notScheduled(s, 'reader', await explainStuck(kube, ns, r.stuck, ctx.signal), await listSchedulableNodes(kube, ctx.signal));
   if (r.stuck.length > 0) {
     const ev = await explainStuck(kube, ns, r.stuck, ctx.signal);
     return { status: 'fail', summary: `the reader pod did not finish: ${ev.diagnosis.cause}`, detail: [...ev.pods, ...formatEvents(ev.events)].join('\n'), fix: ev.diagnosis.fix, evidence: { stuck: ev.pods, events: ev.events } };
@@ -165,9 +201,11 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
   } else if (pvName) notes.push(`PersistentVolume ${pvName} has reclaimPolicy ${reclaim}: it stays after the claim (delete it by hand)`);
 
   const summary = `StorageClass ${sc.metadata.name} (${String(sc.provisioner)}, ${mode}): bound in ${seconds(bindMs ?? 0)}, attached in ${seconds(attachMs)}, data read back ${readerNode !== writerNode ? `on another node (${writerNode} -> ${readerNode})` : `on ${readerNode}`}${releasedMs !== undefined ? `, volume released in ${seconds(releasedMs)}` : ''}`;
+  if (twoDefaults) notes.unshift(twoDefaults.summary);
   return {
-    status: notes.some((n) => n.includes('reclaimPolicy')) ? 'warn' : 'pass',
-    summary,
+    status: twoDefaults || notes.some((n) => n.includes('reclaimPolicy')) ? 'warn' : 'pass',
+    summary: twoDefaults ? `${twoDefaults.summary}; ${summary}` : summary,
+    ...(twoDefaults ? { why: 'which storage a chart gets depends on which class was created last', fix: twoDefaults.fix } : {}),
     detail: notes.join('\n') || undefined,
     evidence: { storageClass: sc.metadata.name, provisioner: sc.provisioner, bindingMode: mode, bindMs, attachMs, releasedMs, writerNode, readerNode, volume: pvName, sha256: sha, notes },
   };
