@@ -7,7 +7,11 @@
  * - Keys: `clientKey` is authorized for every user; `wrongKey` for none.
  * - The remote PATH: `remotePath` dirs come first on the PATH every session gets (sshd's SetEnv, which overrides
  *   the default environment), so strict fakes placed there answer for kubeadm or etcdctl on "the node".
- * - `knownHostsFile()` hands out a new empty known_hosts file (first contact), `hostKeyLine()` what ssh writes.
+ * - `knownHostsFile()` hands out a new empty known_hosts file (first contact).
+ * - The node's own files: sshd runs in a private mount namespace (unshare -m) where /etc and /var/lib are
+ *   overlays whose upper dirs are in the temp dir, so what a session writes there (/etc/groundwork,
+ *   /etc/kubernetes/admin.conf, a snapshot in /var/lib) lands in the temp dir (`nodeFile()` finds it) and the
+ *   machine's own /etc and /var/lib stay untouched. Everything else (/tmp, /home) is the machine's.
  *
  * Needs root (sshd changes to the logged-in user); a missing sshd, ssh or gwtest fails the test, never skips it.
  */
@@ -29,6 +33,8 @@ export interface TestSshd {
   /** A private key no user authorizes. */
   wrongKey: string;
   pid: number;
+  /** Where a file the node wrote under an overlaid dir (/etc, /var/lib) is, seen from the test. */
+  nodeFile(file: string): string;
   /** A new, empty known_hosts file (readable by the test only). */
   knownHostsFile(): string;
   /** sshd's log so far (-e: to stderr). */
@@ -86,7 +92,13 @@ async function waitForBanner(host: string, port: number, child: ChildProcess, ti
   throw new Error(`sshd on ${host}:${port} sent no banner within ${timeoutMs} ms:\n${log()}`);
 }
 
-export async function startSshd(opts: { remotePath?: string[]; users?: string[] } = {}): Promise<TestSshd> {
+export const OVERLAID = ['/etc', '/var/lib'];
+
+/**
+ * `clientKey`: authorize this existing private key (its .pub beside it) instead of a new one, so that several
+ * "nodes" take the one key of a spec.
+ */
+export async function startSshd(opts: { remotePath?: string[]; users?: string[]; clientKey?: string } = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: run .ci/ensure-tools (apt-get install openssh-server)`);
   if (process.getuid?.() !== 0) throw new Error('the real-sshd tests run sshd, which must start as root');
   const users = opts.users ?? ['root', TEST_USER];
@@ -97,9 +109,9 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[] 
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-sshd-'));
   chmodSync(dir, 0o755); // gwtest's session reads its authorized_keys and the fakes under here
   const hostKey = path.join(dir, 'host_ed25519');
-  const clientKey = path.join(dir, 'client_ed25519');
+  const clientKey = opts.clientKey ?? path.join(dir, 'client_ed25519');
   const wrongKey = path.join(dir, 'wrong_ed25519');
-  for (const k of [hostKey, clientKey, wrongKey]) must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', path.basename(k), '-f', k]);
+  for (const k of opts.clientKey ? [hostKey, wrongKey] : [hostKey, clientKey, wrongKey]) must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', path.basename(k), '-f', k]);
   const pub = readFileSync(`${clientKey}.pub`, 'utf8');
   for (const u of users) {
     const d = path.join(dir, 'keys', u);
@@ -137,7 +149,15 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[] 
   );
   must(SSHD, ['-t', '-f', config]);
 
-  const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const overlays = OVERLAID.map((d) => {
+    const base = path.join(dir, 'node', d.slice(1).replace(/\//g, '_'));
+    mkdirSync(path.join(base, 'up'), { recursive: true });
+    mkdirSync(path.join(base, 'work'), { recursive: true });
+    return { dir: d, upper: path.join(base, 'up'), work: path.join(base, 'work') };
+  });
+  // unshare execs sh, which execs sshd: the child's pid is sshd's, and the namespace dies with it and its sessions.
+  const mounts = overlays.map((o) => `mount -t overlay overlay -o lowerdir=${o.dir},upperdir=${o.upper},workdir=${o.work} ${o.dir}`).join(' && ');
+  const child = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', `${mounts} && exec ${SSHD} -D -e -f ${config}`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let log = '';
   child.stderr?.on('data', (c: Buffer) => {
     log = (log + c.toString()).slice(-20_000);
@@ -157,6 +177,11 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[] 
     clientKey,
     wrongKey,
     pid: child.pid!,
+    nodeFile(file: string) {
+      const o = overlays.find((x) => file.startsWith(`${x.dir}/`));
+      if (!o) throw new Error(`${file} is not under an overlaid dir (${OVERLAID.join(', ')})`);
+      return path.join(o.upper, file.slice(o.dir.length + 1));
+    },
     knownHostsFile() {
       const f = path.join(dir, `known_hosts-${++n}`);
       writeFileSync(f, '', { mode: 0o600 });
