@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/load.js';
 import { createFakeTools, type FakeTools } from '../helpers/fake-tools.js';
-import { startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
+import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
 import { runBootstrap, SECRETS, tempDir } from '../bootstrap/worlds.js';
 
 const CA_HASH = `sha256:${'ab'.repeat(32)}`;
@@ -69,6 +69,66 @@ function localTools(dir: string): FakeTools {
   return { ...fakes, env: { ...fakes.env, PATH: `${fakes.path}:${real}` } };
 }
 
+function specText(o: { cp: { host: string; port: number }; worker: { host: string; port: number }; cpUser: string; workerUser: string; key: string; knownHosts: string }): string {
+  return `apiVersion: groundwork.dev/v1alpha1
+kind: Cluster
+metadata: { name: ssh-real }
+spec:
+  kubernetesVersion: "1.32.4"
+  endpoint: https://${o.cp.host}:6443
+  bootstrap:
+    method: kubeadm
+    kubeadm:
+      ssh: { user: ${o.cpUser}, port: ${o.cp.port}, identityFile: ${o.key}, knownHostsFile: ${o.knownHosts} }
+  nodes:
+    - { name: cp-1, address: ${o.cp.host}, role: control-plane }
+    - { name: w-1, address: ${o.worker.host}, role: worker, ssh: { user: ${o.workerUser}, port: ${o.worker.port} } }
+  network:
+    cni: calico
+`;
+}
+
+describe('kubeadm bootstrap over real ssh: a node that refuses the key, a node that never answers', () => {
+  it('a wrong key stops the run at check-nodes naming the node, its user@host and port, and "Permission denied (publickey)"', async () => {
+    const cp = await startSshd({ remotePath: [remote.binDir] });
+    nodes.push(cp);
+    // This node authorizes a key of its own, not the spec's.
+    const worker = await startSshd({ remotePath: [remote.binDir] });
+    nodes.push(worker);
+    remote.setRules({ kubeadm: [] });
+    const loaded = parseSpec(specText({ cp, worker, cpUser: 'root', workerUser: TEST_USER, key: cp.clientKey, knownHosts: cp.knownHostsFile() }), 'cluster.yaml');
+    const r = await runBootstrap(loaded, localTools(tempDir('gw-ssh-bootstrap-local-')), tempDir('gw-ssh-bootstrap-state-'));
+    expect(r.summary.status).toBe('fail');
+    const fail = r.summary.results.find((x) => x.status === 'fail')!;
+    expect(fail.id).toBe('check-nodes');
+    expect(r.output).toContain(`1 of 2 nodes cannot be reached over SSH`);
+    expect(r.output).toContain(`w-1 (${worker.host}) does not answer`);
+    expect(r.output).toContain(`${TEST_USER}@${worker.host}: Permission denied (publickey`);
+    // The advice names w-1's own user and port, not the spec-wide ones.
+    expect(r.output).toMatch(new RegExp(`fix: .*w-1: ${TEST_USER}@${worker.host.replace(/\./g, '\\.')} port ${worker.port}`));
+    expect(r.output).not.toMatch(new RegExp(`fix: .*cp-1:`));
+    expect(remote.calls()).toEqual([]);
+  }, 60_000);
+
+  it('a node that accepts TCP and never answers fails check-nodes on the banner-exchange timeout', async () => {
+    const cp = await startSshd({ remotePath: [remote.binDir] });
+    nodes.push(cp);
+    const silent = await startSilentListener();
+    try {
+      remote.setRules({ kubeadm: [] });
+      const loaded = parseSpec(specText({ cp, worker: silent, cpUser: TEST_USER, workerUser: 'root', key: cp.clientKey, knownHosts: cp.knownHostsFile() }), 'cluster.yaml');
+      const r = await runBootstrap(loaded, localTools(tempDir('gw-ssh-bootstrap-local-')), tempDir('gw-ssh-bootstrap-state-'));
+      expect(r.summary.status).toBe('fail');
+      expect(r.summary.results.find((x) => x.status === 'fail')!.id).toBe('check-nodes');
+      expect(r.output).toContain(`w-1 (${silent.host}) does not answer`);
+      // ssh's last word on it: which host and port timed out (after "Connection timed out during banner exchange").
+      expect(r.output).toContain(`Connection to ${silent.host} port ${silent.port} timed out`);
+    } finally {
+      await silent.stop();
+    }
+  }, 60_000);
+});
+
 describe.each([
   ['root', TEST_USER],
   [TEST_USER, 'root'],
@@ -78,25 +138,7 @@ describe.each([
     remote.setRules(remoteKubeadm(cp.host));
     const stateDir = tempDir('gw-ssh-bootstrap-state-');
     const knownHosts = cp.knownHostsFile();
-    const loaded = parseSpec(
-      `apiVersion: groundwork.dev/v1alpha1
-kind: Cluster
-metadata: { name: ssh-real }
-spec:
-  kubernetesVersion: "1.32.4"
-  endpoint: https://${cp.host}:6443
-  bootstrap:
-    method: kubeadm
-    kubeadm:
-      ssh: { user: ${cpUser}, port: ${cp.port}, identityFile: ${cp.clientKey}, knownHostsFile: ${knownHosts} }
-  nodes:
-    - { name: cp-1, address: ${cp.host}, role: control-plane }
-    - { name: w-1, address: ${worker.host}, role: worker, ssh: { user: ${workerUser}, port: ${worker.port} } }
-  network:
-    cni: calico
-`,
-      'cluster.yaml',
-    );
+    const loaded = parseSpec(specText({ cp, worker, cpUser, workerUser, key: cp.clientKey, knownHosts }), 'cluster.yaml');
     const local = localTools(tempDir('gw-ssh-bootstrap-local-'));
     const r = await runBootstrap(loaded, local, stateDir);
     expect(r.summary.status, r.output).toBe('pass');
