@@ -96,9 +96,10 @@ export const OVERLAID = ['/etc', '/var/lib'];
 
 /**
  * `clientKey`: authorize this existing private key (its .pub beside it) instead of a new one, so that several
- * "nodes" take the one key of a spec.
+ * "nodes" take the one key of a spec. `nodeFiles`: files the node has from the start (root's, under /etc or
+ * /var/lib), e.g. kubeadm's etcd client certificates.
  */
-export async function startSshd(opts: { remotePath?: string[]; users?: string[]; clientKey?: string } = {}): Promise<TestSshd> {
+export async function startSshd(opts: { remotePath?: string[]; users?: string[]; clientKey?: string; nodeFiles?: Record<string, { content: string; mode: number }> } = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: run .ci/ensure-tools (apt-get install openssh-server)`);
   if (process.getuid?.() !== 0) throw new Error('the real-sshd tests run sshd, which must start as root');
   const users = opts.users ?? ['root', TEST_USER];
@@ -155,6 +156,14 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[];
     mkdirSync(path.join(base, 'work'), { recursive: true });
     return { dir: d, upper: path.join(base, 'up'), work: path.join(base, 'work') };
   });
+  for (const [file, f] of Object.entries(opts.nodeFiles ?? {})) {
+    const o = overlays.find((x) => file.startsWith(`${x.dir}/`));
+    if (!o) throw new Error(`node file ${file} is not under ${OVERLAID.join(' or ')}`);
+    const at = path.join(o.upper, file.slice(o.dir.length + 1));
+    mkdirSync(path.dirname(at), { recursive: true, mode: 0o755 });
+    writeFileSync(at, f.content, { mode: f.mode });
+    chmodSync(at, f.mode);
+  }
   // unshare execs sh, which execs sshd: the child's pid is sshd's, and the namespace dies with it and its sessions.
   const mounts = overlays.map((o) => `mount -t overlay overlay -o lowerdir=${o.dir},upperdir=${o.upper},workdir=${o.work} ${o.dir}`).join(' && ');
   const child = spawn('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', `${mounts} && exec ${SSHD} -D -e -f ${config}`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
