@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
 import { runDrill } from '../../src/drill/index.js';
 import { KUBEADM_ETCD } from '../../src/drill/targets.js';
 import type { SshEndpoint } from '../../src/net/ssh-argv.js';
@@ -121,4 +122,44 @@ describe('drill --kubeadm against a host that accepts TCP and never answers', ()
       await silent.stop();
     }
   }, 60_000);
+});
+
+describe('groundwork drill --kubeadm (the CLI) through a real sshd', () => {
+  it('takes the port, key and known_hosts from --ssh-port, --ssh-identity and --ssh-known-hosts, as a sudo user', async () => {
+    writeFileSync(shimLog, '');
+    const knownHosts = sshd.knownHostsFile();
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    // The drill runs its tools from this process's PATH: only the real etcd 3.6 programs, ssh and scp.
+    const saved = process.env.PATH;
+    process.env.PATH = localPath;
+    let code: number;
+    try {
+      code = await main(
+        ['drill', '--kubeadm', `${TEST_USER}@${sshd.host}`, '--ssh-port', String(sshd.port), '--ssh-identity', sshd.clientKey, '--ssh-known-hosts', knownHosts, '--json', '--state-dir', path.join(tmp, 'state-cli')],
+        { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true', PATH: localPath }, cwd: tmp },
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+    const report = (JSON.parse(out) as { drill: { status: string; source?: { total: number }; restored?: { total: number }; reasons: string[] } }).drill;
+    expect(report.reasons.filter((r) => !r.startsWith('verify (warning): '))).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.restored?.total).toBe(report.source?.total);
+    expect(readFileSync(shimLog, 'utf8')).toMatch(/^snapshot save \/var\/lib\/etcd-drill-/m);
+    expect(readFileSync(knownHosts, 'utf8')).not.toBe('');
+  }, 120_000);
+
+  it.each([
+    [['--kubeadm', 'root@127.0.0.5', '--ssh-port', '0'], /--ssh-port "0" is not a port/],
+    [['--snapshot', 'a.db', '--ssh-port', '22'], /--ssh-port, --ssh-identity and --ssh-known-hosts go with --kubeadm/],
+  ])('drill %j is a usage error', async (args, want) => {
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await main(['drill', ...args], { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd: tmp });
+    expect(code).toBe(2);
+    expect(err).toMatch(want);
+  });
 });
