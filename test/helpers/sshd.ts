@@ -95,11 +95,12 @@ async function waitForBanner(host: string, port: number, child: ChildProcess, ti
 export const OVERLAID = ['/etc', '/var/lib'];
 
 /**
+ * `host`: the address to listen on (default a random 127.0.0.x; `::1` for IPv6).
  * `clientKey`: authorize this existing private key (its .pub beside it) instead of a new one, so that several
  * "nodes" take the one key of a spec. `nodeFiles`: files the node has from the start (root's, under /etc or
  * /var/lib), e.g. kubeadm's etcd client certificates.
  */
-export async function startSshd(opts: { remotePath?: string[]; users?: string[]; clientKey?: string; nodeFiles?: Record<string, { content: string; mode: number }> } = {}): Promise<TestSshd> {
+export async function startSshd(opts: { remotePath?: string[]; users?: string[]; clientKey?: string; nodeFiles?: Record<string, { content: string; mode: number }>; host?: string } = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: run .ci/ensure-tools (apt-get install openssh-server)`);
   if (process.getuid?.() !== 0) throw new Error('the real-sshd tests run sshd, which must start as root');
   const users = opts.users ?? ['root', TEST_USER];
@@ -122,14 +123,14 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[];
     chownSync(path.join(d, 'authorized_keys'), ids[u]!.uid, ids[u]!.gid);
   }
 
-  const host = loopbackHost();
+  const host = opts.host ?? loopbackHost();
   const port = await freePortOn(host);
   const remotePath = [...(opts.remotePath ?? []), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
   const config = path.join(dir, 'sshd_config');
   writeFileSync(
     config,
     [
-      `ListenAddress ${host}:${port}`,
+      `ListenAddress ${host.includes(':') ? `[${host}]` : host}:${port}`,
       `HostKey ${hostKey}`,
       `PidFile ${path.join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${path.join(dir, 'keys', '%u', 'authorized_keys')}`,

@@ -137,3 +137,25 @@ describe('a host that accepts TCP and never answers', () => {
     }
   });
 });
+
+describe('an IPv6 node (::1)', () => {
+  it('ssh takes the bare address, scp the bracketed one: upload and download as the sudo user', async () => {
+    const v6 = await startSshd({ host: '::1' });
+    try {
+      const e: SshEndpoint = { host: '::1', port: v6.port, user: TEST_USER, identityFile: v6.clientKey, knownHostsFile: v6.knownHostsFile() };
+      const r = await run(buildSshArgv(e, ['id', '-u'], { asRoot: true }));
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe('0');
+      const local = path.join(tmp, 'v6-up');
+      writeFileSync(local, 'v6\n');
+      const up = await runAll(buildUploadAsRootArgvs(e, local, '/etc/groundwork-v6.conf'));
+      expect(up.code).toBe(0);
+      expect(readFileSync(v6.nodeFile('/etc/groundwork-v6.conf'), 'utf8')).toBe('v6\n');
+      const back = path.join(tmp, 'v6-down');
+      expect((await runAll(buildDownloadAsRootArgvs(e, '/etc/groundwork-v6.conf', back))).code).toBe(0);
+      expect(readFileSync(back, 'utf8')).toBe('v6\n');
+    } finally {
+      await v6.stop();
+    }
+  });
+});
