@@ -345,7 +345,7 @@ export function createDrill(opts: DrillOptions): Drill {
             throw err;
           }
           if (err instanceof UserError) out = { status: 'fail', summary: err.message, ...(err.why ? { why: err.why } : {}), ...(err.fix ? { fix: err.fix } : {}) };
-          else if (err instanceof ToolError) out = { status: 'fail', summary: toolFailure(err), detail: err.stderrTail, ...(TOOL_FIX[name] ? { fix: TOOL_FIX[name] } : {}) };
+          else if (err instanceof ToolError) out = { status: 'fail', summary: err.message, detail: err.stderrTail, ...(TOOL_FIX[name] ? { fix: TOOL_FIX[name] } : {}) };
           else if (err instanceof OutputParseError) out = { status: 'fail', summary: err.message, why: 'an etcd tool answered in a form groundwork does not know (a version it was not tested with?)' };
           else {
             // A bug: the engine renders it as one; the drill's own record still says where it happened.
@@ -364,17 +364,6 @@ export function createDrill(opts: DrillOptions): Drill {
   }
 
   const skip = (summary: string): StepOutcome => ({ status: 'skip', summary });
-
-  /**
-   * A failed tool in words: its exit code and the last lines it printed (ssh's own "user@host: Permission denied
-   * (publickey)." or "Connection timed out during banner exchange"), and for ssh/scp the node they went to.
-   */
-  function toolFailure(err: ToolError): string {
-    const tail = err.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Warning: Permanently added /.test(l)).slice(-2).join(' | ');
-    const program = path.basename(err.argv[0] ?? '');
-    const to = target.kind === 'kubeadm' && (program === 'ssh' || program === 'scp') ? ` (${sshDestination(target.ssh)}, port ${target.ssh.port ?? 22})` : '';
-    return `${err.message}${to}${tail ? `: ${tail}` : ''}`;
-  }
 
   // --- helpers that talk to etcd -------------------------------------------------------------------------
 
