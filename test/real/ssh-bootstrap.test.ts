@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/load.js';
-import { createFakeTools, type FakeTools } from '../helpers/fake-tools.js';
+import { createFakeTools, type FakeToolSpec, type FakeTools } from '../helpers/fake-tools.js';
 import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
 import { runBootstrap, SECRETS, tempDir } from '../bootstrap/worlds.js';
 
@@ -40,7 +40,7 @@ async function twoNodes(): Promise<[TestSshd, TestSshd]> {
   return [first, second];
 }
 
-function remoteKubeadm(first: string) {
+function remoteKubeadm(first: string): FakeToolSpec {
   return {
     kubeadm: [
       {
