@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSpec } from '../../src/spec/load.js';
+import { DEFAULT_KUBERNETES_VERSION } from '../../src/spec/versions.js';
 import { createFakeTools, type FakeToolSpec, type FakeTools } from '../helpers/fake-tools.js';
 import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
 import { runBootstrap, SECRETS, tempDir } from '../bootstrap/worlds.js';
@@ -74,7 +75,7 @@ function specText(o: { cp: { host: string; port: number }; worker: { host: strin
 kind: Cluster
 metadata: { name: ssh-real }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "${DEFAULT_KUBERNETES_VERSION}"
   endpoint: https://${o.cp.host}:6443
   bootstrap:
     method: kubeadm

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPreflightStage } from '../../src/preflight/stage.js';
 import type { StepOutcome } from '../../src/run/types.js';
 import { parseSpec } from '../../src/spec/load.js';
+import { DEFAULT_KUBERNETES_VERSION } from '../../src/spec/versions.js';
 import { createTestContext } from '../helpers/context.js';
 import { createFakeTools, type FakeTools } from '../helpers/fake-tools.js';
 import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
@@ -21,7 +22,7 @@ let tmp: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'gw-ssh-preflight-'));
   chmodSync(tmp, 0o755);
-  fakes = createFakeTools(path.join(tmp, 'fakes'), { kubeadm: [{ match: ['version', '-o', 'short'], stdout: 'v1.32.4\n' }] });
+  fakes = createFakeTools(path.join(tmp, 'fakes'), { kubeadm: [{ match: ['version', '-o', 'short'], stdout: `v${DEFAULT_KUBERNETES_VERSION}\n` }] });
   sshd = await startSshd({ remotePath: [fakes.binDir] });
 });
 afterAll(async () => {
@@ -36,7 +37,7 @@ function spec(o: { host: string; port: number; user: string; key: string; knownH
 kind: Cluster
 metadata: { name: ssh-real }
 spec:
-  kubernetesVersion: "1.32.4"
+  kubernetesVersion: "${DEFAULT_KUBERNETES_VERSION}"
   endpoint: https://${o.host}:6443
   bootstrap:
     method: kubeadm
@@ -71,7 +72,7 @@ describe.each(['root', TEST_USER])('preflight of a kubeadm node over real ssh as
     expect(r['memory-cp-1']!.status).not.toBe('fail');
     expect(r['kernel-cp-1']!.summary).toContain(os.release());
     // The fake kubeadm first on the node's PATH answered (under sudo for the non-root user).
-    expect(r['kubeadm-cp-1']).toMatchObject({ status: 'pass', summary: `cp-1 (${sshd.host}) has kubeadm 1.32.4` });
+    expect(r['kubeadm-cp-1']).toMatchObject({ status: 'pass', summary: `cp-1 (${sshd.host}) has kubeadm ${DEFAULT_KUBERNETES_VERSION}` });
     // The fdatasync timing wrote beside the etcd data dir, as root.
     expect(r['etcd-disk-fsync-cp-1']!.summary).toMatch(/fdatasync|dsync|fio/);
     expect(r['etcd-disk-fsync-cp-1']!.summary).not.toMatch(/could not time/);
