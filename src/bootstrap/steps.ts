@@ -17,6 +17,7 @@ import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { BootstrapLayout } from './files.js';
 import { renderYamlDocs } from './files.js';
 import { Secret } from '../run/secret.js';
+import { endpointForNode, needsSudo, sshDestination } from '../net/ssh-argv.js';
 import {
   REMOTE,
   buildKubeadmInitRemote,
@@ -126,14 +127,23 @@ export function buildSshCheckNodesStep(spec: Spec, parallel: number): Step {
     preview: { argv: spec.spec.nodes.map(argvOf), note: `at most ${parallel} at a time` },
     async run(ctx) {
       const problems: string[] = [];
+      const failed: NodeSpec[] = [];
       await mapLimit(spec.spec.nodes, parallel, async (n) => {
         const r = await ctx.exec(argvOf(n), { allowFailure: true, timeoutMs: 30_000 });
-        if (r.exitCode !== 0) problems.push(`${nodeLabel(n)} does not answer: \`${argvOf(n).join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);
+        if (r.exitCode !== 0) {
+          problems.push(`${nodeLabel(n)} does not answer: \`${argvOf(n).join(' ')}\` exited ${r.exitCode}: ${lastLine(r)}`);
+          failed.push(n);
+        }
       });
       if (problems.length > 0) {
+        // Each failed node with its own user and port (a node's ssh settings override the spec's).
+        const where = failed.map((n) => {
+          const ep = endpointForNode(spec, n);
+          return `${n.name}: ${sshDestination(ep)} port ${ep.port ?? 22}${needsSudo(ep) ? ', passwordless sudo' : ''}`;
+        });
         throw new UserError(`${problems.length} of ${spec.spec.nodes.length} nodes cannot be reached over SSH:\n  ${problems.join('\n  ')}`, {
           why: 'kubeadm runs on each node through ssh with the key in spec.bootstrap.kubeadm.ssh, without prompting',
-          fix: `check the address, that sshd listens on port ${spec.spec.bootstrap.kubeadm.ssh.port} and that the key is authorised for ${spec.spec.bootstrap.kubeadm.ssh.user}; ${RESUME}`,
+          fix: `check the address, that sshd listens on the port and that the key ${spec.spec.bootstrap.kubeadm.ssh.identityFile} is authorised for the user (${where.join('; ')}); ${RESUME}`,
         });
       }
       return { status: 'pass', summary: `${spec.spec.nodes.length} nodes answer over SSH` };

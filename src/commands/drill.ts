@@ -8,6 +8,9 @@ interface DrillFlags {
   cert?: string;
   key?: string;
   kubeadm?: string;
+  sshPort?: string;
+  sshIdentity?: string;
+  sshKnownHosts?: string;
   talos?: string;
   talosconfig?: string;
   snapshot?: string;
@@ -30,7 +33,10 @@ const mod: CommandModule = {
       .option('--cacert <file>', 'CA bundle for --endpoints')
       .option('--cert <file>', 'client certificate for --endpoints')
       .option('--key <file>', 'client key for --endpoints (the path is passed on; its contents are never printed)')
-      .option('--kubeadm <host>', 'a kubeadm control plane: etcdctl runs there over ssh with its etcd client certs')
+      .option('--kubeadm <[user@]host>', 'a kubeadm control plane: etcdctl runs there over ssh with its etcd client certs (as root: sudo -n for another user)')
+      .option('--ssh-port <port>', 'ssh port for --kubeadm (default: your ssh config, else 22)')
+      .option('--ssh-identity <file>', 'private key for --kubeadm (default: your ssh config and agent)')
+      .option('--ssh-known-hosts <file>', 'known_hosts file for --kubeadm; a new host is trusted on first contact, a changed key fails (default: ~/.ssh/known_hosts)')
       .option('--talos <node>', 'a Talos control-plane node: the snapshot comes from talosctl etcd snapshot')
       .option('--talosconfig <file>', 'talosconfig for --talos')
       .option('--snapshot <file>', 'restore-test an existing snapshot file (e.g. one a backup job wrote)')
@@ -47,6 +53,7 @@ Examples:
   $ groundwork drill --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
   $ groundwork drill --snapshot /backups/etcd-2026-11-25.db --json
   $ groundwork drill --kubeadm root@cp-1 --sentinel
+  $ groundwork drill --kubeadm ops@10.0.0.11 --ssh-port 2222 --ssh-identity ~/.ssh/cluster_ed25519
   $ groundwork drill history`,
       )
       .action(async (flags: DrillFlags, cmd) => {
@@ -57,6 +64,9 @@ Examples:
             exitCode: EXIT.usage,
             fix: `pass exactly one of ${TARGET_FLAGS}`,
           });
+        }
+        if ((flags.sshPort !== undefined || flags.sshIdentity !== undefined || flags.sshKnownHosts !== undefined) && !flags.kubeadm) {
+          throw new UserError('--ssh-port, --ssh-identity and --ssh-known-hosts go with --kubeadm', { exitCode: EXIT.usage, fix: 'add --kubeadm [user@]HOST, or drop the ssh flags' });
         }
         if ((flags.cacert || flags.cert || flags.key) && !flags.endpoints) {
           throw new UserError('--cacert, --cert and --key go with --endpoints', { exitCode: EXIT.usage, fix: 'add --endpoints, or drop the TLS flags' });
@@ -74,8 +84,21 @@ Examples:
         } else if (flags.kubeadm) {
           const { parseSshDestination } = await import('../net/ssh-argv.js');
           const ssh = parseSshDestination(flags.kubeadm);
-          if (!ssh) throw new UserError(`--kubeadm ${JSON.stringify(flags.kubeadm)} is not [user@]HOST`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST: a login name and an IP address or DNS name (port and key come from your ssh config)' });
-          target = { kind: 'kubeadm', ssh };
+          if (!ssh) throw new UserError(`--kubeadm ${JSON.stringify(flags.kubeadm)} is not [user@]HOST`, { exitCode: EXIT.usage, fix: 'pass --kubeadm [user@]HOST: a login name and an IP address or DNS name (port and key: --ssh-port, --ssh-identity, or your ssh config)' });
+          const port = flags.sshPort === undefined ? undefined : Number(flags.sshPort);
+          if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+            throw new UserError(`--ssh-port ${JSON.stringify(flags.sshPort)} is not a port`, { exitCode: EXIT.usage, fix: 'pass --ssh-port with a number from 1 to 65535' });
+          }
+          target = {
+            kind: 'kubeadm',
+            ssh: {
+              ...ssh,
+              ...(port !== undefined ? { port } : {}),
+              // A quoted ~/… stays for ssh to expand; anything else is made absolute.
+              ...(flags.sshIdentity !== undefined ? { identityFile: flags.sshIdentity.startsWith('~/') ? flags.sshIdentity : abs(flags.sshIdentity) } : {}),
+              ...(flags.sshKnownHosts !== undefined ? { knownHostsFile: flags.sshKnownHosts.startsWith('~/') ? flags.sshKnownHosts : abs(flags.sshKnownHosts) } : {}),
+            },
+          };
         }
         else if (flags.talos) target = { kind: 'talos', node: flags.talos, talosconfig: abs(flags.talosconfig) };
         else if (flags.snapshot) target = { kind: 'snapshot', file: abs(flags.snapshot)! };

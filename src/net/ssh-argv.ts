@@ -144,13 +144,15 @@ export function stagingPath(remotePath: string): string {
 }
 
 /**
- * Copy a local file to a root-owned path on the node. Root: one scp. Anyone else: scp into the home
- * directory, then `sudo install` it into place and remove the staged copy (also when install fails).
+ * Copy a local file to a root-owned path on the node: scp into the ssh user's home, then `install -m MODE`
+ * (through `sudo -n` for a non-root user) into place, and remove the staged copy (also when install fails).
+ * Root too: scp alone creates a new file with the local file's mode (less the remote umask) and leaves an
+ * existing file's mode as it was, so the mode the caller asks for (default 0600) is only certain after install;
+ * and the file appears at its path complete, never half-copied.
  */
 export function buildUploadAsRootArgvs(ep: SshEndpoint, local: string, remotePath: string, o: SshClientOptions & { mode?: string } = {}): string[][] {
-  if (!needsSudo(ep)) return [buildScpUploadArgv(ep, local, remotePath, o)];
   const staged = stagingPath(remotePath);
-  const install = ['sudo', '-n', '--', 'install', '-m', o.mode ?? '0600', '--', staged, remotePath];
+  const install = [...sudoPrefix(ep), 'install', '-m', o.mode ?? '0600', '--', staged, remotePath];
   return [buildScpUploadArgv(ep, local, staged, o), buildSshArgv(ep, [...install, rawShell('; r=$?;'), 'rm', '-f', '--', staged, rawShell('; exit $r')], o)];
 }
 

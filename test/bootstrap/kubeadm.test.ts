@@ -95,10 +95,10 @@ describe('ssh and scp argv of a node (the builder itself: test/net/ssh-argv.test
   });
   it('scp uses -P and brackets IPv6 hosts', () => {
     const v6 = { ...cp1, address: '::1' };
-    const [scp, ...more] = buildNodeUploadArgvs(spec, v6, '/a', '/b');
-    expect(more).toEqual([]);
+    const [scp, install] = buildNodeUploadArgvs(spec, v6, '/a', '/b');
     expect(scp!.slice(0, 2)).toEqual(['scp', '-i']);
-    expect(scp!.slice(-5)).toEqual(['-P', '22', '--', '/a', 'root@[::1]:/b']);
+    expect(scp!.slice(-5)).toEqual(['-P', '22', '--', '/a', 'root@[::1]:.groundwork-staging-b']);
+    expect(install!.slice(install!.indexOf('--'))).toEqual(['--', 'root@::1', 'install', '-m', '0600', '--', '.groundwork-staging-b', '/b', '; r=$?;', 'rm', '-f', '--', '.groundwork-staging-b', '; exit $r']);
   });
   it('a node override of user and port wins; a non-root user runs the command through sudo -n', () => {
     const argv = buildNodeSshArgv(spec, { ...cp1, ssh: { user: 'ops', port: 2222 } }, ['true']);

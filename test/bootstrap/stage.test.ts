@@ -43,7 +43,8 @@ const TALOS_HA_GOLDEN = [
 const KUBEADM_SMALL_GOLDEN = [
   ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} true`),
   ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} install -d -m 0700 /etc/groundwork`),
-  `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml root@127.0.20.11:/etc/groundwork/kubeadm.yaml`,
+  `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml root@127.0.20.11:.groundwork-staging-etc_groundwork_kubeadm.yaml`,
+  `${SSH} root@127.0.20.11 install -m 0600 -- .groundwork-staging-etc_groundwork_kubeadm.yaml /etc/groundwork/kubeadm.yaml ; r=$?; rm -f -- .groundwork-staging-etc_groundwork_kubeadm.yaml ; exit $r`,
   `${SSH} root@127.0.20.11 test -f /etc/kubernetes/admin.conf`,
   `${SSH} root@127.0.20.11 kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs`,
   `${SCP} root@127.0.20.11:/etc/kubernetes/admin.conf <STATE>/secrets/kubeconfig`,
@@ -52,7 +53,8 @@ const KUBEADM_SMALL_GOLDEN = [
   `${SSH} root@127.0.20.22 test -f /etc/kubernetes/kubelet.conf`,
   `${SSH} root@127.0.20.11 kubeadm token create --ttl 15m0s --print-join-command`,
   ...[['21', 'w-1'], ['22', 'w-2']].flatMap(([h, n]) => [
-    `${SCP} <STATE>/secrets/kubeadm/join-${n}.yaml root@127.0.20.${h}:/etc/groundwork/join.yaml`,
+    `${SCP} <STATE>/secrets/kubeadm/join-${n}.yaml root@127.0.20.${h}:.groundwork-staging-etc_groundwork_join.yaml`,
+    `${SSH} root@127.0.20.${h} install -m 0600 -- .groundwork-staging-etc_groundwork_join.yaml /etc/groundwork/join.yaml ; r=$?; rm -f -- .groundwork-staging-etc_groundwork_join.yaml ; exit $r`,
     `${SSH} root@127.0.20.${h} kubeadm join --config /etc/groundwork/join.yaml`,
     `${SSH} root@127.0.20.${h} rm -f /etc/groundwork/join.yaml`,
   ]),

@@ -137,13 +137,11 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
   const on = (a: string, remote: string[], asRoot = true) => [...SSH_OPTS(ssh.identityFile), '-p', String(ssh.port), '--', `${ssh.user}@${a}`, ...(asRoot ? sudo : []), ...remote];
   const scpOpts = [...SSH_OPTS(ssh.identityFile), '-P', String(ssh.port), '--'];
   const staged = (remote: string) => `.groundwork-staging-${remote.slice(1).replace(/\//g, '_')}`;
-  const upload = (a: string, local: string, remote: string): { ssh: FakeRule[]; scp: FakeRule[] } =>
-    root
-      ? { ssh: [], scp: [{ match: [...scpOpts, local, `${ssh.user}@${a}:${remote}`] }] }
-      : {
-          scp: [{ match: [...scpOpts, local, `${ssh.user}@${a}:${staged(remote)}`] }],
-          ssh: [{ match: on(a, ['install', '-m', '0600', '--', staged(remote), remote, '; r=$?;', 'rm', '-f', '--', staged(remote), '; exit $r']) }],
-        };
+  // Every upload is staged in the ssh user's home and put in place by install -m 0600 (sudo for non-root).
+  const upload = (a: string, local: string, remote: string): { ssh: FakeRule[]; scp: FakeRule[] } => ({
+    scp: [{ match: [...scpOpts, local, `${ssh.user}@${a}:${staged(remote)}`] }],
+    ssh: [{ match: on(a, ['install', '-m', '0600', '--', staged(remote), remote, '; r=$?;', 'rm', '-f', '--', staged(remote), '; exit $r']) }],
+  });
   const kubeconfigBody = `apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: ${SECRETS.kubeconfigKey}\n`;
   const fa = first.address;
   const sshRules: FakeRule[] = [

@@ -73,7 +73,11 @@ describe('destinations and operands', () => {
   });
 
   it.each<[string, SshEndpoint, string[][]]>([
-    ['root: one scp into place', { host: '127.0.0.5', user: 'root' }, [['scp', ...BASE, '--', '/local/j', 'root@127.0.0.5:/etc/groundwork/join.yaml']]],
+    // scp alone would give a new file the local file's mode and keep an existing file's: install sets 0600.
+    ['root: scp to its home, install into place with the mode, remove the staged copy', { host: '127.0.0.5', user: 'root' }, [
+      ['scp', ...BASE, '--', '/local/j', 'root@127.0.0.5:.groundwork-staging-etc_groundwork_join.yaml'],
+      ['ssh', ...BASE, '--', 'root@127.0.0.5', 'install', '-m', '0600', '--', '.groundwork-staging-etc_groundwork_join.yaml', '/etc/groundwork/join.yaml', '; r=$?;', 'rm', '-f', '--', '.groundwork-staging-etc_groundwork_join.yaml', '; exit $r'],
+    ]],
     ['another user: scp to its home, sudo install into place, remove the staged copy even when install fails', { host: 'fd00::5', user: 'ops' }, [
       ['scp', ...BASE, '--', '/local/j', 'ops@[fd00::5]:.groundwork-staging-etc_groundwork_join.yaml'],
       ['ssh', ...BASE, '--', 'ops@fd00::5', 'sudo', '-n', '--', 'install', '-m', '0600', '--', '.groundwork-staging-etc_groundwork_join.yaml', '/etc/groundwork/join.yaml', '; r=$?;', 'rm', '-f', '--', '.groundwork-staging-etc_groundwork_join.yaml', '; exit $r'],
