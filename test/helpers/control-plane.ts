@@ -27,9 +27,9 @@
  *   as soon as it answers /readyz). Share one per test file (beforeAll/afterAll); objects a test creates are
  *   its own to clean up, or it uses its own namespace.
  */
+import { freePorts } from './ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import https from 'node:https';
@@ -75,24 +75,7 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1 (the listener is closed before the port is used: a small race, fine in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-async function freePorts(n: number): Promise<number[]> {
-  const out = new Set<number>();
-  while (out.size < n) out.add(await freePort());
-  return [...out];
-}
 
 /** Pod Security as Talos configures it (its default machine config's admissionControl). */
 export function talosPodSecurityAdmission(): Record<string, unknown> {

@@ -4,9 +4,9 @@
  * `putMany` writes many keys fast through the v3 JSON gateway (transactions of many puts,
  * several in flight), which is far quicker than one `etcdctl put` process per key.
  */
+import { freePorts } from './ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -22,17 +22,6 @@ export interface TestEtcd {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -52,9 +41,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
 
 export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; maxRequestBytes?: number; bin?: string } = {}): Promise<TestEtcd> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'gw-etcd-'));
-  const client = await freePort();
-  let peer = await freePort();
-  while (peer === client) peer = await freePort();
+  const [client, peer] = await freePorts(2);
   const url = `http://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ETCD(CTL)?_/.test(k)));

@@ -15,6 +15,7 @@
  *
  * Needs root (sshd changes to the logged-in user); a missing sshd, ssh or gwtest fails the test, never skips it.
  */
+import { freePortOn } from './ports.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -54,22 +55,21 @@ function uidOf(user: string): { uid: number; gid: number } {
   return { uid: Number(r.stdout.trim()), gid: Number(must('id', ['-g', user]).trim()) };
 }
 
-/** A random 127.0.0.x (x in 2..250): each server on its own address, as nodes are. */
+const handedOut = new Set<number>();
+
+/**
+ * A random 127.0.0.x (x in 2..250), never the same twice in one test process: each server on its own address, as
+ * nodes are (a spec refuses two nodes on one address).
+ */
 export function loopbackHost(): string {
-  return `127.0.0.${2 + Math.floor(Math.random() * 249)}`;
+  if (handedOut.size >= 249) throw new Error('loopbackHost: every 127.0.0.x (2..250) is in use');
+  let x: number;
+  do x = 2 + Math.floor(Math.random() * 249);
+  while (handedOut.has(x));
+  handedOut.add(x);
+  return `127.0.0.${x}`;
 }
 
-export function freePortOn(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once the port sends an SSH banner. */
 async function waitForBanner(host: string, port: number, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
