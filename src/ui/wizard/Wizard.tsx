@@ -96,7 +96,13 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   // latest screen, draft and focus from refs that are updated synchronously, not from the last render.
   const [screen, setScreen, screenRef] = useLatestState<ScreenName>(services.resumable ? 'resume' : 'cluster');
   const [draft, setDraft, draftRef] = useLatestState<SpecInput>(initial);
-  const [focus, setFocus, focusRef] = useLatestState(0);
+  const [focus, setFocusRaw, focusRef] = useLatestState(0);
+  // The text cursor of the focused field; undefined = at the end (where a newly focused field starts).
+  const [cursor, setCursor, cursorRef] = useLatestState<number | undefined>(undefined);
+  const setFocus = (v: number | ((prev: number) => number)) => {
+    setFocusRaw(v);
+    setCursor(undefined);
+  };
   const [help, setHelp] = useState(false);
   const [confirmQuit, setConfirmQuit, confirmRef] = useLatestState(false);
   const [message, setMessage] = useState<string>('');
@@ -131,6 +137,46 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     const prefixes = s === 'cluster' ? ['metadata', 'spec.endpoint', 'spec.kubernetesVersion', 'spec.bootstrap'] : s === 'nodes' ? ['spec.nodes'] : s === 'network' ? ['spec.network'] : s === 'addons' ? ['spec.addons'] : [];
     return issuesFor(v, prefixes);
   };
+
+  /**
+   * Everything marked ✖ on a form screen (spec errors and failing network findings), each with the field to
+   * focus. Warnings (!) are not here: they never block.
+   */
+  const screenErrors = (s: ScreenName, d: SpecInput): { field: number }[] => {
+    const v = validateDraft(d, services.specFile);
+    const fs = fieldsFor(s, d);
+    const indexOf = (path: string) => {
+      const exact = fs.findIndex((f) => dottedPath(f.path) === path);
+      if (exact >= 0) return exact;
+      const under = fs.findIndex((f) => path.startsWith(`${dottedPath(f.path)}.`) || path.startsWith(`${dottedPath(f.path)}[`) || dottedPath(f.path).startsWith(`${path}.`) || dottedPath(f.path).startsWith(`${path}[`));
+      return under;
+    };
+    const out = screenIssues(s, v)
+      .filter((i) => i.severity === 'error')
+      .map((i) => ({ field: indexOf(i.path) }));
+    if (s === 'network') {
+      const byFinding: Record<string, string> = { 'service-cidr-capacity': 'serviceCIDR', 'pod-cidr-capacity': 'podCIDR' };
+      for (const f of networkFindings(v).filter((x) => x.status === 'fail')) out.push({ field: Math.max(0, fs.findIndex((x) => x.key === (byFinding[f.id] ?? 'podCIDR'))) });
+    }
+    return out;
+  };
+  /** ✖ anywhere in the draft: the screens' errors plus any spec error no screen owns. */
+  const draftErrors = (d: SpecInput): number => {
+    const v = validateDraft(d, services.specFile);
+    const network = networkFindings(v).filter((x) => x.status === 'fail').length;
+    return v.issues.filter((i) => i.severity === 'error').length + network + (v.loaded || v.issues.some((i) => i.severity === 'error') ? 0 : 1);
+  };
+
+  // Preflight results belong to the draft and the mode they were run for: an edit or a switch clears them.
+  const firstDraft = useRef(true);
+  useEffect(() => {
+    if (firstDraft.current) {
+      firstDraft.current = false;
+      return;
+    }
+    setChecks(undefined);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [draft]);
 
   const runPreflight = async (ign: string[]) => {
     if (!validateDraft(draftRef.current, services.specFile).loaded) return;
@@ -240,8 +286,11 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
         return;
       }
       if (key.return) {
-        if (screenIssues(screen, validateDraft(draft, services.specFile)).some((i) => i.severity === 'error')) {
-          setMessage('fix the fields marked ✖ first');
+        const errors = screenErrors(screen, draft);
+        if (errors.length > 0) {
+          const at = errors.find((e) => e.field >= 0)?.field;
+          if (at !== undefined) setFocus(at);
+          setMessage(`fix the fields marked ✖ first (${errors.length} error${errors.length === 1 ? '' : 's'})`);
           return;
         }
         const i = FORM_SCREENS.indexOf(screen);
@@ -249,12 +298,12 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
         return;
       }
       if (field) {
-        // Functional update: several keys can arrive before the next render (typing fast, pasting).
-        setDraft((d) => {
-          const next = editValue(field, String(getPath(d, field.path) ?? ''), input, key);
-          if (next === undefined) return d;
-          return setPath(d, field.path, field.numeric ? (next === '' ? '' : Number(next)) : next);
-        });
+        // Refs, not the last render: several keys can arrive before the next render (typing fast, pasting).
+        const value = String(getPath(draftRef.current, field.path) ?? '');
+        const next = editValue(field, { value, cursor: cursorRef.current ?? value.length }, input, key);
+        if (next === undefined) return;
+        if (next.value !== value) setDraft((d) => setPath(d, field.path, field.numeric ? (next.value === '' ? '' : Number(next.value)) : next.value));
+        setCursor(next.cursor === next.value.length ? undefined : next.cursor);
         setMessage('');
       }
       return;
@@ -264,7 +313,21 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       if (key.escape) return go('addons');
       if (key.upArrow) return setScroll((s) => Math.max(0, s - 1));
       if (key.downArrow) return setScroll((s) => s + 1);
-      if (input === 'm') return setMode((m) => (m === 'rehearse' ? 'setup' : 'rehearse'));
+      if (input === 'm') {
+        const next = modeRef.current === 'rehearse' ? 'setup' : 'rehearse';
+        setMode(next);
+        // The checks (and the ones ignored after reading them) were for the other mode.
+        const had = checksRef.current !== undefined || ignoreRef.current.length > 0;
+        setChecks(undefined);
+        setIgnore([]);
+        setMessage(had ? `now ${next === 'setup' ? 'for real' : 'a rehearsal'}: the earlier preflight results and ignores are cleared; the checks run again next` : '');
+        return;
+      }
+      const errors = draftErrors(draft);
+      if ((input === 's' || key.return) && errors > 0) {
+        setMessage(`not saved: ${errors} error${errors === 1 ? '' : 's'} marked ✖ — Esc back to fix ${errors === 1 ? 'it' : 'them'} first`);
+        return;
+      }
       if (input === 's') {
         services.save(toYaml(draft)).then((f) => setMessage(`saved ${f}`), (e: Error) => setMessage(`could not save: ${e.message}`));
         return;
@@ -322,7 +385,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
         </Box>
       ) : null}
       {FORM_SCREENS.includes(screen) ? (
-        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} color={color} validation={validation} rows={body} />
+        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} cursor={cursor} color={color} validation={validation} rows={body} />
       ) : null}
       {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body - 2} mode={mode} file={services.specFile} /> : null}
       {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} /> : null}
@@ -370,7 +433,7 @@ function keysFor(s: ScreenName): string {
   return 'Enter/Esc finish · q quit';
 }
 
-function FormBody({ screen, fields, draft, focus, color, validation, rows }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; color: boolean; validation: ReturnType<typeof validateDraft>; rows: number }) {
+function FormBody({ screen, fields, draft, focus, cursor, color, validation, rows }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; cursor?: number; color: boolean; validation: ReturnType<typeof validateDraft>; rows: number }) {
   const errorFor = (f: Field) => validation.byPath.get(dottedPath(f.path))?.find((i) => i.severity === 'error')?.message;
   const lines: React.ReactNode[] = [];
   if (screen === 'nodes') {
@@ -382,7 +445,7 @@ function FormBody({ screen, fields, draft, focus, color, validation, rows }: { s
         <Box key={i} flexDirection="column">
           <Text dimColor={color}>{`node ${i + 1}`}</Text>
           {row.map((f, j) => (
-            <FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i * 3 + j} error={errorFor(f)} color={color} width={8} />
+            <FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i * 3 + j} cursor={focus === i * 3 + j ? cursor : undefined} error={errorFor(f)} color={color} width={8} />
           ))}
         </Box>,
       );
@@ -390,7 +453,7 @@ function FormBody({ screen, fields, draft, focus, color, validation, rows }: { s
     const nodeIssues = validation.byPath.get('spec.nodes') ?? [];
     for (const i of nodeIssues) lines.push(<Text key={`n-${i.message}`} color={color ? (i.severity === 'error' ? 'red' : 'yellow') : undefined}>{`${i.severity === 'error' ? '✖' : '!'} ${i.message}`}</Text>);
   } else {
-    fields.forEach((f, i) => lines.push(<FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i} error={errorFor(f)} color={color} />));
+    fields.forEach((f, i) => lines.push(<FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i} cursor={focus === i ? cursor : undefined} error={errorFor(f)} color={color} />));
     const focused = fields[focus];
     if (focused) lines.push(<Text key="hint" dimColor={color} wrap="truncate-end">{`  ${focused.help}`}</Text>);
     if (screen === 'network') {

@@ -2,8 +2,10 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import type { Field } from './model.js';
+import { applyInput, type InkKeyLike, type LineState } from '../line-editor.js';
 
-export function FieldRow({ field, value, focused, error, color, width = 19 }: { field: Field; value: string; focused: boolean; error?: string; color: boolean; width?: number }) {
+export function FieldRow({ field, value, focused, error, color, width = 19, cursor }: { field: Field; value: string; focused: boolean; error?: string; color: boolean; width?: number; cursor?: number }) {
+  const at = Math.max(0, Math.min(cursor ?? value.length, value.length));
   const label = field.label.padEnd(width).slice(0, width);
   const hint = field.kind === 'select' ? field.options?.find((o) => o.value === value)?.hint : undefined;
   return (
@@ -19,10 +21,15 @@ export function FieldRow({ field, value, focused, error, color, width = 19 }: { 
             {hint ? <Text dimColor={color}>{`  ${hint}`}</Text> : null}
           </Text>
         ) : (
-          <Text>
-            {value}
-            {focused ? <Text inverse> </Text> : null}
-          </Text>
+          focused ? (
+            <Text>
+              {value.slice(0, at)}
+              <Text inverse>{value[at] ?? ' '}</Text>
+              {value.slice(at + 1)}
+            </Text>
+          ) : (
+            <Text>{value}</Text>
+          )
         )}
       </Text>
       {error ? <Text color={color ? 'red' : undefined} wrap="truncate-end">{`    ✖ ${error}`}</Text> : null}
@@ -30,20 +37,14 @@ export function FieldRow({ field, value, focused, error, color, width = 19 }: { 
   );
 }
 
-/** Applies one key to a field's value: typing and backspace for text, ←/→ cycling for selects. */
-export function editValue(field: Field, value: string, input: string, key: { leftArrow?: boolean; rightArrow?: boolean; backspace?: boolean; delete?: boolean; ctrl?: boolean; meta?: boolean }): string | undefined {
+/** Applies one input (a key or a raw chunk of keys) to a field: the line editor for text, ←/→ cycling for selects. */
+export function editValue(field: Field, state: LineState, input: string, key: InkKeyLike): LineState | undefined {
   if (field.kind === 'select') {
     const opts = field.options ?? [];
-    const i = Math.max(0, opts.findIndex((o) => o.value === value));
-    if (key.rightArrow || input === ' ') return opts[(i + 1) % opts.length]!.value;
-    if (key.leftArrow) return opts[(i - 1 + opts.length) % opts.length]!.value;
+    const i = Math.max(0, opts.findIndex((o) => o.value === state.value));
+    if (key.rightArrow || input === ' ') return { value: opts[(i + 1) % opts.length]!.value, cursor: 0 };
+    if (key.leftArrow) return { value: opts[(i - 1 + opts.length) % opts.length]!.value, cursor: 0 };
     return undefined;
   }
-  if (key.backspace || key.delete) return value.slice(0, -1);
-  if (key.ctrl || key.meta) return undefined;
-  if (input && !/[\u0000-\u001f]/.test(input)) {
-    if (field.numeric && !/^\d+$/.test(input)) return undefined;
-    return value + input;
-  }
-  return undefined;
+  return applyInput(state, input, key, field.numeric ? (t) => t.replace(/\D/g, '') : undefined);
 }
