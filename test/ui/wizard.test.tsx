@@ -42,12 +42,12 @@ function fakeServices(over: Partial<WizardServices> = {}): WizardServices & { sa
   };
 }
 
-async function mount(services = fakeServices()) {
+async function mount(services = fakeServices(), initial?: import('../../src/spec/schema.js').SpecInput) {
   const { render } = await import('ink-testing-library');
   const { Wizard } = await import('../../src/ui/wizard/Wizard.js');
   const { defaultDraft } = await import('../../src/ui/wizard/model.js');
   let code: number | undefined;
-  const app = render(<Wizard initial={defaultDraft()} services={services} color={false} onExit={(c) => (code = c)} />);
+  const app = render(<Wizard initial={initial ?? defaultDraft()} services={services} color={false} onExit={(c) => (code = c)} />);
   await tick();
   return { app, services, code: () => code };
 }
@@ -226,5 +226,164 @@ describe('every wizard question has a spec field or a flag that answers it', () 
         expect(help, `${q.key}: ${flag}`).toContain(flag.startsWith('--') ? flag : flag.split(' ')[0]!);
       }
     }
+  });
+});
+
+/** The focused field's line, without the "›" and the trailing cursor cell. */
+const focusedLine = (f: string) => (f.split('\n').find((l) => l.startsWith('›')) ?? '').replace(/\s+$/, '');
+const UP = '\u001B[A';
+const LEFT = '\u001B[D';
+const HOME = '\u001B[H';
+const END = '\u001B[F';
+const ESC = '\u001B';
+
+describe('wizard text fields edit like a shell line', () => {
+  async function onName() {
+    const m = await mount();
+    m.app.stdin.write(DOWN);
+    await tick();
+    expect(focusedLine(await frameWith(m.app, '› Cluster name'))).toMatch(/^› Cluster name\s+\S+$/);
+    return m;
+  }
+  const press = async (app: { stdin: { write(s: string): void } }, ...keys: string[]) => {
+    for (const k of keys) {
+      app.stdin.write(k);
+      await tick(15);
+    }
+  };
+
+  it('counts every Backspace of a burst that arrives in one chunk', async () => {
+    const { app } = await onName();
+    const before = focusedLine(plain(app.lastFrame())).split(/\s+/).at(-1)!;
+    // One write = one chunk: what a held key or an ssh session delivers.
+    await press(app, BACKSPACE.repeat(before.length + 2), 'lab2');
+    const f = await frameWith(app, /› Cluster name\s+lab2\s*$/m);
+    expect(focusedLine(f)).toMatch(/^› Cluster name {2,}lab2$/);
+    expect(f).not.toContain('✖');
+  });
+
+  it('Ctrl-U kills to the start, Ctrl-W deletes the word before the cursor', async () => {
+    const { app } = await onName();
+    await press(app, '\u0015', 'ab cd');
+    expect(focusedLine(await frameWith(app, /Cluster name\s+ab cd/))).toMatch(/^› Cluster name {2,}ab cd$/);
+    await press(app, '\u0017');
+    expect(focusedLine(await frameWith(app, /Cluster name\s+ab\s*$/m))).toMatch(/^› Cluster name {2,}ab$/);
+    await press(app, LEFT, LEFT, '\u0015'); // 'ab ' with the cursor after 'a': leaves 'b '
+    expect(focusedLine(await frameWith(app, /Cluster name\s+b\s*$/m))).toMatch(/^› Cluster name {2,}b$/);
+  });
+
+  it('moves the cursor with ←/→, Home/End and Ctrl-A/Ctrl-E, and inserts (and pastes) there', async () => {
+    const { app } = await onName();
+    await press(app, '\u0015', 'lab', LEFT, LEFT, 'x');
+    expect(focusedLine(await frameWith(app, /Cluster name\s+lxab/))).toMatch(/^› Cluster name {2,}lxab$/);
+    await press(app, HOME, 'y', END, 'z', '\u0001', 'q', '\u0005', '-1');
+    expect(focusedLine(await frameWith(app, /Cluster name\s+qylxabz-1/))).toMatch(/^› Cluster name {2,}qylxabz-1$/);
+    await press(app, HOME, 'pasted-\u0007');
+    expect(focusedLine(await frameWith(app, /Cluster name\s+pasted-q/))).toMatch(/^› Cluster name {2,}pasted-qylxabz-1$/);
+  });
+});
+
+describe('wizard: a ✖ blocks leaving the screen', () => {
+  async function onNetwork(services = fakeServices()) {
+    const m = await mount(services);
+    m.app.stdin.write(ENTER);
+    await tick();
+    await frameWith(m.app, 'groundwork · nodes');
+    m.app.stdin.write(ENTER);
+    await tick();
+    expect(await frameWith(m.app, '› Pod CIDR')).toContain('› Pod CIDR');
+    return m;
+  }
+  const set = async (app: { stdin: { write(s: string): void } }, value: string) => {
+    app.stdin.write('\u0015');
+    await tick(15);
+    app.stdin.write(value);
+    await tick(30);
+  };
+
+  it('a failing network finding (too small a Service CIDR) blocks Enter and focuses the field; a warning does not', async () => {
+    const { app } = await onNetwork();
+    app.stdin.write(DOWN);
+    await tick();
+    await set(app, '10.96.0.0/29');
+    app.stdin.write(UP);
+    await tick();
+    expect(await frameWith(app, '✖ service-cidr-capacity')).toContain('✖ service-cidr-capacity');
+    app.stdin.write(ENTER);
+    await tick(50);
+    const f = await frameWith(app, 'fix the fields marked ✖ first');
+    expect(f).toContain('groundwork · network');
+    expect(f).toContain('fix the fields marked ✖ first (1 error)');
+    expect(focusedLine(f)).toMatch(/^› Service CIDR\s+10\.96\.0\.0\/29$/);
+    // A warning only: 192.168.0.0/16 is a classic home-LAN range (!), and Enter goes on.
+    await set(app, '10.96.0.0/12');
+    app.stdin.write(UP);
+    await tick();
+    await set(app, '192.168.0.0/16');
+    expect(await frameWith(app, '! classic-collisions')).toContain('! classic-collisions');
+    app.stdin.write(ENTER);
+    expect(await frameWith(app, 'groundwork · add-ons')).toContain('groundwork · add-ons');
+  });
+
+  it('an overlap the pod CIDR causes elsewhere (node addresses inside it) is shown and blocks Enter on the network screen', async () => {
+    const { app } = await onNetwork();
+    await set(app, '127.0.0.0/8');
+    app.stdin.write(DOWN);
+    await tick();
+    const shown = await frameWith(app, 'is inside podCIDR');
+    expect(shown).toMatch(/✖ spec\.nodes\[0\]\.address: 127\.0\.100\.1 is inside podCIDR/);
+    app.stdin.write(ENTER);
+    await tick(50);
+    const f = await frameWith(app, 'fix the fields marked ✖ first');
+    expect(f).toContain('groundwork · network');
+    expect(focusedLine(f)).toMatch(/^› Pod CIDR\s+127\.0\.0\.0\/8$/);
+  });
+
+  it('s refuses to save a spec with errors, and says why', async () => {
+    const { defaultDraft, setPath } = await import('../../src/ui/wizard/model.js');
+    const bad = setPath(defaultDraft(), ['spec', 'network', 'serviceCIDR'], '10.244.0.0/16');
+    // The resume screen goes straight to review: the one way to arrive there with an error.
+    const services = fakeServices({ resumable: { runId: 'r0', summary: 'stopped at bootstrap' } });
+    const { app } = await mount(services, bad);
+    app.stdin.write(ENTER);
+    await tick();
+    expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
+    app.stdin.write('s');
+    await tick(50);
+    expect(await frameWith(app, 'not saved: 1 error marked ✖')).toContain('not saved: 1 error marked ✖');
+    app.stdin.write(ENTER);
+    await tick(50);
+    expect(plain(app.lastFrame())).toContain('groundwork · review');
+    expect(services.saved).toHaveLength(0);
+  });
+
+  it('m (rehearse/for real) clears the other mode’s preflight results and ignores', async () => {
+    const modes: string[] = [];
+    const services = fakeServices({
+      async preflight(_l, _ignore, mode) {
+        modes.push(mode);
+        return mode === 'rehearse'
+          ? [{ id: 'cpu', title: 'CPU', stage: 'preflight', status: 'pass', summary: 'lab cores', durationMs: 1 }]
+          : [{ id: 'ssh', title: 'SSH', stage: 'preflight', status: 'fail', summary: 'no route to 127.0.100.1', durationMs: 1 }];
+      },
+    });
+    const { app } = await mount(services);
+    for (let i = 0; i < 4; i++) {
+      app.stdin.write(ENTER);
+      await tick(30);
+    }
+    expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
+    app.stdin.write(ENTER);
+    expect(await frameWith(app, '1 passed, 0 warnings, 0 failed')).toContain('✔ cpu');
+    app.stdin.write(ESC);
+    await tick(50);
+    expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
+    app.stdin.write('m');
+    expect(await frameWith(app, 'earlier preflight results and ignores are cleared')).toContain('run for real against the nodes');
+    app.stdin.write(ENTER);
+    const f = await frameWith(app, '0 passed, 0 warnings, 1 failed');
+    expect(f).toContain('✖ ssh');
+    expect(f).not.toContain('✔ cpu');
+    expect(modes).toEqual(['rehearse', 'setup']);
   });
 });

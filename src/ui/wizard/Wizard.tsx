@@ -64,6 +64,11 @@ const HELP: Record<ScreenName, string> = {
   next: 'Where to go from here.',
 };
 
+/** Errors the network's ranges cause elsewhere (a node address inside podCIDR): shown, and blocking, on the network screen. */
+function networkSpillover(v: ReturnType<typeof validateDraft>) {
+  return v.issues.filter((i) => i.severity === 'error' && !i.path.startsWith('spec.network') && /\b(podCIDR|serviceCIDR)\b/.test(i.message));
+}
+
 const FORM_SCREENS: ScreenName[] = ['cluster', 'nodes', 'network', 'addons'];
 
 function nodeCount(d: SpecInput): number {
@@ -155,6 +160,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       .filter((i) => i.severity === 'error')
       .map((i) => ({ field: indexOf(i.path) }));
     if (s === 'network') {
+      for (const _ of networkSpillover(v)) out.push({ field: fs.findIndex((x) => x.key === 'podCIDR') });
       const byFinding: Record<string, string> = { 'service-cidr-capacity': 'serviceCIDR', 'pod-cidr-capacity': 'podCIDR' };
       for (const f of networkFindings(v).filter((x) => x.status === 'fail')) out.push({ field: Math.max(0, fs.findIndex((x) => x.key === (byFinding[f.id] ?? 'podCIDR'))) });
     }
@@ -457,6 +463,8 @@ function FormBody({ screen, fields, draft, focus, cursor, color, validation, row
     const focused = fields[focus];
     if (focused) lines.push(<Text key="hint" dimColor={color} wrap="truncate-end">{`  ${focused.help}`}</Text>);
     if (screen === 'network') {
+      for (const i of networkSpillover(validation).slice(0, 3))
+        lines.push(<Text key={`s-${i.path}`} color={color ? 'red' : undefined} wrap="truncate-end">{`✖ ${i.path}: ${i.message}`}</Text>);
       for (const f of networkFindings(validation).slice(0, 3))
         lines.push(<Text key={f.id} color={color ? (f.status === 'fail' ? 'red' : 'yellow') : undefined} wrap="truncate-end">{`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`}</Text>);
     }
