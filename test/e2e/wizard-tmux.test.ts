@@ -15,12 +15,12 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', args, { encoding: 'utf8' });
 }
 
-async function screenWith(session: string, text: string, timeoutMs: number): Promise<string> {
+async function screenWith(session: string, text: string | RegExp, timeoutMs: number): Promise<string> {
   const start = Date.now();
   let last = '';
   while (Date.now() - start < timeoutMs) {
     last = tmux('capture-pane', '-p', '-t', session);
-    if (last.includes(text)) return last;
+    if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`"${text}" did not appear within ${timeoutMs} ms; the screen:\n${last}`);
@@ -34,6 +34,19 @@ describe('the wizard in a real terminal', () => {
     tmux('-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '80', '-y', '24', '-c', dir, `env ${env} ${process.execPath} ${bin}; echo EXIT=$?; sleep 600`);
     try {
       await screenWith(session, 'groundwork · cluster', 20_000);
+      // A burst of Backspace (tmux writes the four DEL bytes at once, as a held key does): every one counts.
+      tmux('send-keys', '-t', session, 'Down');
+      await screenWith(session, '› Cluster name', 10_000);
+      tmux('send-keys', '-t', session, 'BSpace', 'BSpace', 'BSpace', 'BSpace');
+      tmux('send-keys', '-t', session, '-l', 'zqx');
+      const named = await screenWith(session, 'zqx', 10_000);
+      expect(named).toMatch(/› Cluster name +zqx *$/m);
+      expect(named).not.toContain('✖');
+      tmux('send-keys', '-t', session, 'BSpace', 'BSpace', 'BSpace');
+      tmux('send-keys', '-t', session, '-l', 'demo');
+      await screenWith(session, /› Cluster name +demo *$/m, 10_000);
+      tmux('send-keys', '-t', session, 'Up');
+      await screenWith(session, '› Bootstrap with', 10_000);
       for (const screen of ['nodes', 'network', 'add-ons', 'review']) {
         tmux('send-keys', '-t', session, 'Enter');
         await screenWith(session, `groundwork · ${screen}`, 10_000);
