@@ -1,6 +1,7 @@
 /**
  * The interactive wizard: one screen at a time, from an empty terminal to a validated cluster.
- * Esc back, Enter next, ↑/↓ between fields, ←/→ choose, ? help, q quit (asks first while something runs).
+ * Esc back, Enter next (refused while any ✖ shows), ↑/↓ between fields, ←/→ choose, ? help, q quit (asks first
+ * while something runs). Text fields edit through the one line editor (../line-editor.ts).
  * Gets data and callbacks (WizardServices); never spawns processes or calls APIs itself.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
