@@ -6,27 +6,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UserError, exitCodeFor, renderError } from './errors.js';
 import { processIo, mayPrompt, type Io } from './io.js';
-import type { CommandModule } from './commands/types.js';
+import { COMMANDS, commandNamed } from './commands/index.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-/** Command modules, in help order. Each registers flags only; work is lazy-imported inside its action. */
-async function commandModules(): Promise<CommandModule[]> {
-  const mods = await Promise.all([
-    import('./commands/plan.js'),
-    import('./commands/setup.js'),
-    import('./commands/rehearse.js'),
-    import('./commands/preflight.js'),
-    import('./commands/spec.js'),
-    import('./commands/validate.js'),
-    import('./commands/explain.js'),
-    import('./commands/drill.js'),
-    import('./commands/lab.js'),
-  ]);
-  return mods.map((m) => m.default);
 }
 
 const EXAMPLES = `
@@ -115,7 +99,8 @@ async function runMain(argv: string[], io: Io): Promise<number> {
     io.stdout.write(`${version()}\n`);
     return EXIT.ok;
   }
-  const { Command, CommanderError, Option } = await import('commander');
+  const { Command, CommanderError, Help, Option } = await import('commander');
+  const loaded = new Set<CommanderCommand>();
   let exitCode: number = EXIT.ok;
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
@@ -136,7 +121,14 @@ async function runMain(argv: string[], io: Io): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     // Every command's --help lists the global flags too (-f, --json, --state-dir, ...), as kubectl's and helm's do.
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      // A command not loaded for this run is a bare placeholder: list it as its module would be listed.
+      subcommandTerm(cmd: CommanderCommand): string {
+        const entry = cmd.parent && !cmd.parent.parent ? COMMANDS.find((c) => c.name === cmd.name()) : undefined;
+        return entry && !loaded.has(cmd) ? `${entry.name}${entry.options ? ' [options]' : ''}` : new Help().subcommandTerm(cmd);
+      },
+    })
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({
@@ -155,7 +147,17 @@ async function runMain(argv: string[], io: Io): Promise<number> {
       setExit(await runWizard({ file: opts.file, stateDir: opts.stateDir, color: opts.color && !io.env.NO_COLOR, io }));
     });
 
-  for (const mod of await commandModules()) mod.register(program, io, setExit);
+  // Only the module of the command these words run is loaded (none for --help or the wizard); the others are
+  // placeholders with their name and summary, for the root help and for suggestions after an unknown word.
+  const named = commandNamed(argv);
+  for (const entry of COMMANDS) {
+    if (entry === named) {
+      (await entry.load()).default.register(program, io, setExit);
+      loaded.add(program.commands.at(-1)!);
+    } else {
+      program.command(entry.name).description(entry.summary);
+    }
+  }
   adoptUnknownSubcommands(program);
   program.helpCommand('help [command]', 'show help for a command');
 

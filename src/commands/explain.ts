@@ -1,8 +1,9 @@
+import { summary } from './index.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const explain = program.command('explain').description('explain Kubernetes objects in plain words');
+    const explain = program.command('explain').description(summary('explain'));
     explain
       .command('netpol')
       .argument('<file>', 'YAML file with one or more NetworkPolicies (multi-document; "-" reads stdin)')

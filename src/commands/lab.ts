@@ -1,3 +1,4 @@
+import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
@@ -8,7 +9,7 @@ function collect(v: string, prev: string[]): string[] {
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const lab = program.command('lab').description('a Kubernetes-API-compatible lab cluster on this machine, to rehearse and test against');
+    const lab = program.command('lab').description(summary('lab'));
     lab
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')

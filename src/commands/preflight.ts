@@ -1,3 +1,4 @@
+import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
@@ -6,7 +7,7 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('preflight')
-      .description('check machines, etcd disk, subnets, ports and tools before bootstrap; every failure says why and how to fix it')
+      .description(summary('preflight'))
       .option('--ignore <check...>', 'downgrade the named check to a warning, recorded in the report (repeatable; there is no "all")')
       .addOption(new Option('--role <role>', 'what this machine is (default: the spec node with this machine\'s address, else the operator machine)').choices(['control-plane', 'worker', 'operator']))
       .option('--no-remote', 'do not query the nodes (talosctl --insecure / ssh); check this machine, subnets and reachability only')

@@ -1,3 +1,4 @@
+import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
@@ -5,7 +6,7 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('rehearse')
-      .description('run the whole flow on the lab, on this machine: preflight, the plan as a dry run, validation and a restore drill')
+      .description(summary('rehearse'))
       .option('--nodes <n>', 'reshape the lab to N nodes (3 control planes from 3 up; 1-250)', wholeNumber(1, 250, 'nodes'))
       .option('--fault <name...>', 'start the lab with a fault (see `groundwork lab up --help`), to see what a broken cluster looks like')
       .option('--stages <list>', 'only these stages (comma-separated)')

@@ -1,3 +1,4 @@
+import { summary } from './index.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 import { mayPrompt } from '../io.js';
 
@@ -5,7 +6,7 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('setup')
-      .description('run the stages for the cluster in the spec: preflight, bootstrap, cni, monitoring, backup, validate, drill')
+      .description(summary('setup'))
       .option('--dry-run', 'write generated files into the run directory and run nothing', false)
       .option('--resume', 'continue the newest unfinished run; finished and once-only steps are never repeated', false)
       .option('--stages <list>', 'only these stages (comma-separated)')

@@ -1,8 +1,9 @@
+import { summary } from './index.js';
 import type { CommandModule } from './types.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const spec = program.command('spec').description('work with the cluster spec (cluster.yaml)');
+    const spec = program.command('spec').description(summary('spec'));
     spec
       .command('schema')
       .description('print the JSON Schema of cluster.yaml, for editors (yaml-language-server) to validate and complete it')

@@ -1,3 +1,4 @@
+import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
@@ -16,7 +17,7 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('validate')
-      .description('run runtime tests against a live cluster: control plane, connectivity matrix, DNS, NetworkPolicy, scheduling, storage')
+      .description(summary('validate'))
       .option('--kubeconfig <file>', 'kubeconfig of the cluster to test (default: $KUBECONFIG, then ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context (default: its current-context)')
       .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage)')
