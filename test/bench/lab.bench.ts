@@ -5,6 +5,7 @@
  * GROUNDWORK_LAB_BENCH_CHILD=1) so that its memory figure excludes the bench client's buffers and sockets.
  * Also: store writes once the watch history is full (each write evicts the oldest event).
  */
+import type http from 'node:http';
 import https from 'node:https';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -164,7 +165,7 @@ const bench: Bench = async () => {
     // Watch fan-out: 20 HTTP watch streams on all pods; time until every one has seen each new pod.
     const rv = (JSON.parse((await request('GET', '/api/v1/pods?limit=1')).text) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
     const arrivals = new Map<string, number[]>();
-    const streams: https.ClientRequest[] = [];
+    const streams: http.ClientRequest[] = [];
     const watchAgent = new https.Agent({ keepAlive: false, ca: lab.caPem });
     for (let w = 0; w < WATCHERS; w++) {
       await new Promise<void>((resolve, reject) => {

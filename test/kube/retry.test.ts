@@ -117,7 +117,7 @@ describe('the client retries 429/503 as kubectl does', () => {
 
   it('a retried create that meets 409 AlreadyExists returns the object its first attempt made', async () => {
     failFirst.set('POST /api/v1/namespaces/a/configmaps', 1);
-    const got = await kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lost-answer', namespace: 'a' } });
+    const got = await kube.create<{ apiVersion: string; kind: string; metadata: { name: string; namespace: string }; data?: Record<string, string> }>({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'lost-answer', namespace: 'a' } });
     expect(got.data).toEqual({ from: 'get' });
     expect(seen.filter((s) => s === 'POST /api/v1/namespaces/a/configmaps')).toHaveLength(2);
   });

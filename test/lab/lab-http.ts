@@ -36,7 +36,7 @@ export function labRequest(
 }
 
 /** Parses an answer that must be JSON: a Kubernetes object or a Status. */
-export function jsonOf(a: RawAnswer): Record<string, unknown> {
+export function jsonOf(a: Pick<RawAnswer, 'text'>): Record<string, unknown> {
   return JSON.parse(a.text) as Record<string, unknown>;
 }
 

@@ -143,7 +143,7 @@ const peerArb = fc.oneof(
   fc.record({ podSelector: selectorArb }),
   fc.record({ namespaceSelector: fc.record({ matchLabels: fc.constantFrom({}, ns('db'), ns('ops')) }) }),
   fc.record({ podSelector: selectorArb, namespaceSelector: fc.record({ matchLabels: fc.constantFrom({}, ns('db')) }) }),
-  fc.record({ ipBlock: fc.record({ cidr: fc.constantFrom('10.244.0.0/16', '10.244.1.0/24', '0.0.0.0/0'), except: fc.constantFrom([], ['10.244.2.0/24']) }) }),
+  fc.record({ ipBlock: fc.record({ cidr: fc.constantFrom('10.244.0.0/16', '10.244.1.0/24', '0.0.0.0/0'), except: fc.constantFrom<string[]>([], ['10.244.2.0/24']) }) }),
 );
 const ruleArb = fc.record(
   { peers: fc.array(peerArb, { maxLength: 2 }), ports: fc.array(fc.record({ port: fc.constantFrom(80, 443, 5432) }), { maxLength: 2 }) },
@@ -152,7 +152,7 @@ const policyArb = fc
   .record({
     namespace: nsArb,
     podSelector: fc.oneof(fc.constant({}), selectorArb),
-    types: fc.constantFrom(['Ingress'], ['Egress'], ['Ingress', 'Egress']),
+    types: fc.constantFrom<string[]>(['Ingress'], ['Egress'], ['Ingress', 'Egress']),
     ingress: fc.array(ruleArb, { maxLength: 2 }),
     egress: fc.array(ruleArb, { maxLength: 2 }),
   })
