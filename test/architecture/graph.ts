@@ -135,3 +135,34 @@ export function oneCircle(mods: SourceModule[], comp: string[], keep: (e: Edge) 
   }
   return comp;
 }
+
+/** The names a module exports (`default` for a default export), with their line, not counting `export * from`. */
+export function exportsOf(m: SourceModule): { name: string; line: number; type: boolean }[] {
+  const out: { name: string; line: number; type: boolean }[] = [];
+  const at = (n: ts.Node): number => m.sf.getLineAndCharacterOfPosition(n.getStart(m.sf)).line + 1;
+  for (const st of m.sf.statements) {
+    const mods = ts.canHaveModifiers(st) ? ts.getModifiers(st) ?? [] : [];
+    const exported = mods.some((x) => x.kind === ts.SyntaxKind.ExportKeyword);
+    const isDefault = mods.some((x) => x.kind === ts.SyntaxKind.DefaultKeyword);
+    if (ts.isExportDeclaration(st)) {
+      if (st.exportClause && ts.isNamedExports(st.exportClause)) for (const el of st.exportClause.elements) out.push({ name: el.name.text, line: at(el), type: st.isTypeOnly || el.isTypeOnly });
+      else if (st.exportClause && ts.isNamespaceExport(st.exportClause)) out.push({ name: st.exportClause.name.text, line: at(st), type: st.isTypeOnly });
+    } else if (ts.isExportAssignment(st)) out.push({ name: 'default', line: at(st), type: false });
+    else if (exported && isDefault) out.push({ name: 'default', line: at(st), type: false });
+    else if (exported && ts.isVariableStatement(st)) {
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) out.push({ name: d.name.text, line: at(d), type: false });
+    } else if (exported && (ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) && st.name) {
+      out.push({ name: st.name.text, line: at(st), type: ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) });
+    }
+  }
+  return out;
+}
+
+/** `file#name` for every export of src/ that no module of src/ or test/ imports (a namespace import or `export *` uses them all). */
+export function unusedExports(src: SourceModule[], users: SourceModule[]): { key: string; line: number; type: boolean }[] {
+  const used = new Set<string>();
+  for (const m of users) for (const e of m.edges) if (e.target) for (const n of e.names) used.add(`${e.target}#${n}`);
+  return src
+    .filter((m) => !used.has(`${m.file}#*`))
+    .flatMap((m) => exportsOf(m).filter((x) => !used.has(`${m.file}#${x.name}`)).map((x) => ({ key: `${m.file}#${x.name}`, line: x.line, type: x.type })));
+}

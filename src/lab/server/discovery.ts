@@ -4,7 +4,6 @@
  * fall back to the legacy walk, as client-go does against older servers.
  */
 import type { ResourceType } from '../store/types.js';
-import { apiVersionOf } from '../store/resources.js';
 
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.4' };
 
@@ -106,8 +105,4 @@ export function answerSelfReview(kind: string, body: Record<string, unknown> | u
 export function apiGroup(name: string, versions: string[]): Record<string, unknown> {
   const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
   return { kind: 'APIGroup', apiVersion: 'v1', name, versions: vs, preferredVersion: vs[0] };
-}
-
-export function groupVersions(types: ResourceType[]): string[] {
-  return [...new Set(types.map((t) => apiVersionOf(t)))];
 }
