@@ -50,6 +50,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
 
   const services: WizardServices = {
     specFile: opts.file,
+    stateDir,
     async save(yaml: string) {
       // Nothing is lost: an existing, different file is kept as .bak first.
       if (existsSync(opts.file) && readFileSync(opts.file, 'utf8') !== yaml) copyFileSync(opts.file, `${opts.file}.bak`);

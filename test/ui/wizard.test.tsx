@@ -168,7 +168,10 @@ describe('wizard', () => {
     expect(results).toMatch(/w-2\s+ok\s+fail/);
     expect(results).toContain('timeline:');
     await press(ENTER);
-    expect(await frameWith(app, 'restore drill: groundwork drill')).toContain('restore drill: groundwork drill');
+    // A rehearsal has nothing to resume: the next step is the real setup of the saved file.
+    const next = await frameWith(app, 'for real:');
+    expect(next).toContain('for real:      groundwork setup --yes -f cluster.yaml');
+    expect(next).not.toContain('--resume');
     await press(ENTER);
     expect(code()).toBe(0);
     const loaded = parseSpec(services.saved[0]!, 'cluster.yaml');
@@ -176,19 +179,86 @@ describe('wizard', () => {
     expect(loaded.spec.spec.network.serviceCIDR).toBe('10.96.0.0/12');
   });
 
-  it('asks before quitting while something runs, and q on a form screen asks too', async () => {
+  it('q and Ctrl-C ask while an edit would be lost; y quits with 130', async () => {
     const { app, code } = await mount();
-    app.stdin.write('q');
     await tick();
-    expect(await frameWith(app, 'Quit without finishing? y/n')).toContain('Quit without finishing? y/n');
+    app.stdin.write(DOWN); // the cluster name
+    await tick();
+    app.stdin.write('x');
+    await tick();
+    app.stdin.write('\u001B[A'); // back on the bootstrap choice: q is a key there, not a letter
+    await tick();
+    app.stdin.write('q');
+    expect(await frameWith(app, 'Quit and lose the unsaved edits? y/n')).toContain('Quit and lose the unsaved edits? y/n');
     app.stdin.write('n');
     await tick(200);
-    expect(plain(app.lastFrame())).not.toContain('Quit without finishing');
-    app.stdin.write('q');
-    await tick();
+    expect(plain(app.lastFrame())).not.toContain('Quit and lose');
+    expect(code()).toBeUndefined();
+    app.stdin.write('\u0003'); // Ctrl-C means the same
+    expect(await frameWith(app, 'Quit and lose the unsaved edits? y/n')).toContain('Quit and lose the unsaved edits? y/n');
     app.stdin.write('y');
     await tick();
-    expect(code()).toBe(0);
+    expect(code()).toBe(130);
+  });
+
+  it('q with nothing unsaved and nothing running quits at once with 130 (interrupted before a run), on a form and on preflight', async () => {
+    const first = await mount();
+    first.app.stdin.write('q');
+    await tick();
+    expect(first.code()).toBe(130);
+    // preflight, after the save: still nothing to lose, still before a run.
+    const { app, code, services } = await mount(fakeServices({ resumable: { runId: 'r1', summary: 'failed' } }));
+    app.stdin.write(ENTER); // resume -> review
+    expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
+    app.stdin.write(ENTER); // save -> preflight
+    expect(await frameWith(app, '0 passed')).toContain('groundwork · preflight');
+    expect(services.saved).toHaveLength(1);
+    app.stdin.write('q');
+    await tick();
+    expect(code()).toBe(130);
+  });
+
+  it('Ctrl-C during the run asks, then stops the step and exits 130; after a finished run q exits 0', async () => {
+    let cancelled = 0;
+    let finish: (s: import('../../src/run/types.js').RunSummary) => void = () => {};
+    const summary = { status: 'pass', durationMs: 5, runDir: '.groundwork/runs/r2', results: [] } as unknown as import('../../src/run/types.js').RunSummary;
+    const services = fakeServices({
+      resumable: { runId: 'r1', summary: 'failed' },
+      run: () => new Promise((r) => (finish = r)),
+      cancel: () => void cancelled++,
+    });
+    const { app, code } = await mount(services);
+    app.stdin.write(ENTER);
+    await frameWith(app, 'groundwork · review');
+    app.stdin.write(ENTER);
+    await frameWith(app, '0 passed');
+    app.stdin.write(ENTER); // run
+    expect(await frameWith(app, 'groundwork · run')).toContain('groundwork · run');
+    app.stdin.write('\u0003');
+    expect(await frameWith(app, 'Stop the running step and quit? y/n')).toContain('Stop the running step and quit? y/n');
+    app.stdin.write('n');
+    await tick(100);
+    expect(cancelled).toBe(0);
+    expect(code()).toBeUndefined();
+    app.stdin.write('q');
+    expect(await frameWith(app, 'Stop the running step and quit? y/n')).toContain('Stop the running step and quit? y/n');
+    app.stdin.write('y');
+    await tick();
+    expect(cancelled).toBe(1);
+    expect(code()).toBe(130);
+
+    // A run that finished, nothing unsaved: q leaves at once with 0.
+    const second = await mount(fakeServices({ resumable: { runId: 'r1', summary: 'failed' }, run: async () => summary }));
+    second.app.stdin.write(ENTER);
+    await frameWith(second.app, 'groundwork · review');
+    second.app.stdin.write(ENTER);
+    await frameWith(second.app, '0 passed');
+    second.app.stdin.write(ENTER);
+    expect(await frameWith(second.app, 'groundwork · results')).toContain('All passed');
+    second.app.stdin.write('q');
+    await tick();
+    expect(second.code()).toBe(0);
+    finish(summary);
   });
 
   it('shows help for the screen with ?', async () => {

@@ -22,6 +22,8 @@ import {
   getPath,
   issuesFor,
   networkFindings,
+  nextSteps,
+  shellLine,
   setPath,
   suggestNode,
   toYaml,
@@ -35,6 +37,8 @@ export type RunMode = 'rehearse' | 'setup';
 export interface WizardServices {
   /** Where the spec is saved. */
   specFile: string;
+  /** The run records' directory (for the kubeconfig and talosconfig the next steps name); default .groundwork beside the spec. */
+  stateDir?: string;
   /** An unfinished run that can be resumed. */
   resumable?: { runId: string; summary: string };
   save(yaml: string): Promise<string>;
@@ -122,6 +126,8 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   const [running, setRunning, runningRef] = useLatestState(false);
   const [mode, setMode, modeRef] = useLatestState<RunMode>('rehearse');
   const [resume, setResume] = useState(false);
+  // What was last saved (or loaded): a draft that differs from it would be lost by quitting.
+  const savedYaml = useRef(toYaml(initial));
 
   const validation = useMemo(() => validateDraft(draft, services.specFile), [draft, services.specFile]);
   const fields = fieldsFor(screen, draft);
@@ -235,18 +241,18 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     const running = runningRef.current;
     if (confirmRef.current) {
       if (input === 'y' || input === 'Y') {
-        if (running) services.cancel();
-        leave(running ? 130 : 0);
+        if (runningRef.current) services.cancel();
+        leave(130);
       } else setConfirmQuit(false);
       return;
     }
-    if (key.ctrl && input === 'c') {
-      if (running) {
-        services.cancel();
-        setMessage('stopping the running step…');
-        return;
-      }
-      leave(130);
+    const field0 = fields[focus];
+    // q (outside a text field) and Ctrl-C mean the same on every screen: ask while something runs or an edit
+    // would be lost; else quit at once, with 130 before a run finished (interrupted), the run's code after it.
+    if ((key.ctrl && input === 'c') || (input === 'q' && field0?.kind !== 'text')) {
+      const unsaved = toYaml(draftRef.current) !== savedYaml.current;
+      if (running || unsaved) setConfirmQuit(true);
+      else leave(summary ? exitCodeOf(summary) : 130);
       return;
     }
     if (input === '?') {
@@ -254,12 +260,6 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       return;
     }
     const field = fields[focus];
-    const typing = field?.kind === 'text';
-    if (input === 'q' && !typing) {
-      if (running || FORM_SCREENS.includes(screen) || screen === 'review') setConfirmQuit(true);
-      else leave(summary && summary.status !== 'pass' ? 1 : 0);
-      return;
-    }
 
     if (screen === 'resume') {
       if (key.return || input === 'y') {
@@ -336,12 +336,23 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
         return;
       }
       if (input === 's') {
-        services.save(toYaml(draft)).then((f) => setMessage(`saved ${f}`), (e: Error) => setMessage(`could not save: ${e.message}`));
+        const yaml = toYaml(draft);
+        services.save(yaml).then(
+          (f) => {
+            savedYaml.current = yaml;
+            setMessage(`saved ${f}`);
+          },
+          (e: Error) => setMessage(`could not save: ${e.message}`),
+        );
         return;
       }
       if (key.return && validation.loaded) {
-        services.save(toYaml(draft)).then(
-          () => go('preflight'),
+        const yaml = toYaml(draft);
+        services.save(yaml).then(
+          () => {
+            savedYaml.current = yaml;
+            go('preflight');
+          },
           (e: Error) => setMessage(`could not save: ${e.message}`),
         );
       }
@@ -374,7 +385,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       if (key.downArrow) return setScroll((s) => s + 1);
       return;
     }
-    if (screen === 'next' && (key.return || key.escape)) leave(summary && summary.status !== 'pass' ? 1 : 0);
+    if (screen === 'next' && (key.return || key.escape)) leave(summary ? exitCodeOf(summary) : 130);
   });
 
   const body = rows - 4;
@@ -398,9 +409,9 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} /> : null}
       {screen === 'run' ? store ? <TaskTree store={store} color={color} /> : <Text>starting…</Text> : null}
       {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} /> : null}
-      {screen === 'next' ? <Next summary={summary} file={services.specFile} mode={mode} /> : null}
+      {screen === 'next' ? <Next summary={summary} draft={draft} file={services.specFile} stateDir={services.stateDir} mode={mode} /> : null}
       {message ? <Text color={color ? 'yellow' : undefined}>{message}</Text> : null}
-      {confirmQuit ? <Text color={color ? 'red' : undefined}>{running ? 'Stop the running step and quit? y/n' : 'Quit without finishing? y/n'}</Text> : null}
+      {confirmQuit ? <Text color={color ? 'red' : undefined}>{running ? 'Stop the running step and quit? y/n' : 'Quit and lose the unsaved edits? y/n'}</Text> : null}
       <Text dimColor={color} wrap="truncate-end">
         {keysFor(screen)}
       </Text>
@@ -567,16 +578,24 @@ function Results({ summary, color, scroll, rows }: { summary: RunSummary; color:
   );
 }
 
-function Next({ summary, file, mode }: { summary?: RunSummary; file: string; mode: RunMode }) {
+/** The exit code a finished run leaves with: 0 passed, 130 interrupted, 1 otherwise. */
+function exitCodeOf(s: RunSummary): number {
+  return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
+}
+
+function Next({ summary, draft, file, stateDir, mode }: { summary?: RunSummary; draft: SpecInput; file: string; stateDir?: string; mode: RunMode }) {
   const ok = summary?.status === 'pass';
+  const dir = stateDir ?? (file.includes('/') ? `${file.slice(0, file.lastIndexOf('/'))}/.groundwork` : '.groundwork');
+  const steps = nextSteps(draft, { file, stateDir: dir, mode, status: summary?.status });
   return (
     <Box flexDirection="column">
-      <Text>{ok ? 'Done.' : 'Not done yet.'}</Text>
+      <Text>{ok ? (mode === 'rehearse' ? 'The rehearsal passed.' : 'Done.') : 'Not done yet.'}</Text>
       <Text>{`  spec:          ${file}`}</Text>
       {summary ? <Text>{`  run records:   ${summary.runDir}`}</Text> : null}
-      {mode === 'rehearse' ? <Text>{`  for real:      groundwork setup --yes -f ${file}`}</Text> : <Text>{`  re-validate:   groundwork validate`}</Text>}
-      {!ok ? <Text>{`  resume:        groundwork setup --yes --resume -f ${file}`}</Text> : null}
-      <Text>{`  restore drill: groundwork drill   (schedule it: a drill that was never run is a backup that was never tested)`}</Text>
+      {steps.map((s) => (
+        <Text key={s.label}>{`  ${`${s.label}:`.padEnd(15)}${shellLine(s.argv)}`}</Text>
+      ))}
+      {steps.some((s) => s.argv[0] === 'drill') ? <Text dimColor>{'  (schedule the drill: a backup that was never restored is a backup that was never tested)'}</Text> : null}
     </Box>
   );
 }

@@ -244,3 +244,42 @@ export function networkFindings(v: Validation): SubnetFinding[] {
     return [];
   }
 }
+
+/** One offered next step: a label and the exact argv (after `groundwork`) that does it. */
+export interface NextStep {
+  label: string;
+  argv: string[];
+}
+
+/**
+ * The next steps for this spec and what happened, as exact commands (each one is parsed by the real CLI in
+ * test/ui/next-steps.test.ts). A rehearsal has nothing to resume: its next step is the real setup. After a
+ * real run: resume it when it did not finish, else validate with the cluster's kubeconfig and drill the
+ * spec's first control plane.
+ */
+export function nextSteps(d: SpecInput, o: { file: string; stateDir: string; mode: 'rehearse' | 'setup'; status?: string }): NextStep[] {
+  const f = ['-f', o.file];
+  if (o.mode === 'rehearse') return [{ label: 'for real', argv: ['setup', '--yes', ...f] }];
+  if (o.status !== 'pass') return [{ label: 'resume', argv: ['setup', '--yes', '--resume', ...f] }];
+  const out: NextStep[] = [{ label: 're-validate', argv: ['validate', ...f, '--kubeconfig', `${o.stateDir}/secrets/kubeconfig`] }];
+  const spec = (d.spec ?? {}) as { bootstrap?: { method?: string; kubeadm?: { ssh?: { user?: string; port?: number; identityFile?: string } } }; nodes?: { role?: string; address?: string; ssh?: { user?: string; port?: number } }[] };
+  const cp = (spec.nodes ?? []).find((n) => n.role === 'control-plane');
+  if (cp?.address) {
+    if (spec.bootstrap?.method === 'talos') out.push({ label: 'restore drill', argv: ['drill', ...f, '--talos', cp.address, '--talosconfig', `${o.stateDir}/secrets/talos/talosconfig`] });
+    else {
+      const ssh = spec.bootstrap?.kubeadm?.ssh ?? {};
+      const user = cp.ssh?.user ?? ssh.user ?? 'root';
+      const port = cp.ssh?.port ?? ssh.port;
+      out.push({
+        label: 'restore drill',
+        argv: ['drill', ...f, '--kubeadm', `${user}@${cp.address}`, ...(port && port !== 22 ? ['--ssh-port', String(port)] : []), ...(ssh.identityFile ? ['--ssh-identity', ssh.identityFile] : [])],
+      });
+    }
+  }
+  return out;
+}
+
+/** An argv as one shell line: words with anything but safe characters are single-quoted. */
+export function shellLine(argv: string[]): string {
+  return ['groundwork', ...argv].map((w) => (/^[\w@%+=:,./~-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
