@@ -92,7 +92,22 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-async function runMain(argv: string[], io: Io): Promise<number> {
+/**
+ * Parses argv with the real program and its flags, running no action: what the acting command would get (its
+ * name, its options with the globals), or the usage exit code. For callers that offer commands to type (the
+ * wizard's next steps) and their tests.
+ */
+export async function parseArgv(argv: string[], io: Io): Promise<{ code: number; command?: { path: string[]; opts: Record<string, unknown> } }> {
+  let command: { path: string[]; opts: Record<string, unknown> } | undefined;
+  const code = await runMain(argv, io, (cmd) => {
+    const path: string[] = [];
+    for (let c: CommanderCommand | null = cmd; c?.parent; c = c.parent) path.unshift(c.name());
+    command = { path, opts: cmd.optsWithGlobals() };
+  });
+  return { code, command };
+}
+
+async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderCommand) => void): Promise<number> {
   quietOnClosedPipe(io.stdout);
   // Fast path: no commander, no command modules.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
@@ -159,6 +174,13 @@ async function runMain(argv: string[], io: Io): Promise<number> {
     }
   }
   adoptUnknownSubcommands(program);
+  if (parseOnly) {
+    const swap = (cmd: CommanderCommand) => {
+      if ((cmd as unknown as { _actionHandler?: unknown })._actionHandler) cmd.action((...args: unknown[]) => parseOnly(args.at(-1) as CommanderCommand));
+      cmd.commands.forEach(swap);
+    };
+    swap(program);
+  }
   program.helpCommand('help [command]', 'show help for a command');
 
   try {
