@@ -334,6 +334,8 @@ export function createDrill(opts: DrillOptions): Drill {
       ...extra,
       async run(ctx) {
         const t0 = performance.now();
+        // When the phase started, relative to the drill's start (the wizard's timeline).
+        const atMs = Math.max(0, now().getTime() - st.startedAt.getTime());
         let out: StepOutcome;
         try {
           out = await body(ctx);
@@ -358,7 +360,12 @@ export function createDrill(opts: DrillOptions): Drill {
         st.phases[name] = { ms, status: out.status, summary: out.summary };
         if (out.status === 'fail') st.reasons.push(out.summary.startsWith(`${name}:`) ? out.summary : `${name}: ${out.summary}`);
         if (out.status === 'warn') st.reasons.push(`${name} (warning): ${out.summary}`);
-        return { ...out, evidence: { phase: name, ms: Math.round(ms), ...(out.evidence as object | undefined) } };
+        // RPO once the restore ran, RTO once restore, boot and verify did: each result carries what is known so far.
+        const { rpoMs, rtoMs } = buildReport();
+        return {
+          ...out,
+          evidence: { phase: name, ms: Math.round(ms), atMs, ...(out.evidence as object | undefined), ...(rpoMs !== undefined ? { rpoMs: Math.round(rpoMs) } : {}), ...(rtoMs !== undefined ? { rtoMs: Math.round(rtoMs) } : {}) },
+        };
       },
     };
   }

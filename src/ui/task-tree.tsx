@@ -27,7 +27,12 @@ function StepLine({ step, color }: { step: StepView; color: boolean }) {
   );
 }
 
-export function TaskTree({ store, color }: { store: RunStore; color: boolean }) {
+/**
+ * rows: draw inside that many lines, finished steps included (the newest ones), with nothing printed above the
+ * live area: for a full-screen UI (the wizard), whose next screen must not find the run log above its header.
+ * Without rows, finished steps are printed once above the live area (ink's Static), as a CLI log.
+ */
+export function TaskTree({ store, color, rows }: { store: RunStore; color: boolean; rows?: number }) {
   const view = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const all = view.stages.flatMap((s) => s.steps.map((st) => ({ ...st, stageTitle: s.title })));
   // Finished steps, in order, up to the first unfinished one: printed once above the live area.
@@ -36,6 +41,26 @@ export function TaskTree({ store, color }: { store: RunStore; color: boolean }) 
   const live = firstOpen === -1 ? [] : all.slice(firstOpen).filter((s) => s.state !== 'pending').slice(0, 6);
   const next = firstOpen === -1 ? undefined : all.slice(firstOpen).find((s) => s.state === 'pending');
   const items = done.map((s, i) => ({ ...s, key: `${s.id}`, header: i === 0 || done[i - 1]!.stage !== s.stage }));
+  if (rows !== undefined) {
+    const lines: React.ReactNode[] = [];
+    for (const s of items) {
+      if (s.header) lines.push(<Text key={`h-${s.key}`} bold>{s.stageTitle}</Text>);
+      lines.push(<StepLine key={s.key} step={s} color={color} />);
+    }
+    const room = Math.max(1, rows - live.length - 1);
+    const over = lines.length > room;
+    const keep = over ? room - 1 : lines.length;
+    return (
+      <Box flexDirection="column">
+        {over ? <Text dimColor={color}>{`  … ${lines.length - keep} earlier line(s)`}</Text> : null}
+        {keep > 0 ? lines.slice(lines.length - keep) : null}
+        {live.map((s) => (
+          <StepLine key={s.id} step={s} color={color} />
+        ))}
+        {!view.finished && next && live.length === 0 ? <Text dimColor={color}>{`  · next: ${next.title}`}</Text> : null}
+      </Box>
+    );
+  }
   return (
     <Box flexDirection="column">
       <Static items={items}>

@@ -19,6 +19,24 @@ function store(): RunStore {
 }
 
 describe('TaskTree', () => {
+  it('with rows, draws finished steps inside that many lines (the newest), nothing above (the wizard)', async () => {
+    const { render } = await import('ink-testing-library');
+    const { TaskTree } = await import('../../src/ui/task-tree.js');
+    const s = store();
+    const app = render(<TaskTree store={s} color={false} rows={4} />);
+    for (const id of ['cpu', 'mem']) {
+      s.apply({ type: 'step-start', id });
+      s.apply({ type: 'step-end', id, status: 'pass', summary: 'ok', durationMs: 5 });
+    }
+    s.apply({ type: 'step-start', id: 'gen' });
+    await new Promise((r) => setTimeout(r, 40));
+    const lines = (app.lastFrame() ?? '').split('\n');
+    expect(lines.length).toBeLessThanOrEqual(4);
+    expect(lines[0]).toMatch(/earlier line\(s\)/);
+    expect(lines.join('\n')).toContain('Memory');
+    expect(lines.join('\n')).toContain('Generate secrets');
+  });
+
   it('shows the running step with its live output, then moves finished steps above under their stage', async () => {
     const { render } = await import('ink-testing-library');
     const { TaskTree } = await import('../../src/ui/task-tree.js');

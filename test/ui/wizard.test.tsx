@@ -109,6 +109,7 @@ describe('wizard', () => {
         store.apply({ type: 'step-start', id: 'connectivity' });
         await tick(30);
         store.apply({ type: 'step-end', id: 'connectivity', status: 'pass', summary: '4/4 paths', durationMs: 10 });
+        await tick(60); // the finished step is drawn in the run screen before the results replace it
         return {
           runId: 'r1',
           runDir: '/tmp/r1',
@@ -117,7 +118,9 @@ describe('wizard', () => {
           durationMs: 1200,
           results: [
             { id: 'connectivity', title: 'Connectivity', stage: 'validate', status: 'pass', summary: '4/4 paths', durationMs: 10, evidence: { matrix: { nodes: ['w-1', 'w-2'], cells: [['ok', 'ok'], ['ok', 'fail']] } } },
-            { id: 'drill', title: 'Drill', stage: 'drill', status: 'pass', summary: 'restored in 1.1s', durationMs: 10 },
+            { id: 'drill-snapshot', title: 'Snapshot', stage: 'drill', status: 'pass', summary: '2 MB saved', durationMs: 400, evidence: { atMs: 100 } },
+            { id: 'drill-restore', title: 'Restore', stage: 'drill', status: 'pass', summary: 'restored', durationMs: 1500, evidence: { atMs: 600, rpoMs: 700 } },
+            { id: 'drill-verify', title: 'Verify', stage: 'drill', status: 'pass', summary: 'revision 9', durationMs: 300, evidence: { atMs: 2200, rpoMs: 700, rtoMs: 1900 } },
           ],
         };
       },
@@ -167,6 +170,15 @@ describe('wizard', () => {
     expect(results).toMatch(/w-1\s+ok\s+ok/);
     expect(results).toMatch(/w-2\s+ok\s+fail/);
     expect(results).toContain('timeline:');
+    // The results screen owns the terminal: no line of the run log above its header.
+    expect(results.split('\n')[0]).toMatch(/^groundwork · results/);
+    expect(results).toContain('RPO 700ms');
+    expect(results).toContain('RTO 1.9s');
+    // Each phase: its start offset from the drill's start, then its duration.
+    expect(results).toMatch(/snapshot\s+\+100ms .*400ms/);
+    expect(results).toMatch(/restore\s+\+600ms .*1\.5s/);
+    expect(results).toMatch(/verify\s+\+2\.2s .*300ms/);
+    expect(results).toContain('ok reached · fail not reached · - not tested');
     await press(ENTER);
     // A rehearsal has nothing to resume: the next step is the real setup of the saved file.
     const next = await frameWith(app, 'for real:');

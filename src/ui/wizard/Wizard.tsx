@@ -407,7 +407,7 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       ) : null}
       {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body - 2} mode={mode} file={services.specFile} /> : null}
       {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} /> : null}
-      {screen === 'run' ? store ? <TaskTree store={store} color={color} /> : <Text>starting…</Text> : null}
+      {screen === 'run' ? store ? <TaskTree store={store} color={color} rows={body} /> : <Text>starting…</Text> : null}
       {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} /> : null}
       {screen === 'next' ? <Next summary={summary} draft={draft} file={services.specFile} stateDir={services.stateDir} mode={mode} /> : null}
       {message ? <Text color={color ? 'yellow' : undefined}>{message}</Text> : null}
@@ -533,16 +533,51 @@ function matrixLines(m: Matrix): string[] {
   const w = Math.min(8, Math.max(4, ...m.nodes.map((n) => n.length)));
   const cut = (s: string) => s.slice(0, w).padEnd(w);
   const shown = m.nodes.slice(0, 8);
-  return [`      ${cut('from\\to')} ${shown.map(cut).join(' ')}`, ...shown.map((from, i) => `      ${cut(from)} ${shown.map((_, j) => cut(m.cells[i]?.[j] ?? '-')).join(' ')}`)];
+  return [
+    `      ${cut('from\\to')} ${shown.map(cut).join(' ')}`,
+    ...shown.map((from, i) => `      ${cut(from)} ${shown.map((_, j) => cut(m.cells[i]?.[j] ?? '-')).join(' ')}`),
+    `      row → column: ok reached · fail not reached · - not tested${m.nodes.length > shown.length ? ` · first ${shown.length} of ${m.nodes.length} nodes` : ''}`,
+  ];
 }
 
-/** The drill's phases as a timeline: one bar per phase, proportional to its share of the total. */
-function timelineLines(rs: Result[], width = 30): string[] {
-  const total = rs.reduce((a, r) => a + r.durationMs, 0) || 1;
-  return rs.map((r) => {
-    const n = Math.max(r.durationMs > 0 ? 1 : 0, Math.round((r.durationMs / total) * width));
-    return `      ${r.id.replace(/^drill-/, '').padEnd(10).slice(0, 10)} ${'█'.repeat(n).padEnd(width)} ${r.durationMs < 1000 ? `${r.durationMs}ms` : `${(r.durationMs / 1000).toFixed(1)}s`}`;
+function ms(v: number): string {
+  return v < 1000 ? `${Math.round(v)}ms` : `${(v / 1000).toFixed(1)}s`;
+}
+
+/** A drill result's evidence: when the phase started (from the drill's start), and RPO/RTO once known. */
+function drillEvidence(r: Result): { atMs?: number; rpoMs?: number; rtoMs?: number } {
+  const e = r.evidence as { atMs?: unknown; rpoMs?: unknown; rtoMs?: unknown } | undefined;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  return { atMs: num(e?.atMs), rpoMs: num(e?.rpoMs), rtoMs: num(e?.rtoMs) };
+}
+
+/**
+ * The drill's phases as a timeline: per phase its start offset from the drill's start (+0ms, +1.2s, …), a bar
+ * placed at that offset and as long as its share of the whole, and its duration. A result without a recorded
+ * start follows the one before it.
+ */
+export function timelineLines(rs: Result[], width = 30): string[] {
+  let next = 0;
+  const placed = rs.map((r) => {
+    const at = drillEvidence(r).atMs ?? next;
+    next = at + r.durationMs;
+    return { r, at };
   });
+  const total = Math.max(1, ...placed.map((p) => p.at + p.r.durationMs));
+  return placed.map(({ r, at }) => {
+    const from = Math.min(width - 1, Math.floor((at / total) * width));
+    const n = Math.min(width - from, Math.max(1, Math.round((r.durationMs / total) * width)));
+    const bar = `${' '.repeat(from)}${'█'.repeat(n)}`.padEnd(width);
+    return `      ${r.id.replace(/^drill-/, '').padEnd(10).slice(0, 10)} ${`+${ms(at)}`.padStart(7)} ${bar} ${ms(r.durationMs)}`;
+  });
+}
+
+/** RPO and RTO from the last drill result that knows them. */
+function rpoRtoLine(rs: Result[]): string {
+  const last = <K extends 'rpoMs' | 'rtoMs'>(k: K) => rs.map((r) => drillEvidence(r)[k]).filter((v): v is number => v !== undefined).at(-1);
+  const rpo = last('rpoMs');
+  const rto = last('rtoMs');
+  return `    RPO ${rpo === undefined ? 'not measured' : ms(rpo)} (age of the snapshot when restored) · RTO ${rto === undefined ? 'not measured' : ms(rto)} (restore + boot + verify)`;
 }
 
 function Results({ summary, color, scroll, rows }: { summary: RunSummary; color: boolean; scroll: number; rows: number }) {
@@ -560,7 +595,7 @@ function Results({ summary, color, scroll, rows }: { summary: RunSummary; color:
       lines.push({ text: `${stage}` });
       if (stage === 'drill') {
         const drill = summary.results.filter((x) => x.stage === 'drill');
-        lines.push({ text: '    timeline:' }, ...timelineLines(drill).map((text) => ({ text })));
+        lines.push({ text: rpoRtoLine(drill) }, { text: '    timeline:       start  phase' }, ...timelineLines(drill).map((text) => ({ text })));
       }
     }
     lines.push({ text: `  ${STATUS_MARK[r.status]} ${r.id}: ${r.summary}`, status: r.status });
