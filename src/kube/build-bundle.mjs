@@ -7,6 +7,7 @@
  * is no bundle and the package loads as it is.
  */
 import { build } from 'esbuild';
+import { NODE_ESM_BUNDLE } from '../node-bundle.mjs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +37,6 @@ const genWithoutModels = {
 await build({
   stdin: { contents: "export { KubeConfig } from '@kubernetes/client-node/dist/config.js';", resolveDir: root, loader: 'js' },
   outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // CommonJS dependencies call require(); give the ES module bundle a real one.
-  banner: { js: "import { createRequire as __gwCreateRequire } from 'node:module'; const require = __gwCreateRequire(import.meta.url);" },
+  ...NODE_ESM_BUNDLE,
   plugins: [genWithoutModels],
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
 });

@@ -6,6 +6,7 @@
  * `tsc` alone can never leave a stale bundle in charge.
  */
 import { build } from 'esbuild';
+import { NODE_ESM_BUNDLE } from '../node-bundle.mjs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,16 +64,8 @@ const yogaWithoutFetch = {
 await build({
   entryPoints: [path.join(src, 'ui/wizard/index.tsx')],
   outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // react's CommonJS files call require(); give the ES module bundle a real one.
-  banner: { js: "import { createRequire as __gwCreateRequire } from 'node:module'; const require = __gwCreateRequire(import.meta.url);" },
+  ...NODE_ESM_BUNDLE,
   define: { 'process.env.NODE_ENV': '"production"' },
   plugins: [shareWithDist, stubDevtools, yogaWithoutFetch],
   sourcemap: true,
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
 });

@@ -3,23 +3,18 @@
  * commands and subcommands, one numeric-flag parser with ranges, --help with the global flags, errors in words.
  * In-process through main(), with its own io (no TTY, CI set): nothing here depends on the machine's tools.
  */
+import { captureIo } from '../helpers/io.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { parseWholeNumber } from '../../src/commands/flags.js';
 
 async function run(args: string[], cwd = mkdtempSync(path.join(tmpdir(), 'gw-cli-'))): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true', PATH: '/nonexistent' }, cwd, signal: new AbortController().signal });
-  return { code, out, err };
+  const io = captureIo(cwd, { NO_COLOR: '1', CI: 'true', PATH: '/nonexistent' }, new AbortController().signal);
+  const code = await main(args, io);
+  return { code, out: io.out(), err: io.err() };
 }
 
 describe('help and unknown commands', () => {

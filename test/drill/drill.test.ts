@@ -2,12 +2,12 @@
  * Drills against a real etcd (Debian's 3.4.23) on loopback: figures checked against what etcdctl itself reports,
  * broken snapshots failing cleanly, the source's data directory untouched, cleanup after an interruption.
  */
+import { captureIo, type CapturedIo } from '../helpers/io.js';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cancelled } from '../../src/errors.js';
 import { runDrill, showDrillHistory, type RunDrillOptions } from '../../src/drill/index.js';
@@ -15,14 +15,8 @@ import { readDrillHistory } from '../../src/drill/history.js';
 import type { Io } from '../../src/io.js';
 import { ETCDCTL_BIN, kubernetesKeys, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 
-function testIo(cwd: string): Io & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1' }, cwd, out: () => out, err: () => err };
+function testIo(cwd: string): CapturedIo {
+  return captureIo(cwd, { NO_COLOR: '1' });
 }
 
 function etcdctl(url: string, ...args: string[]): string {

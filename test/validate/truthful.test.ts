@@ -3,17 +3,16 @@
  * test namespaces behind because the API server is busy. The lab's store is read directly afterwards (not through
  * the API, which the api-errors fault would also hit).
  */
+import { captureIo } from '../helpers/io.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 import { createFaultRegistry } from '../../src/lab/faults.js';
 import { runValidate, type SuiteName } from '../../src/validate/index.js';
 import type { LabOptions } from '../../src/lab/types.js';
-import type { Io } from '../../src/io.js';
 
 const labs: Lab[] = [];
 afterAll(async () => {
@@ -35,15 +34,6 @@ function seeded(seed: number): () => number {
   };
 }
 
-function captureIo(cwd: string): Io & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd, out: () => out, err: () => err };
-}
 
 async function settle(lab: Lab): Promise<void> {
   const deadline = Date.now() + 20_000;
