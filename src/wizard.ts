@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Io } from './io.js';
 import type { LoadedSpec } from './spec/load.js';
-import type { SpecInput } from './spec/schema.js';
+import type { StartingPoint } from './ui/wizard/model.js';
 import type { WizardServices, RunMode } from './ui/wizard/Wizard.js';
 import type { Result } from './run/types.js';
 import { stateDirFor, buildSetupPlan, setupFlags } from './setup.js';
@@ -37,10 +37,13 @@ export async function loadWizardUi(): Promise<WizardUi> {
   return import('./ui/wizard/index.js');
 }
 
-/** Reads an existing spec as the wizard's starting point (pre-fills every screen), or the defaults. */
-export async function initialDraft(file: string, ui?: WizardUi): Promise<SpecInput> {
+/**
+ * Reads an existing spec as the wizard's starting point (pre-fills every screen, and saving edits that file in
+ * place), or the defaults when there is none. A file that is no YAML mapping comes back with its problems.
+ */
+export async function initialDraft(file: string, ui?: WizardUi): Promise<StartingPoint> {
   const { defaultDraft, draftFromYaml } = ui ?? (await loadWizardUi());
-  return existsSync(file) ? draftFromYaml(readFileSync(file, 'utf8')) : defaultDraft();
+  return existsSync(file) ? draftFromYaml(readFileSync(file, 'utf8'), file) : { draft: defaultDraft() };
 }
 
 export function createWizardServices(opts: WizardOptions): WizardServices {
@@ -116,8 +119,11 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
     const failed = Object.entries(resumable.steps).find(([, s]) => s.status === 'fail');
     services.resumable = { runId: resumable.runId, summary: failed ? `${failed[0]} failed` : resumable.status };
   }
+  const start = await initialDraft(opts.file, ui);
   return ui.mountWizard({
-    initial: await initialDraft(opts.file, ui),
+    initial: start.draft,
+    initialText: start.text,
+    problems: start.problems,
     services,
     color: opts.color,
     stdout: opts.io.stdout as NodeJS.WriteStream,

@@ -5,21 +5,23 @@
  * Gets data and callbacks (WizardServices); never spawns processes or calls APIs itself.
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { SpecInput } from '../../spec/schema.js';
+import type { SpecIssue } from '../../errors.js';
 import type { LoadedSpec } from '../../spec/load.js';
 import type { Result, RunSummary } from '../../run/types.js';
 import type { RunStore } from '../../run/events.js';
 import { TaskTree } from '../task-tree.js';
 import { redactSecretShapes } from '../../run/secret-shapes.js';
 import { FieldRow, editValue } from './fields.js';
+import { fit, moreAbove, moreBelow, scrollWindow, windowAround, wrapText } from './layout.js';
 import {
-  ADDON_FIELDS,
-  CLUSTER_FIELDS,
-  NETWORK_FIELDS,
   NODE_FIELDS,
   dottedPath,
-  getPath,
+  fieldValue,
+  screenFields,
+  specText,
+  writeField,
   issuesFor,
   networkFindings,
   nextSteps,
@@ -28,6 +30,7 @@ import {
   suggestNode,
   toYaml,
   validateDraft,
+  type Validation,
   type Field,
   type ScreenName,
 } from './model.js';
@@ -50,13 +53,20 @@ export interface WizardServices {
 
 export interface WizardProps {
   initial: SpecInput;
+  /** The spec file's text when it parsed: saving writes the edits into it, keeping comments and key order. */
+  initialText?: string;
+  /** Why the spec file could not be read (YAML syntax, duplicate keys, not a mapping): shown first, with the choice to start fresh. */
+  problems?: SpecIssue[];
   services: WizardServices;
   color: boolean;
+  /** The terminal's size; the wizard follows the terminal's resize events after that. */
   rows?: number;
+  columns?: number;
   onExit: (code: number) => void;
 }
 
 const HELP: Record<ScreenName, string> = {
+  broken: 'The spec file is not valid YAML (or not a mapping). Fix it in an editor and start the wizard again, or start fresh: saving then keeps the broken file as .bak.',
   resume: 'An earlier run stopped before it finished. Resuming continues it; finished steps are not repeated.',
   cluster: 'How the cluster is bootstrapped and where its API will answer.',
   nodes: 'The machines. Ctrl-N adds a worker, Ctrl-P a control plane, Ctrl-X removes the node under the cursor.',
@@ -81,9 +91,7 @@ function nodeCount(d: SpecInput): number {
 }
 
 function fieldsFor(screen: ScreenName, d: SpecInput): Field[] {
-  if (screen === 'cluster') return CLUSTER_FIELDS;
-  if (screen === 'network') return NETWORK_FIELDS;
-  if (screen === 'addons') return ADDON_FIELDS;
+  if (screen === 'cluster' || screen === 'network' || screen === 'addons') return screenFields(screen, d);
   if (screen === 'nodes') return Array.from({ length: nodeCount(d) }, (_, i) => NODE_FIELDS(i)).flat();
   return [];
 }
@@ -100,11 +108,33 @@ function useLatestState<T>(initial: T): [T, (v: T | ((prev: T) => T)) => void, R
 
 const STATUS_MARK = { pass: '✔', warn: '!', fail: '✖', skip: '↓' } as const;
 
-export function Wizard({ initial, services, color, rows = 24, onExit }: WizardProps) {
+/** Validation before the first paint has happened: nothing known yet, nothing blocks (every key handler validates itself). */
+const NOT_YET: Validation = { byPath: new Map(), issues: [] };
+
+/** The terminal's size, following its resize events (ink redraws on them; the layout follows the new size). */
+function useTerminalSize(rows?: number, columns?: number): { rows: number; columns: number } {
+  const { stdout } = useStdout();
+  const read = () => ({ rows: (stdout as { rows?: number }).rows ?? rows ?? 24, columns: (stdout as { columns?: number }).columns ?? columns ?? 80 });
+  const [size, setSize] = useState(() => ({ rows: rows ?? read().rows, columns: columns ?? read().columns }));
+  useEffect(() => {
+    const onResize = () => setSize(read());
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [stdout]);
+  return size;
+}
+
+export function Wizard({ initial, initialText, problems, services, color, rows: rowsProp, columns: columnsProp, onExit }: WizardProps) {
   const { exit } = useApp();
+  const size = useTerminalSize(rowsProp, columnsProp);
+  const rows = Math.max(10, size.rows);
+  const cols = Math.max(40, size.columns);
   // Several keys can arrive before the next render (fast typing, paste, tests): the key handler reads the
   // latest screen, draft and focus from refs that are updated synchronously, not from the last render.
-  const [screen, setScreen, screenRef] = useLatestState<ScreenName>(services.resumable ? 'resume' : 'cluster');
+  const [screen, setScreen, screenRef] = useLatestState<ScreenName>(problems?.length ? 'broken' : services.resumable ? 'resume' : 'cluster');
   const [draft, setDraft, draftRef] = useLatestState<SpecInput>(initial);
   const [focus, setFocusRaw, focusRef] = useLatestState(0);
   // The text cursor of the focused field; undefined = at the end (where a newly focused field starts).
@@ -118,6 +148,10 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   const [message, setMessage] = useState<string>('');
   const [planText, setPlanText] = useState<string>('');
   const [scroll, setScroll] = useState(0);
+  // The furthest a scrolled screen can go (set by the screen as it draws), so ↓ past the end is not counted.
+  const maxScroll = useRef(0);
+  const scrollBy = (d: number) => setScroll((s) => Math.max(0, Math.min(maxScroll.current, s + d)));
+  const [matrixPage, setMatrixPage] = useState(0);
   const [checks, setChecks, checksRef] = useLatestState<Result[] | undefined>(undefined);
   const [ignore, setIgnore, ignoreRef] = useLatestState<string[]>([]);
   const [selected, setSelected, selectedRef] = useLatestState(0);
@@ -128,8 +162,13 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
   const [resume, setResume] = useState(false);
   // What was last saved (or loaded): a draft that differs from it would be lost by quitting.
   const savedYaml = useRef(toYaml(initial));
+  // The file's text as last saved or loaded: the next save edits it in place (comments and key order stay).
+  const savedText = useRef<string | undefined>(problems?.length ? undefined : initialText);
 
-  const validation = useMemo(() => validateDraft(draft, services.specFile), [draft, services.specFile]);
+  // Validation runs after the first paint: the first frame needs no spec loader.
+  const [mounted, setMounted] = useState(false);
+  useEffect(() => setMounted(true), []);
+  const validation = useMemo(() => (mounted ? validateDraft(draft, services.specFile) : NOT_YET), [draft, services.specFile, mounted]);
   const fields = fieldsFor(screen, draft);
 
   const leave = (code: number) => {
@@ -141,8 +180,29 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     setScreen(to);
     setFocus(0);
     setScroll(0);
+    setMatrixPage(0);
     setMessage('');
     setSelected(0);
+  };
+
+  /** Saves the draft: written into the operator's own file when there is one (comments kept), else a new file. */
+  const save = (onSaved: (file: string) => void) => {
+    const d = draftRef.current;
+    let text: string;
+    try {
+      text = specText(d, savedText.current);
+    } catch (e) {
+      setMessage(`could not save: ${(e as Error).message}`);
+      return;
+    }
+    services.save(text).then(
+      (f) => {
+        savedYaml.current = toYaml(d);
+        savedText.current = text;
+        onSaved(f);
+      },
+      (e: Error) => setMessage(`could not save: ${e.message}`),
+    );
   };
 
   const screenIssues = (s: ScreenName, v = validation) => {
@@ -261,6 +321,15 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
     }
     const field = fields[focus];
 
+    if (screen === 'broken') {
+      if (input === 'n') {
+        // Start fresh: the defaults, saved as a new file (the broken one is kept as .bak by the save).
+        savedText.current = undefined;
+        go(services.resumable ? 'resume' : 'cluster');
+      }
+      return;
+    }
+
     if (screen === 'resume') {
       if (key.return || input === 'y') {
         setResume(true);
@@ -306,10 +375,10 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
       }
       if (field) {
         // Refs, not the last render: several keys can arrive before the next render (typing fast, pasting).
-        const value = String(getPath(draftRef.current, field.path) ?? '');
+        const value = fieldValue(field, draftRef.current);
         const next = editValue(field, { value, cursor: cursorRef.current ?? value.length }, input, key);
         if (next === undefined) return;
-        if (next.value !== value) setDraft((d) => setPath(d, field.path, field.numeric ? (next.value === '' ? '' : Number(next.value)) : next.value));
+        if (next.value !== value) setDraft((d) => writeField(d, field, next.value));
         setCursor(next.cursor === next.value.length ? undefined : next.cursor);
         setMessage('');
       }
@@ -318,8 +387,10 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
 
     if (screen === 'review') {
       if (key.escape) return go('addons');
-      if (key.upArrow) return setScroll((s) => Math.max(0, s - 1));
-      if (key.downArrow) return setScroll((s) => s + 1);
+      if (key.upArrow) return scrollBy(-1);
+      if (key.downArrow) return scrollBy(1);
+      if (key.pageUp) return scrollBy(-Math.max(1, rows - 8));
+      if (key.pageDown || input === ' ') return scrollBy(Math.max(1, rows - 8));
       if (input === 'm') {
         const next = modeRef.current === 'rehearse' ? 'setup' : 'rehearse';
         setMode(next);
@@ -335,39 +406,24 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
         setMessage(`not saved: ${errors} error${errors === 1 ? '' : 's'} marked ✖ — Esc back to fix ${errors === 1 ? 'it' : 'them'} first`);
         return;
       }
-      if (input === 's') {
-        const yaml = toYaml(draft);
-        services.save(yaml).then(
-          (f) => {
-            savedYaml.current = yaml;
-            setMessage(`saved ${f}`);
-          },
-          (e: Error) => setMessage(`could not save: ${e.message}`),
-        );
-        return;
-      }
-      if (key.return && validation.loaded) {
-        const yaml = toYaml(draft);
-        services.save(yaml).then(
-          () => {
-            savedYaml.current = yaml;
-            go('preflight');
-          },
-          (e: Error) => setMessage(`could not save: ${e.message}`),
-        );
-      }
+      if (input === 's') return save((f) => setMessage(`saved ${f}`));
+      if (key.return && validation.loaded) return save(() => go('preflight'));
       return;
     }
 
     if (screen === 'preflight') {
       if (running) return;
       const failing = (checks ?? []).filter((c) => c.status === 'fail');
+      const ordered = orderChecks(checks ?? []);
       if (key.escape) return go('review');
       if (key.upArrow) return setSelected((s) => Math.max(0, s - 1));
-      if (key.downArrow) return setSelected((s) => Math.min(Math.max(0, failing.length - 1), s + 1));
+      if (key.downArrow) return setSelected((s) => Math.min(Math.max(0, ordered.length - 1), s + 1));
+      if (key.pageUp) return setSelected((s) => Math.max(0, s - Math.max(1, rows - 10)));
+      if (key.pageDown) return setSelected((s) => Math.min(Math.max(0, ordered.length - 1), s + Math.max(1, rows - 10)));
       if (input === 'r') return void runPreflight(ignore);
-      if (input === 'i' && failing[selected]) {
-        const next = [...ignore, failing[selected]!.id];
+      if (input === 'i' && ordered[selected]) {
+        if (ordered[selected]!.status !== 'fail') return setMessage(`${ordered[selected]!.id} did not fail: only a failing check can be ignored`);
+        const next = [...ignore, ordered[selected]!.id];
         setIgnore(next);
         void runPreflight(next);
         return;
@@ -381,46 +437,101 @@ export function Wizard({ initial, services, color, rows = 24, onExit }: WizardPr
 
     if (screen === 'results') {
       if (key.return) return go('next');
-      if (key.upArrow) return setScroll((s) => Math.max(0, s - 1));
-      if (key.downArrow) return setScroll((s) => s + 1);
+      if (key.upArrow) return scrollBy(-1);
+      if (key.downArrow) return scrollBy(1);
+      if (key.pageUp) return scrollBy(-Math.max(1, rows - 8));
+      if (key.pageDown || input === ' ') return scrollBy(Math.max(1, rows - 8));
+      // The connectivity matrix pages its columns: every node is reachable, none cut silently.
+      if (key.rightArrow) return setMatrixPage((p) => p + 1);
+      if (key.leftArrow) return setMatrixPage((p) => Math.max(0, p - 1));
       return;
     }
     if (screen === 'next' && (key.return || key.escape)) leave(summary ? exitCodeOf(summary) : 130);
   });
 
-  const body = rows - 4;
+  // The frame is one line shorter than the terminal: it never scrolls, so the header stays on top and the shell
+  // prompt lands below the footer on exit. Everything below is wrapped to the width and counted.
+  const footer = wrapText(keysFor(screen), cols);
+  const helpLines = help ? wrapText(`? ${HELP[screen]}`, cols, '  ') : [];
+  const messageLines = message ? wrapText(message, cols, '  ') : [];
+  const confirmText = confirmQuit ? (running ? 'Stop the running step and quit? y/n' : 'Quit and lose the unsaved edits? y/n') : '';
+  const body = Math.max(3, rows - 2 - footer.length - helpLines.length - messageLines.length - (confirmQuit ? 1 : 0));
+  const onScroll = (max: number) => {
+    maxScroll.current = max;
+  };
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">
-        {`groundwork · ${title(screen)}`}
-        <Text dimColor={color}>{`  ${progress(screen)}`}</Text>
+        {fit(`groundwork · ${title(screen)}`, cols)}
+        <Text dimColor={color}>{fit(`  ${progress(screen)}`, Math.max(0, cols - `groundwork · ${title(screen)}`.length))}</Text>
       </Text>
-      {help ? <Text color={color ? 'yellow' : undefined}>{`? ${HELP[screen]}`}</Text> : null}
+      {helpLines.map((l, i) => (
+        <Text key={`h${i}`} color={color ? 'yellow' : undefined}>
+          {l}
+        </Text>
+      ))}
+      {screen === 'broken' ? <Broken problems={problems ?? []} file={services.specFile} cols={cols} rows={body} color={color} /> : null}
       {screen === 'resume' ? (
         <Box flexDirection="column">
-          <Text>{`An unfinished run exists: ${services.resumable?.runId} (${services.resumable?.summary}).`}</Text>
-          <Text>Resume it? Enter/y resumes (finished steps are not repeated), n starts over.</Text>
+          {wrapText(`An unfinished run exists: ${services.resumable?.runId} (${services.resumable?.summary}).`, cols, '  ').map((l, i) => (
+            <Text key={`r${i}`}>{l}</Text>
+          ))}
+          {wrapText('Resume it? Enter/y resumes (finished steps are not repeated), n starts over.', cols, '  ').map((l, i) => (
+            <Text key={`q${i}`}>{l}</Text>
+          ))}
         </Box>
       ) : null}
       {FORM_SCREENS.includes(screen) ? (
-        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} cursor={cursor} color={color} validation={validation} rows={body} />
+        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} cursor={cursor} color={color} validation={validation} rows={body} cols={cols} />
       ) : null}
-      {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body - 2} mode={mode} file={services.specFile} /> : null}
-      {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} /> : null}
+      {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body} cols={cols} mode={mode} file={services.specFile} onScroll={onScroll} /> : null}
+      {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} cols={cols} /> : null}
       {screen === 'run' ? store ? <TaskTree store={store} color={color} rows={body} /> : <Text>starting…</Text> : null}
-      {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} /> : null}
-      {screen === 'next' ? <Next summary={summary} draft={draft} file={services.specFile} stateDir={services.stateDir} mode={mode} /> : null}
-      {message ? <Text color={color ? 'yellow' : undefined}>{message}</Text> : null}
-      {confirmQuit ? <Text color={color ? 'red' : undefined}>{running ? 'Stop the running step and quit? y/n' : 'Quit and lose the unsaved edits? y/n'}</Text> : null}
-      <Text dimColor={color} wrap="truncate-end">
-        {keysFor(screen)}
-      </Text>
+      {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} cols={cols} matrixPage={matrixPage} onScroll={onScroll} /> : null}
+      {screen === 'next' ? <Next summary={summary} draft={draft} file={services.specFile} stateDir={services.stateDir} mode={mode} cols={cols} rows={body} /> : null}
+      {messageLines.map((l, i) => (
+        <Text key={`m${i}`} color={color ? 'yellow' : undefined}>
+          {l}
+        </Text>
+      ))}
+      {confirmQuit ? <Text color={color ? 'red' : undefined}>{fit(confirmText, cols)}</Text> : null}
+      {footer.map((l, i) => (
+        <Text key={`f${i}`} dimColor={color}>
+          {l}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+/** The spec file that is no spec: its problems where they are (file:line:column, field), and the way on. */
+function Broken({ problems, file, cols, rows, color }: { problems: SpecIssue[]; file: string; cols: number; rows: number; color: boolean }) {
+  const head = wrapText(`${file} cannot be read as a cluster spec, so nothing from it is shown:`, cols, '  ');
+  const tail = wrapText(`n starts fresh with the defaults (saving keeps the broken file as ${file}.bak) · q quits, to fix it in an editor`, cols, '  ');
+  const lines = problems.flatMap((p) => wrapText(`✖ ${p.file}:${p.line}:${p.column}${p.path ? ` ${p.path}` : ''}: ${p.message}`, cols, '    '));
+  const room = Math.max(1, rows - head.length - tail.length - 1);
+  const shown = lines.length > room ? [...lines.slice(0, room - 1), moreBelow(lines.length - room + 1)] : lines;
+  return (
+    <Box flexDirection="column">
+      {head.map((l, i) => (
+        <Text key={`a${i}`}>{l}</Text>
+      ))}
+      {shown.map((l, i) => (
+        <Text key={`p${i}`} color={color && l.startsWith('✖') ? 'red' : undefined}>
+          {l}
+        </Text>
+      ))}
+      <Text> </Text>
+      {tail.map((l, i) => (
+        <Text key={`t${i}`}>{l}</Text>
+      ))}
     </Box>
   );
 }
 
 function title(s: ScreenName): string {
   return {
+    broken: 'cannot read the spec',
     resume: 'resume',
     cluster: 'cluster',
     nodes: 'nodes',
@@ -448,72 +559,161 @@ function keysFor(s: ScreenName): string {
   if (s === 'run') return 'Ctrl-C stop the running step · q quit · ? help';
   if (s === 'results') return 'Enter next steps · ↑↓ scroll · q quit';
   if (s === 'resume') return 'Enter/y resume · n new · q quit';
+  if (s === 'broken') return 'n start fresh · q quit · ? help';
   return 'Enter/Esc finish · q quit';
 }
 
-function FormBody({ screen, fields, draft, focus, cursor, color, validation, rows }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; cursor?: number; color: boolean; validation: ReturnType<typeof validateDraft>; rows: number }) {
-  const errorFor = (f: Field) => validation.byPath.get(dottedPath(f.path))?.find((i) => i.severity === 'error')?.message;
-  const lines: React.ReactNode[] = [];
-  if (screen === 'nodes') {
-    const n = fields.length / 3;
-    const first = Math.max(0, Math.min(Math.floor(focus / 3) - 2, n - Math.floor((rows - 4) / 3)));
-    for (let i = first; i < n && lines.length < rows - 3; i++) {
-      const row = fields.slice(i * 3, i * 3 + 3);
-      lines.push(
-        <Box key={i} flexDirection="column">
-          <Text dimColor={color}>{`node ${i + 1}`}</Text>
-          {row.map((f, j) => (
-            <FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i * 3 + j} cursor={focus === i * 3 + j ? cursor : undefined} error={errorFor(f)} color={color} width={8} />
-          ))}
-        </Box>,
-      );
-    }
-    const nodeIssues = validation.byPath.get('spec.nodes') ?? [];
-    for (const i of nodeIssues) lines.push(<Text key={`n-${i.message}`} color={color ? (i.severity === 'error' ? 'red' : 'yellow') : undefined}>{`${i.severity === 'error' ? '✖' : '!'} ${i.message}`}</Text>);
-  } else {
-    fields.forEach((f, i) => lines.push(<FieldRow key={f.key} field={f} value={String(getPath(draft, f.path) ?? '')} focused={focus === i} cursor={focus === i ? cursor : undefined} error={errorFor(f)} color={color} />));
-    const focused = fields[focus];
-    if (focused) lines.push(<Text key="hint" dimColor={color} wrap="truncate-end">{`  ${focused.help}`}</Text>);
-    if (screen === 'network') {
-      for (const i of networkSpillover(validation).slice(0, 3))
-        lines.push(<Text key={`s-${i.path}`} color={color ? 'red' : undefined} wrap="truncate-end">{`✖ ${i.path}: ${i.message}`}</Text>);
-      for (const f of networkFindings(validation).slice(0, 3))
-        lines.push(<Text key={f.id} color={color ? (f.status === 'fail' ? 'red' : 'yellow') : undefined} wrap="truncate-end">{`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`}</Text>);
-    }
-  }
-  return <Box flexDirection="column">{lines}</Box>;
+/** The label column: as wide as the screen's longest label, so none is cut ("etcd backup schedule"). */
+function labelWidth(fields: Field[], cols: number, min = 8): number {
+  return Math.min(Math.max(min, ...fields.map((f) => f.label.length)), Math.floor(cols / 3));
 }
 
-function Review({ yaml, plan, scroll, rows, mode, file }: { yaml: string; plan: string; scroll: number; rows: number; mode: RunMode; file: string }) {
-  const all = [...yaml.trimEnd().split('\n'), '', ...(plan ? plan.trimEnd().split('\n') : ['(building the plan…)'])];
-  const start = Math.min(scroll, Math.max(0, all.length - rows));
+function issueText(i: { severity: string; message: string }, prefix = ''): string {
+  return `${i.severity === 'error' ? '✖' : '!'} ${prefix}${i.message}`;
+}
+
+function FormBody({ screen, fields, draft, focus, cursor, color, validation, rows, cols }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; cursor?: number; color: boolean; validation: Validation; rows: number; cols: number }) {
+  const errorFor = (f: Field) => validation.byPath.get(dottedPath(f.path))?.find((i) => i.severity === 'error')?.message;
+  const red = color ? 'red' : undefined;
+  const tone = (sev: string) => (color ? (sev === 'error' || sev === 'fail' ? 'red' : 'yellow') : undefined);
+  const row = (f: Field, i: number, width: number) => (
+    <FieldRow key={f.key} field={f} value={fieldValue(f, draft)} focused={focus === i} cursor={focus === i ? cursor : undefined} error={errorFor(f)} color={color} width={width} cols={cols} />
+  );
+  const rowHeight = (f: Field) => {
+    const e = errorFor(f);
+    return 1 + (e ? wrapText(`    ✖ ${e}`, cols, '      ').length : 0);
+  };
+  // Below the fields: the focused field's help, then what is wrong beyond single fields. Wrapped, never cut.
+  const tail: { text: string; color?: string }[] = [];
+  let blocks: { key: string; height: number; node: React.ReactNode }[];
+  let focusBlock: number;
+  if (screen === 'nodes') {
+    const n = fields.length / 3;
+    const width = labelWidth(fields, cols);
+    blocks = Array.from({ length: n }, (_, i) => {
+      const three = fields.slice(i * 3, i * 3 + 3);
+      return {
+        key: `node-${i}`,
+        height: 1 + three.reduce((h, f) => h + rowHeight(f), 0),
+        node: (
+          <Box key={`node-${i}`} flexDirection="column">
+            <Text dimColor={color}>{`node ${i + 1}`}</Text>
+            {three.map((f, j) => row(f, i * 3 + j, width))}
+          </Box>
+        ),
+      };
+    });
+    focusBlock = Math.floor(focus / 3);
+    for (const i of validation.byPath.get('spec.nodes') ?? []) for (const text of wrapText(issueText(i), cols, '  ')) tail.push({ text, color: tone(i.severity) });
+  } else {
+    const width = labelWidth(fields, cols, 19);
+    blocks = fields.map((f, i) => ({ key: f.key, height: rowHeight(f), node: row(f, i, width) }));
+    focusBlock = focus;
+    const focused = fields[focus];
+    if (focused) for (const text of wrapText(`  ${focused.help}`, cols, '  ')) tail.push({ text, color: 'dim' });
+    if (screen === 'network') {
+      for (const i of networkSpillover(validation)) for (const text of wrapText(issueText(i, `${i.path}: `), cols, '  ')) tail.push({ text, color: red });
+      for (const f of networkFindings(validation)) for (const text of wrapText(`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`, cols, '  ')) tail.push({ text, color: tone(f.status) });
+    }
+  }
+  // The fields get the room first (at least the focused one); the tail shows what fits below, with a marker.
+  const need = blocks.reduce((h, b) => h + b.height, 0);
+  const tailRoom = Math.max(0, rows - Math.min(need, Math.max(blocks[focusBlock]?.height ?? 1, rows - tail.length)));
+  const shownTail = tail.length > tailRoom ? [...tail.slice(0, Math.max(0, tailRoom - 1)), { text: moreBelow(tail.length - Math.max(0, tailRoom - 1)) }] : tail;
+  const span = windowAround(
+    blocks.map((b) => b.height),
+    focusBlock,
+    Math.max(1, rows - shownTail.length),
+  );
   return (
     <Box flexDirection="column">
-      <Text>{`Saves to ${file}. Then: ${mode === 'rehearse' ? 'rehearse on the lab (nothing outside this machine is touched)' : 'run for real against the nodes'} (m to switch).`}</Text>
-      {all.slice(start, start + rows).map((l, i) => (
-        <Text key={i} wrap="truncate-end">
-          {l}
+      {span.above > 0 ? <Text dimColor={color}>{moreAbove(span.above)}</Text> : null}
+      {blocks.slice(span.start, span.end + 1).map((b) => b.node)}
+      {span.below > 0 ? <Text dimColor={color}>{moreBelow(span.below)}</Text> : null}
+      {shownTail.map((t, i) => (
+        <Text key={`t${i}`} color={t.color === 'dim' ? undefined : t.color} dimColor={t.color === 'dim' && color}>
+          {t.text}
         </Text>
       ))}
     </Box>
   );
 }
 
-function Checks({ checks, selected, ignore, color, rows }: { checks?: Result[]; selected: number; ignore: string[]; color: boolean; rows: number }) {
-  if (!checks) return <Text>running the checks…</Text>;
-  const failing = checks.filter((c) => c.status === 'fail');
-  const ordered = [...failing, ...checks.filter((c) => c.status === 'warn'), ...checks.filter((c) => c.status === 'pass' || c.status === 'skip')];
-  const counts = `${checks.filter((c) => c.status === 'pass').length} passed, ${checks.filter((c) => c.status === 'warn').length} warnings, ${failing.length} failed`;
+/** Lines of a scrolled screen, wrapped to the width, with "N more" markers where some are out of view. */
+function Scrolled({ lines, scroll, rows, color, onScroll }: { lines: { text: string; color?: string }[]; scroll: number; rows: number; color: boolean; onScroll: (max: number) => void }) {
+  const span = scrollWindow(lines.length, scroll, rows);
+  onScroll(span.maxScroll);
   return (
     <Box flexDirection="column">
-      <Text>{counts + (ignore.length ? ` · ignored: ${ignore.join(', ')}` : '')}</Text>
-      {ordered.slice(0, rows - 3).map((c, i) => (
-        <Text key={c.id} wrap="truncate-end" inverse={c.status === 'fail' && i === selected}>
-          <Text color={color ? { pass: 'green', warn: 'yellow', fail: 'red', skip: 'gray' }[c.status] : undefined}>{`${STATUS_MARK[c.status]} ${c.id.padEnd(24)}`}</Text>
-          {` ${c.summary}`}
+      {span.above > 0 ? <Text dimColor={color}>{`${moreAbove(span.above)} (↑ to scroll)`}</Text> : null}
+      {lines.slice(span.start, span.end + 1).map((l, i) => (
+        <Text key={i} color={color ? l.color : undefined}>
+          {l.text}
         </Text>
       ))}
-      {failing[selected]?.fix ? <Text wrap="truncate-end">{`fix: ${failing[selected]!.fix}`}</Text> : null}
+      {span.below > 0 ? <Text dimColor={color}>{`${moreBelow(span.below)} (↓ or space to scroll)`}</Text> : null}
+    </Box>
+  );
+}
+
+function Review({ yaml, plan, scroll, rows, cols, mode, file, onScroll }: { yaml: string; plan: string; scroll: number; rows: number; cols: number; mode: RunMode; file: string; onScroll: (max: number) => void }) {
+  const head = wrapText(`Saves to ${file}. Then: ${mode === 'rehearse' ? 'rehearse on the lab (nothing outside this machine is touched)' : 'run for real against the nodes'} (m to switch).`, cols, '  ');
+  // Every line wrapped, not cut: a command's host and its last argument stay visible (continuations indented).
+  const all = [...yaml.trimEnd().split('\n'), '', ...(plan ? plan.trimEnd().split('\n') : ['(building the plan…)'])].flatMap((l) => {
+    const lead = /^ */.exec(l)![0];
+    return wrapText(l, cols, `${lead}    `).map((text) => ({ text }));
+  });
+  return (
+    <Box flexDirection="column">
+      {head.map((l, i) => (
+        <Text key={`h${i}`}>{l}</Text>
+      ))}
+      <Scrolled lines={all} scroll={scroll} rows={Math.max(1, rows - head.length)} color={false} onScroll={onScroll} />
+    </Box>
+  );
+}
+
+/** Failures first (what the operator must act on), then warnings, then the rest. */
+function orderChecks(checks: Result[]): Result[] {
+  return [...checks.filter((c) => c.status === 'fail'), ...checks.filter((c) => c.status === 'warn'), ...checks.filter((c) => c.status === 'pass' || c.status === 'skip')];
+}
+
+const STATUS_COLOR = { pass: 'green', warn: 'yellow', fail: 'red', skip: 'gray' } as const;
+
+function Checks({ checks, selected, ignore, color, rows, cols }: { checks?: Result[]; selected: number; ignore: string[]; color: boolean; rows: number; cols: number }) {
+  if (!checks) return <Text>running the checks…</Text>;
+  const failing = checks.filter((c) => c.status === 'fail');
+  const ordered = orderChecks(checks);
+  const counts = wrapText(`${checks.filter((c) => c.status === 'pass').length} passed, ${checks.filter((c) => c.status === 'warn').length} warnings, ${failing.length} failed` + (ignore.length ? ` · ignored: ${ignore.join(', ')}` : ''), cols, '  ');
+  const sel = ordered[Math.min(selected, ordered.length - 1)];
+  // The selected check in full below the list (the list's one line per check may be cut at the width).
+  const detail = sel ? [...wrapText(`${STATUS_MARK[sel.status]} ${sel.id}: ${sel.summary}`, cols, '    '), ...(sel.fix && sel.status !== 'pass' ? wrapText(`fix: ${sel.fix}`, cols, '     ') : [])] : [];
+  const room = Math.max(2, rows - counts.length);
+  const detailShown = detail.slice(0, Math.max(0, Math.min(detail.length, room - 3)));
+  const span = windowAround(
+    ordered.map(() => 1),
+    selected,
+    Math.max(1, room - detailShown.length),
+  );
+  const idWidth = Math.min(24, Math.max(8, ...ordered.map((c) => c.id.length)));
+  return (
+    <Box flexDirection="column">
+      {counts.map((l, i) => (
+        <Text key={`c${i}`}>{l}</Text>
+      ))}
+      {span.above > 0 ? <Text dimColor={color}>{moreAbove(span.above)}</Text> : null}
+      {ordered.slice(span.start, span.end + 1).map((c, k) => (
+        <Text key={c.id} inverse={span.start + k === selected}>
+          <Text color={color ? STATUS_COLOR[c.status] : undefined}>{`${STATUS_MARK[c.status]} ${c.id.padEnd(idWidth)}`}</Text>
+          {fit(` ${c.summary}`, Math.max(1, cols - idWidth - 2))}
+        </Text>
+      ))}
+      {span.below > 0 ? <Text dimColor={color}>{moreBelow(span.below)}</Text> : null}
+      {detailShown.map((l, i) => (
+        <Text key={`d${i}`} dimColor={color && i > 0}>
+          {l}
+        </Text>
+      ))}
     </Box>
   );
 }
@@ -529,15 +729,25 @@ function isMatrix(e: unknown): e is { matrix: Matrix } {
   return !!m && Array.isArray(m.nodes) && Array.isArray(m.cells);
 }
 
-function matrixLines(m: Matrix): string[] {
+/**
+ * The matrix as lines: every row (node) listed, the columns in pages that fit the width (←/→ turn them), the
+ * page named when there is more than one, and the legend below it. No node is left out.
+ */
+export function matrixLines(m: Matrix, page = 0, cols = 80): string[] {
   const w = Math.min(8, Math.max(4, ...m.nodes.map((n) => n.length)));
-  const cut = (s: string) => s.slice(0, w).padEnd(w);
-  const shown = m.nodes.slice(0, 8);
-  return [
+  const cut = (s: string) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  const per = Math.max(1, Math.floor((cols - 6 - w - 1) / (w + 1)));
+  const pages = Math.max(1, Math.ceil(m.nodes.length / per));
+  const p = Math.min(page, pages - 1);
+  const from = p * per;
+  const shown = m.nodes.slice(from, from + per);
+  const idx = shown.map((_, j) => from + j);
+  const out = [
+    ...(pages > 1 ? [`      columns ${from + 1}-${from + shown.length} of ${m.nodes.length} (page ${p + 1} of ${pages}, ←→ to page)`] : []),
     `      ${cut('from\\to')} ${shown.map(cut).join(' ')}`,
-    ...shown.map((from, i) => `      ${cut(from)} ${shown.map((_, j) => cut(m.cells[i]?.[j] ?? '-')).join(' ')}`),
-    `      row → column: ok reached · fail not reached · - not tested${m.nodes.length > shown.length ? ` · first ${shown.length} of ${m.nodes.length} nodes` : ''}`,
+    ...m.nodes.map((from, i) => `      ${cut(from)} ${idx.map((j) => cut(m.cells[i]?.[j] ?? '-')).join(' ')}`),
   ];
+  return [...out, ...wrapText('      row → column: ok reached · fail not reached · - not tested', cols, '        ')];
 }
 
 function ms(v: number): string {
@@ -580,7 +790,7 @@ function rpoRtoLine(rs: Result[]): string {
   return `    RPO ${rpo === undefined ? 'not measured' : ms(rpo)} (age of the snapshot when restored) · RTO ${rto === undefined ? 'not measured' : ms(rto)} (restore + boot + verify)`;
 }
 
-function Results({ summary, color, scroll, rows }: { summary: RunSummary; color: boolean; scroll: number; rows: number }) {
+function Results({ summary, color, scroll, rows, cols, matrixPage, onScroll }: { summary: RunSummary; color: boolean; scroll: number; rows: number; cols: number; matrixPage: number; onScroll: (max: number) => void }) {
   const lines: { text: string; status?: Result['status'] }[] = [];
   const verdict = { pass: 'All passed', interrupted: 'Interrupted', incomplete: 'Incomplete', fail: 'Something failed' }[summary.status];
   lines.push({ text: `${verdict} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
@@ -599,18 +809,14 @@ function Results({ summary, color, scroll, rows }: { summary: RunSummary; color:
       }
     }
     lines.push({ text: `  ${STATUS_MARK[r.status]} ${r.id}: ${r.summary}`, status: r.status });
-    if (isMatrix(r.evidence)) lines.push(...matrixLines(r.evidence.matrix).map((text) => ({ text })));
+    if (isMatrix(r.evidence)) lines.push(...matrixLines(r.evidence.matrix, matrixPage, cols).map((text) => ({ text })));
   }
-  const start = Math.min(scroll, Math.max(0, lines.length - rows));
-  return (
-    <Box flexDirection="column">
-      {lines.slice(start, start + rows).map((l, i) => (
-        <Text key={i} wrap="truncate-end" color={color && l.status ? { pass: 'green', warn: 'yellow', fail: 'red', skip: 'gray' }[l.status] : undefined}>
-          {l.text}
-        </Text>
-      ))}
-    </Box>
-  );
+  // Wrapped to the width: a long failure or fix is read in full, by scrolling if need be.
+  const wrapped = lines.flatMap((l) => {
+    const lead = /^ */.exec(l.text)![0];
+    return wrapText(l.text, cols, `${lead}    `).map((text) => ({ text, color: l.status ? STATUS_COLOR[l.status] : undefined }));
+  });
+  return <Scrolled lines={wrapped} scroll={scroll} rows={rows} color={color} onScroll={onScroll} />;
 }
 
 /** The exit code a finished run leaves with: 0 passed, 130 interrupted, 1 otherwise. */
@@ -618,19 +824,23 @@ function exitCodeOf(s: RunSummary): number {
   return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
 }
 
-function Next({ summary, draft, file, stateDir, mode }: { summary?: RunSummary; draft: SpecInput; file: string; stateDir?: string; mode: RunMode }) {
+function Next({ summary, draft, file, stateDir, mode, cols, rows }: { summary?: RunSummary; draft: SpecInput; file: string; stateDir?: string; mode: RunMode; cols: number; rows: number }) {
   const ok = summary?.status === 'pass';
   const dir = stateDir ?? (file.includes('/') ? `${file.slice(0, file.lastIndexOf('/'))}/.groundwork` : '.groundwork');
   const steps = nextSteps(draft, { file, stateDir: dir, mode, status: summary?.status });
+  // Commands wrap with a trailing " \\" so each one can be copied as it is shown.
+  const lines = [
+    ok ? (mode === 'rehearse' ? 'The rehearsal passed.' : 'Done.') : 'Not done yet.',
+    `  spec:          ${file}`,
+    ...(summary ? [`  run records:   ${summary.runDir}`] : []),
+    ...steps.flatMap((s) => wrapText(`  ${`${s.label}:`.padEnd(15)}${shellLine(s.argv)}`, cols - 2, ' '.repeat(17)).map((l, i, all) => (i < all.length - 1 ? `${l} \\` : l))),
+    ...(steps.some((s) => s.argv[0] === 'drill') ? wrapText('  (schedule the drill: a backup that was never restored is a backup that was never tested)', cols, '   ') : []),
+  ];
   return (
     <Box flexDirection="column">
-      <Text>{ok ? (mode === 'rehearse' ? 'The rehearsal passed.' : 'Done.') : 'Not done yet.'}</Text>
-      <Text>{`  spec:          ${file}`}</Text>
-      {summary ? <Text>{`  run records:   ${summary.runDir}`}</Text> : null}
-      {steps.map((s) => (
-        <Text key={s.label}>{`  ${`${s.label}:`.padEnd(15)}${shellLine(s.argv)}`}</Text>
+      {lines.slice(0, rows).map((l, i) => (
+        <Text key={i}>{l}</Text>
       ))}
-      {steps.some((s) => s.argv[0] === 'drill') ? <Text dimColor>{'  (schedule the drill: a backup that was never restored is a backup that was never tested)'}</Text> : null}
     </Box>
   );
 }

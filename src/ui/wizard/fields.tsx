@@ -3,10 +3,20 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { Field } from './model.js';
 import { applyInput, type InkKeyLike, type LineState } from '../line-editor.js';
+import { wrapText } from './layout.js';
 
-export function FieldRow({ field, value, focused, error, color, width = 19, cursor }: { field: Field; value: string; focused: boolean; error?: string; color: boolean; width?: number; cursor?: number }) {
+/**
+ * One field on one line (cut at the terminal's width: the value edited is the focused one, its cursor in view),
+ * its ✖ wrapped below it. An empty field with a default shows the default, dim.
+ */
+export function FieldRow({ field, value, focused, error, color, width = 19, cursor, cols = 80 }: { field: Field; value: string; focused: boolean; error?: string; color: boolean; width?: number; cursor?: number; cols?: number }) {
   const at = Math.max(0, Math.min(cursor ?? value.length, value.length));
   const label = field.label.padEnd(width).slice(0, width);
+  // A long value scrolls sideways so the cursor stays visible.
+  const room = Math.max(8, cols - width - 4);
+  const offset = focused && at >= room ? at - room + 1 : 0;
+  const shownValue = value.slice(offset);
+  const shownAt = at - offset;
   const hint = field.kind === 'select' ? field.options?.find((o) => o.value === value)?.hint : undefined;
   return (
     <Box flexDirection="column">
@@ -23,16 +33,25 @@ export function FieldRow({ field, value, focused, error, color, width = 19, curs
         ) : (
           focused ? (
             <Text>
-              {value.slice(0, at)}
-              <Text inverse>{value[at] ?? ' '}</Text>
-              {value.slice(at + 1)}
+              {shownValue.slice(0, shownAt)}
+              <Text inverse>{shownValue[shownAt] ?? ' '}</Text>
+              {shownValue.slice(shownAt + 1)}
+              {value === '' && field.defaultValue ? <Text dimColor={color}>{`default ${field.defaultValue}`}</Text> : null}
             </Text>
+          ) : value === '' && field.defaultValue ? (
+            <Text dimColor={color}>{`default ${field.defaultValue}`}</Text>
           ) : (
             <Text>{value}</Text>
           )
         )}
       </Text>
-      {error ? <Text color={color ? 'red' : undefined} wrap="truncate-end">{`    ✖ ${error}`}</Text> : null}
+      {error
+        ? wrapText(`    ✖ ${error}`, cols, '      ').map((l, i) => (
+            <Text key={i} color={color ? 'red' : undefined}>
+              {l}
+            </Text>
+          ))
+        : null}
     </Box>
   );
 }

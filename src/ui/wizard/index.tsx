@@ -2,14 +2,15 @@
 import React from 'react';
 import { render } from 'ink';
 import type { SpecInput } from '../../spec/schema.js';
+import type { SpecIssue } from '../../errors.js';
 import { Wizard, type WizardServices } from './Wizard.js';
 
 // The wizard's start-up needs these too; exported here so one (bundled) module serves the whole first screen.
 export { defaultDraft, draftFromYaml } from './model.js';
 
-export async function mountWizard(opts: { initial: SpecInput; services: WizardServices; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream; rows?: number }): Promise<number> {
+export async function mountWizard(opts: { initial: SpecInput; initialText?: string; problems?: SpecIssue[]; services: WizardServices; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream; rows?: number }): Promise<number> {
   let code = 0;
-  const app = render(<Wizard initial={opts.initial} services={opts.services} color={opts.color} rows={opts.rows ?? opts.stdout.rows ?? 24} onExit={(c) => (code = c)} />, {
+  const app = render(<Wizard initial={opts.initial} initialText={opts.initialText} problems={opts.problems} services={opts.services} color={opts.color} rows={opts.rows ?? opts.stdout.rows ?? 24} onExit={(c) => (code = c)} />, {
     stdout: opts.stdout,
     stdin: opts.stdin,
     exitOnCtrlC: false,

@@ -3,11 +3,11 @@
  * answered by a spec field or a flag, so `--yes` runs can answer them too), and live validation through the
  * same loader that reads cluster.yaml. Pure: no React, no I/O.
  */
-import { parse, stringify } from 'yaml';
+import { isMap, isScalar, isSeq, stringify, type Document } from 'yaml';
 import { SpecError, type SpecIssue } from '../../errors.js';
-import { parseSpec, type LoadedSpec } from '../../spec/load.js';
+import { parseSpec, parseYaml, type LoadedSpec } from '../../spec/load.js';
 import type { SpecInput } from '../../spec/schema.js';
-import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RANGE_TEXT } from '../../spec/versions.js';
+import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from '../../spec/versions.js';
 import { analyzeSubnets, type SubnetFinding } from '../../net/subnets.js';
 
 export type Path = (string | number)[];
@@ -20,6 +20,14 @@ export interface Field {
   path: Path;
   numeric?: boolean;
   help: string;
+  /**
+   * What the spec uses when the field is left empty (shown dim in the empty field). An emptied field with a
+   * default is removed from the spec rather than written as "".
+   */
+  defaultValue?: string;
+  /** A field whose value is not a plain scalar at `path`: how to read it from the draft and write it back. */
+  read?: (d: SpecInput) => string;
+  write?: (d: SpecInput, value: string) => SpecInput;
 }
 
 /** A question that is not a spec field: answered on the command line instead. */
@@ -31,7 +39,7 @@ export interface FlagQuestion {
   flag: string;
 }
 
-export const SCREENS = ['resume', 'cluster', 'nodes', 'network', 'addons', 'review', 'preflight', 'run', 'results', 'next'] as const;
+export const SCREENS = ['broken', 'resume', 'cluster', 'nodes', 'network', 'addons', 'review', 'preflight', 'run', 'results', 'next'] as const;
 export type ScreenName = (typeof SCREENS)[number];
 
 export const CLUSTER_FIELDS: Field[] = [
@@ -49,6 +57,27 @@ export const CLUSTER_FIELDS: Field[] = [
   { key: 'name', label: 'Cluster name', kind: 'text', path: ['metadata', 'name'], help: 'A DNS-1123 label: lower-case letters, digits and "-".' },
   { key: 'endpoint', label: 'API endpoint', kind: 'text', path: ['spec', 'endpoint'], help: 'https://ADDRESS:6443 — a load balancer, a VIP, or the first control plane.' },
   { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], help: `e.g. ${DEFAULT_KUBERNETES_VERSION} (supported: ${KUBERNETES_RANGE_TEXT})` },
+];
+
+/** What a Talos run needs beyond the common fields (spec.bootstrap.talos). */
+export const TALOS_FIELDS: Field[] = [
+  { key: 'talosVersion', label: 'Talos version', kind: 'text', path: ['spec', 'bootstrap', 'talos', 'version'], defaultValue: DEFAULT_TALOS_VERSION, help: `The Talos release the machines boot, e.g. ${DEFAULT_TALOS_VERSION} (supported: ${TALOS_RANGE_TEXT}).` },
+  { key: 'installDisk', label: 'Install disk', kind: 'text', path: ['spec', 'bootstrap', 'talos', 'installDisk'], defaultValue: '/dev/sda', help: 'The disk Talos installs to on every node (a node can override it in cluster.yaml). Everything on it is erased.' },
+];
+
+/** What a kubeadm run needs beyond the common fields: how groundwork reaches the hosts (spec.bootstrap.kubeadm.ssh). */
+export const KUBEADM_FIELDS: Field[] = [
+  { key: 'sshUser', label: 'SSH user', kind: 'text', path: ['spec', 'bootstrap', 'kubeadm', 'ssh', 'user'], defaultValue: 'root', help: 'The user groundwork logs in as on every node; it needs root or passwordless sudo.' },
+  { key: 'sshKey', label: 'SSH key', kind: 'text', path: ['spec', 'bootstrap', 'kubeadm', 'ssh', 'identityFile'], defaultValue: '~/.ssh/id_ed25519', help: 'The private key file (ssh -i) on this machine. The key itself never goes into the spec.' },
+  { key: 'sshPort', label: 'SSH port', kind: 'text', numeric: true, path: ['spec', 'bootstrap', 'kubeadm', 'ssh', 'port'], defaultValue: '22', help: 'The port sshd listens on, on every node (a node can override it in cluster.yaml).' },
+  {
+    key: 'knownHosts',
+    label: 'known_hosts file',
+    kind: 'text',
+    path: ['spec', 'bootstrap', 'kubeadm', 'ssh', 'knownHostsFile'],
+    defaultValue: '(your own)',
+    help: "The known_hosts file with these nodes' host keys (ssh UserKnownHostsFile); empty uses your ~/.ssh/known_hosts.",
+  },
 ];
 
 export const NODE_FIELDS = (i: number): Field[] => [
@@ -110,6 +139,31 @@ export const ADDON_FIELDS: Field[] = [
     ],
     help: 'Fluent Bit collects every container log.',
   },
+  {
+    key: 'logDestination',
+    label: 'Log destination',
+    kind: 'select',
+    path: ['spec', 'addons', 'logDestination'],
+    options: [
+      { value: 'stdout', hint: "each collector pod's own output (kubectl logs)" },
+      { value: 'loki', hint: 'a Loki endpoint, e.g. http://loki.logging:3100' },
+      { value: 'elasticsearch', hint: 'an Elasticsearch endpoint' },
+      { value: 'opensearch', hint: 'an OpenSearch endpoint' },
+      { value: 'http', hint: 'any HTTP endpoint that takes JSON lines' },
+      { value: 'forward', hint: 'a Fluentd/Fluent Bit forward endpoint, e.g. tcp://fluentd.logging:24224' },
+    ],
+    help: 'Where Fluent Bit sends the logs. No credentials in the spec: use an endpoint the cluster may reach without them.',
+    read: (d) => {
+      const v = getPath(d, ['spec', 'addons', 'logDestination']) as string | { type?: string } | undefined;
+      return typeof v === 'object' && v !== null ? String(v.type ?? '') : String(v ?? 'stdout');
+    },
+    write: (d, value) => {
+      if (value === 'stdout') return setPath(d, ['spec', 'addons', 'logDestination'], 'stdout');
+      const url = getPath(d, ['spec', 'addons', 'logDestination', 'url']);
+      return setPath(d, ['spec', 'addons', 'logDestination'], { type: value, url: typeof url === 'string' ? url : '' });
+    },
+  },
+  { key: 'logUrl', label: 'Log endpoint URL', kind: 'text', path: ['spec', 'addons', 'logDestination', 'url'], help: 'http(s)://HOST:PORT for loki, elasticsearch, opensearch and http; tcp:// or tls:// for forward.' },
   { key: 'backupSchedule', label: 'etcd backup schedule', kind: 'text', path: ['spec', 'addons', 'backup', 'schedule'], help: 'cron, five fields: "0 */6 * * *" is every six hours.' },
   { key: 'backupRetain', label: 'Snapshots kept', kind: 'text', numeric: true, path: ['spec', 'addons', 'backup', 'retain'], help: 'Older snapshots are deleted.' },
 ];
@@ -140,6 +194,27 @@ export function setPath<T>(obj: T, path: Path, value: unknown): T {
   return copy as T;
 }
 
+/** The fields a screen asks, for this draft: the bootstrap method's own fields, the log URL only for an endpoint. */
+export function screenFields(screen: 'cluster' | 'network' | 'addons', d: SpecInput): Field[] {
+  if (screen === 'network') return NETWORK_FIELDS;
+  if (screen === 'cluster') return [...CLUSTER_FIELDS, ...(getPath(d, ['spec', 'bootstrap', 'method']) === 'kubeadm' ? KUBEADM_FIELDS : TALOS_FIELDS)];
+  const logging = getPath(d, ['spec', 'addons', 'logging']);
+  const dest = ADDON_FIELDS.find((f) => f.key === 'logDestination')!.read!(d);
+  return ADDON_FIELDS.filter((f) => (f.key !== 'logDestination' && f.key !== 'logUrl') || (logging !== 'none' && (f.key === 'logDestination' || dest !== 'stdout')));
+}
+
+/** A field's value as the form shows and edits it. */
+export function fieldValue(f: Field, d: SpecInput): string {
+  return f.read ? f.read(d) : String(getPath(d, f.path) ?? '');
+}
+
+/** The draft with a field set from its edited text: numbers as numbers, an emptied field with a default removed. */
+export function writeField(d: SpecInput, f: Field, text: string): SpecInput {
+  if (f.write) return f.write(d, text);
+  if (text === '' && f.defaultValue !== undefined) return setPath(d, f.path, undefined);
+  return setPath(d, f.path, f.numeric ? (text === '' ? '' : Number(text)) : text);
+}
+
 export function defaultDraft(): SpecInput {
   return {
     apiVersion: 'groundwork.dev/v1alpha1',
@@ -161,15 +236,78 @@ export function defaultDraft(): SpecInput {
   } as SpecInput;
 }
 
-/** An existing spec file's text as the wizard's starting draft; a broken or empty file opens with the defaults. */
-export function draftFromYaml(text: string): SpecInput {
+/** Where the wizard starts: the draft, the file's text (kept for a save that keeps its comments), or why it cannot be read. */
+export interface StartingPoint {
+  draft: SpecInput;
+  /** The file's text when it parsed: saving edits this document (comments and key order stay). */
+  text?: string;
+  /** Why the file is no spec at all (YAML syntax, duplicate keys, not a mapping): shown before anything is edited. */
+  problems?: SpecIssue[];
+}
+
+/**
+ * An existing spec file's text as the wizard's starting draft. A file that is no YAML mapping is never opened
+ * with defaults in its place: its problems (file, line, field) come back for the wizard to show, and the
+ * operator chooses to start fresh. A file that parses opens as it is; its field errors show on their screens.
+ */
+export function draftFromYaml(text: string, file = 'cluster.yaml'): StartingPoint {
   try {
-    const data = parse(text) as SpecInput | null;
-    return data && typeof data === 'object' ? data : defaultDraft();
-  } catch {
-    // A broken file still opens: the wizard shows its errors field by field once the user edits.
-    return defaultDraft();
+    const { data } = parseYaml(text, file);
+    if (data && typeof data === 'object' && !Array.isArray(data)) return { draft: data as SpecInput, text };
+    return { draft: defaultDraft(), problems: [{ file, line: 1, column: 1, path: '', message: 'is not a mapping with apiVersion, kind, metadata and spec (see examples/talos-ha.yaml)', severity: 'error' }] };
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    return { draft: defaultDraft(), problems: e.issues };
   }
+}
+
+/**
+ * Writes the draft into the parsed document in place: unchanged nodes (and their comments, quoting and key
+ * order) stay as they were; changed scalars keep their comments; keys the draft dropped are deleted; new keys
+ * are added at the end of their mapping.
+ */
+function applyDraft(doc: Document, path: Path, value: unknown): void {
+  const node = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (value === undefined) {
+    if (path.length > 0 && doc.hasIn(path)) doc.deleteIn(path);
+    return;
+  }
+  const replace = (): void => {
+    if (path.length === 0) doc.contents = doc.createNode(value) as typeof doc.contents;
+    else doc.setIn(path, doc.createNode(value));
+  };
+  if (Array.isArray(value)) {
+    if (!isSeq(node)) return replace();
+    value.forEach((v, i) => {
+      if (i < node.items.length) applyDraft(doc, [...path, i], v);
+      else node.items.push(doc.createNode(v));
+    });
+    node.items.length = value.length;
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    if (!isMap(node)) return replace();
+    const obj = value as Record<string, unknown>;
+    for (const pair of [...node.items]) {
+      const k = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (typeof k !== 'string' || obj[k] === undefined) node.delete(pair.key);
+    }
+    for (const [k, v] of Object.entries(obj)) if (v !== undefined) applyDraft(doc, [...path, k], v);
+    return;
+  }
+  if (isScalar(node)) {
+    if (node.value !== value) node.value = value;
+    return;
+  }
+  replace();
+}
+
+/** The text to save: the operator's own file with the draft written into it (comments kept), or a new file. */
+export function specText(draft: SpecInput, original?: string): string {
+  if (original === undefined) return toYaml(draft);
+  const { source } = parseYaml(original, 'cluster.yaml');
+  applyDraft(source.doc, [], JSON.parse(JSON.stringify(draft)) as unknown);
+  return source.doc.toString();
 }
 
 /** The next free node name and address after the existing ones (cp-N / w-N, the next host address). */
