@@ -7,11 +7,11 @@ export const plain = (s: string | undefined) => (s ?? '').replace(/\u001b\[[0-9;
 export const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the last frame contains text (ink throttles frames; a loaded machine renders late). */
-export async function frameWith(app: { lastFrame(): string | undefined }, text: string | RegExp, timeoutMs = 3000): Promise<string> {
+export async function frameWith(app: { lastFrame(): string | undefined }, text: string | RegExp | ((frame: string) => boolean), timeoutMs = 3000): Promise<string> {
   const start = Date.now();
   for (;;) {
     const f = plain(app.lastFrame());
-    if (typeof text === 'string' ? f.includes(text) : text.test(f)) return f;
+    if (typeof text === 'string' ? f.includes(text) : typeof text === 'function' ? text(f) : text.test(f)) return f;
     if (Date.now() - start > timeoutMs) return f;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -3,7 +3,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { Field } from './model.js';
 import { applyInput, type InkKeyLike, type LineState } from '../line-editor.js';
-import { wrapText } from './layout.js';
+import { fit, wrapText } from './layout.js';
 
 /**
  * One field on one line (cut at the terminal's width: the value edited is the focused one, its cursor in view),
@@ -17,7 +17,9 @@ export function FieldRow({ field, value, focused, error, color, width = 19, curs
   const offset = focused && at >= room ? at - room + 1 : 0;
   const shownValue = value.slice(offset);
   const shownAt = at - offset;
-  const hint = field.kind === 'select' ? field.options?.find((o) => o.value === value)?.hint : undefined;
+  const fullHint = field.kind === 'select' ? field.options?.find((o) => o.value === value)?.hint : undefined;
+  // The hint gets what the line has left (its full text is the field's help, below the form).
+  const hint = fullHint ? fit(fullHint, Math.max(0, cols - width - value.length - 9)) : undefined;
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
@@ -28,7 +30,7 @@ export function FieldRow({ field, value, focused, error, color, width = 19, curs
             {focused ? '‹ ' : ''}
             <Text color={color ? 'green' : undefined}>{value}</Text>
             {focused ? ' ›' : ''}
-            {hint ? <Text dimColor={color}>{`  ${hint}`}</Text> : null}
+            {hint && hint.length > 1 ? <Text dimColor={color}>{`  ${hint}`}</Text> : null}
           </Text>
         ) : (
           focused ? (

@@ -1,0 +1,1 @@
+require('./snapbundle-nosnap.cjs');
