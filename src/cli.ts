@@ -107,13 +107,43 @@ export async function parseArgv(argv: string[], io: Io): Promise<{ code: number;
   return { code, command };
 }
 
+/** `groundwork` alone, with no person at a terminal: it must not wait for one. */
+function noTerminal(): UserError {
+  return new UserError('no terminal to ask questions in (CI or no TTY), and no command given', {
+    exitCode: EXIT.usage,
+    fix: 'run `groundwork setup --yes -f cluster.yaml` (or `groundwork plan -f cluster.yaml` to see what it would do)',
+  });
+}
+
+/**
+ * The bare `groundwork`: the wizard with every default, without commander. Its first frame is painted before
+ * the wizard's modules load (ui/wizard/first-paint.ts, bundled with yaml alone), then ink takes over.
+ */
+async function bareWizard(io: Io): Promise<number> {
+  const color = !io.env.NO_COLOR;
+  const file = 'cluster.yaml';
+  const stdin = io.stdin as NodeJS.ReadStream;
+  let painted: number | undefined;
+  try {
+    if (!mayPrompt(io, false)) throw noTerminal();
+    painted = (await import('./ui/wizard/first-paint.js')).paintFirstFrame({ file, color, stdout: io.stdout as NodeJS.WriteStream, stdin });
+    const { runWizard } = await import('./wizard.js');
+    return await runWizard({ file, color, io, painted });
+  } catch (err) {
+    if (painted !== undefined && stdin.isTTY) stdin.setRawMode(false);
+    io.stderr.write(`${renderError(err)}\n`);
+    return io.signal?.aborted ? EXIT.interrupted : exitCodeFor(err);
+  }
+}
+
 async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderCommand) => void): Promise<number> {
   quietOnClosedPipe(io.stdout);
-  // Fast path: no commander, no command modules.
+  // Fast paths: no commander, no command modules.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     io.stdout.write(`${version()}\n`);
     return EXIT.ok;
   }
+  if (argv.length === 0 && !parseOnly) return bareWizard(io);
   const { Command, CommanderError, Help, Option } = await import('commander');
   const loaded = new Set<CommanderCommand>();
   let exitCode: number = EXIT.ok;
@@ -152,12 +182,7 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
     })
     .action(async (opts: { yes: boolean; file: string; stateDir?: string; color: boolean }) => {
       // `groundwork` alone is the wizard's door. Without a person at a terminal it must not wait for one.
-      if (!mayPrompt(io, opts.yes)) {
-        throw new UserError('no terminal to ask questions in (CI or no TTY), and no command given', {
-          exitCode: EXIT.usage,
-          fix: 'run `groundwork setup --yes -f cluster.yaml` (or `groundwork plan -f cluster.yaml` to see what it would do)',
-        });
-      }
+      if (!mayPrompt(io, opts.yes)) throw noTerminal();
       const { runWizard } = await import('./wizard.js');
       setExit(await runWizard({ file: opts.file, stateDir: opts.stateDir, color: opts.color && !io.env.NO_COLOR, io }));
     });

@@ -17,6 +17,8 @@ export interface WizardOptions {
   stateDir?: string;
   color: boolean;
   io: Io;
+  /** Lines of the first frame already painted without ink (ui/wizard/first-paint.ts): ink draws over them. */
+  painted?: number;
 }
 
 type WizardUi = typeof import('./ui/wizard/index.js');
@@ -128,5 +130,6 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
     color: opts.color,
     stdout: opts.io.stdout as NodeJS.WriteStream,
     stdin: opts.io.stdin as NodeJS.ReadStream,
+    painted: opts.painted,
   });
 }

@@ -16,7 +16,12 @@ import { redactSecretShapes } from '../../run/secret-shapes.js';
 import { FieldRow, editValue } from './fields.js';
 import { fit, moreAbove, moreBelow, scrollWindow, windowAround, wrapText } from './layout.js';
 import {
+  FORM_SCREENS,
   NODE_FIELDS,
+  keysFor,
+  labelWidth,
+  progress,
+  title,
   dottedPath,
   fieldValue,
   screenFields,
@@ -84,7 +89,6 @@ function networkSpillover(v: ReturnType<typeof validateDraft>) {
   return v.issues.filter((i) => i.severity === 'error' && !i.path.startsWith('spec.network') && /\b(podCIDR|serviceCIDR)\b/.test(i.message));
 }
 
-const FORM_SCREENS: ScreenName[] = ['cluster', 'nodes', 'network', 'addons'];
 
 function nodeCount(d: SpecInput): number {
   return ((d.spec?.nodes ?? []) as unknown[]).length;
@@ -527,45 +531,6 @@ function Broken({ problems, file, cols, rows, color }: { problems: SpecIssue[]; 
       ))}
     </Box>
   );
-}
-
-function title(s: ScreenName): string {
-  return {
-    broken: 'cannot read the spec',
-    resume: 'resume',
-    cluster: 'cluster',
-    nodes: 'nodes',
-    network: 'network',
-    addons: 'add-ons',
-    review: 'review',
-    preflight: 'preflight',
-    run: 'run',
-    results: 'results',
-    next: 'next steps',
-  }[s];
-}
-
-function progress(s: ScreenName): string {
-  const order: ScreenName[] = ['cluster', 'nodes', 'network', 'addons', 'review', 'preflight', 'run', 'results'];
-  const i = order.indexOf(s);
-  return i < 0 ? '' : `step ${i + 1} of ${order.length}`;
-}
-
-function keysFor(s: ScreenName): string {
-  if (s === 'nodes') return 'Enter next · Esc back · ↑↓ field · ←→ role · ^N worker · ^P control plane · ^X remove · ? help';
-  if (FORM_SCREENS.includes(s)) return 'Enter next · Esc back · ↑↓ field · ←→ choose · ? help · q quit (on a choice)';
-  if (s === 'review') return 'Enter save and check · s save · m rehearse/for real · ↑↓ scroll · Esc back · ? help · q quit';
-  if (s === 'preflight') return 'Enter run · r re-check · i ignore selected · ↑↓ select · Esc back · ? help · q quit';
-  if (s === 'run') return 'Ctrl-C stop the running step · q quit · ? help';
-  if (s === 'results') return 'Enter next steps · ↑↓ scroll · q quit';
-  if (s === 'resume') return 'Enter/y resume · n new · q quit';
-  if (s === 'broken') return 'n start fresh · q quit · ? help';
-  return 'Enter/Esc finish · q quit';
-}
-
-/** The label column: as wide as the screen's longest label, so none is cut ("etcd backup schedule"). */
-function labelWidth(fields: Field[], cols: number, min = 8): number {
-  return Math.min(Math.max(min, ...fields.map((f) => f.label.length)), Math.floor(cols / 3));
 }
 
 function issueText(i: { severity: string; message: string }, prefix = ''): string {
