@@ -126,7 +126,7 @@ async function bareWizard(io: Io): Promise<number> {
   let painted: number | undefined;
   try {
     if (!mayPrompt(io, false)) throw noTerminal();
-    painted = (await import('./ui/wizard/first-paint.js')).paintFirstFrame({ file, color, stdout: io.stdout as NodeJS.WriteStream, stdin });
+    painted = await (await import('./ui/wizard/first-paint.js')).paintFirstFrame({ file, color, stdout: io.stdout as NodeJS.WriteStream, stdin });
     const { runWizard } = await import('./wizard.js');
     return await runWizard({ file, color, io, painted });
   } catch (err) {

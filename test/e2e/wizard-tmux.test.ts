@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -81,4 +81,88 @@ describe('the wizard in a real terminal', () => {
     expect(headless.status).toBe('pass');
     expect(headless.results.map((r) => r.id)).toEqual(fromWizard.results.map((r) => r.id));
   }, 420_000);
+
+  it('at 80x24 with a commented kubeadm spec: a resize keeps the header, a save keeps the comments, the prompt lands below the footer, and commander never loads', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-wizard-e2e-'));
+    const spec = [
+      '# the lab cluster, owned by the platform team',
+      'apiVersion: groundwork.dev/v1alpha1',
+      'kind: Cluster',
+      'metadata:',
+      '  name: from-file # the name in every certificate',
+      'spec:',
+      '  endpoint: https://127.0.100.1:6443 # the first control plane',
+      '  bootstrap:',
+      '    method: kubeadm',
+      '    kubeadm:',
+      '      ssh: { user: ops, port: 2222 } # our bastion user',
+      '  nodes:',
+      '    - name: cp-1',
+      '      address: 127.0.100.1',
+      '      role: control-plane',
+      '    - name: w-1 # the only worker',
+      '      address: 127.0.100.2',
+      '      role: worker',
+      '',
+    ].join('\n');
+    writeFileSync(path.join(dir, 'cluster.yaml'), spec);
+    // Every module the process loads, in order: the bare wizard must not need commander at all.
+    writeFileSync(
+      path.join(dir, 'trace.mjs'),
+      `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`import { appendFileSync } from 'node:fs'; export async function resolve(s, c, n) { const r = await n(s, c); appendFileSync(${JSON.stringify(path.join(dir, 'loads.txt'))}, r.url + '\\n'); return r; }`)}));\n`,
+    );
+    const session = `gw-e2e-b-${process.pid}`;
+    const env = `-u CI -u CONTINUOUS_INTEGRATION -u BUILD_NUMBER -u RUN_ID -u FORCE_COLOR NO_COLOR=1 GROUNDWORK_LOOPBACK_ONLY=1`;
+    tmux('-f', '/dev/null', 'new-session', '-d', '-s', session, '-x', '80', '-y', '24', '-c', dir, `env ${env} ${process.execPath} --import ./trace.mjs ${bin}; echo EXIT=$?; sleep 600`);
+    const firstLine = (screen: string) => screen.split('\n')[0]!;
+    try {
+      const first = await screenWith(session, 'known_hosts file', 20_000);
+      expect(firstLine(first)).toMatch(/^groundwork · cluster/);
+      expect(first).toMatch(/SSH user +ops/);
+      expect(first).toMatch(/SSH port +2222/);
+      // Wider and taller, then back: redrawn at each size with the header on top.
+      tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+      const wide = await screenWith(session, /^.{81,}$/m, 10_000);
+      expect(firstLine(wide)).toMatch(/^groundwork · cluster/);
+      tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
+      await new Promise((r) => setTimeout(r, 500));
+      const back = await screenWith(session, 'known_hosts file', 10_000);
+      expect(firstLine(back)).toMatch(/^groundwork · cluster/);
+      expect(back.split('\n').filter((l) => l.includes('groundwork · cluster'))).toHaveLength(1);
+      tmux('send-keys', '-t', session, 'Down');
+      await screenWith(session, '› Cluster name', 10_000);
+      tmux('send-keys', '-t', session, 'C-u');
+      tmux('send-keys', '-t', session, '-l', 'prod');
+      await screenWith(session, /› Cluster name +prod *$/m, 10_000);
+      for (const screen of ['nodes', 'network', 'add-ons', 'review']) {
+        tmux('send-keys', '-t', session, 'Enter');
+        await screenWith(session, `groundwork · ${screen}`, 10_000);
+      }
+      tmux('send-keys', '-t', session, 's');
+      await screenWith(session, 'saved ', 10_000);
+      const saved = readFileSync(path.join(dir, 'cluster.yaml'), 'utf8');
+      for (const comment of ['# the lab cluster, owned by the platform team', '# the name in every certificate', '# the first control plane', '# our bastion user', '# the only worker']) expect(saved).toContain(comment);
+      expect(saved).toContain('name: prod # the name in every certificate');
+      expect(saved).toContain('ssh: { user: ops, port: 2222 }');
+      expect(readFileSync(path.join(dir, 'cluster.yaml.bak'), 'utf8')).toBe(spec);
+      // Nothing unsaved, nothing ran: q leaves at once (130, nothing finished), the prompt below the footer.
+      tmux('send-keys', '-t', session, 'q');
+      const end = (await screenWith(session, 'EXIT=130', 10_000)).split('\n');
+      const footer = end.findIndex((l) => l.includes('Enter save and check'));
+      const exit = end.findIndex((l) => l.startsWith('EXIT=130'));
+      expect(footer).toBeGreaterThanOrEqual(0);
+      expect(exit).toBeGreaterThan(footer);
+    } finally {
+      try {
+        tmux('kill-session', '-t', session);
+      } catch {
+        /* already gone */
+      }
+    }
+    const loads = readFileSync(path.join(dir, 'loads.txt'), 'utf8').split('\n');
+    expect(loads.some((u) => u.includes('/first-paint.js'))).toBe(true);
+    expect(loads.filter((u) => /[\\/]commander[\\/]/.test(u))).toEqual([]);
+    // The first frame's module loads before the wizard's bundle (ink, react, the spec loader).
+    expect(loads.findIndex((u) => u.includes('/first-paint.js'))).toBeLessThan(loads.findIndex((u) => u.includes('/bundle.js')));
+  }, 120_000);
 });

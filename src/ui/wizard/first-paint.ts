@@ -9,12 +9,11 @@
  * Only the common first screen is painted: the cluster form, for a new spec or one that parses. A run that
  * could be resumed or a file that does not parse opens on another screen; then nothing is painted and ink
  * draws that screen itself. Validation waits for ink (a draft's ✖ show a moment later).
- * Bundled with the yaml parser into dist/ui/wizard/first-paint.js (src/ui/build-bundle.mjs): no zod, no spec
- * loader, no commander before this frame.
+ * Bundled into dist/ui/wizard/first-paint.js, the yaml parser in a chunk of its own loaded only for an existing
+ * file (src/ui/build-bundle.mjs): no zod, no spec loader, no commander before this frame.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { SpecInput } from '../../spec/schema.js';
 import { fit, windowAround, wrapText } from './layout.js';
 import { defaultDraft, fieldValue, keysFor, labelWidth, progress, screenFields, title, type Field } from './screens.js';
@@ -80,13 +79,15 @@ export function firstFrameText(draft: SpecInput, o: { rows: number; columns: num
  * Paints the first frame when the wizard will open on the cluster form, and returns how many lines it drew
  * (mountWizard draws over them), or undefined when it drew nothing.
  */
-export function paintFirstFrame(o: { file: string; stateDir?: string; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream }): number | undefined {
+export async function paintFirstFrame(o: { file: string; stateDir?: string; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream }): Promise<number | undefined> {
   const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(path.dirname(path.resolve(o.file)), '.groundwork');
   // A recorded run may be resumable: the wizard then asks about it first.
   if (existsSync(path.join(stateDir, 'runs'))) return undefined;
   let draft: SpecInput = defaultDraft();
   if (existsSync(o.file)) {
     try {
+      // yaml only for a file to read (its own chunk in the bundle): a new spec paints without it.
+      const { parse } = await import('yaml');
       const data = parse(readFileSync(o.file, 'utf8'), { uniqueKeys: true, maxAliasCount: 100 }) as unknown;
       if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
       draft = data as SpecInput;

@@ -53,7 +53,7 @@ export const CLUSTER_FIELDS: Field[] = [
   },
   { key: 'name', label: 'Cluster name', kind: 'text', path: ['metadata', 'name'], help: 'A DNS-1123 label: lower-case letters, digits and "-".' },
   { key: 'endpoint', label: 'API endpoint', kind: 'text', path: ['spec', 'endpoint'], help: 'https://ADDRESS:6443 — a load balancer, a VIP, or the first control plane.' },
-  { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], help: `e.g. ${DEFAULT_KUBERNETES_VERSION} (supported: ${KUBERNETES_RANGE_TEXT})` },
+  { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], defaultValue: DEFAULT_KUBERNETES_VERSION, help: `e.g. ${DEFAULT_KUBERNETES_VERSION} (supported: ${KUBERNETES_RANGE_TEXT})` },
 ];
 
 /** What a Talos run needs beyond the common fields (spec.bootstrap.talos). */
