@@ -698,7 +698,7 @@ function isMatrix(e: unknown): e is { matrix: Matrix } {
  * The matrix as lines: every row (node) listed, the columns in pages that fit the width (←/→ turn them), the
  * page named when there is more than one, and the legend below it. No node is left out.
  */
-export function matrixLines(m: Matrix, page = 0, cols = 80): string[] {
+function matrixLines(m: Matrix, page = 0, cols = 80): string[] {
   const w = Math.min(8, Math.max(4, ...m.nodes.map((n) => n.length)));
   const cut = (s: string) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   const per = Math.max(1, Math.floor((cols - 6 - w - 1) / (w + 1)));

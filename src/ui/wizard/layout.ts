@@ -46,7 +46,7 @@ export function fit(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
-export interface Span {
+interface Span {
   /** First and last item shown (end < start when there are none). */
   start: number;
   end: number;
