@@ -77,3 +77,15 @@ describe('the first frame painted without ink', () => {
     expect(await paintFirstFrame({ file, color: false, stdout: t.stdout, stdin: t.stdin })).toBeUndefined();
   });
 });
+
+describe('the bare `groundwork` without a terminal', () => {
+  it('exits 2 at once naming --yes and -f, painting nothing (the fast path without commander)', async () => {
+    const { captureIo } = await import('../helpers/io.js');
+    const { main } = await import('../../src/cli.js');
+    const io = captureIo(mkdtempSync(path.join(tmpdir(), 'gw-bare-')), { NO_COLOR: '1', CI: 'true', PATH: '/nonexistent' }, new AbortController().signal);
+    expect(await main([], io)).toBe(2);
+    expect(io.err()).toContain('no terminal to ask questions in');
+    expect(io.err()).toContain('groundwork setup --yes -f cluster.yaml');
+    expect(io.out()).toBe('');
+  });
+});

@@ -1,46 +1,11 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import React from 'react';
-import type { WizardServices } from '../../src/ui/wizard/Wizard.js';
 
 beforeAll(() => {
   process.env.CI = 'false';
 });
 
-const plain = (s: string | undefined) => (s ?? '').replace(/\u001b\[[0-9;]*m/g, '');
-/** Waits until the last frame contains text (ink throttles frames; a loaded machine renders late). */
-async function frameWith(app: { lastFrame(): string | undefined }, text: string | RegExp, timeoutMs = 3000): Promise<string> {
-  const start = Date.now();
-  for (;;) {
-    const f = plain(app.lastFrame());
-    if (typeof text === 'string' ? f.includes(text) : text.test(f)) return f;
-    if (Date.now() - start > timeoutMs) return f;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
-
-function fakeServices(over: Partial<WizardServices> = {}): WizardServices & { saved: string[] } {
-  const saved: string[] = [];
-  return {
-    specFile: 'cluster.yaml',
-    saved,
-    async save(yaml) {
-      saved.push(yaml);
-      return 'cluster.yaml';
-    },
-    async planText() {
-      return 'groundwork setup: cluster lab\n1. preflight: Check prerequisites\n';
-    },
-    async preflight() {
-      return [];
-    },
-    async run() {
-      throw new Error('not in this test');
-    },
-    cancel() {},
-    ...over,
-  };
-}
+import { fakeServices, frameWith, plain, tick } from './wizard-helpers.js';
 
 async function mount(services = fakeServices(), initial?: import('../../src/spec/schema.js').SpecInput) {
   const { render } = await import('ink-testing-library');
