@@ -8,7 +8,7 @@
  */
 import { build } from 'esbuild';
 import { NODE_ESM_BUNDLE } from '../node-bundle.mjs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,9 +62,15 @@ const yogaWithoutFetch = {
   },
 };
 
+// The spec stack (zod, the spec loader: model.ts) is imported after ink's first frame: a chunk of its own.
+const wizardDist = path.join(root, 'dist/ui/wizard');
+await mkdir(wizardDist, { recursive: true });
+for (const f of await readdir(wizardDist)) if (/^(bundle|first-paint)-chunk-/.test(f)) await rm(path.join(wizardDist, f));
 await build({
-  entryPoints: [path.join(src, 'ui/wizard/index.tsx')],
-  outfile,
+  entryPoints: { bundle: path.join(src, 'ui/wizard/index.tsx') },
+  outdir: wizardDist,
+  splitting: true,
+  chunkNames: 'bundle-chunk-[hash]',
   ...NODE_ESM_BUNDLE,
   define: { 'process.env.NODE_ENV': '"production"' },
   plugins: [shareWithDist, stubDevtools, yogaWithoutFetch],
@@ -74,13 +80,11 @@ await build({
 // The first frame (first-paint.ts), over tsc's copy of the same module (whichever build ran last wrote it from
 // the current source), with the yaml parser in a chunk of its own that only an existing cluster.yaml loads.
 // Unbundled, yaml alone takes ~70 ms to load; bundled but inline, its parse still delays a new spec's frame.
-const wizardDist = path.join(root, 'dist/ui/wizard');
-for (const f of await readdir(wizardDist)) if (f.startsWith('first-paint-chunk-') || f.startsWith('first-paint-dist-')) await rm(path.join(wizardDist, f));
 await build({
   entryPoints: [path.join(src, 'ui/wizard/first-paint.ts')],
   outdir: wizardDist,
   entryNames: '[name]',
-  chunkNames: 'first-paint-[name]-[hash]',
+  chunkNames: 'first-paint-chunk-[hash]',
   splitting: true,
   ...NODE_ESM_BUNDLE,
   sourcemap: true,

@@ -25,20 +25,29 @@ import {
   dottedPath,
   fieldValue,
   screenFields,
-  specText,
   writeField,
   issuesFor,
-  networkFindings,
   nextSteps,
   shellLine,
   setPath,
   suggestNode,
-  toYaml,
-  validateDraft,
-  type Validation,
   type Field,
   type ScreenName,
-} from './model.js';
+} from './screens.js';
+import type { Validation } from './model.js';
+import type { SubnetFinding } from '../../net/subnets.js';
+
+/**
+ * The spec stack (zod, the spec loader, the subnet analysis, yaml's writer): loaded after the first frame, in a
+ * chunk of its own in the bundle. Keys that arrive before it are kept and handled, in order, once it is here.
+ */
+type Model = typeof import('./model.js');
+let model: Model | undefined;
+let modelLoading: Promise<Model> | undefined;
+function loadModel(): Promise<Model> {
+  modelLoading ??= import('./model.js').then((m) => (model = m));
+  return modelLoading;
+}
 
 export type RunMode = 'rehearse' | 'setup';
 
@@ -85,7 +94,7 @@ const HELP: Record<ScreenName, string> = {
 };
 
 /** Errors the network's ranges cause elsewhere (a node address inside podCIDR): shown, and blocking, on the network screen. */
-function networkSpillover(v: ReturnType<typeof validateDraft>) {
+function networkSpillover(v: Validation) {
   return v.issues.filter((i) => i.severity === 'error' && !i.path.startsWith('spec.network') && /\b(podCIDR|serviceCIDR)\b/.test(i.message));
 }
 
@@ -165,14 +174,24 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
   const [mode, setMode, modeRef] = useLatestState<RunMode>('rehearse');
   const [resume, setResume] = useState(false);
   // What was last saved (or loaded): a draft that differs from it would be lost by quitting.
-  const savedYaml = useRef(toYaml(initial));
+  const savedYaml = useRef(JSON.stringify(initial));
   // The file's text as last saved or loaded: the next save edits it in place (comments and key order stay).
   const savedText = useRef<string | undefined>(problems?.length ? undefined : initialText);
 
-  // Validation runs after the first paint: the first frame needs no spec loader.
-  const [mounted, setMounted] = useState(false);
-  useEffect(() => setMounted(true), []);
-  const validation = useMemo(() => (mounted ? validateDraft(draft, services.specFile) : NOT_YET), [draft, services.specFile, mounted]);
+  // Validation runs after the first frame: the spec stack loads once the screen is up.
+  const [ready, setReady] = useState(model !== undefined);
+  const pending = useRef<[string, Parameters<Parameters<typeof useInput>[0]>[1]][]>([]);
+  const onKeyRef = useRef<(input: string, key: Parameters<Parameters<typeof useInput>[0]>[1]) => void>(() => {});
+  useEffect(() => {
+    void loadModel().then(() => {
+      setReady(true);
+      for (const [input, key] of pending.current.splice(0)) onKeyRef.current(input, key);
+    });
+  }, []);
+  const validateDraft = (d: SpecInput, file: string): Validation => model!.validateDraft(d, file);
+  const validation = useMemo(() => (ready && model ? model.validateDraft(draft, services.specFile) : NOT_YET), [draft, services.specFile, ready]);
+  const findings: SubnetFinding[] = useMemo(() => (model && validation.loaded ? model.networkFindings(validation) : []), [validation]);
+  const networkFindings = (v: Validation) => model!.networkFindings(v);
   const fields = fieldsFor(screen, draft);
 
   const leave = (code: number) => {
@@ -194,14 +213,14 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
     const d = draftRef.current;
     let text: string;
     try {
-      text = specText(d, savedText.current);
+      text = model!.specText(d, savedText.current);
     } catch (e) {
       setMessage(`could not save: ${(e as Error).message}`);
       return;
     }
     services.save(text).then(
       (f) => {
-        savedYaml.current = toYaml(d);
+        savedYaml.current = JSON.stringify(d);
         savedText.current = text;
         onSaved(f);
       },
@@ -294,6 +313,10 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
   }, [screen]);
 
   useInput((input, key) => {
+    if (model) onKeyRef.current(input, key);
+    else pending.current.push([input, key]);
+  });
+  onKeyRef.current = (input, key) => {
     const screen = screenRef.current;
     const draft = draftRef.current;
     const focus = focusRef.current;
@@ -314,7 +337,7 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
     // q (outside a text field) and Ctrl-C mean the same on every screen: ask while something runs or an edit
     // would be lost; else quit at once, with 130 before a run finished (interrupted), the run's code after it.
     if ((key.ctrl && input === 'c') || (input === 'q' && field0?.kind !== 'text')) {
-      const unsaved = toYaml(draftRef.current) !== savedYaml.current;
+      const unsaved = JSON.stringify(draftRef.current) !== savedYaml.current;
       if (running || unsaved) setConfirmQuit(true);
       else leave(summary ? exitCodeOf(summary) : 130);
       return;
@@ -451,7 +474,7 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       return;
     }
     if (screen === 'next' && (key.return || key.escape)) leave(summary ? exitCodeOf(summary) : 130);
-  });
+  };
 
   // The frame is one line shorter than the terminal: it never scrolls, so the header stays on top and the shell
   // prompt lands below the footer on exit. Everything below is wrapped to the width and counted.
@@ -486,9 +509,9 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
         </Box>
       ) : null}
       {FORM_SCREENS.includes(screen) ? (
-        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} cursor={cursor} color={color} validation={validation} rows={body} cols={cols} />
+        <FormBody screen={screen} fields={fields} draft={draft} focus={focus} cursor={cursor} color={color} validation={validation} findings={findings} rows={body} cols={cols} />
       ) : null}
-      {screen === 'review' ? <Review yaml={toYaml(draft)} plan={planText} scroll={scroll} rows={body} cols={cols} mode={mode} file={services.specFile} onScroll={onScroll} /> : null}
+      {screen === 'review' ? <Review yaml={model ? model.toYaml(draft) : ''} plan={planText} scroll={scroll} rows={body} cols={cols} mode={mode} file={services.specFile} onScroll={onScroll} /> : null}
       {screen === 'preflight' ? <Checks checks={checks} selected={selected} ignore={ignore} color={color} rows={body} cols={cols} /> : null}
       {screen === 'run' ? store ? <TaskTree store={store} color={color} rows={body} /> : <Text>starting…</Text> : null}
       {screen === 'results' && summary ? <Results summary={summary} color={color} scroll={scroll} rows={body} cols={cols} matrixPage={matrixPage} onScroll={onScroll} /> : null}
@@ -537,7 +560,7 @@ function issueText(i: { severity: string; message: string }, prefix = ''): strin
   return `${i.severity === 'error' ? '✖' : '!'} ${prefix}${i.message}`;
 }
 
-function FormBody({ screen, fields, draft, focus, cursor, color, validation, rows, cols }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; cursor?: number; color: boolean; validation: Validation; rows: number; cols: number }) {
+function FormBody({ screen, fields, draft, focus, cursor, color, validation, findings, rows, cols }: { screen: ScreenName; fields: Field[]; draft: SpecInput; focus: number; cursor?: number; color: boolean; validation: Validation; findings: SubnetFinding[]; rows: number; cols: number }) {
   const errorFor = (f: Field) => validation.byPath.get(dottedPath(f.path))?.find((i) => i.severity === 'error')?.message;
   const red = color ? 'red' : undefined;
   const tone = (sev: string) => (color ? (sev === 'error' || sev === 'fail' ? 'red' : 'yellow') : undefined);
@@ -578,7 +601,7 @@ function FormBody({ screen, fields, draft, focus, cursor, color, validation, row
     if (focused) for (const text of wrapText(`  ${focused.help}`, cols, '  ')) tail.push({ text, color: 'dim' });
     if (screen === 'network') {
       for (const i of networkSpillover(validation)) for (const text of wrapText(issueText(i, `${i.path}: `), cols, '  ')) tail.push({ text, color: red });
-      for (const f of networkFindings(validation)) for (const text of wrapText(`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`, cols, '  ')) tail.push({ text, color: tone(f.status) });
+      for (const f of findings) for (const text of wrapText(`${f.status === 'fail' ? '✖' : '!'} ${f.id}: ${f.summary}`, cols, '  ')) tail.push({ text, color: tone(f.status) });
     }
   }
   // The fields get the room first (at least the focused one); the tail shows what fits below, with a marker.

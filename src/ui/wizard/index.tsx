@@ -6,7 +6,9 @@ import type { SpecIssue } from '../../errors.js';
 import { Wizard, type WizardServices } from './Wizard.js';
 
 // The wizard's start-up needs these too; exported here so one (bundled) module serves the whole first screen.
-export { defaultDraft, draftFromYaml } from './model.js';
+// Light (yaml alone): the spec stack (model.ts) loads after ink's first frame, as a chunk of its own.
+export { defaultDraft } from './screens.js';
+export { draftFromYaml } from './start.js';
 
 export async function mountWizard(opts: { initial: SpecInput; initialText?: string; problems?: SpecIssue[]; services: WizardServices; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream; rows?: number; painted?: number }): Promise<number> {
   let code = 0;

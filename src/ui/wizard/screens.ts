@@ -4,6 +4,7 @@
  * Pure and light: no yaml, no zod, no React, so the first frame can be drawn from it before anything else
  * loads (first-paint.ts).
  */
+import type { SpecIssue } from '../../errors.js';
 import type { SpecInput } from '../../spec/schema.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from '../../spec/versions.js';
 
@@ -274,3 +275,69 @@ export function labelWidth(fields: Field[], cols: number, min = 8): number {
   return Math.min(Math.max(min, ...fields.map((f) => f.label.length)), Math.floor(cols / 3));
 }
 
+/** The next free node name and address after the existing ones (cp-N / w-N, the next host address). */
+export function suggestNode(draft: SpecInput, role: 'control-plane' | 'worker'): { name: string; address: string; role: typeof role } {
+  const nodes = (draft.spec?.nodes ?? []) as { name: string; address: string }[];
+  const prefix = role === 'control-plane' ? 'cp' : 'w';
+  let n = 1;
+  while (nodes.some((x) => x.name === `${prefix}-${n}`)) n++;
+  const last = nodes.at(-1)?.address ?? '127.0.100.0';
+  const m = /^(\d+\.\d+\.\d+\.)(\d+)$/.exec(last);
+  let address = '';
+  if (m) {
+    let host = Number(m[2]) + 1;
+    while (nodes.some((x) => x.address === `${m[1]}${host}`) && host < 254) host++;
+    address = `${m[1]}${host}`;
+  }
+  return { name: `${prefix}-${n}`, address, role };
+}
+
+export function dottedPath(p: Path): string {
+  let out = '';
+  for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? k : `.${k}`;
+  return out;
+}
+
+/** Issues that belong to a screen's fields (or below them). */
+export function issuesFor(v: { issues: SpecIssue[] }, prefixes: string[]): SpecIssue[] {
+  return v.issues.filter((i) => prefixes.some((p) => i.path === p || i.path.startsWith(`${p}.`) || i.path.startsWith(`${p}[`)));
+}
+
+/** One offered next step: a label and the exact argv (after `groundwork`) that does it. */
+export interface NextStep {
+  label: string;
+  argv: string[];
+}
+
+/**
+ * The next steps for this spec and what happened, as exact commands (each one is parsed by the real CLI in
+ * test/ui/next-steps.test.ts). A rehearsal has nothing to resume: its next step is the real setup. After a
+ * real run: resume it when it did not finish, else validate with the cluster's kubeconfig and drill the
+ * spec's first control plane.
+ */
+export function nextSteps(d: SpecInput, o: { file: string; stateDir: string; mode: 'rehearse' | 'setup'; status?: string }): NextStep[] {
+  const f = ['-f', o.file];
+  if (o.mode === 'rehearse') return [{ label: 'for real', argv: ['setup', '--yes', ...f] }];
+  if (o.status !== 'pass') return [{ label: 'resume', argv: ['setup', '--yes', '--resume', ...f] }];
+  const out: NextStep[] = [{ label: 're-validate', argv: ['validate', ...f, '--kubeconfig', `${o.stateDir}/secrets/kubeconfig`] }];
+  const spec = (d.spec ?? {}) as { bootstrap?: { method?: string; kubeadm?: { ssh?: { user?: string; port?: number; identityFile?: string } } }; nodes?: { role?: string; address?: string; ssh?: { user?: string; port?: number } }[] };
+  const cp = (spec.nodes ?? []).find((n) => n.role === 'control-plane');
+  if (cp?.address) {
+    if (spec.bootstrap?.method === 'talos') out.push({ label: 'restore drill', argv: ['drill', ...f, '--talos', cp.address, '--talosconfig', `${o.stateDir}/secrets/talos/talosconfig`] });
+    else {
+      const ssh = spec.bootstrap?.kubeadm?.ssh ?? {};
+      const user = cp.ssh?.user ?? ssh.user ?? 'root';
+      const port = cp.ssh?.port ?? ssh.port;
+      out.push({
+        label: 'restore drill',
+        argv: ['drill', ...f, '--kubeadm', `${user}@${cp.address}`, ...(port && port !== 22 ? ['--ssh-port', String(port)] : []), ...(ssh.identityFile ? ['--ssh-identity', ssh.identityFile] : [])],
+      });
+    }
+  }
+  return out;
+}
+
+/** An argv as one shell line: words with anything but safe characters are single-quoted. */
+export function shellLine(argv: string[]): string {
+  return ['groundwork', ...argv].map((w) => (/^[\w@%+=:,./~-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
