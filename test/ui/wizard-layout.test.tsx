@@ -171,3 +171,33 @@ describe('wizard layout at 80x24', () => {
     expect(small).toContain('› Bootstrap with');
   });
 });
+
+describe('next steps at 80 columns', () => {
+  it('a long command wraps between words with a trailing backslash, a quoted path kept whole', async () => {
+    const { RunStore } = await import('../../src/run/events.js');
+    const { defaultDraft, setPath } = await import('../../src/ui/wizard/model.js');
+    const draft = setPath(setPath(defaultDraft(), ['spec', 'bootstrap'], { method: 'kubeadm', kubeadm: { ssh: { user: 'ops', port: 2222, identityFile: '/home/op/my keys/lab cluster id_ed25519' } } }), ['metadata', 'name'], 'demo');
+    const services = fakeServices({
+      specFile: '/srv/clusters/production-east/cluster.yaml',
+      run: async (_l, o) => {
+        o.onStore(new RunStore({ title: 't', finished: true, stages: [] }));
+        return { runId: 'r1', runDir: '/tmp/r1', status: 'pass', startedAt: '', durationMs: 10, results: [] } as RunSummary;
+      },
+    });
+    const { app, press } = await mountWizard({ rows: 24, columns: 80, services, initial: draft });
+    await press(ENTER, 4);
+    await press('m'); // for real: the next steps name validate and drill
+    await press(ENTER); // save, preflight
+    await frameWith(app, '0 failed');
+    await press(ENTER); // run
+    await frameWith(app, 'groundwork · results');
+    await press(ENTER);
+    const f = await frameWith(app, 'restore drill:');
+    expectFits(f, 80, 24, 'next steps');
+    const drill = f.slice(f.indexOf('restore drill:'));
+    expect(drill).toMatch(/ \\\n/);
+    expect(drill).toContain("'/home/op/my keys/lab cluster id_ed25519'");
+    const joined = drill.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Enter')).map((l) => l.replace(/ \\$/, '').trim()).join(' ');
+    expect(joined).toContain("groundwork drill -f /srv/clusters/production-east/cluster.yaml --kubeadm ops@127.0.100.1 --ssh-port 2222 --ssh-identity '/home/op/my keys/lab cluster id_ed25519'");
+  });
+});

@@ -821,7 +821,11 @@ function Next({ summary, draft, file, stateDir, mode, cols, rows }: { summary?: 
     ok ? (mode === 'rehearse' ? 'The rehearsal passed.' : 'Done.') : 'Not done yet.',
     `  spec:          ${file}`,
     ...(summary ? [`  run records:   ${summary.runDir}`] : []),
-    ...steps.flatMap((s) => wrapText(`  ${`${s.label}:`.padEnd(15)}${shellLine(s.argv)}`, cols - 2, ' '.repeat(17)).map((l, i, all) => (i < all.length - 1 ? `${l} \\` : l))),
+    ...steps.flatMap((s) => {
+      // Broken only between words: a quoted word with spaces stays on one line (NBSP while wrapping).
+      const words = s.argv.map((w) => shellLine([w]).slice('groundwork '.length).replace(/ /g, '\u00a0'));
+      return wrapText(`  ${`${s.label}:`.padEnd(15)}groundwork ${words.join(' ')}`, cols - 2, ' '.repeat(17)).map((l, i, all) => `${l.replace(/\u00a0/g, ' ')}${i < all.length - 1 ? ' \\' : ''}`);
+    }),
     ...(steps.some((s) => s.argv[0] === 'drill') ? wrapText('  (schedule the drill: a backup that was never restored is a backup that was never tested)', cols, '   ') : []),
   ];
   return (
