@@ -183,8 +183,17 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
     .action(async (opts: { yes: boolean; file: string; stateDir?: string; color: boolean }) => {
       // `groundwork` alone is the wizard's door. Without a person at a terminal it must not wait for one.
       if (!mayPrompt(io, opts.yes)) throw noTerminal();
-      const { runWizard } = await import('./wizard.js');
-      setExit(await runWizard({ file: opts.file, stateDir: opts.stateDir, color: opts.color && !io.env.NO_COLOR, io }));
+      const color = opts.color && !io.env.NO_COLOR;
+      // With flags (-f, --state-dir) commander has run, but the first frame still comes before the wizard's modules.
+      const stdin = io.stdin as NodeJS.ReadStream;
+      const painted = await (await import('./ui/wizard/first-paint.js')).paintFirstFrame({ file: opts.file, stateDir: opts.stateDir, color, stdout: io.stdout as NodeJS.WriteStream, stdin });
+      try {
+        const { runWizard } = await import('./wizard.js');
+        setExit(await runWizard({ file: opts.file, stateDir: opts.stateDir, color, io, painted }));
+      } catch (e) {
+        if (painted !== undefined && stdin.isTTY) stdin.setRawMode(false);
+        throw e;
+      }
     });
 
   // Only the module of the command these words run is loaded (none for --help or the wizard); the others are
