@@ -70,6 +70,11 @@ export interface ControlPlane {
   waitForDefaultServiceAccount(namespace: string): Promise<void>;
   /** A kubeconfig whose user is the ServiceAccount `namespace/name` (a bound token, 1 h), mode 0600. */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
+  /**
+   * A kubeconfig for a kubelet or kube-proxy: a client certificate for `system:node:<nodeName>` in `system:nodes`
+   * (what the Node authorizer and NodeRestriction expect of a kubelet), mode 0600.
+   */
+  nodeKubeconfig(nodeName: string): Promise<string>;
   /** The tail of each program's log, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -326,6 +331,10 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         const r = await kubectl(['-n', namespace, 'create', 'token', name, '--duration=1h']);
         if (r.code !== 0) throw new Error(`kubectl create token ${namespace}/${name}: ${r.stderr}`);
         return file(`sa-${namespace}-${name}.kubeconfig`, kubeconfigYaml(server, ca.certPem, { token: r.stdout.trim() }, `${namespace}-${name}`));
+      },
+      async nodeKubeconfig(nodeName) {
+        const c = await issueCertificate(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], usage: 'client' });
+        return kubeconfigFor(`node-${nodeName}`, c);
       },
       logs: () => procs.map((p) => `--- ${p.name}\n${p.log.slice(-2000)}`).join('\n'),
       stop,

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# One real Kubernetes node on this machine, against a control plane on host loopback (test/helpers/control-plane.ts):
+# containerd (Debian's, CRI plugin, overlayfs) + kubelet + kube-proxy (iptables mode) + the bridge/host-local/loopback
+# CNI plugins, all inside a network namespace this script creates, so every bridge, route and iptables rule is the
+# node's own and the host's network is never touched. See tools/real/REAL-PODS.md for why each piece is set as it is.
+#
+#   real-node.sh up   DIR   (environment below)      starts the node; prints "node <name> up" when kubelet answers
+#   real-node.sh down DIR                            stops every process it started (by pid), removes the netns,
+#                                                    the cgroups and the mounts; safe to repeat
+# up reads: NODE_NAME (gw-node-1), NODE_IP (10.99.0.1, on lo inside the netns), POD_CIDR (10.244.1.0/24),
+#   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
+#   https://127.0.0.1:PORT), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
+#   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh).
+# Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages).
+set -euo pipefail
+cmd="${1:?usage: real-node.sh up|down DIR}"
+dir="$(mkdir -p "${2:?usage: real-node.sh up|down DIR}" && cd "$2" && pwd)"
+log() { echo "real-node: $*" >&2; }
+
+stop_pidfile() { # stop_pidfile FILE: SIGTERM the pid in FILE (and its process group), SIGKILL after 10 s
+  local f="$1" pid
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+if [ "$cmd" = down ]; then
+  [ -f "$dir/env" ] || { log "nothing to stop in $dir"; exit 0; }
+  # shellcheck disable=SC1091
+  . "$dir/env"
+  # kubelet first (it would restart pods), then every pod sandbox through the CRI, then kube-proxy and containerd.
+  stop_pidfile "$dir/kubelet.pid"
+  stop_pidfile "$dir/kube-proxy.pid"
+  if [ -S "$dir/containerd.sock" ]; then
+    for t in $(ctr --address "$dir/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$dir/containerd.sock" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true
+    done
+  fi
+  stop_pidfile "$dir/containerd.pid"
+  stop_pidfile "$dir/node.pid"
+  # The runc shims containerd started (they leave its process group): found by the containerd address they serve.
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "-address $dir/containerd.sock"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+  done
+  # Any process left in the node's cgroups is a container of this node.
+  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
+    [ -d "$c" ] || continue
+    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
+  done
+  sleep 0.5
+  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+  stop_pidfile "$dir/socat-netns.pid"
+  stop_pidfile "$dir/socat-host.pid"
+  # Pod network namespaces containerd pinned under /run/netns, then the node's own.
+  # (their nsfs mounts lived in the node's mount namespace and are gone; the files are left on /run/netns)
+  for n in $(ls /run/netns 2>/dev/null | grep '^cni-' || true); do
+    grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
+  done
+  ip netns delete "$NETNS" 2>/dev/null || true
+  rm -f "$dir/env"
+  log "node $NODE_NAME down"
+  exit 0
+fi
+
+[ "$cmd" = up ] || { log "unknown command $cmd"; exit 2; }
+: "${KUBECONFIG_NODE:?}" "${CLIENT_CA:?}" "${NODE_BIN:?}" "${NODE_IMAGES:?}"
+NODE_NAME="${NODE_NAME:-gw-node-1}"
+NODE_IP="${NODE_IP:-10.99.0.1}"
+POD_CIDR="${POD_CIDR:-10.244.1.0/24}"
+SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/12}"
+CLUSTER_DNS="${CLUSTER_DNS:-10.96.0.10}"
+NETNS="gw-$NODE_NAME"
+CGROUP_ROOT="groundwork-$NODE_NAME"
+for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unshare; do
+  command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat)"; exit 1; }
+done
+[ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+server="$(sed -n 's/^ *server: *//p' "$KUBECONFIG_NODE" | head -1)"
+port="${server##*:}"
+case "$server" in https://127.0.0.1:*) ;; *) log "the node kubeconfig's server must be https://127.0.0.1:PORT (got $server)"; exit 1 ;; esac
+printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" > "$dir/env"
+ls /run/netns 2>/dev/null > "$dir/netns-before.list" || true
+mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,cni/state,kubelet,pod-logs,sysctl,logs}
+
+# --- the node's cgroup root (kubelet's cgroupRoot, one path in every hierarchy: it refuses a missing one); on
+# cgroup v1 a new cpuset needs its cpus and mems set before any process can join it.
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  mkdir -p "/sys/fs/cgroup/$CGROUP_ROOT"
+else
+  for h in /sys/fs/cgroup/*/; do
+    [ -f "$h/cgroup.procs" ] || continue
+    mkdir -p "$h$CGROUP_ROOT"
+    if [ -f "$h/cpuset.cpus" ]; then
+      cat "$h/cpuset.cpus" > "$h$CGROUP_ROOT/cpuset.cpus"; cat "$h/cpuset.mems" > "$h$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+fi
+
+# --- the node's network namespace: lo carrying the node address too (kubelet refuses a 127.x node IP, and this
+# kernel has no dummy links), a route for Service IPs (kube-proxy's iptables rules DNAT them before they would be
+# routed); no link to the host, so nothing can leave it.
+ip netns add "$NETNS"
+ns() { ip netns exec "$NETNS" "$@"; }
+ns ip link set lo up
+ns ip addr add "$NODE_IP/32" dev lo
+ns ip route add "$SERVICE_CIDR" dev lo
+ns sysctl -qw net.ipv4.ip_forward=1
+
+# --- the API server, reached from inside the netns at the same 127.0.0.1:PORT through a unix socket (two socats):
+# the kubelet's kubeconfig and the API server's serving certificate stay as they are.
+rm -f "$dir/api.sock"
+setsid socat "UNIX-LISTEN:$dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$port" 2>"$dir/logs/socat-host.log" &
+echo $! > "$dir/socat-host.pid"
+setsid ip netns exec "$NETNS" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$dir/api.sock" 2>"$dir/logs/socat-netns.log" &
+echo $! > "$dir/socat-netns.pid"
+
+# --- CNI: bridge + host-local IPAM for this node's pod CIDR; loopback is run by containerd's CRI itself.
+cat > "$dir/cni/net.d/10-groundwork.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "groundwork",
+  "plugins": [
+    { "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$POD_CIDR" }]], "routes": [{ "dst": "0.0.0.0/0" }],
+                "dataDir": "$dir/cni/state" } },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+
+# --- containerd: its own root, state and socket; CRI with our pause as the sandbox image; overlayfs.
+cat > "$dir/containerd.toml" <<EOF
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+[debug]
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "groundwork.local/pause:1"
+  enable_selinux = false
+  # Our root has no CAP_SYS_RESOURCE (it is outside the bounding set), so no process can lower its oom_score_adj
+  # below 0 and runc refuses the sandbox's -998 ("failed to update /proc/self/oom_score_adj: Permission denied").
+  # This clamps every container's oom_score_adj to containerd's own (0), the rootless setting.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "$dir/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+EOF
+
+# --- kubelet
+printf 'nameserver %s\nsearch cluster.local\n' "$CLUSTER_DNS" > "$dir/resolv.conf"
+cat > "$dir/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_ROOT
+containerRuntimeEndpoint: unix://$dir/containerd.sock
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: { enabled: false }
+  webhook: { enabled: true }
+  x509: { clientCAFile: $CLIENT_CA }
+authorization: { mode: Webhook }
+clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS]
+resolvConf: $dir/resolv.conf
+podLogsDir: $dir/pod-logs
+failSwapOn: false
+rotateCertificates: false
+serverTLSBootstrap: false
+protectKernelDefaults: false
+oomScoreAdj: 0
+registerNode: true
+evictionHard: { memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2% }
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+EOF
+
+# --- kube-proxy (iptables mode, inside the netns); conntrack sysctls left alone (they are host-wide).
+cat > "$dir/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: { kubeconfig: $KUBECONFIG_NODE }
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $POD_CIDR
+bindAddress: $NODE_IP
+oomScoreAdj: 0
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
+EOF
+
+# --- the node's processes run in one private mount namespace (kubelet's volume mounts must be visible to
+# containerd, and vanish with the namespace) entered into the node's netns with nsenter (ip netns exec would remount
+# /sys and hide the cgroup v1 hierarchies). kubelet sets four host-wide kernel sysctls when they differ from what it
+# wants (vm.overcommit_memory=1, vm.panic_on_oom=0, kernel.panic=10, kernel.panic_on_oops=1): on a shared machine we
+# must not, so inside that mount namespace those /proc/sys files are bind-mounted over with files holding kubelet's
+# values. kubelet reads them, sees nothing to change, and the host keeps its own.
+cat > "$dir/node.sh" <<EOF
+set -eu
+mount --make-rprivate /
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1; do
+  k=\${kv%%=*}; f="$dir/sysctl/\$(echo \$k | tr / _)"; echo "\${kv#*=}" > "\$f"; mount --bind -o ro "\$f" "/proc/sys/\$k"
+done
+containerd --config "$dir/containerd.toml" > "$dir/logs/containerd.log" 2>&1 &
+echo \$! > "$dir/containerd.pid"
+for i in \$(seq 100); do [ -S "$dir/containerd.sock" ] && ctr --address "$dir/containerd.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+for img in "$NODE_IMAGES"/pause.tar "$NODE_IMAGES"/probe.tar; do
+  ctr --address "$dir/containerd.sock" -n k8s.io images import "\$img" >> "$dir/logs/import.log" 2>&1
+done
+"$NODE_BIN/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$KUBECONFIG_NODE" --root-dir "$dir/kubelet" \
+  --cert-dir "$dir/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=2 > "$dir/logs/kubelet.log" 2>&1 &
+echo \$! > "$dir/kubelet.pid"
+"$NODE_BIN/kube-proxy" --config "$dir/kube-proxy.yaml" --v=2 > "$dir/logs/kube-proxy.log" 2>&1 &
+echo \$! > "$dir/kube-proxy.pid"
+wait
+EOF
+setsid unshare -m --propagation private nsenter --net="/run/netns/$NETNS" bash "$dir/node.sh" > "$dir/logs/node.log" 2>&1 &
+echo $! > "$dir/node.pid"
+
+for _ in $(seq 600); do
+  if [ "$(ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/10248 && printf "GET /healthz HTTP/1.0\r\n\r\n" >&3 && tail -n1 <&3' 2>/dev/null)" = ok ]; then
+    log "node $NODE_NAME up (netns $NETNS, node IP $NODE_IP, pods $POD_CIDR)"
+    exit 0
+  fi
+  kill -0 "$(cat "$dir/node.pid")" 2>/dev/null || { log "the node's processes exited:"; tail -n 30 "$dir/logs/node.log" "$dir/logs/kubelet.log" >&2 || true; exit 1; }
+  sleep 0.2
+done
+log "kubelet did not answer /healthz within 120 s:"; tail -n 30 "$dir/logs/kubelet.log" >&2 || true
+exit 1
