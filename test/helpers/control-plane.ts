@@ -71,10 +71,11 @@ export interface ControlPlane {
   /** A kubeconfig whose user is the ServiceAccount `namespace/name` (a bound token, 1 h), mode 0600. */
   serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
   /**
-   * A kubeconfig for a kubelet or kube-proxy: a client certificate for `system:node:<nodeName>` in `system:nodes`
-   * (what the Node authorizer and NodeRestriction expect of a kubelet), mode 0600.
+   * A kubeconfig holding a client certificate for `commonName` in `organizations`, signed by the cluster CA, mode
+   * 0600: a kubelet is `system:node:<name>` in `system:nodes` (what the Node authorizer and NodeRestriction expect),
+   * kube-proxy is `system:kube-proxy` (bound to system:node-proxier by the API server's bootstrap RBAC).
    */
-  nodeKubeconfig(nodeName: string): Promise<string>;
+  clientKubeconfig(commonName: string, organizations?: string[]): Promise<string>;
   /** The tail of each program's log, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -332,9 +333,9 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         if (r.code !== 0) throw new Error(`kubectl create token ${namespace}/${name}: ${r.stderr}`);
         return file(`sa-${namespace}-${name}.kubeconfig`, kubeconfigYaml(server, ca.certPem, { token: r.stdout.trim() }, `${namespace}-${name}`));
       },
-      async nodeKubeconfig(nodeName) {
-        const c = await issueCertificate(ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], usage: 'client' });
-        return kubeconfigFor(`node-${nodeName}`, c);
+      async clientKubeconfig(commonName, organizations = []) {
+        const c = await issueCertificate(ca, { commonName, organizations, usage: 'client' });
+        return kubeconfigFor(`client-${commonName.replace(/[^A-Za-z0-9.-]/g, '_')}`, c);
       },
       logs: () => procs.map((p) => `--- ${p.name}\n${p.log.slice(-2000)}`).join('\n'),
       stop,

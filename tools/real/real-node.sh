@@ -9,7 +9,7 @@
 #                                                    the cgroups and the mounts; safe to repeat
 # up reads: NODE_NAME (gw-node-1), NODE_IP (10.99.0.1, on lo inside the netns), POD_CIDR (10.244.1.0/24),
 #   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
-#   https://127.0.0.1:PORT), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
+#   https://127.0.0.1:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
 #   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh).
 # Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages).
 set -euo pipefail
@@ -45,7 +45,7 @@ if [ "$cmd" = down ]; then
   stop_pidfile "$dir/node.pid"
   # The runc shims containerd started (they leave its process group): found by the containerd address they serve.
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "-address $dir/containerd.sock"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+    if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "-address $dir/containerd.sock"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
   done
   # Any process left in the node's cgroups is a container of this node.
   for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
@@ -70,7 +70,7 @@ if [ "$cmd" = down ]; then
 fi
 
 [ "$cmd" = up ] || { log "unknown command $cmd"; exit 2; }
-: "${KUBECONFIG_NODE:?}" "${CLIENT_CA:?}" "${NODE_BIN:?}" "${NODE_IMAGES:?}"
+: "${KUBECONFIG_NODE:?}" "${KUBECONFIG_PROXY:?}" "${CLIENT_CA:?}" "${NODE_BIN:?}" "${NODE_IMAGES:?}"
 NODE_NAME="${NODE_NAME:-gw-node-1}"
 NODE_IP="${NODE_IP:-10.99.0.1}"
 POD_CIDR="${POD_CIDR:-10.244.1.0/24}"
@@ -116,9 +116,9 @@ ns sysctl -qw net.ipv4.ip_forward=1
 # --- the API server, reached from inside the netns at the same 127.0.0.1:PORT through a unix socket (two socats):
 # the kubelet's kubeconfig and the API server's serving certificate stay as they are.
 rm -f "$dir/api.sock"
-setsid socat "UNIX-LISTEN:$dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$port" 2>"$dir/logs/socat-host.log" &
+setsid socat "UNIX-LISTEN:$dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$port" </dev/null >/dev/null 2>"$dir/logs/socat-host.log" &
 echo $! > "$dir/socat-host.pid"
-setsid ip netns exec "$NETNS" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$dir/api.sock" 2>"$dir/logs/socat-netns.log" &
+setsid ip netns exec "$NETNS" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$dir/api.sock" </dev/null >/dev/null 2>"$dir/logs/socat-netns.log" &
 echo $! > "$dir/socat-netns.pid"
 
 # --- CNI: bridge + host-local IPAM for this node's pod CIDR; loopback is run by containerd's CRI itself.
@@ -206,7 +206,7 @@ EOF
 cat > "$dir/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
-clientConnection: { kubeconfig: $KUBECONFIG_NODE }
+clientConnection: { kubeconfig: $KUBECONFIG_PROXY }
 hostnameOverride: $NODE_NAME
 mode: iptables
 clusterCIDR: $POD_CIDR
@@ -242,7 +242,7 @@ echo \$! > "$dir/kubelet.pid"
 echo \$! > "$dir/kube-proxy.pid"
 wait
 EOF
-setsid unshare -m --propagation private nsenter --net="/run/netns/$NETNS" bash "$dir/node.sh" > "$dir/logs/node.log" 2>&1 &
+setsid unshare -m --propagation private nsenter --net="/run/netns/$NETNS" bash "$dir/node.sh" </dev/null > "$dir/logs/node.log" 2>&1 &
 echo $! > "$dir/node.pid"
 
 for _ in $(seq 600); do
