@@ -9,7 +9,7 @@
  * containernetworking-plugins, iptables, socat and busybox-static; a missing piece fails the test naming it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,12 +33,17 @@ function sh(args: string[], env: Record<string, string> = {}): { code: number; o
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 
+/** Host paths kubelet, containerd and libcni write whatever they are configured with; the node keeps them private. */
+const HOST_PATHS = ['/var/lib/kubelet', '/var/lib/cni', '/var/log/containers', '/var/log/pods', '/run/containerd'];
+const hostPaths = () => HOST_PATHS.map((p) => `${p}: ${existsSync(p) ? readdirSync(p).sort().join(',') : 'absent'}`);
 const sysctls = () => HOST_SYSCTLS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
 
 describe('a real node: kubelet + containerd CRI + CNI bridge + kube-proxy in its own network namespace', () => {
   let cp: ControlPlane;
   let dir: string;
   let hostSysctlsBefore: string[];
+  let hostPathsBefore: string[];
+  let netnsBefore: string;
 
   const kubectl = async (args: string[], input?: string) => {
     const r = await cp.kubectl(args, input === undefined ? {} : { input });
@@ -52,6 +57,8 @@ describe('a real node: kubelet + containerd CRI + CNI bridge + kube-proxy in its
     }
     const tools = nodeToolsDir();
     hostSysctlsBefore = sysctls();
+    hostPathsBefore = hostPaths();
+    netnsBefore = sh(['ip', 'netns', 'list']).out;
     cp = await startControlPlane({ podSecurity: 'talos' });
     dir = mkdtempSync(path.join(tmpdir(), 'gw-real-node-'));
     const up = sh(['bash', path.join(REPO, 'tools/real/real-node.sh'), 'up', dir], {
@@ -125,14 +132,15 @@ describe('a real node: kubelet + containerd CRI + CNI bridge + kube-proxy in its
     expect(wait.stdout + wait.stderr).toContain('condition met');
   });
 
-  it('stops every process and removes its network namespace, cgroups and mounts; host sysctls unchanged', async () => {
+  it('leaves nothing on the host: processes, network namespaces, cgroups, mounts, files; host sysctls unchanged', async () => {
     const pids = ['kubelet', 'kube-proxy', 'containerd'].map((p) => Number(readFileSync(path.join(dir, `${p}.pid`), 'utf8')));
     const r = down();
     expect(r.out).toContain(`node ${NODE} down`);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
-    expect(sh(['ip', 'netns', 'list']).out).not.toContain(`gw-${NODE}`);
+    expect(sh(['ip', 'netns', 'list']).out).toBe(netnsBefore);
     expect(existsSync(`/sys/fs/cgroup/memory/groundwork-${NODE}`) || existsSync(`/sys/fs/cgroup/groundwork-${NODE}`)).toBe(false);
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(dir);
     expect(sysctls()).toEqual(hostSysctlsBefore);
+    expect(hostPaths()).toEqual(hostPathsBefore);
   });
 });

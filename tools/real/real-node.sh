@@ -64,6 +64,11 @@ if [ "$cmd" = down ]; then
     grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
   done
   ip netns delete "$NETNS" 2>/dev/null || true
+  # Mount points up created on the host (empty: what went in them lived in the node's mount namespace).
+  if [ -f "$dir/created-paths" ]; then
+    tac "$dir/created-paths" | while read -r p; do rmdir "$p" 2>/dev/null || log "left $p (not empty)"; done
+    rm -f "$dir/created-paths"
+  fi
   rm -f "$dir/env"
   log "node $NODE_NAME down"
   exit 0
@@ -87,6 +92,17 @@ port="${server##*:}"
 case "$server" in https://127.0.0.1:*) ;; *) log "the node kubeconfig's server must be https://127.0.0.1:PORT (got $server)"; exit 1 ;; esac
 printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" > "$dir/env"
 ls /run/netns 2>/dev/null > "$dir/netns-before.list" || true
+# Paths kubelet, containerd and libcni use whatever they are configured with (kubelet's device-plugin and
+# pod-resources sockets, /var/log/containers links; libcni's result cache; the runc shims' sockets and fifos;
+# containerd's pinned pod network namespaces):
+# inside the node's mount namespace each is a bind mount of a directory under DIR/host, so nothing lands on the
+# host. A mount point that did not exist is created here and removed by down.
+HOST_PATHS="/var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods /run/containerd /run/netns"
+: > "$dir/created-paths"
+for p in $HOST_PATHS; do
+  [ -e "$p" ] || { mkdir -p "$p"; echo "$p" >> "$dir/created-paths"; }
+  mkdir -p "$dir/host$p"
+done
 mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,cni/state,kubelet,pod-logs,sysctl,logs}
 
 # --- the node's cgroup root (kubelet's cgroupRoot, one path in every hierarchy: it refuses a missing one); on
@@ -226,6 +242,7 @@ EOF
 cat > "$dir/node.sh" <<EOF
 set -eu
 mount --make-rprivate /
+for p in $HOST_PATHS; do mount --bind "$dir/host\$p" "\$p"; done
 for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1; do
   k=\${kv%%=*}; f="$dir/sysctl/\$(echo \$k | tr / _)"; echo "\${kv#*=}" > "\$f"; mount --bind -o ro "\$f" "/proc/sys/\$k"
 done
