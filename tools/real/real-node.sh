@@ -10,12 +10,39 @@
 # up reads: NODE_NAME (gw-node-1), NODE_IP (10.99.0.1, on lo inside the netns), POD_CIDR (10.244.1.0/24),
 #   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
 #   https://127.0.0.1:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
-#   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh).
+#   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh),
+#   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16).
+#
+# Several nodes: a fabric is one more network namespace holding a bridge (FABRIC_IP, 10.99.0.254/24), with no link
+# to the host either. Each node joining it gets a veth (eth0 inside the node, NODE_IP/24) on that bridge, a
+# default route through the fabric, and the fabric a route to the node's POD_CIDR, so pods on different nodes
+# reach each other by their real IPs (routed, no overlay).
+#   real-node.sh fabric-up   DIR NAME        creates the fabric netns NAME (give nodes FABRIC=NAME)
+#   real-node.sh fabric-down DIR NAME        deletes it (after its nodes are down)
 # Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages).
 set -euo pipefail
-cmd="${1:?usage: real-node.sh up|down DIR}"
-dir="$(mkdir -p "${2:?usage: real-node.sh up|down DIR}" && cd "$2" && pwd)"
+cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}"
+dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}" && cd "$2" && pwd)"
 log() { echo "real-node: $*" >&2; }
+FABRIC_IP="${FABRIC_IP:-10.99.0.254}"
+
+if [ "$cmd" = fabric-up ]; then
+  name="${3:?usage: real-node.sh fabric-up DIR NAME}"
+  ip netns add "$name"
+  ip netns exec "$name" ip link set lo up
+  ip netns exec "$name" ip link add gwfab0 type bridge
+  ip netns exec "$name" ip addr add "$FABRIC_IP/24" dev gwfab0
+  ip netns exec "$name" ip link set gwfab0 up
+  ip netns exec "$name" sysctl -qw net.ipv4.ip_forward=1
+  log "fabric $name up (bridge gwfab0 $FABRIC_IP/24)"
+  exit 0
+fi
+if [ "$cmd" = fabric-down ]; then
+  name="${3:?usage: real-node.sh fabric-down DIR NAME}"
+  ip netns delete "$name" 2>/dev/null || true
+  log "fabric $name down"
+  exit 0
+fi
 
 stop_pidfile() { # stop_pidfile FILE: SIGTERM the pid in FILE (and its process group), SIGKILL after 10 s
   local f="$1" pid
@@ -63,7 +90,8 @@ if [ "$cmd" = down ]; then
   for n in $(ls /run/netns 2>/dev/null | grep '^cni-' || true); do
     grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
   done
-  ip netns delete "$NETNS" 2>/dev/null || true
+  ip netns delete "$NETNS" 2>/dev/null || true   # its end of the fabric veth goes with it
+  if [ -n "${FABRIC:-}" ]; then ip netns exec "$FABRIC" ip route del "$POD_CIDR" 2>/dev/null || true; fi
   # Mount points up created on the host (empty: what went in them lived in the node's mount namespace).
   if [ -f "$dir/created-paths" ]; then
     tac "$dir/created-paths" | while read -r p; do rmdir "$p" 2>/dev/null || log "left $p (not empty)"; done
@@ -90,7 +118,9 @@ done
 server="$(sed -n 's/^ *server: *//p' "$KUBECONFIG_NODE" | head -1)"
 port="${server##*:}"
 case "$server" in https://127.0.0.1:*) ;; *) log "the node kubeconfig's server must be https://127.0.0.1:PORT (got $server)"; exit 1 ;; esac
-printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" > "$dir/env"
+FABRIC="${FABRIC:-}"
+CLUSTER_CIDR="${CLUSTER_CIDR:-10.244.0.0/16}"
+printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\nFABRIC=%q\nPOD_CIDR=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" "$FABRIC" "$POD_CIDR" > "$dir/env"
 ls /run/netns 2>/dev/null > "$dir/netns-before.list" || true
 # Paths kubelet, containerd and libcni use whatever they are configured with (kubelet's device-plugin and
 # pod-resources sockets, /var/log/containers links; libcni's result cache; the runc shims' sockets and fifos;
@@ -119,14 +149,25 @@ else
   done
 fi
 
-# --- the node's network namespace: lo carrying the node address too (kubelet refuses a 127.x node IP, and this
-# kernel has no dummy links), a route for Service IPs (kube-proxy's iptables rules DNAT them before they would be
-# routed); no link to the host, so nothing can leave it.
+# --- the node's network namespace. Alone: lo carries the node address too (kubelet refuses a 127.x node IP, and
+# this kernel has no dummy links) and a route for Service IPs (kube-proxy's iptables rules DNAT them before they
+# would be routed). On a fabric: eth0 on the fabric's bridge, the default route through it. Either way no link to
+# the host, so nothing can leave.
 ip netns add "$NETNS"
 ns() { ip netns exec "$NETNS" "$@"; }
 ns ip link set lo up
-ns ip addr add "$NODE_IP/32" dev lo
-ns ip route add "$SERVICE_CIDR" dev lo
+if [ -n "$FABRIC" ]; then
+  peer="gwf-$(echo "$NODE_NAME" | sha256sum | cut -c1-8)"   # a veth name is at most 15 characters
+  ip netns exec "$FABRIC" ip link add "$peer" type veth peer name eth0 netns "$NETNS"
+  ip netns exec "$FABRIC" ip link set "$peer" master gwfab0 up
+  ns ip addr add "$NODE_IP/24" dev eth0
+  ns ip link set eth0 up
+  ns ip route add default via "$FABRIC_IP"
+  ip netns exec "$FABRIC" ip route add "$POD_CIDR" via "$NODE_IP"
+else
+  ns ip addr add "$NODE_IP/32" dev lo
+  ns ip route add "$SERVICE_CIDR" dev lo
+fi
 ns sysctl -qw net.ipv4.ip_forward=1
 
 # --- the API server, reached from inside the netns at the same 127.0.0.1:PORT through a unix socket (two socats):
@@ -225,7 +266,7 @@ kind: KubeProxyConfiguration
 clientConnection: { kubeconfig: $KUBECONFIG_PROXY }
 hostnameOverride: $NODE_NAME
 mode: iptables
-clusterCIDR: $POD_CIDR
+clusterCIDR: $CLUSTER_CIDR
 bindAddress: $NODE_IP
 oomScoreAdj: 0
 healthzBindAddress: 127.0.0.1:10256
