@@ -46,11 +46,20 @@ export interface ControlPlaneOptions {
   controllers?: boolean;
   /** How long to wait for each program to become ready (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * Run every program inside this existing network namespace (a real-node fabric, test/helpers/real-node.ts), the
+   * API server also listening on `address` (in its serving certificate, advertised: the `kubernetes` Service gets
+   * that endpoint) and reaching kubelets with its own client certificate. Each port is forwarded to the same port on
+   * host loopback (socat over a unix socket), so `server`, `kubeconfig` and `kubectl` work from the host as before.
+   */
+  netns?: { name: string; address: string };
 }
 
 export interface ControlPlane {
   /** https://127.0.0.1:<port> */
   server: string;
+  /** Where nodes and pods reach the API server: https://<netns address>:<port> with `netns`, else `server`. */
+  clusterServer: string;
   /** The admin kubeconfig (client certificate in system:masters), mode 0600. */
   kubeconfig: string;
   /** The CA that signed the serving certificate, PEM. */
@@ -75,7 +84,7 @@ export interface ControlPlane {
    * 0600: a kubelet is `system:node:<name>` in `system:nodes` (what the Node authorizer and NodeRestriction expect),
    * kube-proxy is `system:kube-proxy` (bound to system:node-proxier by the API server's bootstrap RBAC).
    */
-  clientKubeconfig(commonName: string, organizations?: string[]): Promise<string>;
+  clientKubeconfig(commonName: string, organizations?: string[], server?: string): Promise<string>;
   /** The tail of each program's log, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -120,9 +129,11 @@ interface Proc {
   log: string;
 }
 
-function startProc(name: string, bin: string, args: string[], logFile: string): Proc {
+function startProc(name: string, bin: string, args: string[], logFile: string, netns?: string): Proc {
   // Only what the programs need: no KUBECONFIG, ETCD_* or proxy settings from the caller's environment.
   const env = { PATH: '/usr/bin:/bin', HOME: path.dirname(logFile) };
+  // nsenter --net (not ip netns exec, which remounts /sys) execs the program: the pid and its group stay the program's.
+  if (netns) [bin, args] = ['/usr/bin/nsenter', [`--net=/run/netns/${netns}`, bin, ...args]];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
   const p: Proc = { name, child, log: '', exited: new Promise((r) => child.once('exit', () => r())) };
   const keep = (c: Buffer) => {
@@ -191,6 +202,8 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
   };
   const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = await freePorts(5);
   const server = `https://127.0.0.1:${apiPort}`;
+  const netns = o.netns?.name;
+  const clusterServer = o.netns ? `https://${o.netns.address}:${apiPort}` : server;
   const procs: Proc[] = [];
   const stop = async () => {
     for (const p of [...procs].reverse()) await stopProc(p);
@@ -198,6 +211,14 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
   };
 
   try {
+    if (o.netns) {
+      // host 127.0.0.1:P -> unix socket -> 127.0.0.1:P inside the netns, for every port the host side uses.
+      for (const port of [etcdClient, apiPort, kcmPort, schedPort]) {
+        const sock = path.join(dir, `fwd-${port}.sock`);
+        procs.push(startProc(`forward-${port}-netns`, '/usr/bin/socat', [`UNIX-LISTEN:${sock},fork,mode=600`, `TCP:127.0.0.1:${port}`], path.join(dir, 'logs', `forward-${port}-netns.log`), netns));
+        procs.push(startProc(`forward-${port}-host`, '/usr/bin/socat', [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], path.join(dir, 'logs', `forward-${port}-host.log`)));
+      }
+    }
     // etcd first: it is the slowest dependency to be ready and needs no certificates (plain http on loopback).
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
@@ -206,18 +227,19 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
       `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=cp=${peerUrl}`,
       '--log-level=warn', '--unsafe-no-fsync',
-    ], path.join(dir, 'logs', 'etcd.log'));
+    ], path.join(dir, 'logs', 'etcd.log'), netns);
     procs.push(etcd);
 
     const ca = await createCa('groundwork-test-ca');
-    const [serving, admin, kcm, sched, sa] = await Promise.all([
-      issueCertificate(ca, { commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost', 'kubernetes.default.svc'], usage: 'server' }),
+    const [serving, admin, kcm, sched, sa, kubeletClient] = await Promise.all([
+      issueCertificate(ca, { commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost', 'kubernetes.default.svc', ...(o.netns ? [o.netns.address, '10.96.0.1'] : [])], usage: 'server' }),
       issueCertificate(ca, { commonName: 'groundwork-admin', organizations: ['system:masters'], usage: 'client' }),
       // Its controllers run under its own identity (no --use-service-account-credentials: a token per controller
       // first costs seconds at start), so it needs more than the system:kube-controller-manager role grants.
       issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
       issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client' }),
       createKeyPairPem(),
+      issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' }),
     ]);
     const file = (name: string, text: string) => {
       const f = path.join(pki, name);
@@ -244,9 +266,19 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       }
     }, readyTimeoutMs);
 
+    // In a netns: on all its addresses (lo and the fabric), advertising the fabric one, and a client certificate
+    // for kubelets (logs, exec). On host loopback: loopback only, and it must never dial a node address.
+    const placement = o.netns
+      ? ['--bind-address=0.0.0.0', `--advertise-address=${o.netns.address}`,
+          `--kubelet-client-certificate=${file('apiserver-kubelet-client.crt', kubeletClient.certPem)}`,
+          `--kubelet-client-key=${file('apiserver-kubelet-client.key', kubeletClient.keyPem)}`,
+          // The node's InternalIP on the fabric, never its hostname (which nothing resolves).
+          '--kubelet-preferred-address-types=InternalIP']
+      // A loopback advertise address is refused by the endpoint reconciler; nothing in-cluster needs the endpoints.
+      : ['--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', '--endpoint-reconciler-type=none'];
     const apiserver = startProc('kube-apiserver', bins.apiserver, [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      ...placement, `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${file('apiserver.crt', serving.certPem)}`, `--tls-private-key-file=${file('apiserver.key', serving.keyPem)}`,
       `--client-ca-file=${caFile}`,
@@ -254,11 +286,9 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       '--service-cluster-ip-range=10.96.0.0/12',
       '--authorization-mode=Node,RBAC', '--allow-privileged=true',
-      // A loopback advertise address is refused by the endpoint reconciler; nothing in-cluster needs the endpoints.
-      '--endpoint-reconciler-type=none',
       ...admissionArgs,
       '--profiling=false', '--v=0',
-    ], path.join(dir, 'logs', 'kube-apiserver.log'));
+    ], path.join(dir, 'logs', 'kube-apiserver.log'), netns);
     procs.push(apiserver);
     await waitUntil('ready (/readyz)', apiserver, async () => (await tlsGet(`${server}/readyz`, ca.certPem, admin.certPem, admin.keyPem)).code === 200, readyTimeoutMs);
 
@@ -270,13 +300,13 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         '--leader-elect=false',
         `--service-account-private-key-file=${saKey}`, `--root-ca-file=${caFile}`,
         '--profiling=false', '--v=0',
-      ], path.join(dir, 'logs', 'kube-controller-manager.log'));
+      ], path.join(dir, 'logs', 'kube-controller-manager.log'), netns);
       procs.push(controllerManager);
       const scheduler = startProc('kube-scheduler', bins.scheduler, [
         `--kubeconfig=${schedKubeconfig}`, `--authentication-kubeconfig=${schedKubeconfig}`, `--authorization-kubeconfig=${schedKubeconfig}`,
         '--bind-address=127.0.0.1', `--secure-port=${schedPort}`, `--cert-dir=${path.join(dir, 'scheduler-certs')}`,
         '--leader-elect=false', '--profiling=false', '--v=0',
-      ], path.join(dir, 'logs', 'kube-scheduler.log'));
+      ], path.join(dir, 'logs', 'kube-scheduler.log'), netns);
       procs.push(scheduler);
       pids.controllerManager = controllerManager.child.pid!;
       pids.scheduler = scheduler.child.pid!;
@@ -319,6 +349,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
 
     return {
       server,
+      clusterServer,
       kubeconfig: adminKubeconfig,
       caPem: ca.certPem,
       dir,
@@ -333,9 +364,10 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
         if (r.code !== 0) throw new Error(`kubectl create token ${namespace}/${name}: ${r.stderr}`);
         return file(`sa-${namespace}-${name}.kubeconfig`, kubeconfigYaml(server, ca.certPem, { token: r.stdout.trim() }, `${namespace}-${name}`));
       },
-      async clientKubeconfig(commonName, organizations = []) {
+      async clientKubeconfig(commonName, organizations = [], at = server) {
         const c = await issueCertificate(ca, { commonName, organizations, usage: 'client' });
-        return kubeconfigFor(`client-${commonName.replace(/[^A-Za-z0-9.-]/g, '_')}`, c);
+        const name = `client-${commonName.replace(/[^A-Za-z0-9.-]/g, '_')}`;
+        return file(`${name}.kubeconfig`, kubeconfigYaml(at, ca.certPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, name));
       },
       logs: () => procs.map((p) => `--- ${p.name}\n${p.log.slice(-2000)}`).join('\n'),
       stop,

@@ -1,10 +1,12 @@
 /**
  * Real Kubernetes nodes for tests (issue 21, tools/real/REAL-PODS.md): tools/real/real-node.sh brings up
  * containerd's CRI, kubelet and kube-proxy (built by tools/real/build-node.sh) in a network namespace of their own
- * against a control plane from ./control-plane.ts. One node stands alone; several join a fabric (one more netns
- * with a bridge) and route each other's pod CIDRs.
+ * against a control plane from ./control-plane.ts. One node stands alone (the control plane on host loopback);
+ * several join a fabric (one more netns with a bridge, FABRIC_ADDRESS on it) and route each other's pod CIDRs,
+ * and the control plane runs inside the fabric, so it reaches every kubelet and pods reach it.
  *
- *   const fabric = startFabric();                              // only for several nodes
+ *   const fabric = startFabric();                              // first: the control plane starts inside it
+ *   const cp = await startControlPlane({ netns: { name: fabric.name, address: FABRIC_ADDRESS } });
  *   const n1 = await startRealNode(cp, { name: 'gw-node-1', ip: '10.99.0.1', podCidr: '10.244.1.0/24', fabric });
  *   n1.down()                                                   // in afterAll (then fabric.down())
  *
@@ -53,6 +55,9 @@ function requireHostTools(): void {
   }
 }
 
+/** The fabric bridge's address (real-node.sh's FABRIC_IP default). */
+export const FABRIC_ADDRESS = '10.99.0.254';
+
 export interface Fabric {
   name: string;
   down(): void;
@@ -90,8 +95,8 @@ export async function startRealNode(cp: ControlPlane, o: { name: string; ip: str
     NODE_NAME: o.name,
     NODE_IP: o.ip,
     POD_CIDR: o.podCidr,
-    KUBECONFIG_NODE: await cp.clientKubeconfig(`system:node:${o.name}`, ['system:nodes']),
-    KUBECONFIG_PROXY: await cp.clientKubeconfig('system:kube-proxy'),
+    KUBECONFIG_NODE: await cp.clientKubeconfig(`system:node:${o.name}`, ['system:nodes'], cp.clusterServer),
+    KUBECONFIG_PROXY: await cp.clientKubeconfig('system:kube-proxy', [], cp.clusterServer),
     CLIENT_CA: path.join(cp.dir, 'pki', 'ca.crt'),
     NODE_BIN: tools,
     NODE_IMAGES: path.join(tools, 'images'),
@@ -143,7 +148,7 @@ export function httpClientPod(name: string, host: string, port: number, nodeName
       containers: [{
         name: 'c', image: 'groundwork.local/probe:1', imagePullPolicy: 'Never',
         env: [{ name: 'TARGET', value: host }],
-        command: ['/bin/sh', '-c', `for i in $(seq 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$TARGET" ${port} | grep -qx probe-ok && exit 0; sleep 1; done; exit 1`],
+        command: ['/bin/sh', '-c', `for i in $(seq 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$TARGET" ${port} | grep -qx probe-ok && echo "reached $TARGET:${port}" && exit 0; sleep 1; done; exit 1`],
       }],
     },
   };

@@ -9,7 +9,7 @@
 #                                                    the cgroups and the mounts; safe to repeat
 # up reads: NODE_NAME (gw-node-1), NODE_IP (10.99.0.1, on lo inside the netns), POD_CIDR (10.244.1.0/24),
 #   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
-#   https://127.0.0.1:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
+#   https://127.0.0.1:PORT, or on a fabric that holds the control plane https://FABRIC_IP:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
 #   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh),
 #   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16).
 #
@@ -117,7 +117,11 @@ done
 [ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
 server="$(sed -n 's/^ *server: *//p' "$KUBECONFIG_NODE" | head -1)"
 port="${server##*:}"
-case "$server" in https://127.0.0.1:*) ;; *) log "the node kubeconfig's server must be https://127.0.0.1:PORT (got $server)"; exit 1 ;; esac
+case "$server" in
+  https://127.0.0.1:*) api_via=loopback ;;
+  https://*) [ -n "${FABRIC:-}" ] || { log "a node without FABRIC reaches the API server on host loopback only (got $server)"; exit 1; }; api_via=fabric ;;
+  *) log "the node kubeconfig's server must be https://127.0.0.1:PORT or, on a fabric, https://FABRIC_ADDRESS:PORT (got $server)"; exit 1 ;;
+esac
 FABRIC="${FABRIC:-}"
 CLUSTER_CIDR="${CLUSTER_CIDR:-10.244.0.0/16}"
 printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\nFABRIC=%q\nPOD_CIDR=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" "$FABRIC" "$POD_CIDR" > "$dir/env"
@@ -170,13 +174,16 @@ else
 fi
 ns sysctl -qw net.ipv4.ip_forward=1
 
-# --- the API server, reached from inside the netns at the same 127.0.0.1:PORT through a unix socket (two socats):
-# the kubelet's kubeconfig and the API server's serving certificate stay as they are.
+# --- the API server on host loopback, reached from inside the netns at the same 127.0.0.1:PORT through a unix
+# socket (two socats): the kubelet's kubeconfig and the API server's serving certificate stay as they are. (A
+# control plane inside the fabric is reached over the fabric's bridge: nothing to do.)
+if [ "$api_via" = loopback ]; then
 rm -f "$dir/api.sock"
 setsid socat "UNIX-LISTEN:$dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$port" </dev/null >/dev/null 2>"$dir/logs/socat-host.log" &
 echo $! > "$dir/socat-host.pid"
 setsid ip netns exec "$NETNS" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$dir/api.sock" </dev/null >/dev/null 2>"$dir/logs/socat-netns.log" &
 echo $! > "$dir/socat-netns.pid"
+fi
 
 # --- CNI: bridge + host-local IPAM for this node's pod CIDR; loopback is run by containerd's CRI itself.
 cat > "$dir/cni/net.d/10-groundwork.conflist" <<EOF
