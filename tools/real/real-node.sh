@@ -60,6 +60,7 @@ if [ "$cmd" = down ]; then
   [ -f "$dir/env" ] || { log "nothing to stop in $dir"; exit 0; }
   # shellcheck disable=SC1091
   . "$dir/env"
+  case "$CGROUP_ROOT" in groundwork-?*) ;; *) log "refusing: cgroup root '$CGROUP_ROOT' in $dir/env is not the node's"; exit 1 ;; esac
   # kubelet first (it would restart pods), then every pod sandbox through the CRI, then kube-proxy and containerd.
   stop_pidfile "$dir/kubelet.pid"
   stop_pidfile "$dir/kube-proxy.pid"
