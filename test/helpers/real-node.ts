@@ -115,6 +115,16 @@ export async function startRealNode(cp: ControlPlane, o: { name: string; ip: str
     down();
     throw new Error(`real-node.sh up ${o.name} failed:\n${up.out}`);
   }
+  // kubelet answers /healthz a moment before its Node object exists: wait for it, so `kubectl wait node/...` has one.
+  for (let i = 0; ; i++) {
+    if ((await cp.kubectl(['get', 'node', o.name, '-o', 'name'])).code === 0) break;
+    if (i === 300) {
+      const log = run(['tail', '-n', '30', path.join(dir, 'logs', 'kubelet.log')]).out;
+      down();
+      throw new Error(`node ${o.name} did not register (300 checks, 200 ms apart); kubelet's log ends:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
   return { name: o.name, ip: o.ip, podCidr: o.podCidr, dir, down };
 }
 
