@@ -26,6 +26,17 @@ export const LIST_SNAPSHOT_TTL_MS = 5 * 60_000;
 export const MAX_LIST_SNAPSHOTS = 64;
 export const MAX_LAB_NODES = 1000;
 
+/** The loopback address of the lab's i-th node (from 0): 127.0.100.1 ... 127.0.100.250, then 127.0.101.1 ... */
+export function labNodeAddress(i: number): string {
+  return `127.0.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
+/** The lab's pod range when the spec names none: kubeadm's 10.244.0.0/16 holds 256 /24 node ranges; more
+ *  nodes get 10.244.0.0/14 (1,024), still clear of the default service range 10.96.0.0/12. */
+export function defaultLabPodCidr(nodes: number): string {
+  return nodes > 256 ? '10.244.0.0/14' : '10.244.0.0/16';
+}
+
 export function isJsonMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
