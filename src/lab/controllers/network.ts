@@ -30,7 +30,22 @@ export interface NetView {
   nodeIps: Map<string, string>;
 }
 
+/**
+ * The view is a function of the store's state and the faults, so it is built once per (resourceVersion,
+ * faultsVersion): a client pod's probes, started together, share one instead of each rebuilding it from every pod.
+ */
+const views = new WeakMap<Runtime, { key: string; view: NetView }>();
+
 export function buildNetView(rt: Runtime): NetView {
+  const key = `${rt.store.currentResourceVersion()}|${rt.faultsVersion}`;
+  const cached = views.get(rt);
+  if (cached?.key === key) return cached.view;
+  const view = computeNetView(rt);
+  views.set(rt, { key, view });
+  return view;
+}
+
+function computeNetView(rt: Runtime): NetView {
   const pods = rt.store.list('pods').items.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp && (p.status as Obj)?.phase === 'Running');
   const podsByIp = new Map<string, KubeObject>();
   for (const p of pods) {
