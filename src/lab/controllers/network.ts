@@ -31,18 +31,27 @@ export interface NetView {
 }
 
 /**
- * The view is a function of the store's state and the faults, so it is built once per (resourceVersion,
- * faultsVersion): a client pod's probes, started together, share one instead of each rebuilding it from every pod.
+ * The view is a function of the objects it reads (pods, Services, namespaces, NetworkPolicies) and the faults, so
+ * it is rebuilt only after one of those changed: a client pod's probes, started together (with events written in
+ * between), share one view instead of each rebuilding it from every pod.
  */
-const views = new WeakMap<Runtime, { key: string; view: NetView }>();
+const VIEW_INPUTS = ['pods', 'services', 'namespaces', 'networkpolicies.networking.k8s.io'];
+const views = new WeakMap<Runtime, { changes: number; key?: string; view?: NetView }>();
 
 export function buildNetView(rt: Runtime): NetView {
-  const key = `${rt.store.currentResourceVersion()}|${rt.faultsVersion}`;
-  const cached = views.get(rt);
-  if (cached?.key === key) return cached.view;
-  const view = computeNetView(rt);
-  views.set(rt, { key, view });
-  return view;
+  let c = views.get(rt);
+  if (!c) {
+    const cache: { changes: number; key?: string; view?: NetView } = { changes: 0 };
+    // Watch callbacks run synchronously with each write: the count is exact, never a moment late.
+    for (const r of VIEW_INPUTS) rt.store.watch(r, undefined, {}, () => void cache.changes++);
+    views.set(rt, (c = cache));
+  }
+  const key = `${c.changes}|${rt.faultsVersion}`;
+  if (c.key !== key || !c.view) {
+    c.view = computeNetView(rt);
+    c.key = key;
+  }
+  return c.view;
 }
 
 function computeNetView(rt: Runtime): NetView {
