@@ -35,10 +35,16 @@ interface ChildLab {
   token: string;
   caPem: string;
   memory(): Promise<{ rss: number; heapUsed: number }>;
+  /** Starts a bare Node https server in the lab's process that answers every GET with `bytes` bytes of JSON. */
+  floor(bytes: number): Promise<{ url: string; caPem: string }>;
   stop(): Promise<void>;
 }
 
-type ChildMessage = { type: 'ready'; url: string; token: string; caPem: string } | { type: 'memory'; rss: number; heapUsed: number } | { type: 'error'; message: string };
+type ChildMessage =
+  | { type: 'ready'; url: string; token: string; caPem: string }
+  | { type: 'memory'; rss: number; heapUsed: number }
+  | { type: 'floor'; url: string; caPem: string }
+  | { type: 'error'; message: string };
 
 /** Starts the lab in a child process (the same file, in child mode) and talks to it over IPC. */
 async function startChildLab(): Promise<ChildLab> {
@@ -65,6 +71,13 @@ async function startChildLab(): Promise<ChildLab> {
     url: ready.url,
     token: ready.token,
     caPem: ready.caPem,
+    async floor(bytes: number) {
+      const reply = next();
+      child.send({ type: 'floor', bytes });
+      const m = await reply;
+      if (m.type !== 'floor') throw new Error('lab child: no floor reply');
+      return m;
+    },
     async memory() {
       const reply = next();
       child.send({ type: 'memory' });
@@ -81,6 +94,19 @@ async function startChildLab(): Promise<ChildLab> {
   };
 }
 
+/** The transport's floor: the same bytes from a bare https server (no lab code), in the lab's process. */
+async function startFloor(bytes: number): Promise<{ url: string; caPem: string }> {
+  const { createLabPki } = await import('../../src/lab/server/certs.js');
+  const pki = await createLabPki(['127.0.0.1', 'localhost']);
+  const body = `{"kind":"PodList","items":[${'0,'.repeat(Math.max(0, Math.floor((bytes - 40) / 2)))}0]}`;
+  const srv = https.createServer({ cert: pki.certPem, key: pki.keyPem }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return { url: `https://127.0.0.1:${(srv.address() as { port: number }).port}`, caPem: pki.caPem };
+}
+
 /** Child mode: serve a lab of NODES nodes and answer memory/stop requests from the parent. */
 async function runChild(): Promise<void> {
   try {
@@ -90,6 +116,8 @@ async function runChild(): Promise<void> {
         global.gc?.();
         const mem = process.memoryUsage();
         process.send!({ type: 'memory', rss: mem.rss, heapUsed: mem.heapUsed });
+      } else if (m.type === 'floor') {
+        void startFloor((m as unknown as { bytes: number }).bytes).then((f) => process.send!({ type: 'floor', ...f }));
       } else if (m.type === 'stop') {
         void lab.stop().then(() => process.exit(0));
       }
@@ -118,16 +146,31 @@ const bench: Bench = async () => {
     lines.push({ name: `lab: create pod (${PODS} pods, 4 in flight, ${NODES} nodes)`, value: quantile(createMs, 0.99), unit: 'ms p99' });
 
     const listMs: number[] = [];
-    let bytes = 0;
+    const floorMs: number[] = [];
+    let bytes = (await request('GET', '/api/v1/pods')).text.length;
+    const floor = await lab.floor(bytes);
+    const floorAgent = new https.Agent({ keepAlive: true, ca: floor.caPem });
+    const floorGet = requester(floorAgent, new URL(floor.url), {});
     for (let i = 0; i < 20; i++) {
       const s = performance.now();
       const r = await request('GET', '/api/v1/pods');
       listMs.push(performance.now() - s);
       bytes = r.text.length;
       if (r.code !== 200) throw new Error(`list: ${r.code}`);
+      const f = performance.now();
+      await floorGet('GET', '/');
+      floorMs.push(performance.now() - f);
     }
+    floorAgent.destroy();
     lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.5), unit: 'ms p50', note: `${(bytes / 1e6).toFixed(1)} MB per list, 20 lists` });
     lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.99), unit: 'ms p99', goal: '< 50 ms', met: quantile(listMs, 0.99) < 50 });
+    lines.push({
+      name: 'lab: list pods -A against the transport floor',
+      value: quantile(listMs, 0.5),
+      unit: 'ms p50',
+      baseline: { name: 'the same bytes from a bare Node https server in the lab process', value: quantile(floorMs, 0.5) },
+      note: `floor p99 ${quantile(floorMs, 0.99).toFixed(2)} ms; the machine's load decides the absolute figures, this ratio is the lab's own cost`,
+    });
     lines.push(...(await againstRealApiserver(request)));
     const selMs: number[] = [];
     for (let i = 0; i < 20; i++) {
