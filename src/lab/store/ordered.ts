@@ -21,7 +21,7 @@ const BTree: typeof btree.default = (btree as { default?: typeof btree.default }
 type Tree = InstanceType<typeof BTree<string, KubeObject>>;
 
 /** The key of an object within its resource, in etcd's order: `<namespace>/<name>`, `/<name>` when cluster-scoped. */
-export function orderKey(namespace: string | undefined, name: string): string {
+function orderKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
 }
 
@@ -116,7 +116,7 @@ export class Snapshots {
 
 // ---- continue tokens (k8s.io/apiserver/pkg/storage: EncodeContinue / DecodeContinue) ----
 
-export interface ContinueToken {
+interface ContinueToken {
   /** The list's resourceVersion; -1: continue at the latest state (the token a 410 hands back). */
   rv: number;
   /** The key to start from, relative to the list's prefix (the last key read + "\0"). */
