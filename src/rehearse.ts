@@ -11,6 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
+import { MAX_LAB_NODES, labNodeAddress } from './lab/store/limits.js';
 import type { Io } from './io.js';
 import type { Plan, RunSummary, Stage, Step, StepContext } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
@@ -43,13 +44,13 @@ const ETCD_FIX = 'run `npm run lab-tools` (or apt-get install etcd-server etcd-c
 
 export const EMBEDDED_SPEC = fileURLToPath(new URL('../examples/lab.yaml', import.meta.url));
 
-/** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.x. */
+/** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.11 on. */
 export function reshapeNodes(spec: Spec, n: number): Spec {
-  if (!Number.isInteger(n) || n < 1 || n > 250) throw new UserError(`--nodes must be between 1 and 250, not ${n}`, { exitCode: EXIT.usage });
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LAB_NODES) throw new UserError(`--nodes must be between 1 and ${MAX_LAB_NODES}, not ${n}`, { exitCode: EXIT.usage });
   const cps = n >= 3 ? 3 : 1;
   const nodes = Array.from({ length: n }, (_, i) => {
     const cp = i < cps;
-    return { name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, address: `127.0.100.${i + 11}`, role: cp ? ('control-plane' as const) : ('worker' as const) };
+    return { name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, address: labNodeAddress(i + 10), role: cp ? ('control-plane' as const) : ('worker' as const) };
   });
   return { ...spec, spec: { ...spec.spec, nodes } };
 }

@@ -1,6 +1,7 @@
 import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
+import { MAX_LAB_NODES } from '../lab/store/limits.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -13,8 +14,8 @@ const mod: CommandModule = {
     lab
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
-      .option('--nodes <n>', 'number of nodes, control planes included (1-250; default 3, or the nodes of -f cluster.yaml)', wholeNumber(1, 250, 'nodes'))
-      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, 250, 'nodes'))
+      .option('--nodes <n>', `number of nodes, control planes included (1-${MAX_LAB_NODES}; default 3, or the nodes of -f cluster.yaml)`, wholeNumber(1, MAX_LAB_NODES, 'nodes'))
+      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, MAX_LAB_NODES, 'nodes'))
       .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
       .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])
       .option('--etcd <url>', 'keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')

@@ -1,5 +1,6 @@
 import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
+import { MAX_LAB_NODES } from '../lab/store/limits.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
@@ -7,7 +8,7 @@ const mod: CommandModule = {
     program
       .command('rehearse')
       .description(summary('rehearse'))
-      .option('--nodes <n>', 'reshape the lab to N nodes (3 control planes from 3 up; 1-250)', wholeNumber(1, 250, 'nodes'))
+      .option('--nodes <n>', `reshape the lab to N nodes (3 control planes from 3 up; 1-${MAX_LAB_NODES})`, wholeNumber(1, MAX_LAB_NODES, 'nodes'))
       .option('--fault <name...>', 'start the lab with a fault (see `groundwork lab up --help`), to see what a broken cluster looks like')
       .option('--stages <list>', 'only these stages (comma-separated)')
       .option('--timeout <seconds>', 'how long validation waits for the lab (1-3600, default 120)', wholeNumber(1, 3600, 'seconds'))

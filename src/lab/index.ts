@@ -18,30 +18,31 @@ import { createLabPki } from './server/certs.js';
 import { startApiServer } from './server/api-server.js';
 import { createPodLogs } from './logs.js';
 import { nodePodCidr, nthAddress } from './controllers/ipam.js';
+import { MAX_LAB_NODES, defaultLabPodCidr, labNodeAddress } from './store/limits.js';
 
 export type { Lab, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
 const KUBELET_VERSION = 'v1.32.4';
 const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
-/** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, all on 127.0.100.N. */
+/** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, on 127.0.100.N (then 127.0.101.N ...). */
 export function planNodes(opts: Pick<LabOptions, 'nodes' | 'controlPlanes' | 'spec'>): LabNode[] {
   if (opts.spec && opts.nodes === undefined && opts.controlPlanes === undefined) {
     return opts.spec.spec.nodes.map((n, i) => ({
       name: n.name,
       role: n.role,
-      address: `127.0.100.${i + 1}`,
+      address: labNodeAddress(i),
       labels: n.labels,
       taints: n.taints,
     }));
   }
   const total = opts.nodes ?? 3;
   const cps = Math.min(opts.controlPlanes ?? 1, total);
-  if (!Number.isInteger(total) || total < 1 || cps < 0 || total > 250) throw new UserError(`--nodes must be a whole number from 1 to 250, not ${total}`, { exitCode: 2 });
+  if (!Number.isInteger(total) || total < 1 || cps < 0 || total > MAX_LAB_NODES) throw new UserError(`--nodes must be a whole number from 1 to ${MAX_LAB_NODES}, not ${total}`, { exitCode: 2 });
   const nodes: LabNode[] = [];
   for (let i = 0; i < total; i++) {
     const cp = i < cps;
-    nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: `127.0.100.${i + 1}` });
+    nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: labNodeAddress(i) });
   }
   return nodes;
 }
@@ -162,7 +163,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     }
   }
   // Every node needs a podCIDR slice: a range too small for the nodes is the operator's to fix, said before start.
-  const podCIDR = net?.podCIDR ?? '10.244.0.0/16';
+  const podCIDR = net?.podCIDR ?? defaultLabPodCidr(nodes.length);
   const nodeMaskSize = net?.nodeMaskSize ?? 24;
   try {
     nodePodCidr(podCIDR, nodeMaskSize, nodes.length - 1);
@@ -193,7 +194,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       logs,
       nodes,
       network: {
-        podCIDR: net?.podCIDR ?? '10.244.0.0/16',
+        podCIDR,
         serviceCIDR: net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR,
         nodeMaskSize: net?.nodeMaskSize ?? 24,
         cni: opts.cni ?? net?.cni ?? 'cilium',

@@ -6,6 +6,7 @@ import type { Io } from '../io.js';
 import { UserError, EXIT } from '../errors.js';
 import type { LabCni, StartControllers } from './types.js';
 import type { Spec } from '../spec/schema.js';
+import { MAX_LAB_NODES } from './store/limits.js';
 
 export interface LabUpOptions {
   nodes?: number;
@@ -27,7 +28,7 @@ const CNIS: readonly LabCni[] = ['cilium', 'calico', 'flannel', 'none'];
 
 export function checkLabUpOptions(o: Pick<LabUpOptions, 'nodes' | 'controlPlanes' | 'cni' | 'port' | 'etcd'>): void {
   const bad = (msg: string, fix: string) => new UserError(msg, { fix, exitCode: EXIT.usage });
-  if (o.nodes !== undefined && (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 250)) throw bad(`--nodes must be a whole number from 1 to 250, not ${o.nodes}`, 'e.g. --nodes 5');
+  if (o.nodes !== undefined && (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_LAB_NODES)) throw bad(`--nodes must be a whole number from 1 to ${MAX_LAB_NODES}, not ${o.nodes}`, 'e.g. --nodes 5');
   if (o.controlPlanes !== undefined && (!Number.isInteger(o.controlPlanes) || o.controlPlanes < 1)) throw bad(`--control-planes must be a whole number of at least 1, not ${o.controlPlanes}`, 'e.g. --control-planes 3');
   if (o.nodes !== undefined && o.controlPlanes !== undefined && o.controlPlanes > o.nodes) throw bad(`--control-planes (${o.controlPlanes}) cannot exceed --nodes (${o.nodes}): --nodes counts all nodes`, `e.g. --nodes ${o.controlPlanes + 2} --control-planes ${o.controlPlanes}`);
   if (o.cni !== undefined && !CNIS.includes(o.cni)) throw bad(`--cni must be one of ${CNIS.join(', ')}, not "${o.cni}"`, '--cni cilium');

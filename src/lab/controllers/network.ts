@@ -30,7 +30,31 @@ export interface NetView {
   nodeIps: Map<string, string>;
 }
 
+/**
+ * The view is a function of the objects it reads (pods, Services, namespaces, NetworkPolicies) and the faults, so
+ * it is rebuilt only after one of those changed: a client pod's probes, started together (with events written in
+ * between), share one view instead of each rebuilding it from every pod.
+ */
+const VIEW_INPUTS = ['pods', 'services', 'namespaces', 'networkpolicies.networking.k8s.io'];
+const views = new WeakMap<Runtime, { changes: number; key?: string; view?: NetView }>();
+
 export function buildNetView(rt: Runtime): NetView {
+  let c = views.get(rt);
+  if (!c) {
+    const cache: { changes: number; key?: string; view?: NetView } = { changes: 0 };
+    // Watch callbacks run synchronously with each write: the count is exact, never a moment late.
+    for (const r of VIEW_INPUTS) rt.store.watch(r, undefined, {}, () => void cache.changes++);
+    views.set(rt, (c = cache));
+  }
+  const key = `${c.changes}|${rt.faultsVersion}`;
+  if (c.key !== key || !c.view) {
+    c.view = computeNetView(rt);
+    c.key = key;
+  }
+  return c.view;
+}
+
+function computeNetView(rt: Runtime): NetView {
   const pods = rt.store.list('pods').items.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp && (p.status as Obj)?.phase === 'Running');
   const podsByIp = new Map<string, KubeObject>();
   for (const p of pods) {

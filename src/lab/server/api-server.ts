@@ -436,6 +436,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           fieldSelector: q.get('fieldSelector') ?? undefined,
           limit,
           continue: q.get('continue') ?? undefined,
+          resourceVersion: q.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
         });
         if (wantsTable(req.headers.accept) || list.items.length <= LIST_BATCH) return send(res, 200, renderList(req, rt, q, list));
         return streamList(res, rt, list);

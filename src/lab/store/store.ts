@@ -30,6 +30,7 @@ import { applyDefaults } from './defaults.js';
 import { validateObject } from './validate.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
+import { OrderedBucket, Snapshots, continueExpired, decodeContinue, encodeContinue, type View } from './ordered.js';
 import { ITEMS_PER_YIELD, MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
 
 /** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
@@ -87,6 +88,9 @@ export class Store implements LabStore {
   readonly resources: ResourceRegistry;
   private readonly backend: Backend;
   private readonly data = new Map<string, Map<string, KubeObject>>();
+  /** The same objects in key order, per resource (src/lab/store/ordered.ts). */
+  private readonly ordered = new Map<string, OrderedBucket>();
+  private readonly snapshots: Snapshots;
   /** owner uid → dependents as "resource|namespace|name" */
   private readonly dependents = new Map<string, Set<string>>();
   private readonly uids = new Map<string, string>();
@@ -108,7 +112,11 @@ export class Store implements LabStore {
     this.history = new WatchHistory<HistoryEntry>(this.historySize);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 5000;
     this.now = opts.now ?? (() => new Date());
-    for (const rt of this.resources.all()) this.data.set(this.resources.nameOf(rt), new Map());
+    this.snapshots = new Snapshots(() => this.now().getTime());
+    for (const rt of this.resources.all()) {
+      this.data.set(this.resources.nameOf(rt), new Map());
+      this.ordered.set(this.resources.nameOf(rt), new OrderedBucket());
+    }
   }
 
   /** Loads the backend's objects into the cache. Call once before use. */
@@ -123,7 +131,7 @@ export class Store implements LabStore {
       } catch {
         continue;
       }
-      this.cacheSet(name, o);
+      this.cacheSet(name, o, revision);
     }
     this.rv = revision;
     this.history.reset(revision);
@@ -149,38 +157,81 @@ export class Store implements LabStore {
 
   list(resource: string, namespace?: string, opts: ListOptions = {}): ListResult {
     const rt = this.typeOf(resource);
-    const match = compileSelectors(opts.labelSelector, opts.fieldSelector);
-    const items: KubeObject[] = [];
-    for (const o of this.bucket(resource).values()) {
-      if (rt.namespaced && namespace && o.metadata.namespace !== namespace) continue;
-      if (match(o)) items.push(o);
-    }
-    items.sort((a, b) => {
-      const ka = nsKey(a.metadata.namespace, a.metadata.name ?? '');
-      const kb = nsKey(b.metadata.namespace, b.metadata.name ?? '');
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
-    let start = 0;
-    let listRv = String(this.rv);
+    const ns = rt.namespaced ? namespace || undefined : undefined;
+    const bucket = this.ordered.get(resource)!;
+    checkListOptions(opts);
+    const limit = opts.limit && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
+    // The range of keys: one namespace [`ns/`, `ns0`), a cluster-scoped resource [`/`, `0`), or all.
+    const prefix = ns ? `${ns}/` : rt.namespaced ? '' : '/';
+    const end = ns ? `${ns}0` : rt.namespaced ? undefined : '0';
+    let view: View;
+    let from = prefix;
+    let before = 0;
+    let consistent = true;
     if (opts.continue) {
-      try {
-        const c = JSON.parse(Buffer.from(opts.continue, 'base64').toString('utf8')) as { o: number; rv: string };
-        start = c.o;
-        listRv = c.rv;
-      } catch {
-        throw new ApiError(400, 'BadRequest', 'continue key is not valid');
+      const tok = decodeContinue(opts.continue);
+      from = prefix + tok.start;
+      before = tok.n ?? 0;
+      if (tok.rv === -1) {
+        view = bucket.live(this.rv);
+        consistent = false;
+      } else {
+        const found = bucket.lastWrite <= tok.rv && tok.rv <= this.rv ? bucket.live(tok.rv) : this.snapshots.find(resource, tok.rv);
+        if (!found) throw continueExpired(tok.start, tok.n);
+        view = found;
       }
+    } else {
+      view = this.viewFor(resource, bucket, opts, limit);
     }
-    if (opts.limit && opts.limit > 0 && start + opts.limit < items.length) {
-      const end = start + opts.limit;
-      return {
-        items: items.slice(start, end),
-        resourceVersion: listRv,
-        continue: Buffer.from(JSON.stringify({ o: end, rv: listRv })).toString('base64'),
-        remainingItemCount: items.length - end,
-      };
+    const match = opts.labelSelector || opts.fieldSelector ? compileSelectors(opts.labelSelector, opts.fieldSelector) : undefined;
+    const items: KubeObject[] = [];
+    let scanned = 0;
+    let lastKey: string | undefined;
+    let more = false;
+    for (const [k, o] of view.tree.entries(from)) {
+      if (end !== undefined && k >= end) break;
+      if (!k.startsWith(prefix)) break;
+      if (limit !== undefined && items.length >= limit) {
+        more = true;
+        break;
+      }
+      lastKey = k;
+      scanned++;
+      if (!match || match(o)) items.push(o);
     }
-    return { items: start > 0 ? items.slice(start) : items, resourceVersion: listRv };
+    const resourceVersion = String(view.rv);
+    if (!more || lastKey === undefined) return { items, resourceVersion };
+    // The first page of a paged list: later pages read the same state, whatever is written meanwhile.
+    if (!opts.continue && view.tree === bucket.tree) this.snapshots.keep(resource, bucket, view.rv);
+    const read = before + scanned;
+    const total = ns ? (view.counts.get(ns) ?? 0) : view.tree.size;
+    return {
+      items,
+      resourceVersion,
+      continue: encodeContinue({ rv: consistent ? view.rv : -1, start: `${lastKey.slice(prefix.length)}\0`, n: read }),
+      // Like the apiserver: a count only for lists without selectors (and not for an inconsistent rest).
+      ...(match || !consistent ? {} : { remainingItemCount: Math.max(0, total - read) }),
+    };
+  }
+
+  /** The view a list without a continue token reads, per its resourceVersion and resourceVersionMatch. */
+  private viewFor(resource: string, bucket: OrderedBucket, opts: ListOptions, limit: number | undefined): View {
+    const rv = opts.resourceVersion;
+    if (rv === undefined || rv === '' || rv === '0') return bucket.live(this.rv);
+    const n = Number(rv);
+    if (!/^[0-9]+$/.test(rv) || !Number.isSafeInteger(n)) throw new ApiError(400, 'BadRequest', `invalid resource version: ${rv}`);
+    if (n > this.rv) {
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${n}, current: ${this.rv}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      });
+    }
+    const exact = opts.resourceVersionMatch === 'Exact' || (!opts.resourceVersionMatch && limit !== undefined);
+    if (!exact) return bucket.live(this.rv);
+    if (bucket.lastWrite <= n) return bucket.live(n);
+    const kept = this.snapshots.find(resource, n);
+    if (!kept) throw new ApiError(410, 'Expired', 'The resourceVersion for the provided list is too old.');
+    return { ...kept, rv: n };
   }
 
   currentResourceVersion(): string {
@@ -554,11 +605,12 @@ export class Store implements LabStore {
 
   // ---- cache, history, watch ----
 
-  private cacheSet(resource: string, obj: KubeObject): void {
+  private cacheSet(resource: string, obj: KubeObject, rev: number): void {
     const k = nsKey(obj.metadata.namespace, obj.metadata.name!);
     const old = this.data.get(resource)!.get(k);
     if (old) this.unindex(resource, old);
     this.data.get(resource)!.set(k, obj);
+    this.ordered.get(resource)!.set(obj, rev);
     const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
     this.uids.set(obj.metadata.uid!, ref);
     for (const o of obj.metadata.ownerReferences ?? []) {
@@ -577,9 +629,10 @@ export class Store implements LabStore {
     }
   }
 
-  private cacheDelete(resource: string, obj: KubeObject): void {
+  private cacheDelete(resource: string, obj: KubeObject, rev: number): void {
     this.unindex(resource, obj);
     this.data.get(resource)!.delete(nsKey(obj.metadata.namespace, obj.metadata.name!));
+    this.ordered.get(resource)!.delete(obj, rev);
     this.uids.delete(obj.metadata.uid!);
   }
 
@@ -588,8 +641,8 @@ export class Store implements LabStore {
     // Stored objects are immutable: readers share them and the server caches their JSON by identity.
     deepFreeze(obj);
     this.rv = Math.max(this.rv, rev);
-    if (type === 'DELETED') this.cacheDelete(resource, obj);
-    else this.cacheSet(resource, obj);
+    if (type === 'DELETED') this.cacheDelete(resource, obj, rev);
+    else this.cacheSet(resource, obj, rev);
     const entry: HistoryEntry = { rv: rev, resource, type, object: obj, old };
     this.history.push(entry);
     this.dispatch(entry);
@@ -661,6 +714,28 @@ function deliver(w: Watcher, e: HistoryEntry): void {
     w.onEvent(ev);
   } catch {
     // A watcher's failure must not stop the others.
+  }
+}
+
+/** apimachinery's ValidateListOptions (422 on ListOptions) and the storage layer's continue rule (400). */
+function checkListOptions(opts: ListOptions): void {
+  const errs: string[] = [];
+  const m = opts.resourceVersionMatch;
+  if (m) {
+    if (!opts.resourceVersion) errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (opts.continue) errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided');
+    if (m !== 'Exact' && m !== 'NotOlderThan') errs.push(`resourceVersionMatch: Unsupported value: "${m}": supported values: "Exact", "NotOlderThan", ""`);
+    if (m === 'Exact' && opts.resourceVersion === '0') errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+  }
+  if (errs.length > 0) {
+    throw new ApiError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${errs.length === 1 ? errs[0] : `[${errs.join(', ')}]`}`, {
+      kind: 'ListOptions',
+      group: 'meta.k8s.io',
+      causes: errs.map((e) => ({ reason: e.includes('Unsupported') ? 'FieldValueNotSupported' : 'FieldValueForbidden', message: e.slice(e.indexOf(': ') + 2), field: 'resourceVersionMatch' })),
+    });
+  }
+  if (opts.continue && opts.resourceVersion && opts.resourceVersion !== '0') {
+    throw new ApiError(400, 'BadRequest', 'specifying resource version is not allowed when using continue');
   }
 }
 

@@ -92,9 +92,15 @@ export interface ListOptions {
   labelSelector?: string;
   /** Field selector: metadata.name, metadata.namespace, spec.nodeName, status.phase, type, involvedObject.* ... */
   fieldSelector?: string;
-  /** Pagination (kubectl asks for limit=500 and follows `continue`). */
+  /** Pagination (kubectl asks for limit=500 and follows `continue`): pages come in key order
+   *  (namespace/name), every page at the first page's resourceVersion; 410 Expired once that is too old. */
   limit?: number;
   continue?: string;
+  /** As the API's ListOptions: unset = the latest; '0' = any (the latest); N = not older than N, or exactly N
+   *  with resourceVersionMatch=Exact (or a limit and no match, the legacy rule). N newer than the store's is
+   *  504 Timeout "Too large resource version"; an exact N the store no longer holds is 410 Expired. */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
 }
 
 export interface ListResult {
@@ -223,6 +229,8 @@ export class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
   readonly details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+  /** A list's 410 for an expired continue token carries a token for the rest of the list (Status metadata.continue). */
+  continueToken?: string;
   constructor(code: number, reason: string, message: string, details?: ApiError['details']) {
     super(message);
     this.name = 'ApiError';
@@ -235,7 +243,7 @@ export class ApiError extends Error {
     return {
       kind: 'Status',
       apiVersion: 'v1',
-      metadata: {},
+      metadata: this.continueToken ? { continue: this.continueToken } : {},
       status: 'Failure',
       message: this.message,
       reason: this.reason,
