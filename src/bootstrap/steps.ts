@@ -34,6 +34,7 @@ import {
   parseJoinCommand,
   type JoinCredentials,
 } from './kubeadm.js';
+import { KUBEADM_SECURITY_DIR, buildKubeadmSecurityFiles } from './security.js';
 import {
   buildConfigEndpointsArgv,
   buildConfigNodesArgv,
@@ -169,6 +170,30 @@ export function buildPrepareNodeStep(spec: Spec, n: NodeSpec): Step {
     async run(ctx) {
       await execEach(ctx, [argv], 30_000);
       return { status: 'pass', summary: `${REMOTE.dir} ready on ${n.name}` };
+    },
+  };
+}
+
+/**
+ * The files kube-apiserver reads (Pod Security admission, the audit policy) on one control plane, before kubeadm
+ * init or its join starts the API server there: the ClusterConfiguration names them for every control plane.
+ */
+export function buildCopySecurityFilesStep(spec: Spec, layout: BootstrapLayout, n: NodeSpec): Step {
+  const files = buildKubeadmSecurityFiles(spec);
+  const argvs = [
+    buildNodeSshArgv(spec, n, ['install', '-d', '-m', '0755', KUBEADM_SECURITY_DIR]),
+    ...files.flatMap((f) => buildNodeUploadArgvs(spec, n, layout.kubeadm.apiServerFile(f.remote), f.remote)),
+  ];
+  return {
+    id: `copy-security:${n.name}`,
+    title: `Copy the Pod Security and audit configuration to ${nodeLabel(n)}`,
+    stage: 'bootstrap',
+    timeoutMs: 60_000,
+    retries: 2,
+    preview: { argv: argvs, note: `kube-apiserver reads ${files.map((f) => f.remote).join(' and ')} (mounted read-only)` },
+    async run(ctx) {
+      await execEach(ctx, argvs, 60_000);
+      return { status: 'pass', summary: `${files.map((f) => f.remote).join(', ')} on ${n.name}` };
     },
   };
 }
