@@ -150,3 +150,18 @@ export function namespaceLevels(spec: Spec, addonLevels: ReadonlyMap<string, Pod
   for (const [ns, level] of Object.entries(spec.spec.security.podSecurity.namespaces)) out.set(ns, level);
   return out;
 }
+
+export const KUBEADM_ENCRYPTION_FILE = `${KUBEADM_SECURITY_DIR}/encryption.yaml`;
+
+/**
+ * kube-apiserver's --encryption-provider-config (apiserver.config.k8s.io/v1): Secrets written with secretbox
+ * (XSalsa20-Poly1305) under `key` (32 random bytes, base64), `identity` last so Secrets written before still read.
+ * Talos does the same on its own (secretboxEncryptionSecret in its secrets bundle).
+ */
+export function buildEncryptionConfiguration(key: string): Record<string, unknown> {
+  return {
+    apiVersion: 'apiserver.config.k8s.io/v1',
+    kind: 'EncryptionConfiguration',
+    resources: [{ resources: ['secrets'], providers: [{ secretbox: { keys: [{ name: 'groundwork-1', secret: key }] } }, { identity: {} }] }],
+  };
+}
