@@ -31,6 +31,8 @@ export interface BootstrapLayout {
     joinConfig(name: string): string;
     /** The local copy of a file kube-apiserver reads on every control plane (admission, audit policy), by its remote path. */
     apiServerFile(remote: string): string;
+    /** The EncryptionConfiguration with this cluster's Secret encryption key (secret; generated once, never replaced). */
+    encryptionConfig: string;
   };
 }
 
@@ -60,6 +62,7 @@ export function bootstrapLayout(runDir: string, stateDir: string, secretsDir = p
       credentials: path.join(secretsDir, 'kubeadm', 'join-credentials'),
       joinConfig: (name) => path.join(secretsDir, 'kubeadm', `join-${name}.yaml`),
       apiServerFile: (remote) => path.join(gen, 'kubeadm', path.posix.basename(remote)),
+      encryptionConfig: path.join(secretsDir, 'kubeadm', 'encryption.yaml'),
     },
   };
 }
@@ -71,7 +74,7 @@ export function secretFiles(spec: Spec, layout: BootstrapLayout): string[] {
     return [t.secrets, t.controlPlaneConfig, t.workerConfig, t.talosconfig, layout.kubeconfig];
   }
   const joins = spec.spec.nodes.map((n) => layout.kubeadm.joinConfig(n.name));
-  return [layout.kubeadm.credentials, ...joins, layout.kubeconfig];
+  return [layout.kubeadm.credentials, ...joins, layout.kubeconfig, layout.kubeadm.encryptionConfig];
 }
 
 export interface GeneratedFile {
