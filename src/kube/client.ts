@@ -39,7 +39,7 @@ export interface RequestOptions {
 }
 
 /** The texts of `Warning: 299 - "text"` headers (several may come in one header, comma-separated). */
-export function parseWarningHeaders(raw: string | string[] | undefined): string[] {
+function parseWarningHeaders(raw: string | string[] | undefined): string[] {
   const all = Array.isArray(raw) ? raw.join(', ') : (raw ?? '');
   const out: string[] = [];
   for (const m of all.matchAll(/\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(m[1]!.replace(/\\(.)/g, '$1'));

@@ -149,7 +149,7 @@ export function parseIsoDay(text: string): Date | string {
   return d;
 }
 
-export const isoDay = z.string().superRefine((text, ctx) => {
+const isoDay = z.string().superRefine((text, ctx) => {
   const d = parseIsoDay(text);
   if (typeof d === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${d}`, input: text });
 });

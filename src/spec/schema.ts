@@ -246,7 +246,7 @@ const podSecurityLevel = z.enum(['privileged', 'baseline', 'restricted']);
  * Pod Security admission as the API servers are configured at bootstrap (kubeadm: an AdmissionConfiguration file on
  * every control plane; Talos: its admission control config), and the levels of the namespaces that must differ.
  */
-export const PodSecuritySpec = z.strictObject({
+const PodSecuritySpec = z.strictObject({
   enforce: podSecurityLevel.default('baseline').meta({ description: 'Cluster-wide default level pods must meet (refused otherwise).' }),
   audit: podSecurityLevel.default('restricted').meta({ description: 'Level whose violations are recorded in the API audit log.' }),
   warn: podSecurityLevel.default('restricted').meta({ description: 'Level whose violations are returned to the client as warnings.' }),
@@ -261,7 +261,7 @@ export const PodSecuritySpec = z.strictObject({
 });
 
 /** API audit logging (kube-apiserver --audit-policy-file): on by default; the log's rotation on each control plane. */
-export const AuditSpec = z.strictObject({
+const AuditSpec = z.strictObject({
   maxAge: z.number().int().min(1).max(3650).default(30).meta({ description: 'Days an audit log file is kept (--audit-log-maxage).' }),
   maxBackups: z.number().int().min(1).max(1000).default(10).meta({ description: 'Rotated audit log files kept (--audit-log-maxbackup).' }),
   maxSize: z.number().int().min(1).max(10240).default(100).meta({ description: 'MiB an audit log file grows to before it is rotated (--audit-log-maxsize).' }),

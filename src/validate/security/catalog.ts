@@ -7,7 +7,7 @@ import type { SecurityCheckId } from '../../spec/fields.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 
-export interface SecurityCheckInfo {
+interface SecurityCheckInfo {
   id: SecurityCheckId;
   /** Short kebab-case name, shown beside the ID. */
   name: string;

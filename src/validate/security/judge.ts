@@ -21,7 +21,7 @@ export interface Finding {
   waiver?: { reason: string; expires: string; state: 'applied' | 'expired' | 'unused' };
 }
 
-export interface ReportedFinding extends Finding {
+interface ReportedFinding extends Finding {
   name: string;
   severity: Severity;
   cis: string[];
@@ -71,13 +71,13 @@ export function toCheck(f: ReportedFinding): Check {
     status: f.status,
     summary: f.measured,
     ...(f.status === 'pass' || f.status === 'skip' ? {} : { why: f.why, fix: f.fix }),
-    ...(f.detail ? { detail: f.detail } : {}),
+    ...(f.detail ? { detail: f.detail.split('\n').join('\n       ') } : {}),
   };
 }
 
 // ---- RBAC -----------------------------------------------------------------------------------------------------
 
-export interface Subject {
+interface Subject {
   kind: string;
   name: string;
   namespace?: string;
@@ -91,12 +91,12 @@ function roleRef(b: KubeObject): { kind: string; name: string } {
   return (b.roleRef ?? { kind: '', name: '' }) as { kind: string; name: string };
 }
 
-export function formatSubject(s: Subject): string {
+function formatSubject(s: Subject): string {
   return s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace ?? '?'}/${s.name}` : `${s.kind} ${s.name}`;
 }
 
 /** A ClusterRole that allows every verb on every resource of every group: cluster-admin by another name. */
-export function isAllPowerful(role: KubeObject): boolean {
+function isAllPowerful(role: KubeObject): boolean {
   const rules = (Array.isArray(role.rules) ? role.rules : []) as { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[];
   return rules.some((r) => r.apiGroups?.includes('*') && r.resources?.includes('*') && r.verbs?.includes('*'));
 }
