@@ -143,7 +143,7 @@ function probePod(name: string): KubeObject {
 async function defaultAdmitsPrivileged(kube: KubeClient, ns: string, signal: AbortSignal): Promise<{ admits?: boolean; said: string }> {
   const name = `groundwork-psa-probe-${randomBytes(3).toString('hex')}`;
   try {
-    await kube.request('POST', `/api/v1/namespaces/${encodeURIComponent(ns)}/pods?dryRun=All`, { body: probePod(name), signal });
+    await kube.request('POST', `/api/v1/namespaces/${encodeURIComponent(ns)}/pods?dryRun=All`, { body: probePod(name), signal, retryUnsafe: true });
     return { admits: true, said: `a privileged pod was admitted (dry run) in ${ns}` };
   } catch (err) {
     const msg = (err as Error).message;
@@ -159,6 +159,7 @@ async function wouldReject(kube: KubeClient, ns: string, signal: AbortSignal): P
     body: { metadata: { labels: { [PSA]: 'baseline', [`${PSA}-version`]: 'latest' } } },
     contentType: 'application/merge-patch+json',
     signal,
+    retryUnsafe: true,
     onWarnings: (w) => (warnings = w),
   });
   // The first warning says "existing pods in namespace X violate ..."; the others name the pods and why.
