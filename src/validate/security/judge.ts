@@ -212,6 +212,7 @@ export function judgeDefaultDeny(pods: KubeObject[], policies: KubeObject[], ski
   const withPods = [...new Set(pods.map((p) => p.metadata.namespace ?? ''))].filter((ns) => ns && !skipNamespaces.has(ns)).sort();
   const denied = new Set(policies.filter(isDefaultDenyIngress).map((p) => p.metadata.namespace));
   const open = withPods.filter((ns) => !denied.has(ns));
+  if (withPods.length === 0) return { id: 'GW-SEC-007', status: 'pass', measured: 'no namespace outside the system ones holds pods' };
   if (open.length === 0) return { id: 'GW-SEC-007', status: 'pass', measured: `${withPods.length} namespace${withPods.length === 1 ? '' : 's'} with pods, each with a default-deny ingress policy` };
   return {
     id: 'GW-SEC-007',

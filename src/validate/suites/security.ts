@@ -245,7 +245,7 @@ export async function checkEncryption(s: ValidateSession, ctx: StepContext, kube
   let transformers: string[] | undefined;
   if (flags.length === 0 || !flags.every((f) => f.flags.has('encryption-provider-config'))) {
     // Write a Secret of our own, then ask /metrics how the API server transformed it on its way to etcd.
-    // (validate's printed role may not create Secrets: then /metrics says what the cluster's own traffic did.)
+    // (validate's printed role cannot create Secrets: then /metrics says what the cluster's own traffic did.)
     const ns = await s.namespace(ctx);
     const name = `groundwork-encryption-probe-${randomBytes(3).toString('hex')}`;
     let wrote = false;
@@ -261,7 +261,7 @@ export async function checkEncryption(s: ValidateSession, ctx: StepContext, kube
     } finally {
       if (wrote) await kube.delete('v1', 'Secret', name, ns, { signal: ctx.signal }).catch(() => undefined);
     }
-    if (!wrote && transformers?.length === 0) return skip('GW-SEC-009', 'this account may not write a probe Secret and /metrics holds no Secret written yet');
+    if (!wrote && transformers?.length === 0) return skip('GW-SEC-009', 'this account has no right to write a probe Secret, and /metrics holds no Secret written yet');
   }
   return judgeEncryption(flags, transformers);
 }
