@@ -226,7 +226,8 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     if (wanted.has('validate')) {
       const { buildValidateStage } = await import('./validate/index.js');
       // Validation and the drill both need only the lab: a failing suite does not keep the drill from running.
-      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: ['lab'] });
+      const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
+      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, security: { ...securityOptionsFromSpec(loaded.spec), rehearsal: true }, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: ['lab'] });
     }
     if (wanted.has('drill')) {
       if (etcdUrl) {

@@ -34,6 +34,16 @@ export interface RequestOptions {
   retryUnsafe?: boolean;
   /** Told how many times the request was sent, once it succeeded (a latency sample that waited out Retry-After is not one). */
   onAttempts?: (attempts: number) => void;
+  /** Told the server's `Warning:` headers (RFC 7234 299 warnings: admission's, deprecations), texts only. */
+  onWarnings?: (warnings: string[]) => void;
+}
+
+/** The texts of `Warning: 299 - "text"` headers (several may come in one header, comma-separated). */
+function parseWarningHeaders(raw: string | string[] | undefined): string[] {
+  const all = Array.isArray(raw) ? raw.join(', ') : (raw ?? '');
+  const out: string[] = [];
+  for (const m of all.matchAll(/\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  return out;
 }
 
 export interface ListOptions {
@@ -111,8 +121,12 @@ export class KubeClient {
   private readonly kinds = new Map<string, KindInfo>();
   readonly retry: RetryPolicy;
 
-  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY) {
+  /** Trusts the same CA but presents no client certificate: what an anonymous caller sees (the security suite). */
+  private readonly anonymousAgent?: http.Agent;
+
+  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY, anonymousAgent?: http.Agent) {
     this.kc = kc;
+    this.anonymousAgent = anonymousAgent;
     this.retry = retry;
     this.agent = agent;
     this.server = server.replace(/\/+$/, '');
@@ -175,6 +189,7 @@ export class KubeClient {
           opts.signal?.removeEventListener('abort', onAbort);
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
+          if (opts.onWarnings && res.headers.warning !== undefined) opts.onWarnings(parseWarningHeaders(res.headers.warning));
           if (code >= 400) {
             const e = new KubeApiError(method, apiPath, code, parseStatus(text));
             const ra = res.headers['retry-after'];
@@ -291,6 +306,25 @@ export class KubeClient {
     }
   }
 
+  /**
+   * A GET with no credentials at all (no token, no client certificate), as anyone who reaches the port could send:
+   * the status code and the start of the body. Never retried; 0 when the connection failed.
+   */
+  async anonymousGet(apiPath: string, signal?: AbortSignal): Promise<{ code: number; body: string }> {
+    const agent = this.anonymousAgent ?? this.agent;
+    return new Promise((resolve) => {
+      const req = this.mod.request(new URL(this.server + apiPath), { method: 'GET', agent, headers: { Accept: 'application/json' }, timeout: this.timeoutMs, signal }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body = (body + c.toString('utf8')).slice(0, 4000)));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ code: 0, body: '' }));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve({ code: 0, body: '' }));
+      req.end();
+    });
+  }
+
   /** Raw GET of a non-resource path as text: /readyz, /livez, /version. */
   async raw(apiPath: string, signal?: AbortSignal, onAttempts?: (attempts: number) => void): Promise<string> {
     return this.request<string>('GET', apiPath, { text: true, signal, onAttempts });
@@ -399,6 +433,7 @@ export class KubeClient {
   /** Frees the sockets (the process can exit without waiting for keep-alive timeouts). */
   close(): void {
     this.agent.destroy();
+    this.anonymousAgent?.destroy();
   }
 }
 
@@ -525,5 +560,6 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
     rejectUnauthorized: o.rejectUnauthorized,
   };
   const agent = cluster.server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
-  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000, opts.retry);
+  const anonymous = cluster.server.startsWith('http://') ? undefined : new https.Agent({ keepAlive: false, ca: o.ca, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized });
+  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000, opts.retry, anonymous);
 }

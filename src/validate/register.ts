@@ -5,5 +5,6 @@
  */
 import { registerStageBuilder } from '../setup.js';
 import { buildValidateStage } from './index.js';
+import { securityOptionsFromSpec } from './security/expectations.js';
 
-registerStageBuilder('validate', async (loaded) => buildValidateStage({ imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: loaded.spec.spec.nodes.map((n) => n.name) }));
+registerStageBuilder('validate', async (loaded) => buildValidateStage({ imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: loaded.spec.spec.nodes.map((n) => n.name), security: securityOptionsFromSpec(loaded.spec) }));

@@ -53,6 +53,16 @@ export interface ControlPlaneOptions {
    * host loopback (socat over a unix socket), so `server`, `kubeconfig` and `kubectl` work from the host as before.
    */
   netns?: { name: string; address: string };
+  /** An AdmissionConfiguration of the caller's (e.g. groundwork's generated one): replaces the podSecurity profile's file. */
+  admissionConfiguration?: Record<string, unknown>;
+  /** An audit policy (audit.k8s.io/v1 Policy): written to a file and passed as --audit-policy-file, the log at `auditLog`. */
+  auditPolicy?: Record<string, unknown>;
+  /** --anonymous-auth (kube-apiserver's default: true). */
+  anonymousAuth?: boolean;
+  /** Files written into the control plane's dir before kube-apiserver starts ({name: text}); `{dir}` in extraApiServerArgs is that dir. */
+  files?: Record<string, string>;
+  /** More kube-apiserver flags, appended last (`{dir}` is replaced by the control plane's dir). */
+  extraApiServerArgs?: string[];
 }
 
 export interface ControlPlane {
@@ -67,6 +77,8 @@ export interface ControlPlane {
   /** The temp dir holding everything (removed by stop). */
   dir: string;
   podSecurity: PodSecurityProfile;
+  /** The audit log file, when started with an auditPolicy. */
+  auditLog?: string;
   pids: { etcd: number; apiserver: number; controllerManager?: number; scheduler?: number };
   /** Runs the real kubectl against the control plane (admin unless `kubeconfig` is given); never throws. */
   kubectl(args: string[], opts?: { kubeconfig?: string; input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -255,7 +267,13 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
     const saKey = file('sa.key', sa.privateKeyPem);
     const saPub = file('sa.pub', sa.publicKeyPem);
     const admissionArgs: string[] = [];
-    if (podSecurity === 'talos') admissionArgs.push(`--admission-control-config-file=${file('admission.yaml', YAML.stringify(talosPodSecurityAdmission()))}`);
+    if (o.admissionConfiguration) admissionArgs.push(`--admission-control-config-file=${file('admission.yaml', YAML.stringify(o.admissionConfiguration))}`);
+    else if (podSecurity === 'talos') admissionArgs.push(`--admission-control-config-file=${file('admission.yaml', YAML.stringify(talosPodSecurityAdmission()))}`);
+    const auditLog = o.auditPolicy ? path.join(dir, 'logs', 'audit.log') : undefined;
+    if (o.auditPolicy) admissionArgs.push(`--audit-policy-file=${file('audit-policy.yaml', YAML.stringify(o.auditPolicy))}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json');
+    if (o.anonymousAuth !== undefined) admissionArgs.push(`--anonymous-auth=${o.anonymousAuth}`);
+    for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+    admissionArgs.push(...(o.extraApiServerArgs ?? []).map((a) => a.replaceAll('{dir}', dir)));
 
     await waitUntil('healthy', etcd, async () => {
       try {
@@ -354,6 +372,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
       caPem: ca.certPem,
       dir,
       podSecurity,
+      ...(auditLog ? { auditLog } : {}),
       pids,
       kubectl,
       waitForDefaultServiceAccount,

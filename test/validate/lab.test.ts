@@ -69,7 +69,7 @@ async function expectClean(lab: Lab): Promise<void> {
   expect((await kubectl(lab.kubeconfigPath, 'get', 'persistentvolumes', '-o', 'name')).trim()).toBe('');
 }
 
-const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass' };
+const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass', security: 'pass' };
 
 describe.concurrent('validate against the lab', () => {
   it('a healthy 3-node Cilium lab passes every suite, with a matrix, and leaves nothing behind', async () => {
