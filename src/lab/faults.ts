@@ -84,7 +84,11 @@ export interface FaultOptions {
   random?: () => number;
   /** The lab's node names: a node fault must name one of them. */
   nodes?: () => readonly string[];
+  /** The API the lab runs on: on 'real', the api-* faults are refused (its requests are not the lab's to hook). */
+  api?: 'real' | 'embedded';
 }
+
+const EMBEDDED_ONLY = ['api-latency', 'api-errors'];
 
 export function createFaultRegistry(initial: readonly string[] = [], opts: FaultOptions = {}): FaultRegistry {
   const random = opts.random ?? Math.random;
@@ -97,6 +101,12 @@ export function createFaultRegistry(initial: readonly string[] = [], opts: Fault
   const reg: FaultRegistry = {
     add(raw) {
       const f = parseFault(raw);
+      if (opts.api === 'real' && EMBEDDED_ONLY.includes(f.name)) {
+        throw new UserError(`fault "${f.raw}" needs the embedded API: on --api real the requests go to a real kube-apiserver, which the lab does not sit in front of`, {
+          exitCode: 2,
+          fix: 'start the lab with --api embedded to rehearse a slow or failing API server',
+        });
+      }
       const nodes = opts.nodes?.();
       if (f.name === 'node-not-ready' && nodes && !nodes.includes(f.arg ?? '')) {
         throw new UserError(`fault "${f.raw}": this lab has no node "${f.arg}"`, { exitCode: 2, fix: `name one of its nodes: ${nodes.join(', ')}` });
