@@ -262,7 +262,7 @@ function buildRealKubeconfig(adminKubeconfig: string, adminUrl: string): string 
  */
 async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<Lab> {
   const net = opts.spec?.spec.network;
-  const { startRealControlPlane } = await import('./real/control-plane.js');
+  const { startRealControlPlane, LAB_API_ADVERTISE_ADDRESS } = await import('./real/control-plane.js');
   const { createMirrorStore } = await import('./store/mirror.js');
   const { startNodeServers } = await import('./real/node-servers.js');
   const { loadKubeConfig } = await import('../kube/index.js');
@@ -271,6 +271,7 @@ async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<
   const cp = opts.controlPlane ?? (await startRealControlPlane({
     serviceCIDR: net?.serviceCIDR?.split(',').find((c) => c.includes('.')) ?? DEFAULT_SERVICE_CIDR,
     podSecurity: opts.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
+    advertiseAddress: LAB_API_ADVERTISE_ADDRESS,
   }));
   const logs = createPodLogs();
   const cleanups: Array<() => Promise<unknown>> = [];

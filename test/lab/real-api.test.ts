@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { startLab, type Lab } from '../../src/lab/index.js';
+import { LAB_API_ADVERTISE_ADDRESS } from '../../src/lab/real/control-plane.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 import { runValidate } from '../../src/validate/index.js';
 import { buildProbePod } from '../../src/probe/index.js';
@@ -19,7 +20,7 @@ let cp: ControlPlane;
 let lab: Lab;
 
 beforeAll(async () => {
-  cp = await startControlPlane();
+  cp = await startControlPlane({ advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
   lab = await startLab({ api: 'real', controlPlane: cp, nodes: 3, cni: 'cilium', controllers: createControllers({ timeScale: 0.1 }) });
   // Like setup's health gate: the system pods (CoreDNS, the CNI agents) first have their chance to start.
   const deadline = Date.now() + 60_000;

@@ -129,11 +129,18 @@ function reachPod(v: NetView, from: KubeObject, target: KubeObject, port: number
 }
 
 /** Outside the pod network: node addresses and anything else (the lab has no route to the world). */
+function isApiEndpoint(v: NetView, ip: string, port: number): boolean {
+  const ep = v.rt.store.get('endpoints', 'default', 'kubernetes') as Obj | undefined;
+  return ((ep?.subsets ?? []) as Obj[]).some((s) => ((s.addresses ?? []) as Obj[]).some((a) => a.ip === ip) && ((s.ports ?? []) as Obj[]).some((p) => p.port === port));
+}
+
 function reachAddress(v: NetView, from: KubeObject, ip: string, port: number, protocol: 'TCP' | 'UDP'): NetResult {
   if (v.enforce) {
     const verdict = isAllowed({ from: endpointOf(v, from), to: { ip, port, protocol } }, v.policies);
     if (!verdict.allowed) return TIMEOUT;
   }
+  // The API server's advertised endpoint (a real control plane's --advertise-address): up while the lab runs.
+  if (v.rt.ctx.api === 'real' && isApiEndpoint(v, ip, port)) return { ok: true, waits: false };
   const node = v.nodeIps.get(ip);
   if (node) {
     if (v.rt.faults.isNodeNotReady(node)) return TIMEOUT;
@@ -187,6 +194,17 @@ export function connect(v: NetView, from: KubeObject, host: string, port: number
       for (const sub of (ep?.subsets ?? []) as Obj[]) {
         const epPort = ((sub.ports ?? []) as Obj[]).find((p) => (sp.name ? p.name === sp.name : true))?.port;
         for (const a of (sub.addresses ?? []) as Obj[]) if (epPort !== undefined) targets.push({ ip: a.ip, port: epPort });
+      }
+      if (!ep) {
+        // No Endpoints object (a real API server refuses loopback addresses there): its EndpointSlices.
+        const slices = v.rt.store.list('endpointslices.discovery.k8s.io', svc.metadata.namespace, { labelSelector: `kubernetes.io/service-name=${svc.metadata.name}` }).items as Obj[];
+        for (const sl of slices) {
+          const slPort = ((sl.ports ?? []) as Obj[]).find((p) => (sp.name ? p.name === sp.name : true))?.port;
+          for (const e of (sl.endpoints ?? []) as Obj[]) {
+            if (e.conditions?.ready === false || slPort === undefined) continue;
+            for (const a of (e.addresses ?? []) as string[]) targets.push({ ip: a, port: slPort });
+          }
+        }
       }
       if (targets.length === 0) return REFUSED;
       const results = targets.map((t) => {

@@ -274,9 +274,10 @@ export async function ensureAddons(rt: Runtime): Promise<void> {
     });
   }
   // The apiserver's own endpoints: the control planes' addresses on 6443, as a real cluster lists them. A real
-  // API server refuses loopback endpoint addresses (the lab's nodes are 127.0.100.N): there they stay unlisted.
-  const cps = rt.ctx.api === 'real' ? [] : rt.ctx.nodes.filter((n) => n.role === 'control-plane');
-  if (cps.length > 0 && !rt.store.get('endpoints', 'default', 'kubernetes')) {
+  // API server refuses loopback addresses in Endpoints (the lab's nodes are 127.0.100.N): there only the
+  // EndpointSlice lists them.
+  const cps = rt.ctx.nodes.filter((n) => n.role === 'control-plane');
+  if (cps.length > 0 && rt.ctx.api !== 'real' && !rt.store.get('endpoints', 'default', 'kubernetes')) {
     await ensure(rt.store, {
       apiVersion: 'v1',
       kind: 'Endpoints',

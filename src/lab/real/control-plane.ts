@@ -47,6 +47,12 @@ export interface RealControlPlaneOptions {
   serviceCIDR?: string;
   /** Files written into `<dir>/files/` before start; `{files}` in any extra argument is that directory. */
   files?: Record<string, string>;
+  /**
+   * The address kube-apiserver writes into the `kubernetes` Service's endpoints (--advertise-address; it still
+   * binds 127.0.0.1 only). A real API server refuses loopback addresses there, so the default is no endpoints at
+   * all (--endpoint-reconciler-type=none); the lab passes LAB_API_ADVERTISE_ADDRESS, an address nothing dials.
+   */
+  advertiseAddress?: string;
   /** Extra kube-apiserver arguments (after ours: a later flag wins). */
   apiServerArgs?: string[];
   /** Extra kube-controller-manager arguments. */
@@ -78,6 +84,12 @@ export interface RealControlPlane {
 }
 
 const PROGRAMS = { etcd: 'etcd', apiserver: 'kube-apiserver', controllerManager: 'kube-controller-manager', scheduler: 'kube-scheduler' } as const;
+/**
+ * Where the lab's pods find the API: a TEST-NET-1 address (RFC 5737, never routed). Only the lab's network model
+ * "connects" to it (pods are simulated); every real client uses the kubeconfig's https://127.0.0.1:PORT.
+ */
+export const LAB_API_ADVERTISE_ADDRESS = '192.0.2.10';
+
 export const REAL_TOOLS_FIX = 'run `npm run real-tools` (it builds etcd, kube-apiserver, kube-controller-manager and kube-scheduler into ~/.cache/groundwork/real-tools), or use --api embedded';
 
 /** The directory `npm run real-tools` filled: $GROUNDWORK_REAL_TOOLS, else the cache's `current` link. */
@@ -284,7 +296,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
     const apiserver = await start('kube-apiserver', [
       programs.apiserver,
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1', `--advertise-address=${o.advertiseAddress ?? '127.0.0.1'}`, `--secure-port=${apiPort}`,
       `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${file('apiserver.crt', serving.certPem)}`, `--tls-private-key-file=${file('apiserver.key', serving.keyPem)}`,
       `--client-ca-file=${caFile}`,
@@ -297,8 +309,8 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
       `--kubelet-client-key=${file('kubelet-client.key', kubeletClient.keyPem)}`,
       `--kubelet-certificate-authority=${caFile}`,
       '--kubelet-preferred-address-types=InternalIP',
-      // A loopback advertise address is refused by the endpoint reconciler; the lab writes the endpoints.
-      '--endpoint-reconciler-type=none',
+      // A loopback advertise address is refused by the endpoint reconciler: then no endpoints at all.
+      ...(o.advertiseAddress ? [] : ['--endpoint-reconciler-type=none']),
       ...admissionArgs,
       '--profiling=false', '--v=0',
       ...expand(o.apiServerArgs),
