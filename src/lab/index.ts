@@ -19,12 +19,12 @@ import { createLabPki } from './server/certs.js';
 import { startApiServer } from './server/api-server.js';
 import { createPodLogs } from './logs.js';
 import { nodePodCidr, nthAddress } from './controllers/ipam.js';
+import { LAB_ADMIN_EXTENSION } from './faults.js';
 
 export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
 const KUBELET_VERSION = 'v1.32.4';
-/** The kubeconfig cluster extension holding the lab's admin URL on the real API (the fault client reads it). */
-export const LAB_ADMIN_EXTENSION = 'groundwork.dev/lab-admin';
+
 const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
 /** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, all on 127.0.100.N. */
@@ -269,6 +269,7 @@ async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<
   const abort = new AbortController();
   const owned = opts.controlPlane === undefined;
   const cp = opts.controlPlane ?? (await startRealControlPlane({
+    ...opts.controlPlaneOptions,
     serviceCIDR: net?.serviceCIDR?.split(',').find((c) => c.includes('.')) ?? DEFAULT_SERVICE_CIDR,
     podSecurity: opts.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
     advertiseAddress: LAB_API_ADVERTISE_ADDRESS,

@@ -62,6 +62,8 @@ export interface LabOptions {
   api?: LabApi;
   /** api 'real': the running control plane to join (tests share one per file); the lab does not stop it. */
   controlPlane?: import('./real/control-plane.js').RealControlPlane;
+  /** api 'real' without `controlPlane`: options for the one the lab starts (e.g. `record` for a run's leftovers). */
+  controlPlaneOptions?: import('./real/control-plane.js').RealControlPlaneOptions;
   /** All nodes (control planes included). Default 3 (1 control plane + 2 workers) unless `spec` given. */
   nodes?: number;
   controlPlanes?: number;

@@ -57,6 +57,10 @@ export interface RealControlPlaneOptions {
   apiServerArgs?: string[];
   /** Extra kube-controller-manager arguments. */
   controllerManagerArgs?: string[];
+  /** Use this etcd (plain http on loopback) instead of starting one: e.g. a drill's restored member. */
+  etcdUrl?: string;
+  /** Write each process down while it runs (a state dir's leftovers), so a killed groundwork has it stopped next time. */
+  record?: { sink: import('../../run/leftovers.js').LeftoverSink; what: string };
   /** Each program's output lines, e.g. for a failure message (the tail is kept either way: logs()). */
   onLine?: (program: string, line: string) => void;
 }
@@ -75,7 +79,8 @@ export interface RealControlPlane {
   dir: string;
   podSecurity: PodSecurityProfile;
   serviceCIDR: string;
-  pids: { etcd: number; apiserver: number; controllerManager?: number; scheduler?: number };
+  /** etcd is absent when `etcdUrl` was given. */
+  pids: { etcd?: number; apiserver: number; controllerManager?: number; scheduler?: number };
   /** Writes a file into the PKI dir (0600) and returns its path. */
   file(name: string, text: string): string;
   /** The tail of each program's output, for failure messages. */
@@ -237,6 +242,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
     p.service = await spawnService(argv, {
       env: { PATH: '/usr/bin:/bin', HOME: dir },
       replaceEnv: true,
+      ...(o.record ? { record: { sink: o.record.sink, what: `${o.record.what}: ${name}` } } : {}),
       onLine: (line) => {
         p.log = `${p.log}${line}\n`.slice(-6000);
         o.onLine?.(name, line);
@@ -248,14 +254,16 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
 
   try {
     // etcd first: the slowest to be ready; plain http on loopback.
-    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const etcdUrl = o.etcdUrl ?? `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
-    const etcd = await start('etcd', [
-      programs.etcd, '--name=cp', `--data-dir=${path.join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=cp=${peerUrl}`,
-      '--log-level=warn', '--unsafe-no-fsync',
-    ]);
+    const etcd = o.etcdUrl
+      ? undefined
+      : await start('etcd', [
+          programs.etcd, '--name=cp', `--data-dir=${path.join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=cp=${peerUrl}`,
+          '--log-level=warn', '--unsafe-no-fsync',
+        ]);
 
     const ca = await createCa('groundwork-control-plane-ca');
     const [serving, admin, kcm, sched, kubeletClient, sa] = await Promise.all([
@@ -284,7 +292,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
     const admissionArgs: string[] = [];
     if (podSecurity === 'talos') admissionArgs.push(`--admission-control-config-file=${file('admission.yaml', YAML.stringify(talosPodSecurityAdmission()))}`);
 
-    await waitUntil('healthy', etcd, async () => {
+    if (etcd) await waitUntil('healthy', etcd, async () => {
       try {
         const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(1000) });
         return ((await res.json()) as { health?: string }).health === 'true';
@@ -318,7 +326,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
     const adminTls = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
     await waitUntil('ready (/readyz)', apiserver, async () => (await tlsGet(`${server}/readyz`, adminTls)) === 200, readyTimeoutMs);
 
-    const pids: RealControlPlane['pids'] = { etcd: etcd.service.pid, apiserver: apiserver.service.pid };
+    const pids: RealControlPlane['pids'] = { ...(etcd ? { etcd: etcd.service.pid } : {}), apiserver: apiserver.service.pid };
     if (o.controllers !== false) {
       const controllerManager = await start('kube-controller-manager', [
         programs.controllerManager,
