@@ -175,7 +175,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const { locateControlPlanePrograms, findControlPlanePrograms } = await import('./lab/real/control-plane.js');
   const api = o.api ?? (locateControlPlanePrograms(o.io.env).programs ? 'real' : 'embedded');
   // --api real asked for explicitly without its programs: say which are missing and the command that builds them.
-  if (api === 'real') findControlPlanePrograms(o.io.env);
+  const programs = api === 'real' ? findControlPlanePrograms(o.io.env) : undefined;
   // On the embedded API the lab's store is a real etcd when one is installed, so the drill can restore it; on the
   // real API its kube-apiserver's etcd is the drill's source.
   const { spawnService } = await import('./exec/index.js');
@@ -218,7 +218,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       faults: o.faults,
       controllers: startControllers,
       kubeconfigPath: path.join(run.runDir, 'lab.kubeconfig'),
-      controlPlaneOptions: { record: { sink: leftovers, what: "the lab's control plane" } },
+      controlPlaneOptions: { programs, record: { sink: leftovers, what: "the lab's control plane" } },
     });
     stops.unshift(() => lab.stop());
     if (api === 'real') etcdUrl = lab.etcdUrl;
@@ -243,7 +243,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       if (etcdUrl) {
         const { createDrill } = await import('./drill/index.js');
         const { checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/lab.js');
-        const labCheck = api === 'real' ? checkRealApiOnRestored : checkLabOnRestored;
+        const labCheck: import('./drill/drill.js').LabCheck = programs ? (restored, ctx) => checkRealApiOnRestored(restored, ctx, programs) : checkLabOnRestored;
         const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
         stages.push({ ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: ['lab'], headline: true });
       } else {

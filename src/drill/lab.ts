@@ -68,9 +68,9 @@ export async function checkLabOnRestored(restored: RestoredMember, ctx: StepCont
  * The same check for a lab on the real API (`rehearse --api real`): its etcd holds kube-apiserver's own encoding,
  * so a real kube-apiserver (no controllers: nothing may change the restored data) is booted on the restored member.
  */
-export async function checkRealApiOnRestored(restored: RestoredMember, ctx: StepContext): Promise<StepOutcome> {
+export async function checkRealApiOnRestored(restored: RestoredMember, ctx: StepContext, programs: import('../lab/real/control-plane.js').ControlPlanePrograms): Promise<StepOutcome> {
   const { startRealControlPlane } = await import('../lab/real/control-plane.js');
-  const cp = await startRealControlPlane({ etcdUrl: restored.clientUrl, controllers: false });
+  const cp = await startRealControlPlane({ etcdUrl: restored.clientUrl, controllers: false, programs });
   try {
     return await compareThroughApi(cp.kubeconfig, restored, ctx, 'kube-apiserver');
   } finally {

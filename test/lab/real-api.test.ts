@@ -11,32 +11,48 @@ import path from 'node:path';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { LAB_API_ADVERTISE_ADDRESS } from '../../src/lab/real/control-plane.js';
-import { createControllers } from '../../src/lab/controllers/index.js';
+import { createControllers, type ControllerHandle } from '../../src/lab/controllers/index.js';
+import { createFaultRegistry } from '../../src/lab/faults.js';
+import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 import { runValidate } from '../../src/validate/index.js';
 import { buildProbePod } from '../../src/probe/index.js';
 import { captureIo } from '../helpers/io.js';
 
 let cp: ControlPlane;
 let lab: Lab;
+let handle: ControllerHandle;
+const faults = createFaultRegistry([], { nodes: () => ['cp-1', 'w-1', 'w-2'], api: 'real' });
 
 beforeAll(async () => {
   cp = await startControlPlane({ advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
-  lab = await startLab({ api: 'real', controlPlane: cp, nodes: 3, cni: 'cilium', controllers: createControllers({ timeScale: 0.1 }) });
-  // Like setup's health gate: the system pods (CoreDNS, the CNI agents) first have their chance to start.
+  lab = await startLab({ api: 'real', controlPlane: cp, nodes: 3, cni: 'cilium', controllers: createControllers({ timeScale: 0.1, faults }, (h) => (handle = h)) });
+  await waitSettled();
+}, 120_000);
+
+/** Like setup's health gate: the nodes Ready and the system pods (CoreDNS, the CNI agents) Running and Ready. */
+async function waitSettled(): Promise<void> {
   const deadline = Date.now() + 60_000;
   const ready = () => {
     const pods = lab.store.list('pods', 'kube-system').items;
-    return pods.length >= 5 && pods.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
+    const nodes = lab.store.list('nodes').items;
+    const isReady = (o: { status?: unknown }) => ((o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    return pods.length >= 5 && pods.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running' && isReady(p)) && nodes.every(isReady) && nodes.every((n) => !((n.spec as { taints?: { key: string }[] }).taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')));
   };
   while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 200));
-}, 120_000);
+}
+
+async function validate(timeoutS: number): Promise<{ code: number; report: { results: { id: string; status: string; summary: string; why?: string; fix?: string }[] } }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-real-'));
+  const io = captureIo(dir);
+  const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS });
+  return { code, report: JSON.parse(io.out()) as { results: { id: string; status: string; summary: string; why?: string; fix?: string }[] } };
+}
 
 afterAll(async () => {
   await lab?.stop();
   await cp?.stop();
 });
 
-const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass' };
 
 describe('the lab on the real API', () => {
   it('registers its nodes with the real API server: Ready, their kubelet endpoint, leases renewed', async () => {
@@ -81,11 +97,32 @@ describe('the lab on the real API', () => {
   }, 90_000);
 
   it('a healthy 3-node lab passes every validate suite', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-real-'));
-    const io = captureIo(dir);
-    const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: 60 });
-    const report = JSON.parse(io.out()) as { results: { id: string; status: string; summary: string }[] };
+    const { code, report } = await validate(60);
     expect(Object.fromEntries(report.results.map((x) => [x.id, x.status])), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual(HEALTHY);
     expect(code).toBe(0);
+    expect(handle.errors()).toEqual([]);
   }, 240_000);
+
+  // The same table as the embedded API's (test/validate/lab.test.ts): the same diagnosis on both.
+  it.each(FAULT_DIAGNOSES)('fault %s fails exactly %j with the cause, as on the embedded API', async (fault, failing, suite, summary, why) => {
+    faults.add(fault);
+    try {
+      // Switched on in a running cluster: its effect is written through the API before validate looks.
+      await handle.settle();
+      const { code, report } = await validate(12);
+      expect(Object.fromEntries(report.results.map((x) => [x.id, x.status])), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, ...failing });
+      expect(code).toBe(1);
+      const r = report.results.find((x) => x.id === suite)!;
+      expect(r.summary).toMatch(summary);
+      expect(r.why).toMatch(why);
+      expect(r.fix).toBeTruthy();
+    } finally {
+      faults.clear();
+      await waitSettled();
+    }
+  }, 240_000);
+
+  it('refuses the api-* faults: a real kube-apiserver is not the lab\'s to slow down', () => {
+    expect(() => faults.add('api-latency:100')).toThrow(/needs the embedded API/);
+  });
 });
