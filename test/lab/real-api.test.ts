@@ -16,6 +16,7 @@ import { createFaultRegistry } from '../../src/lab/faults.js';
 import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 import { runValidate } from '../../src/validate/index.js';
 import { buildProbePod } from '../../src/probe/index.js';
+import type { KubeObject } from '../../src/lab/store/types.js';
 import { captureIo } from '../helpers/io.js';
 
 let cp: ControlPlane;
@@ -35,7 +36,7 @@ async function waitSettled(): Promise<void> {
   const ready = () => {
     const pods = lab.store.list('pods', 'kube-system').items;
     const nodes = lab.store.list('nodes').items;
-    const isReady = (o: { status?: unknown }) => ((o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    const isReady = (o: KubeObject) => ((o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     return pods.length >= 5 && pods.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running' && isReady(p)) && nodes.every(isReady) && nodes.every((n) => !((n.spec as { taints?: { key: string }[] }).taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')));
   };
   while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 200));
