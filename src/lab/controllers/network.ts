@@ -95,7 +95,8 @@ function namedPorts(pod: KubeObject): Record<string, number> {
 }
 
 /** Ports a running pod listens on: serve probes, declared containerPorts of any non-probe program. */
-export function listeningPorts(v: NetView, pod: KubeObject): Set<number> {
+/** The ports a pod's running containers listen on for `protocol` (a `serve` probe is TCP; declared ports say theirs). */
+export function listeningPorts(v: NetView, pod: KubeObject, protocol: 'TCP' | 'UDP' = 'TCP'): Set<number> {
   const run = v.rt.runs.get(pod.metadata.uid!);
   const out = new Set<number>();
   const containers = ((pod.spec as Obj)?.containers ?? []) as Obj[];
@@ -103,8 +104,11 @@ export function listeningPorts(v: NetView, pod: KubeObject): Set<number> {
     const cr = run?.containers.find((x) => x.name === c.name);
     if (cr && cr.state !== 'running') continue;
     const probe = parseProbe(c.command, c.args ?? []);
-    if (probe?.kind === 'serve') out.add(probe.port);
-    else if (!probe || probe.kind === 'sleep') for (const p of (c.ports ?? []) as Obj[]) out.add(p.containerPort);
+    if (probe?.kind === 'serve') {
+      if (protocol === 'TCP') out.add(probe.port);
+    } else if (!probe || probe.kind === 'sleep') {
+      for (const p of (c.ports ?? []) as Obj[]) if ((p.protocol ?? 'TCP') === protocol) out.add(p.containerPort);
+    }
   }
   return out;
 }
@@ -125,7 +129,9 @@ function reachPod(v: NetView, from: KubeObject, target: KubeObject, port: number
   if (v.rt.faults.has('cross-node-traffic-dropped') && nodeOf(from) !== nodeOf(target)) return TIMEOUT;
   if (v.rt.faults.isNodeNotReady(nodeOf(target) ?? '')) return TIMEOUT;
   if (protocol === 'UDP' && isDnsPod(target)) return isPodHealthy(v.rt, target) ? { ok: true, waits: false } : TIMEOUT;
-  return listeningPorts(v, target).has(port) ? { ok: true, waits: false } : REFUSED;
+  // Nothing listening: TCP is refused at once; a UDP datagram goes unanswered (nc -u waits out its timeout).
+  if (!listeningPorts(v, target, protocol).has(port)) return protocol === 'UDP' ? TIMEOUT : REFUSED;
+  return { ok: true, waits: false };
 }
 
 /** Outside the pod network: node addresses and anything else (the lab has no route to the world). */
@@ -145,8 +151,8 @@ function reachAddress(v: NetView, from: KubeObject, ip: string, port: number, pr
   if (node) {
     if (v.rt.faults.isNodeNotReady(node)) return TIMEOUT;
     const cp = v.rt.ctx.nodes.find((n) => n.name === node)?.role === 'control-plane';
-    const open = new Set([10250, ...(cp ? [6443, 2379, 2380, 10257, 10259] : [])]);
-    for (const p of v.pods) if ((p.spec as Obj)?.hostNetwork && nodeOf(p) === node) for (const x of listeningPorts(v, p)) open.add(x);
+    const open = new Set(protocol === 'TCP' ? [10250, ...(cp ? [6443, 2379, 2380, 10257, 10259] : [])] : []);
+    for (const p of v.pods) if ((p.spec as Obj)?.hostNetwork && nodeOf(p) === node) for (const x of listeningPorts(v, p, protocol)) open.add(x);
     return open.has(port) ? { ok: true, waits: false } : REFUSED;
   }
   return TIMEOUT;
