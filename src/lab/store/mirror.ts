@@ -12,6 +12,7 @@
  * What the real API server does itself is not done here: admission (`addAdmission` is a no-op), validation,
  * defaults, finalizers and garbage collection.
  */
+import { setMaxListeners } from 'node:events';
 import type { KubeClient } from '../../kube/index.js';
 import { KubeApiError } from '../../kube/index.js';
 import { compileSelectors } from './selectors.js';
@@ -120,6 +121,8 @@ export async function createMirrorStore(o: MirrorStoreOptions): Promise<MirrorSt
   const { kube } = o;
   const registry = createRegistry();
   const abort = new AbortController();
+  // One watch per mirrored resource listens on it (more than the default warning threshold of 10).
+  setMaxListeners(0, abort.signal);
   const fieldManager = o.fieldManager ?? 'groundwork-lab';
   const mirrors = new Map<string, Mirror>();
   let latest = '0';
