@@ -465,6 +465,8 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** Retries on 429/503 (default: 10 retries, 60 s of waiting per request, as client-go). */
   retry?: RetryPolicy;
+  /** Talk to this URL instead of the cluster's server, with the same CA and credentials (e.g. a lab's admin listener). */
+  server?: string;
 }
 
 /**
@@ -540,11 +542,12 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
   if (!cluster) {
     throw new UserError(`kubeconfig ${kubeconfig} has no current context`, { exitCode: 2, fix: 'pass --context NAME' });
   }
+  const server = opts.server ?? cluster.server;
   let serverHost = '';
   try {
-    serverHost = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
+    serverHost = new URL(server).hostname.replace(/^\[|\]$/g, '');
   } catch {
-    throw new UserError(`kubeconfig ${kubeconfig}: the cluster's server "${cluster.server}" is not a URL`, { exitCode: 2 });
+    throw new UserError(`kubeconfig ${kubeconfig}: the cluster's server "${server}" is not a URL`, { exitCode: 2 });
   }
   const refusal = dialRefusal(serverHost, env);
   if (refusal) throw new UserError(`kubeconfig ${kubeconfig}: ${refusal}`, { exitCode: 2 });
@@ -559,7 +562,7 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
     servername: o.servername,
     rejectUnauthorized: o.rejectUnauthorized,
   };
-  const agent = cluster.server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
-  const anonymous = cluster.server.startsWith('http://') ? undefined : new https.Agent({ keepAlive: false, ca: o.ca, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized });
-  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000, opts.retry, anonymous);
+  const agent = server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
+  const anonymous = server.startsWith('http://') ? undefined : new https.Agent({ keepAlive: false, ca: o.ca, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized });
+  return new KubeClient(kc, agent, server, opts.requestTimeoutMs ?? 30_000, opts.retry, anonymous);
 }
