@@ -263,13 +263,14 @@ function buildRealKubeconfig(adminKubeconfig: string, adminUrl: string): string 
  */
 async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<Lab> {
   const net = opts.spec?.spec.network;
-  const { startRealControlPlane, LAB_API_ADVERTISE_ADDRESS } = await import('./real/control-plane.js');
+  const { startRealControlPlane, hardenedAsGroundworkConfigures, LAB_API_ADVERTISE_ADDRESS } = await import('./real/control-plane.js');
   const { createMirrorStore } = await import('./store/mirror.js');
   const { startNodeServers } = await import('./real/node-servers.js');
   const { loadKubeConfig } = await import('../kube/index.js');
   const abort = new AbortController();
   const owned = opts.controlPlane === undefined;
   const cp = opts.controlPlane ?? (await startRealControlPlane({
+    ...(await hardenedAsGroundworkConfigures(opts.spec?.spec.security)),
     ...opts.controlPlaneOptions,
     serviceCIDR: net?.serviceCIDR?.split(',').find((c) => c.includes('.')) ?? DEFAULT_SERVICE_CIDR,
     podSecurity: opts.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
 import { startLab, type Lab } from '../../src/lab/index.js';
-import { LAB_API_ADVERTISE_ADDRESS } from '../../src/lab/real/control-plane.js';
+import { LAB_API_ADVERTISE_ADDRESS, hardenedAsGroundworkConfigures } from '../../src/lab/real/control-plane.js';
 import { createControllers, type ControllerHandle } from '../../src/lab/controllers/index.js';
 import { createFaultRegistry } from '../../src/lab/faults.js';
 import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
@@ -25,7 +25,8 @@ let handle: ControllerHandle;
 const faults = createFaultRegistry([], { nodes: () => ['cp-1', 'w-1', 'w-2'], api: 'real' });
 
 beforeAll(async () => {
-  cp = await startControlPlane({ advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
+  // Configured as groundwork configures a cluster's control plane (and `lab up --api real` starts one).
+  cp = await startControlPlane({ ...(await hardenedAsGroundworkConfigures()), advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
   lab = await startLab({ api: 'real', controlPlane: cp, nodes: 3, cni: 'cilium', controllers: createControllers({ timeScale: 0.1, faults }, (h) => (handle = h)) });
   await waitSettled();
 }, 120_000);

@@ -21,6 +21,8 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { UserError } from '../../errors.js';
+import type { SecuritySpec } from '../../spec/schema.js';
+import { randomBytes } from 'node:crypto';
 import { spawnService, type Service } from '../../exec/index.js';
 import { createCa, createKeyPairPem, issueCertificate, type CertificateAuthority } from '../server/certs.js';
 
@@ -157,6 +159,23 @@ export function findControlPlanePrograms(env: Record<string, string | undefined>
     fix: REAL_TOOLS_FIX,
     exitCode: 2,
   });
+}
+
+/**
+ * The real control plane configured as groundwork configures a cluster's (src/bootstrap/security.ts): Pod Security
+ * from the spec's levels, the audit policy with its retention, Secrets encrypted at rest (a fresh secretbox key in
+ * the control plane's 0600 files), so a rehearsal's security suite meets what setup would build.
+ */
+export async function hardenedAsGroundworkConfigures(security?: SecuritySpec): Promise<Partial<RealControlPlaneOptions>> {
+  const { buildAdmissionConfiguration, buildAuditPolicy, auditRetentionArgs, buildEncryptionConfiguration } = await import('../../bootstrap/security.js');
+  const sec = security ?? (await import('../../spec/schema.js')).SecuritySpec.parse({});
+  const retention = Object.entries(auditRetentionArgs(sec)).map(([k, v]) => `--${k}=${v}`);
+  return {
+    admissionConfiguration: buildAdmissionConfiguration(sec),
+    ...(sec.audit === false ? {} : { auditPolicy: buildAuditPolicy() }),
+    files: { 'encryption.yaml': YAML.stringify(buildEncryptionConfiguration(randomBytes(32).toString('base64'))) },
+    apiServerArgs: ['--encryption-provider-config={files}/encryption.yaml', ...retention],
+  };
 }
 
 /** Pod Security as Talos configures it (its default machine config's admissionControl). */
