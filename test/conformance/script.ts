@@ -30,7 +30,7 @@ export function normalise(v: unknown, key = ''): unknown {
     return out;
   }
   if (typeof v === 'string') {
-    if (key === 'resourceVersion') return '<rv>';
+    if (key.endsWith('resourceVersion')) return '<rv>';
     if (key === 'continue') return v === '' ? '' : '<continue>';
     if (UID.test(v)) return '<uid>';
     if (TIME.test(v)) return '<time>';
@@ -173,10 +173,22 @@ export const SCRIPT: Interaction[] = [
   { id: 'JSON patch test fails (422)', run: async (t) => status(await t.request('PATCH', nsPath('configmaps/one'), { body: [{ op: 'test', path: '/data/a', value: 'nope' }], contentType: 'application/json-patch+json' })) },
   { id: 'merge patch', run: async (t) => answer(await t.request('PATCH', nsPath('configmaps/one'), { body: { data: { b: null, c: '3' }, metadata: { labels: { m: 'y' } } }, contentType: 'application/merge-patch+json' }), ['data', 'metadata.labels']) },
   { id: 'patch with an unknown content type (415)', run: async (t) => status(await t.request('PATCH', nsPath('configmaps/one'), { body: {}, contentType: 'text/plain' })) },
-  { id: 'deployment create', run: async (t) => answer(await t.request('POST', appsPath('deployments'), { body: deployment('web') }), ['metadata.generation', 'spec.replicas', 'spec.strategy', 'spec.revisionHistoryLimit', 'spec.progressDeadlineSeconds', 'spec.template.spec.containers']) },
+  {
+    id: 'deployment create',
+    run: async (t) => {
+      const a = await t.request('POST', appsPath('deployments'), { body: deployment('web') });
+      // Its first ReplicaSet, before the template changes (so each change is one rollout on either server).
+      const rs = await eventually(() => t.request('GET', appsPath('replicasets')), (x) => (x.body?.items ?? []).length >= 1);
+      return { ...answer(a, ['metadata.generation', 'spec.replicas', 'spec.strategy', 'spec.revisionHistoryLimit', 'spec.progressDeadlineSeconds', 'spec.template.spec.containers']), replicaSets: names(rs).length };
+    },
+  },
   {
     id: 'strategic merge patch (containers by name, env by name)',
     run: async (t) => answer(await t.request('PATCH', appsPath('deployments/web'), { body: { spec: { template: { spec: { containers: [{ name: 'c', env: [{ name: 'B', value: '2' }] }] } } } }, contentType: 'application/strategic-merge-patch+json' }), ['metadata.generation', 'spec.template.spec.containers']),
+  },
+  {
+    id: 'strategic merge patch with $setElementOrder (kubectl apply)',
+    run: async (t) => answer(await t.request('PATCH', appsPath('deployments/web'), { body: { spec: { template: { spec: { containers: [{ name: 'c', env: [{ name: 'C', value: '3' }], '$setElementOrder/env': [{ name: 'A' }, { name: 'C' }, { name: 'B' }] }] } } } }, contentType: 'application/strategic-merge-patch+json' }), ['spec.template.spec.containers']),
   },
   { id: 'strategic merge patch on a ConfigMap', run: async (t) => answer(await t.request('PATCH', nsPath('configmaps/one'), { body: { data: { d: '4' } }, contentType: 'application/strategic-merge-patch+json' }), ['data']) },
   { id: 'patch a missing object (404)', run: async (t) => status(await t.request('PATCH', nsPath('configmaps/nope'), { body: { data: {} }, contentType: 'application/merge-patch+json' })) },
@@ -202,7 +214,7 @@ export const SCRIPT: Interaction[] = [
     run: async (t) => {
       for (const [n, l] of [['sel-a', { app: 'x', env: 'a' }], ['sel-b', { app: 'x', env: 'b' }], ['sel-c', { app: 'y' }]] as const) await t.request('POST', nsPath('configmaps'), { body: cm(n, {}, l) });
       const q = async (s: string) => names(await t.request('GET', nsPath(`configmaps?labelSelector=${encodeURIComponent(s)}`)));
-      return { eq: await q('app=x'), set: await q('env in (b,c)'), notin: await q('app,env notin (a)'), exists: await q('!env'), neq: await q('app!=x') };
+      return { eq: await q('app=x'), doubleEq: await q('app==x'), set: await q('env in (b,c)'), notin: await q('app,env notin (a)'), exists: await q('app,!env'), neq: await q('app,app!=x'), none: await q('app=z') };
     },
   },
   { id: 'field selector metadata.name', run: async (t) => names(await t.request('GET', nsPath('configmaps?fieldSelector=metadata.name%3Dsel-b'))) },
@@ -435,10 +447,10 @@ export const SCRIPT: Interaction[] = [
   // ---- rollouts ----
   { id: 'kubectl set image (a rollout)', run: async (t) => kubectlOut(await t.kubectl(['-n', NS, 'set', 'image', 'deployment/web', 'c=registry.k8s.io/pause:3.9'])) },
   {
-    id: 'rollout makes a second ReplicaSet and revision 2',
+    id: 'rollout makes a new ReplicaSet and revision',
     run: async (t) => {
-      const rs = await eventually(() => t.request('GET', appsPath('replicasets')), (a) => (a.body?.items ?? []).length >= 2);
-      const d = await eventually(() => t.request('GET', appsPath('deployments/web')), (a) => a.body?.metadata?.annotations?.['deployment.kubernetes.io/revision'] === '2');
+      const rs = await eventually(() => t.request('GET', appsPath('replicasets')), (a) => ((a.body?.items ?? []) as any[]).some((r) => r.spec.template.spec.containers[0].image.endsWith(':3.9')));
+      const d = await eventually(() => t.request('GET', appsPath('deployments/web')), (a) => a.body?.metadata?.annotations?.['deployment.kubernetes.io/revision'] === String((rs.body?.items ?? []).length), 10_000);
       return {
         replicaSets: ((rs.body?.items ?? []) as any[]).map((r) => ({ revision: r.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? null, image: r.spec.template.spec.containers[0].image, owner: r.metadata.ownerReferences?.[0]?.kind ?? null, hash: typeof r.metadata.labels?.['pod-template-hash'] })).sort((a, b) => String(a.revision).localeCompare(String(b.revision))),
         revision: d.body?.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? null,

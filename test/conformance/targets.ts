@@ -72,6 +72,7 @@ function requestOf(c: Credentials, method: string, p: string, opts: RequestOptio
   if (opts.body !== undefined) {
     payload = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     headers['content-type'] = opts.contentType ?? 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(payload));
   }
   return { options: { hostname: u.hostname, port: u.port, path: p, method, ca: c.ca, cert: c.cert, key: c.key, headers, agent: false }, payload };
 }
@@ -133,7 +134,7 @@ export function createTarget(name: Target['name'], kubeconfigPath: string): Targ
               } catch {
                 events.push({ type: 'UNPARSEABLE', object: line.slice(0, 200) });
               }
-              if (events.length >= count) finish();
+              if (events.length >= count) return finish();
             }
           });
           res.on('end', () => {

@@ -85,7 +85,8 @@ describe('patches', () => {
       'containers merge by name, env by name',
       { containers: [{ name: 'a', image: 'x', env: [{ name: 'A', value: '1' }] }, { name: 'b', image: 'y' }] },
       { containers: [{ name: 'a', env: [{ name: 'B', value: '2' }] }] },
-      { containers: [{ name: 'a', image: 'x', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }, { name: 'b', image: 'y' }] },
+      // As kube-apiserver orders them: the patch's elements first, then those only the server had.
+      { containers: [{ name: 'a', image: 'x', env: [{ name: 'B', value: '2' }, { name: 'A', value: '1' }] }, { name: 'b', image: 'y' }] },
     ],
     [
       '$patch: delete removes a list element by key',
@@ -97,7 +98,7 @@ describe('patches', () => {
       'container ports merge by containerPort, Service ports by port',
       { containers: [{ name: 'a', ports: [{ containerPort: 80 }] }], ports: [{ port: 443, targetPort: 8443 }] },
       { containers: [{ name: 'a', ports: [{ containerPort: 81 }] }], ports: [{ port: 443, name: 'https' }] },
-      { containers: [{ name: 'a', ports: [{ containerPort: 80 }, { containerPort: 81 }] }], ports: [{ port: 443, targetPort: 8443, name: 'https' }] },
+      { containers: [{ name: 'a', ports: [{ containerPort: 81 }, { containerPort: 80 }] }], ports: [{ port: 443, targetPort: 8443, name: 'https' }] },
     ],
     [
       'lists without a patch strategy (tolerations, taints, args) are replaced',
@@ -109,7 +110,7 @@ describe('patches', () => {
       'finalizers merge as a set; $deleteFromPrimitiveList removes',
       { finalizers: ['a', 'b'] },
       { finalizers: ['c'], '$deleteFromPrimitiveList/finalizers': ['a'] },
-      { finalizers: ['b', 'c'] },
+      { finalizers: ['c', 'b'] },
     ],
     [
       '$setElementOrder reorders; $retainKeys drops the other keys',

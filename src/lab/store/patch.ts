@@ -61,7 +61,7 @@ function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
       seen.add(v);
       out.push(v);
     }
-    return out;
+    return normalizeOrder(out, patch, original, undefined);
   }
   const key = mergeKeyFor(field, [...original, ...patch]);
   if (!key) return patch.map((p) => (isMap(p) ? stripDirectives(p) : p));
@@ -95,7 +95,46 @@ function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
       out.push(stripDirectives(p));
     }
   }
-  return out.filter((o): o is Json => o !== HOLE);
+  return normalizeOrder(out.filter((o): o is Json => o !== HOLE), patch, original, key);
+}
+
+/**
+ * apimachinery's normalizeElementOrder: the elements named in `order` (the patch, or its $setElementOrder) in
+ * that order, with the elements only the server had merged in by their order on the server: a new env var
+ * patched in comes first, `$setElementOrder` puts every element where kubectl says.
+ */
+function normalizeOrder(merged: Json[], order: Json[], serverOrder: Json[], key: string | undefined): Json[] {
+  const idOf = (v: Json): unknown => (key !== undefined ? (isMap(v) ? v[key] : undefined) : v);
+  const rankIn = (list: Json[]) => {
+    const m = new Map<unknown, number>();
+    list.forEach((v, i) => {
+      const id = idOf(v);
+      if (id !== undefined && !m.has(id)) m.set(id, i);
+    });
+    return m;
+  };
+  const inOrder = rankIn(order);
+  const server = rankIn(serverOrder);
+  const byRank = (rank: Map<unknown, number>) => (a: { v: Json; i: number }, b: { v: Json; i: number }) =>
+    (rank.get(idOf(a.v)) ?? Infinity) - (rank.get(idOf(b.v)) ?? Infinity) || a.i - b.i;
+  const indexed = merged.map((v, i) => ({ v, i }));
+  const right = indexed.filter((x) => inOrder.has(idOf(x.v))).sort(byRank(inOrder)).map((x) => x.v);
+  const left = indexed.filter((x) => !inOrder.has(idOf(x.v))).sort(byRank(server)).map((x) => x.v);
+  // mergeSortedSlice: a server-only element goes first only when both are on the server and it was before.
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length || j < right.length) {
+    if (i >= left.length) out.push(right[j++]!);
+    else if (j >= right.length) out.push(left[i++]!);
+    else {
+      const li = server.get(idOf(left[i]!));
+      const ri = server.get(idOf(right[j]!));
+      if (li !== undefined && ri !== undefined && li < ri) out.push(left[i++]!);
+      else out.push(right[j++]!);
+    }
+  }
+  return out;
 }
 
 const HOLE = Symbol('deleted');
@@ -108,21 +147,6 @@ function stripDirectives(m: JsonMap): JsonMap {
     out[k] = isMap(v) ? stripDirectives(v) : v;
   }
   return out;
-}
-
-function reorder(list: Json[], order: Json[], field: string): Json[] {
-  const key = mergeKeyFor(field, list);
-  const idOf = (v: Json) => (key && isMap(v) ? v[key] : isMap(order[0]) ? undefined : v);
-  const rank = new Map<unknown, number>();
-  order.forEach((o, i) => {
-    const id = key && isMap(o) ? o[key] : o;
-    if (!rank.has(id)) rank.set(id, i);
-  });
-  const ranked = list.map((v, i) => {
-    const r = rank.get(idOf(v));
-    return { v, r: r === undefined ? order.length + i : r };
-  });
-  return ranked.sort((a, b) => a.r - b.r).map((x) => x.v);
 }
 
 export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
@@ -160,7 +184,8 @@ export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
   }
   for (const [f, order] of orders) {
     const cur = out[f];
-    if (Array.isArray(cur)) out[f] = reorder(cur, order, f);
+    const before = isMap(target) ? target[f] : undefined;
+    if (Array.isArray(cur)) out[f] = normalizeOrder(cur, order, Array.isArray(before) ? before : [], MERGE_PRIMITIVE.has(f) ? undefined : mergeKeyFor(f, cur));
   }
   if (Array.isArray(patch.$retainKeys)) {
     const keep = new Set(patch.$retainKeys as string[]);
@@ -203,7 +228,7 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
     });
   } catch (e) {
     if (e instanceof ApiError) throw e;
-    throw new ApiError(422, 'Invalid', `the json patch could not be applied: ${(e as Error).message.split('\n')[0]}`);
+    throw new ApiError(422, 'Invalid', `the json patch could not be applied: ${(e as Error).message.split('\n')[0]}`, {});
   }
   return doc;
 }

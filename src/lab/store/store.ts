@@ -455,10 +455,10 @@ export class Store implements LabStore {
     if (!old) throw this.notFound(rt, name);
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== old.metadata.uid) {
-      throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`, { name, group: rt.group, kind: rt.resource });
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${rt.kind} "${name}": the UID in the precondition (${pre.uid}) does not match the UID in record (${old.metadata.uid}). The object might have been deleted and then recreated`, { name, group: rt.group, kind: rt.kind });
     }
     if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`, { name, group: rt.group, kind: rt.resource });
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${rt.kind} "${name}": the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${old.metadata.resourceVersion}). The object might have been modified`, { name, group: rt.group, kind: rt.kind });
     }
     if (opts.dryRun) return old;
     const policy = opts.propagationPolicy ?? 'Background';
@@ -474,6 +474,20 @@ export class Store implements LabStore {
       const marked = this.commit(resource, 'MODIFIED', next, old, rev);
       this.later(() => this.finishNamespace(name));
       return marked;
+    }
+    const grace = podGracePeriod(old, opts.gracePeriodSeconds);
+    if (grace > 0) {
+      // A pod on a node is deleted gracefully: Terminating until its kubelet has stopped it and confirms with a
+      // grace period of 0. A shorter grace period shortens the wait; the same or a longer one changes nothing.
+      const cur = old.metadata.deletionGracePeriodSeconds;
+      if (old.metadata.deletionTimestamp && cur !== undefined && cur <= grace) return old;
+      const next = structuredClone(old);
+      next.metadata.deletionTimestamp = isoSeconds(new Date(this.now().getTime() + grace * 1000));
+      next.metadata.deletionGracePeriodSeconds = grace;
+      if (policy === 'Foreground' && hasDependents && !finalizers.includes(FOREGROUND)) next.metadata.finalizers = [...finalizers, FOREGROUND];
+      const rev = await this.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
+      if (rev === 'conflict') throw conflict(rt, name, resource);
+      return this.commit(resource, 'MODIFIED', next, old, rev);
     }
     if (policy === 'Foreground' && hasDependents && !finalizers.includes(FOREGROUND)) finalizers.push(FOREGROUND);
     if (policy === 'Orphan' && hasDependents && !finalizers.includes(ORPHAN)) finalizers.push(ORPHAN);
@@ -537,7 +551,7 @@ export class Store implements LabStore {
       try {
         if (others.length > 0) {
           await this.mutate(d.resource, d.namespace, d.name, (o) => {
-            o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+            dropOwner(o, ownerUid);
           }, { skipValidation: true });
         } else {
           await this.delete(d.resource, d.namespace, d.name, { propagationPolicy: policy });
@@ -554,7 +568,7 @@ export class Store implements LabStore {
     for (const [i, d] of this.dependentsOf(uid).entries()) {
       if (!(await this.pace(i))) return;
       await this.mutate(d.resource, d.namespace, d.name, (o) => {
-        o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+        dropOwner(o, uid);
       }, { skipValidation: true }).catch(() => undefined);
     }
     await this.dropFinalizer(resource, owner, ORPHAN);
@@ -737,6 +751,27 @@ function checkListOptions(opts: ListOptions): void {
   if (opts.continue && opts.resourceVersion && opts.resourceVersion !== '0') {
     throw new ApiError(400, 'BadRequest', 'specifying resource version is not allowed when using continue');
   }
+}
+
+/**
+ * The grace period a pod's deletion gets, as the pod strategy decides it: 0 (removed at once) for pods no node
+ * runs (unscheduled, or finished), else the request's gracePeriodSeconds or the pod's
+ * terminationGracePeriodSeconds (default 30). Every other kind: 0.
+ */
+function podGracePeriod(obj: KubeObject, requested: number | undefined): number {
+  if (obj.kind !== 'Pod' || obj.apiVersion !== 'v1') return 0;
+  const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+  const phase = (obj.status as { phase?: string } | undefined)?.phase;
+  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+  const g = requested ?? spec.terminationGracePeriodSeconds ?? 30;
+  return Number.isFinite(g) && g > 0 ? g : 0;
+}
+
+/** Removes one owner from an object's ownerReferences (the list goes when it is empty, as Go omits it). */
+function dropOwner(o: KubeObject, uid: string): void {
+  const refs = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+  if (refs.length > 0) o.metadata.ownerReferences = refs;
+  else delete o.metadata.ownerReferences;
 }
 
 /** etcd's request limit, measured on the object's JSON: 413 beyond it. */

@@ -247,7 +247,8 @@ export class ApiError extends Error {
       status: 'Failure',
       message: this.message,
       reason: this.reason,
-      ...(this.details ? { details: this.details } : {}),
+      // Go omits an empty group (the core group) from StatusDetails.
+      ...(this.details ? { details: this.details.group === '' ? (({ group: _, ...d }) => d)(this.details) : this.details } : {}),
       code: this.code,
     };
   }
