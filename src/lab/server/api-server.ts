@@ -29,6 +29,7 @@ import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
 import { checkPatchBody } from '../store/patch.js';
 import { checkFieldSelector } from '../store/selectors.js';
+import { managerFromUserAgent } from '../store/managed.js';
 
 export interface ApiServerOptions {
   store: LabStore;
@@ -409,6 +410,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const dryRun = q.get('dryRun') === 'All';
     const fv = q.get('fieldValidation');
     const fieldValidation = fv === 'Strict' || fv === 'Warn' || fv === 'Ignore' ? fv : undefined;
+    // Who makes a write, for metadata.managedFields: the request's fieldManager, else its User-Agent's product.
+    const fieldManager = q.get('fieldManager') || managerFromUserAgent(req.headers['user-agent']);
     const sub = r.subresource;
     if (sub && !rt.subresources.includes(sub)) throw resourceNotFound();
     if (sub === 'log') {
@@ -471,7 +474,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           }
           body.metadata.namespace = r.namespace ?? body.metadata.namespace;
         }
-        const created = await store.create(body, { dryRun, fieldValidation });
+        const created = await store.create(body, { dryRun, fieldValidation, fieldManager });
         return send(res, 201, created);
       }
       case 'update': {
@@ -483,7 +486,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         if (body.metadata.name && body.metadata.name !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
         body.metadata.name = r.name;
         if (rt.namespaced) body.metadata.namespace = r.namespace;
-        const updated = await store.update(body, { subresource, dryRun, fieldValidation });
+        const updated = await store.update(body, { subresource, dryRun, fieldValidation, fieldManager });
         return send(res, 200, updated);
       }
       case 'patch': {
@@ -500,14 +503,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const body = parseBody(raw, type === 'apply' ? 'yaml' : 'json');
         // A body of the wrong JSON type is refused before any work (an array must never replace the object).
         checkPatchBody(type, body);
-        if (type === 'apply' && !store.get(resource, r.namespace, r.name!)) {
-          checkObjectShape(body, rt.kind);
-          const obj = body as KubeObject;
-          obj.metadata = { ...(obj.metadata ?? {}), name: r.name, ...(rt.namespaced ? { namespace: r.namespace } : {}) };
-          return send(res, 201, await store.create(obj, { dryRun, fieldValidation }));
-        }
-        const patched = await store.patch(resource, r.namespace, r.name!, type, body, { subresource, dryRun, fieldValidation });
-        return send(res, 200, patched);
+        const existed = store.get(resource, r.namespace, r.name!) !== undefined;
+        if (type === 'apply') checkObjectShape(body, rt.kind);
+        const patched = await store.patch(resource, r.namespace, r.name!, type, body, { subresource, dryRun, fieldValidation, fieldManager, force: boolParam(q, 'force') });
+        return send(res, existed ? 200 : 201, patched);
       }
       case 'delete': {
         const body = parseBody(await readBody(req), req.headers['content-type']);

@@ -45,9 +45,9 @@ const MERGE_KEYS: Record<string, string | ((items: Json[]) => string)> = {
   ports: (items) => (items.some((i) => isMap(i) && 'containerPort' in i) ? 'containerPort' : 'port'),
 };
 /** Lists of scalars merged as sets. */
-const MERGE_PRIMITIVE = new Set(['finalizers']);
+export const MERGE_PRIMITIVE = new Set(['finalizers']);
 
-function mergeKeyFor(field: string, items: Json[]): string | undefined {
+export function mergeKeyFor(field: string, items: Json[]): string | undefined {
   const k = MERGE_KEYS[field];
   return typeof k === 'function' ? k(items) : k;
 }

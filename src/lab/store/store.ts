@@ -28,6 +28,7 @@ import { compileSelectors } from './selectors.js';
 import { applyPatch } from './patch.js';
 import { applyDefaults } from './defaults.js';
 import { validateObject } from './validate.js';
+import { recordApply, recordUpdate } from './managed.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
 import { OrderedBucket, Snapshots, continueExpired, decodeContinue, encodeContinue, type View } from './ordered.js';
@@ -313,6 +314,11 @@ export class Store implements LabStore {
   }
 
   create(input: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.createAs(input, opts, 'Update');
+  }
+
+  /** A create by an Update (POST) or by an Apply (a server-side apply of an object that does not exist). */
+  private createAs(input: KubeObject, opts: WriteOptions, operation: 'Apply' | 'Update'): Promise<KubeObject> {
     return this.serial(async () => {
       const rt = this.typeForObject(input);
       const resource = this.resources.nameOf(rt);
@@ -334,6 +340,12 @@ export class Store implements LabStore {
       dropEmptyMaps(meta);
       if (obj.spec !== undefined || rt.subresources.includes('scale')) meta.generation = 1;
       applyDefaults(obj);
+      if (opts.fieldManager) {
+        const m = { manager: opts.fieldManager, operation, force: opts.force };
+        const hasStatus = rt.subresources.includes('status');
+        if (operation === 'Apply') recordApply(undefined, input, obj, m, hasStatus, meta.creationTimestamp);
+        else recordUpdate(undefined, obj, m, hasStatus, meta.creationTimestamp);
+      }
       await checkFields(obj, opts);
       if (!opts.skipValidation) await validateObject(obj);
       if (opts.dryRun) return obj;
@@ -348,7 +360,7 @@ export class Store implements LabStore {
   }
 
   /** `owned`: the caller built `input` for this call (a patch result), so it need not be copied again. */
-  private async updateLocked(input: KubeObject, opts: WriteOptions, owned = false): Promise<KubeObject> {
+  private async updateLocked(input: KubeObject, opts: WriteOptions, owned = false, applied = false): Promise<KubeObject> {
     const rt = this.typeForObject(input);
     const resource = this.resources.nameOf(rt);
     const ns = rt.namespaced ? (input.metadata.namespace ?? 'default') : undefined;
@@ -369,7 +381,11 @@ export class Store implements LabStore {
     obj.metadata.namespace = old.metadata.namespace;
     if (old.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
     else delete obj.metadata.deletionTimestamp;
-    delete obj.metadata.managedFields;
+    // managedFields are the server's: a write keeps them, and a client's write records what it changed (below).
+    if (!applied) {
+      if (old.metadata.managedFields) obj.metadata.managedFields = old.metadata.managedFields;
+      else delete obj.metadata.managedFields;
+    }
     dropEmptyMaps(obj.metadata);
     if (!rt.namespaced) delete obj.metadata.namespace;
     const hasStatus = rt.subresources.includes('status');
@@ -390,6 +406,9 @@ export class Store implements LabStore {
       obj.metadata.generation = old.metadata.generation + (JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? 1 : 0);
     }
     applyDefaults(obj);
+    if (opts.fieldManager && !applied) {
+      recordUpdate(old, obj, { manager: opts.fieldManager, operation: 'Update', subresource: opts.subresource }, hasStatus, isoSeconds(this.now()));
+    }
     await checkFields(obj, opts);
     if (!opts.skipValidation) await validateObject(obj);
     if (opts.dryRun) return obj;
@@ -406,6 +425,18 @@ export class Store implements LabStore {
     const rt = this.typeOf(resource);
     for (let attempt = 0; ; attempt++) {
       const cur = this.get(resource, namespace, name);
+      if (!cur && type === 'apply') {
+        // Server-side apply of an object that does not exist creates it.
+        checkObjectShape(patch);
+        const obj = structuredClone(patch) as KubeObject;
+        obj.metadata = { ...(obj.metadata ?? {}), name, ...(rt.namespaced ? { namespace } : {}) };
+        try {
+          return await this.createAs(obj, opts, 'Apply');
+        } catch (e) {
+          if (e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists' && attempt < 5) continue;
+          throw e;
+        }
+      }
       if (!cur) throw this.notFound(rt, name);
       // applyPatch answers a patch of the wrong shape, or one whose result is not an object, with the apiserver's 4xx.
       const patched = applyPatch(type, structuredClone(cur), patch) as KubeObject;
@@ -417,8 +448,14 @@ export class Store implements LabStore {
       if (rt.namespaced) patched.metadata.namespace = namespace;
       patched.kind = cur.kind;
       patched.apiVersion = cur.apiVersion;
+      const apply = type === 'apply' && opts.fieldManager !== undefined;
+      if (apply) {
+        patched.metadata.managedFields = cur.metadata.managedFields;
+        // Conflicts (409 unless forced), fields this manager no longer applies removed, managedFields recorded.
+        recordApply(cur, patch as KubeObject, patched, { manager: opts.fieldManager!, operation: 'Apply', force: opts.force, subresource: opts.subresource }, rt.subresources.includes('status'), isoSeconds(this.now()));
+      }
       try {
-        return await this.serial(() => this.updateLocked(patched, opts, true));
+        return await this.serial(() => this.updateLocked(patched, opts, true, apply));
       } catch (e) {
         if (e instanceof ApiError && e.code === 409 && e.reason === 'Conflict' && !explicitRv && attempt < 5) continue;
         throw e;

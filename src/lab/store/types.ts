@@ -129,6 +129,11 @@ export interface WriteOptions {
   /** `Strict` (kubectl's default): fields the kind does not declare are a 400 BadRequest, like the
    *  apiserver's strict decoding. Otherwise unknown fields are kept. */
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** The field manager of a client's write (metadata.managedFields records it); unset: managedFields kept as
+   *  they are (the lab's own controllers). */
+  fieldManager?: string;
+  /** Server-side apply: take fields other managers own instead of failing with 409 Conflict. */
+  force?: boolean;
 }
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
