@@ -3,7 +3,9 @@
  * in front of a Backend that persists writes and hands out resourceVersions — memory (a counter) or etcd
  * (mod revisions, src/lab/store/etcd.ts). All apiserver semantics live here, once: uid/generation/timestamps,
  * optimistic concurrency, defaults + schema validation, admission hooks, watch fan-out with history for
- * resume (410 Expired when too old), finalizers, ownerReference garbage collection and namespace cleanup.
+ * resume (410 Expired when too old), managedFields, finalizers and graceful deletion. What a delete asks of
+ * others — collecting dependents, emptying a Terminating namespace — is done by controllers, as in a cluster
+ * (src/lab/controllers/garbage-collector.ts, namespaces.ts).
  * Writes are serialized so that watch events leave in resourceVersion order.
  */
 import { randomUUID } from 'node:crypto';
@@ -94,7 +96,6 @@ export class Store implements LabStore {
   private readonly snapshots: Snapshots;
   /** owner uid → dependents as "resource|namespace|name" */
   private readonly dependents = new Map<string, Set<string>>();
-  private readonly uids = new Map<string, string>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly admissions = new Map<string, Admission[]>();
   private readonly history: WatchHistory<HistoryEntry>;
@@ -413,7 +414,7 @@ export class Store implements LabStore {
     if (!opts.skipValidation) await validateObject(obj);
     if (opts.dryRun) return obj;
     // A deleting object whose last finalizer went away is removed now.
-    if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0) {
+    if (obj.metadata.deletionTimestamp && finalizersOf(obj).length === 0) {
       return this.removeLocked(rt, resource, old);
     }
     const rev = await this.put(registryKey(resource, old.metadata.namespace, name), obj, rvOf(old));
@@ -508,9 +509,8 @@ export class Store implements LabStore {
       next.status = { ...(next.status as object), phase: 'Terminating' };
       const rev = await this.put(registryKey(resource, undefined, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
-      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
-      this.later(() => this.finishNamespace(name));
-      return marked;
+      // The namespace controller (src/lab/controllers/namespaces.ts) empties and finalizes it.
+      return this.commit(resource, 'MODIFIED', next, old, rev);
     }
     const grace = podGracePeriod(old, opts.gracePeriodSeconds);
     if (grace > 0) {
@@ -536,10 +536,8 @@ export class Store implements LabStore {
       next.metadata.finalizers = finalizers;
       const rev = await this.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
-      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
-      if (finalizers.includes(FOREGROUND)) this.later(() => this.deleteDependents(old.metadata.uid!, 'Foreground'));
-      if (finalizers.includes(ORPHAN)) this.later(() => this.orphanDependents(resource, old));
-      return marked;
+      // The garbage collector (src/lab/controllers/garbage-collector.ts) acts on foregroundDeletion and orphan.
+      return this.commit(resource, 'MODIFIED', next, old, rev);
     }
     return this.removeLocked(rt, resource, old);
   }
@@ -549,109 +547,7 @@ export class Store implements LabStore {
     const rev = await this.backend.remove(registryKey(resource, old.metadata.namespace, old.metadata.name!), rvOf(old));
     if (rev === 'conflict') throw conflict(rt, old.metadata.name!, resource);
     const gone = structuredClone(old);
-    const result = this.commit(resource, 'DELETED', gone, old, rev);
-    const uid = old.metadata.uid!;
-    if ((this.dependents.get(uid)?.size ?? 0) > 0) this.later(() => this.deleteDependents(uid, 'Background'));
-    for (const ref of old.metadata.ownerReferences ?? []) this.later(() => this.maybeReleaseForeground(ref.uid));
-    return result;
-  }
-
-  // ---- garbage collection ----
-
-  private later(fn: () => Promise<void>): void {
-    if (this.closed) return;
-    setImmediate(() => {
-      if (this.closed) return;
-      fn().catch(() => undefined);
-    });
-  }
-
-  private dependentsOf(uid: string): { resource: string; namespace?: string; name: string }[] {
-    return [...(this.dependents.get(uid) ?? [])].map((k) => {
-      const [resource, namespace, name] = k.split('|');
-      return { resource, namespace: namespace || undefined, name };
-    });
-  }
-
-  /** In a background loop over many objects: lets requests in every few items; false once the store closed. */
-  private async pace(i: number): Promise<boolean> {
-    if (i > 0 && i % ITEMS_PER_YIELD === 0) await yieldToEventLoop();
-    return !this.closed;
-  }
-
-  private async deleteDependents(ownerUid: string, policy: 'Background' | 'Foreground'): Promise<void> {
-    for (const [i, d] of this.dependentsOf(ownerUid).entries()) {
-      if (!(await this.pace(i))) return;
-      const obj = this.get(d.resource, d.namespace, d.name);
-      if (!obj) continue;
-      const others = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid && this.uids.has(r.uid));
-      try {
-        if (others.length > 0) {
-          await this.mutate(d.resource, d.namespace, d.name, (o) => {
-            dropOwner(o, ownerUid);
-          }, { skipValidation: true });
-        } else {
-          await this.delete(d.resource, d.namespace, d.name, { propagationPolicy: policy });
-        }
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 404)) throw e;
-      }
-    }
-    await this.maybeReleaseForeground(ownerUid);
-  }
-
-  private async orphanDependents(resource: string, owner: KubeObject): Promise<void> {
-    const uid = owner.metadata.uid!;
-    for (const [i, d] of this.dependentsOf(uid).entries()) {
-      if (!(await this.pace(i))) return;
-      await this.mutate(d.resource, d.namespace, d.name, (o) => {
-        dropOwner(o, uid);
-      }, { skipValidation: true }).catch(() => undefined);
-    }
-    await this.dropFinalizer(resource, owner, ORPHAN);
-  }
-
-  private async maybeReleaseForeground(ownerUid: string): Promise<void> {
-    const where = this.uids.get(ownerUid);
-    if (!where) return;
-    const [resource, namespace, name] = where.split('|');
-    const owner = this.get(resource, namespace || undefined, name);
-    if (!owner || !owner.metadata.finalizers?.includes(FOREGROUND)) return;
-    if ((this.dependents.get(ownerUid)?.size ?? 0) > 0) return;
-    await this.dropFinalizer(resource, owner, FOREGROUND);
-  }
-
-  private async dropFinalizer(resource: string, owner: KubeObject, finalizer: string): Promise<void> {
-    await this.mutate(resource, owner.metadata.namespace, owner.metadata.name!, (o) => {
-      o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    }, { skipValidation: true }).catch((e: unknown) => {
-      if (!(e instanceof ApiError && e.code === 404)) throw e;
-    });
-  }
-
-  private async finishNamespace(ns: string): Promise<void> {
-    for (const rt of this.resources.all()) {
-      if (!rt.namespaced) continue;
-      const resource = this.resources.nameOf(rt);
-      for (const [i, o] of this.list(resource, ns).items.entries()) {
-        if (!(await this.pace(i))) return;
-        await this.delete(resource, ns, o.metadata.name!, { propagationPolicy: 'Background' }).catch(() => undefined);
-      }
-    }
-    // Objects held by finalizers keep the namespace Terminating until they go, as in a real cluster.
-    const left = this.resources.all().some((rt) => rt.namespaced && this.list(this.resources.nameOf(rt), ns).items.length > 0);
-    if (left) {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.later(() => this.finishNamespace(ns));
-      }, 200);
-      this.timers.add(t);
-      return;
-    }
-    await this.serial(async () => {
-      const cur = this.get('namespaces', undefined, ns);
-      if (cur) await this.removeLocked(this.typeOf('namespaces'), 'namespaces', cur);
-    });
+    return this.commit(resource, 'DELETED', gone, old, rev);
   }
 
   // ---- cache, history, watch ----
@@ -663,7 +559,6 @@ export class Store implements LabStore {
     this.data.get(resource)!.set(k, obj);
     this.ordered.get(resource)!.set(obj, rev);
     const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
-    this.uids.set(obj.metadata.uid!, ref);
     for (const o of obj.metadata.ownerReferences ?? []) {
       let s = this.dependents.get(o.uid);
       if (!s) this.dependents.set(o.uid, (s = new Set()));
@@ -684,7 +579,6 @@ export class Store implements LabStore {
     this.unindex(resource, obj);
     this.data.get(resource)!.delete(nsKey(obj.metadata.namespace, obj.metadata.name!));
     this.ordered.get(resource)!.delete(obj, rev);
-    this.uids.delete(obj.metadata.uid!);
   }
 
   private commit(resource: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject, old: KubeObject | undefined, rev: number): KubeObject {
@@ -804,11 +698,10 @@ function podGracePeriod(obj: KubeObject, requested: number | undefined): number 
   return Number.isFinite(g) && g > 0 ? g : 0;
 }
 
-/** Removes one owner from an object's ownerReferences (the list goes when it is empty, as Go omits it). */
-function dropOwner(o: KubeObject, uid: string): void {
-  const refs = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-  if (refs.length > 0) o.metadata.ownerReferences = refs;
-  else delete o.metadata.ownerReferences;
+/** What holds a deleted object: its finalizers, and for a Namespace its spec.finalizers (`kubernetes`). */
+function finalizersOf(o: KubeObject): string[] {
+  const spec = o.kind === 'Namespace' ? ((o.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+  return [...(o.metadata.finalizers ?? []), ...spec];
 }
 
 /** etcd's request limit, measured on the object's JSON: 413 beyond it. */
