@@ -5,10 +5,8 @@
  * Pending claims, 503s), never a flag saying "fault".
  */
 import { isLoopback } from '../net/loopback-guard.js';
-import { readFile } from 'node:fs/promises';
-import https from 'node:https';
-import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
+import { KubeApiError, loadKubeConfig, type KubeClient } from '../kube/index.js';
 import { ApiError, type ApiRequestInfo, type RequestInterceptor } from './store/types.js';
 import type { AdminHandler } from './types.js';
 
@@ -195,84 +193,34 @@ export interface FaultChangeResult {
   cleared?: string[];
 }
 
-interface KubeconfigTarget {
-  server: string;
-  ca?: string;
-  token?: string;
-}
-
-async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarget> {
-  let doc: any;
-  try {
-    doc = parseYaml(await readFile(kubeconfigPath, 'utf8'));
-  } catch (e) {
-    // Not the parser's message: it quotes the offending line, which may be the token.
-    const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
-    throw new UserError(`cannot read the lab kubeconfig ${kubeconfigPath}${pos ? `:${pos.line}:${pos.col}` : ''}`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  }
-  const ctxName = doc?.['current-context'];
-  const ctx = (doc?.contexts ?? []).find((c: any) => c.name === ctxName)?.context;
-  const cluster = (doc?.clusters ?? []).find((c: any) => c.name === ctx?.cluster)?.cluster;
-  const user = (doc?.users ?? []).find((u: any) => u.name === ctx?.user)?.user;
-  if (!cluster?.server) throw new UserError(`${kubeconfigPath} has no current cluster`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  const url = new URL(cluster.server);
-  // The lab only ever listens on loopback; never send its token anywhere else.
-  if (!isLoopback(url.hostname)) {
-    throw new UserError(`${kubeconfigPath} points at ${url.host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  }
-  return {
-    server: cluster.server,
-    ca: cluster['certificate-authority-data'] ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8') : undefined,
-    token: user?.token,
-  };
-}
-
 /**
  * Adds (POST), clears (DELETE; no name = all) or lists (GET) faults of a running lab through its admin route:
- * the service behind `groundwork lab fault add|clear|list`.
+ * the service behind `groundwork lab fault add|clear|list`. It talks to the lab through the kube door
+ * (src/kube), with the kubeconfig `groundwork lab up` wrote.
  */
 export async function changeLabFaults(kubeconfigPath: string, action: 'add' | 'clear' | 'list', name?: string): Promise<FaultChangeResult> {
   if (action === 'add') {
     if (!name) throw new UserError('which fault? e.g. `groundwork lab fault add dns-down`', { exitCode: 2 });
     parseFault(name);
   }
-  const target = await readLabKubeconfig(kubeconfigPath);
+  const fix = 'pass --kubeconfig with the file `groundwork lab up` wrote';
+  let kube: KubeClient;
+  try {
+    kube = await loadKubeConfig(kubeconfigPath, undefined, { requestTimeoutMs: 10_000 });
+  } catch (e) {
+    throw new UserError(`cannot read the lab kubeconfig ${kubeconfigPath}`, { why: (e as Error).message, fix });
+  }
+  // The lab only ever listens on loopback; never send its token anywhere else.
+  const host = new URL(kube.server).hostname.replace(/^\[|\]$/g, '');
+  if (!isLoopback(host)) throw new UserError(`${kubeconfigPath} points at ${new URL(kube.server).host}, which is not a lab (labs listen on 127.0.0.1)`, { fix });
   const method = action === 'add' ? 'POST' : action === 'clear' ? 'DELETE' : 'GET';
   const path = action === 'clear' && name ? `/lab/faults/${encodeURIComponent(name)}` : '/lab/faults';
-  const url = new URL(path, target.server);
-  const body = action === 'add' ? JSON.stringify({ name }) : undefined;
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = https.request(
-      {
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method,
-        ca: target.ca,
-        headers: { ...(target.token ? { authorization: `Bearer ${target.token}` } : {}), 'content-type': 'application/json', accept: 'application/json' },
-        timeout: 10_000,
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
-    req.on('error', reject);
-    req.end(body);
-  }).catch((e: unknown) => {
-    throw new UserError(`no lab answers at ${target.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
-  });
-  let json: any;
+  let json: { faults?: string[]; cleared?: string[] };
   try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (status !== 200) {
-    throw new UserError(`the lab refused: ${json?.message ?? `HTTP ${status}`}`, { exitCode: status === 400 ? 2 : 1 });
+    json = await kube.request(method, path, { body: action === 'add' ? { name } : undefined });
+  } catch (e) {
+    if (e instanceof KubeApiError) throw new UserError(`the lab refused: ${e.status.message ?? `HTTP ${e.code}`}`, { exitCode: e.code === 400 ? 2 : 1 });
+    throw new UserError(`no lab answers at ${kube.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
   }
   return { faults: json?.faults ?? [], ...(json?.cleared ? { cleared: json.cleared } : {}) };
 }

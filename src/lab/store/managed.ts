@@ -16,7 +16,7 @@ import { MERGE_PRIMITIVE, mergeKeyFor } from './patch.js';
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = string[];
 
-export interface ManagedFieldsEntry {
+interface ManagedFieldsEntry {
   manager: string;
   operation: 'Apply' | 'Update';
   apiVersion: string;
@@ -27,7 +27,7 @@ export interface ManagedFieldsEntry {
 }
 
 /** What a write says about its field manager. */
-export interface FieldManagement {
+interface FieldManagement {
   manager: string;
   operation: 'Apply' | 'Update';
   force?: boolean;
@@ -70,7 +70,7 @@ function walk(v: Json, field: string, path: Path, out: Path[]): void {
 }
 
 /** The leaf fields of an object a manager can own (status only on the status subresource, and only there). */
-export function leavesOf(obj: KubeObject, subresource: 'status' | undefined, hasStatus: boolean): Path[] {
+function leavesOf(obj: KubeObject, subresource: 'status' | undefined, hasStatus: boolean): Path[] {
   const out: Path[] = [];
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'apiVersion' || k === 'kind' || v === undefined) continue;
@@ -84,6 +84,24 @@ export function leavesOf(obj: KubeObject, subresource: 'status' | undefined, has
   return out;
 }
 
+/** Each list's elements by their `k:` segment, built on first use: a path lookup stays constant-time on long lists. */
+const listIndex = new WeakMap<Json[], Map<string, Json>>();
+
+function findItem(list: Json[], seg: string): Json | undefined {
+  let idx = listIndex.get(list);
+  if (!idx) {
+    idx = new Map();
+    const keys = Object.keys(JSON.parse(seg.slice(2)) as object);
+    for (const i of list) {
+      if (!isMap(i)) continue;
+      const k = `k:${JSON.stringify(Object.fromEntries(keys.map((key) => [key, i[key]])))}`;
+      if (!idx.has(k)) idx.set(k, i);
+    }
+    listIndex.set(list, idx);
+  }
+  return idx.get(seg);
+}
+
 /** The value at a field path, or undefined. */
 function valueAt(obj: unknown, path: Path): unknown {
   let cur: unknown = obj;
@@ -94,8 +112,7 @@ function valueAt(obj: unknown, path: Path): unknown {
       field = seg.slice(2);
       cur = isMap(cur) ? cur[field] : undefined;
     } else if (seg.startsWith('k:')) {
-      const want = JSON.parse(seg.slice(2)) as Record<string, Json>;
-      cur = Array.isArray(cur) ? cur.find((i) => isMap(i) && Object.entries(want).every(([k, v]) => isDeepStrictEqual(i[k], v))) : undefined;
+      cur = Array.isArray(cur) ? findItem(cur, seg) : undefined;
     } else if (seg.startsWith('v:')) {
       const want = JSON.parse(seg.slice(2)) as Json;
       return Array.isArray(cur) && cur.some((x) => isDeepStrictEqual(x, want)) ? want : undefined;
@@ -116,13 +133,14 @@ function removeAt(obj: unknown, path: Path): void {
     const item = valueAt(obj, tail.startsWith('v:') ? target : target);
     const i = tail.startsWith('v:') ? parent.findIndex((x) => isDeepStrictEqual(x, JSON.parse(tail.slice(2)))) : parent.indexOf(item as Json);
     if (i >= 0) parent.splice(i, 1);
+    listIndex.delete(parent);
   }
 }
 
 const keyOf = (p: Path) => JSON.stringify(p);
 const pathOf = (k: string) => JSON.parse(k) as Path;
 
-export function toFieldsV1(paths: Iterable<string>): Record<string, unknown> {
+function toFieldsV1(paths: Iterable<string>): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const k of paths) {
     let cur = root;
