@@ -29,7 +29,6 @@ import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
 import { checkPatchBody } from '../store/patch.js';
 import { checkFieldSelector } from '../store/selectors.js';
-import { managerFromUserAgent } from '../store/managed.js';
 
 export interface ApiServerOptions {
   store: LabStore;
@@ -410,8 +409,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const dryRun = q.get('dryRun') === 'All';
     const fv = q.get('fieldValidation');
     const fieldValidation = fv === 'Strict' || fv === 'Warn' || fv === 'Ignore' ? fv : undefined;
-    // Who makes a write, for metadata.managedFields: the request's fieldManager, else its User-Agent's product.
-    const fieldManager = q.get('fieldManager') || managerFromUserAgent(req.headers['user-agent']);
+    // Who makes a write, for metadata.managedFields: the request's fieldManager (kubectl always names one). A
+    // write that names none records nothing (kube-apiserver would use the User-Agent; the diff costs time on
+    // long lists); a server-side apply without one is refused below.
+    const fieldManager = q.get('fieldManager') || undefined;
     const sub = r.subresource;
     if (sub && !rt.subresources.includes(sub)) throw resourceNotFound();
     if (sub === 'log') {

@@ -255,9 +255,3 @@ function conflictError(conflicts: { manager: string; path: Path }[]): ApiError {
   const list = causes.map((c) => `- ${c.message}`).join('\n');
   return new ApiError(409, 'Conflict', `Apply failed with ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}: ${conflicts.length === 1 ? causes[0]!.message : `\n${list}`}`, { causes });
 }
-
-/** The manager name kube-apiserver takes from a User-Agent when the request names none ("kubectl/v1.32 …" → "kubectl"). */
-export function managerFromUserAgent(ua: string | undefined): string {
-  const first = (ua ?? '').split('/')[0]?.trim() ?? '';
-  return first === '' ? 'unknown' : first.slice(0, 128);
-}

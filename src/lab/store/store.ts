@@ -408,6 +408,8 @@ export class Store implements LabStore {
     }
     applyDefaults(obj);
     if (opts.fieldManager && !applied) {
+      // A client's write: let waiting requests in before the managedFields diff (long lists make it heavy).
+      await yieldToEventLoop();
       recordUpdate(old, obj, { manager: opts.fieldManager, operation: 'Update', subresource: opts.subresource }, hasStatus, isoSeconds(this.now()));
     }
     await checkFields(obj, opts);
