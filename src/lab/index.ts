@@ -21,6 +21,8 @@ import { createPodLogs } from './logs.js';
 import { nodePodCidr, nthAddress } from './controllers/ipam.js';
 import { MAX_LAB_NODES, defaultLabPodCidr, labNodeAddress } from './store/limits.js';
 import { LAB_ADMIN_EXTENSION } from './faults.js';
+import { startGarbageCollector } from './controllers/garbage-collector.js';
+import { startNamespaceController } from './controllers/namespaces.js';
 
 export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
@@ -179,6 +181,11 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   }
   if ((opts.api ?? 'embedded') === 'real') return startLabOnRealApi(opts, nodes);
   const store = await createStore(opts);
+  // What kube-controller-manager does for the embedded API's deletes: collect dependents, empty namespaces.
+  const stopApiControllers = [startGarbageCollector(store), startNamespaceController(store)];
+  const stopApi = () => {
+    for (const stop of stopApiControllers) stop();
+  };
   const logs = createPodLogs();
   const abort = new AbortController();
   let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
@@ -232,6 +239,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           abort.abort();
           if (stopControllers) await stopControllers().catch(() => undefined);
           stopLogDrop?.();
+          stopApi();
           await srv.close();
           await store.close();
         })();
@@ -242,6 +250,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     abort.abort();
     if (stopControllers) await stopControllers().catch(() => undefined);
     stopLogDrop?.();
+    stopApi();
     await server?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;

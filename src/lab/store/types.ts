@@ -15,11 +15,12 @@
  *   422 Invalid (schema), 400 BadRequest.
  * - Objects handed out are the store's own copies, deep-frozen (changing one throws a TypeError):
  *   `structuredClone` first, or use `mutate()`, which clones, applies your function and retries on conflict.
- * - Deleting: `delete()` honours finalizers (sets deletionTimestamp, removes when finalizers empty) and
- *   ownerReference garbage collection (Background: dependents deleted after the owner; Foreground: owner
- *   gets deletionTimestamp + `foregroundDeletion` finalizer and disappears when its dependents are gone;
- *   Orphan: dependents keep living with the ownerReference removed). Deleting a Namespace marks it
- *   Terminating, deletes everything inside, then removes it.
+ * - Deleting: `delete()` honours finalizers (sets deletionTimestamp, removes when finalizers empty), deletes
+ *   a pod on a node gracefully (Terminating until its kubelet confirms with grace period 0), and records the
+ *   propagation policy (Foreground: the owner gets the `foregroundDeletion` finalizer; Orphan: `orphan`).
+ *   The garbage collector (src/lab/controllers/garbage-collector.ts) then deletes or releases dependents.
+ *   Deleting a Namespace marks it Terminating; the namespace controller (controllers/namespaces.ts) empties
+ *   it and removes its `kubernetes` finalizer, and with it the namespace.
  * - Pod logs are not API objects: `PodLogs` (lab.logs) holds the lines the kubelet simulation writes and
  *   serves `GET /api/v1/namespaces/NS/pods/NAME/log`.
  */
@@ -129,6 +130,11 @@ export interface WriteOptions {
   /** `Strict` (kubectl's default): fields the kind does not declare are a 400 BadRequest, like the
    *  apiserver's strict decoding. Otherwise unknown fields are kept. */
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** The field manager of a client's write (metadata.managedFields records it); unset: managedFields kept as
+   *  they are (the lab's own controllers). */
+  fieldManager?: string;
+  /** Server-side apply: take fields other managers own instead of failing with 409 Conflict. */
+  force?: boolean;
 }
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
@@ -247,7 +253,8 @@ export class ApiError extends Error {
       status: 'Failure',
       message: this.message,
       reason: this.reason,
-      ...(this.details ? { details: this.details } : {}),
+      // Go omits an empty group (the core group) from StatusDetails.
+      ...(this.details ? { details: this.details.group === '' ? (({ group: _, ...d }) => d)(this.details) : this.details } : {}),
       code: this.code,
     };
   }
