@@ -21,7 +21,7 @@ export type Etcdctl = (args: string[]) => string[];
 /** A revision, or its placeholder in a plan. */
 type Rev = number | string;
 
-export interface DrillArgv {
+interface DrillArgv {
   /** How to reach the source's etcd; undefined for a snapshot file or a Talos node (no key listing). */
   source?: Etcdctl;
   /** The member the drill boots, by its client URL. */

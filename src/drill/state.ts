@@ -40,7 +40,7 @@ export interface SnapshotTool {
 }
 
 /** A restore under way or done: started as soon as the snapshot is on disk, used only if integrity passes. */
-export interface RestoreRun {
+interface RestoreRun {
   dataDir: string;
   member: MemberAddress;
   bumped: boolean;
