@@ -36,9 +36,12 @@ interface DrillArgv {
     /** kubeadm: removes the copy left on the node, whatever happened. */
     removeRemote(drillId: string): string[] | undefined;
   };
-  /** Every key (at a revision, when given), streamed: one read, never pages. */
-  listKeys(etcdctl: Etcdctl, revision?: Rev): string[];
-  hashKv(etcdctl: Etcdctl, revision: Rev): string[];
+  /**
+   * Every key (at a revision, when given), streamed: one read, never pages. `seconds` replaces etcdctl's 5 s
+   * command timeout, which a listing or a hash of a large database outlasts.
+   */
+  listKeys(etcdctl: Etcdctl, revision: Rev | undefined, seconds: Rev): string[];
+  hashKv(etcdctl: Etcdctl, revision: Rev, seconds: Rev): string[];
   /** One probe per tool: etcdutl's restore help says it exists and whether it can bump the revision. */
   probe: { etcdutl: string[]; etcdctl: string[] };
   integrity: { status(bin: string, file: string): string[] };
@@ -87,8 +90,8 @@ export function drillArgv(target: DrillTarget, tools: DrillTools): DrillArgv {
       removeRemote: (drillId) => (target.kind === 'kubeadm' ? buildSshArgv(target.ssh, ['rm', '-f', '--', remoteSnapshotPath(drillId)], { asRoot: true }) : undefined),
     },
     // --from-key "" is the whole keyspace; --rev pins it, so a source that moves on is still read as it was.
-    listKeys: (etcdctl, revision) => etcdctl(['get', '--keys-only', '-w', 'json', '--from-key', ...(revision !== undefined ? [`--rev=${revision}`] : []), '--', '']),
-    hashKv: (etcdctl, revision) => etcdctl(['endpoint', 'hashkv', '-w', 'json', `--rev=${revision}`]),
+    listKeys: (etcdctl, revision, seconds) => etcdctl(['get', '--keys-only', '-w', 'json', '--from-key', ...(revision !== undefined ? [`--rev=${revision}`] : []), `--command-timeout=${seconds}s`, '--', '']),
+    hashKv: (etcdctl, revision, seconds) => etcdctl(['endpoint', 'hashkv', '-w', 'json', `--rev=${revision}`, `--command-timeout=${seconds}s`]),
     probe: { etcdutl: [tools.etcdutl, 'snapshot', 'restore', '--help'], etcdctl: [tools.etcdctl, 'version'] },
     integrity: { status: (bin, file) => [bin, 'snapshot', 'status', file, '-w', 'json'] },
     restore: (a) => buildRestoreArgv(a),

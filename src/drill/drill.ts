@@ -287,9 +287,9 @@ export function createDrill(opts: DrillOptions): Drill {
     const counter = new KeyCounter();
     const listing = new KeyListing((k) => counter.add(k));
     let said = 0;
-    const a = argv.listKeys(etcdctl, revision);
-    await run(ctx, a, {
-      timeoutMs: scaledTimeoutMs(bytes),
+    const timeoutMs = scaledTimeoutMs(bytes);
+    await run(ctx, argv.listKeys(etcdctl, revision, Math.ceil(timeoutMs / 1000)), {
+      timeoutMs,
       onStdout: (chunk) => {
         listing.push(chunk);
         if (counter.total - said >= 50_000) ctx.log(`counted ${(said = counter.total).toLocaleString('en-US')} keys`);
@@ -300,8 +300,9 @@ export function createDrill(opts: DrillOptions): Drill {
     return { counts: counter.toRecord(), total: counter.total, revision: end.revision };
   }
 
-  async function hashAt(ctx: StepContext, etcdctl: Etcdctl, revision: number): Promise<{ hash?: HashKv; why?: string }> {
-    const r = await run(ctx, argv.hashKv(etcdctl, revision), { allowFailure: true });
+  async function hashAt(ctx: StepContext, etcdctl: Etcdctl, revision: number, bytes: number | undefined): Promise<{ hash?: HashKv; why?: string }> {
+    const timeoutMs = scaledTimeoutMs(bytes);
+    const r = await run(ctx, argv.hashKv(etcdctl, revision, Math.ceil(timeoutMs / 1000)), { allowFailure: true, timeoutMs });
     if (r.exitCode !== 0) {
       const text = `${r.stderr}\n${r.stdout}`;
       if (/compacted/.test(text)) return { why: `revision ${revision} has been compacted on the source` };
@@ -389,7 +390,7 @@ export function createDrill(opts: DrillOptions): Drill {
     const waitingFor = `the snapshot${dbSize ? ` of ${formatBytes(dbSize)}` : ''} from ${describeTarget(target)}`;
     // Reads at the inventory's revision give the same answer whenever they run: run them beside the save.
     const inv = st.source;
-    const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
+    const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision, dbSize)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
     try {
       const argvs = argv.snapshot.save(file, st.id);
       for (const [i, a] of argvs.entries()) {
@@ -546,9 +547,9 @@ export function createDrill(opts: DrillOptions): Drill {
     const [statusOut, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
       run(ctx, argv.verify.status(m)),
       countKeys(ctx, m, undefined, st.file?.size),
-      st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev),
+      st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev, st.file?.size),
       sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
-      sourceMoved ? hashAt(ctx, source!, snapRev) : Promise.resolve(undefined),
+      sourceMoved ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
       st.sentinel ? run(ctx, argv.verify.sentinelGet(m)) : Promise.resolve(undefined),
     ]);
     const status = parseEndpointStatus(statusOut.stdout)[0];
@@ -690,7 +691,7 @@ export function createDrill(opts: DrillOptions): Drill {
           argv: [
             ...argv.snapshot.save(snapShown, '<drill id>'),
             ...(removeRemote ? [removeRemote] : []),
-            ...(source ? [argv.listKeys(source, '<revision>'), argv.hashKv(source, '<revision>')] : []),
+            ...(source ? [argv.listKeys(source, '<revision>', '<by size>'), argv.hashKv(source, '<revision>', '<by size>')] : []),
             argv.probe.etcdutl,
           ],
           files: [snapShown],
@@ -700,7 +701,7 @@ export function createDrill(opts: DrillOptions): Drill {
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
   boot.preview = { argv: [argv.boot(dataShown, placeholder)], note: 'listens on 127.0.0.1 only' };
   verify.preview = {
-    argv: [argv.verify.status(memberShown), argv.listKeys(memberShown), argv.hashKv(memberShown, '<snapshot revision>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
+    argv: [argv.verify.status(memberShown), argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
     note: 'hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory',
   };
   teardown.preview = {
