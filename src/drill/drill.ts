@@ -686,16 +686,17 @@ export function createDrill(opts: DrillOptions): Drill {
   const removeRemote = argv.snapshot.removeRemote('<drill id>');
   snapshot.preview =
     target.kind === 'snapshot'
-      ? { argv: [argv.probe.etcdutl], note: `uses ${target.file} as it is (read only); finds the snapshot tool` }
+      ? { argv: [argv.probe.etcdutl, argv.probe.etcdctl], note: `uses ${target.file} as it is (read only); finds the snapshot tool (etcdctl version only without etcdutl)` }
       : {
           argv: [
             ...argv.snapshot.save(snapShown, '<drill id>'),
             ...(removeRemote ? [removeRemote] : []),
             ...(source ? [argv.listKeys(source, '<revision>', '<by size>'), argv.hashKv(source, '<revision>', '<by size>')] : []),
             argv.probe.etcdutl,
+            argv.probe.etcdctl,
           ],
           files: [snapShown],
-          note: source ? 'the source is listed and hashed at the inventory revision while the snapshot is saved' : undefined,
+          note: `${source ? 'the source is listed and hashed at the inventory revision while the snapshot is saved; ' : ''}etcdctl version only without etcdutl`,
         };
   integrity.preview = { argv: [argv.integrity.status(snapTool, snapShown)], note: 'also streams the file once for its sha256; the restore starts alongside and counts only if the file passes' };
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
