@@ -341,7 +341,7 @@ export function createDrill(opts: DrillOptions): Drill {
 
   // --- phases ---------------------------------------------------------------------------------------------
 
-  const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, keys per prefix, hashkv)', async (ctx) => {
+  const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, version, size)', async (ctx) => {
     if (!source) {
       return skip(target.kind === 'snapshot' ? 'no live source: the snapshot file is checked on its own' : 'talos exposes no key listing; the restored copy is checked on its own');
     }
@@ -372,7 +372,7 @@ export function createDrill(opts: DrillOptions): Drill {
     };
   });
 
-  const snapshot = phase('snapshot', 'drill-snapshot', 'Take a snapshot (and read the source at the pinned revision alongside)', async (ctx) => {
+  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (the source's keys and hashkv read alongside)", async (ctx) => {
     // Found while the snapshot is taken: integrity and restore need it.
     void snapshotTool(ctx);
     if (target.kind === 'snapshot') {

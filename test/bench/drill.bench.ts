@@ -6,7 +6,8 @@
  *
  * By hand means exactly: etcdctl snapshot save, etcdutl snapshot status, etcdutl snapshot restore (with the
  * revision bump a Kubernetes restore uses, as the drill does), boot a member until /health answers, and
- * `etcdctl get "" --prefix --keys-only`; then the member is stopped. Nothing else: the drill's extra checks
+ * `etcdctl get "" --prefix --keys-only` (with a command timeout past etcdctl's 5 s, which a large listing outlasts);
+ * then the member is stopped. Nothing else: the drill's extra checks
  * (source inventory, hashkv, sha256, per-prefix comparison) must fit inside that time.
  *
  * Env: GW_BENCH_DRILL_SIZES (MB, default 20,200,600), GW_BENCH_DRILL_RUNS (pairs per size, default 3),
@@ -25,8 +26,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SIZES = (process.env.GW_BENCH_DRILL_SIZES ?? '20,200,600').split(',').map(Number);
 const RUNS = Number(process.env.GW_BENCH_DRILL_RUNS ?? 3);
 const RELEASE = (process.env.GW_BENCH_DRILL_ETCD ?? '3.6') as '3.5' | '3.6';
-/** Kubernetes objects are a few KiB each: 600 MB is about 150,000 keys. */
+/** Kubernetes objects are a few KiB each; with etcd's own overhead a key takes about 6 KiB of snapshot. */
 const VALUE_BYTES = 4 * 1024;
+const SNAPSHOT_BYTES_PER_KEY = 6 * 1024;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -83,7 +85,7 @@ etcdutl snapshot restore snap.db --data-dir=restored ${m} --bump-revision=100000
 etcd ${m} --data-dir=restored --listen-client-urls=http://127.0.0.1:${client} --advertise-client-urls=http://127.0.0.1:${client} --listen-peer-urls=http://127.0.0.1:${peer} --log-level=warn > member.log 2>&1 &
 pid=$!
 until /usr/bin/curl -sf http://127.0.0.1:${client}/health > /dev/null; do sleep 0.025; done
-etcdctl --endpoints=http://127.0.0.1:${client} get "" --prefix --keys-only > keys.txt
+etcdctl --endpoints=http://127.0.0.1:${client} --command-timeout=600s get "" --prefix --keys-only > keys.txt
 kill $pid; wait $pid || true
 `;
 }
@@ -142,7 +144,7 @@ export default async function bench(): Promise<BenchLine[]> {
   try {
     for (const mb of [...SIZES].sort((a, b) => a - b)) {
       // One source that grows: seed only what this size adds.
-      const want = Math.ceil((mb * 1024 * 1024) / VALUE_BYTES);
+      const want = Math.ceil((mb * 1024 * 1024) / SNAPSHOT_BYTES_PER_KEY);
       const t0 = performance.now();
       await putMany(etcd.url, bulk(written, want), { perTxn: 128, concurrency: 4 });
       const seedS = (performance.now() - t0) / 1000;
