@@ -1,12 +1,12 @@
 /**
  * The only door to external processes (STYLE 3). argv arrays only, never a shell string. Every call is
  * recorded in the audit log with secrets redacted; abort and timeout kill the whole process tree; a missing
- * tool becomes a UserError naming the tool and how to install it. Plain node:child_process: execa cost a third of a
- * second of module loading in every run.
+ * tool becomes a UserError naming the tool and how to install it. Processes are started with execa, loaded on the
+ * first spawn (see loadExeca), so a run that starts none never pays for it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ResultPromise, execa as ExecaFn } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
 import path from 'node:path';
 import type { LeftoverSink } from '../run/leftovers.js';
@@ -205,11 +205,34 @@ function lineSplitter(each: (line: string) => void): { push(chunk: Buffer): void
   };
 }
 
+type Execa = typeof ExecaFn;
+let execaLoading: Promise<Execa> | undefined;
+
 /**
- * Spawns `file` in its own process group (so a timeout or an abort can stop its whole tree) and collects what it
- * prints. Settles once, when the child has exited and its streams are closed, or when it could not be started.
+ * execa, loaded once, on the first spawn. `npm run build` also writes dist/exec/execa.bundle.js
+ * (src/exec/build-bundle.mjs): execa and its dependencies in one file instead of ~100 modules. It is used only when
+ * newer than tsc's index.js, so a bundle left behind by an older build never runs; from src (tests) there is no
+ * bundle and the package loads as it is.
+ */
+function loadExeca(): Promise<Execa> {
+  return (execaLoading ??= (async () => {
+    const bundle = new URL('./execa.bundle.js', import.meta.url);
+    try {
+      if (statSync(bundle).mtimeMs >= statSync(new URL(import.meta.url)).mtimeMs) return ((await import(bundle.href)) as { execa: Execa }).execa;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return (await import('execa')).execa;
+  })());
+}
+
+/**
+ * Spawns `file` with execa in its own process group (so a timeout or an abort can stop its whole tree) and collects
+ * what it prints. Settles once, when the child has exited and its streams are closed, or when it could not be
+ * started. Synchronous (execa spawns at the call), so the umask and the listeners are in place before any output.
  */
 function runChild(
+  execa: Execa,
   file: string,
   args: string[],
   o: {
@@ -223,42 +246,43 @@ function runChild(
     /** Keep what it prints for the result (default true). */
     keep?: boolean;
   },
-): { child: ChildProcess; done: Promise<ChildEnd> } {
+): { child: ResultPromise; done: Promise<ChildEnd> } {
   const child = withUmask(o.umask, () =>
-    spawn(file, args, { cwd: o.cwd, env: o.env as NodeJS.ProcessEnv, detached: true, stdio: [o.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] }),
+    execa(file, args, {
+      cwd: o.cwd,
+      env: o.env,
+      extendEnv: false,
+      reject: false,
+      detached: true,
+      // Output is collected (bounded) or streamed here, never buffered by execa.
+      buffer: false,
+      ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
+    }),
   );
-  const done = new Promise<ChildEnd>((resolve) => {
-    const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-    const size = { stdout: 0, stderr: 0 };
-    for (const name of ['stdout', 'stderr'] as const) {
-      const stream = child[name];
-      const lines = o.onLine ? lineSplitter((l) => o.onLine!(l, name)) : undefined;
-      stream?.on('data', (chunk: Buffer) => {
-        lines?.push(chunk);
-        if (name === 'stdout' && o.onStdout) return o.onStdout(chunk);
-        if (o.keep !== false && size[name] + chunk.length <= MAX_KEPT) {
-          kept[name].push(chunk);
-          size[name] += chunk.length;
-        }
-      });
-      stream?.on('end', () => lines?.end());
-    }
-    let settled = false;
-    const settle = (end: Omit<ChildEnd, 'stdout' | 'stderr'>) => {
-      if (settled) return;
-      settled = true;
-      resolve({ ...end, stdout: Buffer.concat(kept.stdout).toString(), stderr: Buffer.concat(kept.stderr).toString() });
-    };
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      // Not started (or its stdin broke): without a pid there is nothing else to wait for.
-      if (child.pid === undefined) settle({ exitCode: null, ...(err.code ? { code: err.code } : {}) });
+  const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const size = { stdout: 0, stderr: 0 };
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = child[name];
+    const lines = o.onLine ? lineSplitter((l) => o.onLine!(l, name)) : undefined;
+    stream?.on('data', (data: Buffer | string) => {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+      lines?.push(chunk);
+      if (name === 'stdout' && o.onStdout) return o.onStdout(chunk);
+      if (o.keep !== false && size[name] + chunk.length <= MAX_KEPT) {
+        kept[name].push(chunk);
+        size[name] += chunk.length;
+      }
     });
-    child.once('close', (code, signal) => settle({ exitCode: code, ...(signal ? { signal } : {}) }));
-  });
-  if (o.input !== undefined && child.stdin) {
-    child.stdin.on('error', () => undefined); // a child that exits without reading its input
-    child.stdin.end(o.input);
+    stream?.on('end', () => lines?.end());
   }
+  // reject: false, so this never rejects: a failed start comes back with its error code (ENOENT) and no exit code.
+  const done = child.then((r) => ({
+    exitCode: r.exitCode ?? null,
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.exitCode === undefined && !r.signal && r.code ? { code: r.code } : {}),
+    stdout: Buffer.concat(kept.stdout).toString(),
+    stderr: Buffer.concat(kept.stderr).toString(),
+  }));
   return { child, done };
 }
 
@@ -270,6 +294,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     if (argv.length === 0 || !argv[0]) throw new Error('exec: empty argv');
     const [file, ...args] = argv;
     if (opts.service) return asService(argv, opts, opts.service);
+    const execa = await loadExeca();
     const signals = [factory.signal, opts.signal].filter((s): s is AbortSignal => s !== undefined);
     if (signals.some((s) => s.aborted)) throw new Cancelled(`not started: ${redactor.redact(file!)}`);
 
@@ -278,7 +303,7 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     const start = new Date();
     const cwd = opts.cwd ?? process.cwd();
     let prev = '';
-    const { child, done } = runChild(file!, args, {
+    const { child, done } = runChild(execa, file!, args, {
       cwd,
       env,
       input: opts.input,
@@ -462,13 +487,14 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
   const grace = opts.killGraceMs ?? 5000;
   const [file, ...args] = argv;
   const shown = argv.map((a) => redactor.redact(a));
+  const execa = await loadExeca();
   if (opts.signal?.aborted) throw new Cancelled(`not started: ${shown[0]}`);
   const cwd = opts.cwd ?? process.cwd();
   const env = { ...(opts.replaceEnv ? {} : process.env), ...opts.env };
   const start = new Date();
   const onLine = opts.onLine;
   // Output is handed on line by line and never kept: a service may run for as long as the drill does.
-  const { child, done } = runChild(file!, args, {
+  const { child, done } = runChild(execa, file!, args, {
     cwd,
     env,
     keep: false,
