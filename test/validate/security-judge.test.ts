@@ -166,6 +166,11 @@ describe('pods and policies', () => {
     expect(f.status).toBe('warn');
     expect(f.measured).toBe('1 of 2 namespaces with pods have no default-deny ingress NetworkPolicy: b');
   });
+  it("validate's own probe pods (another suite's, running beside it) are not the cluster's namespaces", () => {
+    const probe = { ...pod('groundwork-validate-x-netpol', 'p', {}), metadata: { name: 'p', namespace: 'groundwork-validate-x-netpol', labels: { 'groundwork.dev/validate-run': 'x' } } };
+    expect(judgeDefaultDeny([probe], [], new Set(['kube-system']))).toMatchObject({ status: 'pass' });
+    expect(judgeDefaultDeny([probe, pod('b', 'p', {})], [], new Set(['kube-system'])).measured).toBe('1 of 1 namespaces with pods have no default-deny ingress NetworkPolicy: b');
+  });
 });
 
 describe('the API server as its mirror pods show it', () => {
