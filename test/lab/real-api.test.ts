@@ -43,6 +43,18 @@ async function waitSettled(): Promise<void> {
   while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 200));
 }
 
+/** Until the real API server (not only the lab's mirror) shows the node not Ready and tainted. */
+async function waitNodeNotReady(name: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    // The condition, and the real node lifecycle controller's taint, which keeps the scheduler off it (as in a cluster).
+    const r = await cp.kubectl(['get', 'node', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}']);
+    const [ready, ...taints] = r.stdout.trim().split(/\s+/);
+    if (r.code === 0 && ready && ready !== 'True' && taints.some((t) => t.startsWith('node.kubernetes.io/'))) return;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
 async function validate(timeoutS: number): Promise<{ code: number; report: { results: { id: string; status: string; summary: string; why?: string; fix?: string }[] } }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-real-'));
   const io = captureIo(dir);
@@ -111,6 +123,7 @@ describe('the lab on the real API', () => {
     try {
       // Switched on in a running cluster: its effect is written through the API before validate looks.
       await handle.settle();
+      if (fault.startsWith('node-not-ready:')) await waitNodeNotReady(fault.split(':')[1]!);
       const { code, report } = await validate(12);
       expect(Object.fromEntries(report.results.map((x) => [x.id, x.status])), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, ...failing });
       expect(code).toBe(1);
