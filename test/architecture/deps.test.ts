@@ -13,10 +13,6 @@ const mods = parseTree('src');
  */
 const KNOWN_CIRCLES: { modules: string[]; reason: string }[] = [
   {
-    modules: ['src/addons/stages.ts', 'src/bootstrap/register.ts', 'src/drill/register.ts', 'src/preflight/register.ts', 'src/setup.ts', 'src/validate/register.ts'],
-    reason: 'stage registry: setup.ts lazily imports each register.ts, which imports registerStage from setup.ts (issue 18 item 1)',
-  },
-  {
     modules: ['src/commands/drill.ts', 'src/commands/explain.ts', 'src/commands/index.ts', 'src/commands/lab.ts', 'src/commands/plan.ts', 'src/commands/preflight.ts', 'src/commands/rehearse.ts', 'src/commands/setup.ts', 'src/commands/spec.ts', 'src/commands/validate.ts'],
     reason: 'commands/index.ts lazily imports each command, which imports its summary() help text back from index.ts',
   },
