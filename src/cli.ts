@@ -202,7 +202,7 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
   for (const entry of COMMANDS) {
     if (entry === named) {
       (await entry.load()).default.register(program, io, setExit);
-      loaded.add(program.commands.at(-1)!);
+      loaded.add(program.commands.at(-1)!.description(entry.summary));
     } else {
       program.command(entry.name).description(entry.summary);
     }

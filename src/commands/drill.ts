@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import { EXIT, UserError } from '../errors.js';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
@@ -29,7 +28,6 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     const drill = program
       .command('drill')
-      .description(summary('drill'))
       .option('--endpoints <urls>', 'etcd client URL(s), comma-separated; the first one is drilled (e.g. through an ssh tunnel)')
       .option('--cacert <file>', 'CA bundle for --endpoints')
       .option('--cert <file>', 'client certificate for --endpoints')

@@ -1,9 +1,8 @@
-import { summary } from './index.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const explain = program.command('explain').description(summary('explain'));
+    const explain = program.command('explain');
     explain
       .command('netpol')
       .argument('<file>', 'YAML file with one or more NetworkPolicies (multi-document; "-" reads stdin)')

@@ -1,11 +1,9 @@
-import { summary } from './index.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('plan')
-      .description(summary('plan'))
       .option('--stages <list>', 'only these stages (comma-separated: preflight,bootstrap,cni,monitoring,backup,validate,drill)')
       .addHelpText('after', '\nExample:\n  $ groundwork plan -f examples/talos-ha.yaml --stages bootstrap')
       .action(async (o: { stages?: string }, cmd) => {

@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
@@ -7,7 +6,6 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('preflight')
-      .description(summary('preflight'))
       .option('--ignore <check...>', 'downgrade the named check to a warning, recorded in the report (repeatable; there is no "all")')
       .addOption(new Option('--role <role>', 'what this machine is (default: the spec node with this machine\'s address, else the operator machine)').choices(['control-plane', 'worker', 'operator']))
       .option('--no-remote', 'do not query the nodes (talosctl --insecure / ssh); check this machine, subnets and reachability only')

@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
@@ -6,7 +5,6 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('rehearse')
-      .description(summary('rehearse'))
       .option('--nodes <n>', 'reshape the lab to N nodes (3 control planes from 3 up; 1-250)', wholeNumber(1, 250, 'nodes'))
       .option('--fault <name...>', 'start the lab with a fault (see `groundwork lab up --help`), to see what a broken cluster looks like')
       .option('--stages <list>', 'only these stages (comma-separated)')

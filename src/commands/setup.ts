@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 import { mayPrompt } from '../io.js';
 
@@ -6,7 +5,6 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('setup')
-      .description(summary('setup'))
       .option('--dry-run', 'write generated files into the run directory and run nothing', false)
       .option('--resume', 'continue the newest unfinished run; finished and once-only steps are never repeated', false)
       .option('--stages <list>', 'only these stages (comma-separated)')

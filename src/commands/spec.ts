@@ -1,9 +1,8 @@
-import { summary } from './index.js';
 import type { CommandModule } from './types.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const spec = program.command('spec').description(summary('spec'));
+    const spec = program.command('spec');
     spec
       .command('schema')
       .description('print the JSON Schema of cluster.yaml, for editors (yaml-language-server) to validate and complete it')

@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
@@ -17,7 +16,6 @@ const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('validate')
-      .description(summary('validate'))
       .option('--kubeconfig <file>', 'kubeconfig of the cluster to test (default: $KUBECONFIG, then ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context (default: its current-context)')
       .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage)')

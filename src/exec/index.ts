@@ -8,7 +8,6 @@ import { Cancelled, ToolError, UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
 import path from 'node:path';
-import type { LeftoverSink } from '../run/leftovers.js';
 
 export interface AuditEntry {
   argv: string[];
@@ -89,6 +88,27 @@ export interface ExecFactoryOptions {
    * SIGKILLed, nothing is left to kill its children, so the next run in that state dir stops them.
    */
   leftovers?: LeftoverSink;
+}
+
+/** What must not outlive the run, written down before it is made (run/leftovers.ts keeps the records). */
+export interface LeftoverItem {
+  /** Local files to delete. */
+  files?: string[];
+  /** Local directories to delete with everything in them. */
+  dirs?: string[];
+  /** A command that removes it (e.g. ssh … rm -f FILE); exit 0 means gone. */
+  argv?: string[];
+  /** A process group to stop, if its leader is still this process (start time, from processIdentity). */
+  process?: { pid: number; identity: string };
+  /** A Kubernetes namespace to delete. */
+  namespace?: { name: string; kubeconfig?: string; context?: string };
+}
+
+/** Where steps and the exec door record leftovers (StepContext.leftovers; run/leftovers.ts Leftovers). */
+export interface LeftoverSink {
+  /** Records it (owned by this process) and returns the id to clear it by. */
+  add(what: string, item: LeftoverItem): string;
+  clear(id: string): void;
 }
 
 export function formatDuration(ms: number): string {

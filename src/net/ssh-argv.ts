@@ -17,6 +17,10 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { SSH_USER, isDnsName } from '../spec/fields.js';
+
+// SSH_USER: the drill's --kubeadm flag and the spec share one rule.
+export { SSH_USER };
 
 export interface SshEndpoint {
   /** IP address or DNS name (no brackets). */
@@ -172,16 +176,6 @@ export function buildDownloadAsRootArgvs(ep: SshEndpoint, remotePath: string, lo
 }
 
 // ---- what the spec edge and the drill's --kubeadm flag accept -------------------------------------------
-
-/** POSIX-ish login names (useradd's default rule): lower case, digits, `_`, `.`, `-`, not first; at most 32. */
-export const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
-
-/** A DNS name: labels of letters, digits and inner `-`, dot-separated; at most 253 characters. */
-const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-
-export function isDnsName(v: string): boolean {
-  return DNS_NAME.test(v);
-}
 
 /**
  * `[user@]host` as the drill's --kubeadm flag takes it. undefined when either part is not a valid user name,

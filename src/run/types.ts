@@ -1,5 +1,4 @@
-import type { LeftoverSink } from './leftovers.js';
-import type { Exec } from '../exec/index.js';
+import type { Exec, LeftoverSink } from '../exec/index.js';
 import type { Redactor } from './secret.js';
 
 /** Stage names, in the order setup runs them. */

@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { SSH_USER, isDnsName } from '../net/ssh-argv.js';
-import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, taintSpec } from './fields.js';
+import { DNS_SUBDOMAIN, SSH_USER, cronSchedule, isDnsName, isLabelKey, isLabelValue, taintSpec } from './fields.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
