@@ -8,7 +8,7 @@ import { EXIT, UserError, exitCodeFor, renderError } from './errors.js';
 import { processIo, mayPrompt, type Io } from './io.js';
 import { COMMANDS, commandNamed } from './commands/index.js';
 
-export function version(): string {
+function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
   return pkg.version;
 }

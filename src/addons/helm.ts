@@ -18,7 +18,7 @@ export function valuesFilePath(runDir: string, chart: ChartRef): string {
 }
 
 /** The kubeconfig the add-on stages talk to: the one bootstrap stored, else the conventional place in the state dir. */
-export function defaultKubeconfigPath(stateDir: string): string {
+function defaultKubeconfigPath(stateDir: string): string {
   return path.join(stateDir, 'secrets', 'kubeconfig');
 }
 
@@ -79,7 +79,7 @@ export function renderValuesYaml(chart: ChartRef, values: Values, sources: Chart
   return `${header}\n${YAML.stringify(values, { lineWidth: 0 })}`;
 }
 
-export interface HelmStepOptions {
+interface HelmStepOptions {
   stage: string;
   release: HelmRelease;
   runDir: string;

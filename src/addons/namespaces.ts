@@ -10,9 +10,9 @@ import type { ChartRef } from './charts.js';
 import { resolveKubeconfig } from './helm.js';
 
 /** Namespaces of the cluster itself: groundwork installs into them but never relabels them. */
-export const CLUSTER_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'default']);
+const CLUSTER_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'default']);
 
-export function buildAddonNamespace(name: string, level: PodSecurityLevel): KubeObject {
+function buildAddonNamespace(name: string, level: PodSecurityLevel): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -35,7 +35,7 @@ export function buildAddonNamespaces(charts: readonly ChartRef[]): KubeObject[] 
   return [...levels].map(([name, level]) => buildAddonNamespace(name, level));
 }
 
-export interface NamespaceStepOptions {
+interface NamespaceStepOptions {
   stage: string;
   namespaces: KubeObject[];
   connect?: (kubeconfig: string) => Promise<KubeClient>;

@@ -6,7 +6,7 @@
  */
 import type { CommandModule } from './types.js';
 
-export interface CommandEntry {
+interface CommandEntry {
   name: string;
   summary: string;
   /** The command has flags of its own: root help lists it as "name [options]", as commander does. */

@@ -14,7 +14,7 @@
  */
 import ipaddr from 'ipaddr.js';
 
-export interface LabelSelectorRequirement {
+interface LabelSelectorRequirement {
   key: string;
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
   values?: string[];
@@ -68,7 +68,7 @@ export interface Connection {
   from: Endpoint;
   to: Destination;
 }
-export interface Verdict {
+interface Verdict {
   allowed: boolean;
   /** Why, one line per direction, in the operator's words. */
   reasons: string[];
@@ -109,7 +109,7 @@ export function effectivePolicyTypes(p: NetworkPolicy): ('Ingress' | 'Egress')[]
   return (p.spec.egress?.length ?? 0) > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
-export function ipInCidr(ip: string, cidr: string): boolean {
+function ipInCidr(ip: string, cidr: string): boolean {
   try {
     const addr = ipaddr.process(ip);
     const range = ipaddr.parseCIDR(cidr);

@@ -8,8 +8,8 @@ import { Cron } from 'croner';
 
 // ---- taints ---------------------------------------------------------------------------------------------------
 
-export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
-export type TaintEffect = (typeof TAINT_EFFECTS)[number];
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+type TaintEffect = (typeof TAINT_EFFECTS)[number];
 
 /** A node taint as the spec holds it after parsing; `value` is "" when the taint has none. */
 export interface Taint {
@@ -64,7 +64,7 @@ export function parseTaintText(text: string): Taint | string {
 }
 
 /** The text form again (for messages, the wizard and `kubectl taint`). */
-export function formatTaint(t: Taint): string {
+function formatTaint(t: Taint): string {
   return `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
 }
 

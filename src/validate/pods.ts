@@ -12,9 +12,9 @@ export async function createAll(kube: KubeClient, objs: KubeObject[], signal: Ab
   return mapLimit(objs, 16, (o) => kube.create(o, signal));
 }
 
-export type PodGoal = 'running' | 'finished';
+type PodGoal = 'running' | 'finished';
 
-export interface PodWaitResult {
+interface PodWaitResult {
   pods: Map<string, KubeObject>;
   /** Pods that did not reach the goal in time (empty on success). */
   stuck: KubeObject[];

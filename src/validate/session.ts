@@ -255,7 +255,7 @@ export class ValidateSession {
   }
 }
 
-export interface CleanupResult {
+interface CleanupResult {
   deleted: string[];
   kept: string[];
   leftovers: string[];

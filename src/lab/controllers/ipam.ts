@@ -17,17 +17,17 @@ function firstV4(cidrs: string): string {
   return v4;
 }
 
-export interface Range {
+interface Range {
   base: number;
   size: number;
 }
-export function parseRange(cidr: string): Range {
+function parseRange(cidr: string): Range {
   const [addr, bits] = ipaddr.parseCIDR(firstV4(cidr));
   const size = 2 ** (32 - bits);
   const base = Math.floor(toInt(addr.toString()) / size) * size;
   return { base, size };
 }
-export function inRange(r: Range, ip: string): boolean {
+function inRange(r: Range, ip: string): boolean {
   if (!ipaddr.IPv4.isValid(ip)) return false;
   const n = toInt(ip);
   return n >= r.base && n < r.base + r.size;

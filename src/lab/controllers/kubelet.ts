@@ -30,7 +30,7 @@ function nodeAllocator(rt: Runtime, nodeName: string): Allocator | undefined {
 }
 
 /** Where a file path of a container lands: a volume key and the path inside it. */
-export function locateFile(pod: KubeObject, container: Obj, path: string, store: Runtime['store']): { key: string; rel: string } {
+function locateFile(pod: KubeObject, container: Obj, path: string, store: Runtime['store']): { key: string; rel: string } {
   const mounts = ((container.volumeMounts ?? []) as Obj[])
     .filter((m) => path === m.mountPath || path.startsWith(`${String(m.mountPath).replace(/\/+$/, '')}/`))
     .sort((a, b) => String(b.mountPath).length - String(a.mountPath).length);

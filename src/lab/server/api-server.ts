@@ -29,7 +29,7 @@ import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
 import { checkPatchBody } from '../store/patch.js';
 
-export interface ApiServerOptions {
+interface ApiServerOptions {
   store: LabStore;
   logs: PodLogs;
   token: string;
@@ -39,7 +39,7 @@ export interface ApiServerOptions {
   port?: number;
 }
 
-export interface ApiServer {
+interface ApiServer {
   url: string;
   port: number;
   addInterceptor(fn: RequestInterceptor): () => void;

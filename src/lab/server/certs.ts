@@ -9,14 +9,14 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-export interface LabPki {
+interface LabPki {
   caPem: string;
   certPem: string;
   keyPem: string;
 }
 
 /** A CA that can sign: its certificate (PEM) and its keys (kept in memory only). */
-export interface CertificateAuthority {
+interface CertificateAuthority {
   certPem: string;
   cert: x509.X509Certificate;
   keys: webcrypto.CryptoKeyPair;
@@ -24,7 +24,7 @@ export interface CertificateAuthority {
   notAfter: Date;
 }
 
-export interface IssueOptions {
+interface IssueOptions {
   /** Subject common name (Kubernetes: the user name). */
   commonName: string;
   /** Subject organizations (Kubernetes: the groups, e.g. system:masters). */

@@ -6,7 +6,7 @@
  */
 import { ApiError, type KubeObject } from './types.js';
 
-export type LabelRequirement =
+type LabelRequirement =
   | { key: string; op: 'eq' | 'neq'; value: string }
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: 'exists' | 'notexists' };
@@ -78,13 +78,13 @@ export function matchLabels(reqs: LabelRequirement[], labels: Record<string, str
 
 // Object selectors (matchLabels + matchExpressions) are matched by src/net/netpol.ts matchesSelector.
 
-export interface FieldRequirement {
+interface FieldRequirement {
   path: string[];
   op: 'eq' | 'neq';
   value: string;
 }
 
-export function parseFieldSelector(sel: string): FieldRequirement[] {
+function parseFieldSelector(sel: string): FieldRequirement[] {
   return sel
     .split(',')
     .map((p) => p.trim())
@@ -106,7 +106,7 @@ function fieldValue(obj: KubeObject, path: string[]): string {
   return typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
 }
 
-export function matchFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
+function matchFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
   for (const r of reqs) {
     const v = fieldValue(obj, r.path);
     if (r.op === 'eq' ? v !== r.value : v === r.value) return false;
