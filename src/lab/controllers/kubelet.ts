@@ -51,7 +51,6 @@ function delayFor(rt: Runtime, r: NetResult, probe: { timeoutS: number }): numbe
   return r.waits ? probe.timeoutS * 1000 * rt.opts.timeScale : 0;
 }
 
-/** Runs a container's program from now: what it prints, when it ends and how. */
 /** The kubelet restarts a terminated container (restartPolicy Always/OnFailure) once its back-off has passed. */
 function restartContainer(rt: Runtime, pod: KubeObject, c: Obj, cr: ContainerRun): void {
   cr.restartCount++;

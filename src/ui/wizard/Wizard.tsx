@@ -271,7 +271,6 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       return;
     }
     setChecks(undefined);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [draft]);
 
   const runPreflight = async (ign: string[]) => {
@@ -309,7 +308,6 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       services.planText(validation.loaded).then(setPlanText, (e: Error) => setPlanText(`(plan unavailable: ${e.message})`));
     }
     if (screen === 'preflight' && checks === undefined && !running) void runPreflight(ignore);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [screen]);
 
   useInput((input, key) => {
