@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { ensureRunDir } from './run/records.js';
+import { resolveStateDir } from './run/state-dir.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -166,7 +167,7 @@ async function loadRehearsalSpec(o: RehearseOptions): Promise<LoadedSpec> {
 
 export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const loaded = await loadRehearsalSpec(o);
-  const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(existsSync(o.file) ? path.dirname(path.resolve(o.file)) : o.io.cwd, '.groundwork');
+  const stateDir = resolveStateDir(o.stateDir, existsSync(o.file) ? o.file : undefined, o.io.cwd);
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const run = resolveRun(stateDir, 'rehearse', false);
   ensureRunDir(run.runDir, stateDir);

@@ -10,6 +10,7 @@ import { mkdirInStateDir, resumeFlags, stateDirError, type RunFlags, type RunSta
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
+import { resolveStateDir } from './run/state-dir.js';
 
 /** What every stage builder is given. */
 export interface StagePlanOptions {
@@ -171,10 +172,6 @@ export interface SetupOptions {
   onStore?: NonNullable<import('./run/engine.js').RunOptions['onStore']>;
 }
 
-export function stateDirFor(file: string, stateDir: string | undefined): string {
-  return stateDir ? path.resolve(stateDir) : path.join(path.dirname(path.resolve(file)), '.groundwork');
-}
-
 /**
  * One state dir belongs to one cluster: its secrets (Talos secrets, kubeconfig) and once-only records (bootstrap)
  * would otherwise be taken for another cluster's (two specs side by side share `.groundwork`). The first real run
@@ -228,7 +225,7 @@ export function setupFlags(resumed: RunState | undefined, given: { stages?: Stag
 export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const loaded = opts.loaded ?? (await loadSpecAndWarn(opts.file, opts.io));
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   if (!opts.dryRun) claimStateDir(stateDir, loaded.spec);
   const run = resolveRun(stateDir, 'setup', opts.resume);
   const { stages, ignore, flags } = setupFlags(run.resumed, opts.resumedFlagsWin && run.resumed?.flags ? {} : opts);
@@ -254,7 +251,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
 export async function printPlan(opts: { file: string; stateDir?: string; json: boolean; stages?: string; io: Io }): Promise<void> {
   const { formatPlan, planToJson } = await import('./run/plan-text.js');
   const loaded = await loadSpecAndWarn(opts.file, opts.io);
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   // Nothing runs and nothing is written: paths show where a new run would put its files.
   const runDir = path.join(stateDir, 'runs', '<run-id>');
   const plan = await buildSetupPlan(loaded, { stages: parseStages(opts.stages), runDir, stateDir, writeFiles: false });

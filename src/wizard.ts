@@ -10,7 +10,8 @@ import type { LoadedSpec } from './spec/load.js';
 import type { StartingPoint } from './ui/wizard/model.js';
 import type { WizardServices, RunMode } from './ui/wizard/Wizard.js';
 import type { Result } from './run/types.js';
-import { stateDirFor, buildSetupPlan, runSetup } from './setup.js';
+import { buildSetupPlan, runSetup } from './setup.js';
+import { resolveStateDir } from './run/state-dir.js';
 
 export interface WizardOptions {
   file: string;
@@ -49,7 +50,7 @@ export async function initialDraft(file: string, ui?: WizardUi): Promise<Startin
 }
 
 export function createWizardServices(opts: WizardOptions): WizardServices {
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   let abort = new AbortController();
   const silentIo: Io = { ...opts.io, env: opts.io.env };
 
@@ -92,7 +93,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
 }
 
 export async function runWizard(opts: WizardOptions): Promise<number> {
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   // Run records load yaml and the redactor (tens of ms): only worth it when a run was ever recorded here.
   const [ui, records] = await Promise.all([loadWizardUi(), existsSync(path.join(stateDir, 'runs')) ? import('./run/records.js') : undefined]);
   const resumable = records?.findResumableRun(stateDir, 'setup');

@@ -1,5 +1,20 @@
 import { wholeNumber } from './flags.js';
-import type { CommandModule, GlobalOptions } from './types.js';
+import type { CommandModule } from './types.js';
+import { commandContext, type CommandContext } from './context.js';
+import { parseStages } from '../setup.js';
+import type { RehearseOptions } from '../rehearse.js';
+
+export interface RehearseFlags {
+  nodes?: number;
+  fault?: string[];
+  stages?: string;
+  timeout?: number;
+}
+
+/** rehearse's flags as the rehearsal's options. */
+export function rehearseOptions(o: RehearseFlags, ctx: CommandContext): RehearseOptions {
+  return { file: ctx.file, nodes: o.nodes, faults: o.fault, stateDir: ctx.stateDir, json: ctx.json, color: ctx.colorFlag, io: ctx.io, signal: ctx.signal, stages: parseStages(o.stages), timeoutS: o.timeout };
+}
 
 const mod: CommandModule = {
   register(program, io, setExit) {
@@ -13,23 +28,10 @@ const mod: CommandModule = {
         'after',
         '\nUses -f cluster.yaml when it exists, else the embedded 3+2 lab spec (examples/lab.yaml).\nNothing leaves this machine: the lab listens on 127.0.0.1 and its nodes are 127.0.100.x.\n\nExamples:\n  $ groundwork rehearse\n  $ groundwork rehearse --nodes 5 --json\n  $ groundwork rehearse --fault netpol-not-enforced',
       )
-      .action(async (o: { nodes?: number; fault?: string[]; stages?: string; timeout?: number }, cmd) => {
-        const g = cmd.optsWithGlobals() as GlobalOptions;
+      .action(async (o: RehearseFlags, cmd) => {
         const { runRehearse } = await import('../rehearse.js');
-        const { parseStages } = await import('../setup.js');
         const { exitCodeForSummary } = await import('../run/engine.js');
-        const summary = await runRehearse({
-          file: g.file,
-          nodes: o.nodes,
-          faults: o.fault,
-          stateDir: g.stateDir,
-          json: g.json,
-          color: g.color,
-          io,
-          signal: io.signal,
-          stages: parseStages(o.stages),
-          timeoutS: o.timeout,
-        });
+        const summary = await runRehearse(rehearseOptions(o, commandContext(cmd, io, { specOptional: true })));
         setExit(exitCodeForSummary(summary));
       });
   },
