@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { ensureRunDir } from './run/records.js';
 import { resolveStateDir } from './run/state-dir.js';
+import { formatDuration } from './duration.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -146,14 +147,15 @@ function labSettledStage(kubeconfig: string, timeoutMs = 90_000): Stage {
         stage: 'lab',
         async run(ctx) {
           const { loadKubeConfig } = await import('./kube/index.js');
-          const { lookWorkloads, pollUntil } = await import('./addons/gates.js');
+          const { lookWorkloads } = await import('./addons/gates.js');
+          const { pollUntil } = await import('./run/sleep.js');
           const kube = await loadKubeConfig(kubeconfig);
           const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs, intervalMs: 250, signal: ctx.signal });
           // Not settling is what some faults do (dns-down, cni-not-ready, node-not-ready): a warning, so validate
           // still runs and says what it finds rather than hiding behind this gate.
           return done
             ? { status: 'pass', summary: view.summary }
-            : { status: 'warn', summary: `the lab did not settle within ${Math.round(timeoutMs / 1000)}s: ${view.summary}; validating anyway`, why: 'a fault the lab was started with (--fault) or a slow machine keeps kube-system from becoming Ready', fix: 'read the validate results below: they name what is broken' };
+            : { status: 'warn', summary: `the lab did not settle within ${formatDuration(timeoutMs)}: ${view.summary}; validating anyway`, why: 'a fault the lab was started with (--fault) or a slow machine keeps kube-system from becoming Ready', fix: 'read the validate results below: they name what is broken' };
         },
       },
     ],

@@ -3,8 +3,8 @@
  * logging workloads are Ready. The assessments are pure (objects in, verdict out); the waits poll the API
  * through src/kube until the verdict is "ready" or the gate's own timeout, and a failure names what is missing.
  */
-import { sleep } from '../run/sleep.js';
-import { Cancelled, UserError } from '../errors.js';
+import { pollUntil } from '../run/sleep.js';
+import { UserError } from '../errors.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import type { Step } from '../run/types.js';
 import type { DaemonSetRef } from './cni.js';
@@ -211,40 +211,6 @@ async function withEvents(kube: KubeClient, view: ReturnType<typeof assessWorklo
     return ev ? { ...w, events: ev } : w;
   });
   return { ...view, workloads, summary: summarizeWorkloads(workloads) };
-}
-
-export interface PollOptions {
-  timeoutMs: number;
-  intervalMs?: number;
-  signal: AbortSignal;
-  now?: () => number;
-}
-
-/**
- * Polls `look` until `isDone(view)` or the timeout; returns the last view either way. A failed look (API hiccup)
- * is retried until the timeout and then rethrown.
- */
-export async function pollUntil<T>(look: () => Promise<T>, isDone: (v: T) => boolean, o: PollOptions): Promise<{ view: T; done: boolean }> {
-  const now = o.now ?? Date.now;
-  const deadline = now() + o.timeoutMs;
-  let lastErr: unknown;
-  let view: T | undefined;
-  for (;;) {
-    if (o.signal.aborted) throw new Cancelled();
-    try {
-      view = await look();
-      lastErr = undefined;
-      if (isDone(view)) return { view, done: true };
-    } catch (err) {
-      if (o.signal.aborted) throw new Cancelled();
-      lastErr = err;
-    }
-    if (now() >= deadline) {
-      if (view === undefined) throw lastErr;
-      return { view, done: false };
-    }
-    await sleep(Math.min(o.intervalMs ?? 1000, Math.max(0, deadline - now())), o.signal);
-  }
 }
 
 export async function lookDaemonSetRollout(kube: KubeClient, ref: DaemonSetRef, signal?: AbortSignal): Promise<DaemonSetRollout> {

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
+import { formatDuration } from '../duration.js';
 import path from 'node:path';
 
 export interface AuditEntry {
@@ -111,9 +112,6 @@ export interface LeftoverSink {
   clear(id: string): void;
 }
 
-export function formatDuration(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : ms < 120_000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms / 60_000)}m`;
-}
 
 function tail(text: string, lines = 12): string {
   return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');

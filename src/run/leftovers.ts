@@ -17,6 +17,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isSameProcess, killProcessGroup, processIdentity, type Exec, type LeftoverItem, type LeftoverSink } from '../exec/index.js';
 import { writeFileAtomic } from './records.js';
+import { pollUntil } from './sleep.js';
 
 export interface Leftover extends LeftoverItem {
   /** Unique per thing, e.g. join-config:w-1. */
@@ -145,8 +146,8 @@ export async function sweepLeftovers(stateDir: string, exec: Exec, say: (line: s
     const brief = { id: l.id, runId: l.runId, what: l.what };
     try {
       if (l.process && killProcessGroup(l.process.pid, l.process.identity, 'SIGTERM')) {
-        const deadline = Date.now() + 3000;
-        while (Date.now() < deadline && isSameProcess(l.process.pid, l.process.identity)) await new Promise((r) => setTimeout(r, 50));
+        const p = l.process;
+        await pollUntil(async () => isSameProcess(p.pid, p.identity), (alive) => !alive, { timeoutMs: 3000, intervalMs: 50 });
         killProcessGroup(l.process.pid, l.process.identity, 'SIGKILL');
       }
       for (const d of l.dirs ?? []) rmSync(d, { recursive: true, force: true });

@@ -88,10 +88,6 @@ export function podIP(pod: KubeObject): string | undefined {
   return statusOf(pod).podIP;
 }
 
-/** "3.2s" */
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
 
 export function formatEvents(events: EventSummary[]): string[] {
   return events.map((e) => `${e.type} ${e.reason} ${e.object}: ${e.message}`);

@@ -5,11 +5,7 @@
  *   status.phase, involvedObject.name, ...). The real server allows a few fields per kind; the lab allows any path.
  */
 import { ApiError, type KubeObject } from './types.js';
-
-type LabelRequirement =
-  | { key: string; op: 'eq' | 'neq'; value: string }
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | 'notexists' };
+import { matchLabels, type LabelRequirement } from '../../net/labels.js';
 
 /** Splits on commas that are not inside parentheses. */
 function splitTop(s: string): string[] {
@@ -47,36 +43,7 @@ export function parseLabelSelector(sel: string): LabelRequirement[] {
   return reqs;
 }
 
-export function matchLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  for (const r of reqs) {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
-    const v = l[r.key];
-    switch (r.op) {
-      case 'eq':
-        if (!has || v !== r.value) return false;
-        break;
-      case 'neq':
-        if (has && v === r.value) return false;
-        break;
-      case 'in':
-        if (!has || !r.values.includes(v)) return false;
-        break;
-      case 'notin':
-        if (has && r.values.includes(v)) return false;
-        break;
-      case 'exists':
-        if (!has) return false;
-        break;
-      case 'notexists':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
-}
-
-// Object selectors (matchLabels + matchExpressions) are matched by src/net/netpol.ts matchesSelector.
+// Object selectors (matchLabels + matchExpressions) become the same requirements: src/net/labels.ts requirementsOf.
 
 interface FieldRequirement {
   path: string[];
