@@ -447,6 +447,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   }
 
   if (abort.signal.aborted) interrupted = true;
+  // The engine says the run is over; a renderer only draws what the events say.
+  emit({ type: 'finished' });
   await unmount?.();
   const stageCleanups = plan.stages.flatMap((st) => (st.cleanup ? [st.cleanup] : []));
   for (const hook of [...stageCleanups, ...(opts.cleanup ?? [])]) {
