@@ -9,7 +9,7 @@ import type { KubeClient, KubeObject } from '../kube/index.js';
 import type { Step } from '../run/types.js';
 import type { DaemonSetRef } from './cni.js';
 import type { FreshnessResult } from './backup.js';
-import { resolveKubeconfig } from './helm.js';
+import { clusterKubeconfig } from '../run/cluster-kubeconfig.js';
 
 type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
 
@@ -245,7 +245,7 @@ export function buildCniGateStep(ref: DaemonSetRef, o: GateStepOptions): Step {
     timeoutMs: o.timeoutMs + 60_000,
     preview: { note: `polls DaemonSet ${ref.namespace}/${ref.name}, its pods and the nodes through the Kubernetes API for up to ${secs}s` },
     async run(ctx) {
-      const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
+      const kube = await (o.connect ?? connectDefault)(clusterKubeconfig(ctx).path);
       try {
         const { view, done } = await pollUntil(() => lookDaemonSetRollout(kube, ref, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
         if (!done && view.found) {
@@ -312,7 +312,7 @@ export function buildWorkloadsGateStep(namespaces: string[], o: GateStepOptions)
     timeoutMs: o.timeoutMs + 60_000,
     preview: { note: `polls Deployments, StatefulSets and DaemonSets in ${namespaces.join(', ')} for up to ${secs}s` },
     async run(ctx) {
-      const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
+      const kube = await (o.connect ?? connectDefault)(clusterKubeconfig(ctx).path);
       try {
         const polled = await pollUntil(() => lookWorkloads(kube, namespaces, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
         const done = polled.done;
