@@ -135,7 +135,6 @@ function useTerminalSize(rows?: number, columns?: number): { rows: number; colum
     return () => {
       stdout.off('resize', onResize);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stdout]);
   return size;
 }
