@@ -29,7 +29,7 @@ export interface CommandContext {
   signal?: AbortSignal;
 }
 
-export interface ContextRules {
+interface ContextRules {
   /** The spec is optional (rehearse, validate): a missing -f file puts the state dir in the working directory. */
   specOptional?: boolean;
 }
