@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    // A real node (issue 21) needs root, containerd and a kubelet build: `npm run test:real-node`, not yet in CI.
+    exclude: [...configDefaults.exclude, 'test/real-node/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Colour libraries treat any FORCE_COLOR as on; tests compare plain text.

@@ -1,6 +1,7 @@
 /**
- * What every esbuild bundle of ours shares (src/ui/build-bundle.mjs, src/kube/build-bundle.mjs): one minified ES
- * module for Node 20, with a real require() for the CommonJS files inside it.
+ * What every esbuild bundle of ours shares (src/ui/build-bundle.mjs, src/kube/build-bundle.mjs,
+ * src/exec/build-bundle.mjs): one minified ES module for Node 20, with a real require() for the CommonJS files
+ * inside it.
  */
 export const NODE_ESM_BUNDLE = {
   bundle: true,

@@ -13,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
+import { MAX_LAB_NODES, labNodeAddress } from './lab/store/limits.js';
 import type { Io } from './io.js';
 import { STAGES, type RunSummary, type Stage, type StageName, type Step, type StepContext } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
@@ -36,6 +37,9 @@ export interface RehearseOptions {
   timeoutS?: number;
   /** How long to wait for the lab to settle before validating anyway (ms, default 90 s; tests shorten it). */
   settleTimeoutMs?: number;
+  /** The lab's API: 'real' (kube-apiserver, kube-controller-manager, kube-scheduler and etcd on loopback) or
+   *  'embedded' (the in-process one). Default: real when its programs are there (PATH or the real-tools cache). */
+  api?: 'real' | 'embedded';
   /** For the wizard: draw progress itself, print nothing. */
   quiet?: { onStore: NonNullable<import('./run/engine.js').RunOptions['onStore']> };
 }
@@ -45,13 +49,13 @@ const ETCD_FIX = 'run `npm run lab-tools` (or apt-get install etcd-server etcd-c
 
 export const EMBEDDED_SPEC = fileURLToPath(new URL('../examples/lab.yaml', import.meta.url));
 
-/** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.x. */
+/** The spec with N nodes: 3 control planes from 3 nodes up (1 below), the rest workers, on 127.0.100.11 on. */
 export function reshapeNodes(spec: Spec, n: number): Spec {
-  if (!Number.isInteger(n) || n < 1 || n > 250) throw new UserError(`--nodes must be between 1 and 250, not ${n}`, { exitCode: EXIT.usage });
+  if (!Number.isInteger(n) || n < 1 || n > MAX_LAB_NODES) throw new UserError(`--nodes must be between 1 and ${MAX_LAB_NODES}, not ${n}`, { exitCode: EXIT.usage });
   const cps = n >= 3 ? 3 : 1;
   const nodes = Array.from({ length: n }, (_, i) => {
     const cp = i < cps;
-    return { name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, address: `127.0.100.${i + 11}`, role: cp ? ('control-plane' as const) : ('worker' as const) };
+    return { name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, address: labNodeAddress(i + 10), role: cp ? ('control-plane' as const) : ('worker' as const) };
   });
   return { ...spec, spec: { ...spec.spec, nodes } };
 }
@@ -178,12 +182,17 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     if (!o.quiet) o.io.stderr.write(`${line}\n`);
   };
 
-  // The lab's store is a real etcd when one is installed, so the drill can restore it.
+  const { locateControlPlanePrograms, findControlPlanePrograms } = await import('./lab/real/control-plane.js');
+  const api = o.api ?? (locateControlPlanePrograms(o.io.env).programs ? 'real' : 'embedded');
+  // --api real asked for explicitly without its programs: say which are missing and the command that builds them.
+  const programs = api === 'real' ? findControlPlanePrograms(o.io.env) : undefined;
+  // On the embedded API the lab's store is a real etcd when one is installed, so the drill can restore it; on the
+  // real API its kube-apiserver's etcd is the drill's source.
   const { spawnService } = await import('./exec/index.js');
   const member = await import('./drill/member.js');
   const { realWorld } = await import('./preflight/world.js');
   const world = realWorld(o.io.env);
-  const haveEtcd = (await world.which('etcd')) !== undefined;
+  const haveEtcd = api === 'real' || (await world.which('etcd')) !== undefined;
   const haveKubectl = (await world.which('kubectl')) !== undefined;
   let etcd: Awaited<ReturnType<typeof spawnService>> | undefined;
   let etcdUrl: string | undefined;
@@ -197,7 +206,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const dirRecord = leftovers.add(`the lab's etcd data ${labEtcdDir}`, { dirs: [labEtcdDir] });
   const stops: Array<() => Promise<unknown>> = [() => rm(labEtcdDir, { recursive: true, force: true }).then(() => leftovers.clear(dirRecord))];
   try {
-    if (haveEtcd) {
+    if (api === 'embedded' && haveEtcd) {
       const addr = await member.allocateMember();
       const argv = member.buildMemberArgv(labEtcdDir, addr);
       member.assertLoopbackOnly(argv);
@@ -208,24 +217,28 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       const ok = await member.waitHealthy(addr.clientUrl, { timeoutMs: 20_000, signal: o.signal, exited: etcd.exited });
       if (!ok.ok) throw new UserError(`the lab's etcd did not start: ${ok.reason}`, { fix: 'check that etcd runs on this machine: `etcd --version`' });
       etcdUrl = addr.clientUrl;
-    } else say(`etcd is not installed: the lab keeps its objects in memory and the restore drill is SKIPPED; to run it, ${ETCD_FIX}`);
+    } else if (api === 'embedded') say(`etcd is not installed: the lab keeps its objects in memory and the restore drill is SKIPPED; to run it, ${ETCD_FIX}`);
 
     const { startLab } = await import('./lab/index.js');
     const { startControllers } = await import('./lab/controllers/index.js');
     const lab = await startLab({
+      api,
       spec: loaded.spec,
       etcd: etcdUrl,
       faults: o.faults,
       controllers: startControllers,
       kubeconfigPath: path.join(run.runDir, 'lab.kubeconfig'),
+      controlPlaneOptions: { programs, record: { sink: leftovers, what: "the lab's control plane" } },
     });
     stops.unshift(() => lab.stop());
-    say(`lab: ${lab.nodes.length} nodes at ${lab.url} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
+    if (api === 'real') etcdUrl = lab.etcdUrl;
+    const apiWords = api === 'real' ? 'the real control plane (kube-apiserver, kube-controller-manager, kube-scheduler)' : 'the embedded API';
+    say(`lab: ${lab.nodes.length} nodes at ${lab.url} on ${apiWords} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
     const drillRuns = wanted.has('drill') && etcdUrl !== undefined;
     const labStage = labSettledStage(lab.kubeconfigPath, o.settleTimeoutMs);
     const plan = await buildSetupPlan(loaded, {
-      title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,
+      title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${api} API, ${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,
       stages: [...wanted],
       runDir: run.runDir,
       stateDir,
@@ -241,13 +254,15 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
         // A failing suite does not keep the drill from running.
         validate: async () => {
           const { buildValidateStage } = await import('./validate/index.js');
-          return { ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: [labStage.name] };
+          const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
+          return { ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, security: { ...securityOptionsFromSpec(loaded.spec), rehearsal: true }, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: [labStage.name] };
         },
         drill: async () => {
           // The title is the stage's own (SETUP_STAGES).
           if (!etcdUrl) return { name: 'drill', title: '', steps: [], needs: [labStage.name], headline: true, unavailable: { reason: 'etcd is not installed on this machine', fix: ETCD_FIX } };
-          const { createDrill, checkLabOnRestored } = await import('./drill/index.js');
-          const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, checkLabOnRestored), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+          const { createDrill, checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/index.js');
+          const labCheck: import('./drill/drill.js').LabCheck = programs ? (restored, ctx) => checkRealApiOnRestored(restored, ctx, programs) : checkLabOnRestored;
+          const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
           return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: [labStage.name], headline: true };
         },
       },
@@ -262,7 +277,8 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       run,
       specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
       ...(o.quiet ? { renderer: 'silent' as const, printResults: false, onStore: o.quiet.onStore } : {}),
-      reportExtra: { cluster: loaded.spec.metadata.name, lab: { nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },
+      reportExtra: { cluster: loaded.spec.metadata.name, lab: { api, nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },
+      ranOn: { 'lab api': api === 'real' ? 'real (kube-apiserver, kube-controller-manager, kube-scheduler, etcd)' : 'embedded' },
     });
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);

@@ -81,7 +81,11 @@ export const SETUP_STAGES = [
     // The stage finds the kubeconfig the bootstrap stage wrote; the engine runs its cleanup (test namespaces go on
     // success, failure and Ctrl-C).
     build: async (loaded) =>
-      (await import('./validate/index.js')).buildValidateStage({ imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: loaded.spec.spec.nodes.map((n) => n.name) }),
+      (await import('./validate/index.js')).buildValidateStage({
+        imageRegistry: loaded.spec.spec.images.registry || undefined,
+        specNodes: loaded.spec.spec.nodes.map((n) => n.name),
+        security: (await import('./validate/security/expectations.js')).securityOptionsFromSpec(loaded.spec),
+      }),
   },
   {
     name: 'drill',

@@ -7,6 +7,7 @@ import type { Spec } from '../spec/schema.js';
 import { FLUENT_BIT_CHART, KUBE_PROMETHEUS_STACK_CHART, VICTORIA_METRICS_CHART } from './charts.js';
 import type { HelmRelease, Values } from './cni.js';
 import { mirrorImage, normalizeMirror } from './images.js';
+import { auditLogDir } from '../bootstrap/security.js';
 
 /** Requests sized for a small cluster; limits on memory only (CPU limits throttle scrapes for no gain). */
 const MONITORING_RESOURCES = {
@@ -123,13 +124,19 @@ function buildFluentBitOutputs(d: LogDestination): string {
 
 /**
  * The [INPUT] sections: container logs from every node without Fluent Bit's own (with a stdout destination they
- * would be read back and printed again, without end); on kubeadm also the kubelet's journal (Talos has no journal).
+ * would be read back and printed again, without end); the API audit log of the control planes; on kubeadm also the
+ * kubelet's journal (Talos has no journal).
  */
 function buildFluentBitInputs(spec: Spec): string {
   const own = `/var/log/containers/${FLUENT_BIT_CHART.release}-*_${FLUENT_BIT_CHART.namespace}_*.log`;
   const sections = [
     fluentSection('INPUT', [['Name', 'tail'], ['Path', '/var/log/containers/*.log'], ['Exclude_Path', own], ['multiline.parser', 'docker, cri'], ['Tag', 'kube.*'], ['Mem_Buf_Limit', '5MB'], ['Skip_Long_Lines', 'On']]),
   ];
+  // The API audit log (src/bootstrap/security.ts) exists on control planes only; elsewhere the path matches nothing.
+  // It is the one copy that outlives the node (Talos keeps it on the ephemeral partition).
+  if (spec.spec.security.audit !== false) {
+    sections.push(fluentSection('INPUT', [['Name', 'tail'], ['Path', `${auditLogDir(spec)}/*.log`], ['Parser', 'json'], ['Tag', 'audit.*'], ['Mem_Buf_Limit', '5MB'], ['Skip_Long_Lines', 'On']]));
+  }
   if (spec.spec.bootstrap.method === 'kubeadm') {
     sections.push(fluentSection('INPUT', [['Name', 'systemd'], ['Tag', 'host.*'], ['Systemd_Filter', '_SYSTEMD_UNIT=kubelet.service'], ['Read_From_Tail', 'On']]));
   }
@@ -172,6 +179,6 @@ export function buildMonitoringNotes(spec: Spec): string[] {
     notes.push('etcd, kube-scheduler and kube-controller-manager serve metrics on 127.0.0.1 by default: their scrape targets show as down until bound to the node address');
   } else notes.push('spec.addons.monitoring is none: no metrics');
   if (a.logging === 'none') notes.push('spec.addons.logging is none: no log collection');
-  else notes.push(`Fluent Bit collects container logs on every node and sends them to ${describeLogDestination(a.logDestination)} (spec.addons.logDestination)`);
+  else notes.push(`Fluent Bit collects container logs on every node${spec.spec.security.audit !== false ? ` and the API audit log (${auditLogDir(spec)}) of the control planes` : ''} and sends them to ${describeLogDestination(a.logDestination)} (spec.addons.logDestination)`);
   return notes;
 }

@@ -22,17 +22,23 @@ function buildAddonNamespace(name: string, level: PodSecurityLevel): KubeObject 
 
 /**
  * One Namespace per release namespace groundwork owns. Two releases sharing a namespace get the most permissive
- * level either asks for (a namespace has one level).
+ * level either asks for (a namespace has one level). `levels` (spec.security.podSecurity.namespaces) wins for the
+ * namespaces it names, and with `includeListed` its other namespaces are created too (the first add-on stage
+ * does that, so a namespace the operator declared privileged exists with its labels before anything lands in it).
  */
-export function buildAddonNamespaces(charts: readonly ChartRef[]): KubeObject[] {
+export function buildAddonNamespaces(charts: readonly ChartRef[], levels: Readonly<Record<string, PodSecurityLevel>> = {}, includeListed = false): KubeObject[] {
   const order: PodSecurityLevel[] = ['restricted', 'baseline', 'privileged'];
-  const levels = new Map<string, PodSecurityLevel>();
+  const out = new Map<string, PodSecurityLevel>();
   for (const c of charts) {
     if (CLUSTER_NAMESPACES.has(c.namespace)) continue;
-    const prev = levels.get(c.namespace);
-    levels.set(c.namespace, prev && order.indexOf(prev) > order.indexOf(c.podSecurity) ? prev : c.podSecurity);
+    const prev = out.get(c.namespace);
+    out.set(c.namespace, prev && order.indexOf(prev) > order.indexOf(c.podSecurity) ? prev : c.podSecurity);
   }
-  return [...levels].map(([name, level]) => buildAddonNamespace(name, level));
+  for (const [ns, level] of Object.entries(levels)) {
+    if (CLUSTER_NAMESPACES.has(ns)) continue;
+    if (out.has(ns) || includeListed) out.set(ns, level);
+  }
+  return [...out].map(([name, level]) => buildAddonNamespace(name, level));
 }
 
 interface NamespaceStepOptions {

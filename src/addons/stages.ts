@@ -45,8 +45,8 @@ function chartNote(chart: ChartRef, sources: ChartSources): string {
 }
 
 /** The namespaces step for releases (none when they all go into the cluster's own namespaces). */
-function namespaceSteps(stage: string, charts: ChartRef[], o: AddonStageOptions): Step[] {
-  const namespaces = buildAddonNamespaces(charts);
+function namespaceSteps(stage: string, charts: ChartRef[], o: AddonStageOptions, spec: Spec, includeListed = false): Step[] {
+  const namespaces = buildAddonNamespaces(charts, spec.spec.security.podSecurity.namespaces, includeListed);
   return namespaces.length > 0 ? [buildNamespacesStep({ stage, namespaces, connect: o.gate?.connect })] : [];
 }
 
@@ -58,7 +58,7 @@ export function buildCniStage(spec: Spec, o: AddonStageOptions): Stage {
   }
   const sources = resolveChartSources(spec, o.specDir);
   const steps = [
-    ...(plan.release ? namespaceSteps('cni', [plan.release.chart], o) : []),
+    ...namespaceSteps('cni', plan.release ? [plan.release.chart] : [], o, spec, true),
     ...(plan.release ? [buildHelmStep({ stage: 'cni', release: plan.release, runDir: o.runDir, stateDir: o.stateDir, sources, writeFiles: o.writeFiles })] : []),
     buildCniGateStep(plan.daemonSet, { stage: 'cni', timeoutMs: CNI_GATE_TIMEOUT_MS, ...o.gate }),
   ];
@@ -70,7 +70,7 @@ export function buildMonitoringStage(spec: Spec, o: AddonStageOptions): Stage {
   const sources = resolveChartSources(spec, o.specDir);
   const namespaces = [...new Set(releases.map((r) => r.chart.namespace))];
   const steps = [
-    ...namespaceSteps('monitoring', releases.map((r) => r.chart), o),
+    ...namespaceSteps('monitoring', releases.map((r) => r.chart), o, spec),
     ...releases.map((release) => buildHelmStep({ stage: 'monitoring', release, runDir: o.runDir, stateDir: o.stateDir, sources, writeFiles: o.writeFiles })),
     ...(releases.length > 0 ? [buildWorkloadsGateStep(namespaces, { stage: 'monitoring', timeoutMs: MONITORING_GATE_TIMEOUT_MS, ...o.gate })] : []),
   ];

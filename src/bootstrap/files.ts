@@ -8,6 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Spec } from '../spec/schema.js';
 import { buildKubeadmConfig } from './kubeadm.js';
+import { buildKubeadmSecurityFiles } from './security.js';
 import { buildTalosPatches, type TalosDoc } from './talos.js';
 import { makeDirs } from '../run/records.js';
 
@@ -28,6 +29,10 @@ export interface BootstrapLayout {
     config: string;
     credentials: string;
     joinConfig(name: string): string;
+    /** The local copy of a file kube-apiserver reads on every control plane (admission, audit policy), by its remote path. */
+    apiServerFile(remote: string): string;
+    /** The EncryptionConfiguration with this cluster's Secret encryption key (secret; generated once, never replaced). */
+    encryptionConfig: string;
   };
 }
 
@@ -56,6 +61,8 @@ export function bootstrapLayout(runDir: string, stateDir: string, secretsDir = p
       config: path.join(gen, 'kubeadm', 'kubeadm.yaml'),
       credentials: path.join(secretsDir, 'kubeadm', 'join-credentials'),
       joinConfig: (name) => path.join(secretsDir, 'kubeadm', `join-${name}.yaml`),
+      apiServerFile: (remote) => path.join(gen, 'kubeadm', path.posix.basename(remote)),
+      encryptionConfig: path.join(secretsDir, 'kubeadm', 'encryption.yaml'),
     },
   };
 }
@@ -67,7 +74,7 @@ export function secretFiles(spec: Spec, layout: BootstrapLayout): string[] {
     return [t.secrets, t.controlPlaneConfig, t.workerConfig, t.talosconfig, layout.kubeconfig];
   }
   const joins = spec.spec.nodes.map((n) => layout.kubeadm.joinConfig(n.name));
-  return [layout.kubeadm.credentials, ...joins, layout.kubeconfig];
+  return [layout.kubeadm.credentials, ...joins, layout.kubeconfig, layout.kubeadm.encryptionConfig];
 }
 
 export interface GeneratedFile {
@@ -97,7 +104,10 @@ export function buildBootstrapFiles(spec: Spec, layout: BootstrapLayout): Genera
     ];
   }
   const k = buildKubeadmConfig(spec);
-  return [{ path: layout.kubeadm.config, content: header(`kubeadm ${k.apiVersion} config for ${spec.metadata.name}`) + renderYamlDocs([k.init, k.cluster]) }];
+  return [
+    { path: layout.kubeadm.config, content: header(`kubeadm ${k.apiVersion} config for ${spec.metadata.name}`) + renderYamlDocs([k.init, k.cluster]) },
+    ...buildKubeadmSecurityFiles(spec).map((f) => ({ path: layout.kubeadm.apiServerFile(f.remote), content: header(`${f.remote} on every control plane (kube-apiserver reads it)`) + renderYamlDocs([f.content]) })),
+  ];
 }
 
 /** The thin writer: run-dir files as 0644, and the secrets dir created 0700 for the steps that fill it. */

@@ -10,6 +10,7 @@
 import { mirrorImage, normalizeMirror } from '../addons/images.js';
 import { toKubeTaint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { buildKubeadmApiServerSecurity } from './security.js';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
 export const KUBEADM_API_VERSION = 'kubeadm.k8s.io/v1beta4';
@@ -77,6 +78,8 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     nodeRegistration: nodeRegistration(spec, first),
   };
   const registry = normalizeMirror(spec.spec.images.registry);
+  // Pod Security and the audit log (src/bootstrap/security.ts): files copied to every control plane, mounted read-only.
+  const security = buildKubeadmApiServerSecurity(spec);
   const cluster: KubeadmDoc = {
     apiVersion: api,
     kind: 'ClusterConfiguration',
@@ -84,7 +87,7 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     kubernetesVersion: `v${spec.spec.kubernetesVersion}`,
     controlPlaneEndpoint: controlPlaneEndpoint(spec),
     networking: { podSubnet: net.podCIDR, serviceSubnet: net.serviceCIDR, dnsDomain: 'cluster.local' },
-    apiServer: { certSANs: buildCertSANs(spec) },
+    apiServer: { certSANs: buildCertSANs(spec), extraArgs: extraArgs(security.args), extraVolumes: security.volumes },
     controllerManager: { extraArgs: extraArgs({ 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
     etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir } },
     // kubeadm puts CoreDNS at <imageRepository>/coredns:TAG with a custom repository, while the mirror keeps

@@ -14,12 +14,14 @@ import type { NodeSpec, Spec } from '../spec/schema.js';
 import { bootstrapLayout, buildBootstrapFiles, secretFiles, writeBootstrapFiles, type BootstrapLayout } from './files.js';
 import { REMOTE, buildKubeadmImageList, findKubeadmSecrets, firstControlPlane } from './kubeadm.js';
 import { endpointForNode, needsSudo } from '../net/ssh-argv.js';
+import { KUBEADM_AUDIT_LOG, TALOS_AUDIT_LOG } from './security.js';
 import { disablesKubeProxy, selectTalosConfigFormat, talosInstallerImage, talosRole, usesTalosFlannel } from './talos.js';
 import {
   addSecretFileValues,
   adviseOnFailure,
   buildControlPlaneJoinStep,
   buildCopyConfigStep,
+  buildCopySecurityFilesStep,
   buildFetchKubeconfigStep,
   buildKubeadmInitStep,
   buildPrepareNodeStep,
@@ -232,6 +234,7 @@ function kubeadmSteps(spec: Spec, layout: BootstrapLayout, pb: Step[], parallel:
   const sudo = (n: NodeSpec) => (needsSudo(endpointForNode(spec, n)) ? ' with passwordless sudo' : '');
   const out: Step[] = [buildSshCheckNodesStep(spec, parallel)];
   for (const n of spec.spec.nodes) out.push(adviseOnFailure(buildPrepareNodeStep(spec, n), 'preparing the node', n, `check that ${endpointForNode(spec, n).user} may create ${REMOTE.dir} on ${n.name}${sudo(n)}`));
+  for (const cp of spec.spec.nodes.filter((n) => n.role === 'control-plane')) out.push(adviseOnFailure(buildCopySecurityFilesStep(spec, layout, cp), 'copying the API server security files', cp, `check ssh/scp access to ${cp.name}${sudo(cp)}`));
   out.push(adviseOnFailure(buildCopyConfigStep(spec, layout), 'copying the kubeadm config', first, `check ssh/scp access to ${first.name}${sudo(first)}`));
   const init = probeInRun(buildKubeadmInitStep(spec), `${first.name} (${first.address}) already has /etc/kubernetes/admin.conf: kubeadm init ran before; it is not run again`);
   out.push(adviseOnFailure(init, 'kubeadm init', first, `read the kubeadm output on ${first.name} (\`journalctl -u kubelet\`), fix the cause, and run \`kubeadm reset -f\` on ${first.name} if init got part-way`));
@@ -265,6 +268,12 @@ function stageNotes(spec: Spec): string[] {
     else notes.push(`kubeadm pulls ${images.length} images from the mirror, which must hold them: ${images.map((i) => `${i.image} (copy of ${i.upstream})`).join(', ')}`);
   }
   if (disablesKubeProxy(spec)) notes.push('kube-proxy is not deployed: Cilium replaces it');
+  const ps = spec.spec.security.podSecurity;
+  notes.push(`Pod Security: enforce ${ps.enforce}, audit ${ps.audit}, warn ${ps.warn} by default; exempt: ${ps.exemptNamespaces.join(', ') || 'none'}`);
+  const audit = spec.spec.security.audit;
+  if (audit === false) notes.push(spec.spec.bootstrap.method === 'talos' ? 'API audit log: spec.security.audit is false; Talos keeps its own default policy' : 'API audit log: OFF (spec.security.audit: false)');
+  else if (spec.spec.bootstrap.method === 'talos') notes.push(`API audit log: ${TALOS_AUDIT_LOG} on each control plane (Talos's ephemeral partition: lost with the node; kept ${audit.maxAge} days, ${audit.maxBackups} files of ${audit.maxSize} MiB)`);
+  else notes.push(`API audit log: ${KUBEADM_AUDIT_LOG} on each control plane (kept ${audit.maxAge} days, ${audit.maxBackups} files of ${audit.maxSize} MiB)`);
   return notes;
 }
 

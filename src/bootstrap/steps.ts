@@ -34,6 +34,8 @@ import {
   parseJoinCommand,
   type JoinCredentials,
 } from './kubeadm.js';
+import { KUBEADM_ENCRYPTION_FILE, KUBEADM_SECURITY_DIR, buildEncryptionConfiguration, buildKubeadmSecurityFiles } from './security.js';
+import { randomBytes } from 'node:crypto';
 import {
   buildConfigEndpointsArgv,
   buildConfigNodesArgv,
@@ -171,6 +173,51 @@ export function buildPrepareNodeStep(spec: Spec, n: NodeSpec): Step {
       return { status: 'pass', summary: `${REMOTE.dir} ready on ${n.name}` };
     },
   };
+}
+
+/**
+ * The files kube-apiserver reads (Pod Security admission, the audit policy) on one control plane, before kubeadm
+ * init or its join starts the API server there: the ClusterConfiguration names them for every control plane.
+ */
+export function buildCopySecurityFilesStep(spec: Spec, layout: BootstrapLayout, n: NodeSpec): Step {
+  const files = [...buildKubeadmSecurityFiles(spec).map((f) => ({ local: layout.kubeadm.apiServerFile(f.remote), remote: f.remote })), { local: layout.kubeadm.encryptionConfig, remote: KUBEADM_ENCRYPTION_FILE }];
+  const argvs = [
+    buildNodeSshArgv(spec, n, ['install', '-d', '-m', '0700', KUBEADM_SECURITY_DIR]),
+    ...files.flatMap((f) => buildNodeUploadArgvs(spec, n, f.local, f.remote)),
+  ];
+  return {
+    id: `copy-security:${n.name}`,
+    title: `Copy the Pod Security and audit configuration to ${nodeLabel(n)}`,
+    stage: 'bootstrap',
+    timeoutMs: 60_000,
+    retries: 2,
+    preview: { argv: argvs, note: `kube-apiserver reads ${files.map((f) => f.remote).join(', ')} (mounted read-only); the Secret encryption key is generated once into ${layout.kubeadm.encryptionConfig} (0600)` },
+    async run(ctx) {
+      await ensureEncryptionConfig(layout, ctx);
+      await execEach(ctx, argvs, 60_000);
+      return { status: 'pass', summary: `${files.map((f) => f.remote).join(', ')} on ${n.name}` };
+    },
+  };
+}
+
+/**
+ * The cluster's Secret encryption key, made once (32 random bytes) and kept: replacing it would make every Secret
+ * written under it unreadable. 0600 from birth, and its value is redacted from everything.
+ */
+export async function ensureEncryptionConfig(layout: BootstrapLayout, ctx: StepContext): Promise<void> {
+  const file = layout.kubeadm.encryptionConfig;
+  if (!existsSync(file)) {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const key = randomBytes(32).toString('base64');
+    ctx.redactor.add(key);
+    try {
+      await writeFile(file, renderYamlDocs([buildEncryptionConfiguration(key)]), { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  addSecretFileValues(ctx, file);
+  await ctx.registerSecretFile(file);
 }
 
 export function buildCopyConfigStep(spec: Spec, layout: BootstrapLayout): Step {

@@ -10,6 +10,7 @@
  */
 import type { Taint } from '../spec/fields.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { buildTalosSecurityPatch } from './security.js';
 
 export type TalosDoc = Record<string, unknown>;
 export type TalosConfigFormat = 'v1alpha1' | 'multidoc';
@@ -100,6 +101,7 @@ function buildClassicPatches(spec: Spec): TalosPatches {
 
   const nodes: Record<string, TalosDoc[]> = {};
   const vip = spec.spec.bootstrap.talos.vip;
+  const security = buildTalosSecurityPatch(spec, 'v1alpha1');
   for (const n of spec.spec.nodes) {
     const machine: TalosDoc = {
       // The VIP lives on the control planes' NIC; Talos elects one holder through etcd.
@@ -110,7 +112,8 @@ function buildClassicPatches(spec: Spec): TalosPatches {
       ...(n.taints?.length ? { nodeTaints: talosTaints(n.taints) } : {}),
     };
     const doc: TalosDoc = { machine };
-    if (n.role === 'control-plane') doc.cluster = { etcd: { advertisedSubnets: [hostPrefix(n.address)] } };
+    // Pod Security and the audit policy are the API server's: control planes only (src/bootstrap/security.ts).
+    if (n.role === 'control-plane') doc.cluster = { etcd: { advertisedSubnets: [hostPrefix(n.address)] }, apiServer: security.classicApiServer };
     // gen config emits a HostnameConfig (auto: stable) from v1.12 on, and Talos refuses machine.network.hostname beside it.
     nodes[n.name] = [doc, hostnameDoc(n.name)];
   }
@@ -148,6 +151,7 @@ function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches
   const kubeProxyOff = disablesKubeProxy(spec) ? doc('KubeProxyConfig', { enabled: false, image: image(spec, 'kube-proxy', `v${spec.spec.kubernetesVersion}`) }) : undefined;
 
   const vip = spec.spec.bootstrap.talos.vip;
+  const security = buildTalosSecurityPatch(spec, 'multidoc');
   const nodes: Record<string, TalosDoc[]> = {};
   for (const n of spec.spec.nodes) {
     const docs: TalosDoc[] = [
@@ -162,6 +166,7 @@ function buildMultidocPatches(spec: Spec, opts: TalosBuildOptions): TalosPatches
     if (n.role === 'control-plane') {
       docs.push({ version: 'v1alpha1', cluster: { etcd: { advertisedSubnets: [hostPrefix(n.address)] } } });
       if (kubeProxyOff) docs.push(structuredClone(kubeProxyOff));
+      docs.push(...structuredClone(security.docs));
       if (vip) docs.push(doc('Layer2VIPConfig', { name: vip, link: opts.vipLink ?? 'eth0' }));
     }
     nodes[n.name] = docs;

@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
+import { MAX_LAB_NODES } from '../lab/store/limits.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -12,15 +13,16 @@ const mod: CommandModule = {
     lab
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
-      .option('--nodes <n>', 'number of nodes, control planes included (1-250; default 3, or the nodes of -f cluster.yaml)', wholeNumber(1, 250, 'nodes'))
-      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, 250, 'nodes'))
+      .option('--nodes <n>', `number of nodes, control planes included (1-${MAX_LAB_NODES}; default 3, or the nodes of -f cluster.yaml)`, wholeNumber(1, MAX_LAB_NODES, 'nodes'))
+      .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, MAX_LAB_NODES, 'nodes'))
       .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
       .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])
-      .option('--etcd <url>', 'keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')
+      .addOption(new Option('--api <api>', 'real: the real kube-apiserver, kube-controller-manager, kube-scheduler and etcd on loopback (`npm run real-tools` or PATH); embedded: the in-process API. Default real when those programs are there').choices(['real', 'embedded']))
+      .option('--etcd <url>', 'embedded API: keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')
       .option('--kubeconfig <path>', 'where to write the kubeconfig (0600)', 'lab.kubeconfig')
-      .option('--port <port>', 'HTTPS port on 127.0.0.1 (0 picks a free one)', wholeNumber(0, 65535, 'a TCP port'), 0)
+      .option('--port <port>', 'embedded API: HTTPS port on 127.0.0.1 (default: a free one)', wholeNumber(0, 65535, 'a TCP port'))
       .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes')
-      .action(async (o: { nodes?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port: number }, cmd) => {
+      .action(async (o: { api?: 'real' | 'embedded'; nodes?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port?: number }, cmd) => {
         const g = cmd.optsWithGlobals() as GlobalOptions;
         const path = await import('node:path');
         let spec;
@@ -32,6 +34,7 @@ const mod: CommandModule = {
         const { runLabUp } = await import('../lab/up.js');
         setExit(
           await runLabUp({
+            api: o.api,
             nodes: o.nodes,
             controlPlanes: o.controlPlanes,
             cni: o.cni,

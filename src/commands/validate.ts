@@ -12,6 +12,7 @@ export interface ValidateFlags {
   imageRegistry?: string;
   timeout: number;
   printRbac: boolean;
+  auditLog?: string;
 }
 
 /** validate's flags as the validate service's options (`only`: the suites, parsed by the service's parseSuites). */
@@ -31,6 +32,7 @@ export function validateOptions(o: ValidateFlags, ctx: CommandContext, parseSuit
     specFile: ctx.file,
     stateDir: ctx.stateDir,
     env: ctx.io.env,
+    ...(o.auditLog ? { security: { auditLog: o.auditLog } } : {}),
   };
 }
 
@@ -40,13 +42,14 @@ const mod: CommandModule = {
       .command('validate')
       .option('--kubeconfig <file>', 'kubeconfig of the cluster to test (default: $KUBECONFIG, then ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context (default: its current-context)')
-      .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage)')
+      .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage,security)')
+      .option('--audit-log <file>', 'the API server\'s audit log, where this machine can read it: the security suite proves a request of its own lands there')
       .option('--junit <file>', 'also write the results as JUnit XML to this file')
       .option('--keep', 'keep the test namespaces for inspection (printed at the end)', false)
       .option('--image-registry <registry>', 'pull the probe image from this mirror (default: spec.images.registry, else registry.k8s.io)')
       .option('--timeout <seconds>', 'how long each suite waits for pods and volumes (1-3600)', wholeNumber(1, 3600, 'seconds'), 120)
       .option('--print-rbac', 'print the minimal ClusterRole validate needs and exit', false)
-      .addHelpText('after', '\nExamples:\n  $ groundwork validate --kubeconfig admin.conf\n  $ groundwork validate --only connectivity,netpol --junit validate.xml\n  $ groundwork validate --print-rbac | kubectl apply -f -')
+      .addHelpText('after', '\nExamples:\n  $ groundwork validate --kubeconfig admin.conf\n  $ groundwork validate --only connectivity,netpol --junit validate.xml\n  $ groundwork validate --only security --audit-log /var/log/kubernetes/audit/audit.log\n  $ groundwork validate --print-rbac | kubectl apply -f -')
       .action(async (o: ValidateFlags, cmd) => {
         const v = await import('../validate/index.js');
         if (o.printRbac) {

@@ -1,72 +1,42 @@
 /**
  * A restore drill as Steps of the 'drill' stage: inventory -> snapshot -> integrity -> restore -> boot -> verify
- * (-> lab API) -> teardown. Each phase is timed. The steps share one DrillState (the live member is a process,
- * not data), so a drill is never resumed half-way: every step continues on failure and later phases skip
- * themselves when what they need is missing; teardown always runs, and `cleanup` (for the engine's cleanup hooks)
- * tears down after Ctrl-C.
+ * (-> lab API) -> teardown, phases over one explicit DrillState (src/drill/state.ts). Every process a phase runs
+ * comes from its argv builder (src/drill/argv.ts), which `plan` shows too; the report is built from the state alone
+ * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
+ *
+ * What overlaps, without weakening what is checked: the source's keys and hashkv are read at the inventory's
+ * pinned revision while the snapshot is saved; the restore starts while integrity reads the file, and is used
+ * only if the file passes; the restored member's figures are read side by side.
+ *
+ * Every step continues on failure and later phases skip themselves when what they need is missing; teardown
+ * always runs, and `cleanup` (for the engine's cleanup hooks) tears down after Ctrl-C.
  *
  * Safety: the source is only read (plus the optional sentinel key); the snapshot, the restored data and the
  * member live in a scratch directory that must be empty; the member binds 127.0.0.1 only.
  */
 import { dialRefusal } from '../net/loopback-guard.js';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EXIT, ToolError, UserError, fileError } from '../errors.js';
-import { spawnService, type AuditSink, type Service } from '../exec/index.js';
-import { appendAudit } from '../run/records.js';
-import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
-import {
-  KeyCounter,
-  OTHER_PREFIX,
-  OutputParseError,
-  compareCounts,
-  parseEndpointStatus,
-  parseHashKv,
-  parseKeyPage,
-  parseSnapshotStatus,
-  parseToolVersion,
-  supportsBumpRevision,
-  type HashKv,
-  type SnapshotStatus,
-} from './etcd-output.js';
+import { startService } from '../exec/index.js';
 import { makeDirs } from '../run/records.js';
-import type { LeftoverSink } from '../run/leftovers.js';
-import { appendDrillRecord, formatBytes, formatMs, type DrillRecord } from './history.js';
-import { allocateMember, assertLoopbackOnly, buildMemberArgv, buildRestoreArgv, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
-import { checkSnapshotFile, type SnapshotFileCheck } from './snapshot-file.js';
-import {
-  describeTarget,
-  kubeadmEtcdctl,
-  memberEtcdctl,
-  remoteSnapshotPath,
-  scrubEtcdEnv,
-  sourceEtcdctl,
-  type DrillTarget,
-} from './targets.js';
-import { SSH_USER, buildScpDownloadArgv, buildSshArgv, needsSudo, parseSshDestination, rawShell, sshDestination, type SshEndpoint } from '../net/ssh-argv.js';
+import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
+import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.js';
+import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, supportsBumpRevision, type HashKv } from './etcd-output.js';
+import { appendDrillRecord, formatBytes, formatMs } from './history.js';
+import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
+import { buildRecord, buildReport, type DrillReport } from './report.js';
+import { checkSnapshotFile, hasAppendedHash } from './snapshot-file.js';
+import { newDrillState, type KeyCounts, type PhaseName, type SnapshotTool } from './state.js';
+import { describeTarget, scrubEtcdEnv, type DrillTarget } from './targets.js';
+import { SSH_USER, parseSshDestination, sshDestination } from '../net/ssh-argv.js';
 
-/** etcdctl snapshot save on the node (as root), chown to the ssh user when that is not root, scp back. */
-export function kubeadmSnapshotArgvs(ep: SshEndpoint, remote: string, local: string): string[][] {
-  return [
-    buildSshArgv(ep, [...kubeadmEtcdctl(), 'snapshot', 'save', remote], { asRoot: true }),
-    ...(needsSudo(ep) ? [buildSshArgv(ep, ['chown', '--', rawShell('"$(id -u)"'), remote], { asRoot: true })] : []),
-    buildScpDownloadArgv(ep, remote, local),
-  ];
-}
-
-export const SENTINEL_KEY = '/groundwork/drill-sentinel';
-export const PHASES = ['inventory', 'snapshot', 'integrity', 'restore', 'boot', 'verify', 'lab', 'teardown'] as const;
-export type PhaseName = (typeof PHASES)[number];
-
-export interface DrillTools {
-  etcd?: string;
-  etcdctl?: string;
-  etcdutl?: string;
-  talosctl?: string;
-}
+export { SENTINEL_KEY, kubeadmSnapshotArgvs, type DrillTools } from './argv.js';
+export { PHASES, type PhaseName, type PhaseTiming } from './state.js';
+export type { DrillReport } from './report.js';
 
 /** What the verify phase found in the restored member, handed to the lab check. */
 export interface RestoredMember {
@@ -87,9 +57,7 @@ export interface DrillOptions {
   sentinel?: boolean;
   /** Bump the revision and mark it compacted on restore, as a real Kubernetes restore does (only where supported). Default true. */
   bumpRevision?: boolean;
-  tools?: DrillTools;
-  /** Keys per `etcdctl get` page while counting: bounds memory whatever the database size. */
-  pageSize?: number;
+  tools?: Partial<DrillTools>;
   bootTimeoutMs?: number;
   labCheck?: LabCheck;
   /** Append the drill to <stateDir>/drills.jsonl at teardown. Default true. */
@@ -98,66 +66,6 @@ export interface DrillOptions {
   id?: string;
   /** The environment processes see (tests pass a PATH built from scratch); default process.env. */
   env?: Record<string, string | undefined>;
-}
-
-interface SourceInventory {
-  revision: number;
-  version?: string;
-  dbSize?: number;
-  counts: Record<string, number>;
-  total: number;
-  hash?: HashKv;
-}
-
-export interface PhaseTiming {
-  ms: number;
-  status: 'pass' | 'warn' | 'fail' | 'skip';
-  summary: string;
-}
-
-/** Everything a drill learned, for the report and the history line. */
-export interface DrillReport {
-  id: string;
-  target: string;
-  status: 'pass' | 'fail' | 'interrupted';
-  reasons: string[];
-  startedAt: string;
-  snapshotAt?: string;
-  rpoMs?: number;
-  rtoMs?: number;
-  totalMs: number;
-  phases: Partial<Record<PhaseName, PhaseTiming>>;
-  source?: SourceInventory;
-  snapshot?: { file?: string; bytes: number; sha256: string; verdict: string; status?: SnapshotStatus };
-  restored?: { revision: number; counts: Record<string, number>; total: number; hash?: number; bumped: boolean; tool: string; etcdVersion?: string };
-  sentinel?: { key: string; found: boolean };
-}
-
-interface DrillState {
-  id: string;
-  startedAt: Date;
-  scratch?: { dir: string; created: boolean };
-  /** leftovers.json entries for the scratch data, forgotten once removed. */
-  scratchRecords?: { sink: LeftoverSink; ids: string[] };
-  snapshotFile?: string;
-  snapshotOurs: boolean;
-  snapshotAt?: Date;
-  source?: SourceInventory;
-  sentinel?: { key: string; value: string; found?: boolean };
-  sentinelRemoved?: boolean;
-  file?: SnapshotFileCheck;
-  status?: SnapshotStatus;
-  integrityOk: boolean;
-  restoreAt?: Date;
-  restore?: { dataDir: string; member: MemberAddress; bumped: boolean; tool: 'etcdutl' | 'etcdctl' };
-  service?: Service;
-  memberLog: string[];
-  restored?: { revision: number; counts: Record<string, number>; total: number; hash?: number; etcdVersion?: string };
-  phases: Partial<Record<PhaseName, PhaseTiming>>;
-  reasons: string[];
-  interrupted: boolean;
-  tornDown: boolean;
-  recorded: boolean;
 }
 
 export interface Drill {
@@ -267,34 +175,34 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A phase's outcome; `ms` when the phase's work did not run inside its step (a restore begun during integrity). */
+type PhaseOutcome = StepOutcome & { ms?: number };
+
 /** Builds a drill: its stage of steps and the means to clean up and report. */
 export function createDrill(opts: DrillOptions): Drill {
   validateOptions(opts);
   const now = opts.now ?? (() => new Date());
   const startedAt = now();
-  const tools = { etcd: 'etcd', etcdctl: 'etcdctl', etcdutl: 'etcdutl', talosctl: 'talosctl', ...opts.tools };
+  const tools: DrillTools = { etcd: 'etcd', etcdctl: 'etcdctl', etcdutl: 'etcdutl', talosctl: 'talosctl', ...opts.tools };
   const target = opts.target;
-  const pageSize = opts.pageSize ?? 5_000;
+  const argv = drillArgv(target, tools);
+  const source = argv.source;
   const wantSentinel = opts.sentinel ?? target.kind === 'lab';
-  const source = sourceEtcdctl(target, tools.etcdctl);
-  const baseEnv = opts.env ?? process.env;
-  const env = scrubEtcdEnv(baseEnv);
-  const st: DrillState = {
-    id: opts.id ?? newDrillId(startedAt),
-    startedAt,
-    snapshotOurs: target.kind !== 'snapshot',
-    memberLog: [],
-    integrityOk: false,
-    phases: {},
-    reasons: [],
-    interrupted: false,
-    tornDown: false,
-    recorded: false,
-  };
+  const env = scrubEtcdEnv(opts.env ?? process.env);
+  const st = newDrillState(opts.id ?? newDrillId(startedAt), startedAt, target.kind !== 'snapshot');
+  const report = () => buildReport(st, describeTarget(target), now());
 
   // A snapshot holds every secret of the cluster: whatever the tools write is born 0600 (umask 077).
-  const run = (ctx: StepContext, argv: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string } = {}) =>
-    ctx.exec(argv, { env, timeoutMs: o.timeoutMs ?? 120_000, allowFailure: o.allowFailure, umask: 0o077, ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}) });
+  const run = (ctx: StepContext, a: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string; step?: string; onStdout?: (c: Buffer) => void } = {}) =>
+    ctx.exec(a, {
+      env,
+      timeoutMs: o.timeoutMs ?? 120_000,
+      allowFailure: o.allowFailure,
+      umask: 0o077,
+      ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}),
+      ...(o.step ? { step: o.step } : {}),
+      ...(o.onStdout ? { onStdout: o.onStdout } : {}),
+    });
 
   async function ensureScratch(ctx: StepContext): Promise<string> {
     if (st.scratch) return st.scratch.dir;
@@ -324,19 +232,18 @@ export function createDrill(opts: DrillOptions): Drill {
   }
 
   /** Times a phase and records its outcome; a thrown error becomes a failed outcome with its reason. */
-  function phase(name: PhaseName, id: string, title: string, body: (ctx: StepContext) => Promise<StepOutcome>, extra: Partial<Step> = {}): Step {
+  function phase(name: PhaseName, id: string, title: string, body: (ctx: StepContext) => Promise<PhaseOutcome>): Step {
     return {
       id,
       title,
       stage: STAGE,
       continueOnFail: true,
       timeoutMs: 30 * 60_000,
-      ...extra,
       async run(ctx) {
         const t0 = performance.now();
         // When the phase started, relative to the drill's start (the wizard's timeline).
         const atMs = Math.max(0, now().getTime() - st.startedAt.getTime());
-        let out: StepOutcome;
+        let out: PhaseOutcome;
         try {
           out = await body(ctx);
         } catch (err) {
@@ -356,50 +263,46 @@ export function createDrill(opts: DrillOptions): Drill {
             throw err;
           }
         }
-        const ms = performance.now() - t0;
-        st.phases[name] = { ms, status: out.status, summary: out.summary };
-        if (out.status === 'fail') st.reasons.push(out.summary.startsWith(`${name}:`) ? out.summary : `${name}: ${out.summary}`);
-        if (out.status === 'warn') st.reasons.push(`${name} (warning): ${out.summary}`);
+        const { ms: ownMs, ...outcome } = out;
+        const ms = ownMs ?? performance.now() - t0;
+        st.phases[name] = { ms, status: outcome.status, summary: outcome.summary };
+        if (outcome.status === 'fail') st.reasons.push(outcome.summary.startsWith(`${name}:`) ? outcome.summary : `${name}: ${outcome.summary}`);
+        if (outcome.status === 'warn') st.reasons.push(`${name} (warning): ${outcome.summary}`);
         // RPO once the restore ran, RTO once restore, boot and verify did: each result carries what is known so far.
-        const { rpoMs, rtoMs } = buildReport();
+        const { rpoMs, rtoMs } = report();
         return {
-          ...out,
-          evidence: { phase: name, ms: Math.round(ms), atMs, ...(out.evidence as object | undefined), ...(rpoMs !== undefined ? { rpoMs: Math.round(rpoMs) } : {}), ...(rtoMs !== undefined ? { rtoMs: Math.round(rtoMs) } : {}) },
+          ...outcome,
+          evidence: { phase: name, ms: Math.round(ms), atMs, ...(outcome.evidence as object | undefined), ...(rpoMs !== undefined ? { rpoMs: Math.round(rpoMs) } : {}), ...(rtoMs !== undefined ? { rtoMs: Math.round(rtoMs) } : {}) },
         };
       },
     };
   }
 
-  const skip = (summary: string): StepOutcome => ({ status: 'skip', summary });
+  const skip = (summary: string): PhaseOutcome => ({ status: 'skip', summary });
 
-  // --- helpers that talk to etcd -------------------------------------------------------------------------
+  // --- reads that talk to etcd -----------------------------------------------------------------------------
 
-  /** Counts every key by /registry prefix, page by page at a pinned revision: memory stays flat. */
-  async function countKeys(ctx: StepContext, etcdctl: (args: string[]) => string[], revision: number): Promise<{ counts: Record<string, number>; total: number }> {
+  /** Counts every key by /registry prefix from one streamed listing: memory stays flat whatever the size. */
+  async function countKeys(ctx: StepContext, etcdctl: Etcdctl, revision: number | undefined, bytes: number | undefined): Promise<KeyCounts & { revision: number }> {
     const counter = new KeyCounter();
-    let from = '';
-    let first = true;
-    for (;;) {
-      // --from-key "" lists the whole keyspace; later pages restart at the last key seen, which is skipped.
-      const limit = first ? pageSize : pageSize + 1;
-      const r = await run(ctx, etcdctl(['get', '--keys-only', '-w', 'json', '--from-key', `--limit=${limit}`, `--rev=${revision}`, '--', from]));
-      const page = parseKeyPage(r.stdout);
-      let keys = page.keys;
-      if (!first) {
-        if (keys[0] !== from) throw new Error(`key listing lost its place after ${JSON.stringify(from)}`);
-        keys = keys.slice(1);
-      }
-      for (const k of keys) counter.add(k);
-      if (!page.more || keys.length === 0) break;
-      from = Buffer.from(keys.at(-1)!, 'latin1').toString('utf8');
-      first = false;
-      ctx.log(`counted ${counter.total.toLocaleString('en-US')} keys`);
-    }
-    return { counts: counter.toRecord(), total: counter.total };
+    const listing = new KeyListing((k) => counter.add(k));
+    let said = 0;
+    const timeoutMs = scaledTimeoutMs(bytes);
+    await run(ctx, argv.listKeys(etcdctl, revision, Math.ceil(timeoutMs / 1000)), {
+      timeoutMs,
+      onStdout: (chunk) => {
+        listing.push(chunk);
+        if (counter.total - said >= 50_000) ctx.log(`counted ${(said = counter.total).toLocaleString('en-US')} keys`);
+      },
+    });
+    const end = listing.end();
+    if (end.more) throw new OutputParseError('get', 'the listing said more keys follow, though it asked for all of them');
+    return { counts: counter.toRecord(), total: counter.total, revision: end.revision };
   }
 
-  async function hashAt(ctx: StepContext, etcdctl: (args: string[]) => string[], revision: number): Promise<{ hash?: HashKv; why?: string }> {
-    const r = await run(ctx, etcdctl(['endpoint', 'hashkv', '-w', 'json', `--rev=${revision}`]), { allowFailure: true });
+  async function hashAt(ctx: StepContext, etcdctl: Etcdctl, revision: number, bytes: number | undefined): Promise<{ hash?: HashKv; why?: string }> {
+    const timeoutMs = scaledTimeoutMs(bytes);
+    const r = await run(ctx, argv.hashKv(etcdctl, revision, Math.ceil(timeoutMs / 1000)), { allowFailure: true, timeoutMs });
     if (r.exitCode !== 0) {
       const text = `${r.stderr}\n${r.stdout}`;
       if (/compacted/.test(text)) return { why: `revision ${revision} has been compacted on the source` };
@@ -409,25 +312,20 @@ export function createDrill(opts: DrillOptions): Drill {
     return { hash: parseHashKv(r.stdout)[0] };
   }
 
-  async function hasTool(ctx: StepContext, bin: string): Promise<boolean> {
-    try {
-      const r = await run(ctx, [bin, 'version'], { allowFailure: true, timeoutMs: 15_000 });
-      return r.exitCode === 0;
-    } catch (err) {
-      if (err instanceof UserError) return false;
-      throw err;
-    }
-  }
-
   /**
-   * The tool for `snapshot status` and `snapshot restore`: etcdutl when it is on the PATH, else etcdctl up to
-   * 3.5. etcdctl 3.6 dropped both (status even prints its help and exits 0), so it is refused by name.
+   * The tool for `snapshot status` and `snapshot restore`, probed once per drill: etcdutl when it answers (its
+   * restore help also says whether it can bump the revision), else etcdctl up to 3.5. etcdctl 3.6 dropped both
+   * (status even prints its help and exits 0), so it is refused by name.
    */
-  let snapshotTool: Promise<'etcdutl' | 'etcdctl'> | undefined;
-  function resolveSnapshotTool(ctx: StepContext): Promise<'etcdutl' | 'etcdctl'> {
-    snapshotTool ??= (async () => {
-      if (await hasTool(ctx, tools.etcdutl)) return 'etcdutl' as const;
-      const v = await run(ctx, [tools.etcdctl, 'version'], { allowFailure: true, timeoutMs: 15_000 });
+  let probe: Promise<SnapshotTool> | undefined;
+  function snapshotTool(ctx: StepContext): Promise<SnapshotTool> {
+    probe ??= (async (): Promise<SnapshotTool> => {
+      const help = await run(ctx, argv.probe.etcdutl, { allowFailure: true, timeoutMs: 15_000 }).catch((err: unknown) => {
+        if (err instanceof UserError) return undefined;
+        throw err;
+      });
+      if (help?.exitCode === 0) return { tool: 'etcdutl', bin: tools.etcdutl, canBump: supportsBumpRevision(`${help.stdout}\n${help.stderr}`) };
+      const v = await run(ctx, argv.probe.etcdctl, { allowFailure: true, timeoutMs: 15_000 });
       const version = parseToolVersion(`${v.stdout}\n${v.stderr}`);
       const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
       if (major > 3 || (major === 3 && minor >= 6)) {
@@ -435,20 +333,21 @@ export function createDrill(opts: DrillOptions): Drill {
           fix: `install etcdutl ${version} (it ships in the etcd release archive beside etcdctl) and put it on the PATH`,
         });
       }
-      return 'etcdctl' as const;
+      return { tool: 'etcdctl', bin: tools.etcdctl, canBump: false };
     })();
-    return snapshotTool;
+    probe.catch(() => undefined);
+    return probe;
   }
 
   // --- phases ---------------------------------------------------------------------------------------------
 
-  const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, keys per prefix, hashkv)', async (ctx) => {
+  const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, version, size)', async (ctx) => {
     if (!source) {
       return skip(target.kind === 'snapshot' ? 'no live source: the snapshot file is checked on its own' : 'talos exposes no key listing; the restored copy is checked on its own');
     }
-    const answer = async (args: string[]) => {
+    const answer = async (a: string[]) => {
       try {
-        return await run(ctx, source(args), { timeoutMs: 30_000, waitingFor: `an answer from ${describeTarget(target)}` });
+        return await run(ctx, a, { timeoutMs: 30_000, waitingFor: `an answer from ${describeTarget(target)}` });
       } catch (err) {
         if (!(err instanceof ToolError) || ctx.signal.aborted) throw err;
         const said = err.stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
@@ -460,22 +359,22 @@ export function createDrill(opts: DrillOptions): Drill {
     };
     if (wantSentinel) {
       const value = `${st.id}@${now().toISOString()}`;
-      await answer(['put', '--', SENTINEL_KEY, value]);
+      await answer(argv.inventory.sentinelPut(value));
       st.sentinel = { key: SENTINEL_KEY, value };
     }
-    const status = parseEndpointStatus((await answer(['endpoint', 'status', '-w', 'json'])).stdout)[0];
+    const status = parseEndpointStatus((await answer(argv.inventory.status())).stdout)[0];
     if (!status) throw new UserError('the source etcd did not report its status');
-    // Both only read at the pinned revision: run them side by side.
-    const [{ counts, total }, { hash }] = await Promise.all([countKeys(ctx, source, status.revision), hashAt(ctx, source, status.revision)]);
-    st.source = { revision: status.revision, version: status.version, dbSize: status.dbSize, counts, total, ...(hash ? { hash } : {}) };
+    st.source = { revision: status.revision, version: status.version, dbSize: status.dbSize };
     return {
       status: 'pass',
-      summary: `revision ${status.revision}, ${plural(total, 'key')} (${topPrefixes(counts)}), etcd ${status.version}`,
-      evidence: { revision: status.revision, total, counts, hashkv: hash?.hash, dbSize: status.dbSize, etcdVersion: status.version },
+      summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read alongside the snapshot`,
+      evidence: { revision: status.revision, dbSize: status.dbSize, etcdVersion: status.version },
     };
   });
 
-  const snapshot = phase('snapshot', 'drill-snapshot', 'Take a snapshot', async (ctx) => {
+  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (the source's keys and hashkv read alongside)", async (ctx) => {
+    // Found while the snapshot is taken: integrity and restore need it.
+    void snapshotTool(ctx);
     if (target.kind === 'snapshot') {
       st.snapshotFile = path.resolve(target.file);
       st.snapshotAt = (await stat(st.snapshotFile)).mtime;
@@ -489,40 +388,81 @@ export function createDrill(opts: DrillOptions): Drill {
     const dbSize = st.source?.dbSize;
     const timeoutMs = scaledTimeoutMs(dbSize);
     const waitingFor = `the snapshot${dbSize ? ` of ${formatBytes(dbSize)}` : ''} from ${describeTarget(target)}`;
-    if (target.kind === 'endpoints' || target.kind === 'lab') {
-      await run(ctx, source!(['snapshot', 'save', file]), { timeoutMs, waitingFor });
-    } else if (target.kind === 'talos') {
-      const tc = target.talosconfig ? [`--talosconfig=${target.talosconfig}`] : [];
-      await run(ctx, [tools.talosctl, ...tc, '-n', target.node, 'etcd', 'snapshot', file], { timeoutMs, waitingFor });
-    } else if (target.kind === 'kubeadm') {
-      const remote = remoteSnapshotPath(st.id);
-      // Saved as root (the certs are root's), handed to the ssh user to copy back, then removed from the node.
-      try {
-        const argvs = kubeadmSnapshotArgvs(target.ssh, remote, file);
-        for (const [i, argv] of argvs.entries()) {
-          await run(ctx, argv, { timeoutMs, waitingFor: i === argvs.length - 1 ? `the copy of ${remote} from ${describeTarget(target)}` : waitingFor });
-        }
-      } finally {
-        await run(ctx, buildSshArgv(target.ssh, ['rm', '-f', '--', remote], { asRoot: true }), { allowFailure: true });
+    // Reads at the inventory's revision give the same answer whenever they run: run them beside the save.
+    const inv = st.source;
+    const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision, dbSize)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
+    try {
+      const argvs = argv.snapshot.save(file, st.id);
+      for (const [i, a] of argvs.entries()) {
+        await run(ctx, a, { timeoutMs, waitingFor: i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : waitingFor });
       }
+    } finally {
+      // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
+      const rmRemote = argv.snapshot.removeRemote(st.id);
+      if (rmRemote) await run(ctx, rmRemote, { allowFailure: true });
+      await reads;
     }
     if (!existsSync(file)) throw new UserError(`the snapshot command finished but wrote no file at ${file}`);
     await chmod(file, 0o600);
     st.snapshotFile = file;
     st.snapshotAt = at;
     const size = (await stat(file)).size;
-    return { status: 'pass', summary: `${formatBytes(size)} saved`, evidence: { bytes: size } };
+    const counted = await reads;
+    if (counted && 'err' in counted) {
+      const err = counted.err;
+      if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
+      return {
+        status: 'fail',
+        summary: `${formatBytes(size)} saved, but the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`,
+        detail: err instanceof ToolError ? err.stderrTail : undefined,
+        fix: TOOL_FIX.inventory,
+        evidence: { bytes: size },
+      };
+    }
+    if (counted && inv) {
+      const [keys, { hash }] = counted.v;
+      inv.keys = { counts: keys.counts, total: keys.total };
+      if (hash) inv.hash = hash;
+    }
+    const read = inv?.keys ? `; the source at revision ${inv.revision}: ${plural(inv.keys.total, 'key')} (${topPrefixes(inv.keys.counts)})${inv.hash ? `, hashkv ${inv.hash.hash}` : ''}` : '';
+    return {
+      status: 'pass',
+      summary: `${formatBytes(size)} saved${read}`,
+      evidence: { bytes: size, ...(inv?.keys ? { revision: inv.revision, total: inv.keys.total, counts: inv.keys.counts, hashkv: inv.hash?.hash } : {}) },
+    };
   });
+
+  /** The restore, begun as soon as the file's size and the tool are known; its result counts only if integrity passes. */
+  async function startRestore(ctx: StepContext, tool: SnapshotTool, file: string, size: number): Promise<void> {
+    const dir = await ensureScratch(ctx);
+    const member = await allocateMember();
+    const dataDir = path.join(dir, 'restored.etcd');
+    const bumped = tool.canBump && opts.bumpRevision !== false;
+    // A raw copy of member/snap/db has no appended sha256: the restore must be told (integrity says so too).
+    const a = argv.restore({ tool: tool.tool, bin: tool.bin, snapshot: file, dataDir, member, skipHashCheck: !hasAppendedHash(size), bumpRevision: bumped });
+    assertLoopbackOnly(a);
+    const t0 = performance.now();
+    const startedAt = now();
+    const done = run(ctx, a, { allowFailure: true, step: 'drill-restore', timeoutMs: scaledTimeoutMs(size), waitingFor: `the restore of the ${formatBytes(size)} snapshot into ${dataDir}` }).then((r) => ({
+      exitCode: r.exitCode,
+      text: `${r.stderr}\n${r.stdout}`,
+      ms: performance.now() - t0,
+    }));
+    done.catch(() => undefined);
+    st.restoreRun = { dataDir, member, bumped, tool: tool.tool, startedAt, done };
+  }
 
   const integrity = phase('integrity', 'drill-integrity', 'Check the snapshot (status, hash, sha256)', async (ctx) => {
     if (!st.snapshotFile) return skip('no snapshot to check');
-    // etcd's own status reads the file while we stream it for the sha256: two readers, two cores. Our check
-    // speaks first: on a broken file etcd 3.4 may panic, and that is only a confirmation.
-    const statusTool = (await resolveSnapshotTool(ctx)) === 'etcdutl' ? tools.etcdutl : tools.etcdctl;
-    const fileSize = (await stat(st.snapshotFile)).size;
-    const statusRun = run(ctx, [statusTool, 'snapshot', 'status', st.snapshotFile, '-w', 'json'], { allowFailure: true, timeoutMs: scaledTimeoutMs(fileSize), waitingFor: `${statusTool} to read the ${formatBytes(fileSize)} snapshot` });
+    const snapFile = st.snapshotFile;
+    // etcd's own status reads the file while we stream it for the sha256 and the restore copies it: three
+    // readers, two cores. Our check speaks first: on a broken file etcd 3.4 may panic, and that is only a confirmation.
+    const tool = await snapshotTool(ctx);
+    const fileSize = (await stat(snapFile)).size;
+    const statusRun = run(ctx, argv.integrity.status(tool.bin, snapFile), { allowFailure: true, timeoutMs: scaledTimeoutMs(fileSize), waitingFor: `${tool.bin} to read the ${formatBytes(fileSize)} snapshot` });
     statusRun.catch(() => undefined);
-    const file = await checkSnapshotFile(st.snapshotFile, ctx.signal);
+    await startRestore(ctx, tool, snapFile, fileSize);
+    const file = await checkSnapshotFile(snapFile, ctx.signal);
     st.file = file;
     const fix = target.kind === 'snapshot' ? 'this backup cannot be restored: take a new one and check where backups are written and copied' : 'take the snapshot again; check the disk and the copy';
     if (file.verdict !== 'ok' && file.verdict !== 'no-hash') {
@@ -530,10 +470,11 @@ export function createDrill(opts: DrillOptions): Drill {
       return { status: 'fail', summary: `integrity: ${file.reason}`, why: 'a snapshot that fails this check cannot be restored', fix, evidence: { bytes: file.size, sha256: file.sha256, verdict: file.verdict } };
     }
     const r = await statusRun;
+    const statusName = path.basename(tool.bin);
     if (r.exitCode !== 0) {
       // etcd 3.4 panics with a Go stack trace on some broken files: keep the first line, never the trace.
       const firstLine = (r.stderr.split('\n').find((l) => /^(panic|Error|error|fatal error|unexpected fault)/.test(l.trim())) ?? r.stderr.split('\n')[0] ?? '').trim();
-      return { status: 'fail', summary: `integrity: ${statusTool} snapshot status rejects the file (${firstLine.slice(0, 160)})`, fix, evidence: { bytes: file.size, sha256: file.sha256, verdict: file.verdict } };
+      return { status: 'fail', summary: `integrity: ${statusName} snapshot status rejects the file (${firstLine.slice(0, 160)})`, fix, evidence: { bytes: file.size, sha256: file.sha256, verdict: file.verdict } };
     }
     const status = parseSnapshotStatus(r.stdout);
     st.status = status;
@@ -544,63 +485,42 @@ export function createDrill(opts: DrillOptions): Drill {
     return { status: 'pass', summary: base, evidence };
   });
 
-  const restore = phase('restore', 'drill-restore', 'Restore into a scratch directory', async (ctx) => {
-    if (!st.snapshotFile || !st.integrityOk) return skip('no snapshot that passed the integrity check');
-    const dir = await ensureScratch(ctx);
-    st.restoreAt = now();
-    const member = await allocateMember();
-    const dataDir = path.join(dir, 'restored.etcd');
-    const useUtl = (await resolveSnapshotTool(ctx)) === 'etcdutl';
-    let bump = false;
-    if (useUtl && opts.bumpRevision !== false) {
-      const help = await run(ctx, [tools.etcdutl, 'snapshot', 'restore', '--help'], { allowFailure: true });
-      bump = supportsBumpRevision(`${help.stdout}\n${help.stderr}`);
+  const restore = phase('restore', 'drill-restore', 'Restore into a scratch directory', async () => {
+    const r = st.restoreRun;
+    if (!st.snapshotFile || !st.integrityOk || !r) {
+      // Begun beside integrity: nothing may still be writing when the phase says it did not restore.
+      await r?.done.catch(() => undefined);
+      return skip('no snapshot that passed the integrity check');
     }
-    const argv = buildRestoreArgv({
-      tool: useUtl ? 'etcdutl' : 'etcdctl',
-      bin: useUtl ? tools.etcdutl : tools.etcdctl,
-      snapshot: st.snapshotFile,
-      dataDir,
-      member,
-      skipHashCheck: st.file?.verdict === 'no-hash',
-      bumpRevision: bump,
-    });
-    assertLoopbackOnly(argv);
-    const size = st.file?.size ?? (await stat(st.snapshotFile)).size;
-    const r = await run(ctx, argv, { allowFailure: true, timeoutMs: scaledTimeoutMs(size), waitingFor: `the restore of the ${formatBytes(size)} snapshot into ${dataDir}` });
-    if (r.exitCode !== 0) {
-      const text = `${r.stderr}\n${r.stdout}`;
-      const integrityProblem = /sha256|missing hash|invalid database|checksum|unexpected EOF|file size too small/i.exec(text);
-      const last = text.trim().split('\n').filter((l) => !/^\s*\{"level":"info"/.test(l)).slice(-3).join('\n');
+    st.restoreAt = r.startedAt;
+    const res = await r.done;
+    if (res.exitCode !== 0) {
+      const integrityProblem = /sha256|missing hash|invalid database|checksum|unexpected EOF|file size too small/i.exec(res.text);
+      const last = res.text.trim().split('\n').filter((l) => !/^\s*\{"level":"info"/.test(l)).slice(-3).join('\n');
       return {
         status: 'fail',
-        summary: integrityProblem ? `integrity: the restore refuses the snapshot (${integrityProblem[0]})` : `the restore failed (exit ${r.exitCode})`,
+        summary: integrityProblem ? `integrity: the restore refuses the snapshot (${integrityProblem[0]})` : `the restore failed (exit ${res.exitCode})`,
         detail: last,
         fix: integrityProblem ? 'this snapshot is corrupted: take a new one' : 'see the output above',
+        ms: res.ms,
       };
     }
-    st.restore = { dataDir, member, bumped: bump, tool: useUtl ? 'etcdutl' : 'etcdctl' };
+    st.restore = { dataDir: r.dataDir, member: r.member, bumped: r.bumped, tool: r.tool };
     return {
       status: 'pass',
-      summary: `restored with ${st.restore.tool}${bump ? ` (revision bumped by ${BUMP_REVISION.toLocaleString('en-US')}, marked compacted)` : ''}`,
-      evidence: { tool: st.restore.tool, bumped: bump },
+      summary: `restored with ${r.tool}${r.bumped ? ` (revision bumped by ${BUMP_REVISION.toLocaleString('en-US')}, marked compacted)` : ''}`,
+      evidence: { tool: r.tool, bumped: r.bumped },
+      ms: res.ms,
     };
   });
 
   const boot = phase('boot', 'drill-boot', 'Boot a throw-away etcd member on loopback', async (ctx) => {
     if (!st.restore) return skip('nothing restored');
-    const argv = buildMemberArgv(st.restore.dataDir, st.restore.member, tools.etcd);
-    assertLoopbackOnly(argv);
-    const audit: AuditSink = {
-      record: (e) => appendAudit(path.join(ctx.runDir, 'audit.jsonl'), ctx.redactor.redact(JSON.stringify(e))),
-    };
-    st.service = await spawnService(argv, {
-      env: { ...baseEnv, ...env },
-      replaceEnv: true,
-      redactor: ctx.redactor,
-      audit: existsSync(ctx.runDir) ? audit : undefined,
-      step: 'drill-boot',
-      ...(ctx.leftovers ? { record: { sink: ctx.leftovers, what: "the drill's throw-away etcd member" } } : {}),
+    const a = argv.boot(st.restore.dataDir, st.restore.member);
+    assertLoopbackOnly(a);
+    st.service = await startService(ctx.exec, a, {
+      env,
+      what: "the drill's throw-away etcd member",
       onLine: (l) => {
         st.memberLog.push(l);
         if (st.memberLog.length > 20) st.memberLog.shift();
@@ -615,34 +535,37 @@ export function createDrill(opts: DrillOptions): Drill {
 
   const verify = phase('verify', 'drill-verify', 'Verify the restored data', async (ctx) => {
     if (!st.service?.running || !st.restore || !st.status) return skip('no restored member running');
-    const member = memberEtcdctl(st.restore.member.clientUrl, tools.etcdctl);
-    const m = (args: string[]) => [...member, ...args];
-    const status = parseEndpointStatus((await run(ctx, m(['endpoint', 'status', '-w', 'json']))).stdout)[0]!;
+    const m = argv.member(st.restore.member.clientUrl);
     const snapRev = st.status.revision;
     const expectedRev = snapRev + (st.restore.bumped ? BUMP_REVISION : 0);
     const problems: string[] = [];
     const notes: string[] = [];
-    if (status.revision < expectedRev) problems.push(`the restored revision is ${status.revision}, the snapshot's is ${expectedRev}`);
-    // The restored member's figures and (when the source moved on) the source's at the snapshot revision are
-    // independent reads: ask for them side by side.
-    const sourceMoved = st.source !== undefined && source !== undefined && st.source.revision !== snapRev;
-    const [restored, restoredHash, sourceCounts, sourceHashAt] = await Promise.all([
-      countKeys(ctx, m, status.revision),
-      st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev),
-      sourceMoved ? countKeys(ctx, source!, snapRev).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
-      sourceMoved ? hashAt(ctx, source!, snapRev) : Promise.resolve(undefined),
+    // Every figure below is an independent read (the member is idle, the source is read at a pinned revision):
+    // ask for them side by side.
+    const inv = st.source;
+    const sourceMoved = inv !== undefined && source !== undefined && inv.revision !== snapRev;
+    const [statusOut, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
+      run(ctx, argv.verify.status(m)),
+      countKeys(ctx, m, undefined, st.file?.size),
+      st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev, st.file?.size),
+      sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
+      sourceMoved ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
+      st.sentinel ? run(ctx, argv.verify.sentinelGet(m)) : Promise.resolve(undefined),
     ]);
+    const status = parseEndpointStatus(statusOut.stdout)[0];
+    if (!status) throw new OutputParseError('endpoint status', statusOut.stdout);
+    if (status.revision < expectedRev) problems.push(`the restored revision is ${status.revision}, the snapshot's is ${expectedRev}`);
     const hash = restoredHash?.hash?.hash;
     st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), etcdVersion: status.version };
 
-    // The source's counts and hash at the snapshot's revision: from the inventory when nothing changed since,
-    // else asked again (the source may have moved on, or compacted that revision away).
-    let expected: { counts: Record<string, number>; total: number } | undefined;
+    // The source's counts and hash at the snapshot's revision: from the snapshot phase's reads when nothing
+    // changed since the inventory, else asked again (the source may have moved on, or compacted that revision away).
+    let expected: KeyCounts | undefined;
     let sourceHash: number | undefined;
-    if (st.source && source) {
-      if (st.source.revision === snapRev) {
-        expected = st.source;
-        sourceHash = st.source.hash?.hash;
+    if (inv && source) {
+      if (!sourceMoved) {
+        expected = inv.keys;
+        sourceHash = inv.hash?.hash;
       } else {
         if (sourceCounts && 'v' in sourceCounts) expected = sourceCounts.v;
         else if (sourceCounts) {
@@ -657,6 +580,8 @@ export function createDrill(opts: DrillOptions): Drill {
       for (const d of diffs) problems.push(`${d.prefix}: ${d.actual} keys restored, ${d.expected} in the source at revision ${snapRev}`);
     } else if (!source) {
       notes.push('no live source to compare key counts with');
+    } else if (!sourceMoved) {
+      notes.push('the source could not be read at its revision (see the snapshot phase): key counts not compared');
     }
     // A bumped restore is the realistic one (etcdutl 3.5+ does it by default here): its hashkv cannot equal the
     // source's by construction, so saying so is information, not a warning; counts and the sentinel still compare.
@@ -664,10 +589,10 @@ export function createDrill(opts: DrillOptions): Drill {
     if (st.restore.bumped) info.push('hashkv not compared: the revision was bumped, as in a real Kubernetes restore');
     else if (sourceHash !== undefined && hash !== undefined && sourceHash !== hash) problems.push(`hashkv at revision ${snapRev}: restored ${hash}, source ${sourceHash}`);
     else if (sourceHash === undefined && source && !notes.some((n) => n.startsWith('hashkv'))) notes.push('hashkv not compared: the source gave none');
-    if (st.sentinel) {
-      const r = await run(ctx, m(['get', '--print-value-only', '--', st.sentinel.key]));
-      st.sentinel.found = r.stdout.trim() === st.sentinel.value;
-      if (!st.sentinel.found) problems.push(`the sentinel ${st.sentinel.key} written before the snapshot is ${r.stdout.trim() ? 'different' : 'missing'} in the restored data`);
+    if (st.sentinel && sentinelOut) {
+      const got = sentinelOut.stdout.trim();
+      st.sentinel.found = got === st.sentinel.value;
+      if (!st.sentinel.found) problems.push(`the sentinel ${st.sentinel.key} written before the snapshot is ${got ? 'different' : 'missing'} in the restored data`);
     }
     const evidence = {
       revision: status.revision,
@@ -699,7 +624,7 @@ export function createDrill(opts: DrillOptions): Drill {
   /** The sentinel is the drill's only write to the source: it goes again once the drill is over. */
   async function removeSentinel(ctx: StepContext | undefined): Promise<string | undefined> {
     if (!st.sentinel || !source || !ctx || st.sentinelRemoved) return undefined;
-    const r = await run(ctx, source(['del', '--', st.sentinel.key]), { allowFailure: true, timeoutMs: 30_000, waitingFor: `${describeTarget(target)} to delete the sentinel` }).catch((err: unknown) => ({ exitCode: -1, stderr: errorText(err), stdout: '' }));
+    const r = await run(ctx, argv.teardown.sentinelDel(), { allowFailure: true, timeoutMs: 30_000, waitingFor: `${describeTarget(target)} to delete the sentinel` }).catch((err: unknown) => ({ exitCode: -1, stderr: errorText(err), stdout: '' }));
     if (r.exitCode === 0) {
       st.sentinelRemoved = true;
       return 'sentinel removed from the source';
@@ -709,6 +634,8 @@ export function createDrill(opts: DrillOptions): Drill {
 
   async function stopAndRemove(): Promise<string[]> {
     const done: string[] = [];
+    // A restore begun beside integrity finishes (or is stopped by the run's signal) before its directory goes.
+    await st.restoreRun?.done.catch(() => undefined);
     if (st.service?.running) {
       await st.service.stop();
       done.push('member stopped');
@@ -729,30 +656,13 @@ export function createDrill(opts: DrillOptions): Drill {
   async function record(stateDir: string, runId?: string, redactor?: { redactDeep<T>(v: T): T }): Promise<void> {
     if (st.recorded || opts.recordHistory === false) return;
     st.recorded = true;
-    const rep = buildReport();
-    const rec: DrillRecord = {
-      version: 1,
-      id: st.id,
-      ...(runId ? { runId } : {}),
-      at: st.startedAt.toISOString(),
-      target: rep.target,
-      status: rep.status,
-      reasons: rep.reasons,
-      ...(rep.rpoMs !== undefined ? { rpoMs: Math.round(rep.rpoMs) } : {}),
-      ...(rep.rtoMs !== undefined ? { rtoMs: Math.round(rep.rtoMs) } : {}),
-      phases: Object.fromEntries(Object.entries(rep.phases).map(([k, v]) => [k, { ms: Math.round(v.ms), status: v.status }])),
-      ...(st.status ? { revision: st.status.revision } : {}),
-      ...(st.restored ? { keys: st.restored.total } : {}),
-      ...(st.file ? { snapshotBytes: st.file.size, sha256: st.file.sha256 } : {}),
-      ...(st.restored?.etcdVersion ?? st.source?.version ? { etcdVersion: st.restored?.etcdVersion ?? st.source?.version } : {}),
-    };
+    const rec = buildRecord(st, report(), runId);
     // Reasons quote tool errors: the history is redacted like every other record.
     await appendDrillRecord(stateDir, redactor ? redactor.redactDeep(rec) : rec);
   }
 
   const teardown = phase('teardown', 'drill-teardown', 'Tear down the member and the scratch data', async (ctx) => {
-    const done = await stopAndRemove();
-    const sentinel = await removeSentinel(ctx);
+    const [done, sentinel] = await Promise.all([stopAndRemove(), removeSentinel(ctx)]);
     if (sentinel) done.push(sentinel);
     st.tornDown = true;
     const status = sentinel && !st.sentinelRemoved ? ('warn' as const) : ('pass' as const);
@@ -762,64 +672,41 @@ export function createDrill(opts: DrillOptions): Drill {
     return { status, summary: done.join(', ') || 'nothing to remove' };
   });
 
-  function buildReport(): DrillReport {
-    const failed = Object.values(st.phases).some((p) => p.status === 'fail');
-    const rtoPhases: PhaseName[] = ['restore', 'boot', 'verify'];
-    const rto = rtoPhases.every((p) => st.phases[p]?.status === 'pass' || st.phases[p]?.status === 'warn')
-      ? rtoPhases.reduce((a, p) => a + st.phases[p]!.ms, 0)
-      : undefined;
-    // RPO: what a restore at this moment would lose, i.e. the age of the snapshot when it was restored.
-    const rpo = st.snapshotAt && st.restoreAt ? Math.max(0, st.restoreAt.getTime() - st.snapshotAt.getTime()) : undefined;
-    const completed = st.phases.verify !== undefined && st.phases.verify.status !== 'skip';
-    return {
-      id: st.id,
-      target: describeTarget(target),
-      status: st.interrupted ? 'interrupted' : failed || !completed ? 'fail' : 'pass',
-      reasons: [...st.reasons, ...(!failed && !completed && !st.interrupted ? ['the drill did not reach verification'] : [])],
-      startedAt: st.startedAt.toISOString(),
-      ...(st.snapshotAt ? { snapshotAt: st.snapshotAt.toISOString() } : {}),
-      ...(rpo !== undefined ? { rpoMs: rpo } : {}),
-      ...(rto !== undefined ? { rtoMs: rto } : {}),
-      totalMs: now().getTime() - st.startedAt.getTime(),
-      phases: st.phases,
-      ...(st.source ? { source: st.source } : {}),
-      ...(st.file
-        ? { snapshot: { ...(st.snapshotOurs ? {} : { file: st.snapshotFile }), bytes: st.file.size, sha256: st.file.sha256, verdict: st.file.verdict, ...(st.status ? { status: st.status } : {}) } }
-        : {}),
-      ...(st.restored && st.restore ? { restored: { ...st.restored, bumped: st.restore.bumped, tool: st.restore.tool } } : {}),
-      ...(st.sentinel ? { sentinel: { key: st.sentinel.key, found: st.sentinel.found === true } } : {}),
-    };
-  }
-
-  // What `groundwork plan` shows: the argv of each phase, with the values only a run knows in <angle brackets>.
+  // What `groundwork plan` shows: each phase's argv from the same builders, with the values only a run knows in
+  // <angle brackets>.
   const scratchShown = opts.scratch ?? '<temp dir>';
   const snapShown = target.kind === 'snapshot' ? target.file : path.join(scratchShown, 'snapshot.db');
   const dataShown = path.join(scratchShown, 'restored.etcd');
   const placeholder: MemberAddress = { clientUrl: 'http://127.0.0.1:<free port>', peerUrl: 'http://127.0.0.1:<free port>', token: 'groundwork-drill-<random>' };
+  const memberShown = argv.member(placeholder.clientUrl);
+  const snapTool = 'etcdutl|etcdctl';
   inventory.preview = source
-    ? {
-        argv: [
-          ...(wantSentinel ? [source(['put', '--', SENTINEL_KEY, '<drill id>@<time>'])] : []),
-          source(['endpoint', 'status', '-w', 'json']),
-          source(['get', '--keys-only', '-w', 'json', '--from-key', `--limit=${pageSize}`, '--rev=<revision>', '--', '']),
-          source(['endpoint', 'hashkv', '-w', 'json', '--rev=<revision>']),
-        ],
-        note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source` : 'reads only',
-      }
+    ? { argv: [...(wantSentinel ? [argv.inventory.sentinelPut('<drill id>@<time>')] : []), argv.inventory.status()], note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source` : 'reads only' }
     : { note: 'no live source to inventory' };
+  const removeRemote = argv.snapshot.removeRemote('<drill id>');
   snapshot.preview =
-    target.kind === 'endpoints' || target.kind === 'lab'
-      ? { argv: [source!(['snapshot', 'save', snapShown])], files: [snapShown] }
-      : target.kind === 'talos'
-        ? { argv: [[tools.talosctl, ...(target.talosconfig ? [`--talosconfig=${target.talosconfig}`] : []), '-n', target.node, 'etcd', 'snapshot', snapShown]], files: [snapShown] }
-        : target.kind === 'kubeadm'
-          ? { argv: kubeadmSnapshotArgvs(target.ssh, remoteSnapshotPath('<drill id>'), snapShown), files: [snapShown] }
-          : { note: `uses ${target.file} as it is (read only)` };
-  integrity.preview = { argv: [['etcdutl|etcdctl', 'snapshot', 'status', snapShown, '-w', 'json']], note: 'also streams the file once for its sha256' };
-  restore.preview = { argv: [buildRestoreArgv({ tool: 'etcdctl', bin: 'etcdutl|etcdctl', snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
-  boot.preview = { argv: [buildMemberArgv(dataShown, placeholder, tools.etcd)], note: 'listens on 127.0.0.1 only' };
+    target.kind === 'snapshot'
+      ? { argv: [argv.probe.etcdutl, argv.probe.etcdctl], note: `uses ${target.file} as it is (read only); finds the snapshot tool (etcdctl version only without etcdutl)` }
+      : {
+          argv: [
+            ...argv.snapshot.save(snapShown, '<drill id>'),
+            ...(removeRemote ? [removeRemote] : []),
+            ...(source ? [argv.listKeys(source, '<revision>', '<by size>'), argv.hashKv(source, '<revision>', '<by size>')] : []),
+            argv.probe.etcdutl,
+            argv.probe.etcdctl,
+          ],
+          files: [snapShown],
+          note: `${source ? 'the source is listed and hashed at the inventory revision while the snapshot is saved; ' : ''}etcdctl version only without etcdutl`,
+        };
+  integrity.preview = { argv: [argv.integrity.status(snapTool, snapShown)], note: 'also streams the file once for its sha256; the restore starts alongside and counts only if the file passes' };
+  restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
+  boot.preview = { argv: [argv.boot(dataShown, placeholder)], note: 'listens on 127.0.0.1 only' };
+  verify.preview = {
+    argv: [argv.verify.status(memberShown), argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
+    note: 'hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory',
+  };
   teardown.preview = {
-    ...(wantSentinel && source ? { argv: [source(['del', '--', SENTINEL_KEY])] } : {}),
+    ...(wantSentinel && source ? { argv: [argv.teardown.sentinelDel()] } : {}),
     note: `stops the member, removes ${opts.scratch ? `what the drill wrote in ${opts.scratch}` : 'the temp dir'}${wantSentinel && source ? ' and the sentinel key' : ''}; appends to drills.jsonl`,
   };
 
@@ -832,7 +719,7 @@ export function createDrill(opts: DrillOptions): Drill {
   return {
     plan: { title: `restore drill of ${describeTarget(target)}`, stages: [stage] },
     stage,
-    report: buildReport,
+    report,
     async cleanup(ctx) {
       if (st.tornDown) return;
       const begun = Object.keys(st.phases).length > 0 || st.scratch !== undefined || st.service !== undefined;

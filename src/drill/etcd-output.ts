@@ -5,18 +5,16 @@
  * etcdctl prints Go's encoding/json: uint64 ids are plain numbers (they lose precision in JavaScript; we never
  * use them), int64 revisions and uint32 hashes are safe. Fields that newer versions add are optional.
  */
-import { z } from 'zod';
+/** An integer as Go prints it: a JSON number, or (int64 in some printers) a string of digits. */
+function int(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  return undefined;
+}
 
-const int = z.union([z.number(), z.string().regex(/^-?\d+$/)]).transform((v) => Number(v));
-
-const snapshotStatusSchema = z.object({
-  hash: int,
-  revision: int,
-  totalKey: int,
-  totalSize: int,
-  /** etcdutl 3.6+: the storage version of the snapshot ("" or absent before). */
-  version: z.string().optional(),
-});
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 export interface SnapshotStatus {
   /** crc32 (Castagnoli) over every bucket of the bolt db, as etcd prints it. */
@@ -49,26 +47,14 @@ function firstJson(text: string, what: string): unknown {
 }
 
 export function parseSnapshotStatus(text: string): SnapshotStatus {
-  const r = snapshotStatusSchema.safeParse(firstJson(text, 'snapshot status'));
-  if (!r.success) throw new OutputParseError('snapshot status', text, r.error);
-  const { version, ...rest } = r.data;
-  return version ? { ...rest, version } : rest;
+  const j = firstJson(text, 'snapshot status');
+  const o = isObject(j) ? j : {};
+  const [hash, revision, totalKey, totalSize] = [int(o.hash), int(o.revision), int(o.totalKey), int(o.totalSize)];
+  if (hash === undefined || revision === undefined || totalKey === undefined || totalSize === undefined) throw new OutputParseError('snapshot status', text);
+  // etcdutl 3.6+: the storage version of the snapshot ("" or absent before).
+  const version = typeof o.version === 'string' && o.version !== '' ? o.version : undefined;
+  return { hash, revision, totalKey, totalSize, ...(version ? { version } : {}) };
 }
-
-const headerSchema = z.object({ revision: int }).passthrough();
-
-const hashKvSchema = z.array(
-  z.object({
-    Endpoint: z.string(),
-    HashKV: z.object({
-      header: headerSchema,
-      hash: int,
-      compact_revision: int.optional(),
-      /** etcd 3.6+: the revision the hash covers. */
-      hash_revision: int.optional(),
-    }),
-  }),
-);
 
 export interface HashKv {
   endpoint: string;
@@ -80,36 +66,28 @@ export interface HashKv {
   hashRevision?: number;
 }
 
-export function parseHashKv(text: string): HashKv[] {
-  const r = hashKvSchema.safeParse(firstJson(text, 'endpoint hashkv'));
-  if (!r.success) throw new OutputParseError('endpoint hashkv', text, r.error);
-  return r.data.map((e) => ({
-    endpoint: e.Endpoint,
-    hash: e.HashKV.hash,
-    revision: e.HashKV.header.revision,
-    compactRevision: e.HashKV.compact_revision ?? -1,
-    ...(e.HashKV.hash_revision !== undefined ? { hashRevision: e.HashKV.hash_revision } : {}),
-  }));
+/** One entry per endpoint, each `{Endpoint, <field>: {header: {revision}, ...}}`; the inner object, checked. */
+function perEndpoint(text: string, what: string, field: string): Array<{ endpoint: string; body: Record<string, unknown>; revision: number }> {
+  const j = firstJson(text, what);
+  if (!Array.isArray(j)) throw new OutputParseError(what, text);
+  return j.map((e: unknown) => {
+    const body = isObject(e) ? e[field] : undefined;
+    const header = isObject(body) ? body.header : undefined;
+    const revision = isObject(header) ? int(header.revision) : undefined;
+    if (!isObject(e) || typeof e.Endpoint !== 'string' || !isObject(body) || revision === undefined) throw new OutputParseError(what, text);
+    return { endpoint: e.Endpoint, body, revision };
+  });
 }
 
-const endpointStatusSchema = z.array(
-  z.object({
-    Endpoint: z.string(),
-    Status: z
-      .object({
-        header: headerSchema,
-        version: z.string(),
-        dbSize: int,
-        dbSizeInUse: int.optional(),
-        raftIndex: int.optional(),
-        isLearner: z.boolean().optional(),
-        /** etcd 3.6+ */
-        storageVersion: z.string().optional(),
-        dbSizeQuota: int.optional(),
-      })
-      .passthrough(),
-  }),
-);
+export function parseHashKv(text: string): HashKv[] {
+  return perEndpoint(text, 'endpoint hashkv', 'HashKV').map(({ endpoint, body, revision }) => {
+    const hash = int(body.hash);
+    if (hash === undefined) throw new OutputParseError('endpoint hashkv', text);
+    // etcd 3.6+: the revision the hash covers.
+    const hashRevision = int(body.hash_revision);
+    return { endpoint, hash, revision, compactRevision: int(body.compact_revision) ?? -1, ...(hashRevision !== undefined ? { hashRevision } : {}) };
+  });
+}
 
 export interface EndpointStatus {
   endpoint: string;
@@ -120,23 +98,13 @@ export interface EndpointStatus {
 }
 
 export function parseEndpointStatus(text: string): EndpointStatus[] {
-  const r = endpointStatusSchema.safeParse(firstJson(text, 'endpoint status'));
-  if (!r.success) throw new OutputParseError('endpoint status', text, r.error);
-  return r.data.map((e) => ({
-    endpoint: e.Endpoint,
-    version: e.Status.version,
-    revision: e.Status.header.revision,
-    dbSize: e.Status.dbSize,
-    ...(e.Status.dbSizeInUse !== undefined ? { dbSizeInUse: e.Status.dbSizeInUse } : {}),
-  }));
+  return perEndpoint(text, 'endpoint status', 'Status').map(({ endpoint, body, revision }) => {
+    const dbSize = int(body.dbSize);
+    if (typeof body.version !== 'string' || dbSize === undefined) throw new OutputParseError('endpoint status', text);
+    const dbSizeInUse = int(body.dbSizeInUse);
+    return { endpoint, version: body.version, revision, dbSize, ...(dbSizeInUse !== undefined ? { dbSizeInUse } : {}) };
+  });
 }
-
-const rangeSchema = z.object({
-  header: headerSchema,
-  kvs: z.array(z.object({ key: z.string() }).passthrough()).optional(),
-  more: z.boolean().optional(),
-  count: int.optional(),
-});
 
 export interface KeyPage {
   revision: number;
@@ -147,16 +115,61 @@ export interface KeyPage {
   count: number;
 }
 
-/** One page of `etcdctl get ... --keys-only -w json` (keys are base64 in JSON output). */
+/**
+ * `etcdctl get ... --keys-only -w json` read as it streams, never held whole: every key (base64 in the JSON) is
+ * handed to `onKey` as it arrives, and the header's revision, `more` and `count` are read on the way. Go prints
+ * the response as `{"header":{...},"kvs":[{"key":"<base64>",...},...],"more":...,"count":N}`; base64 holds no
+ * quote, so a key can never be mistaken for the fields around it.
+ */
+export class KeyListing {
+  private buf = '';
+  private head = '';
+  private revision?: number;
+  private more = false;
+  private count?: number;
+  private seen = 0;
+  constructor(private readonly onKey: (key: string) => void) {}
+
+  push(chunk: Buffer | string): void {
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('latin1');
+    if (this.head.length < 200) this.head += text.slice(0, 200 - this.head.length);
+    this.buf += text;
+    const re = /"(key|revision|more|count)"\s*:\s*("([A-Za-z0-9+/=]*)"|true|false|-?\d+)/g;
+    let m: RegExpExecArray | null;
+    let done = 0;
+    while ((m = re.exec(this.buf))) {
+      // A number at the very end of the buffer may go on in the next chunk.
+      if (m[3] === undefined && re.lastIndex === this.buf.length) break;
+      done = re.lastIndex;
+      if (m[1] === 'key' && m[3] !== undefined) {
+        this.seen++;
+        this.onKey(Buffer.from(m[3], 'base64').toString('latin1'));
+      } else if (m[1] === 'revision' && this.revision === undefined) this.revision = int(m[2]);
+      else if (m[1] === 'more') this.more = m[2] === 'true';
+      else if (m[1] === 'count') this.count = int(m[2]);
+    }
+    // Keep a field the chunk boundary cut: from its name when it has one, else the tail a name may start in.
+    const rest = this.buf.slice(done);
+    const cut = Math.max(...['"key"', '"revision"', '"more"', '"count"'].map((f) => rest.lastIndexOf(f)));
+    this.buf = cut >= 0 ? rest.slice(cut) : rest.slice(-16);
+  }
+
+  /** The listing's header figures; throws when the output was no listing, or `count` disagrees with the keys seen. */
+  end(): { revision: number; more: boolean; count: number; keys: number } {
+    if (this.revision === undefined) throw new OutputParseError('get', this.head);
+    const count = this.count ?? 0;
+    if (!this.more && count !== this.seen) throw new OutputParseError('get', `${this.head} (${this.seen} keys read, the server counted ${count})`);
+    return { revision: this.revision, more: this.more, count, keys: this.seen };
+  }
+}
+
+/** One whole page of `etcdctl get ... --keys-only -w json`, through the same reader. */
 export function parseKeyPage(text: string): KeyPage {
-  const r = rangeSchema.safeParse(firstJson(text, 'get'));
-  if (!r.success) throw new OutputParseError('get', text, r.error);
-  return {
-    revision: r.data.header.revision,
-    keys: (r.data.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString('latin1')),
-    more: r.data.more ?? false,
-    count: r.data.count ?? 0,
-  };
+  const keys: string[] = [];
+  const listing = new KeyListing((k) => keys.push(k));
+  listing.push(text);
+  const { revision, more, count } = listing.end();
+  return { revision, keys, more, count };
 }
 
 /** `etcdctl version` / `etcdutl version` / `etcd --version`: the x.y.z it names first. */

@@ -93,15 +93,15 @@ async function readBoltMeta(file: string): Promise<BoltMeta | undefined> {
 export async function checkSnapshotFile(file: string, signal?: AbortSignal): Promise<SnapshotFileCheck> {
   const st = await stat(file);
   const size = st.size;
+  // One hash for both: the content's digest is a copy of its state where the appended 32 bytes begin.
   const whole = createHash('sha256');
-  const content = createHash('sha256');
+  let content: Buffer | undefined;
   const withHash = hasAppendedHash(size);
   const contentSize = withHash ? size - SHA_SIZE : size;
   let seen = 0;
   const trailer: Buffer[] = [];
-  // One pass: the whole-file hash, and the content hash over everything but the appended 32 bytes. One buffer,
-  // reused for every read: a stream would allocate a new chunk each time and leave the garbage collector tens
-  // of megabytes behind on a large file (peak RSS must not grow with the database).
+  // One buffer, reused for every read: a stream would allocate a new chunk each time and leave the garbage
+  // collector tens of megabytes behind on a large file (peak RSS must not grow with the database).
   const buf = Buffer.allocUnsafe(1024 * 1024);
   const fh = await open(file, 'r');
   try {
@@ -110,11 +110,15 @@ export async function checkSnapshotFile(file: string, signal?: AbortSignal): Pro
       const { bytesRead } = await fh.read(buf, 0, buf.length, seen);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
-      whole.update(chunk);
       const start = seen;
       seen += bytesRead;
-      if (start < contentSize) content.update(seen <= contentSize ? chunk : chunk.subarray(0, contentSize - start));
-      if (withHash && seen > contentSize) trailer.push(Buffer.from(start >= contentSize ? chunk : chunk.subarray(contentSize - start)));
+      if (withHash && seen > contentSize) {
+        const cut = Math.max(0, contentSize - start);
+        whole.update(chunk.subarray(0, cut));
+        content ??= whole.copy().digest();
+        whole.update(chunk.subarray(cut));
+        trailer.push(Buffer.from(chunk.subarray(cut)));
+      } else whole.update(chunk);
     }
   } finally {
     await fh.close();
@@ -133,7 +137,7 @@ export async function checkSnapshotFile(file: string, signal?: AbortSignal): Pro
   }
   if (withHash) {
     const expected = Buffer.concat(trailer);
-    const actual = content.digest();
+    const actual = content ?? Buffer.alloc(0);
     return expected.equals(actual)
       ? { ...base, verdict: 'ok', reason: 'the sha256 appended by snapshot save matches the content' }
       : { ...base, verdict: 'hash-mismatch', reason: 'the sha256 appended by snapshot save does not match the content: the file is corrupted' };

@@ -1,11 +1,12 @@
 /**
  * The only door to external processes (STYLE 3). argv arrays only, never a shell string. Every call is
  * recorded in the audit log with secrets redacted; abort and timeout kill the whole process tree; a missing
- * tool becomes a UserError naming the tool and how to install it.
+ * tool becomes a UserError naming the tool and how to install it. Processes are started with execa, loaded on the
+ * first spawn (see loadExeca), so a run that starts none never pays for it.
  */
-import { execa } from 'execa';
+import type { ResultPromise, execa as ExecaFn } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
 import { formatDuration } from '../duration.js';
 import path from 'node:path';
@@ -46,6 +47,13 @@ export interface ExecOptions {
    * 0600, never chmodded after the fact). Default: groundwork's own.
    */
   umask?: number;
+  /**
+   * Stdout as it comes, chunk by chunk, for output too large to hold (a listing of every key): it is not kept,
+   * and the result's stdout is empty. Stderr is kept as always.
+   */
+  onStdout?: (chunk: Buffer) => void;
+  /** Start it as a service instead (see startService): the call settles when the service exits. */
+  service?: ServiceStart;
 }
 
 export interface ExecResult {
@@ -171,7 +179,7 @@ function trackGroup(pid: number | undefined): void {
   });
 }
 
-/** The child inherits the creation mask at spawn, which execa does synchronously: set it just around that call. */
+/** The child inherits the creation mask at spawn, which is synchronous: set it just around that call. */
 function withUmask<T>(mask: number | undefined, spawn: () => T): T {
   if (mask === undefined) return spawn();
   const old = process.umask(mask);
@@ -182,6 +190,120 @@ function withUmask<T>(mask: number | undefined, spawn: () => T): T {
   }
 }
 
+/** What a finished child said and how it ended. */
+interface ChildEnd {
+  exitCode: number | null;
+  signal?: string;
+  /** The spawn error's code (ENOENT: no such program). */
+  code?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Most a child may print on one stream before the rest is dropped (a listing is streamed, never kept). */
+const MAX_KEPT = 64 * 1024 * 1024;
+
+/** Calls `each` with every complete line of a stream; a line that never ends is cut at 64 KiB. */
+function lineSplitter(each: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
+  let buf = '';
+  return {
+    push(chunk) {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        each(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      if (buf.length > 64 * 1024) buf = buf.slice(-1024);
+    },
+    end() {
+      if (buf !== '') each(buf);
+      buf = '';
+    },
+  };
+}
+
+type Execa = typeof ExecaFn;
+let execaLoading: Promise<Execa> | undefined;
+
+/**
+ * execa, loaded once, on the first spawn. `npm run build` also writes dist/exec/execa.bundle.js
+ * (src/exec/build-bundle.mjs): execa and its dependencies in one file instead of ~100 modules. It is used only when
+ * newer than tsc's index.js, so a bundle left behind by an older build never runs; from src (tests) there is no
+ * bundle and the package loads as it is.
+ */
+function loadExeca(): Promise<Execa> {
+  return (execaLoading ??= (async () => {
+    const bundle = new URL('./execa.bundle.js', import.meta.url);
+    try {
+      if (statSync(bundle).mtimeMs >= statSync(new URL(import.meta.url)).mtimeMs) return ((await import(bundle.href)) as { execa: Execa }).execa;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return (await import('execa')).execa;
+  })());
+}
+
+/**
+ * Spawns `file` with execa in its own process group (so a timeout or an abort can stop its whole tree) and collects
+ * what it prints. Settles once, when the child has exited and its streams are closed, or when it could not be
+ * started. Synchronous (execa spawns at the call), so the umask and the listeners are in place before any output.
+ */
+function runChild(
+  execa: Execa,
+  file: string,
+  args: string[],
+  o: {
+    cwd: string;
+    env: Record<string, string | undefined>;
+    input?: string;
+    /** Stdout goes here as it comes, and is not kept. */
+    onStdout?: (chunk: Buffer) => void;
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+    umask?: number;
+    /** Keep what it prints for the result (default true). */
+    keep?: boolean;
+  },
+): { child: ResultPromise; done: Promise<ChildEnd> } {
+  const child = withUmask(o.umask, () =>
+    execa(file, args, {
+      cwd: o.cwd,
+      env: o.env,
+      extendEnv: false,
+      reject: false,
+      detached: true,
+      // Output is collected (bounded) or streamed here, never buffered by execa.
+      buffer: false,
+      ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
+    }),
+  );
+  const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const size = { stdout: 0, stderr: 0 };
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = child[name];
+    const lines = o.onLine ? lineSplitter((l) => o.onLine!(l, name)) : undefined;
+    stream?.on('data', (data: Buffer | string) => {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+      lines?.push(chunk);
+      if (name === 'stdout' && o.onStdout) return o.onStdout(chunk);
+      if (o.keep !== false && size[name] + chunk.length <= MAX_KEPT) {
+        kept[name].push(chunk);
+        size[name] += chunk.length;
+      }
+    });
+    stream?.on('end', () => lines?.end());
+  }
+  // reject: false, so this never rejects: a failed start comes back with its error code (ENOENT) and no exit code.
+  const done = child.then((r) => ({
+    exitCode: r.exitCode ?? null,
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.exitCode === undefined && !r.signal && r.code ? { code: r.code } : {}),
+    stdout: Buffer.concat(kept.stdout).toString(),
+    stderr: Buffer.concat(kept.stderr).toString(),
+  }));
+  return { child, done };
+}
+
 export function createExec(factory: ExecFactoryOptions = {}): Exec {
   const redactor = factory.redactor ?? new Redactor();
   const grace = factory.killGraceMs ?? 2000;
@@ -189,6 +311,8 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
   return async function exec(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (argv.length === 0 || !argv[0]) throw new Error('exec: empty argv');
     const [file, ...args] = argv;
+    if (opts.service) return asService(argv, opts, opts.service);
+    const execa = await loadExeca();
     const signals = [factory.signal, opts.signal].filter((s): s is AbortSignal => s !== undefined);
     if (signals.some((s) => s.aborted)) throw new Cancelled(`not started: ${redactor.redact(file!)}`);
 
@@ -196,19 +320,22 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     const env = { ...baseEnv, ...opts.env };
     const start = new Date();
     const cwd = opts.cwd ?? process.cwd();
-    const child = withUmask(opts.umask, () =>
-      execa(file!, args, {
-        cwd,
-        env,
-        extendEnv: false,
-        input: opts.input,
-        reject: false,
-        detached: true,
-        stripFinalNewline: false,
-        all: true,
-        maxBuffer: 64 * 1024 * 1024,
-      }),
-    );
+    let prev = '';
+    const { child, done } = runChild(execa, file!, args, {
+      cwd,
+      env,
+      input: opts.input,
+      umask: opts.umask,
+      onStdout: opts.onStdout,
+      onLine: opts.onLine
+        ? (line) => {
+            // A secret may be announced on the line before it ("Using certificate key:").
+            redactor.scan(`${prev}\n${line}`);
+            opts.onLine!(redactor.redact(line));
+            prev = line;
+          }
+        : undefined,
+    });
 
     trackGroup(child.pid);
     const identity = factory.leftovers && child.pid !== undefined ? processIdentity(child.pid) : undefined;
@@ -232,30 +359,13 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
     };
     for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
 
-    if (opts.onLine && child.all) {
-      let buf = '';
-      let prev = '';
-      child.all.on('data', (chunk: Buffer) => {
-        buf += chunk.toString();
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          // A secret may be announced on the line before it ("Using certificate key:").
-          redactor.scan(`${prev}\n${line}`);
-          opts.onLine!(redactor.redact(line));
-          prev = line;
-          buf = buf.slice(i + 1);
-        }
-      });
-    }
-
-    const r = await child;
+    const r = await done;
     if (child.pid) liveGroups.delete(child.pid);
     if (recordId) factory.leftovers!.clear(recordId);
     if (timer) clearTimeout(timer);
     for (const s of signals) s.removeEventListener('abort', onAbort);
     const durationMs = Date.now() - start.getTime();
-    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null;
+    const exitCode = r.exitCode;
 
     factory.audit?.record({
       argv: argv.map((a) => redactor.redact(a)),
@@ -268,16 +378,14 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
       ...(opts.step ? { step: opts.step } : {}),
     });
 
-    const stdout = String(r.stdout ?? '');
-    const stderr = String(r.stderr ?? '');
+    const { stdout, stderr } = r;
     // Secrets a tool printed (a join command, a certificate key) are known from here on, whatever happens next:
     // a failure tail, a step's summary, a later line that mentions them.
     redactor.scan(stdout);
     redactor.scan(stderr);
     const shown = argv.map((a) => redactor.redact(a));
 
-    const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' && exitCode === null) {
+    if (r.code === 'ENOENT' && exitCode === null) {
       throw new UserError(`${file} is not installed or not on PATH`, {
         why: `groundwork needs ${file} to run: ${shown.join(' ')}`,
         fix: installHint(file!),
@@ -289,12 +397,64 @@ export function createExec(factory: ExecFactoryOptions = {}): Exec {
         message: `${shown[0]} did not finish within ${formatDuration(opts.timeoutMs!)}${opts.waitingFor ? ` waiting for ${redactor.redact(opts.waitingFor)}` : ''} and was stopped`,
       });
     }
+    if (r.code && exitCode === null) {
+      throw new ToolError(shown, undefined, '', { message: `${shown[0]} could not be started (${r.code})` });
+    }
     const result: ExecResult = { argv: shown, exitCode: exitCode ?? -1, stdout, stderr, durationMs };
     if (result.exitCode !== 0 && !opts.allowFailure) {
       throw new ToolError(shown, exitCode ?? undefined, redactor.redact(tail(stderr || stdout)));
     }
     return result;
   };
+
+  /**
+   * A service through the same door: started with the run's audit log, redactor, environment and leftovers
+   * record; handed over once it runs; the call itself settles when it exits. It outlives the step that started
+   * it, so only the run's signal (and stop()) end it, never the step's.
+   */
+  async function asService(argv: string[], opts: ExecOptions, how: ServiceStart): Promise<ExecResult> {
+    const start = Date.now();
+    const svc = await spawnService(argv, {
+      cwd: opts.cwd,
+      env: { ...(opts.replaceEnv ? {} : (factory.env ?? process.env)), ...opts.env },
+      replaceEnv: true,
+      signal: factory.signal,
+      audit: factory.audit,
+      redactor,
+      step: opts.step,
+      onLine: how.onLine,
+      ...(factory.leftovers ? { record: { sink: factory.leftovers, what: how.what } } : {}),
+    });
+    how.started(svc);
+    const exit = await svc.exited;
+    return { argv: argv.map((a) => redactor.redact(a)), exitCode: exit.exitCode ?? -1, stdout: '', stderr: '', durationMs: Date.now() - start };
+  }
+}
+
+/** How a service is started through exec (see startService). */
+export interface ServiceStart {
+  /** What it is, in words, for the leftovers record ("the drill's throw-away etcd member"). */
+  what: string;
+  /** Each line it prints (redacted). */
+  onLine?: (line: string) => void;
+  started(service: Service): void;
+}
+
+/**
+ * Starts a long-running process through an Exec (a step's ctx.exec): audited, redacted and recorded as a
+ * leftover like every other process, resolved as soon as it runs.
+ */
+export function startService(exec: Exec, argv: string[], opts: Omit<ExecOptions, 'service'> & Omit<ServiceStart, 'started'>): Promise<Service> {
+  const { what, onLine, ...rest } = opts;
+  return new Promise<Service>((resolve, reject) => {
+    let started = false;
+    exec(argv, { ...rest, service: { what, ...(onLine ? { onLine } : {}), started: (s) => ((started = true), resolve(s)) } }).then(
+      () => undefined,
+      (err: unknown) => {
+        if (!started) reject(err);
+      },
+    );
+  });
 }
 
 export interface ServiceOptions {
@@ -345,33 +505,26 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
   const grace = opts.killGraceMs ?? 5000;
   const [file, ...args] = argv;
   const shown = argv.map((a) => redactor.redact(a));
+  const execa = await loadExeca();
   if (opts.signal?.aborted) throw new Cancelled(`not started: ${shown[0]}`);
   const cwd = opts.cwd ?? process.cwd();
   const env = { ...(opts.replaceEnv ? {} : process.env), ...opts.env };
   const start = new Date();
-  const child = execa(file!, args, { cwd, env, extendEnv: false, reject: false, detached: true, buffer: false, stdin: 'ignore' });
+  const onLine = opts.onLine;
+  // Output is handed on line by line and never kept: a service may run for as long as the drill does.
+  const { child, done } = runChild(execa, file!, args, {
+    cwd,
+    env,
+    keep: false,
+    onLine: onLine
+      ? (line) => {
+          redactor.scan(line);
+          onLine(redactor.redact(line));
+        }
+      : undefined,
+  });
 
   let running = true;
-  const onLine = opts.onLine;
-  if (onLine) {
-    for (const stream of [child.stdout, child.stderr]) {
-      let buf = '';
-      stream?.on('data', (chunk: Buffer) => {
-        buf += chunk.toString();
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          redactor.scan(buf.slice(0, i));
-          onLine(redactor.redact(buf.slice(0, i)));
-          buf = buf.slice(i + 1);
-        }
-        // A service that never prints a newline must not grow this buffer without bound.
-        if (buf.length > 64 * 1024) buf = buf.slice(-1024);
-      });
-    }
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
-  }
 
   const killOnExit = () => killTree(child.pid, 'SIGKILL');
   process.once('exit', killOnExit);
@@ -397,32 +550,22 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
   };
   opts.signal?.addEventListener('abort', terminate, { once: true });
 
-  const exited: Promise<ServiceExit & { code?: string }> = child.then(
-    (r) => {
-      running = false;
-      process.removeListener('exit', killOnExit);
-      forgetRecord();
-      opts.signal?.removeEventListener('abort', terminate);
-      const exitCode = typeof r.exitCode === 'number' ? r.exitCode : null;
-      opts.audit?.record({
-        argv: shown,
-        cwd,
-        start: start.toISOString(),
-        durationMs: Date.now() - start.getTime(),
-        exitCode,
-        ...(r.signal ? { signal: r.signal } : {}),
-        ...(opts.step ? { step: opts.step } : {}),
-      });
-      const code = (r as { code?: string }).code ?? (r.cause as NodeJS.ErrnoException | undefined)?.code;
-      return { exitCode, ...(r.signal ? { signal: r.signal } : {}), ...(code ? { code } : {}) };
-    },
-    () => {
-      running = false;
-      process.removeListener('exit', killOnExit);
-      forgetRecord();
-      return { exitCode: null };
-    },
-  );
+  const exited: Promise<ServiceExit & { code?: string }> = done.then((r) => {
+    running = false;
+    process.removeListener('exit', killOnExit);
+    forgetRecord();
+    opts.signal?.removeEventListener('abort', terminate);
+    opts.audit?.record({
+      argv: shown,
+      cwd,
+      start: start.toISOString(),
+      durationMs: Date.now() - start.getTime(),
+      exitCode: r.exitCode,
+      ...(r.signal ? { signal: r.signal } : {}),
+      ...(opts.step ? { step: opts.step } : {}),
+    });
+    return { exitCode: r.exitCode, ...(r.signal ? { signal: r.signal } : {}), ...(r.code ? { code: r.code } : {}) };
+  });
 
   // Either it starts, or it fails to (a missing binary is the operator's to fix, not a crash).
   const started = await new Promise<boolean>((resolve) => {

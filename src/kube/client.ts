@@ -34,6 +34,16 @@ interface RequestOptions {
   retryUnsafe?: boolean;
   /** Told how many times the request was sent, once it succeeded (a latency sample that waited out Retry-After is not one). */
   onAttempts?: (attempts: number) => void;
+  /** Told the server's `Warning:` headers (RFC 7234 299 warnings: admission's, deprecations), texts only. */
+  onWarnings?: (warnings: string[]) => void;
+}
+
+/** The texts of `Warning: 299 - "text"` headers (several may come in one header, comma-separated). */
+function parseWarningHeaders(raw: string | string[] | undefined): string[] {
+  const all = Array.isArray(raw) ? raw.join(', ') : (raw ?? '');
+  const out: string[] = [];
+  for (const m of all.matchAll(/\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  return out;
 }
 
 export interface ListOptions {
@@ -111,8 +121,12 @@ export class KubeClient {
   private readonly kinds = new Map<string, KindInfo>();
   readonly retry: RetryPolicy;
 
-  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY) {
+  /** Trusts the same CA but presents no client certificate: what an anonymous caller sees (the security suite). */
+  private readonly anonymousAgent?: http.Agent;
+
+  constructor(kc: import('@kubernetes/client-node').KubeConfig, agent: http.Agent, server: string, timeoutMs: number, retry: RetryPolicy = DEFAULT_RETRY, anonymousAgent?: http.Agent) {
     this.kc = kc;
+    this.anonymousAgent = anonymousAgent;
     this.retry = retry;
     this.agent = agent;
     this.server = server.replace(/\/+$/, '');
@@ -175,6 +189,7 @@ export class KubeClient {
           opts.signal?.removeEventListener('abort', onAbort);
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
+          if (opts.onWarnings && res.headers.warning !== undefined) opts.onWarnings(parseWarningHeaders(res.headers.warning));
           if (code >= 400) {
             const e = new KubeApiError(method, apiPath, code, parseStatus(text));
             const ra = res.headers['retry-after'];
@@ -291,6 +306,25 @@ export class KubeClient {
     }
   }
 
+  /**
+   * A GET with no credentials at all (no token, no client certificate), as anyone who reaches the port could send:
+   * the status code and the start of the body. Never retried; 0 when the connection failed.
+   */
+  async anonymousGet(apiPath: string, signal?: AbortSignal): Promise<{ code: number; body: string }> {
+    const agent = this.anonymousAgent ?? this.agent;
+    return new Promise((resolve) => {
+      const req = this.mod.request(new URL(this.server + apiPath), { method: 'GET', agent, headers: { Accept: 'application/json' }, timeout: this.timeoutMs, signal }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body = (body + c.toString('utf8')).slice(0, 4000)));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+        res.on('error', () => resolve({ code: 0, body: '' }));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve({ code: 0, body: '' }));
+      req.end();
+    });
+  }
+
   /** Raw GET of a non-resource path as text: /readyz, /livez, /version. */
   async raw(apiPath: string, signal?: AbortSignal, onAttempts?: (attempts: number) => void): Promise<string> {
     return this.request<string>('GET', apiPath, { text: true, signal, onAttempts });
@@ -399,6 +433,7 @@ export class KubeClient {
   /** Frees the sockets (the process can exit without waiting for keep-alive timeouts). */
   close(): void {
     this.agent.destroy();
+    this.anonymousAgent?.destroy();
   }
 }
 
@@ -430,6 +465,8 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** Retries on 429/503 (default: 10 retries, 60 s of waiting per request, as client-go). */
   retry?: RetryPolicy;
+  /** Talk to this URL instead of the cluster's server, with the same CA and credentials (e.g. a lab's admin listener). */
+  server?: string;
 }
 
 /**
@@ -505,11 +542,12 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
   if (!cluster) {
     throw new UserError(`kubeconfig ${kubeconfig} has no current context`, { exitCode: 2, fix: 'pass --context NAME' });
   }
+  const server = opts.server ?? cluster.server;
   let serverHost = '';
   try {
-    serverHost = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
+    serverHost = new URL(server).hostname.replace(/^\[|\]$/g, '');
   } catch {
-    throw new UserError(`kubeconfig ${kubeconfig}: the cluster's server "${cluster.server}" is not a URL`, { exitCode: 2 });
+    throw new UserError(`kubeconfig ${kubeconfig}: the cluster's server "${server}" is not a URL`, { exitCode: 2 });
   }
   const refusal = dialRefusal(serverHost, env);
   if (refusal) throw new UserError(`kubeconfig ${kubeconfig}: ${refusal}`, { exitCode: 2 });
@@ -524,6 +562,7 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
     servername: o.servername,
     rejectUnauthorized: o.rejectUnauthorized,
   };
-  const agent = cluster.server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
-  return new KubeClient(kc, agent, cluster.server, opts.requestTimeoutMs ?? 30_000, opts.retry);
+  const agent = server.startsWith('http://') ? new http.Agent({ keepAlive: true, maxSockets: 32 }) : new https.Agent(agentOpts);
+  const anonymous = server.startsWith('http://') ? undefined : new https.Agent({ keepAlive: false, ca: o.ca, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized });
+  return new KubeClient(kc, agent, server, opts.requestTimeoutMs ?? 30_000, opts.retry, anonymous);
 }

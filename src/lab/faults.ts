@@ -6,11 +6,14 @@
  */
 import { isLoopback } from '../net/loopback-guard.js';
 import { readFile } from 'node:fs/promises';
-import https from 'node:https';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
+import { KubeApiError, loadKubeConfig, type KubeClient } from '../kube/index.js';
 import { ApiError, type ApiRequestInfo, type RequestInterceptor } from './store/types.js';
 import type { AdminHandler } from './types.js';
+
+/** The kubeconfig cluster extension holding the lab's admin URL on the real API (src/lab/index.ts writes it). */
+export const LAB_ADMIN_EXTENSION = 'groundwork.dev/lab-admin';
 
 export interface FaultInfo {
   name: string;
@@ -84,7 +87,11 @@ export interface FaultOptions {
   random?: () => number;
   /** The lab's node names: a node fault must name one of them. */
   nodes?: () => readonly string[];
+  /** The API the lab runs on: on 'real', the api-* faults are refused (its requests are not the lab's to hook). */
+  api?: 'real' | 'embedded';
 }
+
+const EMBEDDED_ONLY = ['api-latency', 'api-errors'];
 
 export function createFaultRegistry(initial: readonly string[] = [], opts: FaultOptions = {}): FaultRegistry {
   const random = opts.random ?? Math.random;
@@ -97,6 +104,12 @@ export function createFaultRegistry(initial: readonly string[] = [], opts: Fault
   const reg: FaultRegistry = {
     add(raw) {
       const f = parseFault(raw);
+      if (opts.api === 'real' && EMBEDDED_ONLY.includes(f.name)) {
+        throw new UserError(`fault "${f.raw}" needs the embedded API: on --api real the requests go to a real kube-apiserver, which the lab does not sit in front of`, {
+          exitCode: 2,
+          fix: 'start the lab with --api embedded to rehearse a slow or failing API server',
+        });
+      }
       const nodes = opts.nodes?.();
       if (f.name === 'node-not-ready' && nodes && !nodes.includes(f.arg ?? '')) {
         throw new UserError(`fault "${f.raw}": this lab has no node "${f.arg}"`, { exitCode: 2, fix: `name one of its nodes: ${nodes.join(', ')}` });
@@ -197,8 +210,8 @@ export interface FaultChangeResult {
 
 interface KubeconfigTarget {
   server: string;
-  ca?: string;
-  token?: string;
+  /** On the real API: the lab's own admin listener (the kubeconfig's cluster extension groundwork.dev/lab-admin). */
+  admin?: string;
 }
 
 async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarget> {
@@ -213,23 +226,21 @@ async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarg
   const ctxName = doc?.['current-context'];
   const ctx = (doc?.contexts ?? []).find((c: any) => c.name === ctxName)?.context;
   const cluster = (doc?.clusters ?? []).find((c: any) => c.name === ctx?.cluster)?.cluster;
-  const user = (doc?.users ?? []).find((u: any) => u.name === ctx?.user)?.user;
   if (!cluster?.server) throw new UserError(`${kubeconfigPath} has no current cluster`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  const url = new URL(cluster.server);
-  // The lab only ever listens on loopback; never send its token anywhere else.
-  if (!isLoopback(url.hostname)) {
-    throw new UserError(`${kubeconfigPath} points at ${url.host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
+  const admin = (cluster.extensions ?? []).find((x: any) => x?.name === LAB_ADMIN_EXTENSION)?.extension?.server as string | undefined;
+  for (const u of [cluster.server, admin].filter((x): x is string => typeof x === 'string')) {
+    // The lab only ever listens on loopback; never send its credentials anywhere else.
+    if (!isLoopback(new URL(u).hostname)) {
+      throw new UserError(`${kubeconfigPath} points at ${new URL(u).host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
+    }
   }
-  return {
-    server: cluster.server,
-    ca: cluster['certificate-authority-data'] ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8') : undefined,
-    token: user?.token,
-  };
+  return { server: cluster.server, ...(admin ? { admin } : {}) };
 }
 
 /**
- * Adds (POST), clears (DELETE; no name = all) or lists (GET) faults of a running lab through its admin route:
- * the service behind `groundwork lab fault add|clear|list`.
+ * Adds (POST), clears (DELETE; no name = all) or lists (GET) faults of a running lab through its admin route, via
+ * the kube door with the kubeconfig's credentials: the embedded API serves /lab/faults itself; on the real API the
+ * lab's admin listener (its URL in the kubeconfig) does. The service behind `groundwork lab fault add|clear|list`.
  */
 export async function changeLabFaults(kubeconfigPath: string, action: 'add' | 'clear' | 'list', name?: string): Promise<FaultChangeResult> {
   if (action === 'add') {
@@ -237,42 +248,19 @@ export async function changeLabFaults(kubeconfigPath: string, action: 'add' | 'c
     parseFault(name);
   }
   const target = await readLabKubeconfig(kubeconfigPath);
+  const { loadKubeConfig, KubeApiError } = await import('../kube/index.js');
+  const kube = await loadKubeConfig(kubeconfigPath, undefined, { server: target.admin, requestTimeoutMs: 10_000, retry: { maxRetries: 0, budgetMs: 0, maxDelayMs: 0, baseDelayMs: 0 } });
   const method = action === 'add' ? 'POST' : action === 'clear' ? 'DELETE' : 'GET';
   const path = action === 'clear' && name ? `/lab/faults/${encodeURIComponent(name)}` : '/lab/faults';
-  const url = new URL(path, target.server);
-  const body = action === 'add' ? JSON.stringify({ name }) : undefined;
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = https.request(
-      {
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method,
-        ca: target.ca,
-        headers: { ...(target.token ? { authorization: `Bearer ${target.token}` } : {}), 'content-type': 'application/json', accept: 'application/json' },
-        timeout: 10_000,
-      },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timed out after 10 s')));
-    req.on('error', reject);
-    req.end(body);
-  }).catch((e: unknown) => {
-    throw new UserError(`no lab answers at ${target.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
-  });
-  let json: any;
   try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
+    const json = await kube.request<{ faults?: string[]; cleared?: string[] }>(method, path, action === 'add' ? { body: { name } } : {});
+    return { faults: json?.faults ?? [], ...(json?.cleared ? { cleared: json.cleared } : {}) };
+  } catch (e) {
+    if (e instanceof KubeApiError) {
+      throw new UserError(`the lab refused: ${e.status.message ?? `HTTP ${e.code}`}`, { exitCode: e.code === 400 ? 2 : 1 });
+    }
+    throw new UserError(`no lab answers at ${target.admin ?? target.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
+  } finally {
+    kube.close();
   }
-  if (status !== 200) {
-    throw new UserError(`the lab refused: ${json?.message ?? `HTTP ${status}`}`, { exitCode: status === 400 ? 2 : 1 });
-  }
-  return { faults: json?.faults ?? [], ...(json?.cleared ? { cleared: json.cleared } : {}) };
 }

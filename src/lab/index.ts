@@ -10,7 +10,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { makeDirs, writeFileAtomic } from '../run/records.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, stringify } from 'yaml';
 import type { Lab, LabContext, LabNode, LabOptions } from './types.js';
 import type { KubeObject } from './store/types.js';
 import { createMemoryStore, type Store } from './store/store.js';
@@ -18,30 +19,35 @@ import { createLabPki } from './server/certs.js';
 import { startApiServer } from './server/api-server.js';
 import { createPodLogs } from './logs.js';
 import { nodePodCidr, nthAddress } from './controllers/ipam.js';
+import { MAX_LAB_NODES, defaultLabPodCidr, labNodeAddress } from './store/limits.js';
+import { LAB_ADMIN_EXTENSION } from './faults.js';
+import { startGarbageCollector } from './controllers/garbage-collector.js';
+import { startNamespaceController } from './controllers/namespaces.js';
 
-export type { Lab, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
+export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
 const KUBELET_VERSION = 'v1.32.4';
+
 const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
-/** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, all on 127.0.100.N. */
+/** The lab's nodes: from the spec (names, roles, labels, taints) or `cp-N` / `w-N`, on 127.0.100.N (then 127.0.101.N ...). */
 export function planNodes(opts: Pick<LabOptions, 'nodes' | 'controlPlanes' | 'spec'>): LabNode[] {
   if (opts.spec && opts.nodes === undefined && opts.controlPlanes === undefined) {
     return opts.spec.spec.nodes.map((n, i) => ({
       name: n.name,
       role: n.role,
-      address: `127.0.100.${i + 1}`,
+      address: labNodeAddress(i),
       labels: n.labels,
       taints: n.taints,
     }));
   }
   const total = opts.nodes ?? 3;
   const cps = Math.min(opts.controlPlanes ?? 1, total);
-  if (!Number.isInteger(total) || total < 1 || cps < 0 || total > 250) throw new UserError(`--nodes must be a whole number from 1 to 250, not ${total}`, { exitCode: 2 });
+  if (!Number.isInteger(total) || total < 1 || cps < 0 || total > MAX_LAB_NODES) throw new UserError(`--nodes must be a whole number from 1 to ${MAX_LAB_NODES}, not ${total}`, { exitCode: 2 });
   const nodes: LabNode[] = [];
   for (let i = 0; i < total; i++) {
     const cp = i < cps;
-    nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: `127.0.100.${i + 1}` });
+    nodes.push({ name: cp ? `cp-${i + 1}` : `w-${i - cps + 1}`, role: cp ? 'control-plane' : 'worker', address: labNodeAddress(i) });
   }
   return nodes;
 }
@@ -99,7 +105,7 @@ export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject 
         { type: 'InternalIP', address: n.address },
         { type: 'Hostname', address: n.name },
       ],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      daemonEndpoints: { kubeletEndpoint: { Port: n.kubeletPort ?? 10250 } },
       nodeInfo: labNodeInfo(n),
     },
   };
@@ -162,7 +168,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     }
   }
   // Every node needs a podCIDR slice: a range too small for the nodes is the operator's to fix, said before start.
-  const podCIDR = net?.podCIDR ?? '10.244.0.0/16';
+  const podCIDR = net?.podCIDR ?? defaultLabPodCidr(nodes.length);
   const nodeMaskSize = net?.nodeMaskSize ?? 24;
   try {
     nodePodCidr(podCIDR, nodeMaskSize, nodes.length - 1);
@@ -173,7 +179,13 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       fix: 'widen spec.network.podCIDR (a shorter prefix), raise nodeMaskSize, or start fewer nodes (--nodes)',
     });
   }
+  if ((opts.api ?? 'embedded') === 'real') return startLabOnRealApi(opts, nodes);
   const store = await createStore(opts);
+  // What kube-controller-manager does for the embedded API's deletes: collect dependents, empty namespaces.
+  const stopApiControllers = [startGarbageCollector(store), startNamespaceController(store)];
+  const stopApi = () => {
+    for (const stop of stopApiControllers) stop();
+  };
   const logs = createPodLogs();
   const abort = new AbortController();
   let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
@@ -189,11 +201,12 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
     });
     const context: LabContext = {
+      api: 'embedded',
       store,
       logs,
       nodes,
       network: {
-        podCIDR: net?.podCIDR ?? '10.244.0.0/16',
+        podCIDR,
         serviceCIDR: net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR,
         nodeMaskSize: net?.nodeMaskSize ?? 24,
         cni: opts.cni ?? net?.cni ?? 'cilium',
@@ -212,6 +225,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     writeFileAtomic(kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token), 0o600);
     let stopped: Promise<void> | undefined;
     return {
+      api: 'embedded',
       url: srv.url,
       kubeconfigPath,
       token,
@@ -225,6 +239,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
           abort.abort();
           if (stopControllers) await stopControllers().catch(() => undefined);
           stopLogDrop?.();
+          stopApi();
           await srv.close();
           await store.close();
         })();
@@ -235,8 +250,112 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     abort.abort();
     if (stopControllers) await stopControllers().catch(() => undefined);
     stopLogDrop?.();
+    stopApi();
     await server?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The lab's kubeconfig on the real API: the control plane's admin one, plus where the lab's admin routes are. */
+function buildRealKubeconfig(adminKubeconfig: string, adminUrl: string): string {
+  const doc = parseYaml(readFileSync(adminKubeconfig, 'utf8')) as { clusters: { name: string; cluster: Record<string, unknown> }[]; contexts: { context: Record<string, unknown> }[] };
+  for (const c of doc.clusters) c.cluster.extensions = [{ name: LAB_ADMIN_EXTENSION, extension: { server: adminUrl } }];
+  for (const c of doc.contexts) c.context.namespace = 'default';
+  return stringify(doc);
+}
+
+/**
+ * The lab's node side on a real control plane: the store mirrors the real API (list+watch, writes over HTTPS),
+ * the lab serves the kubelet API on each node's address and its admin routes on loopback; the controllers run
+ * the node side only (ctx.api 'real').
+ */
+async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<Lab> {
+  const net = opts.spec?.spec.network;
+  const { startRealControlPlane, hardenedAsGroundworkConfigures, LAB_API_ADVERTISE_ADDRESS } = await import('./real/control-plane.js');
+  const { createMirrorStore } = await import('./store/mirror.js');
+  const { startNodeServers } = await import('./real/node-servers.js');
+  const { loadKubeConfig } = await import('../kube/index.js');
+  const abort = new AbortController();
+  const owned = opts.controlPlane === undefined;
+  const cp = opts.controlPlane ?? (await startRealControlPlane({
+    ...(await hardenedAsGroundworkConfigures(opts.spec?.spec.security)),
+    ...opts.controlPlaneOptions,
+    serviceCIDR: net?.serviceCIDR?.split(',').find((c) => c.includes('.')) ?? DEFAULT_SERVICE_CIDR,
+    podSecurity: opts.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
+    advertiseAddress: LAB_API_ADVERTISE_ADDRESS,
+  }));
+  const logs = createPodLogs();
+  const cleanups: Array<() => Promise<unknown>> = [];
+  if (owned) cleanups.push(() => cp.stop());
+  let stopControllers: (() => Promise<void>) | undefined;
+  try {
+    const kube = await loadKubeConfig(cp.kubeconfig, undefined, { requestTimeoutMs: 30_000 });
+    const store = await createMirrorStore({ kube });
+    cleanups.unshift(() => store.close());
+    await store.synced;
+    const servers = await startNodeServers({ nodes: planned, store, logs, ca: cp.ca });
+    cleanups.unshift(() => servers.close());
+    const nodes = planned.map((n) => ({ ...n, kubeletPort: servers.kubeletPorts.get(n.name) }));
+    // The kubelets register their nodes (or find them registered by an earlier lab on this control plane).
+    if (!opts.skipNodeObjects) {
+      for (const n of nodes) {
+        if (store.get('nodes', undefined, n.name)) continue;
+        await store.create(buildNodeObject(n)).catch((e: unknown) => {
+          if ((e as { code?: number }).code !== 409) throw e;
+        });
+      }
+    }
+    const stopLogDrop = store.watch('pods', undefined, {}, (e) => {
+      if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
+    });
+    cleanups.unshift(async () => stopLogDrop());
+    const context: LabContext = {
+      api: 'real',
+      store,
+      logs,
+      nodes,
+      network: {
+        podCIDR: net?.podCIDR ?? '10.244.0.0/16',
+        serviceCIDR: cp.serviceCIDR,
+        nodeMaskSize: net?.nodeMaskSize ?? 24,
+        cni: opts.cni ?? net?.cni ?? 'cilium',
+        clusterDomain: 'cluster.local',
+      },
+      faults: opts.faults ?? [],
+      addInterceptor: () => () => undefined,
+      addAdminRoute: (name, h) => servers.addAdminRoute(name, h),
+      signal: abort.signal,
+    };
+    if (opts.controllers) stopControllers = await opts.controllers(context);
+    const kubeconfigPath = opts.kubeconfigPath ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
+    makeDirs(path.dirname(kubeconfigPath));
+    writeFileAtomic(kubeconfigPath, buildRealKubeconfig(cp.kubeconfig, servers.adminUrl), 0o600);
+    let stopped: Promise<void> | undefined;
+    return {
+      api: 'real',
+      url: cp.server,
+      kubeconfigPath,
+      token: '',
+      caPem: cp.caPem,
+      etcdUrl: cp.etcdUrl,
+      store,
+      logs,
+      nodes,
+      context,
+      stop() {
+        stopped ??= (async () => {
+          abort.abort();
+          if (stopControllers) await stopControllers().catch(() => undefined);
+          for (const c of cleanups) await c().catch(() => undefined);
+        })();
+        return stopped;
+      },
+    };
+  } catch (e) {
+    abort.abort();
+    if (stopControllers) await stopControllers().catch(() => undefined);
+    for (const c of cleanups) await c().catch(() => undefined);
     throw e;
   }
 }

@@ -4,10 +4,13 @@
  */
 import type { Io } from '../io.js';
 import { UserError, EXIT } from '../errors.js';
-import type { LabCni, StartControllers } from './types.js';
+import type { LabApi, LabCni, StartControllers } from './types.js';
 import type { Spec } from '../spec/schema.js';
+import { MAX_LAB_NODES } from './store/limits.js';
 
 export interface LabUpOptions {
+  /** 'real' or 'embedded'; default real when the control plane's programs are there (PATH or the real-tools cache). */
+  api?: LabApi;
   nodes?: number;
   controlPlanes?: number;
   cni?: LabCni;
@@ -27,7 +30,7 @@ const CNIS: readonly LabCni[] = ['cilium', 'calico', 'flannel', 'none'];
 
 export function checkLabUpOptions(o: Pick<LabUpOptions, 'nodes' | 'controlPlanes' | 'cni' | 'port' | 'etcd'>): void {
   const bad = (msg: string, fix: string) => new UserError(msg, { fix, exitCode: EXIT.usage });
-  if (o.nodes !== undefined && (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 250)) throw bad(`--nodes must be a whole number from 1 to 250, not ${o.nodes}`, 'e.g. --nodes 5');
+  if (o.nodes !== undefined && (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > MAX_LAB_NODES)) throw bad(`--nodes must be a whole number from 1 to ${MAX_LAB_NODES}, not ${o.nodes}`, 'e.g. --nodes 5');
   if (o.controlPlanes !== undefined && (!Number.isInteger(o.controlPlanes) || o.controlPlanes < 1)) throw bad(`--control-planes must be a whole number of at least 1, not ${o.controlPlanes}`, 'e.g. --control-planes 3');
   if (o.nodes !== undefined && o.controlPlanes !== undefined && o.controlPlanes > o.nodes) throw bad(`--control-planes (${o.controlPlanes}) cannot exceed --nodes (${o.nodes}): --nodes counts all nodes`, `e.g. --nodes ${o.controlPlanes + 2} --control-planes ${o.controlPlanes}`);
   if (o.cni !== undefined && !CNIS.includes(o.cni)) throw bad(`--cni must be one of ${CNIS.join(', ')}, not "${o.cni}"`, '--cni cilium');
@@ -52,6 +55,14 @@ async function defaultControllers(): Promise<StartControllers> {
 
 export async function runLabUp(o: LabUpOptions): Promise<number> {
   checkLabUpOptions(o);
+  const { locateControlPlanePrograms, findControlPlanePrograms } = await import('./real/control-plane.js');
+  // --etcd keeps the embedded API's objects; the real API has its own etcd.
+  const api: LabApi = o.api ?? (o.etcd === undefined && o.port === undefined && locateControlPlanePrograms(o.io.env).programs ? 'real' : 'embedded');
+  if (api === 'real') {
+    if (o.etcd !== undefined) throw new UserError('--etcd is for the embedded API: the real control plane keeps its objects in its own etcd', { exitCode: EXIT.usage, fix: 'drop --etcd, or add --api embedded' });
+    if (o.port !== undefined) throw new UserError('--port is for the embedded API: the real kube-apiserver listens on a free port of 127.0.0.1', { exitCode: EXIT.usage, fix: 'drop --port, or add --api embedded' });
+    findControlPlanePrograms(o.io.env);
+  }
   const { parseFault } = await import('./faults.js');
   for (const f of o.faults) parseFault(f);
   const { startLab } = await import('./index.js');
@@ -59,6 +70,7 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
   let lab;
   try {
     lab = await startLab({
+      api,
       nodes: o.nodes,
       controlPlanes: o.controlPlanes,
       cni: o.cni,
@@ -77,17 +89,18 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
   }
   const { io } = o;
   const summary = {
+    api,
     url: lab.url,
     kubeconfig: lab.kubeconfigPath,
     nodes: lab.nodes.map((n) => ({ name: n.name, role: n.role, internalIP: n.address })),
-    store: o.etcd ? `etcd ${o.etcd}` : 'memory',
+    store: api === 'real' ? `etcd ${lab.etcdUrl}` : o.etcd ? `etcd ${o.etcd}` : 'memory',
     faults: o.faults,
   };
   if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     io.stdout.write(
       [
-        `lab is up: ${lab.url} (Kubernetes v1.32.4 API, ${lab.nodes.length} nodes, store: ${summary.store})`,
+        `lab is up: ${lab.url} (${api === 'real' ? 'the real kube-apiserver, kube-controller-manager and kube-scheduler' : 'the embedded Kubernetes v1.32.4 API'}, ${lab.nodes.length} nodes, store: ${summary.store})`,
         `kubeconfig: ${lab.kubeconfigPath}`,
         '',
         'try it from another terminal:',

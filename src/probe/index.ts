@@ -20,8 +20,8 @@ export const DEFAULT_PROBE_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53
 export const DEFAULT_TIMEOUT_S = 2;
 
 export type Probe =
-  /** TCP connect to host:port (pod IP, ClusterIP or DNS name). */
-  | { kind: 'connect'; host: string; port: number; timeoutS: number }
+  /** TCP connect to host:port (pod IP, ClusterIP or DNS name); with protocol UDP a datagram (`nc -z -u`). */
+  | { kind: 'connect'; host: string; port: number; timeoutS: number; protocol?: 'UDP' }
   /** DNS name -> IPv4 address. */
   | { kind: 'resolve'; name: string; timeoutS: number }
   /** HTTP GET; ok on any 2xx/3xx. */
@@ -65,6 +65,7 @@ const SCRIPT_KIND = new Map<string, keyof typeof SCRIPTS>(Object.entries(SCRIPTS
 export function buildProbe(probe: Probe): string[] {
   switch (probe.kind) {
     case 'connect':
+      if (probe.protocol === 'UDP') return ['nc', '-z', '-u', '-w', String(probe.timeoutS), probe.host, String(probe.port)];
       return ['sh', '-c', SCRIPTS.connect, PROBE_ARG0, probe.host, String(probe.port), String(probe.timeoutS)];
     case 'resolve':
       return ['sh', '-c', SCRIPTS.resolve, PROBE_ARG0, probe.name, String(probe.timeoutS)];
@@ -147,17 +148,20 @@ export function parseProbe(command: readonly string[] | undefined, args: readonl
         return undefined;
     }
   }
-  if (bin === 'nc' && argv.includes('-z')) {
+  if (bin === 'nc' && ['-z', '-zu', '-uz'].some((f) => argv.includes(f))) {
     const rest = argv.slice(1);
     let timeoutS = DEFAULT_TIMEOUT_S;
+    let udp = false;
     const positional: string[] = [];
     for (let i = 0; i < rest.length; i++) {
       const t = rest[i]!;
       if (t === '-w') timeoutS = toSeconds(rest[++i]) ?? timeoutS;
+      else if (t === '-u' || t === '-zu' || t === '-uz') udp = true; // UDP, not TCP
       else if (!t.startsWith('-')) positional.push(t);
     }
     const port = toPort(positional[1]);
-    return positional.length === 2 && port !== undefined ? { kind: 'connect', host: positional[0]!, port, timeoutS } : undefined;
+    if (positional.length !== 2 || port === undefined) return undefined;
+    return { kind: 'connect', host: positional[0]!, port, timeoutS, ...(udp ? { protocol: 'UDP' as const } : {}) };
   }
   if (bin === 'agnhost') {
     const flag = (name: string): string | undefined => {
@@ -191,7 +195,7 @@ export function parseProbe(command: readonly string[] | undefined, args: readonl
 export function describeProbeTarget(probe: Probe): string {
   switch (probe.kind) {
     case 'connect':
-      return `${probe.host}:${probe.port}`;
+      return `${probe.host}:${probe.port}${probe.protocol === 'UDP' ? '/udp' : ''}`;
     case 'resolve':
       return probe.name;
     case 'http-get':

@@ -51,6 +51,8 @@ export interface RunOptions {
   cleanup?: Array<(ctx: StepContext) => Promise<void>>;
   /** Extra fields for report.json. */
   reportExtra?: Record<string, unknown>;
+  /** Where the run ran (RunSummary.ranOn): said in the text summary, report.json and junit.xml. */
+  ranOn?: Record<string, string>;
   /** The run chosen by resolveRun (so stage builders could write files into its directory first). */
   run?: ResolvedRun;
   /** The flags that shaped this run, recorded so `--resume` can reuse them (see resumeFlags). */
@@ -483,6 +485,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     startedAt: state.startedAt,
     durationMs: Date.now() - startedMs,
     ...(skippedHeadlines.length > 0 ? { skippedHeadlines } : {}),
+    ...(opts.ranOn ? { ranOn: opts.ranOn } : {}),
   };
   const report = {
     groundwork: 1,

@@ -40,6 +40,7 @@ export function formatSummary(summary: RunSummary, color = false): string {
   out.push('');
   // A skipped headline stage is said on its own line, above the counts: it is what the run was for.
   for (const h of summary.skippedHeadlines ?? []) out.push(paint(color, 33, `SKIPPED ${h.stage}: ${h.title} did not run: ${h.reason.replace(/^cannot run here: /, '')}`));
+  for (const [k, v] of Object.entries(summary.ranOn ?? {})) out.push(`${k}: ${v}`);
   out.push(`${verdict}: ${c.pass} passed, ${c.warn} warnings, ${c.fail} failed, ${c.skip} skipped in ${formatDuration(summary.durationMs, { fixed: true })}`);
   out.push(`run records: ${summary.runDir}`);
   return `${out.join('\n')}\n`;
@@ -63,6 +64,8 @@ export function buildJunit(summary: RunSummary, name: string): string {
     else byStage.set(r.stage, [r]);
   }
   const suites: string[] = [];
+  const ranOn = Object.entries(summary.ranOn ?? {});
+  const properties = ranOn.length === 0 ? '' : `    <properties>\n${ranOn.map(([k, v]) => `      <property name="${xmlEscape(k)}" value="${xmlEscape(v)}"/>`).join('\n')}\n    </properties>\n`;
   for (const [stage, rs] of byStage) {
     const c = resultCounts(rs);
     const time = rs.reduce((a, r) => a + r.durationMs, 0) / 1000;
@@ -75,7 +78,7 @@ export function buildJunit(summary: RunSummary, name: string): string {
       return `    <testcase ${attrs}/>`;
     });
     suites.push(
-      `  <testsuite name="${xmlEscape(stage)}" tests="${rs.length}" failures="${c.fail}" errors="0" skipped="${c.skip}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`,
+      `  <testsuite name="${xmlEscape(stage)}" tests="${rs.length}" failures="${c.fail}" errors="0" skipped="${c.skip}" time="${time.toFixed(3)}">\n${properties}${cases.join('\n')}\n  </testsuite>`,
     );
   }
   const c = resultCounts(summary.results);

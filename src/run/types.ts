@@ -124,4 +124,6 @@ export interface RunSummary {
   skippedHeadlines?: { stage: string; title: string; reason: string }[];
   startedAt: string;
   durationMs: number;
+  /** Where the run ran, as key/value facts every report states (e.g. { 'lab api': 'real' }): text, JSON, JUnit. */
+  ranOn?: Record<string, string>;
 }

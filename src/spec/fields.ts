@@ -140,3 +140,37 @@ const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.
 export function isDnsName(v: string): boolean {
   return DNS_NAME.test(v);
 }
+
+// ---- security checks and their waivers ------------------------------------------------------------------------
+
+/**
+ * The IDs of `groundwork validate --only security` (src/validate/security/catalog.ts describes each). They are
+ * the contract a waiver names, so they live at the spec edge and never change meaning.
+ */
+export const SECURITY_CHECK_IDS = ['GW-SEC-001', 'GW-SEC-002', 'GW-SEC-003', 'GW-SEC-004', 'GW-SEC-005', 'GW-SEC-006', 'GW-SEC-007', 'GW-SEC-008', 'GW-SEC-009'] as const;
+export type SecurityCheckId = (typeof SECURITY_CHECK_IDS)[number];
+
+/** A calendar day, YYYY-MM-DD, that exists (2027-02-30 does not). */
+export function parseIsoDay(text: string): Date | string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return 'is not a date like "2027-03-31" (YYYY-MM-DD)';
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  if (d.getUTCFullYear() !== Number(m[1]) || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) return 'is not a day of the calendar';
+  return d;
+}
+
+const isoDay = z.string().superRefine((text, ctx) => {
+  const d = parseIsoDay(text);
+  if (typeof d === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${d}`, input: text });
+});
+
+/**
+ * A waiver: a named security check that may fail without failing the run, with the reason an auditor reads and
+ * the day it stops applying (it lapses at the end of that day, UTC). Every report lists every waiver.
+ */
+export const securityWaiver = z.strictObject({
+  check: z.enum(SECURITY_CHECK_IDS, { error: (iss) => `${JSON.stringify(iss.input)} is not a security check ID: one of ${SECURITY_CHECK_IDS.join(', ')}` }),
+  reason: z.string().trim().min(10, 'says too little: give the reason an auditor can check (at least 10 characters)'),
+  expires: isoDay.meta({ description: 'YYYY-MM-DD: the waiver lapses at the end of this day (UTC), and the check fails again.' }),
+});
+export type SecurityWaiver = z.output<typeof securityWaiver>;

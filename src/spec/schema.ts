@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { DNS_SUBDOMAIN, SSH_USER, cronSchedule, isDnsName, isLabelKey, isLabelValue, taintSpec } from './fields.js';
+import { DNS_SUBDOMAIN, SSH_USER, cronSchedule, isDnsName, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -237,6 +237,41 @@ const ImagesSpec = z.strictObject({
     .optional(),
 });
 
+const podSecurityLevel = z.enum(['privileged', 'baseline', 'restricted']);
+
+/**
+ * Pod Security admission as the API servers are configured at bootstrap (kubeadm: an AdmissionConfiguration file on
+ * every control plane; Talos: its admission control config), and the levels of the namespaces that must differ.
+ */
+const PodSecuritySpec = z.strictObject({
+  enforce: podSecurityLevel.default('baseline').meta({ description: 'Cluster-wide default level pods must meet (refused otherwise).' }),
+  audit: podSecurityLevel.default('restricted').meta({ description: 'Level whose violations are recorded in the API audit log.' }),
+  warn: podSecurityLevel.default('restricted').meta({ description: 'Level whose violations are returned to the client as warnings.' }),
+  exemptNamespaces: z.array(dnsLabel).default(['kube-system']).meta({ description: 'Namespaces Pod Security admission does not check at all (kube-system: the cluster\'s own static and node pods).' }),
+  /**
+   * Namespaces with a level of their own (e.g. `{ ingress-nginx: privileged }`), labelled by groundwork when it
+   * creates them and allowed privileged, hostNetwork, hostPID and hostPath pods when `privileged`. The add-on
+   * namespaces groundwork installs node agents into (the CNI's, monitoring for node-exporter, logging for Fluent
+   * Bit) are `privileged` without being listed.
+   */
+  namespaces: z.record(dnsLabel, podSecurityLevel).default({}),
+});
+
+/** API audit logging (kube-apiserver --audit-policy-file): on by default; the log's rotation on each control plane. */
+const AuditSpec = z.strictObject({
+  maxAge: z.number().int().min(1).max(3650).default(30).meta({ description: 'Days an audit log file is kept (--audit-log-maxage).' }),
+  maxBackups: z.number().int().min(1).max(1000).default(10).meta({ description: 'Rotated audit log files kept (--audit-log-maxbackup).' }),
+  maxSize: z.number().int().min(1).max(10240).default(100).meta({ description: 'MiB an audit log file grows to before it is rotated (--audit-log-maxsize).' }),
+});
+
+export const SecuritySpec = z.strictObject({
+  podSecurity: PodSecuritySpec.prefault({}),
+  /** false: no API audit log (not recommended; GW-SEC-008 then fails unless waived). */
+  audit: z.union([AuditSpec, z.literal(false)]).prefault({}),
+  /** Security checks that may fail, each with a reason and an expiry day; shown in every report. */
+  waivers: z.array(securityWaiver).default([]),
+});
+
 const ClusterSpecBody = z.strictObject({
   kubernetesVersion: kubeVersion.default(DEFAULT_KUBERNETES_VERSION).meta({ description: `Kubernetes version, e.g. "${DEFAULT_KUBERNETES_VERSION}" (supported: ${KUBERNETES_RANGE_TEXT}).` }),
   endpoint: z
@@ -248,6 +283,7 @@ const ClusterSpecBody = z.strictObject({
   network: NetworkSpec.prefault({}),
   addons: AddonsSpec.prefault({}),
   images: ImagesSpec.prefault({}),
+  security: SecuritySpec.prefault({}),
 });
 
 export const ClusterSpec = z.strictObject({
@@ -260,3 +296,4 @@ export const ClusterSpec = z.strictObject({
 export type Spec = z.output<typeof ClusterSpec>;
 export type SpecInput = z.input<typeof ClusterSpec>;
 export type NodeSpec = z.output<typeof NodeSpec>;
+export type SecuritySpec = z.output<typeof SecuritySpec>;

@@ -24,6 +24,7 @@ const TITLES: Record<SuiteName, string> = {
   netpol: 'NetworkPolicy enforcement: default-deny, ingress and egress each proven on their own',
   scheduling: 'Scheduling: spread, nodeAffinity, unsatisfiable requests, taints',
   storage: 'Storage: default StorageClass, bind, write, reschedule, read, release',
+  security: 'Security: anonymous access, RBAC, Pod Security, host access, audit log, encryption (CIS IDs)',
 };
 
 export interface ValidateStage extends Stage {
@@ -58,6 +59,8 @@ export function buildValidateStage(opts: ValidateOptions): ValidateStage {
         return (await import('./suites/scheduling.js')).runScheduling(session, ctx);
       case 'storage':
         return (await import('./suites/storage.js')).runStorage(session, ctx);
+      case 'security':
+        return (await import('./suites/security.js')).runSecurity(session, ctx);
     }
   };
   const steps: Step[] = SUITES.filter((s) => wanted.includes(s)).map((suite) => ({
@@ -73,7 +76,7 @@ export function buildValidateStage(opts: ValidateOptions): ValidateStage {
       session.bindContext(ctx);
       return run(suite, ctx);
     },
-    preview: { note: `creates objects in namespace groundwork-validate-<run id>${suite === 'netpol' ? '-netpol' : ''}; deleted afterwards unless --keep` },
+    preview: { note: suite === 'security' ? 'reads RBAC, namespaces, pods and policies; SubjectAccessReviews; server-side dry runs (a privileged pod, a baseline label); one Secret in groundwork-validate-<run id>, deleted' : `creates objects in namespace groundwork-validate-<run id>${suite === 'netpol' ? '-netpol' : ''}; deleted afterwards unless --keep` },
   }));
   return {
     name: 'validate',
@@ -120,17 +123,20 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
   const { buildJunit } = await import('../run/report.js');
   let imageRegistry = o.imageRegistry;
   let specNodes = o.specNodes;
+  let security = o.security;
   if (o.specFile && existsSync(o.specFile)) {
     const { loadSpec } = await import('../spec/load.js');
     const loaded = await loadSpec(o.specFile);
     imageRegistry ??= loaded.spec.spec.images?.registry;
+    const { securityOptionsFromSpec } = await import('./security/expectations.js');
+    security = { ...securityOptionsFromSpec(loaded.spec), ...security };
     specNodes ??= loaded.spec.spec.nodes.map((n) => n.name);
   }
   const stateDir = resolveStateDir(o.stateDir, o.specFile && existsSync(o.specFile) ? o.specFile : undefined, o.io.cwd);
   if (o.junit) await checkOutputFile('--junit', o.junit);
   // A kubeconfig problem is a usage error, said before anything runs (not six failed suites).
   const kube = o.kube ?? (await (await import('../kube/index.js')).loadKubeConfig(o.kubeconfig, o.context, { env: o.env }));
-  const stage = buildValidateStage({ ...o, imageRegistry, specNodes, kube });
+  const stage = buildValidateStage({ ...o, imageRegistry, specNodes, security, kube });
   const run = resolveRun(stateDir, 'validate', false);
   const extra: Record<string, unknown> = {};
   const summary = await runPlan(

@@ -187,6 +187,14 @@ export function buildClusterRole(name = 'groundwork-validate'): KubeObject {
       // The kubernetes Service's endpoints: where pods' API traffic goes (connectivity).
       { apiGroups: [''], resources: ['endpoints'], verbs: ['get'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list'] },
+      // security: RBAC and ServiceAccounts read, SubjectAccessReviews, a dry-run baseline label on namespaces,
+      // /metrics (encryption at rest) and kube-apiserver's mirror pods (pods, above). Never Secrets: with the right
+      // to create one, the encryption check writes a probe Secret; without it, it reads what /metrics holds.
+      { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings', 'rolebindings'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['list'] },
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['patch'] },
     ],
   };
 }

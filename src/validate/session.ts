@@ -10,8 +10,9 @@ import type { KubeClient, KubeObject } from '../kube/index.js';
 import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
 import { explainNoNode, listSchedulableNodes, type NodeInfo } from './nodes.js';
 import type { StepOutcome } from '../run/types.js';
+import type { SecurityOptions } from './security/expectations.js';
 
-export const SUITES = ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'] as const;
+export const SUITES = ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage', 'security'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 export interface ValidateOptions {
@@ -36,6 +37,8 @@ export interface ValidateOptions {
   /** Node names the spec lists (when validating against a spec): each must be in the cluster. */
   specNodes?: string[];
   env?: Record<string, string | undefined>;
+  /** What the security suite expects (from the spec: method, privileged namespaces, waivers) and where the audit log is. */
+  security?: SecurityOptions;
   /** A connection to use instead of loading the kubeconfig (tests). */
   kube?: KubeClient;
 }

@@ -1,51 +1,55 @@
 /**
- * Restore drill on a ~200 MB etcd (Debian's 3.4 on loopback): groundwork's wall time against the same steps done
- * by hand with etcdctl/etcd in the same run, and groundwork's peak RSS on a small and on the big database
- * (it must stay flat: snapshots are streamed and keys counted page by page, never loaded whole).
+ * Restore drill against the real etcd 3.6 (or GW_BENCH_DRILL_ETCD=3.5) on loopback, at about 20, 200 and 600 MB:
+ * groundwork's wall time against the steps an operator types by hand, measured in the same run, pair by pair
+ * (A B A B ..., so that machine drift and page-cache warmth favour neither side), and groundwork's own peak RSS
+ * at each size (it must stay flat: snapshots are streamed, keys counted from a stream, never held whole).
  *
- * Env: GW_BENCH_DRILL_MB (default 200), GW_BENCH_DRILL_RUNS (default 3 of each, median).
+ * By hand means exactly: etcdctl snapshot save, etcdutl snapshot status, etcdutl snapshot restore (with the
+ * revision bump a Kubernetes restore uses, as the drill does), boot a member until /health answers, and
+ * `etcdctl get "" --prefix --keys-only` (with a command timeout past etcdctl's 5 s, which a large listing outlasts);
+ * then the member is stopped. Nothing else: the drill's extra checks
+ * (source inventory, hashkv, sha256, per-prefix comparison) must fit inside that time.
+ *
+ * Env: GW_BENCH_DRILL_SIZES (MB, default 20,200,600), GW_BENCH_DRILL_RUNS (pairs per size, default 3),
+ * GW_BENCH_DRILL_ETCD (3.5 or 3.6, default 3.6).
  */
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ETCDCTL_BIN, ETCD_BIN, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { putMany, startEtcd } from '../helpers/etcd.js';
+import { realTool, realToolsPath } from '../helpers/real-tools.js';
 import type { BenchLine } from './types.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MB = Number(process.env.GW_BENCH_DRILL_MB ?? 200);
+const SIZES = (process.env.GW_BENCH_DRILL_SIZES ?? '20,200,600').split(',').map(Number);
 const RUNS = Number(process.env.GW_BENCH_DRILL_RUNS ?? 3);
-const VALUE_BYTES = 16 * 1024;
+const RELEASE = (process.env.GW_BENCH_DRILL_ETCD ?? '3.6') as '3.5' | '3.6';
+/** Kubernetes objects are a few KiB each; with etcd's own overhead a key takes about 6 KiB of snapshot. */
+const VALUE_BYTES = 4 * 1024;
+const SNAPSHOT_BYTES_PER_KEY = 6 * 1024;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** Kubernetes-like keys with values of VALUE_BYTES until about `mb` megabytes are written. */
-function* bulk(mb: number): Generator<[string, Buffer]> {
-  const n = Math.ceil((mb * 1024 * 1024) / VALUE_BYTES);
-  const resources = ['pods', 'configmaps', 'secrets', 'events', 'leases'];
-  for (let i = 0; i < n; i++) {
+/** Kubernetes-like keys with values of VALUE_BYTES, numbered from `from` to `to`. */
+function* bulk(from: number, to: number): Generator<[string, Buffer]> {
+  const resources = ['pods', 'configmaps', 'secrets', 'events', 'leases', 'apiextensions.k8s.io/customresourcedefinitions'];
+  for (let i = from; i < to; i++) {
     const v = Buffer.alloc(VALUE_BYTES, i % 251);
     v.write(`{"i":${i}}`);
     yield [`/registry/${resources[i % resources.length]}/ns-${i % 17}/obj-${i}`, v];
   }
 }
 
-async function seed(mb: number): Promise<TestEtcd> {
-  const etcd = await startEtcd({ quotaBytes: 8 * 1024 ** 3 });
-  // 48 values of 16 KiB per transaction stays under etcd's 1.5 MiB request limit.
-  await putMany(etcd.url, bulk(mb), { perTxn: 48, concurrency: 4 });
-  return etcd;
-}
-
 /** Runs a command, returning its wall time and (when asked) the peak RSS of that process alone, from /proc. */
-function timed(argv: string[], opts: { rss?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; code: number; rssMb?: number; stdout: string; stderr: string }> {
+function timed(argv: string[], opts: { rss?: boolean; env: NodeJS.ProcessEnv }): Promise<{ ms: number; code: number; rssMb?: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -60,7 +64,7 @@ function timed(argv: string[], opts: { rss?: boolean; env?: NodeJS.ProcessEnv } 
           } catch {
             /* exited */
           }
-        }, 20)
+        }, 10)
       : undefined;
     child.on('error', reject);
     child.on('close', (code) => {
@@ -70,31 +74,19 @@ function timed(argv: string[], opts: { rss?: boolean; env?: NodeJS.ProcessEnv } 
   });
 }
 
-/**
- * The same drill by hand: what an operator types, in one bash script. Inventory (status, keys per prefix,
- * hashkv), snapshot save, sha256sum + snapshot status, restore, boot a member on loopback and wait for health,
- * count and hash the restored keys, stop it, clean up.
- */
+/** The steps an operator types, in one bash script; the member is stopped at the end. */
 function byHandScript(url: string, scratch: string, client: number, peer: number): string {
-  const e = `${ETCDCTL_BIN} --endpoints=${url}`;
-  const m = `${ETCDCTL_BIN} --endpoints=http://127.0.0.1:${client}`;
+  const m = `--name=m --initial-cluster=m=http://127.0.0.1:${peer} --initial-cluster-token=hand-$$ --initial-advertise-peer-urls=http://127.0.0.1:${peer}`;
   return `set -euo pipefail
 cd ${scratch}
-${e} endpoint status -w json > status.json
-rev=$(grep -o '"revision":[0-9]*' status.json | head -1 | cut -d: -f2)
-${e} get "" --from-key --keys-only --rev=$rev | grep -v '^$' | cut -d/ -f1-3 | sort | uniq -c > counts.txt
-${e} endpoint hashkv --rev=$rev -w json > hash.json
-${e} snapshot save snap.db > /dev/null 2>&1
-sha256sum snap.db > snap.sha
-${ETCDCTL_BIN} snapshot status snap.db -w json > snapstatus.json
-${ETCDCTL_BIN} snapshot restore snap.db --data-dir=restored --name=m --initial-cluster=m=http://127.0.0.1:${peer} --initial-cluster-token=hand-$$ --initial-advertise-peer-urls=http://127.0.0.1:${peer} > /dev/null 2>&1
-${ETCD_BIN} --name=m --data-dir=restored --listen-client-urls=http://127.0.0.1:${client} --advertise-client-urls=http://127.0.0.1:${client} --listen-peer-urls=http://127.0.0.1:${peer} --initial-advertise-peer-urls=http://127.0.0.1:${peer} --initial-cluster=m=http://127.0.0.1:${peer} --initial-cluster-token=hand-$$ --log-level=warn > member.log 2>&1 &
+etcdctl --endpoints=${url} snapshot save snap.db > /dev/null
+etcdutl snapshot status snap.db -w json > status.json
+etcdutl snapshot restore snap.db --data-dir=restored ${m} --bump-revision=1000000000 --mark-compacted > /dev/null 2>&1
+etcd ${m} --data-dir=restored --listen-client-urls=http://127.0.0.1:${client} --advertise-client-urls=http://127.0.0.1:${client} --listen-peer-urls=http://127.0.0.1:${peer} --log-level=warn > member.log 2>&1 &
 pid=$!
-until curl -sf http://127.0.0.1:${client}/health > /dev/null; do sleep 0.025; done
-${m} get "" --from-key --keys-only | grep -v '^$' | cut -d/ -f1-3 | sort | uniq -c > counts2.txt
-${m} endpoint hashkv --rev=$rev -w json > hash2.json
+until /usr/bin/curl -sf http://127.0.0.1:${client}/health > /dev/null; do sleep 0.025; done
+etcdctl --endpoints=http://127.0.0.1:${client} --command-timeout=600s get "" --prefix --keys-only > keys.txt
 kill $pid; wait $pid || true
-cd / && rm -rf ${scratch}
 `;
 }
 
@@ -106,87 +98,107 @@ async function freePorts(): Promise<[number, number]> {
   return [a, b];
 }
 
-async function drillOnce(etcd: TestEtcd, stateDir: string): Promise<{ ms: number; rssMb: number; report: { status: string; reasons: string[]; phases: Record<string, { ms: number }>; restored?: { total: number } } }> {
-  const r = await timed([process.execPath, path.join(root, 'bin/groundwork'), 'drill', '--endpoints', etcd.url, '--state-dir', stateDir, '--json'], {
-    rss: true,
-    env: { ...process.env, NO_COLOR: '1', CI: 'true' },
-  });
+interface DrillDoc {
+  status: string;
+  reasons: string[];
+  phases: Record<string, { ms: number }>;
+  snapshot?: { bytes: number };
+  restored?: { total: number };
+}
+
+async function drillOnce(url: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; rssMb: number; report: DrillDoc }> {
+  const r = await timed([process.execPath, path.join(root, 'bin/groundwork'), 'drill', '--endpoints', url, '--state-dir', stateDir, '--json'], { rss: true, env });
   let doc: { drill?: unknown };
   try {
     doc = JSON.parse(r.stdout) as { drill?: unknown };
   } catch {
     throw new Error(`groundwork drill printed no JSON (exit ${r.code}): ${r.stderr.slice(-2000)}`);
   }
-  const report = doc.drill as { status: string; reasons: string[]; phases: Record<string, { ms: number }>; restored?: { total: number } };
+  const report = doc.drill as DrillDoc;
   if (report.status !== 'pass') throw new Error(`drill failed: ${report.reasons.join('; ')}`);
   return { ms: r.ms, rssMb: r.rssMb ?? 0, report };
 }
 
-async function byHandOnce(etcd: TestEtcd): Promise<number> {
+async function byHandOnce(url: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; bytes: number }> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'gw-hand-'));
-  const [client, peer] = await freePorts();
-  const r = await timed(['bash', '-c', byHandScript(etcd.url, scratch, client, peer)]);
-  if (r.code !== 0) throw new Error(`by-hand drill failed (${r.code}): ${r.stderr}`);
-  return r.ms;
+  try {
+    const [client, peer] = await freePorts();
+    const r = await timed(['bash', '-c', byHandScript(url, scratch, client, peer)], { env });
+    if (r.code !== 0) throw new Error(`by-hand drill failed (${r.code}): ${r.stderr}`);
+    return { ms: r.ms, bytes: statSync(path.join(scratch, 'snap.db')).size };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export default async function bench(): Promise<BenchLine[]> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'gw-bench-drill-'));
+  const bin = realToolsPath([`etcd-${RELEASE}/etcd`, `etcd-${RELEASE}/etcdctl`, `etcd-${RELEASE}/etcdutl`]);
+  // Both sides see the same PATH built from scratch: that release's etcd, etcdctl and etcdutl, nothing else.
+  const env: NodeJS.ProcessEnv = { PATH: `${bin}:/usr/bin:/bin`, HOME: stateDir, NO_COLOR: '1', CI: 'true' };
+  const drillEnv: NodeJS.ProcessEnv = { ...env, PATH: bin };
   const lines: BenchLine[] = [];
-
-  // A small database first: the RSS baseline for "flat, independent of the database size".
-  const small = await seed(10);
-  let smallRss: number;
+  const etcd = await startEtcd({ bin: realTool(`etcd-${RELEASE}/etcd`), quotaBytes: 8 * 1024 ** 3 });
+  const rssBySize: Array<[number, number]> = [];
+  let written = 0;
   try {
-    smallRss = (await drillOnce(small, stateDir)).rssMb;
-  } finally {
-    await small.stop();
-  }
-
-  const t0 = performance.now();
-  const big = await seed(MB);
-  const seedS = (performance.now() - t0) / 1000;
-  try {
-    const dbBytes = Number(/"dbSize":(\d+)/.exec(execFileSync(ETCDCTL_BIN, [`--endpoints=${big.url}`, 'endpoint', 'status', '-w', 'json'], { encoding: 'utf8' }))?.[1] ?? 0);
-    const hand: number[] = [];
-    const ours: number[] = [];
-    const rss: number[] = [];
-    let last: Awaited<ReturnType<typeof drillOnce>> | undefined;
-    // Alternate, so that page-cache warmth favours neither side.
-    for (let i = 0; i < RUNS; i++) {
-      hand.push(await byHandOnce(big));
-      last = await drillOnce(big, stateDir);
-      ours.push(last.ms);
-      rss.push(last.rssMb);
+    for (const mb of [...SIZES].sort((a, b) => a - b)) {
+      // One source that grows: seed only what this size adds.
+      const want = Math.ceil((mb * 1024 * 1024) / SNAPSHOT_BYTES_PER_KEY);
+      const t0 = performance.now();
+      await putMany(etcd.url, bulk(written, want), { perTxn: 128, concurrency: 4 });
+      const seedS = (performance.now() - t0) / 1000;
+      written = Math.max(written, want);
+      const hand: number[] = [];
+      const ours: number[] = [];
+      const ratios: number[] = [];
+      const rss: number[] = [];
+      let last: Awaited<ReturnType<typeof drillOnce>> | undefined;
+      let bytes = 0;
+      // One warm-up pair, not counted: the first run after seeding pays for a cold page cache.
+      await byHandOnce(etcd.url, env);
+      await drillOnce(etcd.url, stateDir, drillEnv);
+      for (let i = 0; i < RUNS; i++) {
+        const h = await byHandOnce(etcd.url, env);
+        bytes = h.bytes;
+        last = await drillOnce(etcd.url, stateDir, drillEnv);
+        hand.push(h.ms);
+        ours.push(last.ms);
+        ratios.push(last.ms / h.ms);
+        rss.push(last.rssMb);
+      }
+      const sizeMb = Math.round(bytes / 1024 / 1024);
+      const phases = Object.entries(last!.report.phases)
+        .map(([k, v]) => `${k} ${Math.round(v.ms)}`)
+        .join(', ');
+      const ratio = median(ratios);
+      lines.push({
+        name: `drill of a ${sizeMb} MB snapshot (etcd ${RELEASE}, ${last!.report.restored?.total ?? '?'} keys): wall time (median of ${RUNS} pairs)`,
+        value: median(ours),
+        unit: 'ms',
+        baseline: { name: 'the same restore by hand (save, status, restore, boot, get --prefix --keys-only)', value: median(hand) },
+        goal: '<= 1.0x (median of the pairwise ratios)',
+        met: ratio <= 1.0,
+        note: `pairwise ratios ${ratios.map((x) => x.toFixed(2)).join(' ')} (median ${ratio.toFixed(2)}); phases ms: ${phases}; seeding took ${seedS.toFixed(0)} s`,
+      });
+      const peak = Math.max(...rss);
+      rssBySize.push([sizeMb, peak]);
+      lines.push({ name: `groundwork peak RSS, ${sizeMb} MB snapshot`, value: Math.round(peak * 10) / 10, unit: 'MB', note: `VmHWM of the groundwork process alone (etcd tools excluded), runs: ${rss.map((x) => x.toFixed(1)).join(' ')}` });
     }
-    const handMs = median(hand);
-    const oursMs = median(ours);
-    const phases = Object.entries(last!.report.phases)
-      .map(([k, v]) => `${k} ${Math.round(v.ms)}`)
-      .join(', ');
+    const peaks = rssBySize.map(([, p]) => p);
+    const spread = Math.max(...peaks) - Math.min(...peaks);
     lines.push({
-      name: `drill of a ${Math.round(dbBytes / 1024 / 1024)} MB etcd, ${last!.report.restored?.total ?? '?'} keys: wall time (median of ${RUNS})`,
-      value: oursMs,
-      unit: 'ms',
-      baseline: { name: 'same steps by hand (etcdctl/etcd/sha256sum in bash)', value: handMs },
-      goal: '<= 1.25x',
-      met: oursMs / handMs <= 1.25,
-      note: `phases ms: ${phases}; seeding took ${seedS.toFixed(0)} s`,
-    });
-    const peak = Math.max(...rss);
-    lines.push({
-      name: `groundwork peak RSS, ${Math.round(dbBytes / 1024 / 1024)} MB etcd`,
-      value: peak,
+      name: `groundwork peak RSS spread across ${rssBySize.map(([s]) => `${s}`).join(', ')} MB`,
+      value: Math.round(spread * 10) / 10,
       unit: 'MB',
-      baseline: { name: 'groundwork peak RSS, 10 MB etcd', value: smallRss },
-      goal: '< 150 MB',
-      met: peak < 150,
-      note:
-        'VmHWM of the groundwork process alone (etcdctl/etcd children excluded). The growth over the small run is V8 enlarging its young generation under allocation (capped at 3 x 16 MB semi-spaces), not data held: it tracks the key count, not the DB size, and NODE_OPTIONS=--max-semi-space-size=1 brings a 12,800-key drill to ~88 MB',
+      goal: '<= 10 MB',
+      met: spread <= 10,
+      note: rssBySize.map(([s, p]) => `${s} MB: ${p.toFixed(1)} MB`).join(', '),
     });
   } finally {
-    await big.stop();
+    await etcd.stop();
     rmSync(stateDir, { recursive: true, force: true });
+    rmSync(bin, { recursive: true, force: true });
   }
   return lines;
 }

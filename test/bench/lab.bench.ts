@@ -1,7 +1,9 @@
 /**
  * The lab at size: 200 nodes and 5,000 pods through the HTTPS API. Reports p50/p99 of a pod create and of
  * `list pods` (all namespaces, JSON, as client-go lists), the delay until 20 watchers have all seen a change
- * (watch fan-out), and the memory of the lab. The lab runs in a child process (this file, forked with
+ * (watch fan-out), and the memory of the lab. The same 5,000 pods go into a real kube-apiserver on etcd
+ * (test/helpers/control-plane.ts, controllers off: the pods stay Pending), and `list pods -A` — whole, and in
+ * kubectl's pages of 500 — is timed against both in alternation, so each ratio is of one run on one machine. The lab runs in a child process (this file, forked with
  * GROUNDWORK_LAB_BENCH_CHILD=1) so that its memory figure excludes the bench client's buffers and sockets.
  * Also: store writes once the watch history is full (each write evicts the oldest event).
  */
@@ -14,6 +16,9 @@ import { startLab } from '../../src/lab/index.js';
 import { createMemoryStore } from '../../src/lab/store/store.js';
 import type { LabStore } from '../../src/lab/store/types.js';
 import { startEtcd } from '../helpers/etcd.js';
+import { startControlPlane } from '../helpers/control-plane.js';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
 
 const NODES = 200;
 const PODS = 5000;
@@ -30,10 +35,16 @@ interface ChildLab {
   token: string;
   caPem: string;
   memory(): Promise<{ rss: number; heapUsed: number }>;
+  /** Starts a bare Node https server in the lab's process that answers every GET with `bytes` bytes of JSON. */
+  floor(bytes: number): Promise<{ url: string; caPem: string }>;
   stop(): Promise<void>;
 }
 
-type ChildMessage = { type: 'ready'; url: string; token: string; caPem: string } | { type: 'memory'; rss: number; heapUsed: number } | { type: 'error'; message: string };
+type ChildMessage =
+  | { type: 'ready'; url: string; token: string; caPem: string }
+  | { type: 'memory'; rss: number; heapUsed: number }
+  | { type: 'floor'; url: string; caPem: string }
+  | { type: 'error'; message: string };
 
 /** Starts the lab in a child process (the same file, in child mode) and talks to it over IPC. */
 async function startChildLab(): Promise<ChildLab> {
@@ -60,6 +71,13 @@ async function startChildLab(): Promise<ChildLab> {
     url: ready.url,
     token: ready.token,
     caPem: ready.caPem,
+    async floor(bytes: number) {
+      const reply = next();
+      child.send({ type: 'floor', bytes });
+      const m = await reply;
+      if (m.type !== 'floor') throw new Error('lab child: no floor reply');
+      return m;
+    },
     async memory() {
       const reply = next();
       child.send({ type: 'memory' });
@@ -76,6 +94,19 @@ async function startChildLab(): Promise<ChildLab> {
   };
 }
 
+/** The transport's floor: the same bytes from a bare https server (no lab code), in the lab's process. */
+async function startFloor(bytes: number): Promise<{ url: string; caPem: string }> {
+  const { createLabPki } = await import('../../src/lab/server/certs.js');
+  const pki = await createLabPki(['127.0.0.1', 'localhost']);
+  const body = `{"kind":"PodList","items":[${'0,'.repeat(Math.max(0, Math.floor((bytes - 40) / 2)))}0]}`;
+  const srv = https.createServer({ cert: pki.certPem, key: pki.keyPem }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return { url: `https://127.0.0.1:${(srv.address() as { port: number }).port}`, caPem: pki.caPem };
+}
+
 /** Child mode: serve a lab of NODES nodes and answer memory/stop requests from the parent. */
 async function runChild(): Promise<void> {
   try {
@@ -85,6 +116,8 @@ async function runChild(): Promise<void> {
         global.gc?.();
         const mem = process.memoryUsage();
         process.send!({ type: 'memory', rss: mem.rss, heapUsed: mem.heapUsed });
+      } else if (m.type === 'floor') {
+        void startFloor((m as unknown as { bytes: number }).bytes).then((f) => process.send!({ type: 'floor', ...f }));
       } else if (m.type === 'stop') {
         void lab.stop().then(() => process.exit(0));
       }
@@ -100,60 +133,45 @@ const bench: Bench = async () => {
   const lab = await startChildLab();
   const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca: lab.caPem });
   const url = new URL(lab.url);
-  const request = (method: string, path: string, body?: unknown): Promise<{ code: number; text: string }> =>
-    new Promise((resolve, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = https.request(
-        { agent, host: url.hostname, port: url.port, method, path, headers: { authorization: `Bearer ${lab.token}`, accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}) } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        },
-      );
-      req.on('error', reject);
-      req.end(data);
-    });
+  const request = requester(agent, url, { authorization: `Bearer ${lab.token}` });
   const lines: BenchLine[] = [];
   try {
     const empty = await lab.memory();
     for (let n = 0; n < NAMESPACES; n++) await request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${n}` } });
-    const pod = (i: number) => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `pod-${i}`, labels: { app: `app-${i % 50}` } },
-      spec: {
-        nodeName: `w-${(i % (NODES - 3)) + 1}`,
-        containers: [{ name: 'app', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
-      },
-    });
     const createMs: number[] = [];
     const t0 = performance.now();
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < PODS; i = next++) {
-        const s = performance.now();
-        const r = await request('POST', `/api/v1/namespaces/ns-${i % NAMESPACES}/pods`, pod(i));
-        createMs.push(performance.now() - s);
-        if (r.code !== 201) throw new Error(`create pod-${i}: ${r.code} ${r.text.slice(0, 200)}`);
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
+    await createPods(request, createMs);
     const loadS = (performance.now() - t0) / 1000;
     lines.push({ name: `lab: create pod (${PODS} pods, 4 in flight, ${NODES} nodes)`, value: quantile(createMs, 0.5), unit: 'ms p50', note: `${(PODS / loadS).toFixed(0)} creates/s` });
     lines.push({ name: `lab: create pod (${PODS} pods, 4 in flight, ${NODES} nodes)`, value: quantile(createMs, 0.99), unit: 'ms p99' });
 
     const listMs: number[] = [];
-    let bytes = 0;
+    const floorMs: number[] = [];
+    let bytes = (await request('GET', '/api/v1/pods')).text.length;
+    const floor = await lab.floor(bytes);
+    const floorAgent = new https.Agent({ keepAlive: true, ca: floor.caPem });
+    const floorGet = requester(floorAgent, new URL(floor.url), {});
     for (let i = 0; i < 20; i++) {
       const s = performance.now();
       const r = await request('GET', '/api/v1/pods');
       listMs.push(performance.now() - s);
       bytes = r.text.length;
       if (r.code !== 200) throw new Error(`list: ${r.code}`);
+      const f = performance.now();
+      await floorGet('GET', '/');
+      floorMs.push(performance.now() - f);
     }
+    floorAgent.destroy();
     lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.5), unit: 'ms p50', note: `${(bytes / 1e6).toFixed(1)} MB per list, 20 lists` });
-    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.99), unit: 'ms p99' });
+    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.99), unit: 'ms p99', goal: '< 50 ms', met: quantile(listMs, 0.99) < 50 });
+    lines.push({
+      name: 'lab: list pods -A against the transport floor',
+      value: quantile(listMs, 0.5),
+      unit: 'ms p50',
+      baseline: { name: 'the same bytes from a bare Node https server in the lab process', value: quantile(floorMs, 0.5) },
+      note: `floor p99 ${quantile(floorMs, 0.99).toFixed(2)} ms; the machine's load decides the absolute figures, this ratio is the lab's own cost`,
+    });
+    lines.push(...(await againstRealApiserver(request)));
     const selMs: number[] = [];
     for (let i = 0; i < 20; i++) {
       const s = performance.now();
@@ -221,6 +239,124 @@ const bench: Bench = async () => {
   lines.push(...(await benchEtcdStore()));
   return lines;
 };
+
+type Request = (method: string, path: string, body?: unknown) => Promise<{ code: number; text: string }>;
+
+function requester(agent: https.Agent, url: URL, headers: Record<string, string>): Request {
+  return (method, path, body) =>
+    new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = https.request(
+        { agent, host: url.hostname, port: url.port, method, path, headers: { ...headers, accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ code: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+}
+
+function pod(i: number): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `pod-${i}`, labels: { app: `app-${i % 50}` } },
+    spec: {
+      nodeName: `w-${(i % (NODES - 3)) + 1}`,
+      containers: [{ name: 'app', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '10m', memory: '16Mi' } } }],
+    },
+  };
+}
+
+/** The bench's PODS pods over NAMESPACES namespaces, 4 in flight. */
+async function createPods(request: Request, createMs: number[] = []): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < PODS; i = next++) {
+      const s = performance.now();
+      const r = await request('POST', `/api/v1/namespaces/ns-${i % NAMESPACES}/pods`, pod(i));
+      createMs.push(performance.now() - s);
+      if (r.code !== 201) throw new Error(`create pod-${i}: ${r.code} ${r.text.slice(0, 200)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+/** `list pods -A` as kubectl lists: pages of 500 following `continue`; returns the items seen. */
+async function pagedList(request: Request): Promise<number> {
+  let cont = '';
+  let n = 0;
+  for (;;) {
+    const r = await request('GET', `/api/v1/pods?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+    if (r.code !== 200) throw new Error(`paged list: ${r.code} ${r.text.slice(0, 200)}`);
+    const l = JSON.parse(r.text) as { items: unknown[]; metadata: { continue?: string } };
+    n += l.items.length;
+    if (!l.metadata.continue) return n;
+    cont = l.metadata.continue;
+  }
+}
+
+/**
+ * The same pods in a real kube-apiserver (etcd 3.6, no controllers, no nodes: the pods stay Pending), then
+ * `list pods -A` against the lab and the real one in alternation: whole (JSON, as client-go lists) and in
+ * kubectl's pages of 500.
+ */
+async function againstRealApiserver(lab: Request): Promise<BenchLine[]> {
+  const cp = await startControlPlane({ controllers: false, podSecurity: 'kubeadm' });
+  // The admin kubeconfig's client certificate (a throw-away PKI of the helper's, never printed).
+  const kc = YAML.parse(readFileSync(cp.kubeconfig, 'utf8')) as { users: { user: Record<string, string> }[] };
+  const u = kc.users[0]!.user;
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 16, ca: cp.caPem, cert: Buffer.from(u['client-certificate-data']!, 'base64'), key: Buffer.from(u['client-key-data']!, 'base64') });
+  try {
+    const real = requester(agent, new URL(cp.server), {});
+    for (let n = 0; n < NAMESPACES; n++) {
+      const ns = await real('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${n}` } });
+      if (ns.code !== 201) throw new Error(`real apiserver: create namespace: ${ns.code} ${ns.text.slice(0, 200)}`);
+      // No controller manager: the ServiceAccount admission plugin needs the default account to exist.
+      await real('POST', `/api/v1/namespaces/ns-${n}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } });
+    }
+    const t0 = performance.now();
+    await createPods(real);
+    const loadS = (performance.now() - t0) / 1000;
+    const time = async (fn: () => Promise<unknown>) => {
+      const s = performance.now();
+      await fn();
+      return performance.now() - s;
+    };
+    const whole = (request: Request) => async () => {
+      const r = await request('GET', '/api/v1/pods');
+      if (r.code !== 200) throw new Error(`list: ${r.code}`);
+      return r.text.length;
+    };
+    const labBytes = await whole(lab)();
+    const realBytes = await whole(real)();
+    const labMs: number[] = [];
+    const realMs: number[] = [];
+    const labPaged: number[] = [];
+    const realPaged: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      labMs.push(await time(whole(lab)));
+      realMs.push(await time(whole(real)));
+    }
+    let items = 0;
+    for (let i = 0; i < 10; i++) {
+      labPaged.push(await time(async () => (items = await pagedList(lab))));
+      realPaged.push(await time(() => pagedList(real)));
+    }
+    const p99 = (xs: number[]) => quantile(xs, 0.99);
+    return [
+      { name: `real kube-apiserver: list pods -A (${PODS} pods)`, value: quantile(realMs, 0.5), unit: 'ms p50', note: `p99 ${p99(realMs).toFixed(2)} ms; ${(realBytes / 1e6).toFixed(1)} MB per list (lab ${(labBytes / 1e6).toFixed(1)} MB); loaded at ${(PODS / loadS).toFixed(0)} creates/s` },
+      { name: `lab vs real: list pods -A (${PODS} pods, whole, 20 each, alternating)`, value: p99(labMs), unit: 'ms p99', baseline: { name: 'real kube-apiserver p99', value: p99(realMs) }, goal: '<= 1.0x', met: p99(labMs) <= p99(realMs), note: `lab p50 ${quantile(labMs, 0.5).toFixed(2)} ms, real p50 ${quantile(realMs, 0.5).toFixed(2)} ms` },
+      { name: `lab vs real: list pods -A in pages of 500, as kubectl (${items} pods, 10 each)`, value: p99(labPaged), unit: 'ms p99', baseline: { name: 'real kube-apiserver p99', value: p99(realPaged) }, goal: '<= 1.0x', met: p99(labPaged) <= p99(realPaged), note: `lab p50 ${quantile(labPaged, 0.5).toFixed(2)} ms, real p50 ${quantile(realPaged, 0.5).toFixed(2)} ms` },
+    ];
+  } finally {
+    agent.destroy();
+    await cp.stop();
+  }
+}
 
 /**
  * Store writes once the watch history (20,000 events by default) is full, so every write evicts one event.

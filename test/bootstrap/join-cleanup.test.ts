@@ -27,7 +27,8 @@ function world(opts: Parameters<typeof kubeadmWorld>[2] = {}) {
 }
 
 function expectNothingLeft(stateDir: string): void {
-  expect(readdirSync(path.join(stateDir, 'secrets', 'kubeadm'))).toEqual([]);
+  // Only the Secret encryption key stays: the cluster's Secrets are unreadable without it.
+  expect(readdirSync(path.join(stateDir, 'secrets', 'kubeadm'))).toEqual(['encryption.yaml']);
   expect(existsSync(path.join(stateDir, 'leftovers.json'))).toBe(false);
 }
 
@@ -62,7 +63,7 @@ describe('join credentials are deleted on the node and here', () => {
     expect(await waitForHang(w.fakes, 60_000)).toContain('kubeadm join');
     // What a kill here leaves: the token on the node (the fake got it by scp) and in two local files.
     const kubeadmDir = path.join(w.stateDir, 'secrets', 'kubeadm');
-    expect(readdirSync(kubeadmDir).sort()).toEqual(['join-credentials', 'join-w-1.yaml']);
+    expect(readdirSync(kubeadmDir).sort()).toEqual(['encryption.yaml', 'join-credentials', 'join-w-1.yaml']);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     // Nothing was left to stop the hung ssh: it outlives the killed run until the next run sweeps it.

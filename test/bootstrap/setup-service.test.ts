@@ -32,7 +32,15 @@ describe('runSetup --stages bootstrap with a kubeadm spec', () => {
     // for the kubeadm config copy, which lives in the run dir: match it by shape.
     const layout = bootstrapLayout(path.join(stateDir, 'runs', 'RUN'), stateDir);
     const rules = kubeadmWorld(loaded.spec, layout, { joinFailsOnceOn: '127.0.20.22' });
-    rules.scp![0]!.match[rules.scp![0]!.match.length - 2] = new RegExp(`${stateDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/runs/[0-9a-z-]+/bootstrap/kubeadm/kubeadm\\.yaml`);
+    // (and so do kube-apiserver's admission and audit policy files).
+    const runPrefix = path.join(stateDir, 'runs', 'RUN') + '/';
+    for (const rule of rules.scp!) {
+      const at = rule.match.length - 2;
+      const local = rule.match[at];
+      if (typeof local === 'string' && local.startsWith(runPrefix)) {
+        rule.match[at] = new RegExp(`${stateDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/runs/[0-9a-z-]+/${local.slice(runPrefix.length).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+      }
+    }
     const fakes = createFakeTools(tempDir('gw-fakes-'), rules);
 
     const first = captureIo();

@@ -40,9 +40,22 @@ const TALOS_HA_GOLDEN = [
   'kubectl --kubeconfig <STATE>/secrets/kubeconfig get nodes -o name',
 ];
 
+/** kube-apiserver's Pod Security, audit and encryption files on a control plane (src/bootstrap/security.ts), staged and installed 0600. */
+function securityCopies(userAt: string, sudo = ''): string[] {
+  const files: [string, string][] = [['<RUN>/bootstrap/kubeadm/admission.yaml', 'admission.yaml'], ['<RUN>/bootstrap/kubeadm/audit-policy.yaml', 'audit-policy.yaml'], ['<STATE>/secrets/kubeadm/encryption.yaml', 'encryption.yaml']];
+  return [
+    `${SSH} ${userAt} ${sudo}install -d -m 0700 /etc/kubernetes/groundwork`,
+    ...files.flatMap(([local, name]) => {
+      const staged = `.groundwork-staging-etc_kubernetes_groundwork_${name}`;
+      return [`${SCP} ${local} ${userAt}:${staged}`, `${SSH} ${userAt} ${sudo}install -m 0600 -- ${staged} /etc/kubernetes/groundwork/${name} ; r=$?; rm -f -- ${staged} ; exit $r`];
+    }),
+  ];
+}
+
 const KUBEADM_SMALL_GOLDEN = [
   ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} true`),
   ...['11', '21', '22'].map((h) => `${SSH} root@127.0.20.${h} install -d -m 0700 /etc/groundwork`),
+  ...securityCopies('root@127.0.20.11'),
   `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml root@127.0.20.11:.groundwork-staging-etc_groundwork_kubeadm.yaml`,
   `${SSH} root@127.0.20.11 install -m 0600 -- .groundwork-staging-etc_groundwork_kubeadm.yaml /etc/groundwork/kubeadm.yaml ; r=$?; rm -f -- .groundwork-staging-etc_groundwork_kubeadm.yaml ; exit $r`,
   `${SSH} root@127.0.20.11 test -f /etc/kubernetes/admin.conf`,
@@ -132,6 +145,7 @@ describe('golden argv sequences', () => {
     expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual([
       ...['11', '21', '22'].map((h) => `${SSH} ops@127.0.20.${h} ${SUDO} true`),
       ...['11', '21', '22'].map((h) => `${SSH} ops@127.0.20.${h} ${SUDO} install -d -m 0700 /etc/groundwork`),
+      ...securityCopies('ops@127.0.20.11', `${SUDO} `),
       `${SCP} <RUN>/bootstrap/kubeadm/kubeadm.yaml ops@127.0.20.11:${conf}`,
       `${SSH} ops@127.0.20.11 ${SUDO} install -m 0600 -- ${conf} /etc/groundwork/kubeadm.yaml ; r=$?; rm -f -- ${conf} ; exit $r`,
       `${SSH} ops@127.0.20.11 ${SUDO} test -f /etc/kubernetes/admin.conf`,
@@ -177,8 +191,10 @@ describe('golden argv sequences', () => {
     const joins = seq.filter((l) => l.includes('kubeadm join')).map((l) => /root@(\S+)/.exec(l)![1]);
     expect(joins.slice(0, 2)).toEqual(['127.0.10.12', '127.0.10.13']);
     expect(new Set(joins.slice(2))).toEqual(new Set(['127.0.10.21', '127.0.10.22', '127.0.10.23']));
-    // The join configs and the credentials file held the token: none is left behind, nor a record to sweep.
-    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual([]);
+    // The join configs and the credentials file held the token: none is left behind, nor a record to sweep. The
+    // Secret encryption key stays (0600): the cluster's Secrets are unreadable without it.
+    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual(['encryption.yaml']);
+    expect(statSync(path.join(w.stateDir, 'secrets', 'kubeadm', 'encryption.yaml')).mode & 0o777).toBe(0o600);
     expect(existsSync(path.join(w.stateDir, 'leftovers.json'))).toBe(false);
     w.fakes.verify();
   });
@@ -234,7 +250,7 @@ describe('secrets never appear in output, audit, report, junit or state', () => 
     expect(failed.why).toContain('[redacted]');
     const second = await runBootstrap(w.loaded, w.fakes, w.stateDir, { resume: true });
     expect(second.summary.status, second.output).toBe('pass');
-    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual([]);
+    expect(readdirSync(path.join(w.stateDir, 'secrets', 'kubeadm'))).toEqual(['encryption.yaml']);
     expectNoSecrets(allArtifacts(w.stateDir, [first.output, second.output]));
     w.fakes.verify();
   });

@@ -189,6 +189,19 @@ export function kubeadmWorld(spec: Spec, layout: BootstrapLayout, o: KubeadmWorl
       { match: on(a, ['true']) },
       { match: on(a, ['install', '-d', '-m', '0700', '/etc/groundwork']) },
     );
+    if (n.role === 'control-plane') {
+      // kube-apiserver's Pod Security, audit and encryption files (src/bootstrap/security.ts), before init or join.
+      sshRules.push({ match: on(a, ['install', '-d', '-m', '0700', '/etc/kubernetes/groundwork']) });
+      for (const [local, remote] of [
+        [layout.kubeadm.apiServerFile('/etc/kubernetes/groundwork/admission.yaml'), '/etc/kubernetes/groundwork/admission.yaml'],
+        [layout.kubeadm.apiServerFile('/etc/kubernetes/groundwork/audit-policy.yaml'), '/etc/kubernetes/groundwork/audit-policy.yaml'],
+        [layout.kubeadm.encryptionConfig, '/etc/kubernetes/groundwork/encryption.yaml'],
+      ] as const) {
+        const u = upload(a, local, remote);
+        sshRules.push(...u.ssh);
+        scpRules.push(...u.scp);
+      }
+    }
     if (n === first) continue;
     sshRules.push(
       { match: on(a, ['test', '-f', '/etc/kubernetes/kubelet.conf']), when: { marked: [`joined-${a}`] }, optional: true },

@@ -56,7 +56,7 @@ describe('numeric flags: one parser with ranges, usage errors naming the flag an
     [['rehearse', '--timeout', 'abc'], "option '--timeout <seconds>' argument 'abc' is invalid. It must be a whole number from 1 to 3600 (seconds)."],
     [['rehearse', '--timeout', '0'], "option '--timeout <seconds>' argument '0' is invalid. It must be a whole number from 1 to 3600 (seconds), not 0."],
     [['rehearse', '--timeout', '-5'], "option '--timeout <seconds>' argument '-5' is invalid. It must be a whole number from 1 to 3600 (seconds), not -5."],
-    [['rehearse', '--nodes', 'abc'], "option '--nodes <n>' argument 'abc' is invalid. It must be a whole number from 1 to 250 (nodes)."],
+    [['rehearse', '--nodes', 'abc'], "option '--nodes <n>' argument 'abc' is invalid. It must be a whole number from 1 to 1000 (nodes)."],
     [['drill', 'history', '--limit', 'abc'], "option '--limit <n>' argument 'abc' is invalid. It must be a whole number from 1 to 10000 (drills)."],
     [['validate', '--timeout', '1.5'], "option '--timeout <seconds>' argument '1.5' is invalid. It must be a whole number from 1 to 3600 (seconds)."],
     [['lab', 'up', '--port', '70000'], "option '--port <port>' argument '70000' is invalid. It must be a whole number from 0 to 65535 (a TCP port), not 70000."],

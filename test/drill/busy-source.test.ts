@@ -33,7 +33,7 @@ async function runSteps(drill: ReturnType<typeof createDrill>, between: (id: str
 
 describe('a busy source', () => {
   it('writes between inventory and snapshot: verify recounts the source at the snapshot revision and passes', async () => {
-    const drill = createDrill({ target: { kind: 'endpoints', endpoints: [etcd.url] }, pageSize: 300 });
+    const drill = createDrill({ target: { kind: 'endpoints', endpoints: [etcd.url] } });
     const results = await runSteps(drill, async (id) => {
       if (id === 'drill-inventory') await putMany(etcd.url, [['/registry/pods/late/one', 'x'], ['/registry/leases/late/two', 'y']]);
     });

@@ -77,7 +77,7 @@ describe('drill of a real 5,000-key etcd', () => {
     const stateDir = path.join(work, 'state-a');
     const scratch = path.join(work, 'scratch-a');
     const io = testIo(work);
-    const { exitCode, report } = await runDrill(drillOpts(io, stateDir, { target: { kind: 'endpoints', endpoints: [etcd.url] }, scratch, pageSize: 1500 }));
+    const { exitCode, report } = await runDrill(drillOpts(io, stateDir, { target: { kind: 'endpoints', endpoints: [etcd.url] }, scratch }));
 
     expect(report.reasons).toEqual([]);
     expect(exitCode).toBe(0);

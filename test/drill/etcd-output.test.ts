@@ -10,6 +10,7 @@ import {
   compareCounts,
   parseEndpointStatus,
   parseHashKv,
+  KeyListing,
   parseKeyPage,
   parseSnapshotStatus,
   parseToolVersion,
@@ -152,5 +153,31 @@ describe('KeyCounter and compareCounts', () => {
         expect(compareCounts(x, y).map((d) => d.prefix)).toEqual(compareCounts(y, x).map((d) => d.prefix));
       }),
     );
+  });
+});
+
+describe('a key listing read as it streams', () => {
+  it('finds every key, the revision and the count wherever the chunks are cut', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 40 }), { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 10 }), (keys, cuts) => {
+        const doc = JSON.stringify({ header: { cluster_id: 1, revision: 77, raft_term: 2 }, kvs: keys.map((k, i) => ({ key: Buffer.from(k, 'latin1').toString('base64'), create_revision: i, mod_revision: i, version: 1 })), count: keys.length });
+        const got: string[] = [];
+        const listing = new KeyListing((k) => got.push(k));
+        for (let i = 0, c = 0; i < doc.length; c++) {
+          const n = cuts[c % cuts.length]!;
+          listing.push(Buffer.from(doc.slice(i, i + n), 'latin1'));
+          i += n;
+        }
+        expect(listing.end()).toEqual({ revision: 77, more: false, count: keys.length, keys: keys.length });
+        expect(got).toEqual(keys);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a listing that ends before the server said it would (a cut connection) is an error, not a short count', () => {
+    const listing = new KeyListing(() => undefined);
+    listing.push('{"header":{"revision":5},"kvs":[{"key":"L2E=","create_revision":2}],"count":2}');
+    expect(() => listing.end()).toThrow(OutputParseError);
   });
 });

@@ -78,7 +78,7 @@ const PREFIX = 'sudo -n -- env ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0
 const onNode = (p) => path.join(process.env.FAKE_REMOTE, path.basename(p));
 const etcdctl = (words) => {
   // The remote shell would undo the quoting: so does sh here. Only reads, the sentinel (put, and del at teardown) and snapshot save pass.
-  if (!/^(endpoint status -w json|endpoint hashkv -w json --rev=\\d+|get --keys-only -w json --from-key --limit=\\d+ --rev=\\d+ -- \\S+|put -- \\/groundwork\\/drill-sentinel \\S+|del -- \\/groundwork\\/drill-sentinel)$/.test(words)) unexpected();
+  if (!/^(endpoint status -w json|endpoint hashkv -w json --rev=\\d+ --command-timeout=\\d+s|get --keys-only -w json --from-key --rev=\\d+ --command-timeout=\\d+s -- \\S+|put -- \\/groundwork\\/drill-sentinel \\S+|del -- \\/groundwork\\/drill-sentinel)$/.test(words)) unexpected();
   const r = spawnSync('/bin/sh', ['-c', process.env.FAKE_ETCDCTL + ' --endpoints=' + process.env.FAKE_ETCD + ' ' + words], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createExec, type AuditEntry } from '../../src/exec/index.js';
+import { createExec, startService, type AuditEntry } from '../../src/exec/index.js';
 import { Redactor } from '../../src/run/secret.js';
 import { Cancelled, ToolError, UserError } from '../../src/errors.js';
 
@@ -77,5 +77,39 @@ describe('exec', () => {
     const lines: string[] = [];
     await exec(['talk'], { onLine: (l) => lines.push(l) });
     expect(lines).toEqual(['one', 'pw [redacted]', 'three']);
+  });
+
+  it('streams stdout to onStdout without keeping it; stderr is still kept for the failure tail', async () => {
+    const dir = binDir({ big: 'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo "oops" >&2; exit 3' });
+    const exec = createExec({ env: { PATH: `${dir}:/bin:/usr/bin` } });
+    let bytes = 0;
+    let text = '';
+    const r = await exec(['big'], { allowFailure: true, onStdout: (c) => ((bytes += c.length), (text += c.toString())) });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('oops\n');
+    expect(r.exitCode).toBe(3);
+    expect(text.split('\n').filter(Boolean)).toHaveLength(2000);
+    expect(bytes).toBe(text.length);
+  });
+
+  it('starts a service through the same door: audited with its step, its lines redacted, stopped on stop()', async () => {
+    const audit: AuditEntry[] = [];
+    const redactor = new Redactor();
+    redactor.add('pa55-word');
+    const exec = createExec({ env: { PATH: '/bin:/usr/bin' }, redactor, audit: { record: (e) => audit.push(e) } });
+    const lines: string[] = [];
+    const svc = await startService(exec, ['/bin/sh', '-c', 'echo up pa55-word; exec sleep 60'], { step: 'drill-boot', what: 'a test service', onLine: (l) => lines.push(l) });
+    expect(svc.running).toBe(true);
+    for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(lines).toEqual(['up [redacted]']);
+    const exit = await svc.stop();
+    expect(exit.signal).toBe('SIGTERM');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ argv: ['/bin/sh', '-c', 'echo up [redacted]; exec sleep 60'], step: 'drill-boot', signal: 'SIGTERM' });
+  });
+
+  it('a service that cannot start is the same UserError as any missing tool', async () => {
+    const exec = createExec({ env: { PATH: binDir({}) } });
+    await expect(startService(exec, ['groundwork-no-such-tool-xyz'], { what: 'x' })).rejects.toThrow(/groundwork-no-such-tool-xyz is not installed/);
   });
 });

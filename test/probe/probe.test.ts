@@ -58,6 +58,8 @@ describe('parseProbe reads the plain forms people type', () => {
     [['nc', '-z', '-w', '2', '10.96.0.10', '53'], { kind: 'connect', host: '10.96.0.10', port: 53, timeoutS: 2 }],
     [['nc', '-zv', 'db', '5432'], undefined],
     [['nc', '-z', 'db', '5432'], { kind: 'connect', host: 'db', port: 5432, timeoutS: 2 }],
+    [['nc', '-z', '-u', '-w', '1', 'kube-dns.kube-system', '53'], { kind: 'connect', host: 'kube-dns.kube-system', port: 53, timeoutS: 1, protocol: 'UDP' }],
+    [['nc', '-zu', '10.96.0.10', '53'], { kind: 'connect', host: '10.96.0.10', port: 53, timeoutS: 2, protocol: 'UDP' }],
     [['/agnhost', 'connect', 'web:80', '--timeout=5s'], { kind: 'connect', host: 'web', port: 80, timeoutS: 5 }],
     [['/agnhost', 'connect', '[fd00::1]:80'], { kind: 'connect', host: 'fd00::1', port: 80, timeoutS: 2 }],
     [['/agnhost', 'netexec', '--http-port=9000'], { kind: 'serve', port: 9000 }],

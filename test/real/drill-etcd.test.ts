@@ -58,7 +58,7 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
   });
 
   it('--endpoints: restores through etcdutl with the revision bumped and marked compacted; counts match etcdctl', async () => {
-    const { exitCode, report } = await runDrill(opts({ target: { kind: 'endpoints', endpoints: [etcd.url] }, pageSize: 1000 }, path.join(work, 'state-a')));
+    const { exitCode, report } = await runDrill(opts({ target: { kind: 'endpoints', endpoints: [etcd.url] } }, path.join(work, 'state-a')));
     expect(report.reasons).toEqual([]);
     expect(exitCode).toBe(0);
     const status = JSON.parse(etcdctl('endpoint', 'status', '-w', 'json'))[0].Status;

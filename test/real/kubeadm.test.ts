@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapLayout, buildBootstrapFiles, renderYamlDocs } from '../../src/bootstrap/files.js';
 import { buildKubeadmImageList, buildKubeadmJoinConfig } from '../../src/bootstrap/kubeadm.js';
@@ -65,6 +66,9 @@ const SPECS: Array<[string, () => LoadedSpec]> = [
   ['a wizard-saved spec with kubeadm chosen and real-looking addresses', () =>
     parseSpec(toYaml(setPath(defaultDraft(), ['spec', 'bootstrap', 'method'], 'kubeadm')).replace(/127\.0\.100\./g, '10.0.30.'), 'cluster.yaml')],
   ['Kubernetes 1.36 (kubeadm 1.37 deploys one minor back)', () => kubeadmSmall(['kubernetesVersion: "1.37.2"', 'kubernetesVersion: "1.36.4"'])],
+  ['security: restricted enforce, its own exemptions and audit retention', () =>
+    kubeadmSmall(['  network:', '  security:\n    podSecurity: { enforce: restricted, exemptNamespaces: [kube-system, ingress] }\n    audit: { maxAge: 90, maxBackups: 20, maxSize: 200 }\n  network:'])],
+  ['security: no audit log (spec.security.audit false)', () => kubeadmSmall(['  network:', '  security:\n    audit: false\n  network:'])],
 ];
 
 describe('real kubeadm config validate: every init and join configuration', () => {
@@ -86,6 +90,32 @@ describe('real kubeadm config validate: every init and join configuration', () =
       expect(j.code, `${node.name}: ${j.out}`).toBe(0);
       expect(j.out, node.name).not.toMatch(/deprecated|unknown field/i);
     }
+  });
+
+  it('the validated ClusterConfiguration wires Pod Security, the audit log and Secret encryption into kube-apiserver', () => {
+    const { spec } = kubeadmSmall();
+    const dir = mkdtempSync(path.join(work, 'spec-'));
+    const layout = bootstrapLayout(path.join(dir, 'run'), path.join(dir, 'state'));
+    const files = buildBootstrapFiles(spec, layout);
+    const docs = parseAllDocuments(files[0]!.content).map((d) => d.toJS() as Record<string, any>);
+    const apiServer = docs.find((d) => d.kind === 'ClusterConfiguration')!.apiServer;
+    const args = Object.fromEntries((apiServer.extraArgs as { name: string; value: string }[]).map((a) => [a.name, a.value]));
+    expect(args).toMatchObject({
+      'admission-control-config-file': '/etc/kubernetes/groundwork/admission.yaml',
+      'encryption-provider-config': '/etc/kubernetes/groundwork/encryption.yaml',
+      'audit-policy-file': '/etc/kubernetes/groundwork/audit-policy.yaml',
+      'audit-log-path': '/var/log/kubernetes/audit/audit.log',
+      'audit-log-maxage': '30', 'audit-log-maxbackup': '10', 'audit-log-maxsize': '100',
+    });
+    expect(apiServer.extraVolumes).toEqual([
+      { name: 'groundwork-security', hostPath: '/etc/kubernetes/groundwork', mountPath: '/etc/kubernetes/groundwork', readOnly: true, pathType: 'DirectoryOrCreate' },
+      { name: 'audit-log', hostPath: '/var/log/kubernetes/audit', mountPath: '/var/log/kubernetes/audit', readOnly: false, pathType: 'DirectoryOrCreate' },
+    ]);
+    // The two files the flags name are generated beside the config (the encryption key is made at run time, secret).
+    expect(files.map((f) => path.basename(f.path))).toEqual(['kubeadm.yaml', 'admission.yaml', 'audit-policy.yaml']);
+    const admission = parseAllDocuments(files[1]!.content)[0]!.toJS() as Record<string, any>;
+    expect(admission.plugins[0].configuration.defaults).toMatchObject({ enforce: 'baseline', audit: 'restricted', warn: 'restricted' });
+    expect(admission.plugins[0].configuration.exemptions.namespaces).toEqual(['kube-system']);
   });
 
   it('deploys its own minor and one back, not two: the nodes run the kubeadm of spec.kubernetesVersion (preflight checks it)', () => {

@@ -105,6 +105,23 @@ function nodeFacts(text: string) {
   };
 }
 
+/** Pod Security and the audit policy of a control plane's final config (issue 19), from either format. */
+function securityFacts(text: string) {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as Doc);
+  const v1 = docs.find((d) => d.version === 'v1alpha1') ?? {};
+  const kind = (k: string) => docs.find((d) => d.kind === k);
+  const psa = kind('KubeAdmissionControlConfig')?.configuration ?? v1.cluster?.apiServer?.admissionControl?.find((a: Doc) => a.name === 'PodSecurity')?.configuration;
+  const audit = kind('KubeAuditPolicyConfig')?.configuration ?? v1.cluster?.apiServer?.auditPolicy;
+  const args = kind('KubeAPIServerConfig')?.extraArgs ?? v1.cluster?.apiServer?.extraArgs ?? {};
+  return {
+    enforce: psa?.defaults?.enforce,
+    exempt: psa?.exemptions?.namespaces,
+    omitStages: audit?.omitStages,
+    secretsAt: audit?.rules?.find((r: Doc) => r.resources?.some((x: Doc) => x.resources?.includes('secrets')))?.level,
+    maxAge: args['audit-log-maxage'],
+  };
+}
+
 function expectedFacts(loaded: LoadedSpec, node: LoadedSpec['spec']['spec']['nodes'][number]) {
   const s = loaded.spec.spec;
   const cp = node.role === 'control-plane';
@@ -154,6 +171,7 @@ describe('real talosctl: gen secrets, gen config and validate --mode metal on ev
         expect(v.out, node.name).toMatch(/is valid for metal mode/);
         // What the node ends up with carries the spec, read back from the config talosctl wrote.
         expect(nodeFacts(readFileSync(out, 'utf8')), node.name).toEqual(expectedFacts(loaded, node));
+        if (node.role === 'control-plane') expect(securityFacts(readFileSync(out, 'utf8')), node.name).toEqual({ enforce: 'baseline', exempt: ['kube-system'], omitStages: ['RequestReceived'], secretsAt: 'Metadata', maxAge: '30' });
       }
     } finally {
       rmSync(work, { recursive: true, force: true });

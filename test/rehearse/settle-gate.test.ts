@@ -25,7 +25,7 @@ describe.concurrent('rehearse with a fault that keeps the lab from settling', ()
     ['cni-not-ready', 'control-plane', /nodes not Ready/],
   ])('%s: the gate warns, validate runs and %s names the cause', async (fault, suite, cause) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-rehearse-'));
-    const summary = await runRehearse({ file: path.join(dir, 'none.yaml'), stateDir: path.join(dir, '.groundwork'), faults: [fault], stages: ['validate'], json: true, color: false, io: io(dir), timeoutS: 20, settleTimeoutMs: 3000 });
+    const summary = await runRehearse({ file: path.join(dir, 'none.yaml'), stateDir: path.join(dir, '.groundwork'), faults: [fault], stages: ['validate'], json: true, color: false, io: io(dir), timeoutS: 20, settleTimeoutMs: 3000, api: 'embedded' });
     const byId = Object.fromEntries(summary.results.map((r) => [r.id, r]));
     expect(byId['lab-settled']?.status).toBe('warn');
     expect(byId['lab-settled']?.summary).toMatch(/did not settle within 3s: .*; validating anyway/);

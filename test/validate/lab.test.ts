@@ -14,6 +14,7 @@ import { createControllers } from '../../src/lab/controllers/index.js';
 import { buildValidateStage, runValidate } from '../../src/validate/index.js';
 import { runPlan } from '../../src/run/engine.js';
 import type { Io } from '../../src/io.js';
+import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 
 const labs: Lab[] = [];
 afterAll(async () => {
@@ -69,7 +70,6 @@ async function expectClean(lab: Lab): Promise<void> {
   expect((await kubectl(lab.kubeconfigPath, 'get', 'persistentvolumes', '-o', 'name')).trim()).toBe('');
 }
 
-const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass' };
 
 describe.concurrent('validate against the lab', () => {
   it('a healthy 3-node Cilium lab passes every suite, with a matrix, and leaves nothing behind', async () => {
@@ -134,14 +134,7 @@ describe.concurrent('validate against the lab', () => {
     await expectClean(lab);
   }, 180_000);
 
-  it.each([
-    ['netpol-not-enforced', { netpol: 'fail' }, 'netpol', /NetworkPolicies are not enforced: traffic they deny got through/, /CNI \(cilium\) ignores NetworkPolicy/],
-    ['cross-node-traffic-dropped', { connectivity: 'fail' }, 'connectivity', /cross-node pod traffic is dropped/, /overlay or routing between nodes/],
-    ['dns-down', { dns: 'fail', connectivity: 'warn' }, 'dns', /CoreDNS is down: 0 of 2 CoreDNS pods Ready/, /no Ready CoreDNS pod/],
-    ['no-default-storageclass', { storage: 'fail' }, 'storage', /no default StorageClass/, /stay Pending/],
-    ['provisioner-stuck', { storage: 'fail' }, 'storage', /PVC did not bind .* never provisioned a volume/, /cannot start/],
-    ['node-not-ready:w-1', { 'control-plane': 'fail' }, 'control-plane', /1 of 3 nodes not Ready: w-1/, /NotReady node/],
-  ] as const)('fault %s fails exactly %j with the cause', async (fault, failing, suite, summary, why) => {
+  it.each(FAULT_DIAGNOSES)('fault %s fails exactly %j with the cause', async (fault, failing, suite, summary, why) => {
     // The fault cannot heal: the failing suite waits out its whole timeout, so keep it short.
     const { report, code, lab } = await validateLab([fault], 12);
     expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual({ ...HEALTHY, ...failing });

@@ -18,13 +18,14 @@ function targetPortFor(sp: Obj, pods: KubeObject[]): number | undefined {
 }
 
 export async function reconcileEndpoints(rt: Runtime): Promise<void> {
-  const allPods = rt.store.list('pods').items;
   for (const svc of rt.store.list('services').items) {
     const spec = svc.spec as Obj;
     if (!spec?.selector || Object.keys(spec.selector).length === 0 || spec.type === 'ExternalName') continue;
     const ns = svc.metadata.namespace!;
-    const pods = allPods
-      .filter((p) => p.metadata.namespace === ns && selects(spec.selector, p.metadata.labels) && (p.status as Obj)?.podIP && !isTerminal(p) && !p.metadata.deletionTimestamp)
+    // The namespace's pods only (a key range of the store's index), not every pod for every Service.
+    const pods = rt.store
+      .list('pods', ns)
+      .items.filter((p) => selects(spec.selector, p.metadata.labels) && (p.status as Obj)?.podIP && !isTerminal(p) && !p.metadata.deletionTimestamp)
       .sort((a, b) => String((a.status as Obj).podIP).localeCompare(String((b.status as Obj).podIP)));
     const addr = (p: KubeObject) => ({
       ip: (p.status as Obj).podIP,

@@ -1,6 +1,11 @@
 /**
- * The lab's cluster behaviour, in-process against the store: node heartbeats, scheduler, a kubelet per node,
- * workload/endpoint/storage controllers, Service IPAM, system add-ons, and the faults that break them.
+ * The lab's cluster behaviour, in-process against the store, in two halves:
+ * - the node side, always: node registration, heartbeats and Leases, a kubelet per node (pod lifecycle, probes,
+ *   pod IPs), the network model and NetworkPolicy enforcement, DNS (CoreDNS and kube-dns), the CNI DaemonSet,
+ *   the volume provisioner, and the faults that break them;
+ * - the control plane's side, only on the embedded API (ctx.api 'embedded'): scheduler, Deployments,
+ *   ReplicaSets, DaemonSets, Jobs, CronJobs, endpoints, node lifecycle taints, Service IPAM and default
+ *   StorageClass admission. On the real API kube-controller-manager and kube-scheduler do these.
  *
  * Wiring (src/lab/index.ts): `startLab({ ..., controllers: startControllers })`. startControllers registers
  * the api-latency/api-errors interceptor (ctx.addInterceptor) and the /lab/faults admin route itself.
@@ -62,7 +67,7 @@ export interface ControllerHandle {
 export function createControllers(options: ControllerOptions = {}, onStart?: (h: ControllerHandle) => void): StartControllers {
   return async (ctx: LabContext) => {
     const now = options.now ?? (() => new Date());
-    const faults = options.faults ?? createFaultRegistry(ctx.faults, { nodes: () => ctx.nodes.map((n) => n.name) });
+    const faults = options.faults ?? createFaultRegistry(ctx.faults, { nodes: () => ctx.nodes.map((n) => n.name), api: ctx.api });
     const opts = {
       timeScale: options.timeScale ?? 1,
       startDelayMs: options.startDelayMs ?? 300,
@@ -124,19 +129,25 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
       }
       dirty = false;
       running = (async () => {
+        // On the real API its controller manager and scheduler do the control plane's part: only the node side runs.
+        const controlPlane = ctx.api !== 'real';
         const steps = [
           () => reconcileNodes(rt),
-          () => Promise.all(markPodsOnLostNodes(rt)),
+          ...(controlPlane ? [() => Promise.all(markPodsOnLostNodes(rt))] : []),
           () => reconcileClaims(rt),
           () => reclaimVolumes(rt),
-          () => reconcileDeployments(rt),
-          () => reconcileReplicaSets(rt),
-          () => reconcileDaemonSets(rt),
-          () => reconcileCronJobs(rt),
-          () => reconcileJobs(rt),
-          () => runScheduler(rt),
+          ...(controlPlane
+            ? [
+                () => reconcileDeployments(rt),
+                () => reconcileReplicaSets(rt),
+                () => reconcileDaemonSets(rt),
+                () => reconcileCronJobs(rt),
+                () => reconcileJobs(rt),
+                () => runScheduler(rt),
+              ]
+            : []),
           () => runKubelets(rt),
-          () => reconcileEndpoints(rt),
+          ...(controlPlane ? [() => reconcileEndpoints(rt)] : []),
         ];
         for (const step of steps) {
           if (stopped) return;
@@ -155,13 +166,15 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
       else for (const w of waiters.splice(0)) w();
     }
 
-    // Admission: Service ClusterIPs and default StorageClass, as kube-apiserver does at create.
+    // Admission: Service ClusterIPs and default StorageClass, as kube-apiserver does at create (the real one does its own).
     reserveExistingServiceIps(rt);
-    const unregister = [
-      ctx.store.addAdmission('services', createServiceAdmission(rt)),
-      ctx.store.addAdmission('persistentvolumeclaims', createClaimAdmission(rt)),
-      ctx.addInterceptor(createFaultInterceptor(faults)),
-    ];
+    const unregister = ctx.api !== 'real'
+      ? [
+          ctx.store.addAdmission('services', createServiceAdmission(rt)),
+          ctx.store.addAdmission('persistentvolumeclaims', createClaimAdmission(rt)),
+          ctx.addInterceptor(createFaultInterceptor(faults)),
+        ]
+      : [];
     ctx.addAdminRoute('faults', createFaultAdminHandler(faults));
 
     await ensureBaseObjects(rt);

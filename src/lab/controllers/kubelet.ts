@@ -90,7 +90,7 @@ function startProgram(rt: Runtime, pod: KubeObject, c: Obj, cr: ContainerRun): v
       finish(probe.code === 0, undefined, 0, probe.code);
       return;
     case 'connect': {
-      const r = connect(buildNetView(rt), pod, probe.host, probe.port);
+      const r = connect(buildNetView(rt), pod, probe.host, probe.port, probe.protocol ?? 'TCP');
       finish(r.ok, r.ok ? undefined : r.detail, delayFor(rt, r, probe));
       return;
     }

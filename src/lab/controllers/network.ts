@@ -30,7 +30,31 @@ interface NetView {
   nodeIps: Map<string, string>;
 }
 
+/**
+ * The view is a function of the objects it reads (pods, Services, namespaces, NetworkPolicies) and the faults, so
+ * it is rebuilt only after one of those changed: a client pod's probes, started together (with events written in
+ * between), share one view instead of each rebuilding it from every pod.
+ */
+const VIEW_INPUTS = ['pods', 'services', 'namespaces', 'networkpolicies.networking.k8s.io'];
+const views = new WeakMap<Runtime, { changes: number; key?: string; view?: NetView }>();
+
 export function buildNetView(rt: Runtime): NetView {
+  let c = views.get(rt);
+  if (!c) {
+    const cache: { changes: number; key?: string; view?: NetView } = { changes: 0 };
+    // Watch callbacks run synchronously with each write: the count is exact, never a moment late.
+    for (const r of VIEW_INPUTS) rt.store.watch(r, undefined, {}, () => void cache.changes++);
+    views.set(rt, (c = cache));
+  }
+  const key = `${c.changes}|${rt.faultsVersion}`;
+  if (c.key !== key || !c.view) {
+    c.view = computeNetView(rt);
+    c.key = key;
+  }
+  return c.view;
+}
+
+function computeNetView(rt: Runtime): NetView {
   const pods = rt.store.list('pods').items.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp && (p.status as Obj)?.phase === 'Running');
   const podsByIp = new Map<string, KubeObject>();
   for (const p of pods) {
@@ -94,8 +118,8 @@ function namedPorts(pod: KubeObject): Record<string, number> {
   return out;
 }
 
-/** Ports a running pod listens on: serve probes, declared containerPorts of any non-probe program. */
-function listeningPorts(v: NetView, pod: KubeObject): Set<number> {
+/** The ports a pod's running containers listen on for `protocol` (a `serve` probe is TCP; declared ports say theirs). */
+function listeningPorts(v: NetView, pod: KubeObject, protocol: 'TCP' | 'UDP' = 'TCP'): Set<number> {
   const run = v.rt.runs.get(pod.metadata.uid!);
   const out = new Set<number>();
   const containers = ((pod.spec as Obj)?.containers ?? []) as Obj[];
@@ -103,8 +127,11 @@ function listeningPorts(v: NetView, pod: KubeObject): Set<number> {
     const cr = run?.containers.find((x) => x.name === c.name);
     if (cr && cr.state !== 'running') continue;
     const probe = parseProbe(c.command, c.args ?? []);
-    if (probe?.kind === 'serve') out.add(probe.port);
-    else if (!probe || probe.kind === 'sleep') for (const p of (c.ports ?? []) as Obj[]) out.add(p.containerPort);
+    if (probe?.kind === 'serve') {
+      if (protocol === 'TCP') out.add(probe.port);
+    } else if (!probe || probe.kind === 'sleep') {
+      for (const p of (c.ports ?? []) as Obj[]) if ((p.protocol ?? 'TCP') === protocol) out.add(p.containerPort);
+    }
   }
   return out;
 }
@@ -125,21 +152,30 @@ function reachPod(v: NetView, from: KubeObject, target: KubeObject, port: number
   if (v.rt.faults.has('cross-node-traffic-dropped') && nodeOf(from) !== nodeOf(target)) return TIMEOUT;
   if (v.rt.faults.isNodeNotReady(nodeOf(target) ?? '')) return TIMEOUT;
   if (protocol === 'UDP' && isDnsPod(target)) return isPodHealthy(v.rt, target) ? { ok: true, waits: false } : TIMEOUT;
-  return listeningPorts(v, target).has(port) ? { ok: true, waits: false } : REFUSED;
+  // Nothing listening: TCP is refused at once; a UDP datagram goes unanswered (nc -u waits out its timeout).
+  if (!listeningPorts(v, target, protocol).has(port)) return protocol === 'UDP' ? TIMEOUT : REFUSED;
+  return { ok: true, waits: false };
 }
 
 /** Outside the pod network: node addresses and anything else (the lab has no route to the world). */
+function isApiEndpoint(v: NetView, ip: string, port: number): boolean {
+  const ep = v.rt.store.get('endpoints', 'default', 'kubernetes') as Obj | undefined;
+  return ((ep?.subsets ?? []) as Obj[]).some((s) => ((s.addresses ?? []) as Obj[]).some((a) => a.ip === ip) && ((s.ports ?? []) as Obj[]).some((p) => p.port === port));
+}
+
 function reachAddress(v: NetView, from: KubeObject, ip: string, port: number, protocol: 'TCP' | 'UDP'): NetResult {
   if (v.enforce) {
     const verdict = isAllowed({ from: endpointOf(v, from), to: { ip, port, protocol } }, v.policies);
     if (!verdict.allowed) return TIMEOUT;
   }
+  // The API server's advertised endpoint (a real control plane's --advertise-address): up while the lab runs.
+  if (v.rt.ctx.api === 'real' && isApiEndpoint(v, ip, port)) return { ok: true, waits: false };
   const node = v.nodeIps.get(ip);
   if (node) {
     if (v.rt.faults.isNodeNotReady(node)) return TIMEOUT;
     const cp = v.rt.ctx.nodes.find((n) => n.name === node)?.role === 'control-plane';
-    const open = new Set([10250, ...(cp ? [6443, 2379, 2380, 10257, 10259] : [])]);
-    for (const p of v.pods) if ((p.spec as Obj)?.hostNetwork && nodeOf(p) === node) for (const x of listeningPorts(v, p)) open.add(x);
+    const open = new Set(protocol === 'TCP' ? [10250, ...(cp ? [6443, 2379, 2380, 10257, 10259] : [])] : []);
+    for (const p of v.pods) if ((p.spec as Obj)?.hostNetwork && nodeOf(p) === node) for (const x of listeningPorts(v, p, protocol)) open.add(x);
     return open.has(port) ? { ok: true, waits: false } : REFUSED;
   }
   return TIMEOUT;
@@ -187,6 +223,17 @@ export function connect(v: NetView, from: KubeObject, host: string, port: number
       for (const sub of (ep?.subsets ?? []) as Obj[]) {
         const epPort = ((sub.ports ?? []) as Obj[]).find((p) => (sp.name ? p.name === sp.name : true))?.port;
         for (const a of (sub.addresses ?? []) as Obj[]) if (epPort !== undefined) targets.push({ ip: a.ip, port: epPort });
+      }
+      if (!ep) {
+        // No Endpoints object (a real API server refuses loopback addresses there): its EndpointSlices.
+        const slices = v.rt.store.list('endpointslices.discovery.k8s.io', svc.metadata.namespace, { labelSelector: `kubernetes.io/service-name=${svc.metadata.name}` }).items as Obj[];
+        for (const sl of slices) {
+          const slPort = ((sl.ports ?? []) as Obj[]).find((p) => (sp.name ? p.name === sp.name : true))?.port;
+          for (const e of (sl.endpoints ?? []) as Obj[]) {
+            if (e.conditions?.ready === false || slPort === undefined) continue;
+            for (const a of (e.addresses ?? []) as string[]) targets.push({ ip: a, port: slPort });
+          }
+        }
       }
       if (targets.length === 0) return REFUSED;
       const results = targets.map((t) => {

@@ -47,7 +47,7 @@ function desiredNodeStatus(rt: Runtime, n: LabNode, node: KubeObject): Obj {
     { type: 'InternalIP', address: n.address },
     { type: 'Hostname', address: n.name },
   ];
-  status.daemonEndpoints ??= { kubeletEndpoint: { Port: 10250 } };
+  status.daemonEndpoints = { kubeletEndpoint: { Port: n.kubeletPort ?? 10250 } };
   status.nodeInfo ??= labNodeInfo(n);
   const conds: Obj[] = structuredClone(status.conditions ?? []);
   const hb = (c: Obj | undefined) => c?.lastHeartbeatTime ?? iso(now);
@@ -111,10 +111,13 @@ export async function reconcileNodes(rt: Runtime): Promise<void> {
     await quietly(
       rt.store.mutate('nodes', undefined, n.name, (o) => {
         const spec = ((o.spec ??= {}) as Obj);
-        if (!spec.podCIDR) {
+        const needsCidr = !spec.podCIDR;
+        if (needsCidr) {
           spec.podCIDR = cidr;
           spec.podCIDRs = [cidr];
         }
+        // On the real API the node lifecycle controller taints nodes by their conditions.
+        if (rt.ctx.api === 'real') return needsCidr ? o : undefined;
         const keep = ((spec.taints ?? []) as Obj[]).filter((t) => !LAB_TAINT_KEYS.includes(t.key));
         const next: Obj[] = [...keep];
         for (const t of desiredLabTaints(rt, n.name)) {
@@ -270,9 +273,11 @@ export async function ensureAddons(rt: Runtime): Promise<void> {
       spec: { type: 'ClusterIP', clusterIP: nthAddress(svcCidr, 1), ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
     });
   }
-  // The apiserver's own endpoints: the control planes' addresses on 6443, as a real cluster lists them.
+  // The apiserver's own endpoints: the control planes' addresses on 6443, as a real cluster lists them. A real
+  // API server refuses loopback addresses in Endpoints (the lab's nodes are 127.0.100.N): there only the
+  // EndpointSlice lists them.
   const cps = rt.ctx.nodes.filter((n) => n.role === 'control-plane');
-  if (cps.length > 0 && !rt.store.get('endpoints', 'default', 'kubernetes')) {
+  if (cps.length > 0 && rt.ctx.api !== 'real' && !rt.store.get('endpoints', 'default', 'kubernetes')) {
     await ensure(rt.store, {
       apiVersion: 'v1',
       kind: 'Endpoints',

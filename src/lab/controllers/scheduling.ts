@@ -160,12 +160,19 @@ export function violatesAffinity(pod: Obj, node: Obj, placed: readonly { pod: Ob
  * keep (count in domain + 1) - (min count over eligible domains) <= maxSkew.
  */
 export function violatesTopologySpread(pod: Obj, node: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]): boolean {
+  return topologySpreadFilter(pod, eligibleNodes, placed)(node);
+}
+
+/**
+ * The spread check for one pod against every node: the per-domain counts depend on the pod, not on the node,
+ * so they are counted once (O(placed)) and each node is then O(constraints) — not O(nodes x placed) per pod.
+ */
+export function topologySpreadFilter(pod: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]): (node: Obj) => boolean {
   const cs = ((pod.spec?.topologySpreadConstraints ?? []) as Obj[]).filter((c) => (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule');
+  if (cs.length === 0) return () => false;
   const ns = pod.metadata.namespace as string;
-  for (const c of cs) {
+  const checks = cs.map((c) => {
     const key = c.topologyKey as string;
-    const domain = topologyValue(node, key);
-    if (domain === undefined) return true; // nodes without the key are not eligible
     const counts = new Map<string, number>();
     for (const n of eligibleNodes) {
       const d = topologyValue(n, key);
@@ -177,10 +184,18 @@ export function violatesTopologySpread(pod: Obj, node: Obj, eligibleNodes: reado
       if (p.pod.metadata.namespace !== ns || !matchesSelector(c.labelSelector as LabelSelector, p.pod.metadata.labels ?? {})) continue;
       counts.set(d, counts.get(d)! + 1);
     }
-    const min = Math.min(...counts.values());
-    if ((counts.get(domain) ?? 0) + 1 - min > Number(c.maxSkew ?? 1)) return true;
-  }
-  return false;
+    let min = Infinity;
+    for (const v of counts.values()) if (v < min) min = v;
+    return { key, counts, min, maxSkew: Number(c.maxSkew ?? 1) };
+  });
+  return (node) => {
+    for (const c of checks) {
+      const domain = topologyValue(node, c.key);
+      if (domain === undefined) return true; // nodes without the key are not eligible
+      if ((c.counts.get(domain) ?? 0) + 1 - c.min > c.maxSkew) return true;
+    }
+    return false;
+  };
 }
 
 const NOT_HELPFUL = 'Preemption is not helpful for scheduling';

@@ -60,6 +60,7 @@ export function createClaimAdmission(rt: Runtime) {
 }
 
 export async function reconcileClaims(rt: Runtime): Promise<void> {
+  if (rt.ctx.api === 'real') return provisionClaims(rt);
   const stuck = rt.faults.has('provisioner-stuck');
   for (const pvc of rt.store.list('persistentvolumeclaims').items) {
     if (pvc.metadata.deletionTimestamp) continue;
@@ -132,6 +133,54 @@ export async function reconcileClaims(rt: Runtime): Promise<void> {
   }
 }
 
+/** A PersistentVolume for a claim, bound to it by claimRef (the binding itself is the PV controller's). */
+function buildVolume(pvc: KubeObject, sc: Obj, selectedNode: string | undefined): KubeObject {
+  const spec = pvc.spec as Obj;
+  const ns = pvc.metadata.namespace!;
+  const pvName = `pvc-${pvc.metadata.uid}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': PROVISIONER, ...(selectedNode ? { 'local.path.provisioner/selected-node': selectedNode } : {}) }, finalizers: ['kubernetes.io/pv-protection'] },
+    spec: {
+      capacity: { storage: spec.resources?.requests?.storage ?? '1Gi' },
+      accessModes: spec.accessModes ?? ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: sc.reclaimPolicy ?? 'Delete',
+      storageClassName: sc.metadata.name,
+      volumeMode: spec.volumeMode ?? 'Filesystem',
+      hostPath: { path: `/var/lib/groundwork-lab/${pvName}_${ns}_${pvc.metadata.name}`, type: 'DirectoryOrCreate' },
+      claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: pvc.metadata.name, uid: pvc.metadata.uid, resourceVersion: pvc.metadata.resourceVersion },
+      ...(selectedNode
+        ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [selectedNode] }] }] } } }
+        : {}),
+    },
+  };
+}
+
+/**
+ * On the real API the lab is only the external provisioner (a CSI driver's): kube-controller-manager's PV
+ * controller names it on the claim (volume.kubernetes.io/storage-provisioner), the scheduler picks the node of a
+ * WaitForFirstConsumer claim, the lab makes the volume, the PV controller binds the two and says all of it in events.
+ */
+async function provisionClaims(rt: Runtime): Promise<void> {
+  if (rt.faults.has('provisioner-stuck')) return;
+  for (const pvc of rt.store.list('persistentvolumeclaims').items) {
+    const spec = pvc.spec as Obj;
+    const a = pvc.metadata.annotations ?? {};
+    if (pvc.metadata.deletionTimestamp || spec.volumeName || a['volume.kubernetes.io/storage-provisioner'] !== PROVISIONER) continue;
+    const sc = rt.store.get('storageclasses.storage.k8s.io', undefined, spec.storageClassName) as Obj | undefined;
+    if (!sc || sc.provisioner !== PROVISIONER) continue;
+    const selectedNode = a['volume.kubernetes.io/selected-node'];
+    if (sc.volumeBindingMode === 'WaitForFirstConsumer' && !selectedNode) continue;
+    const pv = buildVolume(pvc, sc, selectedNode);
+    if (rt.store.get('persistentvolumes', undefined, pv.metadata.name!)) continue;
+    const ns = pvc.metadata.namespace!;
+    await rt.event(pvc, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${pvc.metadata.name}"`, `${PROVISIONER}_lab`);
+    await ensure(rt.store, pv);
+    await rt.event(pvc, 'Normal', 'ProvisioningSucceeded', `Successfully provisioned volume ${pv.metadata.name}`, `${PROVISIONER}_lab`);
+  }
+}
+
 async function markClaimBound(rt: Runtime, pvc: KubeObject, pv: KubeObject): Promise<void> {
   const pvSpec = pv.spec as Obj;
   await quietly(rt.store.mutate('persistentvolumes', undefined, pv.metadata.name!, (v) => {
@@ -151,6 +200,16 @@ async function markClaimBound(rt: Runtime, pvc: KubeObject, pv: KubeObject): Pro
 
 /** PVs whose claim is gone: Delete -> removed with their data; Retain -> Released. */
 export async function reclaimVolumes(rt: Runtime): Promise<void> {
+  if (rt.ctx.api === 'real') {
+    // The PV controller marks a volume whose claim is gone Released; deleting it (Delete policy) is the provisioner's.
+    for (const pv of rt.store.list('persistentvolumes').items) {
+      const released = (pv.status as Obj)?.phase === 'Released' && (pv.spec as Obj)?.persistentVolumeReclaimPolicy === 'Delete';
+      if (!released || pv.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER || pv.metadata.deletionTimestamp) continue;
+      await quietly(rt.store.delete('persistentvolumes', undefined, pv.metadata.name!));
+      rt.volumes.delete(`pv:${pv.metadata.name}`);
+    }
+    return;
+  }
   for (const pv of rt.store.list('persistentvolumes').items) {
     const ref = (pv.spec as Obj)?.claimRef;
     if (!ref || (pv.status as Obj)?.phase === 'Released') continue;

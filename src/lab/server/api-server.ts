@@ -24,10 +24,11 @@ import { apiVersionOf } from '../store/resources.js';
 import { AUTHZ_GROUP, answerSelfReview, apiGroup, apiGroupList, apiResourceList, apiVersions, authzResourceList, versionInfo } from './discovery.js';
 import { toTable, wantsTable } from './table.js';
 import type { AdminHandler } from '../types.js';
-import { openApiV2, openApiV3Index, openApiV3Doc } from './openapi.js';
+import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ANSWER, openApiV2, openApiV2Protobuf, openApiV3Index, openApiV3Doc } from './openapi.js';
 import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
 import { checkPatchBody } from '../store/patch.js';
+import { checkFieldSelector } from '../store/selectors.js';
 
 interface ApiServerOptions {
   store: LabStore;
@@ -63,6 +64,11 @@ function send(res: ServerResponse, code: number, body: unknown, contentType = 'a
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text), ...extra });
   res.end(text);
+}
+
+function sendBytes(res: ServerResponse, code: number, body: Buffer, contentType: string): void {
+  res.writeHead(code, { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private', 'Content-Length': body.length });
+  res.end(body);
 }
 
 function sendError(res: ServerResponse, e: unknown): void {
@@ -117,9 +123,10 @@ function parseBody(body: Buffer, contentType: string | undefined): unknown {
   return value;
 }
 
+/** A boolean query parameter as Go's strconv.ParseBool reads it: the Python client sends `watch=True`. */
 function boolParam(q: URLSearchParams, k: string): boolean {
   const v = q.get(k);
-  return v === 'true' || v === '1';
+  return v === '1' || v === 't' || v === 'T' || v === 'true' || v === 'TRUE' || v === 'True';
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -156,7 +163,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       if (rt?.namespaced) return { rt, resource: store.resources.nameOf(rt), namespace: rest[1], name: rest[3], subresource: rest[4] };
     }
     const rt = find(rest[0]);
-    if (!rt) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (!rt) throw resourceNotFound();
     return { rt, resource: store.resources.nameOf(rt), name: rest[1], subresource: rest[2] };
   }
 
@@ -177,7 +184,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (p === '/api') return send(res, 200, apiVersions(serverAddress)), true;
     if (p === '/apis') return send(res, 200, apiGroupList(types)), true;
     if (segs[0] === 'api' && segs.length === 2) {
-      if (!types.some((t) => t.group === '' && t.version === segs[1])) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!types.some((t) => t.group === '' && t.version === segs[1])) throw resourceNotFound();
       return send(res, 200, apiResourceList(types, '', segs[1])), true;
     }
     if (segs[0] === 'apis' && segs[1] === AUTHZ_GROUP) {
@@ -189,23 +196,26 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         const body = parseBody(await readBody(req), req.headers['content-type']) as Record<string, unknown> | undefined;
         return send(res, 201, answerSelfReview(kind, body)), true;
       }
-      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      throw resourceNotFound();
     }
     if (segs[0] === 'apis' && segs.length === 2) {
       const vs = [...new Set(types.filter((t) => t.group === segs[1]).map((t) => t.version))];
-      if (vs.length === 0) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (vs.length === 0) throw resourceNotFound();
       return send(res, 200, apiGroup(segs[1], vs)), true;
     }
     if (segs[0] === 'apis' && segs.length === 3) {
-      if (!types.some((t) => t.group === segs[1] && t.version === segs[2])) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!types.some((t) => t.group === segs[1] && t.version === segs[2])) throw resourceNotFound();
       return send(res, 200, apiResourceList(types, segs[1], segs[2])), true;
     }
-    if (p === '/openapi/v2') return send(res, 200, openApiV2(types)), true;
+    if (p === '/openapi/v2') {
+      if ((req.headers.accept ?? '').includes(OPENAPI_V2_PROTOBUF)) return sendBytes(res, 200, openApiV2Protobuf(), OPENAPI_V2_PROTOBUF_ANSWER), true;
+      return send(res, 200, openApiV2(types)), true;
+    }
     if (p === '/openapi/v3') return send(res, 200, openApiV3Index(types)), true;
     if (segs[0] === 'openapi' && segs[1] === 'v3' && segs.length >= 4) {
       const gv = segs.slice(2).join('/');
       const doc = openApiV3Doc(types, gv);
-      if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!doc) throw resourceNotFound();
       return send(res, 200, doc), true;
     }
     return false;
@@ -267,6 +277,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const table = wantsTable(req.headers.accept);
     const includeObject = q.get('includeObject') ?? undefined;
     const rv = q.get('resourceVersion') ?? undefined;
+    checkFieldSelector(r.resource, q.get('fieldSelector') ?? undefined);
     const fieldSelector = [q.get('fieldSelector'), r.name ? `metadata.name=${r.name}` : undefined].filter(Boolean).join(',') || undefined;
     const labelSelector = q.get('labelSelector') ?? undefined;
     const bookmarks = boolParam(q, 'allowWatchBookmarks');
@@ -398,8 +409,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const dryRun = q.get('dryRun') === 'All';
     const fv = q.get('fieldValidation');
     const fieldValidation = fv === 'Strict' || fv === 'Warn' || fv === 'Ignore' ? fv : undefined;
+    // Who makes a write, for metadata.managedFields: the request's fieldManager (kubectl always names one). A
+    // write that names none records nothing (kube-apiserver would use the User-Agent; the diff costs time on
+    // long lists); a server-side apply without one is refused below.
+    const fieldManager = q.get('fieldManager') || undefined;
     const sub = r.subresource;
-    if (sub && !rt.subresources.includes(sub)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (sub && !rt.subresources.includes(sub)) throw resourceNotFound();
     if (sub === 'log') {
       if (verb !== 'get') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
       return handleLog(req, res, r, q);
@@ -430,12 +445,15 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         return send(res, 200, renderOne(req, rt, q, o));
       }
       case 'list': {
+        checkFieldSelector(resource, q.get('fieldSelector') ?? undefined);
         const limit = q.has('limit') ? Number(q.get('limit')) : undefined;
         const list = store.list(resource, r.namespace, {
           labelSelector: q.get('labelSelector') ?? undefined,
           fieldSelector: q.get('fieldSelector') ?? undefined,
           limit,
           continue: q.get('continue') ?? undefined,
+          resourceVersion: q.get('resourceVersion') ?? undefined,
+          resourceVersionMatch: q.get('resourceVersionMatch') ?? undefined,
         });
         if (wantsTable(req.headers.accept) || list.items.length <= LIST_BATCH) return send(res, 200, renderList(req, rt, q, list));
         return streamList(res, rt, list);
@@ -457,7 +475,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           }
           body.metadata.namespace = r.namespace ?? body.metadata.namespace;
         }
-        const created = await store.create(body, { dryRun, fieldValidation });
+        const created = await store.create(body, { dryRun, fieldValidation, fieldManager });
         return send(res, 201, created);
       }
       case 'update': {
@@ -469,23 +487,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         if (body.metadata.name && body.metadata.name !== r.name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name on the URL');
         body.metadata.name = r.name;
         if (rt.namespaced) body.metadata.namespace = r.namespace;
-        const updated = await store.update(body, { subresource, dryRun, fieldValidation });
+        const updated = await store.update(body, { subresource, dryRun, fieldValidation, fieldManager });
         return send(res, 200, updated);
       }
       case 'patch': {
         const type = patchTypeOf(req.headers['content-type']);
-        if (!type) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
-        const body = parseBody(await readBody(req), type === 'apply' ? 'yaml' : 'json');
+        if (!type) throw new ApiError(415, 'UnsupportedMediaType', '415: Unsupported Media Type', {});
+        const raw = await readBody(req);
+        if (type === 'apply' && !q.get('fieldManager')) {
+          throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+            group: 'meta.k8s.io',
+            kind: 'PatchOptions',
+            causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+          });
+        }
+        const body = parseBody(raw, type === 'apply' ? 'yaml' : 'json');
         // A body of the wrong JSON type is refused before any work (an array must never replace the object).
         checkPatchBody(type, body);
-        if (type === 'apply' && !store.get(resource, r.namespace, r.name!)) {
-          checkObjectShape(body, rt.kind);
-          const obj = body as KubeObject;
-          obj.metadata = { ...(obj.metadata ?? {}), name: r.name, ...(rt.namespaced ? { namespace: r.namespace } : {}) };
-          return send(res, 201, await store.create(obj, { dryRun, fieldValidation }));
-        }
-        const patched = await store.patch(resource, r.namespace, r.name!, type, body, { subresource, dryRun, fieldValidation });
-        return send(res, 200, patched);
+        const existed = store.get(resource, r.namespace, r.name!) !== undefined;
+        if (type === 'apply') checkObjectShape(body, rt.kind);
+        const patched = await store.patch(resource, r.namespace, r.name!, type, body, { subresource, dryRun, fieldValidation, fieldManager, force: boolParam(q, 'force') });
+        return send(res, existed ? 200 : 201, patched);
       }
       case 'delete': {
         const body = parseBody(await readBody(req), req.headers['content-type']);
@@ -495,6 +517,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       case 'deletecollection': {
         const body = parseBody(await readBody(req), req.headers['content-type']);
         const opts = deleteOptionsOf(q, body);
+        checkFieldSelector(resource, q.get('fieldSelector') ?? undefined);
         const list = store.list(resource, r.namespace, { labelSelector: q.get('labelSelector') ?? undefined, fieldSelector: q.get('fieldSelector') ?? undefined });
         const items: KubeObject[] = [];
         for (const [i, o] of list.items.entries()) {
@@ -574,14 +597,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     for (const fn of interceptors) await fn(info);
     if (segs[0] === 'lab' && segs.length >= 2) {
       const h = admin.get(segs[1]);
-      if (!h) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!h) throw resourceNotFound();
       const body = parseBody(await readBody(req), req.headers['content-type']);
       const out = await h(req.method ?? 'GET', `/${segs.slice(2).join('/')}`, body);
       return send(res, 200, out ?? { status: 'Success' });
     }
     if (!r) {
       if (await handleDiscovery(req, res, segs)) return;
-      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      throw resourceNotFound();
     }
     return handleResource(req, res, r, url.searchParams, info.verb as Verb);
   }
@@ -657,4 +680,9 @@ function checkKind(rt: ResourceType, body: KubeObject): void {
 function notFound(rt: ResourceType, name: string): ApiError {
   const res = rt.group === '' ? rt.resource : `${rt.resource}.${rt.group}`;
   return new ApiError(404, 'NotFound', `${res} "${name}" not found`, { name, group: rt.group, kind: rt.resource });
+}
+
+/** kube-apiserver's NotFound for a path it does not serve (a generic server response: empty details). */
+function resourceNotFound(): ApiError {
+  return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
 }

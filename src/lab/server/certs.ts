@@ -16,7 +16,7 @@ interface LabPki {
 }
 
 /** A CA that can sign: its certificate (PEM) and its keys (kept in memory only). */
-interface CertificateAuthority {
+export interface CertificateAuthority {
   certPem: string;
   cert: x509.X509Certificate;
   keys: webcrypto.CryptoKeyPair;

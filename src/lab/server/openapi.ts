@@ -18,6 +18,32 @@ export function openApiV2(_types: ResourceType[]): Record<string, unknown> {
   return { swagger: '2.0', info: { title: 'Kubernetes', version: KUBE_VERSION.gitVersion }, paths: {}, definitions: {} };
 }
 
+/**
+ * The same empty swagger document in gnostic's protobuf (openapi_v2.Document: swagger = 1, info = 2 with
+ * title = 1 and version = 2), which is what kubectl asks /openapi/v2 for when it validates a `kind: List`
+ * (a kind no /openapi/v3 document describes). Types absent from the document are not validated client-side;
+ * the server validates them.
+ */
+export function openApiV2Protobuf(): Buffer {
+  const field = (n: number, value: Buffer) => Buffer.concat([Buffer.from([(n << 3) | 2]), varint(value.length), value]);
+  const info = Buffer.concat([field(1, Buffer.from('Kubernetes')), field(2, Buffer.from(KUBE_VERSION.gitVersion))]);
+  return Buffer.concat([field(1, Buffer.from('2.0')), field(2, info)]);
+}
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/** The media type kubectl and client-go ask /openapi/v2 for, and the one kube-apiserver answers with. */
+export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+export const OPENAPI_V2_PROTOBUF_ANSWER = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+
 export function openApiV3Index(types: ResourceType[]): Record<string, unknown> {
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const rt of types) {

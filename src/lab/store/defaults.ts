@@ -78,7 +78,9 @@ export function applyDefaults(obj: KubeObject): void {
       setIfMissing(spec, 'completionMode', 'NonIndexed');
       setIfMissing(spec, 'suspend', false);
       if (spec.completions === undefined) spec.completions = 1;
+      setIfMissing(spec, 'podReplacementPolicy', 'TerminatingOrFailed');
       defaultTemplate(spec);
+      generateJobSelector(obj);
       break;
     case 'CronJob':
       if (!spec) break;
@@ -134,8 +136,36 @@ export function applyDefaults(obj: KubeObject): void {
         spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
       }
       break;
-    case 'Secret':
+    case 'Secret': {
       setIfMissing(obj as Obj, 'type', 'Opaque');
+      // stringData is write-only: the apiserver folds it into data (base64), overwriting the same keys.
+      const sd = (obj as Obj).stringData as Record<string, unknown> | undefined;
+      if (sd && typeof sd === 'object') {
+        const data = { ...(((obj as Obj).data as Record<string, string> | undefined) ?? {}) };
+        for (const [k, v] of Object.entries(sd)) data[k] = Buffer.from(String(v), 'utf8').toString('base64');
+        (obj as Obj).data = data;
+      }
+      delete (obj as Obj).stringData;
       break;
+    }
   }
+}
+
+/**
+ * The Job strategy's generateSelector: unless manualSelector is true, the selector is the Job's uid and the
+ * template carries the labels that select it (the job controller, `kubectl create job --from=cronjob/...`,
+ * and everything that lists a Job's pods by `batch.kubernetes.io/job-name` rely on them). The Job's own labels
+ * default to its template's.
+ */
+function generateJobSelector(obj: KubeObject): void {
+  const spec = obj.spec as Obj;
+  const uid = obj.metadata.uid;
+  if (spec.manualSelector === true || !uid) return;
+  setIfMissing(spec, 'manualSelector', false);
+  const tpl = (spec.template ??= {}) as Obj;
+  const meta = (tpl.metadata ??= {}) as Obj;
+  const name = obj.metadata.name ?? '';
+  meta.labels = { ...((meta.labels as Record<string, string> | undefined) ?? {}), 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': name, 'controller-uid': uid, 'job-name': name };
+  setIfMissing(spec, 'selector', { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } });
+  if (!obj.metadata.labels || Object.keys(obj.metadata.labels).length === 0) obj.metadata.labels = { ...(meta.labels as Record<string, string>) };
 }

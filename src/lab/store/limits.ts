@@ -9,7 +9,11 @@
  *   `copy` operations (`JSONPatchMaxCopyBytes`, json-patch's AccumulatedCopySizeLimit; 422);
  * - nesting: Go's JSON decoder stops at 10,000 levels; the lab stops at MAX_JSON_DEPTH, well below the depth at which
  *   its own recursive steps (structuredClone, the YAML parser, schema validation) would run out of stack. No
- *   Kubernetes object comes near it.
+ *   Kubernetes object comes near it;
+ * - paged lists: a paged list is read at its first page's resourceVersion for LIST_SNAPSHOT_TTL_MS (kube-apiserver
+ *   compacts etcd every 5 minutes, `--etcd-compaction-interval`), at most MAX_LIST_SNAPSHOTS lists at once; a
+ *   continue token older than that is 410 Expired (src/lab/store/ordered.ts);
+ * - the lab's size: MAX_LAB_NODES nodes (`--nodes`), on 127.0.100.1 ... 127.0.103.250.
  */
 import { ApiError } from './types.js';
 
@@ -18,6 +22,20 @@ export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 export const MAX_JSON_PATCH_OPERATIONS = 10_000;
 export const MAX_JSON_PATCH_COPY_BYTES = 3 * 1024 * 1024;
 export const MAX_JSON_DEPTH = 500;
+export const LIST_SNAPSHOT_TTL_MS = 5 * 60_000;
+export const MAX_LIST_SNAPSHOTS = 64;
+export const MAX_LAB_NODES = 1000;
+
+/** The loopback address of the lab's i-th node (from 0): 127.0.100.1 ... 127.0.100.250, then 127.0.101.1 ... */
+export function labNodeAddress(i: number): string {
+  return `127.0.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
+/** The lab's pod range when the spec names none: kubeadm's 10.244.0.0/16 holds 256 /24 node ranges; more
+ *  nodes get 10.244.0.0/14 (1,024), still clear of the default service range 10.96.0.0/12. */
+export function defaultLabPodCidr(nodes: number): string {
+  return nodes > 256 ? '10.244.0.0/14' : '10.244.0.0/16';
+}
 
 export function isJsonMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -45,9 +45,9 @@ const MERGE_KEYS: Record<string, string | ((items: Json[]) => string)> = {
   ports: (items) => (items.some((i) => isMap(i) && 'containerPort' in i) ? 'containerPort' : 'port'),
 };
 /** Lists of scalars merged as sets. */
-const MERGE_PRIMITIVE = new Set(['finalizers']);
+export const MERGE_PRIMITIVE = new Set(['finalizers']);
 
-function mergeKeyFor(field: string, items: Json[]): string | undefined {
+export function mergeKeyFor(field: string, items: Json[]): string | undefined {
   const k = MERGE_KEYS[field];
   return typeof k === 'function' ? k(items) : k;
 }
@@ -61,7 +61,7 @@ function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
       seen.add(v);
       out.push(v);
     }
-    return out;
+    return normalizeOrder(out, patch, original, undefined);
   }
   const key = mergeKeyFor(field, [...original, ...patch]);
   if (!key) return patch.map((p) => (isMap(p) ? stripDirectives(p) : p));
@@ -95,7 +95,49 @@ function mergeList(field: string, original: Json[], patch: Json[]): Json[] {
       out.push(stripDirectives(p));
     }
   }
-  return out.filter((o): o is Json => o !== HOLE);
+  return normalizeOrder(out.filter((o): o is Json => o !== HOLE), patch, original, key);
+}
+
+/**
+ * apimachinery's normalizeElementOrder: the elements named in `order` (the patch, or its $setElementOrder) in
+ * that order, with the elements only the server had merged in by their order on the server: a new env var
+ * patched in comes first, `$setElementOrder` puts every element where kubectl says.
+ */
+function normalizeOrder(merged: Json[], order: Json[], serverOrder: Json[], key: string | undefined): Json[] {
+  // Beyond a thousand elements the merge order is kept: the reordering measurably holds the event loop there.
+  if (merged.length > 1000) return merged;
+  const idOf = (v: Json): unknown => (key !== undefined ? (isMap(v) ? v[key] : undefined) : v);
+  const rankIn = (list: Json[]) => {
+    const m = new Map<unknown, number>();
+    list.forEach((v, i) => {
+      const id = idOf(v);
+      if (id !== undefined && !m.has(id)) m.set(id, i);
+    });
+    return m;
+  };
+  const inOrder = rankIn(order);
+  const server = rankIn(serverOrder);
+  // Ranks computed once per element (a comparator looking them up costs a long list dearly).
+  const ranked = merged.map((v, i) => ({ v, i, id: idOf(v) }));
+  const sortBy = (xs: typeof ranked, rank: Map<unknown, number>) =>
+    xs.map((x) => ({ ...x, r: rank.get(x.id) ?? Number.MAX_SAFE_INTEGER })).sort((a, b) => a.r - b.r || a.i - b.i);
+  const right = sortBy(ranked.filter((x) => inOrder.has(x.id)), inOrder);
+  const left = sortBy(ranked.filter((x) => !inOrder.has(x.id)), server);
+  // mergeSortedSlice: a server-only element goes first only when both are on the server and it was before.
+  const out: Json[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length || j < right.length) {
+    if (i >= left.length) out.push(right[j++]!.v);
+    else if (j >= right.length) out.push(left[i++]!.v);
+    else {
+      const li = server.get(left[i]!.id);
+      const ri = server.get(right[j]!.id);
+      if (li !== undefined && ri !== undefined && li < ri) out.push(left[i++]!.v);
+      else out.push(right[j++]!.v);
+    }
+  }
+  return out;
 }
 
 const HOLE = Symbol('deleted');
@@ -108,21 +150,6 @@ function stripDirectives(m: JsonMap): JsonMap {
     out[k] = isMap(v) ? stripDirectives(v) : v;
   }
   return out;
-}
-
-function reorder(list: Json[], order: Json[], field: string): Json[] {
-  const key = mergeKeyFor(field, list);
-  const idOf = (v: Json) => (key && isMap(v) ? v[key] : isMap(order[0]) ? undefined : v);
-  const rank = new Map<unknown, number>();
-  order.forEach((o, i) => {
-    const id = key && isMap(o) ? o[key] : o;
-    if (!rank.has(id)) rank.set(id, i);
-  });
-  const ranked = list.map((v, i) => {
-    const r = rank.get(idOf(v));
-    return { v, r: r === undefined ? order.length + i : r };
-  });
-  return ranked.sort((a, b) => a.r - b.r).map((x) => x.v);
 }
 
 export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
@@ -160,7 +187,8 @@ export function applyStrategicPatch(target: unknown, patch: unknown): unknown {
   }
   for (const [f, order] of orders) {
     const cur = out[f];
-    if (Array.isArray(cur)) out[f] = reorder(cur, order, f);
+    const before = isMap(target) ? target[f] : undefined;
+    if (Array.isArray(cur)) out[f] = normalizeOrder(cur, order, Array.isArray(before) ? before : [], MERGE_PRIMITIVE.has(f) ? undefined : mergeKeyFor(f, cur));
   }
   if (Array.isArray(patch.$retainKeys)) {
     const keep = new Set(patch.$retainKeys as string[]);
@@ -203,7 +231,7 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
     });
   } catch (e) {
     if (e instanceof ApiError) throw e;
-    throw new ApiError(422, 'Invalid', `the json patch could not be applied: ${(e as Error).message.split('\n')[0]}`);
+    throw new ApiError(422, 'Invalid', `the json patch could not be applied: ${(e as Error).message.split('\n')[0]}`, {});
   }
   return doc;
 }

@@ -2,7 +2,8 @@
  * Label and field selectors with kube-apiserver's syntax:
  *   labels: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma = AND.
  *   fields: `path=value`, `path==value`, `path!=value`, comma = AND; paths are dotted (metadata.name, spec.nodeName,
- *   status.phase, involvedObject.name, ...). The real server allows a few fields per kind; the lab allows any path.
+ *   status.phase, involvedObject.name, ...). The real server allows a few fields per kind (checkFieldSelector,
+ *   for the kinds it knows them of; the store itself matches any path).
  */
 import { ApiError, type KubeObject } from './types.js';
 import { matchLabels, type LabelRequirement } from '../../net/labels.js';
@@ -87,4 +88,39 @@ export function compileSelectors(labelSelector?: string, fieldSelector?: string)
   const f = fieldSelector ? parseFieldSelector(fieldSelector) : [];
   if (l.length === 0 && f.length === 0) return () => true;
   return (o) => matchLabels(l, o.metadata.labels) && matchFields(f, o);
+}
+
+const META_FIELDS = ['metadata.name', 'metadata.namespace'];
+/** The field labels kube-apiserver supports per resource (each kind's GetAttrs / AddFieldLabelConversionFunc). */
+const FIELD_LABELS: Record<string, string[]> = {
+  configmaps: [],
+  serviceaccounts: [],
+  persistentvolumeclaims: [],
+  persistentvolumes: [],
+  endpoints: [],
+  'deployments.apps': [],
+  'daemonsets.apps': [],
+  'statefulsets.apps': [],
+  'cronjobs.batch': [],
+  secrets: ['type'],
+  namespaces: ['status.phase'],
+  nodes: ['spec.unschedulable'],
+  services: ['spec.clusterIP', 'spec.type'],
+  'replicasets.apps': ['status.replicas'],
+  'jobs.batch': ['status.successful'],
+  pods: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.podIPs', 'status.nominatedNodeName'],
+  events: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+};
+
+/** 400 BadRequest for a field selector on a field the real server does not index for `resource`. */
+export function checkFieldSelector(resource: string, sel: string | undefined): void {
+  const extra = FIELD_LABELS[resource];
+  if (!sel || !extra) return;
+  const known = [...META_FIELDS, ...extra];
+  for (const r of parseFieldSelector(sel)) {
+    const field = r.path.join('.');
+    if (!known.includes(field)) {
+      throw new ApiError(400, 'BadRequest', `${JSON.stringify(field)} is not a known field selector: only ${known.map((k) => JSON.stringify(k)).join(', ')}`);
+    }
+  }
 }

@@ -3,7 +3,9 @@
  * in front of a Backend that persists writes and hands out resourceVersions — memory (a counter) or etcd
  * (mod revisions, src/lab/store/etcd.ts). All apiserver semantics live here, once: uid/generation/timestamps,
  * optimistic concurrency, defaults + schema validation, admission hooks, watch fan-out with history for
- * resume (410 Expired when too old), finalizers, ownerReference garbage collection and namespace cleanup.
+ * resume (410 Expired when too old), managedFields, finalizers and graceful deletion. What a delete asks of
+ * others — collecting dependents, emptying a Terminating namespace — is done by controllers, as in a cluster
+ * (src/lab/controllers/garbage-collector.ts, namespaces.ts).
  * Writes are serialized so that watch events leave in resourceVersion order.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,8 +30,10 @@ import { compileSelectors } from './selectors.js';
 import { applyPatch } from './patch.js';
 import { applyDefaults } from './defaults.js';
 import { validateObject } from './validate.js';
+import { recordApply, recordUpdate } from './managed.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
+import { OrderedBucket, Snapshots, continueExpired, decodeContinue, encodeContinue, type View } from './ordered.js';
 import { ITEMS_PER_YIELD, MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
 
 /** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
@@ -87,9 +91,11 @@ export class Store implements LabStore {
   readonly resources: ResourceRegistry;
   private readonly backend: Backend;
   private readonly data = new Map<string, Map<string, KubeObject>>();
+  /** The same objects in key order, per resource (src/lab/store/ordered.ts). */
+  private readonly ordered = new Map<string, OrderedBucket>();
+  private readonly snapshots: Snapshots;
   /** owner uid → dependents as "resource|namespace|name" */
   private readonly dependents = new Map<string, Set<string>>();
-  private readonly uids = new Map<string, string>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly admissions = new Map<string, Admission[]>();
   private readonly history: WatchHistory<HistoryEntry>;
@@ -108,7 +114,11 @@ export class Store implements LabStore {
     this.history = new WatchHistory<HistoryEntry>(this.historySize);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 5000;
     this.now = opts.now ?? (() => new Date());
-    for (const rt of this.resources.all()) this.data.set(this.resources.nameOf(rt), new Map());
+    this.snapshots = new Snapshots(() => this.now().getTime());
+    for (const rt of this.resources.all()) {
+      this.data.set(this.resources.nameOf(rt), new Map());
+      this.ordered.set(this.resources.nameOf(rt), new OrderedBucket());
+    }
   }
 
   /** Loads the backend's objects into the cache. Call once before use. */
@@ -123,7 +133,7 @@ export class Store implements LabStore {
       } catch {
         continue;
       }
-      this.cacheSet(name, o);
+      this.cacheSet(name, o, revision);
     }
     this.rv = revision;
     this.history.reset(revision);
@@ -149,38 +159,81 @@ export class Store implements LabStore {
 
   list(resource: string, namespace?: string, opts: ListOptions = {}): ListResult {
     const rt = this.typeOf(resource);
-    const match = compileSelectors(opts.labelSelector, opts.fieldSelector);
-    const items: KubeObject[] = [];
-    for (const o of this.bucket(resource).values()) {
-      if (rt.namespaced && namespace && o.metadata.namespace !== namespace) continue;
-      if (match(o)) items.push(o);
-    }
-    items.sort((a, b) => {
-      const ka = nsKey(a.metadata.namespace, a.metadata.name ?? '');
-      const kb = nsKey(b.metadata.namespace, b.metadata.name ?? '');
-      return ka < kb ? -1 : ka > kb ? 1 : 0;
-    });
-    let start = 0;
-    let listRv = String(this.rv);
+    const ns = rt.namespaced ? namespace || undefined : undefined;
+    const bucket = this.ordered.get(resource)!;
+    checkListOptions(opts);
+    const limit = opts.limit && opts.limit > 0 ? Math.floor(opts.limit) : undefined;
+    // The range of keys: one namespace [`ns/`, `ns0`), a cluster-scoped resource [`/`, `0`), or all.
+    const prefix = ns ? `${ns}/` : rt.namespaced ? '' : '/';
+    const end = ns ? `${ns}0` : rt.namespaced ? undefined : '0';
+    let view: View;
+    let from = prefix;
+    let before = 0;
+    let consistent = true;
     if (opts.continue) {
-      try {
-        const c = JSON.parse(Buffer.from(opts.continue, 'base64').toString('utf8')) as { o: number; rv: string };
-        start = c.o;
-        listRv = c.rv;
-      } catch {
-        throw new ApiError(400, 'BadRequest', 'continue key is not valid');
+      const tok = decodeContinue(opts.continue);
+      from = prefix + tok.start;
+      before = tok.n ?? 0;
+      if (tok.rv === -1) {
+        view = bucket.live(this.rv);
+        consistent = false;
+      } else {
+        const found = bucket.lastWrite <= tok.rv && tok.rv <= this.rv ? bucket.live(tok.rv) : this.snapshots.find(resource, tok.rv);
+        if (!found) throw continueExpired(tok.start, tok.n);
+        view = found;
       }
+    } else {
+      view = this.viewFor(resource, bucket, opts, limit);
     }
-    if (opts.limit && opts.limit > 0 && start + opts.limit < items.length) {
-      const end = start + opts.limit;
-      return {
-        items: items.slice(start, end),
-        resourceVersion: listRv,
-        continue: Buffer.from(JSON.stringify({ o: end, rv: listRv })).toString('base64'),
-        remainingItemCount: items.length - end,
-      };
+    const match = opts.labelSelector || opts.fieldSelector ? compileSelectors(opts.labelSelector, opts.fieldSelector) : undefined;
+    const items: KubeObject[] = [];
+    let scanned = 0;
+    let lastKey: string | undefined;
+    let more = false;
+    for (const [k, o] of view.tree.entries(from)) {
+      if (end !== undefined && k >= end) break;
+      if (!k.startsWith(prefix)) break;
+      if (limit !== undefined && items.length >= limit) {
+        more = true;
+        break;
+      }
+      lastKey = k;
+      scanned++;
+      if (!match || match(o)) items.push(o);
     }
-    return { items: start > 0 ? items.slice(start) : items, resourceVersion: listRv };
+    const resourceVersion = String(view.rv);
+    if (!more || lastKey === undefined) return { items, resourceVersion };
+    // The first page of a paged list: later pages read the same state, whatever is written meanwhile.
+    if (!opts.continue && view.tree === bucket.tree) this.snapshots.keep(resource, bucket, view.rv);
+    const read = before + scanned;
+    const total = ns ? (view.counts.get(ns) ?? 0) : view.tree.size;
+    return {
+      items,
+      resourceVersion,
+      continue: encodeContinue({ rv: consistent ? view.rv : -1, start: `${lastKey.slice(prefix.length)}\0`, n: read }),
+      // Like the apiserver: a count only for lists without selectors (and not for an inconsistent rest).
+      ...(match || !consistent ? {} : { remainingItemCount: Math.max(0, total - read) }),
+    };
+  }
+
+  /** The view a list without a continue token reads, per its resourceVersion and resourceVersionMatch. */
+  private viewFor(resource: string, bucket: OrderedBucket, opts: ListOptions, limit: number | undefined): View {
+    const rv = opts.resourceVersion;
+    if (rv === undefined || rv === '' || rv === '0') return bucket.live(this.rv);
+    const n = Number(rv);
+    if (!/^[0-9]+$/.test(rv) || !Number.isSafeInteger(n)) throw new ApiError(400, 'BadRequest', `invalid resource version: ${rv}`);
+    if (n > this.rv) {
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${n}, current: ${this.rv}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      });
+    }
+    const exact = opts.resourceVersionMatch === 'Exact' || (!opts.resourceVersionMatch && limit !== undefined);
+    if (!exact) return bucket.live(this.rv);
+    if (bucket.lastWrite <= n) return bucket.live(n);
+    const kept = this.snapshots.find(resource, n);
+    if (!kept) throw new ApiError(410, 'Expired', 'The resourceVersion for the provided list is too old.');
+    return { ...kept, rv: n };
   }
 
   currentResourceVersion(): string {
@@ -262,6 +315,11 @@ export class Store implements LabStore {
   }
 
   create(input: KubeObject, opts: WriteOptions = {}): Promise<KubeObject> {
+    return this.createAs(input, opts, 'Update');
+  }
+
+  /** A create by an Update (POST) or by an Apply (a server-side apply of an object that does not exist). */
+  private createAs(input: KubeObject, opts: WriteOptions, operation: 'Apply' | 'Update'): Promise<KubeObject> {
     return this.serial(async () => {
       const rt = this.typeForObject(input);
       const resource = this.resources.nameOf(rt);
@@ -283,6 +341,12 @@ export class Store implements LabStore {
       dropEmptyMaps(meta);
       if (obj.spec !== undefined || rt.subresources.includes('scale')) meta.generation = 1;
       applyDefaults(obj);
+      if (opts.fieldManager) {
+        const m = { manager: opts.fieldManager, operation, force: opts.force };
+        const hasStatus = rt.subresources.includes('status');
+        if (operation === 'Apply') recordApply(undefined, input, obj, m, hasStatus, meta.creationTimestamp);
+        else recordUpdate(undefined, obj, m, hasStatus, meta.creationTimestamp);
+      }
       await checkFields(obj, opts);
       if (!opts.skipValidation) await validateObject(obj);
       if (opts.dryRun) return obj;
@@ -297,7 +361,7 @@ export class Store implements LabStore {
   }
 
   /** `owned`: the caller built `input` for this call (a patch result), so it need not be copied again. */
-  private async updateLocked(input: KubeObject, opts: WriteOptions, owned = false): Promise<KubeObject> {
+  private async updateLocked(input: KubeObject, opts: WriteOptions, owned = false, applied = false): Promise<KubeObject> {
     const rt = this.typeForObject(input);
     const resource = this.resources.nameOf(rt);
     const ns = rt.namespaced ? (input.metadata.namespace ?? 'default') : undefined;
@@ -318,7 +382,11 @@ export class Store implements LabStore {
     obj.metadata.namespace = old.metadata.namespace;
     if (old.metadata.deletionTimestamp) obj.metadata.deletionTimestamp = old.metadata.deletionTimestamp;
     else delete obj.metadata.deletionTimestamp;
-    delete obj.metadata.managedFields;
+    // managedFields are the server's: a write keeps them, and a client's write records what it changed (below).
+    if (!applied) {
+      if (old.metadata.managedFields) obj.metadata.managedFields = old.metadata.managedFields;
+      else delete obj.metadata.managedFields;
+    }
     dropEmptyMaps(obj.metadata);
     if (!rt.namespaced) delete obj.metadata.namespace;
     const hasStatus = rt.subresources.includes('status');
@@ -339,11 +407,16 @@ export class Store implements LabStore {
       obj.metadata.generation = old.metadata.generation + (JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? 1 : 0);
     }
     applyDefaults(obj);
+    if (opts.fieldManager && !applied) {
+      // A client's write: let waiting requests in before the managedFields diff (long lists make it heavy).
+      await yieldToEventLoop();
+      recordUpdate(old, obj, { manager: opts.fieldManager, operation: 'Update', subresource: opts.subresource }, hasStatus, isoSeconds(this.now()));
+    }
     await checkFields(obj, opts);
     if (!opts.skipValidation) await validateObject(obj);
     if (opts.dryRun) return obj;
     // A deleting object whose last finalizer went away is removed now.
-    if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0) {
+    if (obj.metadata.deletionTimestamp && finalizersOf(obj).length === 0) {
       return this.removeLocked(rt, resource, old);
     }
     const rev = await this.put(registryKey(resource, old.metadata.namespace, name), obj, rvOf(old));
@@ -355,6 +428,18 @@ export class Store implements LabStore {
     const rt = this.typeOf(resource);
     for (let attempt = 0; ; attempt++) {
       const cur = this.get(resource, namespace, name);
+      if (!cur && type === 'apply') {
+        // Server-side apply of an object that does not exist creates it.
+        checkObjectShape(patch);
+        const obj = structuredClone(patch) as KubeObject;
+        obj.metadata = { ...(obj.metadata ?? {}), name, ...(rt.namespaced ? { namespace } : {}) };
+        try {
+          return await this.createAs(obj, opts, 'Apply');
+        } catch (e) {
+          if (e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists' && attempt < 5) continue;
+          throw e;
+        }
+      }
       if (!cur) throw this.notFound(rt, name);
       // applyPatch answers a patch of the wrong shape, or one whose result is not an object, with the apiserver's 4xx.
       const patched = applyPatch(type, structuredClone(cur), patch) as KubeObject;
@@ -366,8 +451,14 @@ export class Store implements LabStore {
       if (rt.namespaced) patched.metadata.namespace = namespace;
       patched.kind = cur.kind;
       patched.apiVersion = cur.apiVersion;
+      const apply = type === 'apply' && opts.fieldManager !== undefined;
+      if (apply) {
+        patched.metadata.managedFields = cur.metadata.managedFields;
+        // Conflicts (409 unless forced), fields this manager no longer applies removed, managedFields recorded.
+        recordApply(cur, patch as KubeObject, patched, { manager: opts.fieldManager!, operation: 'Apply', force: opts.force, subresource: opts.subresource }, rt.subresources.includes('status'), isoSeconds(this.now()));
+      }
       try {
-        return await this.serial(() => this.updateLocked(patched, opts, true));
+        return await this.serial(() => this.updateLocked(patched, opts, true, apply));
       } catch (e) {
         if (e instanceof ApiError && e.code === 409 && e.reason === 'Conflict' && !explicitRv && attempt < 5) continue;
         throw e;
@@ -404,10 +495,10 @@ export class Store implements LabStore {
     if (!old) throw this.notFound(rt, name);
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== old.metadata.uid) {
-      throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid}`, { name, group: rt.group, kind: rt.resource });
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${rt.kind} "${name}": the UID in the precondition (${pre.uid}) does not match the UID in record (${old.metadata.uid}). The object might have been deleted and then recreated`, { name, group: rt.group, kind: rt.kind });
     }
     if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`, { name, group: rt.group, kind: rt.resource });
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${rt.kind} "${name}": the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${old.metadata.resourceVersion}). The object might have been modified`, { name, group: rt.group, kind: rt.kind });
     }
     if (opts.dryRun) return old;
     const policy = opts.propagationPolicy ?? 'Background';
@@ -420,9 +511,22 @@ export class Store implements LabStore {
       next.status = { ...(next.status as object), phase: 'Terminating' };
       const rev = await this.put(registryKey(resource, undefined, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
-      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
-      this.later(() => this.finishNamespace(name));
-      return marked;
+      // The namespace controller (src/lab/controllers/namespaces.ts) empties and finalizes it.
+      return this.commit(resource, 'MODIFIED', next, old, rev);
+    }
+    const grace = podGracePeriod(old, opts.gracePeriodSeconds);
+    if (grace > 0) {
+      // A pod on a node is deleted gracefully: Terminating until its kubelet has stopped it and confirms with a
+      // grace period of 0. A shorter grace period shortens the wait; the same or a longer one changes nothing.
+      const cur = old.metadata.deletionGracePeriodSeconds;
+      if (old.metadata.deletionTimestamp && cur !== undefined && cur <= grace) return old;
+      const next = structuredClone(old);
+      next.metadata.deletionTimestamp = isoSeconds(new Date(this.now().getTime() + grace * 1000));
+      next.metadata.deletionGracePeriodSeconds = grace;
+      if (policy === 'Foreground' && hasDependents && !finalizers.includes(FOREGROUND)) next.metadata.finalizers = [...finalizers, FOREGROUND];
+      const rev = await this.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
+      if (rev === 'conflict') throw conflict(rt, name, resource);
+      return this.commit(resource, 'MODIFIED', next, old, rev);
     }
     if (policy === 'Foreground' && hasDependents && !finalizers.includes(FOREGROUND)) finalizers.push(FOREGROUND);
     if (policy === 'Orphan' && hasDependents && !finalizers.includes(ORPHAN)) finalizers.push(ORPHAN);
@@ -434,10 +538,8 @@ export class Store implements LabStore {
       next.metadata.finalizers = finalizers;
       const rev = await this.put(registryKey(resource, old.metadata.namespace, name), next, rvOf(old));
       if (rev === 'conflict') throw conflict(rt, name, resource);
-      const marked = this.commit(resource, 'MODIFIED', next, old, rev);
-      if (finalizers.includes(FOREGROUND)) this.later(() => this.deleteDependents(old.metadata.uid!, 'Foreground'));
-      if (finalizers.includes(ORPHAN)) this.later(() => this.orphanDependents(resource, old));
-      return marked;
+      // The garbage collector (src/lab/controllers/garbage-collector.ts) acts on foregroundDeletion and orphan.
+      return this.commit(resource, 'MODIFIED', next, old, rev);
     }
     return this.removeLocked(rt, resource, old);
   }
@@ -447,120 +549,18 @@ export class Store implements LabStore {
     const rev = await this.backend.remove(registryKey(resource, old.metadata.namespace, old.metadata.name!), rvOf(old));
     if (rev === 'conflict') throw conflict(rt, old.metadata.name!, resource);
     const gone = structuredClone(old);
-    const result = this.commit(resource, 'DELETED', gone, old, rev);
-    const uid = old.metadata.uid!;
-    if ((this.dependents.get(uid)?.size ?? 0) > 0) this.later(() => this.deleteDependents(uid, 'Background'));
-    for (const ref of old.metadata.ownerReferences ?? []) this.later(() => this.maybeReleaseForeground(ref.uid));
-    return result;
-  }
-
-  // ---- garbage collection ----
-
-  private later(fn: () => Promise<void>): void {
-    if (this.closed) return;
-    setImmediate(() => {
-      if (this.closed) return;
-      fn().catch(() => undefined);
-    });
-  }
-
-  private dependentsOf(uid: string): { resource: string; namespace?: string; name: string }[] {
-    return [...(this.dependents.get(uid) ?? [])].map((k) => {
-      const [resource, namespace, name] = k.split('|');
-      return { resource, namespace: namespace || undefined, name };
-    });
-  }
-
-  /** In a background loop over many objects: lets requests in every few items; false once the store closed. */
-  private async pace(i: number): Promise<boolean> {
-    if (i > 0 && i % ITEMS_PER_YIELD === 0) await yieldToEventLoop();
-    return !this.closed;
-  }
-
-  private async deleteDependents(ownerUid: string, policy: 'Background' | 'Foreground'): Promise<void> {
-    for (const [i, d] of this.dependentsOf(ownerUid).entries()) {
-      if (!(await this.pace(i))) return;
-      const obj = this.get(d.resource, d.namespace, d.name);
-      if (!obj) continue;
-      const others = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid && this.uids.has(r.uid));
-      try {
-        if (others.length > 0) {
-          await this.mutate(d.resource, d.namespace, d.name, (o) => {
-            o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
-          }, { skipValidation: true });
-        } else {
-          await this.delete(d.resource, d.namespace, d.name, { propagationPolicy: policy });
-        }
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 404)) throw e;
-      }
-    }
-    await this.maybeReleaseForeground(ownerUid);
-  }
-
-  private async orphanDependents(resource: string, owner: KubeObject): Promise<void> {
-    const uid = owner.metadata.uid!;
-    for (const [i, d] of this.dependentsOf(uid).entries()) {
-      if (!(await this.pace(i))) return;
-      await this.mutate(d.resource, d.namespace, d.name, (o) => {
-        o.metadata.ownerReferences = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-      }, { skipValidation: true }).catch(() => undefined);
-    }
-    await this.dropFinalizer(resource, owner, ORPHAN);
-  }
-
-  private async maybeReleaseForeground(ownerUid: string): Promise<void> {
-    const where = this.uids.get(ownerUid);
-    if (!where) return;
-    const [resource, namespace, name] = where.split('|');
-    const owner = this.get(resource, namespace || undefined, name);
-    if (!owner || !owner.metadata.finalizers?.includes(FOREGROUND)) return;
-    if ((this.dependents.get(ownerUid)?.size ?? 0) > 0) return;
-    await this.dropFinalizer(resource, owner, FOREGROUND);
-  }
-
-  private async dropFinalizer(resource: string, owner: KubeObject, finalizer: string): Promise<void> {
-    await this.mutate(resource, owner.metadata.namespace, owner.metadata.name!, (o) => {
-      o.metadata.finalizers = (o.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    }, { skipValidation: true }).catch((e: unknown) => {
-      if (!(e instanceof ApiError && e.code === 404)) throw e;
-    });
-  }
-
-  private async finishNamespace(ns: string): Promise<void> {
-    for (const rt of this.resources.all()) {
-      if (!rt.namespaced) continue;
-      const resource = this.resources.nameOf(rt);
-      for (const [i, o] of this.list(resource, ns).items.entries()) {
-        if (!(await this.pace(i))) return;
-        await this.delete(resource, ns, o.metadata.name!, { propagationPolicy: 'Background' }).catch(() => undefined);
-      }
-    }
-    // Objects held by finalizers keep the namespace Terminating until they go, as in a real cluster.
-    const left = this.resources.all().some((rt) => rt.namespaced && this.list(this.resources.nameOf(rt), ns).items.length > 0);
-    if (left) {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.later(() => this.finishNamespace(ns));
-      }, 200);
-      this.timers.add(t);
-      return;
-    }
-    await this.serial(async () => {
-      const cur = this.get('namespaces', undefined, ns);
-      if (cur) await this.removeLocked(this.typeOf('namespaces'), 'namespaces', cur);
-    });
+    return this.commit(resource, 'DELETED', gone, old, rev);
   }
 
   // ---- cache, history, watch ----
 
-  private cacheSet(resource: string, obj: KubeObject): void {
+  private cacheSet(resource: string, obj: KubeObject, rev: number): void {
     const k = nsKey(obj.metadata.namespace, obj.metadata.name!);
     const old = this.data.get(resource)!.get(k);
     if (old) this.unindex(resource, old);
     this.data.get(resource)!.set(k, obj);
+    this.ordered.get(resource)!.set(obj, rev);
     const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
-    this.uids.set(obj.metadata.uid!, ref);
     for (const o of obj.metadata.ownerReferences ?? []) {
       let s = this.dependents.get(o.uid);
       if (!s) this.dependents.set(o.uid, (s = new Set()));
@@ -577,10 +577,10 @@ export class Store implements LabStore {
     }
   }
 
-  private cacheDelete(resource: string, obj: KubeObject): void {
+  private cacheDelete(resource: string, obj: KubeObject, rev: number): void {
     this.unindex(resource, obj);
     this.data.get(resource)!.delete(nsKey(obj.metadata.namespace, obj.metadata.name!));
-    this.uids.delete(obj.metadata.uid!);
+    this.ordered.get(resource)!.delete(obj, rev);
   }
 
   private commit(resource: string, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject, old: KubeObject | undefined, rev: number): KubeObject {
@@ -588,8 +588,8 @@ export class Store implements LabStore {
     // Stored objects are immutable: readers share them and the server caches their JSON by identity.
     deepFreeze(obj);
     this.rv = Math.max(this.rv, rev);
-    if (type === 'DELETED') this.cacheDelete(resource, obj);
-    else this.cacheSet(resource, obj);
+    if (type === 'DELETED') this.cacheDelete(resource, obj, rev);
+    else this.cacheSet(resource, obj, rev);
     const entry: HistoryEntry = { rv: rev, resource, type, object: obj, old };
     this.history.push(entry);
     this.dispatch(entry);
@@ -662,6 +662,48 @@ function deliver(w: Watcher, e: HistoryEntry): void {
   } catch {
     // A watcher's failure must not stop the others.
   }
+}
+
+/** apimachinery's ValidateListOptions (422 on ListOptions) and the storage layer's continue rule (400). */
+function checkListOptions(opts: ListOptions): void {
+  const errs: string[] = [];
+  const m = opts.resourceVersionMatch;
+  if (m) {
+    if (!opts.resourceVersion) errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (opts.continue) errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided');
+    if (m !== 'Exact' && m !== 'NotOlderThan') errs.push(`resourceVersionMatch: Unsupported value: "${m}": supported values: "Exact", "NotOlderThan", ""`);
+    if (m === 'Exact' && opts.resourceVersion === '0') errs.push('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+  }
+  if (errs.length > 0) {
+    throw new ApiError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${errs.length === 1 ? errs[0] : `[${errs.join(', ')}]`}`, {
+      kind: 'ListOptions',
+      group: 'meta.k8s.io',
+      causes: errs.map((e) => ({ reason: e.includes('Unsupported') ? 'FieldValueNotSupported' : 'FieldValueForbidden', message: e.slice(e.indexOf(': ') + 2), field: 'resourceVersionMatch' })),
+    });
+  }
+  if (opts.continue && opts.resourceVersion && opts.resourceVersion !== '0') {
+    throw new ApiError(400, 'BadRequest', 'specifying resource version is not allowed when using continue');
+  }
+}
+
+/**
+ * The grace period a pod's deletion gets, as the pod strategy decides it: 0 (removed at once) for pods no node
+ * runs (unscheduled, or finished), else the request's gracePeriodSeconds or the pod's
+ * terminationGracePeriodSeconds (default 30). Every other kind: 0.
+ */
+function podGracePeriod(obj: KubeObject, requested: number | undefined): number {
+  if (obj.kind !== 'Pod' || obj.apiVersion !== 'v1') return 0;
+  const spec = (obj.spec ?? {}) as { nodeName?: string; terminationGracePeriodSeconds?: number };
+  const phase = (obj.status as { phase?: string } | undefined)?.phase;
+  if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+  const g = requested ?? spec.terminationGracePeriodSeconds ?? 30;
+  return Number.isFinite(g) && g > 0 ? g : 0;
+}
+
+/** What holds a deleted object: its finalizers, and for a Namespace its spec.finalizers (`kubernetes`). */
+function finalizersOf(o: KubeObject): string[] {
+  const spec = o.kind === 'Namespace' ? ((o.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []) : [];
+  return [...(o.metadata.finalizers ?? []), ...spec];
 }
 
 /** etcd's request limit, measured on the object's JSON: 413 beyond it. */

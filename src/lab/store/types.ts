@@ -15,11 +15,12 @@
  *   422 Invalid (schema), 400 BadRequest.
  * - Objects handed out are the store's own copies, deep-frozen (changing one throws a TypeError):
  *   `structuredClone` first, or use `mutate()`, which clones, applies your function and retries on conflict.
- * - Deleting: `delete()` honours finalizers (sets deletionTimestamp, removes when finalizers empty) and
- *   ownerReference garbage collection (Background: dependents deleted after the owner; Foreground: owner
- *   gets deletionTimestamp + `foregroundDeletion` finalizer and disappears when its dependents are gone;
- *   Orphan: dependents keep living with the ownerReference removed). Deleting a Namespace marks it
- *   Terminating, deletes everything inside, then removes it.
+ * - Deleting: `delete()` honours finalizers (sets deletionTimestamp, removes when finalizers empty), deletes
+ *   a pod on a node gracefully (Terminating until its kubelet confirms with grace period 0), and records the
+ *   propagation policy (Foreground: the owner gets the `foregroundDeletion` finalizer; Orphan: `orphan`).
+ *   The garbage collector (src/lab/controllers/garbage-collector.ts) then deletes or releases dependents.
+ *   Deleting a Namespace marks it Terminating; the namespace controller (controllers/namespaces.ts) empties
+ *   it and removes its `kubernetes` finalizer, and with it the namespace.
  * - Pod logs are not API objects: `PodLogs` (lab.logs) holds the lines the kubelet simulation writes and
  *   serves `GET /api/v1/namespaces/NS/pods/NAME/log`.
  */
@@ -92,9 +93,15 @@ export interface ListOptions {
   labelSelector?: string;
   /** Field selector: metadata.name, metadata.namespace, spec.nodeName, status.phase, type, involvedObject.* ... */
   fieldSelector?: string;
-  /** Pagination (kubectl asks for limit=500 and follows `continue`). */
+  /** Pagination (kubectl asks for limit=500 and follows `continue`): pages come in key order
+   *  (namespace/name), every page at the first page's resourceVersion; 410 Expired once that is too old. */
   limit?: number;
   continue?: string;
+  /** As the API's ListOptions: unset = the latest; '0' = any (the latest); N = not older than N, or exactly N
+   *  with resourceVersionMatch=Exact (or a limit and no match, the legacy rule). N newer than the store's is
+   *  504 Timeout "Too large resource version"; an exact N the store no longer holds is 410 Expired. */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
 }
 
 export interface ListResult {
@@ -123,6 +130,11 @@ export interface WriteOptions {
   /** `Strict` (kubectl's default): fields the kind does not declare are a 400 BadRequest, like the
    *  apiserver's strict decoding. Otherwise unknown fields are kept. */
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** The field manager of a client's write (metadata.managedFields records it); unset: managedFields kept as
+   *  they are (the lab's own controllers). */
+  fieldManager?: string;
+  /** Server-side apply: take fields other managers own instead of failing with 409 Conflict. */
+  force?: boolean;
 }
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
@@ -223,6 +235,8 @@ export class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
   readonly details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+  /** A list's 410 for an expired continue token carries a token for the rest of the list (Status metadata.continue). */
+  continueToken?: string;
   constructor(code: number, reason: string, message: string, details?: ApiError['details']) {
     super(message);
     this.name = 'ApiError';
@@ -235,11 +249,12 @@ export class ApiError extends Error {
     return {
       kind: 'Status',
       apiVersion: 'v1',
-      metadata: {},
+      metadata: this.continueToken ? { continue: this.continueToken } : {},
       status: 'Failure',
       message: this.message,
       reason: this.reason,
-      ...(this.details ? { details: this.details } : {}),
+      // Go omits an empty group (the core group) from StatusDetails.
+      ...(this.details ? { details: this.details.group === '' ? (({ group: _, ...d }) => d)(this.details) : this.details } : {}),
       code: this.code,
     };
   }

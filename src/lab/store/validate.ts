@@ -5,6 +5,7 @@
  */
 import { ApiError, type KubeObject, type StatusCause } from './types.js';
 import { groupOf } from './resources.js';
+import { semanticCauses } from './semantics.js';
 
 interface Model {
   validate(): void;
@@ -95,6 +96,9 @@ export async function validateObject(obj: KubeObject): Promise<void> {
       causes.push(...errors.map((er) => causeOf(obj, er)));
     }
   }
+  // The apiserver's own rules, minus what the schema already said about the same field.
+  const said = new Set(causes.map((c) => `${c.field}|${c.reason}`));
+  for (const c of semanticCauses(obj)) if (!said.has(`${c.field}|${c.reason}`)) causes.push(c);
   if (causes.length === 0) return;
   const { group } = groupOf(obj.apiVersion);
   const list = causes.map((c) => `${c.field}: ${c.message}`);

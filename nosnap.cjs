@@ -1,1 +1,0 @@
-require('./snapbundle-nosnap.cjs');

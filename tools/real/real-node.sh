@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# One real Kubernetes node on this machine, against a control plane on host loopback (test/helpers/control-plane.ts):
+# containerd (Debian's, CRI plugin, overlayfs) + kubelet + kube-proxy (iptables mode) + the bridge/host-local/loopback
+# CNI plugins, all inside a network namespace this script creates, so every bridge, route and iptables rule is the
+# node's own and the host's network is never touched. See tools/real/REAL-PODS.md for why each piece is set as it is.
+#
+#   real-node.sh up   DIR   (environment below)      starts the node; prints "node <name> up" when kubelet answers
+#   real-node.sh down DIR                            stops every process it started (by pid), removes the netns,
+#                                                    the cgroups and the mounts; safe to repeat
+# up reads: NODE_NAME (gw-node-1), NODE_IP (10.99.0.1, on lo inside the netns), POD_CIDR (10.244.1.0/24),
+#   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
+#   https://127.0.0.1:PORT, or on a fabric that holds the control plane https://FABRIC_IP:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
+#   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh),
+#   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16).
+#
+# Several nodes: a fabric is one more network namespace holding a bridge (FABRIC_IP, 10.99.0.254/24), with no link
+# to the host either. Each node joining it gets a veth (eth0 inside the node, NODE_IP/24) on that bridge, a
+# default route through the fabric, and the fabric a route to the node's POD_CIDR, so pods on different nodes
+# reach each other by their real IPs (routed, no overlay).
+#   real-node.sh fabric-up   DIR NAME        creates the fabric netns NAME (give nodes FABRIC=NAME)
+#   real-node.sh fabric-down DIR NAME        deletes it (after its nodes are down)
+# Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages).
+set -euo pipefail
+cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}"
+dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}" && cd "$2" && pwd)"
+log() { echo "real-node: $*" >&2; }
+FABRIC_IP="${FABRIC_IP:-10.99.0.254}"
+
+if [ "$cmd" = fabric-up ]; then
+  name="${3:?usage: real-node.sh fabric-up DIR NAME}"
+  ip netns add "$name"
+  ip netns exec "$name" ip link set lo up
+  ip netns exec "$name" ip link add gwfab0 type bridge
+  ip netns exec "$name" ip addr add "$FABRIC_IP/24" dev gwfab0
+  ip netns exec "$name" ip link set gwfab0 up
+  ip netns exec "$name" sysctl -qw net.ipv4.ip_forward=1
+  log "fabric $name up (bridge gwfab0 $FABRIC_IP/24)"
+  exit 0
+fi
+if [ "$cmd" = fabric-down ]; then
+  name="${3:?usage: real-node.sh fabric-down DIR NAME}"
+  ip netns delete "$name" 2>/dev/null || true
+  log "fabric $name down"
+  exit 0
+fi
+
+stop_pidfile() { # stop_pidfile FILE: SIGTERM the pid in FILE (and its process group), SIGKILL after 10 s
+  local f="$1" pid
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+if [ "$cmd" = down ]; then
+  [ -f "$dir/env" ] || { log "nothing to stop in $dir"; exit 0; }
+  # shellcheck disable=SC1091
+  . "$dir/env"
+  case "$CGROUP_ROOT" in groundwork-?*) ;; *) log "refusing: cgroup root '$CGROUP_ROOT' in $dir/env is not the node's"; exit 1 ;; esac
+  # kubelet first (it would restart pods), then every pod sandbox through the CRI, then kube-proxy and containerd.
+  stop_pidfile "$dir/kubelet.pid"
+  stop_pidfile "$dir/kube-proxy.pid"
+  if [ -S "$dir/containerd.sock" ]; then
+    for t in $(ctr --address "$dir/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr --address "$dir/containerd.sock" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true
+    done
+  fi
+  stop_pidfile "$dir/containerd.pid"
+  stop_pidfile "$dir/node.pid"
+  # The runc shims containerd started (they leave its process group): found by the containerd address they serve.
+  for p in /proc/[0-9]*; do
+    if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "-address $dir/containerd.sock"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
+  done
+  # Any process left in the node's cgroups is a container of this node.
+  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
+    [ -d "$c" ] || continue
+    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
+  done
+  sleep 0.5
+  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
+  stop_pidfile "$dir/socat-netns.pid"
+  stop_pidfile "$dir/socat-host.pid"
+  # Pod network namespaces containerd pinned under /run/netns, then the node's own.
+  # (their nsfs mounts lived in the node's mount namespace and are gone; the files are left on /run/netns)
+  for n in $(ls /run/netns 2>/dev/null | grep '^cni-' || true); do
+    grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
+  done
+  ip netns delete "$NETNS" 2>/dev/null || true   # its end of the fabric veth goes with it
+  if [ -n "${FABRIC:-}" ]; then ip netns exec "$FABRIC" ip route del "$POD_CIDR" 2>/dev/null || true; fi
+  # Mount points up created on the host (empty: what went in them lived in the node's mount namespace).
+  if [ -f "$dir/created-paths" ]; then
+    tac "$dir/created-paths" | while read -r p; do rmdir "$p" 2>/dev/null || log "left $p (not empty)"; done
+    rm -f "$dir/created-paths"
+  fi
+  rm -f "$dir/env"
+  log "node $NODE_NAME down"
+  exit 0
+fi
+
+[ "$cmd" = up ] || { log "unknown command $cmd"; exit 2; }
+: "${KUBECONFIG_NODE:?}" "${KUBECONFIG_PROXY:?}" "${CLIENT_CA:?}" "${NODE_BIN:?}" "${NODE_IMAGES:?}"
+NODE_NAME="${NODE_NAME:-gw-node-1}"
+NODE_IP="${NODE_IP:-10.99.0.1}"
+POD_CIDR="${POD_CIDR:-10.244.1.0/24}"
+SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/12}"
+CLUSTER_DNS="${CLUSTER_DNS:-10.96.0.10}"
+NETNS="gw-$NODE_NAME"
+CGROUP_ROOT="groundwork-$NODE_NAME"
+for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unshare; do
+  command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat)"; exit 1; }
+done
+[ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+server="$(sed -n 's/^ *server: *//p' "$KUBECONFIG_NODE" | head -1)"
+port="${server##*:}"
+case "$server" in
+  https://127.0.0.1:*) api_via=loopback ;;
+  https://*) [ -n "${FABRIC:-}" ] || { log "a node without FABRIC reaches the API server on host loopback only (got $server)"; exit 1; }; api_via=fabric ;;
+  *) log "the node kubeconfig's server must be https://127.0.0.1:PORT or, on a fabric, https://FABRIC_ADDRESS:PORT (got $server)"; exit 1 ;;
+esac
+FABRIC="${FABRIC:-}"
+CLUSTER_CIDR="${CLUSTER_CIDR:-10.244.0.0/16}"
+printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\nFABRIC=%q\nPOD_CIDR=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" "$FABRIC" "$POD_CIDR" > "$dir/env"
+ls /run/netns 2>/dev/null > "$dir/netns-before.list" || true
+# Paths kubelet, containerd and libcni use whatever they are configured with (kubelet's device-plugin and
+# pod-resources sockets, /var/log/containers links; libcni's result cache; the runc shims' sockets and fifos;
+# containerd's pinned pod network namespaces):
+# inside the node's mount namespace each is a bind mount of a directory under DIR/host, so nothing lands on the
+# host. A mount point that did not exist is created here and removed by down.
+HOST_PATHS="/var/lib/kubelet /var/lib/cni /var/log/containers /var/log/pods /run/containerd /run/netns"
+: > "$dir/created-paths"
+for p in $HOST_PATHS; do
+  [ -e "$p" ] || { mkdir -p "$p"; echo "$p" >> "$dir/created-paths"; }
+  mkdir -p "$dir/host$p"
+done
+mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,cni/state,kubelet,pod-logs,sysctl,logs}
+
+# --- the node's cgroup root (kubelet's cgroupRoot, one path in every hierarchy: it refuses a missing one); on
+# cgroup v1 a new cpuset needs its cpus and mems set before any process can join it.
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  mkdir -p "/sys/fs/cgroup/$CGROUP_ROOT"
+else
+  for h in /sys/fs/cgroup/*/; do
+    [ -f "$h/cgroup.procs" ] || continue
+    mkdir -p "$h$CGROUP_ROOT"
+    if [ -f "$h/cpuset.cpus" ]; then
+      cat "$h/cpuset.cpus" > "$h$CGROUP_ROOT/cpuset.cpus"; cat "$h/cpuset.mems" > "$h$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+fi
+
+# --- the node's network namespace. Alone: lo carries the node address too (kubelet refuses a 127.x node IP, and
+# this kernel has no dummy links) and a route for Service IPs (kube-proxy's iptables rules DNAT them before they
+# would be routed). On a fabric: eth0 on the fabric's bridge, the default route through it. Either way no link to
+# the host, so nothing can leave.
+ip netns add "$NETNS"
+ns() { ip netns exec "$NETNS" "$@"; }
+ns ip link set lo up
+if [ -n "$FABRIC" ]; then
+  peer="gwf-$(echo "$NODE_NAME" | sha256sum | cut -c1-8)"   # a veth name is at most 15 characters
+  ip netns exec "$FABRIC" ip link add "$peer" type veth peer name eth0 netns "$NETNS"
+  ip netns exec "$FABRIC" ip link set "$peer" master gwfab0 up
+  ns ip addr add "$NODE_IP/24" dev eth0
+  ns ip link set eth0 up
+  ns ip route add default via "$FABRIC_IP"
+  ip netns exec "$FABRIC" ip route add "$POD_CIDR" via "$NODE_IP"
+else
+  ns ip addr add "$NODE_IP/32" dev lo
+  ns ip route add "$SERVICE_CIDR" dev lo
+fi
+ns sysctl -qw net.ipv4.ip_forward=1
+
+# --- the API server on host loopback, reached from inside the netns at the same 127.0.0.1:PORT through a unix
+# socket (two socats): the kubelet's kubeconfig and the API server's serving certificate stay as they are. (A
+# control plane inside the fabric is reached over the fabric's bridge: nothing to do.)
+if [ "$api_via" = loopback ]; then
+rm -f "$dir/api.sock"
+setsid socat "UNIX-LISTEN:$dir/api.sock,fork,mode=600" "TCP:127.0.0.1:$port" </dev/null >/dev/null 2>"$dir/logs/socat-host.log" &
+echo $! > "$dir/socat-host.pid"
+setsid ip netns exec "$NETNS" socat "TCP-LISTEN:$port,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$dir/api.sock" </dev/null >/dev/null 2>"$dir/logs/socat-netns.log" &
+echo $! > "$dir/socat-netns.pid"
+fi
+
+# --- CNI: bridge + host-local IPAM for this node's pod CIDR; loopback is run by containerd's CRI itself.
+cat > "$dir/cni/net.d/10-groundwork.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "groundwork",
+  "plugins": [
+    { "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$POD_CIDR" }]], "routes": [{ "dst": "0.0.0.0/0" }],
+                "dataDir": "$dir/cni/state" } },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+EOF
+
+# --- containerd: its own root, state and socket; CRI with our pause as the sandbox image; overlayfs.
+cat > "$dir/containerd.toml" <<EOF
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+[debug]
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "groundwork.local/pause:1"
+  enable_selinux = false
+  # Our root has no CAP_SYS_RESOURCE (it is outside the bounding set), so no process can lower its oom_score_adj
+  # below 0 and runc refuses the sandbox's -998 ("failed to update /proc/self/oom_score_adj: Permission denied").
+  # This clamps every container's oom_score_adj to containerd's own (0), the rootless setting.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = "$dir/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+EOF
+
+# --- kubelet
+printf 'nameserver %s\nsearch cluster.local\n' "$CLUSTER_DNS" > "$dir/resolv.conf"
+cat > "$dir/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_ROOT
+containerRuntimeEndpoint: unix://$dir/containerd.sock
+address: $NODE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: { enabled: false }
+  webhook: { enabled: true }
+  x509: { clientCAFile: $CLIENT_CA }
+authorization: { mode: Webhook }
+clusterDomain: cluster.local
+clusterDNS: [$CLUSTER_DNS]
+resolvConf: $dir/resolv.conf
+podLogsDir: $dir/pod-logs
+failSwapOn: false
+rotateCertificates: false
+serverTLSBootstrap: false
+protectKernelDefaults: false
+oomScoreAdj: 0
+registerNode: true
+evictionHard: { memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2% }
+imageGCHighThresholdPercent: 99
+imageGCLowThresholdPercent: 98
+EOF
+
+# --- kube-proxy (iptables mode, inside the netns); conntrack sysctls left alone (they are host-wide).
+cat > "$dir/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: { kubeconfig: $KUBECONFIG_PROXY }
+hostnameOverride: $NODE_NAME
+mode: iptables
+clusterCIDR: $CLUSTER_CIDR
+bindAddress: $NODE_IP
+oomScoreAdj: 0
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }
+EOF
+
+# --- the node's processes run in one private mount namespace (kubelet's volume mounts must be visible to
+# containerd, and vanish with the namespace) entered into the node's netns with nsenter (ip netns exec would remount
+# /sys and hide the cgroup v1 hierarchies). kubelet sets four host-wide kernel sysctls when they differ from what it
+# wants (vm.overcommit_memory=1, vm.panic_on_oom=0, kernel.panic=10, kernel.panic_on_oops=1): on a shared machine we
+# must not, so inside that mount namespace those /proc/sys files are bind-mounted over with files holding kubelet's
+# values. kubelet reads them, sees nothing to change, and the host keeps its own.
+cat > "$dir/node.sh" <<EOF
+set -eu
+mount --make-rprivate /
+for p in $HOST_PATHS; do mount --bind "$dir/host\$p" "\$p"; done
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1; do
+  k=\${kv%%=*}; f="$dir/sysctl/\$(echo \$k | tr / _)"; echo "\${kv#*=}" > "\$f"; mount --bind -o ro "\$f" "/proc/sys/\$k"
+done
+containerd --config "$dir/containerd.toml" > "$dir/logs/containerd.log" 2>&1 &
+echo \$! > "$dir/containerd.pid"
+for i in \$(seq 100); do [ -S "$dir/containerd.sock" ] && ctr --address "$dir/containerd.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+for img in "$NODE_IMAGES"/pause.tar "$NODE_IMAGES"/probe.tar; do
+  ctr --address "$dir/containerd.sock" -n k8s.io images import "\$img" >> "$dir/logs/import.log" 2>&1
+done
+"$NODE_BIN/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$KUBECONFIG_NODE" --root-dir "$dir/kubelet" \
+  --cert-dir "$dir/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v=2 > "$dir/logs/kubelet.log" 2>&1 &
+echo \$! > "$dir/kubelet.pid"
+"$NODE_BIN/kube-proxy" --config "$dir/kube-proxy.yaml" --v=2 > "$dir/logs/kube-proxy.log" 2>&1 &
+echo \$! > "$dir/kube-proxy.pid"
+wait
+EOF
+setsid unshare -m --propagation private nsenter --net="/run/netns/$NETNS" bash "$dir/node.sh" </dev/null > "$dir/logs/node.log" 2>&1 &
+echo $! > "$dir/node.pid"
+
+for _ in $(seq 600); do
+  if [ "$(ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/10248 && printf "GET /healthz HTTP/1.0\r\n\r\n" >&3 && tail -n1 <&3' 2>/dev/null)" = ok ]; then
+    log "node $NODE_NAME up (netns $NETNS, node IP $NODE_IP, pods $POD_CIDR)"
+    exit 0
+  fi
+  kill -0 "$(cat "$dir/node.pid")" 2>/dev/null || { log "the node's processes exited:"; tail -n 30 "$dir/logs/node.log" "$dir/logs/kubelet.log" >&2 || true; exit 1; }
+  sleep 0.2
+done
+log "kubelet did not answer /healthz within 120 s:"; tail -n 30 "$dir/logs/kubelet.log" >&2 || true
+exit 1
