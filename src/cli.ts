@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UserError, exitCodeFor, renderError } from './errors.js';
-import { processIo, mayPrompt, type Io } from './io.js';
+import { colorAllowed, processIo, mayPrompt, type Io } from './io.js';
 import { COMMANDS, commandNamed } from './commands/index.js';
 
-export function version(): string {
+function version(): string {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
   return pkg.version;
 }
@@ -120,7 +120,7 @@ function noTerminal(): UserError {
  * the wizard's modules load (ui/wizard/first-paint.ts, bundled with yaml alone), then ink takes over.
  */
 async function bareWizard(io: Io): Promise<number> {
-  const color = !io.env.NO_COLOR;
+  const color = colorAllowed(io.env, undefined);
   const file = 'cluster.yaml';
   const stdin = io.stdin as NodeJS.ReadStream;
   let painted: number | undefined;
@@ -180,10 +180,10 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
-    .action(async (opts: { yes: boolean; file: string; stateDir?: string; color: boolean }) => {
+    .action(async (opts: { yes: boolean; file: string; json: boolean; stateDir?: string; color: boolean }) => {
       // `groundwork` alone is the wizard's door. Without a person at a terminal it must not wait for one.
       if (!mayPrompt(io, opts.yes)) throw noTerminal();
-      const color = opts.color && !io.env.NO_COLOR;
+      const color = colorAllowed(io.env, opts.color);
       // With flags (-f, --state-dir) commander has run, but the first frame still comes before the wizard's modules.
       const stdin = io.stdin as NodeJS.ReadStream;
       const painted = await (await import('./ui/wizard/first-paint.js')).paintFirstFrame({ file: opts.file, stateDir: opts.stateDir, color, stdout: io.stdout as NodeJS.WriteStream, stdin });
@@ -202,7 +202,7 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
   for (const entry of COMMANDS) {
     if (entry === named) {
       (await entry.load()).default.register(program, io, setExit);
-      loaded.add(program.commands.at(-1)!);
+      loaded.add(program.commands.at(-1)!.description(entry.summary));
     } else {
       program.command(entry.name).description(entry.summary);
     }

@@ -19,7 +19,7 @@ export function processIo(): Io {
 }
 
 /** Same rule as ink's is-in-ci (CI set to anything but "0"/"false", even ""), so we never start a UI ink won't draw. */
-export function isCI(env: Io['env']): boolean {
+function isCI(env: Io['env']): boolean {
   const set = (v: string | undefined) => v !== undefined && v !== '0' && v.toLowerCase() !== 'false';
   return set(env.CI) || set(env.CONTINUOUS_INTEGRATION) || env.BUILD_NUMBER !== undefined || env.RUN_ID !== undefined;
 }
@@ -34,10 +34,14 @@ export function mayPrompt(io: Io, yes: boolean): boolean {
   return !yes && io.stdin.isTTY === true && io.stdout.isTTY === true && !isCI(io.env);
 }
 
-export function useColor(io: Io, flag: boolean | undefined): boolean {
-  if (flag === false) return false;
-  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
-  return io.stderr.isTTY === true;
+/** May we colour at all? Not with --no-color (flag false), nor with NO_COLOR set to anything but "" (no-color.org). */
+export function colorAllowed(env: Io['env'], flag: boolean | undefined): boolean {
+  return flag !== false && (env.NO_COLOR === undefined || env.NO_COLOR === '');
+}
+
+/** Colour on this stream: allowed (colorAllowed) and the stream is a terminal. */
+export function colorOn(stream: { isTTY?: boolean }, allowed: boolean): boolean {
+  return allowed && stream.isTTY === true;
 }
 
 /**

@@ -7,16 +7,18 @@
  */
 import { existsSync } from 'node:fs';
 import { ensureRunDir } from './run/records.js';
+import { resolveStateDir } from './run/state-dir.js';
+import { formatDuration } from './duration.js';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { EXIT, UserError } from './errors.js';
 import { MAX_LAB_NODES, labNodeAddress } from './lab/store/limits.js';
 import type { Io } from './io.js';
-import type { Plan, RunSummary, Stage, Step, StepContext } from './run/types.js';
+import { STAGES, type RunSummary, type Stage, type StageName, type Step, type StepContext } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
-import { buildSetupPlan, loadSpecAndWarn } from './setup.js';
+import { buildSetupPlan, loadSpecAndWarn, type StageOverride } from './setup.js';
 
 export interface RehearseOptions {
   /** A spec file; when it doesn't exist the embedded lab spec is used. */
@@ -30,7 +32,7 @@ export interface RehearseOptions {
   io: Io;
   signal?: AbortSignal;
   /** Which stages to rehearse (default all). */
-  stages?: string[];
+  stages?: StageName[];
   /** Validation waits, seconds (default 120). */
   timeoutS?: number;
   /** How long to wait for the lab to settle before validating anyway (ms, default 90 s; tests shorten it). */
@@ -59,7 +61,7 @@ export function reshapeNodes(spec: Spec, n: number): Spec {
 }
 
 /** Steps that would act on real machines become previews: the rehearsal shows them and runs nothing. */
-export function asRehearsal(stage: Stage): Stage {
+function asRehearsal(stage: Stage): Stage {
   return {
     ...stage,
     concurrency: undefined,
@@ -91,30 +93,36 @@ export const KUBECTL_FOR_DRILL = "the drill lists the restored data through a la
 /** Preflight in a rehearsal checks this machine and the spec; findings that would block a real run are warnings. */
 export async function buildRehearsalPreflight(loaded: LoadedSpec, ignore: string[] = [], needs: RehearsalNeeds = {}): Promise<Stage> {
   const { buildPreflightStage } = await import('./preflight/stage.js');
-  return preflightAsAdvice(buildPreflightStage(loaded, { role: 'operator', remote: false, ignore }), needs);
+  return preflightAsAdvice(buildPreflightStage(loaded, { role: 'operator', remote: false, reach: false, ignore }), needs);
 }
+
+/** The rehearsal's preflight in place of setup's (the wizard's rehearsal mode too). */
+export function rehearsalPreflight(ignore: string[] = [], needs: RehearsalNeeds = {}): StageOverride {
+  return (loaded) => buildRehearsalPreflight(loaded, ignore, needs);
+}
+
+/** A stage that would act on real machines, shown and not run; it needs nothing (nothing of it runs). */
+const shownNotRun: StageOverride = async (_loaded, _opts, base) => ({ ...asRehearsal(await base()), needs: [] });
 
 function preflightAsAdvice(stage: Stage, needs: RehearsalNeeds): Stage {
   return {
     ...stage,
     needs: [],
     notes: [...(stage.notes ?? []), 'rehearsal: node reachability is not checked (the lab simulates the nodes); failures are reported as warnings, except for tools this rehearsal runs'],
-    steps: stage.steps
-      .filter((s) => !s.id.startsWith('reach-'))
-      .map((s) => ({
-        ...s,
-        async run(ctx: StepContext) {
-          const r = await s.run(ctx);
-          if (r.status !== 'fail') return r;
-          const tool = s.id.startsWith('tool-') ? s.id.slice('tool-'.length) : undefined;
-          const neededFor = tool === undefined ? undefined : needs[tool];
-          // Missing, the tool stops the rehearsal; present but older than the spec's cluster wants, it still talks to
-          // the lab (the real run's requirement stays a warning below).
-          const missing = (r.evidence as { path?: unknown } | undefined)?.path == null;
-          if (neededFor && missing) return { ...r, summary: `${r.summary}: this rehearsal needs it (${neededFor})` };
-          return { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` };
-        },
-      })),
+    steps: stage.steps.map((s) => ({
+      ...s,
+      async run(ctx: StepContext) {
+        const r = await s.run(ctx);
+        if (r.status !== 'fail') return r;
+        const tool = s.id.startsWith('tool-') ? s.id.slice('tool-'.length) : undefined;
+        const neededFor = tool === undefined ? undefined : needs[tool];
+        // Missing, the tool stops the rehearsal; present but older than the spec's cluster wants, it still talks to
+        // the lab (the real run's requirement stays a warning below).
+        const missing = (r.evidence as { path?: unknown } | undefined)?.path == null;
+        if (neededFor && missing) return { ...r, summary: `${r.summary}: this rehearsal needs it (${neededFor})` };
+        return { ...r, status: 'warn' as const, summary: `${r.summary} (would fail a real run)` };
+      },
+    })),
   };
 }
 
@@ -143,14 +151,15 @@ function labSettledStage(kubeconfig: string, timeoutMs = 90_000): Stage {
         stage: 'lab',
         async run(ctx) {
           const { loadKubeConfig } = await import('./kube/index.js');
-          const { lookWorkloads, pollUntil } = await import('./addons/gates.js');
+          const { lookWorkloads } = await import('./addons/gates.js');
+          const { pollUntil } = await import('./run/sleep.js');
           const kube = await loadKubeConfig(kubeconfig);
           const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs, intervalMs: 250, signal: ctx.signal });
           // Not settling is what some faults do (dns-down, cni-not-ready, node-not-ready): a warning, so validate
           // still runs and says what it finds rather than hiding behind this gate.
           return done
             ? { status: 'pass', summary: view.summary }
-            : { status: 'warn', summary: `the lab did not settle within ${Math.round(timeoutMs / 1000)}s: ${view.summary}; validating anyway`, why: 'a fault the lab was started with (--fault) or a slow machine keeps kube-system from becoming Ready', fix: 'read the validate results below: they name what is broken' };
+            : { status: 'warn', summary: `the lab did not settle within ${formatDuration(timeoutMs)}: ${view.summary}; validating anyway`, why: 'a fault the lab was started with (--fault) or a slow machine keeps kube-system from becoming Ready', fix: 'read the validate results below: they name what is broken' };
         },
       },
     ],
@@ -164,11 +173,11 @@ async function loadRehearsalSpec(o: RehearseOptions): Promise<LoadedSpec> {
 
 export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   const loaded = await loadRehearsalSpec(o);
-  const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(existsSync(o.file) ? path.dirname(path.resolve(o.file)) : o.io.cwd, '.groundwork');
+  const stateDir = resolveStateDir(o.stateDir, existsSync(o.file) ? o.file : undefined, o.io.cwd);
   const { resolveRun, runPlan } = await import('./run/engine.js');
   const run = resolveRun(stateDir, 'rehearse', false);
   ensureRunDir(run.runDir, stateDir);
-  const wanted = new Set(o.stages ?? ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill']);
+  const wanted = new Set<StageName>(o.stages ?? STAGES);
   const say = (line: string) => {
     if (!o.quiet) o.io.stderr.write(`${line}\n`);
   };
@@ -226,43 +235,38 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     const apiWords = api === 'real' ? 'the real control plane (kube-apiserver, kube-controller-manager, kube-scheduler)' : 'the embedded API';
     say(`lab: ${lab.nodes.length} nodes at ${lab.url} on ${apiWords} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
-    const stages: Stage[] = [];
     const drillRuns = wanted.has('drill') && etcdUrl !== undefined;
-    if (wanted.has('preflight')) stages.push(await buildRehearsalPreflight(loaded, [], drillRuns ? { kubectl: KUBECTL_FOR_DRILL } : {}));
-    const shownStages = (['bootstrap', 'cni', 'monitoring', 'backup'] as const).filter((s) => wanted.has(s));
-    if (shownStages.length > 0) {
-      const plan = await buildSetupPlan(loaded, { stages: [...shownStages], runDir: run.runDir, stateDir, writeFiles: true });
-      stages.push(...plan.stages.map((st) => ({ ...asRehearsal(st), needs: [] })));
-    }
-    if (wanted.has('validate') || wanted.has('drill')) stages.push(labSettledStage(lab.kubeconfigPath, o.settleTimeoutMs));
-    if (wanted.has('validate')) {
-      const { buildValidateStage } = await import('./validate/index.js');
-      // Validation and the drill both need only the lab: a failing suite does not keep the drill from running.
-      const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
-      stages.push({ ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, security: { ...securityOptionsFromSpec(loaded.spec), rehearsal: true }, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: ['lab'] });
-    }
-    if (wanted.has('drill')) {
-      if (etcdUrl) {
-        const { createDrill } = await import('./drill/index.js');
-        const { checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/lab.js');
-        const labCheck: import('./drill/drill.js').LabCheck = programs ? (restored, ctx) => checkRealApiOnRestored(restored, ctx, programs) : checkLabOnRestored;
-        const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
-        stages.push({ ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: ['lab'], headline: true });
-      } else {
-        stages.push({
-          name: 'drill',
-          title: 'Rehearse an etcd restore',
-          steps: [],
-          needs: ['lab'],
-          headline: true,
-          unavailable: { reason: 'etcd is not installed on this machine', fix: ETCD_FIX },
-        });
-      }
-    }
-    const plan: Plan = {
+    const labStage = labSettledStage(lab.kubeconfigPath, o.settleTimeoutMs);
+    const plan = await buildSetupPlan(loaded, {
       title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${api} API, ${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,
-      stages,
-    };
+      stages: [...wanted],
+      runDir: run.runDir,
+      stateDir,
+      writeFiles: true,
+      // Validation and the drill need only the lab, which settles first.
+      extra: wanted.has('validate') || wanted.has('drill') ? [{ before: 'validate', stage: labStage }] : [],
+      overrides: {
+        preflight: rehearsalPreflight([], drillRuns ? { kubectl: KUBECTL_FOR_DRILL } : {}),
+        bootstrap: shownNotRun,
+        cni: shownNotRun,
+        monitoring: shownNotRun,
+        backup: shownNotRun,
+        // A failing suite does not keep the drill from running.
+        validate: async () => {
+          const { buildValidateStage } = await import('./validate/index.js');
+          const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
+          return { ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, security: { ...securityOptionsFromSpec(loaded.spec), rehearsal: true }, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: [labStage.name] };
+        },
+        drill: async () => {
+          // The title is the stage's own (SETUP_STAGES).
+          if (!etcdUrl) return { name: 'drill', title: '', steps: [], needs: [labStage.name], headline: true, unavailable: { reason: 'etcd is not installed on this machine', fix: ETCD_FIX } };
+          const { createDrill, checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/index.js');
+          const labCheck: import('./drill/drill.js').LabCheck = programs ? (restored, ctx) => checkRealApiOnRestored(restored, ctx, programs) : checkLabOnRestored;
+          const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+          return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: [labStage.name], headline: true };
+        },
+      },
+    });
     return await runPlan(plan, {
       command: 'rehearse',
       stateDir,

@@ -10,9 +10,10 @@ import { mkdirInStateDir, resumeFlags, stateDirError, type RunFlags, type RunSta
 import { STAGES, type Plan, type Stage, type StageName, type RunSummary } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
+import { resolveStateDir } from './run/state-dir.js';
 
-export interface SetupPlanOptions {
-  stages?: StageName[];
+/** What every stage builder is given. */
+export interface StagePlanOptions {
   runDir: string;
   stateDir: string;
   ignore?: string[];
@@ -23,6 +24,87 @@ export interface SetupPlanOptions {
   writeFiles?: boolean;
 }
 
+export type StageBuilder = (loaded: LoadedSpec, opts: StagePlanOptions) => Promise<Stage>;
+
+/** One stage of setup: its name, its one title, what it needs, and how to build it (its module loads lazily). */
+interface StageDef {
+  readonly name: StageName;
+  readonly title: string;
+  /** A failure skips only the stages that need the failed one. */
+  readonly needs: readonly StageName[];
+  readonly build: StageBuilder;
+}
+
+const specDirOf = (loaded: LoadedSpec): string => path.dirname(path.resolve(loaded.file));
+
+/**
+ * The stages of setup, in the order they run: adding a stage is one entry here (its name also goes into
+ * run/types.ts STAGES, the vocabulary playbooks and --stages share; the check below keeps both in step).
+ * Validation and the drill both need a running cluster, not each other: a failing validation suite does not keep
+ * the drill from running.
+ */
+export const SETUP_STAGES = [
+  {
+    name: 'preflight',
+    title: 'Check prerequisites',
+    needs: [],
+    build: async (loaded, o) => (await import('./preflight/stage.js')).buildPreflightStage(loaded, { ignore: o.ignore }),
+  },
+  {
+    name: 'bootstrap',
+    title: 'Bootstrap the cluster',
+    needs: ['preflight'],
+    build: async (loaded, o) => (await import('./bootstrap/stage.js')).buildBootstrapStage(loaded, { runDir: o.runDir, stateDir: o.stateDir, writeFiles: o.writeFiles }),
+  },
+  {
+    name: 'cni',
+    title: 'Install the CNI',
+    needs: ['preflight', 'bootstrap'],
+    build: async (loaded, o) => (await import('./addons/stages.js')).buildCniStage(loaded.spec, { ...o, specDir: specDirOf(loaded) }),
+  },
+  {
+    name: 'monitoring',
+    title: 'Install monitoring and logging',
+    needs: ['preflight', 'bootstrap', 'cni'],
+    build: async (loaded, o) => (await import('./addons/stages.js')).buildMonitoringStage(loaded.spec, { ...o, specDir: specDirOf(loaded) }),
+  },
+  {
+    name: 'backup',
+    title: 'Schedule etcd backups',
+    needs: ['preflight', 'bootstrap'],
+    build: async (loaded, o) => (await import('./addons/stages.js')).buildBackupStage(loaded.spec, o),
+  },
+  {
+    name: 'validate',
+    title: 'Validate the running cluster',
+    needs: ['preflight', 'bootstrap', 'cni'],
+    // The stage finds the kubeconfig the bootstrap stage wrote; the engine runs its cleanup (test namespaces go on
+    // success, failure and Ctrl-C).
+    build: async (loaded) =>
+      (await import('./validate/index.js')).buildValidateStage({
+        imageRegistry: loaded.spec.spec.images.registry || undefined,
+        specNodes: loaded.spec.spec.nodes.map((n) => n.name),
+        security: (await import('./validate/security/expectations.js')).securityOptionsFromSpec(loaded.spec),
+      }),
+  },
+  {
+    name: 'drill',
+    title: 'Rehearse an etcd restore',
+    needs: ['preflight', 'bootstrap'],
+    // A restore drill of the new cluster's etcd (talosctl, or ssh + etcdctl on the first control plane). Its steps
+    // share a member and a scratch directory: atomic on resume, and the engine runs its cleanup.
+    build: async (loaded, o) => {
+      const { createDrill, drillTargetFromSpec } = await import('./drill/index.js');
+      const drill = createDrill({ target: drillTargetFromSpec(loaded.spec, { talosconfig: path.join(o.stateDir, 'secrets', 'talos', 'talosconfig') }) });
+      return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx) };
+    },
+  },
+] as const satisfies readonly StageDef[];
+
+/** run/types.ts STAGES and SETUP_STAGES name the same stages in the same order (a compile-time check). */
+type NamesOf<T extends readonly { name: string }[]> = { -readonly [I in keyof T]: T[I]['name'] };
+STAGES satisfies Readonly<NamesOf<typeof SETUP_STAGES>>;
+
 export function parseStages(list: string | undefined): StageName[] | undefined {
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
@@ -32,65 +114,42 @@ export function parseStages(list: string | undefined): StageName[] | undefined {
   return STAGES.filter((s) => names.includes(s));
 }
 
-const STAGE_TITLES: Record<StageName, string> = {
-  preflight: 'Check prerequisites',
-  bootstrap: 'Bootstrap the cluster',
-  cni: 'Install the CNI',
-  monitoring: 'Install monitoring and logging',
-  backup: 'Schedule etcd backups',
-  validate: 'Validate the running cluster',
-  drill: 'Rehearse an etcd restore',
-};
+/** A stage built another way (rehearse, the wizard's rehearsal preflight), given the stage's own builder. */
+export type StageOverride = (loaded: LoadedSpec, opts: StagePlanOptions, base: () => Promise<Stage>) => Promise<Stage>;
+
+export interface SetupPlanOptions extends StagePlanOptions {
+  stages?: readonly StageName[];
+  /** Stages built another way, by name. */
+  overrides?: Partial<Record<StageName, StageOverride>>;
+  /** Stages of the caller's own (rehearse's lab), each placed before the first planned stage from `before` on. */
+  extra?: { before: StageName; stage: Stage }[];
+  /** The plan's title (default: setup's). */
+  title?: string;
+}
 
 /**
- * What each setup stage depends on: a failure skips only the stages that need the failed one. Validation and the
- * drill both need a running cluster, not each other: a failing validation suite does not keep the drill from running.
+ * The plan of setup, and of every command that runs setup's stages another way (rehearse, the wizard): the wanted
+ * stages in order, each from its builder or its override, with its title and needs from SETUP_STAGES (a builder
+ * may add a detail to the title after a colon, and may set needs of its own).
  */
-export const STAGE_NEEDS: Record<StageName, StageName[]> = {
-  preflight: [],
-  bootstrap: ['preflight'],
-  cni: ['preflight', 'bootstrap'],
-  monitoring: ['preflight', 'bootstrap', 'cni'],
-  backup: ['preflight', 'bootstrap'],
-  validate: ['preflight', 'bootstrap', 'cni'],
-  drill: ['preflight', 'bootstrap'],
-};
-
-type StageBuilder = (loaded: LoadedSpec, opts: SetupPlanOptions) => Promise<Stage>;
-
-const BUILDERS: Partial<Record<StageName, StageBuilder>> = {};
-
-/** Registers a stage builder (done by the module that owns the stage, imported lazily below). */
-export function registerStageBuilder(name: StageName, builder: StageBuilder): void {
-  BUILDERS[name] = builder;
-}
-
-async function loadBuilders(): Promise<void> {
-  // Each import registers its builder. Kept in one place so adding a stage is one line.
-  await Promise.all(STAGE_MODULES.map((load) => load()));
-}
-
-/** Lazy loaders of the stage modules that exist. */
-const STAGE_MODULES: Array<() => Promise<unknown>> = [
-  () => import('./preflight/register.js'),
-  () => import('./bootstrap/register.js'),
-  () => import('./addons/stages.js'),
-  () => import('./validate/register.js'),
-  () => import('./drill/register.js'),
-];
-
 export async function buildSetupPlan(loaded: LoadedSpec, opts: SetupPlanOptions): Promise<Plan> {
-  await loadBuilders();
-  const wanted = opts.stages ?? [...STAGES];
+  const wanted = new Set<StageName>(opts.stages ?? STAGES);
+  const extra = [...(opts.extra ?? [])];
   const stages: Stage[] = [];
-  for (const name of wanted) {
-    const builder = BUILDERS[name];
-    const stage: Stage = builder ? await builder(loaded, opts) : { name, title: STAGE_TITLES[name], steps: [], notes: ['not available in this build'] };
-    stages.push({ needs: STAGE_NEEDS[name], ...stage });
+  const order = (name: StageName) => STAGES.indexOf(name);
+  for (const def of SETUP_STAGES as readonly StageDef[]) {
+    if (!wanted.has(def.name)) continue;
+    for (const e of extra.filter((x) => order(x.before) <= order(def.name))) stages.push(extra.splice(extra.indexOf(e), 1)[0]!.stage);
+    const base = () => def.build(loaded, opts);
+    const override = opts.overrides?.[def.name];
+    const stage = await (override ? override(loaded, opts, base) : base());
+    const title = stage.title.startsWith(`${def.title}: `) ? stage.title : def.title;
+    stages.push({ needs: [...def.needs], ...stage, name: def.name, title });
   }
+  stages.push(...extra.map((e) => e.stage));
   const { spec } = loaded;
   return {
-    title: `groundwork setup: cluster ${spec.metadata.name} (${spec.spec.bootstrap.method}, ${spec.spec.nodes.length} nodes, CNI ${spec.spec.network.cni}) from ${loaded.file}`,
+    title: opts.title ?? `groundwork setup: cluster ${spec.metadata.name} (${spec.spec.bootstrap.method}, ${spec.spec.nodes.length} nodes, CNI ${spec.spec.network.cni}) from ${loaded.file}`,
     stages,
   };
 }
@@ -107,10 +166,14 @@ export interface SetupOptions {
   io: Io;
   signal?: AbortSignal;
   env?: Record<string, string | undefined>;
-}
-
-export function stateDirFor(file: string, stateDir: string | undefined): string {
-  return stateDir ? path.resolve(stateDir) : path.join(path.dirname(path.resolve(file)), '.groundwork');
+  /** The spec, already loaded (the wizard's draft); default: loaded from `file`, its warnings on stderr. */
+  loaded?: LoadedSpec;
+  /** Stages built another way, by name (tests: short waits). */
+  overrides?: SetupPlanOptions['overrides'];
+  /** With --resume, the resumed run's recorded --stages and --ignore replace the ones given (the wizard's). */
+  resumedFlagsWin?: boolean;
+  /** The caller draws progress from the store itself (the wizard): no renderer, nothing printed. */
+  onStore?: NonNullable<import('./run/engine.js').RunOptions['onStore']>;
 }
 
 /**
@@ -165,12 +228,12 @@ export function setupFlags(resumed: RunState | undefined, given: { stages?: Stag
 
 export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
   const { resolveRun, runPlan } = await import('./run/engine.js');
-  const loaded = await loadSpecAndWarn(opts.file, opts.io);
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const loaded = opts.loaded ?? (await loadSpecAndWarn(opts.file, opts.io));
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   if (!opts.dryRun) claimStateDir(stateDir, loaded.spec);
   const run = resolveRun(stateDir, 'setup', opts.resume);
-  const { stages, ignore, flags } = setupFlags(run.resumed, opts);
-  const plan = await buildSetupPlan(loaded, { stages, runDir: run.runDir, stateDir, ignore, writeFiles: true });
+  const { stages, ignore, flags } = setupFlags(run.resumed, opts.resumedFlagsWin && run.resumed?.flags ? {} : opts);
+  const plan = await buildSetupPlan(loaded, { stages, runDir: run.runDir, stateDir, ignore, writeFiles: true, overrides: opts.overrides });
   return runPlan(plan, {
     flags,
     command: 'setup',
@@ -184,6 +247,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
     env: opts.env,
     specFile: path.resolve(opts.file),
     run,
+    ...(opts.onStore ? { renderer: 'silent' as const, printResults: false, onStore: opts.onStore } : {}),
     reportExtra: { cluster: loaded.spec.metadata.name, stages: plan.stages.map((s) => ({ name: s.name, notes: s.notes ?? [] })) },
   });
 }
@@ -191,7 +255,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
 export async function printPlan(opts: { file: string; stateDir?: string; json: boolean; stages?: string; io: Io }): Promise<void> {
   const { formatPlan, planToJson } = await import('./run/plan-text.js');
   const loaded = await loadSpecAndWarn(opts.file, opts.io);
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   // Nothing runs and nothing is written: paths show where a new run would put its files.
   const runDir = path.join(stateDir, 'runs', '<run-id>');
   const plan = await buildSetupPlan(loaded, { stages: parseStages(opts.stages), runDir, stateDir, writeFiles: false });

@@ -10,7 +10,8 @@ import type { LoadedSpec } from './spec/load.js';
 import type { StartingPoint } from './ui/wizard/model.js';
 import type { WizardServices, RunMode } from './ui/wizard/Wizard.js';
 import type { Result } from './run/types.js';
-import { stateDirFor, buildSetupPlan, setupFlags } from './setup.js';
+import { buildSetupPlan, runSetup } from './setup.js';
+import { resolveStateDir } from './run/state-dir.js';
 
 export interface WizardOptions {
   file: string;
@@ -49,7 +50,7 @@ export async function initialDraft(file: string, ui?: WizardUi): Promise<Startin
 }
 
 export function createWizardServices(opts: WizardOptions): WizardServices {
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   let abort = new AbortController();
   const silentIo: Io = { ...opts.io, env: opts.io.env };
 
@@ -70,10 +71,8 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
     async preflight(loaded: LoadedSpec, ignore: string[], mode: RunMode): Promise<Result[]> {
       const { runPlan, resolveRun } = await import('./run/engine.js');
       const run = resolveRun(stateDir, 'preflight', false);
-      const plan =
-        mode === 'rehearse'
-          ? { title: 'preflight (rehearsal)', stages: [await (await import('./rehearse.js')).buildRehearsalPreflight(loaded, ignore)] }
-          : await buildSetupPlan(loaded, { stages: ['preflight'], runDir: run.runDir, stateDir, ignore });
+      const overrides = mode === 'rehearse' ? { preflight: (await import('./rehearse.js')).rehearsalPreflight(ignore) } : undefined;
+      const plan = await buildSetupPlan(loaded, { stages: ['preflight'], runDir: run.runDir, stateDir, ignore, overrides, ...(mode === 'rehearse' ? { title: 'preflight (rehearsal)' } : {}) });
       const summary = await runPlan(plan, { command: 'preflight', stateDir, io: silentIo, renderer: 'silent', printResults: false, run, specFile: path.resolve(opts.file) });
       return summary.results;
     },
@@ -83,26 +82,8 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
         const { runRehearse } = await import('./rehearse.js');
         return runRehearse({ file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, quiet: { onStore: o.onStore } });
       }
-      const { runPlan, resolveRun } = await import('./run/engine.js');
-      const command = 'setup';
-      (await import('./setup.js')).claimStateDir(stateDir, loaded.spec);
-      const run = resolveRun(stateDir, command, o.resume);
       // A resumed run keeps the stages and ignored checks it was started with.
-      const { stages, ignore, flags } = setupFlags(run.resumed, run.resumed?.flags ? {} : { ignore: o.ignore });
-      const plan = await buildSetupPlan(loaded, { stages, runDir: run.runDir, stateDir, ignore, writeFiles: true });
-      return runPlan(plan, {
-        flags,
-        command,
-        stateDir,
-        io: silentIo,
-        renderer: 'silent',
-        printResults: false,
-        run,
-        resume: o.resume,
-        signal: abort.signal,
-        onStore: o.onStore,
-        specFile: path.resolve(opts.file),
-      });
+      return runSetup({ file: opts.file, stateDir: opts.stateDir, loaded, json: false, color: opts.color, dryRun: false, resume: o.resume, ignore: o.ignore, resumedFlagsWin: true, io: silentIo, signal: abort.signal, onStore: o.onStore });
     },
     cancel() {
       abort.abort();
@@ -112,7 +93,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
 }
 
 export async function runWizard(opts: WizardOptions): Promise<number> {
-  const stateDir = stateDirFor(opts.file, opts.stateDir);
+  const stateDir = resolveStateDir(opts.stateDir, opts.file, opts.io.cwd);
   // Run records load yaml and the redactor (tens of ms): only worth it when a run was ever recorded here.
   const [ui, records] = await Promise.all([loadWizardUi(), existsSync(path.join(stateDir, 'runs')) ? import('./run/records.js') : undefined]);
   const resumable = records?.findResumableRun(stateDir, 'setup');

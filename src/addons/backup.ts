@@ -7,6 +7,7 @@
  * timestamped name on the target and deletes all but the newest `retain`: the etcd and talosctl images have no
  * shell, and a snapshot is renamed into place only once complete, so a half-written file never counts as a backup.
  */
+import { formatDuration } from '../duration.js';
 import { Cron } from 'croner';
 import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -262,13 +263,6 @@ export interface FreshnessResult {
   summary: string;
   ageMs?: number;
   limitMs: number;
-}
-
-function formatDuration(ms: number): string {
-  const m = Math.round(ms / 60_000);
-  if (m < 120) return `${m}m`;
-  const h = Math.round(m / 60);
-  return h < 72 ? `${h}h` : `${Math.round(h / 24)}d`;
 }
 
 /** Pure: is the newest snapshot younger than twice the schedule interval? */

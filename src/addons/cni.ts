@@ -20,7 +20,7 @@ export interface DaemonSetRef {
 }
 
 /** What the cni stage does: maybe a helm release, always a DaemonSet to wait for. */
-export interface CniPlan {
+interface CniPlan {
   cni: 'cilium' | 'calico' | 'flannel';
   /** Absent when the bootstrap method installs the CNI itself (Talos deploys flannel). */
   release?: HelmRelease;
@@ -30,14 +30,14 @@ export interface CniPlan {
 }
 
 /** Talos API server access through KubePrism, the node-local load balancer Talos enables by default (>= v1.6). */
-export const KUBEPRISM = { host: 'localhost', port: 7445 } as const;
+const KUBEPRISM = { host: 'localhost', port: 7445 } as const;
 
 /**
  * The capability lists the Talos guide "Deploying Cilium CNI" sets: Cilium's defaults without SYS_MODULE,
  * because Talos does not let workloads load kernel modules.
  */
 export const TALOS_CILIUM_AGENT_CAPABILITIES = ['CHOWN', 'KILL', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'SYS_ADMIN', 'SYS_RESOURCE', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] as const;
-export const TALOS_CILIUM_CLEAN_STATE_CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'SYS_RESOURCE'] as const;
+const TALOS_CILIUM_CLEAN_STATE_CAPABILITIES = ['NET_ADMIN', 'SYS_ADMIN', 'SYS_RESOURCE'] as const;
 
 /** Every image in the Cilium chart, by values path, with the upstream repository of a release. */
 const CILIUM_IMAGES: ReadonlyArray<[path: string[], repository: string]> = [
@@ -58,19 +58,19 @@ const CILIUM_IMAGES: ReadonlyArray<[path: string[], repository: string]> = [
   [['authentication', 'mutual', 'spire', 'install', 'server', 'image'], 'ghcr.io/spiffe/spire-server'],
 ];
 
-export function splitCidrs(list: string): { v4: string[]; v6: string[] } {
+function splitCidrs(list: string): { v4: string[]; v6: string[] } {
   const all = list.split(',').map((c) => c.trim()).filter((c) => c !== '');
   return { v4: all.filter((c) => !c.includes(':')), v6: all.filter((c) => c.includes(':')) };
 }
 
 /** The API server as pods must reach it before any Service works (kube-proxy replacement has no ClusterIP yet). */
-export function apiServerHostPort(spec: Spec): { host: string; port: number } {
+function apiServerHostPort(spec: Spec): { host: string; port: number } {
   const url = new URL(spec.spec.endpoint);
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? 443 : Number(url.port) };
 }
 
 /** Sets a nested value, creating the objects on the way (values are plain data we own). */
-export function setPath(target: Values, path: readonly string[], value: unknown): void {
+function setPath(target: Values, path: readonly string[], value: unknown): void {
   let o = target;
   for (const k of path.slice(0, -1)) {
     if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
@@ -122,7 +122,7 @@ export function buildCiliumValues(spec: Spec): Values {
   return values;
 }
 
-export function buildCalicoValues(spec: Spec): Values {
+function buildCalicoValues(spec: Spec): Values {
   const { v4, v6 } = splitCidrs(spec.spec.network.podCIDR);
   const mask = spec.spec.network.nodeMaskSize;
   // Calico hands out blocks, not one range per node; the spec's mask becomes the block size where Calico allows it.
@@ -153,7 +153,7 @@ export function buildCalicoValues(spec: Spec): Values {
   return values;
 }
 
-export function buildFlannelValues(spec: Spec): Values {
+function buildFlannelValues(spec: Spec): Values {
   const { v4, v6 } = splitCidrs(spec.spec.network.podCIDR);
   const flannel: Values = { backend: 'vxlan' };
   const mirror = normalizeMirror(spec.spec.images.registry);

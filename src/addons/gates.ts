@@ -3,13 +3,13 @@
  * logging workloads are Ready. The assessments are pure (objects in, verdict out); the waits poll the API
  * through src/kube until the verdict is "ready" or the gate's own timeout, and a failure names what is missing.
  */
-import { sleep } from '../run/sleep.js';
-import { Cancelled, UserError } from '../errors.js';
+import { pollUntil } from '../run/sleep.js';
+import { UserError } from '../errors.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import type { Step } from '../run/types.js';
 import type { DaemonSetRef } from './cni.js';
 import type { FreshnessResult } from './backup.js';
-import { resolveKubeconfig } from './helm.js';
+import { clusterKubeconfig } from '../run/cluster-kubeconfig.js';
 
 type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
 
@@ -213,40 +213,6 @@ async function withEvents(kube: KubeClient, view: ReturnType<typeof assessWorklo
   return { ...view, workloads, summary: summarizeWorkloads(workloads) };
 }
 
-export interface PollOptions {
-  timeoutMs: number;
-  intervalMs?: number;
-  signal: AbortSignal;
-  now?: () => number;
-}
-
-/**
- * Polls `look` until `isDone(view)` or the timeout; returns the last view either way. A failed look (API hiccup)
- * is retried until the timeout and then rethrown.
- */
-export async function pollUntil<T>(look: () => Promise<T>, isDone: (v: T) => boolean, o: PollOptions): Promise<{ view: T; done: boolean }> {
-  const now = o.now ?? Date.now;
-  const deadline = now() + o.timeoutMs;
-  let lastErr: unknown;
-  let view: T | undefined;
-  for (;;) {
-    if (o.signal.aborted) throw new Cancelled();
-    try {
-      view = await look();
-      lastErr = undefined;
-      if (isDone(view)) return { view, done: true };
-    } catch (err) {
-      if (o.signal.aborted) throw new Cancelled();
-      lastErr = err;
-    }
-    if (now() >= deadline) {
-      if (view === undefined) throw lastErr;
-      return { view, done: false };
-    }
-    await sleep(Math.min(o.intervalMs ?? 1000, Math.max(0, deadline - now())), o.signal);
-  }
-}
-
 export async function lookDaemonSetRollout(kube: KubeClient, ref: DaemonSetRef, signal?: AbortSignal): Promise<DaemonSetRollout> {
   const [ds, nodes] = await Promise.all([kube.get('apps/v1', 'DaemonSet', ref.name, ref.namespace, signal), kube.list('v1', 'Node', { signal })]);
   const sel = ((ds as Obj | undefined)?.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
@@ -279,7 +245,7 @@ export function buildCniGateStep(ref: DaemonSetRef, o: GateStepOptions): Step {
     timeoutMs: o.timeoutMs + 60_000,
     preview: { note: `polls DaemonSet ${ref.namespace}/${ref.name}, its pods and the nodes through the Kubernetes API for up to ${secs}s` },
     async run(ctx) {
-      const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
+      const kube = await (o.connect ?? connectDefault)(clusterKubeconfig(ctx).path);
       try {
         const { view, done } = await pollUntil(() => lookDaemonSetRollout(kube, ref, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
         if (!done && view.found) {
@@ -346,7 +312,7 @@ export function buildWorkloadsGateStep(namespaces: string[], o: GateStepOptions)
     timeoutMs: o.timeoutMs + 60_000,
     preview: { note: `polls Deployments, StatefulSets and DaemonSets in ${namespaces.join(', ')} for up to ${secs}s` },
     async run(ctx) {
-      const kube = await (o.connect ?? connectDefault)(resolveKubeconfig(ctx));
+      const kube = await (o.connect ?? connectDefault)(clusterKubeconfig(ctx).path);
       try {
         const polled = await pollUntil(() => lookWorkloads(kube, namespaces, ctx.signal), (v) => v.ready, { timeoutMs: o.timeoutMs, intervalMs: o.intervalMs, signal: ctx.signal });
         const done = polled.done;

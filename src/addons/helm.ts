@@ -4,6 +4,7 @@
  * `helm upgrade --install` without `--wait`: helm returns once the manifests are accepted, and groundwork watches
  * the rollout itself (gates.ts) so a failure names the DaemonSet and the nodes instead of "timed out waiting".
  */
+import { clusterKubeconfig, stateDirKubeconfig } from '../run/cluster-kubeconfig.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,15 +18,6 @@ export function valuesFilePath(runDir: string, chart: ChartRef): string {
   return path.join(runDir, 'addons', `${chart.release}-values.yaml`);
 }
 
-/** The kubeconfig the add-on stages talk to: the one bootstrap stored, else the conventional place in the state dir. */
-export function defaultKubeconfigPath(stateDir: string): string {
-  return path.join(stateDir, 'secrets', 'kubeconfig');
-}
-
-export function resolveKubeconfig(ctx: Pick<StepContext, 'values' | 'stateDir'>): string {
-  const v = ctx.values.kubeconfig;
-  return typeof v === 'string' && v !== '' ? v : defaultKubeconfigPath(ctx.stateDir);
-}
 
 /**
  * Where charts come from, besides the pinned upstream repositories: local archives by chart name
@@ -79,7 +71,7 @@ export function renderValuesYaml(chart: ChartRef, values: Values, sources: Chart
   return `${header}\n${YAML.stringify(values, { lineWidth: 0 })}`;
 }
 
-export interface HelmStepOptions {
+interface HelmStepOptions {
   stage: string;
   release: HelmRelease;
   runDir: string;
@@ -106,7 +98,7 @@ export function buildHelmStep(o: HelmStepOptions): Step {
     timeoutMs: o.timeoutMs ?? 10 * 60_000,
     retries: 1,
     preview: {
-      argv: [buildHelmUpgradeArgv(chart, planned, defaultKubeconfigPath(o.stateDir), o.sources)],
+      argv: [buildHelmUpgradeArgv(chart, planned, stateDirKubeconfig(o.stateDir), o.sources)],
       files: [planned],
       note: `chart ${chart.chart} ${chart.version} from ${from}; values in ${planned}`,
     },
@@ -115,7 +107,7 @@ export function buildHelmStep(o: HelmStepOptions): Step {
       const file = valuesFilePath(ctx.runDir, chart);
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, renderValuesYaml(chart, values, o.sources), { mode: 0o644 });
-      const kubeconfig = resolveKubeconfig(ctx);
+      const kubeconfig = clusterKubeconfig(ctx).path;
       ctx.log(`helm upgrade --install ${chart.release} (${chart.chart} ${chart.version})`);
       await ctx.exec(buildHelmUpgradeArgv(chart, file, kubeconfig, o.sources), { timeoutMs: o.timeoutMs ?? 10 * 60_000, onLine: ctx.log });
       return {

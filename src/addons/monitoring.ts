@@ -10,7 +10,7 @@ import { mirrorImage, normalizeMirror } from './images.js';
 import { auditLogDir } from '../bootstrap/security.js';
 
 /** Requests sized for a small cluster; limits on memory only (CPU limits throttle scrapes for no gain). */
-export const MONITORING_RESOURCES = {
+const MONITORING_RESOURCES = {
   prometheus: { requests: { cpu: '500m', memory: '2Gi' }, limits: { memory: '4Gi' } },
   alertmanager: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } },
   operator: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
@@ -19,9 +19,9 @@ export const MONITORING_RESOURCES = {
   fluentBit: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
 } as const;
 
-export const METRICS_VOLUME_SIZE = '50Gi';
-export const GRAFANA_VOLUME_SIZE = '10Gi';
-export const ALERTMANAGER_VOLUME_SIZE = '2Gi';
+const METRICS_VOLUME_SIZE = '50Gi';
+const GRAFANA_VOLUME_SIZE = '10Gi';
+const ALERTMANAGER_VOLUME_SIZE = '2Gi';
 
 function storageClassField(spec: Spec): Values {
   const sc = spec.spec.addons.storageClass;
@@ -40,7 +40,7 @@ function grafanaValues(spec: Spec): Values {
   };
 }
 
-export function buildKubePrometheusStackValues(spec: Spec): Values {
+function buildKubePrometheusStackValues(spec: Spec): Values {
   const values: Values = {
     prometheus: {
       prometheusSpec: {
@@ -65,7 +65,7 @@ export function buildKubePrometheusStackValues(spec: Spec): Values {
   return values;
 }
 
-export function buildVictoriaMetricsValues(spec: Spec): Values {
+function buildVictoriaMetricsValues(spec: Spec): Values {
   const values: Values = {
     vmsingle: {
       enabled: true,
@@ -87,7 +87,7 @@ export function buildVictoriaMetricsValues(spec: Spec): Values {
 type LogDestination = Spec['spec']['addons']['logDestination'];
 
 /** Where the logs go, in words (plan notes, the values header). */
-export function describeLogDestination(d: LogDestination): string {
+function describeLogDestination(d: LogDestination): string {
   return d === 'stdout' ? 'stdout of the Fluent Bit pods (kubectl logs -n logging daemonset/fluent-bit)' : `${d.type} at ${d.url}`;
 }
 
@@ -97,10 +97,10 @@ function fluentSection(kind: string, entries: Array<[string, string | number | u
 }
 
 /** How many times a chunk is retried before it is dropped (the chart's default outputs retried forever). */
-export const LOG_RETRY_LIMIT = 5;
+const LOG_RETRY_LIMIT = 5;
 
 /** The Fluent Bit [OUTPUT] section for the destination (classic config format, as the chart's config.outputs). */
-export function buildFluentBitOutputs(d: LogDestination): string {
+function buildFluentBitOutputs(d: LogDestination): string {
   if (d === 'stdout') return `${fluentSection('OUTPUT', [['Name', 'stdout'], ['Match', '*'], ['Format', 'json_lines']])}\n`;
   const u = new URL(d.url);
   const tlsOn = u.protocol === 'https:' || u.protocol === 'tls:';
@@ -127,7 +127,7 @@ export function buildFluentBitOutputs(d: LogDestination): string {
  * would be read back and printed again, without end); the API audit log of the control planes; on kubeadm also the
  * kubelet's journal (Talos has no journal).
  */
-export function buildFluentBitInputs(spec: Spec): string {
+function buildFluentBitInputs(spec: Spec): string {
   const own = `/var/log/containers/${FLUENT_BIT_CHART.release}-*_${FLUENT_BIT_CHART.namespace}_*.log`;
   const sections = [
     fluentSection('INPUT', [['Name', 'tail'], ['Path', '/var/log/containers/*.log'], ['Exclude_Path', own], ['multiline.parser', 'docker, cri'], ['Tag', 'kube.*'], ['Mem_Buf_Limit', '5MB'], ['Skip_Long_Lines', 'On']]),
@@ -143,7 +143,7 @@ export function buildFluentBitInputs(spec: Spec): string {
   return `${sections.join('\n\n')}\n`;
 }
 
-export function buildFluentBitValues(spec: Spec): Values {
+function buildFluentBitValues(spec: Spec): Values {
   const values: Values = {
     resources: structuredClone(MONITORING_RESOURCES.fluentBit),
     // Logs from every node, control planes included.

@@ -7,12 +7,12 @@ import type { KubeClient, KubeObject } from '../kube/index.js';
 import { podSecurityLabels, type PodSecurityLevel } from '../kube/pod-security.js';
 import type { Step } from '../run/types.js';
 import type { ChartRef } from './charts.js';
-import { resolveKubeconfig } from './helm.js';
+import { clusterKubeconfig } from '../run/cluster-kubeconfig.js';
 
 /** Namespaces of the cluster itself: groundwork installs into them but never relabels them. */
-export const CLUSTER_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'default']);
+const CLUSTER_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'default']);
 
-export function buildAddonNamespace(name: string, level: PodSecurityLevel): KubeObject {
+function buildAddonNamespace(name: string, level: PodSecurityLevel): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -41,7 +41,7 @@ export function buildAddonNamespaces(charts: readonly ChartRef[], levels: Readon
   return [...out].map(([name, level]) => buildAddonNamespace(name, level));
 }
 
-export interface NamespaceStepOptions {
+interface NamespaceStepOptions {
   stage: string;
   namespaces: KubeObject[];
   connect?: (kubeconfig: string) => Promise<KubeClient>;
@@ -62,7 +62,7 @@ export function buildNamespacesStep(o: NamespaceStepOptions): Step {
     retries: 1,
     preview: { note: `server-side applies Namespace ${list}: pod-security.kubernetes.io/enforce, audit and warn set to the level` },
     async run(ctx) {
-      const kube = await (o.connect ?? (async (k: string) => (await import('../kube/index.js')).loadKubeConfig(k)))(resolveKubeconfig(ctx));
+      const kube = await (o.connect ?? (async (k: string) => (await import('../kube/index.js')).loadKubeConfig(k)))(clusterKubeconfig(ctx).path);
       try {
         for (const ns of o.namespaces) await kube.apply(ns, ctx.signal);
       } finally {

@@ -1,10 +1,8 @@
 /**
- * The cni, monitoring and backup stages of `groundwork setup`. Importing this module registers their builders
- * (setup.ts lazy-imports it from STAGE_MODULES). The stage builders only assemble Steps: nothing is written or
- * contacted until a step runs, so `plan` can print them.
+ * The cni, monitoring and backup stages of `groundwork setup` (src/setup.ts SETUP_STAGES lazy-imports them). The
+ * stage builders only assemble Steps: nothing is written or contacted until a step runs, so `plan` can print them.
  */
 import path from 'node:path';
-import { registerStageBuilder, type SetupPlanOptions } from '../setup.js';
 import type { Stage, Step } from '../run/types.js';
 import type { Spec } from '../spec/schema.js';
 import { buildApplyBackupStep } from './apply.js';
@@ -19,7 +17,11 @@ import { buildAddonNamespaces, buildNamespacesStep } from './namespaces.js';
 export const CNI_GATE_TIMEOUT_MS = 5 * 60_000;
 export const MONITORING_GATE_TIMEOUT_MS = 10 * 60_000;
 
-export interface AddonStageOptions extends Pick<SetupPlanOptions, 'runDir' | 'stateDir' | 'writeFiles'> {
+export interface AddonStageOptions {
+  runDir: string;
+  stateDir: string;
+  /** Write the values files while building (false for `plan`). */
+  writeFiles?: boolean;
   /** The spec file's directory: relative chart archive paths are relative to it, not to the working directory. */
   specDir?: string;
   /** Gate overrides (tests: a short timeout, the lab's client). */
@@ -80,7 +82,3 @@ export function buildBackupStage(spec: Spec, o: AddonStageOptions): Stage {
   const steps = plan.objects.length > 0 ? [buildApplyBackupStep({ stage: 'backup', plan, runDir: o.runDir, connect: o.gate?.connect, writeFiles: o.writeFiles })] : [];
   return { name: 'backup', title: 'Schedule etcd backups', steps, notes: plan.notes };
 }
-
-registerStageBuilder('cni', async (loaded, opts) => buildCniStage(loaded.spec, { ...opts, specDir: path.dirname(path.resolve(loaded.file)) }));
-registerStageBuilder('monitoring', async (loaded, opts) => buildMonitoringStage(loaded.spec, { ...opts, specDir: path.dirname(path.resolve(loaded.file)) }));
-registerStageBuilder('backup', async (loaded, opts) => buildBackupStage(loaded.spec, opts));

@@ -14,8 +14,8 @@ import { buildKubeadmApiServerSecurity } from './security.js';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, endpointForNode } from '../net/ssh-argv.js';
 
 export const KUBEADM_API_VERSION = 'kubeadm.k8s.io/v1beta4';
-export type KubeadmApiVersion = typeof KUBEADM_API_VERSION;
-export type KubeadmDoc = Record<string, unknown>;
+type KubeadmApiVersion = typeof KUBEADM_API_VERSION;
+type KubeadmDoc = Record<string, unknown>;
 
 function extraArgs(args: Record<string, string>): { name: string; value: string }[] {
   return Object.entries(args).map(([name, value]) => ({ name, value }));
@@ -58,7 +58,7 @@ function kubeProxyOff(spec: Spec): boolean {
   return spec.spec.network.cni === 'cilium' && spec.spec.network.kubeProxyReplacement;
 }
 
-export interface KubeadmConfig {
+interface KubeadmConfig {
   apiVersion: KubeadmApiVersion;
   init: KubeadmDoc;
   cluster: KubeadmDoc;
@@ -103,7 +103,7 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
  * CoreDNSVersion, PauseVersion, SupportedEtcdVersion per minor; a test compares with `kubeadm config images
  * list`). kubeadm of an older minor may pin older CoreDNS or pause tags: the plan names the command that says.
  */
-export const KUBEADM_PINS = { coredns: 'v1.14.6', pause: '3.10.2', etcdByMinor: { 35: '3.7.0-0', 36: '3.7.0-0', 37: '3.7.0-0' } as Record<number, string> } as const;
+const KUBEADM_PINS = { coredns: 'v1.14.6', pause: '3.10.2', etcdByMinor: { 35: '3.7.0-0', 36: '3.7.0-0', 37: '3.7.0-0' } as Record<number, string> } as const;
 
 /** The etcd image tag kubeadm runs for a Kubernetes version (the nearest known minor outside the table, as kubeadm does). */
 export function kubeadmEtcdTag(kubernetesVersion: string): string {
@@ -113,7 +113,7 @@ export function kubeadmEtcdTag(kubernetesVersion: string): string {
   return KUBEADM_PINS.etcdByMinor[pick]!;
 }
 
-export interface MirroredImage {
+interface MirroredImage {
   /** Where kubeadm pulls it from: the upstream reference, or its copy in spec.images.registry. */
   image: string;
   /** The upstream reference to copy into the mirror. */

@@ -1,18 +1,17 @@
-import { summary } from './index.js';
-import type { CommandModule, GlobalOptions } from './types.js';
+import type { CommandModule } from './types.js';
+import { commandContext } from './context.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const explain = program.command('explain').description(summary('explain'));
+    const explain = program.command('explain');
     explain
       .command('netpol')
       .argument('<file>', 'YAML file with one or more NetworkPolicies (multi-document; "-" reads stdin)')
       .description('print each NetworkPolicy as plain logic and warn about the classic mistakes')
       .addHelpText('after', '\nExample:\n  $ groundwork explain netpol policies.yaml\n  $ kubectl get netpol -A -o yaml | groundwork explain netpol -')
       .action(async (file: string, _o, cmd) => {
-        const g = cmd.optsWithGlobals() as GlobalOptions;
         const { explainNetpolFile } = await import('../validate/explain-netpol.js');
-        setExit(await explainNetpolFile(file, { io, json: g.json }));
+        setExit(await explainNetpolFile(file, { io, json: commandContext(cmd, io).json }));
       });
   },
 };

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 
-export interface WholeNumberRange {
+interface WholeNumberRange {
   min: number;
   max: number;
   /** "seconds", "nodes": read after the range in the message. */

@@ -1,12 +1,12 @@
 /**
  * The commands, in help order: what the root help lists (name, one-line summary, whether it takes options) and
  * how to load each. Light on purpose (no command module is imported here): `groundwork --help` prints from this
- * table alone, and a run loads only the module of the command it runs (issue 17). Each module takes its
- * summary from here (`summary(name)`), so the two never drift.
+ * table alone, and a run loads only the module of the command it runs (issue 17). cli.ts gives the loaded
+ * command its summary from here, so the two never drift.
  */
 import type { CommandModule } from './types.js';
 
-export interface CommandEntry {
+interface CommandEntry {
   name: string;
   summary: string;
   /** The command has flags of its own: root help lists it as "name [options]", as commander does. */
@@ -25,12 +25,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'drill', options: true, summary: 'rehearse a restore without touching the cluster: snapshot, check, restore into a scratch dir, boot a throw-away member, verify, time it', load: () => import('./drill.js') },
   { name: 'lab', options: false, summary: 'a Kubernetes-API-compatible lab cluster on this machine, to rehearse and test against', load: () => import('./lab.js') },
 ];
-
-export function summary(name: string): string {
-  const e = COMMANDS.find((c) => c.name === name);
-  if (!e) throw new Error(`no command ${name} in src/commands/index.ts`);
-  return e.summary;
-}
 
 /** Global flags that take a value as the next word (so that word is no command name). */
 const GLOBAL_WITH_VALUE = new Set(['-f', '--file', '--state-dir']);

@@ -1,4 +1,3 @@
-import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
 import { MAX_LAB_NODES } from '../lab/store/limits.js';
@@ -10,7 +9,7 @@ function collect(v: string, prev: string[]): string[] {
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const lab = program.command('lab').description(summary('lab'));
+    const lab = program.command('lab');
     lab
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')

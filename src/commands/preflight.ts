@@ -1,13 +1,38 @@
-import { summary } from './index.js';
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
-import type { CommandModule, GlobalOptions } from './types.js';
+import type { CommandModule } from './types.js';
+import { commandContext, type CommandContext } from './context.js';
+import type { RunPreflightOptions } from '../preflight/run.js';
+
+export interface PreflightFlags {
+  ignore?: string[];
+  role?: 'control-plane' | 'worker' | 'operator';
+  remote: boolean;
+  list: boolean;
+  fsyncBytes?: number;
+}
+
+/** preflight's flags as the preflight service's options. */
+export function preflightOptions(o: PreflightFlags, ctx: CommandContext): RunPreflightOptions {
+  return {
+    file: ctx.file,
+    stateDir: ctx.stateDir,
+    json: ctx.json,
+    // As the progress on stderr is drawn.
+    color: ctx.colorOn(ctx.io.stderr),
+    ignore: o.ignore,
+    role: o.role,
+    remote: o.remote,
+    fsyncBytes: o.fsyncBytes,
+    io: ctx.io,
+    signal: ctx.signal,
+  };
+}
 
 const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('preflight')
-      .description(summary('preflight'))
       .option('--ignore <check...>', 'downgrade the named check to a warning, recorded in the report (repeatable; there is no "all")')
       .addOption(new Option('--role <role>', 'what this machine is (default: the spec node with this machine\'s address, else the operator machine)').choices(['control-plane', 'worker', 'operator']))
       .option('--no-remote', 'do not query the nodes (talosctl --insecure / ssh); check this machine, subnets and reachability only')
@@ -27,8 +52,7 @@ const mod: CommandModule = {
           '  $ groundwork preflight --list',
         ].join('\n'),
       )
-      .action(async (o: { ignore?: string[]; role?: 'control-plane' | 'worker' | 'operator'; remote: boolean; list: boolean; fsyncBytes?: number }, cmd) => {
-        const g = cmd.optsWithGlobals() as GlobalOptions;
+      .action(async (o: PreflightFlags, cmd) => {
         if (o.list) {
           const { formatPreflightCatalog } = await import('../preflight/run.js');
           io.stdout.write(formatPreflightCatalog());
@@ -36,21 +60,8 @@ const mod: CommandModule = {
           return;
         }
         const { runPreflight } = await import('../preflight/run.js');
-        const { useColor } = await import('../io.js');
         const { exitCodeForSummary } = await import('../run/engine.js');
-        const summary = await runPreflight({
-          file: g.file,
-          stateDir: g.stateDir,
-          json: g.json,
-          color: useColor(io, g.color),
-          ignore: o.ignore,
-          role: o.role,
-          remote: o.remote,
-          fsyncBytes: o.fsyncBytes,
-          io,
-          signal: io.signal,
-        });
-        setExit(exitCodeForSummary(summary));
+        setExit(exitCodeForSummary(await runPreflight(preflightOptions(o, commandContext(cmd, io)))));
       });
   },
 };

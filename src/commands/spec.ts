@@ -1,9 +1,9 @@
-import { summary } from './index.js';
 import type { CommandModule } from './types.js';
+import { commandContext } from './context.js';
 
 const mod: CommandModule = {
   register(program, io, setExit) {
-    const spec = program.command('spec').description(summary('spec'));
+    const spec = program.command('spec');
     spec
       .command('schema')
       .description('print the JSON Schema of cluster.yaml, for editors (yaml-language-server) to validate and complete it')
@@ -15,10 +15,10 @@ const mod: CommandModule = {
       .command('check')
       .description('validate a spec and print it with every default filled in')
       .action(async (_o, cmd) => {
-        const g = cmd.optsWithGlobals() as { file: string; json: boolean };
+        const ctx = commandContext(cmd, io);
         const { loadSpecAndWarn } = await import('../setup.js');
-        const loaded = await loadSpecAndWarn(g.file, io);
-        if (g.json) io.stdout.write(`${JSON.stringify(loaded.spec, null, 2)}\n`);
+        const loaded = await loadSpecAndWarn(ctx.file, io);
+        if (ctx.json) io.stdout.write(`${JSON.stringify(loaded.spec, null, 2)}\n`);
         else {
           const { stringify } = await import('yaml');
           io.stdout.write(stringify(loaded.spec));

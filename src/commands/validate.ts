@@ -1,8 +1,9 @@
-import { summary } from './index.js';
 import { wholeNumber } from './flags.js';
-import type { CommandModule, GlobalOptions } from './types.js';
+import type { CommandModule } from './types.js';
+import { commandContext, type CommandContext } from './context.js';
+import type { RunValidateOptions } from '../validate/index.js';
 
-interface ValidateFlags {
+export interface ValidateFlags {
   kubeconfig?: string;
   context?: string;
   only?: string;
@@ -14,11 +15,31 @@ interface ValidateFlags {
   auditLog?: string;
 }
 
+/** validate's flags as the validate service's options (`only`: the suites, parsed by the service's parseSuites). */
+export function validateOptions(o: ValidateFlags, ctx: CommandContext, parseSuites: (list: string | undefined) => RunValidateOptions['only']): RunValidateOptions {
+  return {
+    io: ctx.io,
+    kubeconfig: o.kubeconfig,
+    context: o.context,
+    only: parseSuites(o.only),
+    keep: o.keep,
+    imageRegistry: o.imageRegistry,
+    timeoutS: o.timeout,
+    junit: o.junit,
+    json: ctx.json,
+    // As the progress on stderr is drawn.
+    color: ctx.colorOn(ctx.io.stderr),
+    specFile: ctx.file,
+    stateDir: ctx.stateDir,
+    env: ctx.io.env,
+    ...(o.auditLog ? { security: { auditLog: o.auditLog } } : {}),
+  };
+}
+
 const mod: CommandModule = {
   register(program, io, setExit) {
     program
       .command('validate')
-      .description(summary('validate'))
       .option('--kubeconfig <file>', 'kubeconfig of the cluster to test (default: $KUBECONFIG, then ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context (default: its current-context)')
       .option('--only <suites>', 'only these suites (comma-separated: control-plane,connectivity,dns,netpol,scheduling,storage,security)')
@@ -30,31 +51,13 @@ const mod: CommandModule = {
       .option('--print-rbac', 'print the minimal ClusterRole validate needs and exit', false)
       .addHelpText('after', '\nExamples:\n  $ groundwork validate --kubeconfig admin.conf\n  $ groundwork validate --only connectivity,netpol --junit validate.xml\n  $ groundwork validate --only security --audit-log /var/log/kubernetes/audit/audit.log\n  $ groundwork validate --print-rbac | kubectl apply -f -')
       .action(async (o: ValidateFlags, cmd) => {
-        const g = cmd.optsWithGlobals() as GlobalOptions;
         const v = await import('../validate/index.js');
         if (o.printRbac) {
           await v.printRbac(io);
           setExit(0);
           return;
         }
-        const timeoutS = o.timeout;
-        const { useColor } = await import('../io.js');
-        const code = await v.runValidate({
-          io,
-          kubeconfig: o.kubeconfig,
-          context: o.context,
-          only: v.parseSuites(o.only),
-          keep: o.keep,
-          imageRegistry: o.imageRegistry,
-          timeoutS,
-          junit: o.junit,
-          json: g.json,
-          color: useColor(io, g.color),
-          specFile: g.file,
-          stateDir: g.stateDir,
-          env: io.env,
-          ...(o.auditLog ? { security: { auditLog: o.auditLog } } : {}),
-        });
+        const code = await v.runValidate(validateOptions(o, commandContext(cmd, io, { specOptional: true }), v.parseSuites));
         setExit(code);
       });
   },

@@ -12,7 +12,7 @@ import { formatBytes, formatHistory, formatMs, readDrillHistory, summarizeHistor
 
 export { createDrill, buildDrillPlan, type DrillOptions, type DrillReport, type Drill } from './drill.js';
 export { drillTargetFromSpec, type DrillTarget } from './targets.js';
-export { resolveLabTarget, checkLabOnRestored } from './lab.js';
+export { resolveLabTarget, checkLabOnRestored, checkRealApiOnRestored } from './lab.js';
 
 export interface RunDrillOptions {
   drill: DrillOptions;

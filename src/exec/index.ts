@@ -8,8 +8,8 @@ import type { ResultPromise, execa as ExecaFn } from 'execa';
 import { Cancelled, ToolError, UserError } from '../errors.js';
 import { readFileSync, statSync } from 'node:fs';
 import { Redactor } from '../run/secret.js';
+import { formatDuration } from '../duration.js';
 import path from 'node:path';
-import type { LeftoverSink } from '../run/leftovers.js';
 
 export interface AuditEntry {
   argv: string[];
@@ -99,9 +99,27 @@ export interface ExecFactoryOptions {
   leftovers?: LeftoverSink;
 }
 
-export function formatDuration(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : ms < 120_000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms / 60_000)}m`;
+/** What must not outlive the run, written down before it is made (run/leftovers.ts keeps the records). */
+export interface LeftoverItem {
+  /** Local files to delete. */
+  files?: string[];
+  /** Local directories to delete with everything in them. */
+  dirs?: string[];
+  /** A command that removes it (e.g. ssh … rm -f FILE); exit 0 means gone. */
+  argv?: string[];
+  /** A process group to stop, if its leader is still this process (start time, from processIdentity). */
+  process?: { pid: number; identity: string };
+  /** A Kubernetes namespace to delete. */
+  namespace?: { name: string; kubeconfig?: string; context?: string };
 }
+
+/** Where steps and the exec door record leftovers (StepContext.leftovers; run/leftovers.ts Leftovers). */
+export interface LeftoverSink {
+  /** Records it (owned by this process) and returns the id to clear it by. */
+  add(what: string, item: LeftoverItem): string;
+  clear(id: string): void;
+}
+
 
 function tail(text: string, lines = 12): string {
   return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');

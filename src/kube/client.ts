@@ -20,7 +20,7 @@ export interface ListResult<T = KubeObject> {
   resourceVersion: string;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
@@ -53,14 +53,14 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
-export interface DeleteOptions {
+interface DeleteOptions {
   propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
   gracePeriodSeconds?: number;
   signal?: AbortSignal;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-export type WatchHandler = (type: WatchEventType, obj: KubeObject) => void;
+type WatchHandler = (type: WatchEventType, obj: KubeObject) => void;
 
 /** Where the kubeconfig is: the flag, then $KUBECONFIG (first file of the list), then ~/.kube/config. */
 export function resolveKubeconfigPath(file: string | undefined, env: Record<string, string | undefined>): string {
@@ -71,7 +71,7 @@ export function resolveKubeconfigPath(file: string | undefined, env: Record<stri
  * The kubeconfig files to read, as kubectl's loading rules have them: the flag (one file), else every file of
  * $KUBECONFIG (a PATH-style list, duplicates dropped), else ~/.kube/config.
  */
-export function kubeconfigFiles(file: string | undefined, env: Record<string, string | undefined>): string[] {
+function kubeconfigFiles(file: string | undefined, env: Record<string, string | undefined>): string[] {
   if (file) return [file];
   const fromEnv = [...new Set((env.KUBECONFIG ?? '').split(path.delimiter).filter((p) => p !== ''))];
   if (fromEnv.length > 0) return fromEnv;
@@ -90,7 +90,7 @@ interface KubeconfigPart {
  * context name wins, and the first non-empty current-context wins. Each part's relative paths are already
  * resolved against its own file. Pure.
  */
-export function mergeKubeconfigs<T extends KubeconfigPart>(parts: readonly T[]): { clusters: T['clusters']; users: T['users']; contexts: T['contexts']; currentContext: string } {
+function mergeKubeconfigs<T extends KubeconfigPart>(parts: readonly T[]): { clusters: T['clusters']; users: T['users']; contexts: T['contexts']; currentContext: string } {
   const firstByName = <X extends { name: string }>(lists: X[][]): X[] => {
     const seen = new Map<string, X>();
     for (const list of lists) for (const x of list) if (!seen.has(x.name)) seen.set(x.name, x);

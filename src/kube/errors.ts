@@ -57,7 +57,7 @@ export class KubeUnreachableError extends UserError {
 }
 
 /** A request in RBAC's words: the verb and the resource (with group and namespace), or a non-resource URL. */
-export interface RbacRequest {
+interface RbacRequest {
   verb: string;
   resource?: string;
   group?: string;

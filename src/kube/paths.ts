@@ -63,7 +63,7 @@ export function knownKind(apiVersion: string, kind: string): KindInfo | undefine
 }
 
 /** `/api/v1` or `/apis/<group>/<version>`. */
-export function apiPrefix(apiVersion: string): string {
+function apiPrefix(apiVersion: string): string {
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 

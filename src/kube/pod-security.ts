@@ -5,7 +5,7 @@
  */
 export type PodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 
-export const POD_SECURITY_LABEL_PREFIX = 'pod-security.kubernetes.io/';
+const POD_SECURITY_LABEL_PREFIX = 'pod-security.kubernetes.io/';
 
 export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
   const labels: Record<string, string> = {};

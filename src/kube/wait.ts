@@ -4,6 +4,7 @@
  * evidence of a failure is exactly that state.
  */
 import { Cancelled } from '../errors.js';
+import { formatDuration } from '../duration.js';
 import type { KubeClient, ListOptions } from './client.js';
 import type { KubeObject } from './paths.js';
 
@@ -12,7 +13,7 @@ export class WaitTimeout extends Error {
   readonly last: Map<string, KubeObject>;
   readonly timeoutMs: number;
   constructor(what: string, timeoutMs: number, last: Map<string, KubeObject>) {
-    super(`${what}: not done within ${Math.round(timeoutMs / 100) / 10}s`);
+    super(`${what}: not done within ${formatDuration(timeoutMs)}`);
     this.name = 'WaitTimeout';
     this.last = last;
     this.timeoutMs = timeoutMs;

@@ -18,7 +18,7 @@ export interface Cidr {
   bits: number;
 }
 
-export function familyBits(family: Family): number {
+function familyBits(family: Family): number {
   return family === 'ipv4' ? 32 : 128;
 }
 
@@ -43,7 +43,7 @@ export function parseCidrList(text: string): Cidr[] {
 }
 
 /** An address as a host route (/32 or /128). */
-export function addressCidr(address: string): Cidr {
+function addressCidr(address: string): Cidr {
   const a = ipaddr.parse(address);
   // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address for routing purposes.
   const plain = a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;

@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 
-export const LOOPBACK_ONLY_ENV = 'GROUNDWORK_LOOPBACK_ONLY';
+const LOOPBACK_ONLY_ENV = 'GROUNDWORK_LOOPBACK_ONLY';
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

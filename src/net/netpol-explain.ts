@@ -31,7 +31,7 @@ function isEmptySelector(sel: LabelSelector | null | undefined): boolean {
   return describeSelector(sel) === '';
 }
 
-export function describePeer(peer: NetworkPolicyPeer, policyNs: string): string {
+function describePeer(peer: NetworkPolicyPeer, policyNs: string): string {
   if (peer.ipBlock) {
     const ex = peer.ipBlock.except ?? [];
     return ex.length > 0 ? `${peer.ipBlock.cidr} except ${ex.join(', ')}` : peer.ipBlock.cidr;
@@ -45,7 +45,7 @@ export function describePeer(peer: NetworkPolicyPeer, policyNs: string): string 
   return `${pods} in ${ns}`;
 }
 
-export function describePort(p: NetworkPolicyPort): string {
+function describePort(p: NetworkPolicyPort): string {
   const proto = p.protocol ?? 'TCP';
   if (p.port === undefined) return `any port/${proto}`;
   if (p.endPort !== undefined) return `ports ${p.port}-${p.endPort}/${proto}`;

@@ -13,16 +13,9 @@
  * The lab enforces with it; the explainer (netpol-explain.ts) describes policies in words.
  */
 import ipaddr from 'ipaddr.js';
+import { matchLabels, requirementsOf, type LabelSelector } from './labels.js';
 
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | string;
-  values?: string[];
-}
-export interface LabelSelector {
-  matchLabels?: Record<string, string> | null;
-  matchExpressions?: LabelSelectorRequirement[] | null;
-}
+export type { LabelSelector };
 export interface NetworkPolicyPeer {
   podSelector?: LabelSelector | null;
   namespaceSelector?: LabelSelector | null;
@@ -68,7 +61,7 @@ export interface Connection {
   from: Endpoint;
   to: Destination;
 }
-export interface Verdict {
+interface Verdict {
   allowed: boolean;
   /** Why, one line per direction, in the operator's words. */
   reasons: string[];
@@ -76,29 +69,9 @@ export interface Verdict {
 
 export function matchesSelector(sel: LabelSelector | null | undefined, labels: Record<string, string> = {}): boolean {
   if (!sel) return true;
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const req of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, req.key);
-    const vals = req.values ?? [];
-    switch (req.operator) {
-      case 'In':
-        if (!has || !vals.includes(labels[req.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && vals.includes(labels[req.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        // An unknown operator is rejected by a real API server; match nothing rather than everything.
-        return false;
-    }
-  }
-  return true;
+  // An unknown operator is rejected by a real API server; match nothing rather than everything.
+  const reqs = requirementsOf(sel);
+  return reqs !== undefined && matchLabels(reqs, labels);
 }
 
 /** The policyTypes a policy has, with the API server's defaulting when the field is missing. */
@@ -109,7 +82,7 @@ export function effectivePolicyTypes(p: NetworkPolicy): ('Ingress' | 'Egress')[]
   return (p.spec.egress?.length ?? 0) > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
-export function ipInCidr(ip: string, cidr: string): boolean {
+function ipInCidr(ip: string, cidr: string): boolean {
   try {
     const addr = ipaddr.process(ip);
     const range = ipaddr.parseCIDR(cidr);

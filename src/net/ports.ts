@@ -6,7 +6,7 @@
 export type Role = 'control-plane' | 'worker';
 export type Method = 'talos' | 'kubeadm';
 export type Cni = 'cilium' | 'calico' | 'flannel' | 'none';
-export type Protocol = 'tcp' | 'udp';
+type Protocol = 'tcp' | 'udp';
 
 export interface PortEntry {
   /** First port; `to` for a range (30000-32767). */
@@ -57,7 +57,7 @@ export const PORT_CATALOG: PortEntry[] = [
   { port: 8472, protocol: 'udp', component: 'Flannel VXLAN overlay', from: 'all nodes', roles: BOTH, cnis: ['flannel'], source: FLANNEL_PORTS },
 ];
 
-export interface PortSelection {
+interface PortSelection {
   role: Role;
   method: Method;
   cni: Cni;

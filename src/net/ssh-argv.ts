@@ -17,6 +17,10 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { SSH_USER, isDnsName } from '../spec/fields.js';
+
+// SSH_USER: the drill's --kubeadm flag and the spec share one rule.
+export { SSH_USER };
 
 export interface SshEndpoint {
   /** IP address or DNS name (no brackets). */
@@ -42,7 +46,7 @@ export function expandHome(file: string, home: string): string {
   return file.replace(/^~(?=\/|$)/, home);
 }
 
-export interface SshClientOptions {
+interface SshClientOptions {
   /** Seconds for the TCP connect and the SSH banner. Default 10. */
   connectTimeoutSeconds?: number;
   /** Keepalive probe every N seconds once connected. Default 10. */
@@ -51,19 +55,19 @@ export interface SshClientOptions {
   serverAliveCountMax?: number;
 }
 
-export type SshProgram = 'ssh' | 'scp';
+type SshProgram = 'ssh' | 'scp';
 
 /** A piece of remote shell syntax we wrote ourselves (`&&`, `"$(id -u)"`): never quoted, never user text. */
-export interface RawShell {
+interface RawShell {
   raw: string;
 }
-export type RemoteWord = string | RawShell;
+type RemoteWord = string | RawShell;
 
 export function rawShell(raw: string): RawShell {
   return { raw };
 }
 
-export const DEFAULT_SSH_CLIENT: Required<SshClientOptions> = {
+const DEFAULT_SSH_CLIENT: Required<SshClientOptions> = {
   connectTimeoutSeconds: 10,
   serverAliveIntervalSeconds: 10,
   serverAliveCountMax: 3,
@@ -110,11 +114,11 @@ export function needsSudo(ep: SshEndpoint): boolean {
   return ep.user !== 'root';
 }
 
-export function sudoPrefix(ep: SshEndpoint): string[] {
+function sudoPrefix(ep: SshEndpoint): string[] {
   return needsSudo(ep) ? ['sudo', '-n', '--'] : [];
 }
 
-export interface RemoteCommandOptions extends SshClientOptions {
+interface RemoteCommandOptions extends SshClientOptions {
   /** Run the command as root: `sudo -n --` in front when the ssh user is not root. */
   asRoot?: boolean;
 }
@@ -139,7 +143,7 @@ export function buildScpDownloadArgv(ep: SshEndpoint, remotePath: string, local:
  * Where a non-root upload or download waits on the node: a file in the ssh user's home (scp's relative paths
  * are relative to it), which only that user can write, unlike a fixed name in /tmp.
  */
-export function stagingPath(remotePath: string): string {
+function stagingPath(remotePath: string): string {
   return `.groundwork-staging-${remotePath.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
@@ -172,16 +176,6 @@ export function buildDownloadAsRootArgvs(ep: SshEndpoint, remotePath: string, lo
 }
 
 // ---- what the spec edge and the drill's --kubeadm flag accept -------------------------------------------
-
-/** POSIX-ish login names (useradd's default rule): lower case, digits, `_`, `.`, `-`, not first; at most 32. */
-export const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
-
-/** A DNS name: labels of letters, digits and inner `-`, dot-separated; at most 253 characters. */
-const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-
-export function isDnsName(v: string): boolean {
-  return DNS_NAME.test(v);
-}
 
 /**
  * `[user@]host` as the drill's --kubeadm flag takes it. undefined when either part is not a valid user name,

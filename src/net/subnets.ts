@@ -17,7 +17,7 @@ import {
   type Route,
 } from './cidr.js';
 
-export type FindingStatus = 'pass' | 'warn' | 'fail';
+type FindingStatus = 'pass' | 'warn' | 'fail';
 
 export interface SubnetFinding {
   id: SubnetCheckId;
@@ -53,7 +53,7 @@ export interface SubnetPlan {
  * kube-controller-manager's default per-node IPv6 mask (--node-cidr-mask-size-ipv6=64). The spec's single
  * nodeMaskSize is the IPv4 one in dual-stack (src/spec/semantic.ts reads it the same way).
  */
-export const DEFAULT_NODE_MASK_IPV6 = 64;
+const DEFAULT_NODE_MASK_IPV6 = 64;
 
 /**
  * kube-controller-manager refuses a node mask more than 16 bits longer than the cluster CIDR
@@ -76,7 +76,7 @@ export const MIN_SERVICE_ADDRESSES = 16;
 export const WARN_SERVICE_ADDRESSES = 256;
 
 /** Ranges other software claims by default: where pods and Services collide with the world. */
-export const CLASSIC_COLLISIONS = [
+const CLASSIC_COLLISIONS = [
   {
     cidr: '192.168.0.0/16',
     // Calico manifests default CALICO_IPV4POOL_CIDR to 192.168.0.0/16 (docs.tigera.io, "Install Calico").
@@ -96,7 +96,7 @@ const SUGGESTIONS: Record<Family, string[]> = {
 };
 
 /** The first suggestion of this family and at least `prefix`-sized that overlaps none of `taken`. */
-export function suggestFreeCidr(family: Family, taken: Cidr[], maxPrefix?: number): string | undefined {
+function suggestFreeCidr(family: Family, taken: Cidr[], maxPrefix?: number): string | undefined {
   return SUGGESTIONS[family].find((s) => {
     const c = parseCidr(s);
     return (maxPrefix === undefined || c.prefix <= maxPrefix) && !taken.some((t) => cidrsOverlap(c, t));

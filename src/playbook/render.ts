@@ -10,7 +10,7 @@ import { REDACTED, Secret } from '../run/secret.js';
  * `{{ a.b[0].c }}` or `{{ "literal" }}` (a JSON string, for arguments that need braces themselves, such as
  * kubectl go-templates). Anything else between `{{` and `}}` is an error at load time.
  */
-export const PLACEHOLDER = /\{\{\s*(?:"((?:[^"\\]|\\.)*)"|([^{}"]*?))\s*\}\}/g;
+const PLACEHOLDER = /\{\{\s*(?:"((?:[^"\\]|\\.)*)"|([^{}"]*?))\s*\}\}/g;
 const PATH = /^[A-Za-z_][\w-]*(\.[A-Za-z_0-9][\w-]*|\[\d+\])*$/;
 
 /** Where a template came from, so an error can name the playbook file, step and placeholder. */
@@ -60,7 +60,7 @@ function splitPath(p: string): (string | number)[] {
   return out;
 }
 
-export type Lookup = { found: true; value: unknown } | { found: false; missing: string; available: string[] };
+type Lookup = { found: true; value: unknown } | { found: false; missing: string; available: string[] };
 
 /** Resolve a dotted path in vars. Own properties only: `constructor` or `__proto__` never resolve to internals. */
 export function lookupPath(vars: unknown, p: string): Lookup {

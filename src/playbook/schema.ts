@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { STAGES } from '../run/types.js';
 
 /** "30s", "2m", "1h", "500ms" or a number of milliseconds. */
-export const Duration = z.union([
+const Duration = z.union([
   z.number().int().nonnegative(),
   z.string().regex(/^\d+(ms|s|m|h)$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a duration like "30s", "2m", "1h" or a number of milliseconds` }),
 ]);
@@ -24,10 +24,10 @@ export function parseDuration(d: number | string): number {
 const ArgTemplate = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
 
 /** An argv list: the program and its arguments, one element each, never a shell string. */
-export const ArgvTemplate = z.array(ArgTemplate).min(1, 'must list the program and its arguments, e.g. [talosctl, version]');
+const ArgvTemplate = z.array(ArgTemplate).min(1, 'must list the program and its arguments, e.g. [talosctl, version]');
 
 /** A dotted path into the vars: `nodes.controlPlanes`, `spec.network.cni`, `item.address`, `nodes.all[0].name`. */
-export const VarPath = z
+const VarPath = z
   .string()
   .regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_0-9][\w-]*|\[\d+\])*$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a path like "spec.bootstrap.method" or "nodes.controlPlanes"` });
 
@@ -42,7 +42,7 @@ export const When = z.union([
   }),
 ]);
 
-export const Capture = z.union([
+const Capture = z.union([
   z.string().regex(/^[A-Za-z_]\w*$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a name for ctx.values (letters, digits, _)` }),
   z.strictObject({ name: z.string().regex(/^[A-Za-z_]\w*$/), secret: z.boolean().default(false) }),
 ]);

@@ -29,7 +29,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
-export interface FsyncOptions {
+interface FsyncOptions {
   totalBytes?: number;
   blockBytes?: number;
   /** Stop early (between writes) when aborted. */

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { dialRefusal } from '../net/loopback-guard.js';
 
-export type ReachStatus = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
+type ReachStatus = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
 
 export interface ReachTarget {
   host: string;
@@ -20,7 +20,7 @@ export interface ReachResult extends ReachTarget {
   code?: string;
 }
 
-export interface ReachOptions {
+interface ReachOptions {
   timeoutMs?: number;
   concurrency?: number;
   signal?: AbortSignal;

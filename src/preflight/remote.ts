@@ -43,7 +43,7 @@ export function parseTalosctlJson(text: string): { node?: string; metadata?: { i
     .map((chunk) => JSON.parse(chunk) as { node?: string; metadata?: { id?: string }; spec?: Record<string, unknown> });
 }
 
-export interface TalosFacts {
+interface TalosFacts {
   cpus: number;
   memoryBytes: number;
   disks: { devPath: string; sizeBytes: number; readonly: boolean; cdrom: boolean; symlinks: string[] }[];
@@ -203,7 +203,7 @@ export function buildFactScript(opts: { etcdDataDir: string; imagesDir: string; 
   ].join('\n') + '\n';
 }
 
-export interface SshFacts {
+interface SshFacts {
   cpus: number;
   memoryBytes: number;
   kernel: string;
@@ -222,7 +222,7 @@ export interface SshFacts {
 }
 
 /** fio --output-format=json: fdatasync latencies are under jobs[0].sync.lat_ns.percentile. */
-export function parseFioSyncP99(json: string): { p99Ms: number; p50Ms?: number; writes?: number } | undefined {
+function parseFioSyncP99(json: string): { p99Ms: number; p50Ms?: number; writes?: number } | undefined {
   try {
     const j = JSON.parse(json) as { jobs?: { sync?: { total_ios?: number; lat_ns?: { N?: number; percentile?: Record<string, number> } } }[] };
     const lat = j.jobs?.[0]?.sync?.lat_ns;
@@ -284,7 +284,7 @@ function parseFsyncFacts(kv: Map<string, string>): SshFacts['fsync'] {
  * then `sh -s` as root (`sudo -n` for another user: the fsync test writes beside the etcd data dir, and a node
  * whose user lacks passwordless sudo is found here rather than half-way through kubeadm init).
  */
-export function sshArgv(spec: Spec, node: NodeSpec, home: string, remote: string[] = ['sh', '-s']): string[] {
+function sshArgv(spec: Spec, node: NodeSpec, home: string, remote: string[] = ['sh', '-s']): string[] {
   const ep = endpointForNode(spec, node);
   return buildSshArgv({ ...ep, ...(ep.identityFile !== undefined ? { identityFile: expandHome(ep.identityFile, home) } : {}) }, remote, { asRoot: true }).slice(1);
 }
@@ -378,7 +378,7 @@ function sshSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
 }
 
 /** kubeadm installs its own minor version (and the one before); we install exactly the spec's version. */
-export function judgeKubeadmVersion(found: string, want: string, where: string): StepOutcome {
+function judgeKubeadmVersion(found: string, want: string, where: string): StepOutcome {
   const why = `kubeadm on the node installs the control plane and joins it; its version decides the Kubernetes version (${want} in the spec)`;
   const fix = `install kubeadm, kubelet and kubectl ${want} from pkgs.k8s.io (apt-get install kubeadm=${want}-* kubelet=${want}-*) and hold them`;
   const v = found.replace(/^v/, '').trim();

@@ -29,16 +29,14 @@ export function buildPreflightPlan(loaded: LoadedSpec, opts: PreflightOptions): 
 }
 
 export async function runPreflight(opts: RunPreflightOptions): Promise<RunSummary> {
-  const { loadSpec } = await import('../spec/load.js');
-  const { formatIssue } = await import('../errors.js');
+  const { loadSpecAndWarn } = await import('../setup.js');
   const { runPlan } = await import('../run/engine.js');
-  const { stateDirFor } = await import('../setup.js');
-  const loaded = await loadSpec(opts.file);
-  for (const w of loaded.warnings) opts.io.stderr.write(`${formatIssue(w)}\n`);
+  const { resolveStateDir } = await import('../run/state-dir.js');
+  const loaded = await loadSpecAndWarn(opts.file, opts.io);
   const plan = buildPreflightPlan(loaded, opts);
   return runPlan(plan, {
     command: 'preflight',
-    stateDir: stateDirFor(opts.file, opts.stateDir),
+    stateDir: resolveStateDir(opts.stateDir, opts.file, opts.io.cwd),
     io: opts.io,
     json: opts.json,
     color: opts.color,

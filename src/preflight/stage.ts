@@ -41,7 +41,8 @@ export interface PreflightOptions {
   fsyncBytes?: number;
   /** Directory for the fsync benchmark (default: spec etcdDataDir's nearest existing ancestor). */
   fsyncDir?: string;
-  reach?: { timeoutMs?: number; concurrency?: number };
+  /** Reachability of the nodes from here; false: not checked (a rehearsal: the lab simulates the nodes). */
+  reach?: false | { timeoutMs?: number; concurrency?: number };
   /** Query the nodes themselves (talosctl in maintenance mode, ssh for kubeadm). Default true. */
   remote?: boolean | RemoteOptions;
 }
@@ -276,15 +277,15 @@ async function checkTool(ctx: StepContext, t: ToolRequirement, world: World, spe
 // ------------------------------------------------------------------------------------------------------------
 // Reachability from here
 
-function reachSteps(spec: Spec, opts: PreflightOptions): { steps: Step[]; reachable: RemoteOptions['reachable'] } {
+function reachSteps(spec: Spec, opts: { timeoutMs?: number; concurrency?: number } = {}): { steps: Step[]; reachable: RemoteOptions['reachable'] } {
   const method = spec.spec.bootstrap.method as Method;
   const pre = selectPreBootstrapPorts(method);
   const portOf = (n: NodeSpec, p: PortEntry) => (p.port === 22 ? (n.ssh?.port ?? spec.spec.bootstrap.kubeadm.ssh.port) : p.port);
   const targets = spec.spec.nodes.flatMap((n) => pre.map((p) => ({ node: n, entry: p, host: n.address, port: portOf(n, p) })));
-  const timeoutMs = opts.reach?.timeoutMs ?? DEFAULT_REACH_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_REACH_TIMEOUT_MS;
   // One sweep over every target, bounded concurrency: a black-holed node costs one timeout, not one per step.
   let sweep: Promise<ReachResult[]> | undefined;
-  const all = (signal: AbortSignal) => (sweep ??= probeAll(targets, { timeoutMs, concurrency: opts.reach?.concurrency ?? DEFAULT_REACH_CONCURRENCY, signal }));
+  const all = (signal: AbortSignal) => (sweep ??= probeAll(targets, { timeoutMs, concurrency: opts.concurrency ?? DEFAULT_REACH_CONCURRENCY, signal }));
   const steps = targets.map((t, i) =>
     step(`reach-${t.node.name}-${t.port}`, `${t.node.name} ${t.host}:${t.port} answers (${t.entry.component})`, async (ctx) => {
       const r = (await all(ctx.signal))[i]!;
@@ -360,9 +361,9 @@ export function buildPreflightStage(loaded: LoadedSpec, opts: PreflightOptions =
   const steps: Step[] = [...subnetSteps(spec, world)];
   if (role !== 'operator') steps.push(...hostSteps(spec, role, world, opts));
   steps.push(...toolSteps(spec, world));
-  const reach = reachSteps(spec, opts);
-  steps.push(...reach.steps);
-  if (remote) steps.push(...remoteNodeSteps(spec, world, { reachable: reach.reachable, ...(typeof remote === 'object' ? remote : {}) }));
+  const reach = opts.reach === false ? undefined : reachSteps(spec, opts.reach);
+  if (reach) steps.push(...reach.steps);
+  if (remote) steps.push(...remoteNodeSteps(spec, world, { reachable: reach?.reachable, ...(typeof remote === 'object' ? remote : {}) }));
 
   const ids = steps.map((s) => s.id);
   const ignore = [...new Set(opts.ignore ?? [])];

@@ -13,9 +13,10 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Cancelled, ToolError, UserError } from '../errors.js';
-import { createExec, formatDuration } from '../exec/index.js';
+import { createExec } from '../exec/index.js';
+import { formatDuration } from '../duration.js';
 import type { Io } from '../io.js';
-import { mayAnimate } from '../io.js';
+import { colorAllowed, colorOn, mayAnimate } from '../io.js';
 import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, type RunFlags, type RunState } from './records.js';
 import { buildJunit, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
@@ -85,9 +86,8 @@ export function resolveRun(stateDir: string, command: string, resume: boolean, n
 }
 
 /** Colour only on a terminal, and never with --no-color or NO_COLOR. */
-function colorOn(opts: RunOptions, stream: { isTTY?: boolean }): boolean {
-  const noColor = opts.io.env.NO_COLOR !== undefined && opts.io.env.NO_COLOR !== '';
-  return opts.color !== false && !noColor && stream.isTTY === true;
+function colorFor(opts: RunOptions, stream: { isTTY?: boolean }): boolean {
+  return colorOn(stream, colorAllowed(opts.io.env, opts.color));
 }
 
 export function exitCodeForSummary(s: RunSummary): number {
@@ -338,11 +338,12 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   let unmount: (() => Promise<void>) | undefined;
   if (useInk) {
     const { mountTaskTree } = await import('../ui/task-tree.js');
-    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, colorOn(opts, opts.io.stderr));
+    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, colorFor(opts, opts.io.stderr));
   }
 
   const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const out = opts.io.stderr as NodeJS.WriteStream;
+  // Icons unless colour is off by the caller's word (--no-color, or a caller that decided no colour here).
   const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: opts.color !== false });
 
   type ParentTask = { title: string; skip(msg?: string): void; newListr: (tasks: unknown[], o: unknown) => unknown };
@@ -448,6 +449,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   }
 
   if (abort.signal.aborted) interrupted = true;
+  // The engine says the run is over; a renderer only draws what the events say.
+  emit({ type: 'finished' });
   await unmount?.();
   const stageCleanups = plan.stages.flatMap((st) => (st.cleanup ? [st.cleanup] : []));
   for (const hook of [...stageCleanups, ...(opts.cleanup ?? [])]) {
@@ -497,7 +500,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   records.writeJunit(buildJunit(summary, `groundwork ${opts.command}`));
   if (opts.printResults !== false) {
     if (opts.json) opts.io.stdout.write(`${JSON.stringify(redactor.redactDeep(report), null, 2)}\n`);
-    else opts.io.stdout.write(redactor.redact(formatSummary(summary, colorOn(opts, opts.io.stdout))));
+    else opts.io.stdout.write(redactor.redact(formatSummary(summary, colorFor(opts, opts.io.stdout))));
   }
   return summary;
 }

@@ -15,26 +15,17 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { isSameProcess, killProcessGroup, processIdentity, type Exec } from '../exec/index.js';
+import { isSameProcess, killProcessGroup, processIdentity, type Exec, type LeftoverItem, type LeftoverSink } from '../exec/index.js';
 import { writeFileAtomic } from './records.js';
+import { pollUntil } from './sleep.js';
 
-export interface Leftover {
+export interface Leftover extends LeftoverItem {
   /** Unique per thing, e.g. join-config:w-1. */
   id: string;
   /** The run that made it. */
   runId: string;
   /** For the operator: what it is and where, e.g. "the join config (bootstrap token) on w-1". */
   what: string;
-  /** Local files to delete. */
-  files?: string[];
-  /** Local directories to delete with everything in them. */
-  dirs?: string[];
-  /** A command that removes it (e.g. ssh … rm -f FILE); exit 0 means gone. */
-  argv?: string[];
-  /** A process group to stop, if its leader is still this process (start time, from processIdentity). */
-  process?: { pid: number; identity: string };
-  /** A Kubernetes namespace to delete. */
-  namespace?: { name: string; kubeconfig?: string; context?: string };
   /** The groundwork process that made it; while it runs, sweeps leave the record alone. */
   owner?: { pid: number; identity?: string };
   /** Sweeps that could not remove it (a node down, an API unreachable). */
@@ -74,12 +65,8 @@ export function clearLeftover(stateDir: string, id: string): void {
   if (list.some((x) => x.id === id)) save(stateDir, list.filter((x) => x.id !== id));
 }
 
-/** What steps see (StepContext.leftovers) and the exec door's services use. */
-export interface LeftoverSink {
-  /** Records it (owned by this process) and returns the id to clear it by. */
-  add(what: string, item: Pick<Leftover, 'files' | 'dirs' | 'argv' | 'process' | 'namespace'>): string;
-  clear(id: string): void;
-}
+// The sink steps see (StepContext.leftovers) is the exec door's interface: exec records each child's process group.
+export type { LeftoverSink } from '../exec/index.js';
 
 /** One run's records in a state dir, owned by this process, with the exit hook for a second Ctrl-C. */
 export class Leftovers implements LeftoverSink {
@@ -159,8 +146,8 @@ export async function sweepLeftovers(stateDir: string, exec: Exec, say: (line: s
     const brief = { id: l.id, runId: l.runId, what: l.what };
     try {
       if (l.process && killProcessGroup(l.process.pid, l.process.identity, 'SIGTERM')) {
-        const deadline = Date.now() + 3000;
-        while (Date.now() < deadline && isSameProcess(l.process.pid, l.process.identity)) await new Promise((r) => setTimeout(r, 50));
+        const p = l.process;
+        await pollUntil(async () => isSameProcess(p.pid, p.identity), (alive) => !alive, { timeoutMs: 3000, intervalMs: 50 });
         killProcessGroup(l.process.pid, l.process.identity, 'SIGKILL');
       }
       for (const d of l.dirs ?? []) rmSync(d, { recursive: true, force: true });

@@ -162,11 +162,6 @@ export function ensureRunDir(runDir: string, stateDir = path.dirname(path.dirnam
   }
 }
 
-/** The state dir default: .groundwork beside the spec file. */
-export function defaultStateDir(specFile: string): string {
-  return path.join(path.dirname(path.resolve(specFile)), '.groundwork');
-}
-
 const ERRNO_WORDS: Record<string, string> = {
   ENOENT: 'that file system does not allow it (no such directory)',
   EACCES: 'permission denied',

@@ -1,4 +1,5 @@
 /** Results as text (the TTY table), as JUnit XML and as the JSON report. Pure. */
+import { formatDuration } from '../duration.js';
 import type { Result, RunSummary } from './types.js';
 import { resultCounts } from './records.js';
 
@@ -40,7 +41,7 @@ export function formatSummary(summary: RunSummary, color = false): string {
   // A skipped headline stage is said on its own line, above the counts: it is what the run was for.
   for (const h of summary.skippedHeadlines ?? []) out.push(paint(color, 33, `SKIPPED ${h.stage}: ${h.title} did not run: ${h.reason.replace(/^cannot run here: /, '')}`));
   for (const [k, v] of Object.entries(summary.ranOn ?? {})) out.push(`${k}: ${v}`);
-  out.push(`${verdict}: ${c.pass} passed, ${c.warn} warnings, ${c.fail} failed, ${c.skip} skipped in ${(summary.durationMs / 1000).toFixed(1)}s`);
+  out.push(`${verdict}: ${c.pass} passed, ${c.warn} warnings, ${c.fail} failed, ${c.skip} skipped in ${formatDuration(summary.durationMs, { fixed: true })}`);
   out.push(`run records: ${summary.runDir}`);
   return `${out.join('\n')}\n`;
 }

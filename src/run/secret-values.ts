@@ -7,12 +7,12 @@
 import { parseAllDocuments, visit, isScalar, isPair, isMap, isSeq } from 'yaml';
 
 /** Keys under which Talos, kubeadm and kubeconfig files keep key material, tokens and secrets. */
-export const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca|id)$/i;
+const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca|id)$/i;
 /** A value this long of base64 characters is key material whatever its key is called. */
 const BASE64ISH = /^[A-Za-z0-9+/=_-]{32,}$/;
 const MIN = 8;
 
-export interface SecretValues {
+interface SecretValues {
   /** YAML with mappings: redact `values` only. Plain: redact the whole text and its lines too. */
   structured: boolean;
   values: string[];

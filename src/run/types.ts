@@ -1,5 +1,4 @@
-import type { LeftoverSink } from './leftovers.js';
-import type { Exec } from '../exec/index.js';
+import type { Exec, LeftoverSink } from '../exec/index.js';
 import type { Redactor } from './secret.js';
 
 /** Stage names, in the order setup runs them. */
@@ -29,7 +28,7 @@ export interface Result {
 export type StepOutcome = Pick<Result, 'status' | 'summary'> & Partial<Pick<Result, 'detail' | 'why' | 'fix' | 'evidence'>>;
 
 /** What a step would do, shown by `groundwork plan` without running anything. */
-export interface StepPreview {
+interface StepPreview {
   /** Exact argv of every process the step runs (placeholders already rendered; secrets as [redacted]). */
   argv?: string[][];
   /** Files the step writes. */

@@ -8,8 +8,8 @@ import { Cron } from 'croner';
 
 // ---- taints ---------------------------------------------------------------------------------------------------
 
-export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
-export type TaintEffect = (typeof TAINT_EFFECTS)[number];
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+type TaintEffect = (typeof TAINT_EFFECTS)[number];
 
 /** A node taint as the spec holds it after parsing; `value` is "" when the taint has none. */
 export interface Taint {
@@ -64,7 +64,7 @@ export function parseTaintText(text: string): Taint | string {
 }
 
 /** The text form again (for messages, the wizard and `kubectl taint`). */
-export function formatTaint(t: Taint): string {
+function formatTaint(t: Taint): string {
   return `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`;
 }
 
@@ -130,6 +130,16 @@ export const cronSchedule = z.string().superRefine((text, ctx) => {
   const c = parseCronSchedule(text);
   if (typeof c === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${c}`, input: text });
 });
+
+/** POSIX-ish login names (useradd's default rule): lower case, digits, `_`, `.`, `-`, not first; at most 32. */
+export const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+/** A DNS name: labels of letters, digits and inner `-`, dot-separated; at most 253 characters. */
+const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isDnsName(v: string): boolean {
+  return DNS_NAME.test(v);
+}
 
 // ---- security checks and their waivers ------------------------------------------------------------------------
 

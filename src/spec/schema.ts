@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { SSH_USER, isDnsName } from '../net/ssh-argv.js';
-import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
+import { DNS_SUBDOMAIN, SSH_USER, cronSchedule, isDnsName, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -16,7 +15,7 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  */
 export const MAX_NODES = 5000;
 
-export const dnsLabel = z
+const dnsLabel = z
   .string()
   .max(63, { error: (iss) => `${JSON.stringify(iss.input)} is longer than 63 characters (a DNS-1123 label)` })
   .regex(DNS1123_LABEL, {
@@ -33,7 +32,7 @@ function isCidr(v: string): boolean {
 }
 
 /** A CIDR, or two comma-separated CIDRs (IPv4 and IPv6) for dual-stack. */
-export const cidrList = z.string().refine(
+const cidrList = z.string().refine(
   (v) => {
     const parts = v.split(',').map((p) => p.trim());
     return parts.length >= 1 && parts.length <= 2 && parts.every(isCidr);
@@ -41,7 +40,7 @@ export const cidrList = z.string().refine(
   { error: (iss) => `${JSON.stringify(iss.input)} is not a CIDR (or a dual-stack pair "IPv4CIDR,IPv6CIDR")` },
 );
 
-export const ipAddress = z.string().refine((v) => ipaddr.isValid(v), {
+const ipAddress = z.string().refine((v) => ipaddr.isValid(v), {
   error: (iss) => `${JSON.stringify(iss.input)} is not an IP address`,
 });
 
@@ -58,12 +57,12 @@ function controlMessage(v: string): string {
   return `${show(v)} contains a control character`;
 }
 
-export const sshUser = z.string().refine((v) => SSH_USER.test(v), {
+const sshUser = z.string().refine((v) => SSH_USER.test(v), {
   error: (iss) => `${show(iss.input)} is not a user name: lower-case letters, digits, "_", "." and "-", starting with a letter or "_", at most 32 characters`,
 });
 
 /** A file on this machine (a key, a chart archive): any name a file system allows, but one line and no NUL. */
-export const localPath = z
+const localPath = z
   .string()
   .min(1, 'is empty; it must be a file path')
   .superRefine((v, ctx) => {
@@ -72,7 +71,7 @@ export const localPath = z
   });
 
 /** An absolute path on a node (disk, data directory). */
-export const nodePath = z
+const nodePath = z
   .string()
   .superRefine((v, ctx) => {
     if (CONTROL.test(v)) ctx.addIssue({ code: 'custom', message: controlMessage(v), input: v });
@@ -84,8 +83,6 @@ const certSAN = z.string().refine((v) => ipaddr.isValid(v) || isDnsName(v.replac
   error: (iss) => `${show(iss.input)} is not an IP address or DNS name for the API server certificate`,
 });
 
-// Label keys and values (isLabelKey, isLabelValue) live in fields.ts beside the taint grammar that uses them.
-export { isLabelKey, isLabelValue };
 
 const labelKey = z.string().refine(isLabelKey, {
   error: (iss) => `${show(iss.input)} is not a label key: [prefix/]name, the name up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`,
@@ -136,14 +133,14 @@ export const NodeSpec = z.strictObject({
   ssh: z.strictObject({ user: sshUser.optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
 });
 
-export const TalosSpec = z.strictObject({
+const TalosSpec = z.strictObject({
   version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a Talos version like "${DEFAULT_TALOS_VERSION}"` }).default(DEFAULT_TALOS_VERSION).meta({ description: `Talos release the machines boot (supported: ${TALOS_RANGE_TEXT}); v1.14 and later get typed config documents.` }),
   installDisk: nodePath.default('/dev/sda'),
   /** Optional shared virtual IP for the control planes (Talos VIP). */
   vip: ipAddress.optional(),
 });
 
-export const KubeadmSpec = z.strictObject({
+const KubeadmSpec = z.strictObject({
   ssh: z
     .strictObject({
       user: sshUser.default('root'),
@@ -160,13 +157,13 @@ export const KubeadmSpec = z.strictObject({
   certSANs: z.array(certSAN).default([]),
 });
 
-export const BootstrapSpec = z.strictObject({
+const BootstrapSpec = z.strictObject({
   method: z.enum(['talos', 'kubeadm']).meta({ description: 'How the cluster is bootstrapped: talos (machines booted into Talos maintenance mode) or kubeadm (over SSH).' }),
   talos: TalosSpec.prefault({}),
   kubeadm: KubeadmSpec.prefault({}),
 });
 
-export const NetworkSpec = z.strictObject({
+const NetworkSpec = z.strictObject({
   podCIDR: cidrList.default('10.244.0.0/16').meta({ description: 'Pod IP range: a CIDR, or "IPv4CIDR,IPv6CIDR" for dual-stack. Must not overlap node or Service addresses.' }),
   serviceCIDR: cidrList.default('10.96.0.0/12').meta({ description: 'Service (ClusterIP) range.' }),
   nodeMaskSize: z.number().int().min(8).max(128).default(24).meta({ description: 'Prefix length of the pod range each node gets (/24 = 254 pods per node).' }),
@@ -175,7 +172,7 @@ export const NetworkSpec = z.strictObject({
   kubeProxyReplacement: z.boolean().default(true),
 });
 
-export const BackupSpec = z.strictObject({
+const BackupSpec = z.strictObject({
   schedule: cronSchedule.default('0 */6 * * *'),
   retain: z.number().int().min(1).default(28),
   /** Where snapshots go: a hostPath directory on the control planes or a PVC. */
@@ -192,7 +189,7 @@ export const BackupSpec = z.strictObject({
  * of the operator's. No credentials here (they would be secrets in the spec): use an endpoint the cluster network
  * may reach without them, or add an output of your own to the values after groundwork.
  */
-export const LogEndpointSpec = z
+const LogEndpointSpec = z
   .strictObject({
     type: z.enum(['loki', 'elasticsearch', 'opensearch', 'http', 'forward']),
     url: z.string(),
@@ -210,9 +207,9 @@ export const LogEndpointSpec = z
       ctx.addIssue({ code: 'custom', path: ['url'], message: `${JSON.stringify(v.url)} is not a ${schemes.map((x) => x.replace(':', '://')).join(' or ')} URL for a ${v.type} endpoint, e.g. ${example}` });
     }
   });
-export const LogDestinationSpec = z.union([z.literal('stdout'), LogEndpointSpec]);
+const LogDestinationSpec = z.union([z.literal('stdout'), LogEndpointSpec]);
 
-export const AddonsSpec = z.strictObject({
+const AddonsSpec = z.strictObject({
   monitoring: z.enum(['kube-prometheus-stack', 'victoria-metrics', 'none']).default('kube-prometheus-stack'),
   logging: z.enum(['fluent-bit', 'none']).default('fluent-bit'),
   /** Where collected logs go: "stdout" (default), or { type: loki | elasticsearch | opensearch | http | forward, url }. */
@@ -226,7 +223,7 @@ export const AddonsSpec = z.strictObject({
   chartArchives: z.partialRecord(z.enum(['cilium', 'tigera-operator', 'flannel', 'kube-prometheus-stack', 'victoria-metrics-k8s-stack', 'fluent-bit']), localPath).optional(),
 });
 
-export const ImagesSpec = z.strictObject({
+const ImagesSpec = z.strictObject({
   /** Registry mirror for air-gapped installs; "" means the upstream registries. */
   registry: registry.default(''),
   /**
@@ -275,7 +272,7 @@ export const SecuritySpec = z.strictObject({
   waivers: z.array(securityWaiver).default([]),
 });
 
-export const ClusterSpecBody = z.strictObject({
+const ClusterSpecBody = z.strictObject({
   kubernetesVersion: kubeVersion.default(DEFAULT_KUBERNETES_VERSION).meta({ description: `Kubernetes version, e.g. "${DEFAULT_KUBERNETES_VERSION}" (supported: ${KUBERNETES_RANGE_TEXT}).` }),
   endpoint: z
     .url({ protocol: /^https$/, error: (iss) => (typeof iss.input === 'string' ? `${JSON.stringify(iss.input)} is not an https:// URL, e.g. https://10.0.10.10:6443` : undefined) })

@@ -10,7 +10,7 @@ import { analyzeSubnets } from '../net/subnets.js';
 import type { Spec } from './schema.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, checkKubernetesVersion, checkTalosKubernetesPair, checkTalosVersion } from './versions.js';
 
-export interface SemanticFinding {
+interface SemanticFinding {
   path: (string | number)[];
   message: string;
   severity: 'error' | 'warning';

@@ -12,11 +12,11 @@
 export const DEFAULT_KUBERNETES_VERSION = '1.37.2';
 export const DEFAULT_TALOS_VERSION = 'v1.14.1';
 
-export const SUPPORTED_KUBERNETES_MINORS = { min: 35, max: 37 } as const;
-export const SUPPORTED_TALOS_MINORS = { min: 12, max: 14 } as const;
+const SUPPORTED_KUBERNETES_MINORS = { min: 35, max: 37 } as const;
+const SUPPORTED_TALOS_MINORS = { min: 12, max: 14 } as const;
 
 /** Talos minor -> the Kubernetes minors it runs (inclusive), from Talos's compatibility package. */
-export const TALOS_KUBERNETES_MINORS: Readonly<Record<number, { min: number; max: number }>> = {
+const TALOS_KUBERNETES_MINORS: Readonly<Record<number, { min: number; max: number }>> = {
   12: { min: 30, max: 35 },
   13: { min: 31, max: 36 },
   14: { min: 32, max: 37 },

@@ -10,7 +10,7 @@ export interface LineState {
   cursor: number;
 }
 
-export type LineKey =
+type LineKey =
   | { kind: 'insert'; text: string }
   | { kind: 'backspace' }
   | { kind: 'delete' }
@@ -73,7 +73,7 @@ const ESCAPES: Record<string, LineKey['kind']> = {
  * printable text are inserted (a paste). Keys this editor does not own (Enter, Tab, Esc) are dropped too: the
  * caller handles them before the field sees the input.
  */
-export function splitChunk(chunk: string): LineKey[] {
+function splitChunk(chunk: string): LineKey[] {
   const out: LineKey[] = [];
   let text = '';
   const flush = () => {
@@ -118,7 +118,7 @@ export function splitChunk(chunk: string): LineKey[] {
 }
 
 /** The keys one ink useInput call carries: its parsed flags for a single key, else the raw chunk split. */
-export function keysOf(input: string, key: InkKeyLike): LineKey[] {
+function keysOf(input: string, key: InkKeyLike): LineKey[] {
   if (key.upArrow || key.downArrow || key.return || key.tab) return [];
   if (key.leftArrow) return [{ kind: 'left' }];
   if (key.rightArrow) return [{ kind: 'right' }];
@@ -143,7 +143,7 @@ function wordStart(value: string, cursor: number): number {
 }
 
 /** Applies one key. The reference semantics: what a shell line does. */
-export function applyKey(s: LineState, k: LineKey, accept: (text: string) => string = (t) => t): LineState {
+function applyKey(s: LineState, k: LineKey, accept: (text: string) => string = (t) => t): LineState {
   const { value } = s;
   const cursor = Math.max(0, Math.min(s.cursor, value.length));
   switch (k.kind) {

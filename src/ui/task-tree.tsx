@@ -79,11 +79,10 @@ export function TaskTree({ store, color, rows }: { store: RunStore; color: boole
   );
 }
 
-/** Mounts the tree on a stream (stderr); returns a function that draws the last frame and unmounts. */
+/** Mounts the tree on a stream (stderr); returns a function that draws the last frame (the engine's 'finished' event) and unmounts. */
 export function mountTaskTree(store: RunStore, stream: NodeJS.WriteStream, color: boolean): () => Promise<void> {
   const app = render(<TaskTree store={store} color={color} />, { stdout: stream, exitOnCtrlC: false, patchConsole: false });
   return async () => {
-    store.apply({ type: 'finished' });
     await new Promise((r) => setTimeout(r, 20));
     app.unmount();
     await app.waitUntilExit().catch(() => undefined);

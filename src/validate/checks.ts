@@ -74,13 +74,13 @@ export function summarizeChecks(what: string, checks: Check[], extra: Record<str
 }
 
 /** Workloads that the DNS suite judges (CoreDNS, kube-dns). */
-export function isDnsWorkload(o: KubeObject): boolean {
+function isDnsWorkload(o: KubeObject): boolean {
   const l = o.metadata.labels ?? {};
   return l['k8s-app'] === 'kube-dns' || /^(coredns|kube-dns)$/.test(o.metadata.name ?? '');
 }
 
 /** "available/desired" of a Deployment, DaemonSet or StatefulSet. */
-export function workloadReadiness(o: KubeObject): { ready: number; desired: number } {
+function workloadReadiness(o: KubeObject): { ready: number; desired: number } {
   const st = (o.status ?? {}) as Record<string, number | undefined>;
   const spec = (o.spec ?? {}) as { replicas?: number };
   if (o.kind === 'DaemonSet') return { ready: st.numberAvailable ?? st.numberReady ?? 0, desired: st.desiredNumberScheduled ?? 0 };

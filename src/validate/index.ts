@@ -13,6 +13,7 @@ import { UserError } from '../errors.js';
 import type { Stage, Step, StepContext, StepOutcome, RunSummary } from '../run/types.js';
 import { ValidateSession, SUITES, type SuiteName, type ValidateOptions } from './session.js';
 import { formatMatrix, type Matrix } from './matrix.js';
+import { resolveStateDir } from '../run/state-dir.js';
 
 export { SUITES, type SuiteName, type ValidateOptions } from './session.js';
 
@@ -121,7 +122,6 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
   const { runPlan, exitCodeForSummary, resolveRun } = await import('../run/engine.js');
   const { buildJunit } = await import('../run/report.js');
   let imageRegistry = o.imageRegistry;
-  let stateDir = o.stateDir;
   let specNodes = o.specNodes;
   let security = o.security;
   if (o.specFile && existsSync(o.specFile)) {
@@ -131,9 +131,8 @@ export async function runValidate(o: RunValidateOptions): Promise<number> {
     const { securityOptionsFromSpec } = await import('./security/expectations.js');
     security = { ...securityOptionsFromSpec(loaded.spec), ...security };
     specNodes ??= loaded.spec.spec.nodes.map((n) => n.name);
-    stateDir ??= path.join(path.dirname(path.resolve(o.specFile)), '.groundwork');
   }
-  stateDir ??= path.join(o.io.cwd, '.groundwork');
+  const stateDir = resolveStateDir(o.stateDir, o.specFile && existsSync(o.specFile) ? o.specFile : undefined, o.io.cwd);
   if (o.junit) await checkOutputFile('--junit', o.junit);
   // A kubeconfig problem is a usage error, said before anything runs (not six failed suites).
   const kube = o.kube ?? (await (await import('../kube/index.js')).loadKubeConfig(o.kubeconfig, o.context, { env: o.env }));

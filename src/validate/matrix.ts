@@ -7,7 +7,7 @@
  * node still sends to and receives from `maxPeers` others (the evidence says "sampled").
  */
 
-export type Cell = 'ok' | 'fail' | '-';
+type Cell = 'ok' | 'fail' | '-';
 
 export interface Matrix {
   /** Node names; row = client node, column = server node. */
@@ -25,7 +25,7 @@ export interface Matrix {
 }
 
 /** "each node probes its own and 8 of its 19 peers, spread around the ring (152 of 380 cross-node pairs)" */
-export function describeSampling(n: number, maxPeers: number): string | undefined {
+function describeSampling(n: number, maxPeers: number): string | undefined {
   if (n - 1 <= maxPeers) return undefined;
   return `each node probes its own node and ${maxPeers} of its ${n - 1} peers, spread evenly around the ring, and is probed by ${maxPeers} (${n * maxPeers} of ${n * (n - 1)} cross-node pairs)`;
 }
@@ -64,7 +64,7 @@ export function buildMatrix(nodes: string[], results: Map<number, Map<string, bo
   return { nodes, cells, service, dns, sampled, ...(sampling ? { sampling } : {}), ...(extra.excluded?.length ? { excluded: extra.excluded } : {}) };
 }
 
-export interface MatrixCounts {
+interface MatrixCounts {
   sameNode: { ok: number; fail: number };
   crossNode: { ok: number; fail: number };
   service: { ok: number; fail: number };
@@ -85,7 +85,7 @@ export function countMatrix(m: Matrix): MatrixCounts {
   return c;
 }
 
-export interface Diagnosis {
+interface Diagnosis {
   status: 'pass' | 'warn' | 'fail';
   summary: string;
   why?: string;

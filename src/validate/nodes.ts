@@ -45,7 +45,7 @@ function describeTaintOf(t: { key: string; value?: string; effect: string }): st
 }
 
 /** Why a pod without tolerations cannot run on the node, in kube-scheduler's order (cordon, then taints); undefined when it can. */
-export function exclusionOf(n: NodeInfo): Exclusion | undefined {
+function exclusionOf(n: NodeInfo): Exclusion | undefined {
   if (n.unschedulable) return { kind: 'cordoned', text: 'cordoned' };
   if (!n.ready) return { kind: 'NotReady', text: `NotReady${n.readyReason ? ` (${n.readyReason.length > 90 ? `${n.readyReason.slice(0, 89)}…` : n.readyReason})` : ''}` };
   const taints = n.taints.filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');

@@ -29,7 +29,7 @@ export function nodeOf(pod: KubeObject): string | undefined {
   return (pod.spec as { nodeName?: string } | undefined)?.nodeName;
 }
 
-export function containerNames(pod: KubeObject): string[] {
+function containerNames(pod: KubeObject): string[] {
   return ((pod.spec as { containers?: { name: string }[] } | undefined)?.containers ?? []).map((c) => c.name);
 }
 

@@ -12,9 +12,9 @@ export async function createAll(kube: KubeClient, objs: KubeObject[], signal: Ab
   return mapLimit(objs, 16, (o) => kube.create(o, signal));
 }
 
-export type PodGoal = 'running' | 'finished';
+type PodGoal = 'running' | 'finished';
 
-export interface PodWaitResult {
+interface PodWaitResult {
   pods: Map<string, KubeObject>;
   /** Pods that did not reach the goal in time (empty on success). */
   stuck: KubeObject[];
@@ -88,10 +88,6 @@ export function podIP(pod: KubeObject): string | undefined {
   return statusOf(pod).podIP;
 }
 
-/** "3.2s" */
-export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
-}
 
 export function formatEvents(events: EventSummary[]): string[] {
   return events.map((e) => `${e.type} ${e.reason} ${e.object}: ${e.message}`);

@@ -2,6 +2,7 @@
  * What the validate suites of one run share: the API connection, the run id, the test namespaces (created once,
  * on first use), the node list, and cleanup. Suites run concurrently; everything here is memoised promises.
  */
+import { clusterKubeconfig } from '../run/cluster-kubeconfig.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { StepContext } from '../run/types.js';
@@ -70,9 +71,8 @@ export class ValidateSession {
    */
   bindContext(ctx: StepContext): void {
     if (this.opts.kube || this.opts.kubeconfig || this.runKubeconfig) return;
-    const v = ctx.values.kubeconfig;
-    const conventional = path.join(ctx.stateDir, 'secrets', 'kubeconfig');
-    this.runKubeconfig = typeof v === 'string' && v !== '' ? v : existsSync(conventional) ? conventional : undefined;
+    const k = clusterKubeconfig(ctx);
+    this.runKubeconfig = k.stored || existsSync(k.path) ? k.path : undefined;
   }
 
   kube(): Promise<KubeClient> {
@@ -258,7 +258,7 @@ export class ValidateSession {
   }
 }
 
-export interface CleanupResult {
+interface CleanupResult {
   deleted: string[];
   kept: string[];
   leftovers: string[];

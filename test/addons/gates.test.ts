@@ -3,7 +3,8 @@
  * (healthy, and with the `cni-not-ready` fault), talking to it only through src/kube.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { assessDaemonSetRollout, assessWorkloads, buildCniGateStep, buildWorkloadsGateStep, explainNotReady, pollUntil } from '../../src/addons/gates.js';
+import { assessDaemonSetRollout, assessWorkloads, buildCniGateStep, buildWorkloadsGateStep, explainNotReady } from '../../src/addons/gates.js';
+import { pollUntil } from '../../src/run/sleep.js';
 import { startControllers } from '../../src/lab/controllers/index.js';
 import { startLab, type Lab, type LabOptions } from '../../src/lab/index.js';
 import { loadKubeConfig } from '../../src/kube/index.js';

@@ -1,6 +1,5 @@
-/** The cni, monitoring and backup stages as `groundwork plan` shows them, through setup's stage registry. */
+/** The cni, monitoring and backup stages as `groundwork plan` shows them, through setup's stage list. */
 import { describe, expect, it } from 'vitest';
-import '../../src/addons/stages.js';
 import { buildSetupPlan } from '../../src/setup.js';
 import { formatPlan } from '../../src/run/plan-text.js';
 import { parseSpec } from '../../src/spec/load.js';

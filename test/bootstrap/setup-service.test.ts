@@ -4,18 +4,16 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildBootstrapStage } from '../../src/bootstrap/stage.js';
 import { bootstrapLayout } from '../../src/bootstrap/files.js';
-import { registerStageBuilder, runSetup } from '../../src/setup.js';
+import { runSetup, type StageOverride } from '../../src/setup.js';
 import { findResumableRun } from '../../src/run/records.js';
 import { createFakeTools } from '../helpers/fake-tools.js';
 import { SECRETS, captureIo, kubeadmWorld, loadExampleOnLoopback, tempDir } from './worlds.js';
 
-beforeAll(() => {
-  // What src/setup.ts's stage list does once bootstrap is wired in; tests keep waits short.
-  registerStageBuilder('bootstrap', (loaded, o) => buildBootstrapStage(loaded, { runDir: o.runDir, stateDir: o.stateDir, backoffMs: 1, pollIntervalMs: 1, waitMs: 2000 }));
-});
+// setup's own bootstrap stage, with short waits.
+const overrides: { bootstrap: StageOverride } = { bootstrap: async (loaded, o) => buildBootstrapStage(loaded, { runDir: o.runDir, stateDir: o.stateDir, backoffMs: 1, pollIntervalMs: 1, waitMs: 2000 }) };
 
 function writeLoopbackSpec(dir: string, example: string): string {
   const file = path.join(dir, 'cluster.yaml');
@@ -46,13 +44,13 @@ describe('runSetup --stages bootstrap with a kubeadm spec', () => {
     const fakes = createFakeTools(tempDir('gw-fakes-'), rules);
 
     const first = captureIo();
-    const s1 = await runSetup({ file, json, color: false, dryRun: false, resume: false, stages: ['bootstrap'], io: first.io, env: fakes.env });
+    const s1 = await runSetup({ file, json, color: false, dryRun: false, resume: false, stages: ['bootstrap'], overrides, io: first.io, env: fakes.env });
     expect(s1.status).toBe('fail');
     // kubeadm echoed the token in its error: the operator sees the error, not the token.
     expect(first.text()).toContain('token [redacted] rejected');
     expect(findResumableRun(stateDir, 'setup')?.runId).toBe(s1.runId);
     const second = captureIo();
-    const s2 = await runSetup({ file, json, color: false, dryRun: false, resume: true, stages: ['bootstrap'], io: second.io, env: fakes.env });
+    const s2 = await runSetup({ file, json, color: false, dryRun: false, resume: true, stages: ['bootstrap'], overrides, io: second.io, env: fakes.env });
     expect(s2.status, second.text()).toBe('pass');
     expect(s2.runId).toBe(s1.runId);
     if (json) expect(JSON.parse(second.text().slice(second.text().indexOf('{\n')))).toMatchObject({ command: 'setup', status: 'pass' });

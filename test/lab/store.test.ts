@@ -7,7 +7,8 @@ import { startGarbageCollector } from '../../src/lab/controllers/garbage-collect
 import fc from 'fast-check';
 import { createMemoryStore } from '../../src/lab/store/store.js';
 import { ApiError, type KubeObject, type WatchEvent } from '../../src/lab/store/types.js';
-import { compileSelectors, matchLabels, parseLabelSelector } from '../../src/lab/store/selectors.js';
+import { compileSelectors, parseLabelSelector } from '../../src/lab/store/selectors.js';
+import { matchLabels } from '../../src/net/labels.js';
 import { applyMergePatch, applyStrategicPatch } from '../../src/lab/store/patch.js';
 
 const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<KubeObject> = {}): KubeObject => ({

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildSetupPlan } from '../../src/setup.js';
 import { UserError } from '../../src/errors.js';
-import '../../src/preflight/register.js';
 import { loopbackSpec } from './helpers.js';
 
 describe('setup integration', () => {
-  it('importing preflight/register puts the preflight checks first in setup, with --ignore passed through', async () => {
+  it("setup's stage list puts the preflight checks first, with --ignore passed through", async () => {
     const plan = await buildSetupPlan(loopbackSpec(), { runDir: '/tmp/x', stateDir: '/tmp', stages: ['preflight'], ignore: ['classic-collisions'] });
     const stage = plan.stages[0]!;
     expect(stage.name).toBe('preflight');

@@ -10,7 +10,7 @@ import type { Cron } from 'croner';
 import { parseCronSchedule } from '../../spec/fields.js';
 
 /** A schedule as the spec edge parses it (croner, src/spec/fields.ts): one grammar for the spec and the lab. */
-export type CronFields = Cron;
+type CronFields = Cron;
 
 /** The parsed schedule, or undefined when it is not a schedule a CronJob takes. */
 export function parseCron(schedule: string): CronFields | undefined {

@@ -4,6 +4,7 @@
  * IPv4 only (the first CIDR of a dual-stack pair).
  */
 import ipaddr from 'ipaddr.js';
+import { countAddresses, countSubnets, nthSubnet, parseCidrList, type Cidr } from '../../net/cidr.js';
 
 function toInt(ip: string): number {
   return ipaddr.IPv4.parse(ip).toByteArray().reduce((a, b) => a * 256 + b, 0);
@@ -11,23 +12,23 @@ function toInt(ip: string): number {
 function toIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
-function firstV4(cidrs: string): string {
-  const v4 = cidrs.split(',').map((s) => s.trim()).find((c) => c.includes('.'));
+/** The IPv4 CIDR of a (possibly dual-stack) list: CIDR math is net/cidr.ts's. */
+function firstV4(cidrs: string): Cidr {
+  const v4 = parseCidrList(cidrs).find((c) => c.family === 'ipv4');
   if (!v4) throw new Error(`no IPv4 CIDR in "${cidrs}"`);
   return v4;
 }
 
-export interface Range {
+/** A range as integers, for the allocator's arithmetic. */
+interface Range {
   base: number;
   size: number;
 }
-export function parseRange(cidr: string): Range {
-  const [addr, bits] = ipaddr.parseCIDR(firstV4(cidr));
-  const size = 2 ** (32 - bits);
-  const base = Math.floor(toInt(addr.toString()) / size) * size;
-  return { base, size };
+function parseRange(cidr: string): Range {
+  const c = firstV4(cidr);
+  return { base: toInt(c.network.toString()), size: countAddresses(c) };
 }
-export function inRange(r: Range, ip: string): boolean {
+function inRange(r: Range, ip: string): boolean {
   if (!ipaddr.IPv4.isValid(ip)) return false;
   const n = toInt(ip);
   return n >= r.base && n < r.base + r.size;
@@ -35,13 +36,11 @@ export function inRange(r: Range, ip: string): boolean {
 
 /** The podCIDR slice of the node at `index`, e.g. 10.244.2.0/24 for index 2 of 10.244.0.0/16 with /24. */
 export function nodePodCidr(podCIDR: string, nodeMaskSize: number, index: number): string {
-  const r = parseRange(podCIDR);
-  const bits = 32 - Math.log2(r.size);
-  const mask = Math.min(Math.max(nodeMaskSize, bits), 30);
-  const slice = 2 ** (32 - mask);
-  const count = r.size / slice;
+  const parent = firstV4(podCIDR);
+  const mask = Math.min(Math.max(nodeMaskSize, parent.prefix), 30);
+  const count = countSubnets(parent, mask);
   if (index >= count) throw new Error(`podCIDR ${podCIDR} has room for ${count} nodes of /${mask}; node ${index + 1} does not fit`);
-  return `${toIp(r.base + index * slice)}/${mask}`;
+  return nthSubnet(parent, mask, index).text;
 }
 
 /** Hands out addresses of one range, skipping the network address, `.1` (gateway) and any reserved. */

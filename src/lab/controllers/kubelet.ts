@@ -30,7 +30,7 @@ function nodeAllocator(rt: Runtime, nodeName: string): Allocator | undefined {
 }
 
 /** Where a file path of a container lands: a volume key and the path inside it. */
-export function locateFile(pod: KubeObject, container: Obj, path: string, store: Runtime['store']): { key: string; rel: string } {
+function locateFile(pod: KubeObject, container: Obj, path: string, store: Runtime['store']): { key: string; rel: string } {
   const mounts = ((container.volumeMounts ?? []) as Obj[])
     .filter((m) => path === m.mountPath || path.startsWith(`${String(m.mountPath).replace(/\/+$/, '')}/`))
     .sort((a, b) => String(b.mountPath).length - String(a.mountPath).length);
@@ -51,7 +51,6 @@ function delayFor(rt: Runtime, r: NetResult, probe: { timeoutS: number }): numbe
   return r.waits ? probe.timeoutS * 1000 * rt.opts.timeScale : 0;
 }
 
-/** Runs a container's program from now: what it prints, when it ends and how. */
 /** The kubelet restarts a terminated container (restartPolicy Always/OnFailure) once its back-off has passed. */
 function restartContainer(rt: Runtime, pod: KubeObject, c: Obj, cr: ContainerRun): void {
   cr.restartCount++;

@@ -18,7 +18,7 @@ export interface NetResult {
   waits: boolean;
 }
 
-export interface NetView {
+interface NetView {
   rt: Runtime;
   pods: KubeObject[];
   podsByIp: Map<string, KubeObject>;
@@ -91,7 +91,7 @@ export function selectorMatches(sel: Record<string, string> | undefined, labels:
 }
 
 /** Ready backends of a Service: [pod, targetPort] for the service port. */
-export function serviceBackends(v: NetView, svc: KubeObject, port: number, protocol: string): { pod: KubeObject; port: number }[] {
+function serviceBackends(v: NetView, svc: KubeObject, port: number, protocol: string): { pod: KubeObject; port: number }[] {
   const spec = svc.spec as Obj;
   const sp = ((spec.ports ?? []) as Obj[]).find((p) => p.port === port && (p.protocol ?? 'TCP') === protocol);
   if (!sp) return [];
@@ -118,9 +118,8 @@ function namedPorts(pod: KubeObject): Record<string, number> {
   return out;
 }
 
-/** Ports a running pod listens on: serve probes, declared containerPorts of any non-probe program. */
 /** The ports a pod's running containers listen on for `protocol` (a `serve` probe is TCP; declared ports say theirs). */
-export function listeningPorts(v: NetView, pod: KubeObject, protocol: 'TCP' | 'UDP' = 'TCP'): Set<number> {
+function listeningPorts(v: NetView, pod: KubeObject, protocol: 'TCP' | 'UDP' = 'TCP'): Set<number> {
   const run = v.rt.runs.get(pod.metadata.uid!);
   const out = new Set<number>();
   const containers = ((pod.spec as Obj)?.containers ?? []) as Obj[];

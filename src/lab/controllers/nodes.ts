@@ -12,13 +12,13 @@ import type { LabCni, LabNode } from '../types.js';
 const LAB_TAINT_KEYS = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'];
 const DEFAULT_CAPACITY = { cpu: '4', memory: '8Gi', pods: '110', 'ephemeral-storage': '50Gi' };
 
-export const CNI_DAEMONSETS: Record<Exclude<LabCni, 'none'>, { name: string; labels: Record<string, string>; image: string; command: string[] }> = {
+const CNI_DAEMONSETS: Record<Exclude<LabCni, 'none'>, { name: string; labels: Record<string, string>; image: string; command: string[] }> = {
   cilium: { name: 'cilium', labels: { 'k8s-app': 'cilium' }, image: 'quay.io/cilium/cilium:v1.16.5', command: ['cilium-agent', '--config-dir=/tmp/cilium/config-map'] },
   calico: { name: 'calico-node', labels: { 'k8s-app': 'calico-node' }, image: 'docker.io/calico/node:v3.29.1', command: ['start_runit'] },
   flannel: { name: 'kube-flannel-ds', labels: { app: 'flannel', 'k8s-app': 'flannel' }, image: 'docker.io/flannel/flannel:v0.26.1', command: ['/opt/bin/flanneld', '--ip-masq', '--kube-subnet-mgr'] },
 };
 
-export function isCniPod(rt: Runtime, pod: KubeObject): boolean {
+function isCniPod(rt: Runtime, pod: KubeObject): boolean {
   const cni = rt.ctx.network.cni;
   if (cni === 'none' || pod.metadata.namespace !== 'kube-system') return false;
   const want = CNI_DAEMONSETS[cni].labels;

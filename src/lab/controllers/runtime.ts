@@ -26,7 +26,7 @@ export interface ControllerOptions {
   now?: () => Date;
 }
 
-export type ResolvedOptions = Required<Omit<ControllerOptions, 'faults'>>;
+type ResolvedOptions = Required<Omit<ControllerOptions, 'faults'>>;
 
 export interface ContainerRun {
   name: string;

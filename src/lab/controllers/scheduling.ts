@@ -80,7 +80,7 @@ export interface NodeUsage {
 }
 
 const allocCache = new WeakMap<object, Record<string, number>>();
-export function allocatableOf(node: Obj): Record<string, number> {
+function allocatableOf(node: Obj): Record<string, number> {
   const hit = allocCache.get(node);
   if (hit) return hit;
   const out: Record<string, number> = {};
@@ -103,7 +103,7 @@ export function resourceReasons(pod: Obj, node: Obj, usage: NodeUsage): string[]
   return out;
 }
 
-export function topologyValue(node: Obj, key: string): string | undefined {
+function topologyValue(node: Obj, key: string): string | undefined {
   return (node.metadata?.labels ?? {})[key] as string | undefined;
 }
 

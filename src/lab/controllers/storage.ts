@@ -7,7 +7,7 @@
 import { ensure, iso, quietly, type Obj, type Runtime } from './runtime.js';
 import type { KubeObject } from '../store/types.js';
 
-export const PROVISIONER = 'lab.groundwork.dev/local-path';
+const PROVISIONER = 'lab.groundwork.dev/local-path';
 const DEFAULT_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
 
 export async function ensureStorageClasses(rt: Runtime): Promise<void> {
@@ -40,7 +40,7 @@ export async function applyStorageFaults(rt: Runtime): Promise<void> {
   }, { skipValidation: true }));
 }
 
-export function defaultStorageClass(rt: Runtime): string | undefined {
+function defaultStorageClass(rt: Runtime): string | undefined {
   const classes = rt.store.list('storageclasses.storage.k8s.io').items.filter((sc) => sc.metadata.annotations?.[DEFAULT_ANNOTATION] === 'true');
   // Several defaults: the newest wins (kube-apiserver >= 1.28).
   classes.sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)));

@@ -30,7 +30,7 @@ import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds
 import { checkPatchBody } from '../store/patch.js';
 import { checkFieldSelector } from '../store/selectors.js';
 
-export interface ApiServerOptions {
+interface ApiServerOptions {
   store: LabStore;
   logs: PodLogs;
   token: string;
@@ -40,7 +40,7 @@ export interface ApiServerOptions {
   port?: number;
 }
 
-export interface ApiServer {
+interface ApiServer {
   url: string;
   port: number;
   addInterceptor(fn: RequestInterceptor): () => void;

@@ -9,7 +9,7 @@
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-export interface LabPki {
+interface LabPki {
   caPem: string;
   certPem: string;
   keyPem: string;
@@ -24,7 +24,7 @@ export interface CertificateAuthority {
   notAfter: Date;
 }
 
-export interface IssueOptions {
+interface IssueOptions {
   /** Subject common name (Kubernetes: the user name). */
   commonName: string;
   /** Subject organizations (Kubernetes: the groups, e.g. system:masters). */

@@ -6,7 +6,7 @@
  */
 import type { KubeObject } from '../store/types.js';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 interface Column {
   name: string;

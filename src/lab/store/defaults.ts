@@ -20,7 +20,7 @@ function defaultContainer(c: Obj): void {
   for (const p of (c.ports as Obj[] | undefined) ?? []) setIfMissing(p, 'protocol', 'TCP');
 }
 
-export function defaultPodSpec(spec: Obj | undefined): void {
+function defaultPodSpec(spec: Obj | undefined): void {
   if (!spec) return;
   setIfMissing(spec, 'restartPolicy', 'Always');
   setIfMissing(spec, 'terminationGracePeriodSeconds', 30);

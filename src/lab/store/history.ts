@@ -4,7 +4,7 @@
  * each write O(capacity), 20,000 entries by default).
  */
 
-export interface Versioned {
+interface Versioned {
   rv: number;
 }
 

@@ -20,7 +20,7 @@ function t(group: string, version: string, resource: string, kind: string, names
   };
 }
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [
+const RESOURCE_TYPES: readonly ResourceType[] = [
   t('', 'v1', 'namespaces', 'Namespace', false, { shortNames: ['ns'], subresources: ['status', 'finalize'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
   t('', 'v1', 'nodes', 'Node', false, { shortNames: ['no'], subresources: ['status'] }),
   t('', 'v1', 'pods', 'Pod', true, { shortNames: ['po'], categories: ['all'], subresources: ['status', 'log', 'binding', 'eviction'] }),
@@ -44,7 +44,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   t('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
 ];
 
-export function nameOfType(rt: Pick<ResourceType, 'group' | 'resource'>): string {
+function nameOfType(rt: Pick<ResourceType, 'group' | 'resource'>): string {
   return rt.group === '' ? rt.resource : `${rt.resource}.${rt.group}`;
 }
 

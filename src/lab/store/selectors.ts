@@ -6,11 +6,7 @@
  *   for the kinds it knows them of; the store itself matches any path).
  */
 import { ApiError, type KubeObject } from './types.js';
-
-export type LabelRequirement =
-  | { key: string; op: 'eq' | 'neq'; value: string }
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | 'notexists' };
+import { matchLabels, type LabelRequirement } from '../../net/labels.js';
 
 /** Splits on commas that are not inside parentheses. */
 function splitTop(s: string): string[] {
@@ -48,44 +44,15 @@ export function parseLabelSelector(sel: string): LabelRequirement[] {
   return reqs;
 }
 
-export function matchLabels(reqs: LabelRequirement[], labels: Record<string, string> | undefined): boolean {
-  const l = labels ?? {};
-  for (const r of reqs) {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
-    const v = l[r.key];
-    switch (r.op) {
-      case 'eq':
-        if (!has || v !== r.value) return false;
-        break;
-      case 'neq':
-        if (has && v === r.value) return false;
-        break;
-      case 'in':
-        if (!has || !r.values.includes(v)) return false;
-        break;
-      case 'notin':
-        if (has && r.values.includes(v)) return false;
-        break;
-      case 'exists':
-        if (!has) return false;
-        break;
-      case 'notexists':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
-}
+// Object selectors (matchLabels + matchExpressions) become the same requirements: src/net/labels.ts requirementsOf.
 
-// Object selectors (matchLabels + matchExpressions) are matched by src/net/netpol.ts matchesSelector.
-
-export interface FieldRequirement {
+interface FieldRequirement {
   path: string[];
   op: 'eq' | 'neq';
   value: string;
 }
 
-export function parseFieldSelector(sel: string): FieldRequirement[] {
+function parseFieldSelector(sel: string): FieldRequirement[] {
   return sel
     .split(',')
     .map((p) => p.trim())
@@ -107,7 +74,7 @@ function fieldValue(obj: KubeObject, path: string[]): string {
   return typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
 }
 
-export function matchFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
+function matchFields(reqs: FieldRequirement[], obj: KubeObject): boolean {
   for (const r of reqs) {
     const v = fieldValue(obj, r.path);
     if (r.op === 'eq' ? v !== r.value : v === r.value) return false;

@@ -34,7 +34,7 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
@@ -80,7 +80,7 @@ export interface ResourceType {
   verbs: Verb[];
 }
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface WatchEvent {
   type: WatchEventType;
@@ -112,7 +112,7 @@ export interface ListResult {
   remainingItemCount?: number;
 }
 
-export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
+type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 
 export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;

@@ -30,7 +30,7 @@ function loadModel(kind: string, apiVersion: string): Promise<ModelCtor | undefi
 }
 
 /** `/spec/containers/0/image` → `spec.containers[0].image` */
-export function fieldPathOf(instancePath: string): string {
+function fieldPathOf(instancePath: string): string {
   let out = '';
   for (const seg of instancePath.split('/').filter((s) => s !== '')) {
     const s = seg.replace(/~1/g, '/').replace(/~0/g, '~');

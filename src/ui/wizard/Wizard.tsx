@@ -135,7 +135,6 @@ function useTerminalSize(rows?: number, columns?: number): { rows: number; colum
     return () => {
       stdout.off('resize', onResize);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stdout]);
   return size;
 }
@@ -271,7 +270,6 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       return;
     }
     setChecks(undefined);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [draft]);
 
   const runPreflight = async (ign: string[]) => {
@@ -309,7 +307,6 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       services.planText(validation.loaded).then(setPlanText, (e: Error) => setPlanText(`(plan unavailable: ${e.message})`));
     }
     if (screen === 'preflight' && checks === undefined && !running) void runPreflight(ignore);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [screen]);
 
   useInput((input, key) => {

@@ -3,12 +3,13 @@
  * node whose containers each probe one target (every server's pod IP, the Service IP, the Service by name).
  * Results come from the containers' exit codes (one watch, no per-probe log reads); logs only for failures.
  */
+import { formatDuration } from '../../duration.js';
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject } from '../../kube/index.js';
 import { buildProbePod, buildService, ROLE_LABEL, SUITE_LABEL } from '../objects.js';
 import { buildMatrix, diagnoseMatrix, DNS_CONTAINER, formatMatrix, pickTargets, SERVICE_CONTAINER, serverContainer } from '../matrix.js';
 import { containerResults } from '../pod-state.js';
-import { createAll, explainStuck, failedLogs, formatEvents, podIP, seconds, waitPods } from '../pods.js';
+import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
 import { apiServiceAddresses, checkApiService } from '../checks.js';
 import { explainNoNode, podNodes } from '../nodes.js';
@@ -140,7 +141,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   const detail = [formatMatrix(matrix), ...((evidence.logs as string[] | undefined) ?? []).map((l) => `log ${l}`)].join('\n');
   return {
     status: diag.status,
-    summary: `${diag.summary} (${pods} pods, ${seconds(Date.now() - started)})${skipped.length ? `; not tested: ${skipped.join(', ')}` : ''}`,
+    summary: `${diag.summary} (${pods} pods, ${formatDuration(Date.now() - started, { fixed: true })})${skipped.length ? `; not tested: ${skipped.join(', ')}` : ''}`,
     detail,
     why: diag.why,
     fix: diag.fix,

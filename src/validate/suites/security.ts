@@ -293,7 +293,9 @@ export async function runSecurity(s: ValidateSession, ctx: StepContext): Promise
 
   const adminGroups = o.method === 'talos' ? ['system:masters'] : o.method === 'kubeadm' ? ['system:masters', 'kubeadm:cluster-admins'] : ['system:masters', 'kubeadm:cluster-admins'];
   const privileged = new Set(o.privilegedNamespaces ?? defaultPrivilegedNamespaces());
-  const validateNamespaces = new Set(namespaces.filter((n) => n.metadata.labels?.[RUN_LABEL] !== undefined).map((n) => n.metadata.name!));
+  // The suites run concurrently: a test namespace created after the namespace list was read is known by its pods.
+  const ours = (o: KubeObject) => o.metadata.labels?.[RUN_LABEL] !== undefined;
+  const validateNamespaces = new Set([...namespaces.filter(ours).map((n) => n.metadata.name!), ...pods.filter(ours).map((p) => p.metadata.namespace!)]);
   const quiet = new Set(['kube-system', 'kube-public', 'kube-node-lease', ...validateNamespaces]);
 
   const findings: Finding[] = await Promise.all([

@@ -4,13 +4,14 @@
  * deleted a reader — on another node where the volume allows — finds the same checksum; then the claim is
  * deleted and its volume must go (reclaimPolicy Delete). Bind and attach times are reported.
  */
+import { formatDuration } from '../../duration.js';
 import { randomBytes } from 'node:crypto';
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject, EventSummary } from '../../kube/index.js';
 import { checksumContent, parseProbeLogs } from '../../probe/index.js';
 import { buildProbePod, buildPvc, preferNotNodes } from '../objects.js';
 import { containerResults, nodeOf, statusOf } from '../pod-state.js';
-import { explainStuck, formatEvents, seconds, waitPods, type StuckEvidence } from '../pods.js';
+import { explainStuck, formatEvents, waitPods, type StuckEvidence } from '../pods.js';
 import type { ValidateSession } from '../session.js';
 import { listSchedulableNodes, type NodeInfo } from '../nodes.js';
 
@@ -27,7 +28,7 @@ export function diagnosePendingClaim(sc: KubeObject | undefined, events: EventSu
   if (failed) return { cause: `${provisioner} failed to provision the volume: ${failed.message}`, fix: `check the ${provisioner} controller logs and its backend (capacity, credentials)` };
   const external = events.filter((e) => e.reason === 'ExternalProvisioning').pop();
   return {
-    cause: `the claim stayed Pending for ${seconds(waitedMs)}: ${provisioner} never provisioned a volume${external ? ` (${external.message})` : ''}`,
+    cause: `the claim stayed Pending for ${formatDuration(waitedMs, { fixed: true })}: ${provisioner} never provisioned a volume${external ? ` (${external.message})` : ''}`,
     fix: `check that the ${provisioner} controller pods are running and their logs (kubectl get pods -A | grep -i provisioner)`,
   };
 }
@@ -200,7 +201,7 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
     }
   } else if (pvName) notes.push(`PersistentVolume ${pvName} has reclaimPolicy ${reclaim}: it stays after the claim (delete it by hand)`);
 
-  const summary = `StorageClass ${sc.metadata.name} (${String(sc.provisioner)}, ${mode}): bound in ${seconds(bindMs ?? 0)}, attached in ${seconds(attachMs)}, data read back ${readerNode !== writerNode ? `on another node (${writerNode} -> ${readerNode})` : `on ${readerNode}`}${releasedMs !== undefined ? `, volume released in ${seconds(releasedMs)}` : ''}`;
+  const summary = `StorageClass ${sc.metadata.name} (${String(sc.provisioner)}, ${mode}): bound in ${formatDuration(bindMs ?? 0, { fixed: true })}, attached in ${formatDuration(attachMs, { fixed: true })}, data read back ${readerNode !== writerNode ? `on another node (${writerNode} -> ${readerNode})` : `on ${readerNode}`}${releasedMs !== undefined ? `, volume released in ${formatDuration(releasedMs, { fixed: true })}` : ''}`;
   if (twoDefaults) notes.unshift(twoDefaults.summary);
   return {
     status: twoDefaults || notes.some((n) => n.includes('reclaimPolicy')) ? 'warn' : 'pass',

@@ -1,0 +1,17 @@
+/**
+ * The kubeconfig of the cluster a run builds, for every stage after bootstrap (add-ons, gates, validation): one
+ * rule, in one place.
+ */
+import path from 'node:path';
+import type { StepContext } from './types.js';
+
+/** Where bootstrap writes the admin kubeconfig: <stateDir>/secrets/kubeconfig. */
+export function stateDirKubeconfig(stateDir: string): string {
+  return path.join(stateDir, 'secrets', 'kubeconfig');
+}
+
+/** The one bootstrap handed on (ctx.values.kubeconfig, `stored`), else the state dir's. */
+export function clusterKubeconfig(ctx: Pick<StepContext, 'values' | 'stateDir'>): { path: string; stored: boolean } {
+  const v = ctx.values.kubeconfig;
+  return typeof v === 'string' && v !== '' ? { path: v, stored: true } : { path: stateDirKubeconfig(ctx.stateDir), stored: false };
+}
