@@ -179,82 +179,80 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       fix: 'widen spec.network.podCIDR (a shorter prefix), raise nodeMaskSize, or start fewer nodes (--nodes)',
     });
   }
-  if ((opts.api ?? 'embedded') === 'real') return startLabOnRealApi(opts, nodes);
+  if ((opts.api ?? 'embedded') === 'real') return startLabOnRealApi(opts, nodes, podCIDR);
   const store = await createStore(opts);
+  const teardown = createTeardown();
+  teardown.add(() => store.close());
   // What kube-controller-manager does for the embedded API's deletes: collect dependents, empty namespaces.
-  const stopApiControllers = [startGarbageCollector(store), startNamespaceController(store)];
-  const stopApi = () => {
-    for (const stop of stopApiControllers) stop();
-  };
+  for (const stop of [startGarbageCollector(store), startNamespaceController(store)]) teardown.add(stop);
   const logs = createPodLogs();
-  const abort = new AbortController();
-  let server: Awaited<ReturnType<typeof startApiServer>> | undefined;
-  let stopControllers: (() => Promise<void>) | undefined;
-  let stopLogDrop: (() => void) | undefined;
   try {
     const pki = await createLabPki([host, 'localhost', '127.0.0.1']);
     const token = randomBytes(24).toString('base64url');
-    server = await startApiServer({ store, logs, token, certPem: pki.certPem, keyPem: pki.keyPem, host, port: opts.port ?? 0 });
-    const srv = server;
-    await seedCluster(store, nodes, !opts.skipNodeObjects, net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR);
-    stopLogDrop = store.watch('pods', undefined, {}, (e) => {
-      if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
-    });
-    const context: LabContext = {
+    const srv = await startApiServer({ store, logs, token, certPem: pki.certPem, keyPem: pki.keyPem, host, port: opts.port ?? 0 });
+    teardown.add(() => srv.close());
+    const serviceCIDR = net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR;
+    await seedCluster(store, nodes, !opts.skipNodeObjects, serviceCIDR);
+    const context = await startNodeSide(opts, teardown, {
       api: 'embedded',
       store,
       logs,
       nodes,
-      network: {
-        podCIDR,
-        serviceCIDR: net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR,
-        nodeMaskSize: net?.nodeMaskSize ?? 24,
-        cni: opts.cni ?? net?.cni ?? 'cilium',
-        clusterDomain: 'cluster.local',
-      },
+      network: labNetwork(opts, podCIDR, serviceCIDR),
       faults: opts.faults ?? [],
       addInterceptor: (fn) => srv.addInterceptor(fn),
       addAdminRoute: (name, h) => srv.addAdminRoute(name, h),
-      signal: abort.signal,
-    };
-    if (opts.controllers) stopControllers = await opts.controllers(context);
-    const kubeconfigPath = opts.kubeconfigPath ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
-    makeDirs(path.dirname(kubeconfigPath));
+    });
     // Holds the lab's token: written through a temp file born 0600 and renamed, so an existing 0644 file is
     // replaced, never filled first and chmodded after.
-    writeFileAtomic(kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token), 0o600);
-    let stopped: Promise<void> | undefined;
-    return {
-      api: 'embedded',
-      url: srv.url,
-      kubeconfigPath,
-      token,
-      caPem: pki.caPem,
-      store,
-      logs,
-      nodes,
-      context,
-      stop() {
-        stopped ??= (async () => {
-          abort.abort();
-          if (stopControllers) await stopControllers().catch(() => undefined);
-          stopLogDrop?.();
-          stopApi();
-          await srv.close();
-          await store.close();
-        })();
-        return stopped;
-      },
-    };
+    const kubeconfigPath = await writeLabKubeconfig(opts.kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token));
+    return { api: 'embedded', url: srv.url, kubeconfigPath, token, caPem: pki.caPem, store, logs, nodes, context, stop: teardown.run };
   } catch (e) {
-    abort.abort();
-    if (stopControllers) await stopControllers().catch(() => undefined);
-    stopLogDrop?.();
-    stopApi();
-    await server?.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await teardown.run();
     throw e;
   }
+}
+
+/** Stops what was started, newest first and once; a step that fails does not keep the others from running. */
+function createTeardown(): { add(step: () => unknown): void; run(): Promise<void> } {
+  const steps: Array<() => unknown> = [];
+  let done: Promise<void> | undefined;
+  return {
+    add: (step) => void steps.unshift(step),
+    run: () =>
+      (done ??= (async () => {
+        for (const step of steps) await Promise.resolve().then(step).catch(() => undefined);
+      })()),
+  };
+}
+
+function labNetwork(opts: LabOptions, podCIDR: string, serviceCIDR: string): LabContext['network'] {
+  const net = opts.spec?.spec.network;
+  return { podCIDR, serviceCIDR, nodeMaskSize: net?.nodeMaskSize ?? 24, cni: opts.cni ?? net?.cni ?? 'cilium', clusterDomain: 'cluster.local' };
+}
+
+/**
+ * What both APIs share once the store answers: a deleted pod's logs dropped, then the controllers (stopped,
+ * and the lab's signal aborted, before anything they use).
+ */
+async function startNodeSide(opts: LabOptions, teardown: ReturnType<typeof createTeardown>, ctx: Omit<LabContext, 'signal'>): Promise<LabContext> {
+  const stopLogDrop = ctx.store.watch('pods', undefined, {}, (e) => {
+    if (e.type === 'DELETED') ctx.logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
+  });
+  teardown.add(stopLogDrop);
+  const abort = new AbortController();
+  const context: LabContext = { ...ctx, signal: abort.signal };
+  if (opts.controllers) teardown.add(await opts.controllers(context));
+  teardown.add(() => abort.abort());
+  return context;
+}
+
+/** The lab's kubeconfig (0600, atomically): at `at`, or in a fresh temp dir. */
+async function writeLabKubeconfig(at: string | undefined, text: string): Promise<string> {
+  const kubeconfigPath = at ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
+  makeDirs(path.dirname(kubeconfigPath));
+  writeFileAtomic(kubeconfigPath, text, 0o600);
+  return kubeconfigPath;
 }
 
 /** The lab's kubeconfig on the real API: the control plane's admin one, plus where the lab's admin routes are. */
@@ -270,14 +268,12 @@ function buildRealKubeconfig(adminKubeconfig: string, adminUrl: string): string 
  * the lab serves the kubelet API on each node's address and its admin routes on loopback; the controllers run
  * the node side only (ctx.api 'real').
  */
-async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<Lab> {
+async function startLabOnRealApi(opts: LabOptions, planned: LabNode[], podCIDR: string): Promise<Lab> {
   const net = opts.spec?.spec.network;
   const { startRealControlPlane, hardenedAsGroundworkConfigures, LAB_API_ADVERTISE_ADDRESS } = await import('./real/control-plane.js');
   const { createMirrorStore } = await import('./store/mirror.js');
   const { startNodeServers } = await import('./real/node-servers.js');
   const { loadKubeConfig } = await import('../kube/index.js');
-  const abort = new AbortController();
-  const owned = opts.controlPlane === undefined;
   const cp = opts.controlPlane ?? (await startRealControlPlane({
     ...(await hardenedAsGroundworkConfigures(opts.spec?.spec.security)),
     ...opts.controlPlaneOptions,
@@ -285,17 +281,16 @@ async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<
     podSecurity: opts.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
     advertiseAddress: LAB_API_ADVERTISE_ADDRESS,
   }));
+  const teardown = createTeardown();
+  if (opts.controlPlane === undefined) teardown.add(() => cp.stop());
   const logs = createPodLogs();
-  const cleanups: Array<() => Promise<unknown>> = [];
-  if (owned) cleanups.push(() => cp.stop());
-  let stopControllers: (() => Promise<void>) | undefined;
   try {
     const kube = await loadKubeConfig(cp.kubeconfig, undefined, { requestTimeoutMs: 30_000 });
     const store = await createMirrorStore({ kube });
-    cleanups.unshift(() => store.close());
+    teardown.add(() => store.close());
     await store.synced;
     const servers = await startNodeServers({ nodes: planned, store, logs, ca: cp.ca });
-    cleanups.unshift(() => servers.close());
+    teardown.add(() => servers.close());
     const nodes = planned.map((n) => ({ ...n, kubeletPort: servers.kubeletPorts.get(n.name) }));
     // The kubelets register their nodes (or find them registered by an earlier lab on this control plane).
     if (!opts.skipNodeObjects) {
@@ -306,56 +301,20 @@ async function startLabOnRealApi(opts: LabOptions, planned: LabNode[]): Promise<
         });
       }
     }
-    const stopLogDrop = store.watch('pods', undefined, {}, (e) => {
-      if (e.type === 'DELETED') logs.drop(e.object.metadata.namespace!, e.object.metadata.name!);
-    });
-    cleanups.unshift(async () => stopLogDrop());
-    const context: LabContext = {
+    const context = await startNodeSide(opts, teardown, {
       api: 'real',
       store,
       logs,
       nodes,
-      network: {
-        podCIDR: net?.podCIDR ?? '10.244.0.0/16',
-        serviceCIDR: cp.serviceCIDR,
-        nodeMaskSize: net?.nodeMaskSize ?? 24,
-        cni: opts.cni ?? net?.cni ?? 'cilium',
-        clusterDomain: 'cluster.local',
-      },
+      network: labNetwork(opts, podCIDR, cp.serviceCIDR),
       faults: opts.faults ?? [],
       addInterceptor: () => () => undefined,
       addAdminRoute: (name, h) => servers.addAdminRoute(name, h),
-      signal: abort.signal,
-    };
-    if (opts.controllers) stopControllers = await opts.controllers(context);
-    const kubeconfigPath = opts.kubeconfigPath ?? path.join(await mkdtemp(path.join(tmpdir(), 'groundwork-lab-')), 'kubeconfig');
-    makeDirs(path.dirname(kubeconfigPath));
-    writeFileAtomic(kubeconfigPath, buildRealKubeconfig(cp.kubeconfig, servers.adminUrl), 0o600);
-    let stopped: Promise<void> | undefined;
-    return {
-      api: 'real',
-      url: cp.server,
-      kubeconfigPath,
-      token: '',
-      caPem: cp.caPem,
-      etcdUrl: cp.etcdUrl,
-      store,
-      logs,
-      nodes,
-      context,
-      stop() {
-        stopped ??= (async () => {
-          abort.abort();
-          if (stopControllers) await stopControllers().catch(() => undefined);
-          for (const c of cleanups) await c().catch(() => undefined);
-        })();
-        return stopped;
-      },
-    };
+    });
+    const kubeconfigPath = await writeLabKubeconfig(opts.kubeconfigPath, buildRealKubeconfig(cp.kubeconfig, servers.adminUrl));
+    return { api: 'real', url: cp.server, kubeconfigPath, token: '', caPem: cp.caPem, etcdUrl: cp.etcdUrl, store, logs, nodes, context, stop: teardown.run };
   } catch (e) {
-    abort.abort();
-    if (stopControllers) await stopControllers().catch(() => undefined);
-    for (const c of cleanups) await c().catch(() => undefined);
+    await teardown.run();
     throw e;
   }
 }

@@ -12,6 +12,7 @@
  * What the real API server does itself is not done here: admission (`addAdmission` is a no-op), validation,
  * defaults, finalizers and garbage collection.
  */
+import { readModifyWrite } from './mutate.js';
 import { setMaxListeners } from 'node:events';
 import type { KubeClient } from '../../kube/index.js';
 import { KubeApiError } from '../../kube/index.js';
@@ -276,22 +277,9 @@ export async function createMirrorStore(o: MirrorStoreOptions): Promise<MirrorSt
       return opts?.dryRun ? done : absorbAnswer(resource, done);
     },
     async mutate(resource, namespace, name, fn, opts) {
-      let cur = store.get(resource, namespace, name);
-      for (let attempt = 0; ; attempt++) {
-        if (!cur) cur = absorbAnswer(resource, await send('GET', pathOf(resource, namespace, name), undefined));
-        const copy = structuredClone(cur) as KubeObject;
-        const r = fn(copy);
-        // As the embedded store: undefined with nothing changed skips the write.
-        if (r === undefined && JSON.stringify(copy) === JSON.stringify(cur)) return cur;
-        const obj = r ?? copy;
-        obj.metadata.resourceVersion = cur.metadata.resourceVersion;
-        try {
-          return await store.update(obj, opts);
-        } catch (e) {
-          if (!(e instanceof ApiError && e.code === 409) || attempt >= 8) throw e;
-          cur = undefined; // read it fresh from the server, not from a cache that may lag
-        }
-      }
+      // After a conflict, read it fresh from the server, not from a cache that may lag.
+      const read = async (attempt: number) => (attempt === 0 ? store.get(resource, namespace, name) : undefined) ?? absorbAnswer(resource, await send('GET', pathOf(resource, namespace, name), undefined));
+      return readModifyWrite(read, (obj) => store.update(obj, opts), fn, 8);
     },
     async delete(resource, namespace, name, opts: DeleteOptions = {}) {
       const body = {

@@ -8,6 +8,7 @@
  * (src/lab/controllers/garbage-collector.ts, namespaces.ts).
  * Writes are serialized so that watch events leave in resourceVersion order.
  */
+import { readModifyWrite } from './mutate.js';
 import { randomUUID } from 'node:crypto';
 import {
   ApiError,
@@ -468,21 +469,12 @@ export class Store implements LabStore {
 
   async mutate(resource: string, namespace: string | undefined, name: string, fn: (obj: KubeObject) => KubeObject | undefined | void, opts: WriteOptions = {}): Promise<KubeObject> {
     const rt = this.typeOf(resource);
-    for (let attempt = 0; ; attempt++) {
+    const read = () => {
       const cur = this.get(resource, namespace, name);
       if (!cur) throw this.notFound(rt, name);
-      const copy = structuredClone(cur);
-      const r = fn(copy);
-      if (r === undefined && JSON.stringify(copy) === JSON.stringify(cur)) return cur;
-      const next = r ?? copy;
-      next.metadata.resourceVersion = cur.metadata.resourceVersion;
-      try {
-        return await this.update(next, opts);
-      } catch (e) {
-        if (e instanceof ApiError && e.code === 409 && attempt < 10) continue;
-        throw e;
-      }
-    }
+      return cur;
+    };
+    return readModifyWrite(read, (next) => this.update(next, opts), fn, 10);
   }
 
   delete(resource: string, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<KubeObject> {
