@@ -18,7 +18,7 @@ import type { Io } from './io.js';
 import { STAGES, type RunSummary, type Stage, type StageName, type Step, type StepContext } from './run/types.js';
 import type { LoadedSpec } from './spec/load.js';
 import type { Spec } from './spec/schema.js';
-import { buildSetupPlan, loadSpecAndWarn, type StageOverride } from './setup.js';
+import { buildDrillStage, buildSetupPlan, buildSpecValidateStage, loadSpecAndWarn, type StageOverride } from './setup.js';
 
 export interface RehearseOptions {
   /** A spec file; when it doesn't exist the embedded lab spec is used. */
@@ -182,10 +182,8 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     if (!o.quiet) o.io.stderr.write(`${line}\n`);
   };
 
-  const { locateControlPlanePrograms, findControlPlanePrograms } = await import('./lab/real/control-plane.js');
-  const api = o.api ?? (locateControlPlanePrograms(o.io.env).programs ? 'real' : 'embedded');
   // --api real asked for explicitly without its programs: say which are missing and the command that builds them.
-  const programs = api === 'real' ? findControlPlanePrograms(o.io.env) : undefined;
+  const { api, programs } = (await import('./lab/real/control-plane.js')).chooseLabApi(o.api, o.io.env);
   // On the embedded API the lab's store is a real etcd when one is installed, so the drill can restore it; on the
   // real API its kube-apiserver's etcd is the drill's source.
   const { spawnService } = await import('./exec/index.js');
@@ -252,18 +250,17 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
         monitoring: shownNotRun,
         backup: shownNotRun,
         // A failing suite does not keep the drill from running.
-        validate: async () => {
-          const { buildValidateStage } = await import('./validate/index.js');
-          const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
-          return { ...buildValidateStage({ kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, security: { ...securityOptionsFromSpec(loaded.spec), rehearsal: true }, timeoutS: o.timeoutS, imageRegistry: loaded.spec.spec.images.registry || undefined, specNodes: lab.nodes.map((n) => n.name) }), needs: [labStage.name] };
-        },
+        validate: async () => ({
+          ...(await buildSpecValidateStage(loaded, { kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, rehearsal: true, timeoutS: o.timeoutS, specNodes: lab.nodes.map((n) => n.name) })),
+          needs: [labStage.name],
+        }),
         drill: async () => {
           // The title is the stage's own (SETUP_STAGES).
           if (!etcdUrl) return { name: 'drill', title: '', steps: [], needs: [labStage.name], headline: true, unavailable: { reason: 'etcd is not installed on this machine', fix: ETCD_FIX } };
-          const { createDrill, checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/index.js');
+          const { checkLabOnRestored, checkRealApiOnRestored } = await import('./drill/index.js');
           const labCheck: import('./drill/drill.js').LabCheck = programs ? (restored, ctx) => checkRealApiOnRestored(restored, ctx, programs) : checkLabOnRestored;
-          const drill = createDrill({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
-          return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx), needs: [labStage.name], headline: true };
+          const stage = await buildDrillStage({ target: { kind: 'lab', endpoints: [etcdUrl] }, labCheck: labCheckNeedingKubectl(haveKubectl, labCheck), sentinel: true, scratch: path.join(run.runDir, 'drill-scratch') });
+          return { ...stage, needs: [labStage.name], headline: true };
         },
       },
     });

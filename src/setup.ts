@@ -80,12 +80,7 @@ export const SETUP_STAGES = [
     needs: ['preflight', 'bootstrap', 'cni'],
     // The stage finds the kubeconfig the bootstrap stage wrote; the engine runs its cleanup (test namespaces go on
     // success, failure and Ctrl-C).
-    build: async (loaded) =>
-      (await import('./validate/index.js')).buildValidateStage({
-        imageRegistry: loaded.spec.spec.images.registry || undefined,
-        specNodes: loaded.spec.spec.nodes.map((n) => n.name),
-        security: (await import('./validate/security/expectations.js')).securityOptionsFromSpec(loaded.spec),
-      }),
+    build: (loaded) => buildSpecValidateStage(loaded),
   },
   {
     name: 'drill',
@@ -94,12 +89,34 @@ export const SETUP_STAGES = [
     // A restore drill of the new cluster's etcd (talosctl, or ssh + etcdctl on the first control plane). Its steps
     // share a member and a scratch directory: atomic on resume, and the engine runs its cleanup.
     build: async (loaded, o) => {
-      const { createDrill, drillTargetFromSpec } = await import('./drill/index.js');
-      const drill = createDrill({ target: drillTargetFromSpec(loaded.spec, { talosconfig: path.join(o.stateDir, 'secrets', 'talos', 'talosconfig') }) });
-      return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx) };
+      const { drillTargetFromSpec } = await import('./drill/index.js');
+      return buildDrillStage({ target: drillTargetFromSpec(loaded.spec, { talosconfig: path.join(o.stateDir, 'secrets', 'talos', 'talosconfig') }) });
     },
   },
 ] as const satisfies readonly StageDef[];
+
+/**
+ * The validate stage for this spec: its image registry, node names and security expectations; rehearse adds the
+ * lab's kubeconfig, nodes and timeout, and marks the security findings as the lab's.
+ */
+export async function buildSpecValidateStage(loaded: LoadedSpec, o: Omit<Partial<import('./validate/index.js').ValidateOptions>, 'security'> & { rehearsal?: boolean } = {}): Promise<Stage> {
+  const { buildValidateStage } = await import('./validate/index.js');
+  const { securityOptionsFromSpec } = await import('./validate/security/expectations.js');
+  const { rehearsal, ...rest } = o;
+  return buildValidateStage({
+    imageRegistry: loaded.spec.spec.images.registry || undefined,
+    specNodes: loaded.spec.spec.nodes.map((n) => n.name),
+    ...rest,
+    security: { ...securityOptionsFromSpec(loaded.spec), ...(rehearsal ? { rehearsal: true } : {}) },
+  });
+}
+
+/** A drill as a plan stage: its steps share a member and a scratch directory (atomic on resume); the engine runs its cleanup. */
+export async function buildDrillStage(options: import('./drill/drill.js').DrillOptions): Promise<Stage> {
+  const { createDrill } = await import('./drill/index.js');
+  const drill = createDrill(options);
+  return { ...drill.stage, atomic: true, cleanup: (ctx) => drill.cleanup(ctx) };
+}
 
 /** run/types.ts STAGES and SETUP_STAGES name the same stages in the same order (a compile-time check). */
 type NamesOf<T extends readonly { name: string }[]> = { -readonly [I in keyof T]: T[I]['name'] };

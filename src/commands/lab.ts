@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { wholeNumber } from './flags.js';
+import { commandContext } from './context.js';
 import { MAX_LAB_NODES } from '../lab/store/limits.js';
 import type { CommandModule, GlobalOptions } from './types.js';
 
@@ -23,13 +24,13 @@ const mod: CommandModule = {
       .option('--port <port>', 'embedded API: HTTPS port on 127.0.0.1 (default: a free one)', wholeNumber(0, 65535, 'a TCP port'))
       .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes')
       .action(async (o: { api?: 'real' | 'embedded'; nodes?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port?: number }, cmd) => {
-        const g = cmd.optsWithGlobals() as GlobalOptions;
+        const ctx = commandContext(cmd, io, { specOptional: true });
         const path = await import('node:path');
         let spec;
         // A spec shapes the lab only when the operator names one with -f.
-        if (cmd.parent?.parent?.getOptionValueSource('file') === 'cli') {
+        if (ctx.fileGiven) {
           const { loadSpec } = await import('../spec/load.js');
-          spec = (await loadSpec(g.file)).spec;
+          spec = (await loadSpec(ctx.file)).spec;
         }
         const { runLabUp } = await import('../lab/up.js');
         setExit(
@@ -43,7 +44,7 @@ const mod: CommandModule = {
             kubeconfigPath: path.resolve(io.cwd, o.kubeconfig),
             port: o.port,
             spec,
-            json: g.json,
+            json: ctx.json,
             io,
             signal: io.signal,
           }),

@@ -60,7 +60,7 @@ const mod: CommandModule = {
           return;
         }
         const { runPreflight } = await import('../preflight/run.js');
-        const { exitCodeForSummary } = await import('../run/engine.js');
+        const { exitCodeForSummary } = await import('../run/types.js');
         setExit(exitCodeForSummary(await runPreflight(preflightOptions(o, commandContext(cmd, io)))));
       });
   },

@@ -34,7 +34,7 @@ const mod: CommandModule = {
       )
       .action(async (o: RehearseFlags, cmd) => {
         const { runRehearse } = await import('../rehearse.js');
-        const { exitCodeForSummary } = await import('../run/engine.js');
+        const { exitCodeForSummary } = await import('../run/types.js');
         const summary = await runRehearse(rehearseOptions(o, commandContext(cmd, io, { specOptional: true })));
         setExit(exitCodeForSummary(summary));
       });

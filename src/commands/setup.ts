@@ -56,7 +56,7 @@ const mod: CommandModule = {
           return;
         }
         const { runSetup } = await import('../setup.js');
-        const { exitCodeForSummary } = await import('../run/engine.js');
+        const { exitCodeForSummary } = await import('../run/types.js');
         setExit(exitCodeForSummary(await runSetup(run.setup)));
       });
   },

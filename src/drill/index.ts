@@ -77,7 +77,8 @@ export function formatDrillReport(r: DrillReport, summary: RunSummary, opts: { c
 export async function runDrill(o: RunDrillOptions): Promise<DrillOutcome> {
   if (o.junit) await checkOutputFile('--junit', path.resolve(o.io.cwd, o.junit));
   const drill = createDrill({ ...o.drill, env: o.drill.env ?? o.env });
-  const { runPlan, exitCodeForSummary } = await import('../run/engine.js');
+  const { runPlan } = await import('../run/engine.js');
+  const { exitCodeForSummary } = await import('../run/types.js');
   const { Redactor } = await import('../run/secret.js');
   // The run's redactor, also for the drill's own report (its reasons quote tool errors) printed below.
   const redactor = new Redactor();

@@ -8,7 +8,6 @@ import { isLoopback } from '../net/loopback-guard.js';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
-import { KubeApiError, loadKubeConfig, type KubeClient } from '../kube/index.js';
 import { ApiError, type ApiRequestInfo, type RequestInterceptor } from './store/types.js';
 import type { AdminHandler } from './types.js';
 

@@ -55,14 +55,13 @@ async function defaultControllers(): Promise<StartControllers> {
 
 export async function runLabUp(o: LabUpOptions): Promise<number> {
   checkLabUpOptions(o);
-  const { locateControlPlanePrograms, findControlPlanePrograms } = await import('./real/control-plane.js');
-  // --etcd keeps the embedded API's objects; the real API has its own etcd.
-  const api: LabApi = o.api ?? (o.etcd === undefined && o.port === undefined && locateControlPlanePrograms(o.io.env).programs ? 'real' : 'embedded');
-  if (api === 'real') {
+  const { chooseLabApi } = await import('./real/control-plane.js');
+  if (o.api === 'real') {
     if (o.etcd !== undefined) throw new UserError('--etcd is for the embedded API: the real control plane keeps its objects in its own etcd', { exitCode: EXIT.usage, fix: 'drop --etcd, or add --api embedded' });
     if (o.port !== undefined) throw new UserError('--port is for the embedded API: the real kube-apiserver listens on a free port of 127.0.0.1', { exitCode: EXIT.usage, fix: 'drop --port, or add --api embedded' });
-    findControlPlanePrograms(o.io.env);
   }
+  // --etcd and --port keep the embedded API (the real API has its own etcd and picks its own port).
+  const { api, programs } = chooseLabApi(o.api, o.io.env, o.etcd !== undefined || o.port !== undefined);
   const { parseFault } = await import('./faults.js');
   for (const f of o.faults) parseFault(f);
   const { startLab } = await import('./index.js');
@@ -80,6 +79,7 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
       port: o.port,
       spec: o.spec,
       controllers,
+      ...(programs ? { controlPlaneOptions: { programs } } : {}),
     });
   } catch (e) {
     const code = (e as { code?: string }).code;

@@ -17,7 +17,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { SSH_USER, isDnsName } from '../spec/fields.js';
+import { SSH_USER, isDnsName } from '../spec/names.js';
 
 // SSH_USER: the drill's --kubeadm flag and the spec share one rule.
 export { SSH_USER };

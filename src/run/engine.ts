@@ -90,9 +90,6 @@ function colorFor(opts: RunOptions, stream: { isTTY?: boolean }): boolean {
   return colorOn(stream, colorAllowed(opts.io.env, opts.color));
 }
 
-export function exitCodeForSummary(s: RunSummary): number {
-  return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
-}
 
 function hashFile(file: string | undefined): string | undefined {
   if (!file) return undefined;

@@ -74,6 +74,8 @@ export class Leftovers implements LeftoverSink {
   readonly #runId: string;
   readonly #mine = new Map<string, Leftover>();
   #exitHook?: () => void;
+  /** Who owns the records: this process, read from /proc once (every spawned child is recorded). */
+  #owner?: Leftover['owner'];
 
   constructor(stateDir: string, runId: string) {
     this.stateDir = stateDir;
@@ -81,7 +83,7 @@ export class Leftovers implements LeftoverSink {
   }
 
   add(what: string, item: Pick<Leftover, 'files' | 'dirs' | 'argv' | 'process' | 'namespace'>): string {
-    const l: Leftover = { id: `${this.#runId}:${randomBytes(4).toString('hex')}`, runId: this.#runId, what, ...item, owner: { pid: process.pid, identity: processIdentity(process.pid) } };
+    const l: Leftover = { id: `${this.#runId}:${randomBytes(4).toString('hex')}`, runId: this.#runId, what, ...item, owner: (this.#owner ??= { pid: process.pid, identity: processIdentity(process.pid) }) };
     this.#mine.set(l.id, l);
     recordLeftover(this.stateDir, l);
     this.#installExitHook();

@@ -127,3 +127,8 @@ export interface RunSummary {
   /** Where the run ran, as key/value facts every report states (e.g. { 'lab api': 'real' }): text, JSON, JUnit. */
   ranOn?: Record<string, string>;
 }
+
+/** A finished run's exit code (DESIGN: exit codes): 0 passed, 130 interrupted, 1 otherwise. */
+export function exitCodeForSummary(s: RunSummary): number {
+  return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
+}

@@ -131,15 +131,6 @@ export const cronSchedule = z.string().superRefine((text, ctx) => {
   if (typeof c === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)} ${c}`, input: text });
 });
 
-/** POSIX-ish login names (useradd's default rule): lower case, digits, `_`, `.`, `-`, not first; at most 32. */
-export const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
-
-/** A DNS name: labels of letters, digits and inner `-`, dot-separated; at most 253 characters. */
-const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-
-export function isDnsName(v: string): boolean {
-  return DNS_NAME.test(v);
-}
 
 // ---- security checks and their waivers ------------------------------------------------------------------------
 

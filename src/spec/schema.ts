@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { DNS_SUBDOMAIN, SSH_USER, cronSchedule, isDnsName, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
+import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
+import { SSH_USER, isDnsName } from './names.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -119,7 +119,8 @@ export function junitWithMatrix(junit: string, matrix: Matrix | undefined): stri
 
 /** Runs the validate plan; returns the exit code. */
 export async function runValidate(o: RunValidateOptions): Promise<number> {
-  const { runPlan, exitCodeForSummary, resolveRun } = await import('../run/engine.js');
+  const { runPlan, resolveRun } = await import('../run/engine.js');
+  const { exitCodeForSummary } = await import('../run/types.js');
   const { buildJunit } = await import('../run/report.js');
   let imageRegistry = o.imageRegistry;
   let specNodes = o.specNodes;

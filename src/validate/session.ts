@@ -2,6 +2,7 @@
  * What the validate suites of one run share: the API connection, the run id, the test namespaces (created once,
  * on first use), the node list, and cleanup. Suites run concurrently; everything here is memoised promises.
  */
+import { quoteForDisplay } from '../run/plan-text.js';
 import { clusterKubeconfig } from '../run/cluster-kubeconfig.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -253,8 +254,7 @@ export class ValidateSession {
   /** kubectl with the connection this run used, so a printed command acts on the same cluster. */
   private kubectl(): string {
     const file = this.opts.kubeconfig ?? this.runKubeconfig;
-    const q = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
-    return ['kubectl', ...(file ? ['--kubeconfig', q(file)] : []), ...(this.opts.context ? ['--context', q(this.opts.context)] : [])].join(' ');
+    return ['kubectl', ...(file ? ['--kubeconfig', quoteForDisplay(file)] : []), ...(this.opts.context ? ['--context', quoteForDisplay(this.opts.context)] : [])].join(' ');
   }
 }
 

@@ -340,7 +340,7 @@ describe('skips are results (issue 15)', () => {
 
   it('a stage that cannot run is a skip with its reason; a skipped headline stage makes the run incomplete (exit 1)', async () => {
     const io = captureIo();
-    const { exitCodeForSummary } = await import('../../src/run/engine.js');
+    const { exitCodeForSummary } = await import('../../src/run/types.js');
     const s = await runPlan(
       {
         title: 't',

@@ -11,7 +11,8 @@
  * It keeps its own index (uid → object, owner uid → dependents) from the store's watch events, and works in
  * passes coalesced after bursts of events, a few items at a time so that requests get in between.
  */
-import { ApiError, type KubeObject, type LabStore } from '../store/types.js';
+import type { KubeObject, LabStore } from '../store/types.js';
+import { quietly } from './runtime.js';
 import { ITEMS_PER_YIELD, yieldToEventLoop } from '../store/limits.js';
 
 const FOREGROUND = 'foregroundDeletion';
@@ -30,14 +31,6 @@ const refOf = (k: string): Ref => {
 };
 
 /** Ignores the races every controller meets: the object went away, or changed under us (the next pass sees it). */
-async function quietly(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    if (!(e instanceof ApiError && (e.code === 404 || e.code === 409))) throw e;
-  }
-}
-
 function dropOwner(o: KubeObject, uid: string): void {
   const refs = (o.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
   if (refs.length > 0) o.metadata.ownerReferences = refs;

@@ -43,7 +43,9 @@ export function buildNetView(rt: Runtime): NetView {
   if (!c) {
     const cache: { changes: number; key?: string; view?: NetView } = { changes: 0 };
     // Watch callbacks run synchronously with each write: the count is exact, never a moment late.
-    for (const r of VIEW_INPUTS) rt.store.watch(r, undefined, {}, () => void cache.changes++);
+    const stops = VIEW_INPUTS.map((r) => rt.store.watch(r, undefined, {}, () => void cache.changes++));
+    // The store may outlive these controllers (tests start several on one lab): the watches go with them.
+    rt.ctx.signal.addEventListener('abort', () => stops.forEach((stop) => stop()), { once: true });
     views.set(rt, (c = cache));
   }
   const key = `${c.changes}|${rt.faultsVersion}`;

@@ -101,24 +101,7 @@ export async function reconcileClaims(rt: Runtime): Promise<void> {
     }
     await rt.event(pvc, 'Normal', 'Provisioning', `External provisioner is provisioning volume for claim "${ns}/${pvc.metadata.name}"`, `${PROVISIONER}_lab`);
     const pvName = `pvc-${pvc.metadata.uid}`;
-    const size = spec.resources?.requests?.storage ?? '1Gi';
-    await ensure(rt.store, {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: pvName, annotations: { 'pv.kubernetes.io/provisioned-by': PROVISIONER, ...(selectedNode ? { 'local.path.provisioner/selected-node': selectedNode } : {}) }, finalizers: ['kubernetes.io/pv-protection'] },
-      spec: {
-        capacity: { storage: size },
-        accessModes: spec.accessModes ?? ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: sc.reclaimPolicy ?? 'Delete',
-        storageClassName: scName,
-        volumeMode: spec.volumeMode ?? 'Filesystem',
-        hostPath: { path: `/var/lib/groundwork-lab/${pvName}_${ns}_${pvc.metadata.name}`, type: 'DirectoryOrCreate' },
-        claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: pvc.metadata.name, uid: pvc.metadata.uid, resourceVersion: pvc.metadata.resourceVersion },
-        ...(selectedNode
-          ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [selectedNode] }] }] } } }
-          : {}),
-      },
-    });
+    await ensure(rt.store, buildVolume(pvc, sc, selectedNode));
     const pv = rt.store.get('persistentvolumes', undefined, pvName);
     if (!pv) continue;
     await quietly(rt.store.mutate('persistentvolumeclaims', ns, pvc.metadata.name!, (c) => {

@@ -16,7 +16,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
+import { findFreePort } from '../../drill/member.js';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -150,6 +150,18 @@ export function locateControlPlanePrograms(env: Record<string, string | undefine
   return missing.length === 0 ? { programs: found as ControlPlanePrograms, missing } : { missing };
 }
 
+/**
+ * Which API a lab runs on, with the programs found once: `requested`, or real when its programs are there (and
+ * `embeddedOnly` does not hold). `real` asked for without its programs is a UserError naming the command.
+ */
+export function chooseLabApi(requested: 'real' | 'embedded' | undefined, env: Record<string, string | undefined>, embeddedOnly = false): { api: 'real' | 'embedded'; programs?: ControlPlanePrograms } {
+  if (requested === 'embedded' || (requested === undefined && embeddedOnly)) return { api: 'embedded' };
+  const found = locateControlPlanePrograms(env).programs;
+  if (found) return { api: 'real', programs: found };
+  if (requested === 'real') return { api: 'real', programs: findControlPlanePrograms(env) };
+  return { api: 'embedded' };
+}
+
 /** Like locateControlPlanePrograms, but a missing program is the operator's to fix: a UserError naming the command. */
 export function findControlPlanePrograms(env: Record<string, string | undefined> = process.env): ControlPlanePrograms {
   const r = locateControlPlanePrograms(env);
@@ -208,19 +220,6 @@ export function kubeconfigYaml(server: string, caPem: string, user: Record<strin
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
 interface Proc {
   name: string;
   service: Service;
@@ -263,7 +262,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
   const expand = (args: readonly string[] = []) => args.map((a) => a.replaceAll('{files}', filesDir));
   const ports: number[] = [];
   while (ports.length < 5) {
-    const p = await freePort();
+    const p = await findFreePort();
     if (!ports.includes(p)) ports.push(p);
   }
   const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];

@@ -130,8 +130,7 @@ function removeAt(obj: unknown, path: Path): void {
   const parent = valueAt(obj, target.slice(0, -1));
   if (tail.startsWith('f:') && isMap(parent)) delete parent[tail.slice(2)];
   else if (Array.isArray(parent)) {
-    const item = valueAt(obj, tail.startsWith('v:') ? target : target);
-    const i = tail.startsWith('v:') ? parent.findIndex((x) => isDeepStrictEqual(x, JSON.parse(tail.slice(2)))) : parent.indexOf(item as Json);
+    const i = tail.startsWith('v:') ? parent.findIndex((x) => isDeepStrictEqual(x, JSON.parse(tail.slice(2)))) : parent.indexOf(valueAt(obj, target) as Json);
     if (i >= 0) parent.splice(i, 1);
     listIndex.delete(parent);
   }

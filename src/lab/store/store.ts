@@ -35,7 +35,7 @@ import { recordApply, recordUpdate } from './managed.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
 import { OrderedBucket, Snapshots, continueExpired, decodeContinue, encodeContinue, type View } from './ordered.js';
-import { ITEMS_PER_YIELD, MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
+import { MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
 
 /** Where objects persist. Keys are `/registry/<resource>/<namespace>/<name>` (cluster-scoped: no namespace). */
 export interface Backend {
@@ -106,7 +106,6 @@ export class Store implements LabStore {
   private readonly now: () => Date;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private closed = false;
 
   constructor(backend: Backend, opts: StoreOptions = {}) {
     this.backend = backend;
@@ -629,7 +628,6 @@ export class Store implements LabStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.watchers.clear();

@@ -9,7 +9,7 @@ import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { SpecInput } from '../../spec/schema.js';
 import type { SpecIssue } from '../../errors.js';
 import type { LoadedSpec } from '../../spec/load.js';
-import type { Result, RunSummary } from '../../run/types.js';
+import { exitCodeForSummary, type Result, type RunSummary } from '../../run/types.js';
 import type { RunStore } from '../../run/events.js';
 import { TaskTree } from '../task-tree.js';
 import { redactSecretShapes } from '../../run/secret-shapes.js';
@@ -336,7 +336,7 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
     if ((key.ctrl && input === 'c') || (input === 'q' && field0?.kind !== 'text')) {
       const unsaved = JSON.stringify(draftRef.current) !== savedYaml.current;
       if (running || unsaved) setConfirmQuit(true);
-      else leave(summary ? exitCodeOf(summary) : 130);
+      else leave(summary ? exitCodeForSummary(summary) : 130);
       return;
     }
     if (input === '?') {
@@ -470,7 +470,7 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
       if (key.leftArrow) return setMatrixPage((p) => Math.max(0, p - 1));
       return;
     }
-    if (screen === 'next' && (key.return || key.escape)) leave(summary ? exitCodeOf(summary) : 130);
+    if (screen === 'next' && (key.return || key.escape)) leave(summary ? exitCodeForSummary(summary) : 130);
   };
 
   // The frame is one line shorter than the terminal: it never scrolls, so the header stays on top and the shell
@@ -805,9 +805,6 @@ function Results({ summary, color, scroll, rows, cols, matrixPage, onScroll }: {
 }
 
 /** The exit code a finished run leaves with: 0 passed, 130 interrupted, 1 otherwise. */
-function exitCodeOf(s: RunSummary): number {
-  return s.status === 'pass' ? 0 : s.status === 'interrupted' ? 130 : 1;
-}
 
 function Next({ summary, draft, file, stateDir, mode, cols, rows }: { summary?: RunSummary; draft: SpecInput; file: string; stateDir?: string; mode: RunMode; cols: number; rows: number }) {
   const ok = summary?.status === 'pass';

@@ -12,6 +12,7 @@
  * Bundled into dist/ui/wizard/first-paint.js, the yaml parser in a chunk of its own loaded only for an existing
  * file (src/ui/build-bundle.mjs): no zod, no spec loader, no commander before this frame.
  */
+import { resolveStateDir } from '../../run/state-dir.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SpecInput } from '../../spec/schema.js';
@@ -80,7 +81,7 @@ export function firstFrameText(draft: SpecInput, o: { rows: number; columns: num
  * (mountWizard draws over them), or undefined when it drew nothing.
  */
 export async function paintFirstFrame(o: { file: string; stateDir?: string; color: boolean; stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream }): Promise<number | undefined> {
-  const stateDir = o.stateDir ? path.resolve(o.stateDir) : path.join(path.dirname(path.resolve(o.file)), '.groundwork');
+  const stateDir = resolveStateDir(o.stateDir, o.file, process.cwd());
   // A recorded run may be resumable: the wizard then asks about it first.
   if (existsSync(path.join(stateDir, 'runs'))) return undefined;
   let draft: SpecInput = defaultDraft();

@@ -210,9 +210,7 @@ export function isDefaultDenyIngress(np: KubeObject): boolean {
 }
 
 export function judgeDefaultDeny(pods: KubeObject[], policies: KubeObject[], skipNamespaces: ReadonlySet<string>): Finding {
-  // validate's own probe pods (another suite's, running beside this one) live in throw-away namespaces: not the cluster's.
-  const clusterPods = pods.filter((p) => !p.metadata.labels?.[RUN_LABEL]);
-  const withPods = [...new Set(clusterPods.map((p) => p.metadata.namespace ?? ''))].filter((ns) => ns && !skipNamespaces.has(ns)).sort();
+  const withPods = [...new Set(pods.map((p) => p.metadata.namespace ?? ''))].filter((ns) => ns && !skipNamespaces.has(ns)).sort();
   const denied = new Set(policies.filter(isDefaultDenyIngress).map((p) => p.metadata.namespace));
   const open = withPods.filter((ns) => !denied.has(ns));
   if (withPods.length === 0) return { id: 'GW-SEC-007', status: 'pass', measured: 'no namespace outside the system ones holds pods' };
@@ -231,7 +229,16 @@ export function judgeDefaultDeny(pods: KubeObject[], policies: KubeObject[], ski
  * kube-apiserver's flags from its mirror pods in kube-system (kubeadm and Talos run it as a static pod, which the
  * API shows), one map per control plane. `--flag=value` and `--flag value` both count.
  */
-export function apiServerFlags(pods: KubeObject[]): { pod: string; flags: Map<string, string> }[] {
+/** validate's own throw-away namespaces: labelled with its run, or (the suites run side by side, so one may be
+ *  created after the namespace list was read) known by the run label of the pods in them. */
+export function validateOwnNamespaces(namespaces: KubeObject[], pods: KubeObject[]): Set<string> {
+  const ours = (o: KubeObject) => o.metadata.labels?.[RUN_LABEL] !== undefined;
+  return new Set([...namespaces.filter(ours).map((n) => n.metadata.name!), ...pods.filter(ours).map((p) => p.metadata.namespace!)]);
+}
+
+export type ApiServerFlags = { pod: string; flags: Map<string, string> }[];
+
+export function apiServerFlags(pods: KubeObject[]): ApiServerFlags {
   const isApiServer = (p: KubeObject) => {
     const l = p.metadata.labels ?? {};
     return l.component === 'kube-apiserver' || l['k8s-app'] === 'kube-apiserver';
@@ -253,7 +260,7 @@ export function apiServerFlags(pods: KubeObject[]): { pod: string; flags: Map<st
 }
 
 /** Audit flags of each API server: policy and path present, and rotation set. undefined when no API server pod is visible. */
-export function judgeAuditFlags(servers: { pod: string; flags: Map<string, string> }[]): Finding | undefined {
+export function judgeAuditFlags(servers: ApiServerFlags): Finding | undefined {
   if (servers.length === 0) return undefined;
   const problems: string[] = [];
   for (const s of servers) {
@@ -288,7 +295,7 @@ export function storageTransformers(metrics: string): string[] {
   return [...out];
 }
 
-export function judgeEncryption(flags: { pod: string; flags: Map<string, string> }[], transformers: string[] | undefined): Finding {
+export function judgeEncryption(flags: ApiServerFlags, transformers: string[] | undefined): Finding {
   const withFlag = flags.filter((s) => s.flags.has('encryption-provider-config'));
   if (flags.length > 0 && withFlag.length < flags.length) {
     return { id: 'GW-SEC-009', status: 'fail', measured: `${flags.length - withFlag.length} of ${flags.length} API servers have no --encryption-provider-config: ${flags.filter((s) => !withFlag.includes(s)).map((s) => s.pod).join(', ')}` };

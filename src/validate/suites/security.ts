@@ -5,17 +5,21 @@
  * expire. What the API cannot show (the lab's embedded API has no RBAC, SubjectAccessReview or Pod Security
  * admission) is a skip with its reason, never a pass.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { pollUntil } from '../../run/sleep.js';
+import { TALOS_AUDIT_LOG } from '../../bootstrap/security.js';
 import { randomBytes } from 'node:crypto';
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeClient, KubeObject } from '../../kube/index.js';
 import type { ValidateSession } from '../session.js';
 import { summarizeChecks } from '../checks.js';
-import { RUN_LABEL } from '../objects.js';
 import { CIS_BENCHMARK, SECURITY_CHECKS } from '../security/catalog.js';
 import { defaultPrivilegedNamespaces, type SecurityOptions } from '../security/expectations.js';
 import {
   apiServerFlags,
+  validateOwnNamespaces,
+  type ApiServerFlags,
   applyWaivers,
   describeWaivers,
   judgeAuditFlags,
@@ -201,25 +205,37 @@ export async function checkPodSecurity(kube: KubeClient, namespaces: KubeObject[
 
 // ---- GW-SEC-008 -----------------------------------------------------------------------------------------------
 
-async function findInFile(file: string, marker: string, signal: AbortSignal, waitMs = 10_000): Promise<string | undefined> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    if (existsSync(file)) {
-      const line = readFileSync(file, 'utf8').split('\n').find((l) => l.includes(marker));
-      if (line) return line;
-    }
-    if (Date.now() > deadline || signal.aborted) return undefined;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+async function sizeOf(file: string): Promise<number> {
+  return (await stat(file).catch(() => undefined))?.size ?? 0;
 }
 
-export async function checkAuditLog(kube: KubeClient, systemPods: KubeObject[], o: SecurityOptions, signal: AbortSignal): Promise<Finding> {
-  const fromFlags = judgeAuditFlags(apiServerFlags(systemPods));
+/** The first line holding `marker` written after byte `from` (from 0 when the log was rotated), waiting up to 10 s. */
+async function findInFile(file: string, marker: string, from: number, signal: AbortSignal, waitMs = 10_000): Promise<string | undefined> {
+  const look = async (): Promise<{ line?: string }> => {
+    const fh = await open(file, 'r').catch(() => undefined);
+    if (!fh) return {};
+    try {
+      const { size } = await fh.stat();
+      const start = size < from ? 0 : from;
+      const buf = Buffer.alloc(size - start);
+      await fh.read(buf, 0, buf.length, start);
+      return { line: buf.toString('utf8').split('\n').find((l) => l.includes(marker)) };
+    } finally {
+      await fh.close();
+    }
+  };
+  return (await pollUntil(look, (v) => v.line !== undefined, { timeoutMs: waitMs, intervalMs: 200, signal })).view.line;
+}
+
+export async function checkAuditLog(kube: KubeClient, flags: ApiServerFlags, o: SecurityOptions, signal: AbortSignal): Promise<Finding> {
+  const fromFlags = judgeAuditFlags(flags);
   if (o.auditLog) {
     const marker = `groundwork-audit-probe-${randomBytes(4).toString('hex')}`;
+    // Only what is written after our request is read: the log may hold 100 MiB before rotation.
+    const from = await sizeOf(o.auditLog);
     // A read of a ConfigMap that does not exist: recorded at Metadata by groundwork's policy (403 or 404 alike).
     await kube.get('v1', 'ConfigMap', marker, 'kube-system', signal).catch(() => undefined);
-    const line = await findInFile(o.auditLog, marker, signal);
+    const line = await findInFile(o.auditLog, marker, from, signal);
     if (!line) {
       const why = existsSync(o.auditLog) ? `kube-apiserver wrote no event for our request (GET configmaps/${marker}) to ${o.auditLog} within 10 s` : `${o.auditLog} does not exist: kube-apiserver writes no audit log there`;
       return { id: 'GW-SEC-008', status: 'fail', measured: fromFlags?.status === 'fail' ? `${why}; ${fromFlags.measured}` : why };
@@ -234,14 +250,13 @@ export async function checkAuditLog(kube: KubeClient, systemPods: KubeObject[], 
     return { id: 'GW-SEC-008', status: 'pass', measured: `our request (GET configmaps/${marker}) is in ${o.auditLog} at level ${level}${fromFlags ? `; ${fromFlags.measured}` : ''}` };
   }
   if (fromFlags) return fromFlags;
-  if (o.method === 'talos') return skip('GW-SEC-008', 'Talos keeps the audit log at /var/log/audit/kube/kube-apiserver.log on each control plane, which the API does not show: read it with `talosctl -n <control plane> read /var/log/audit/kube/kube-apiserver.log`, or pass --audit-log FILE where it is readable');
+  if (o.method === 'talos') return skip('GW-SEC-008', `Talos keeps the audit log at ${TALOS_AUDIT_LOG} on each control plane, which the API does not show: read it with \`talosctl -n <control plane> read ${TALOS_AUDIT_LOG}\`, or pass --audit-log FILE where it is readable`);
   return skip('GW-SEC-008', 'no kube-apiserver pods in kube-system show its flags; pass --audit-log FILE (the log, where this machine can read it) to prove it writes');
 }
 
 // ---- GW-SEC-009 -----------------------------------------------------------------------------------------------
 
-export async function checkEncryption(s: ValidateSession, ctx: StepContext, kube: KubeClient, systemPods: KubeObject[]): Promise<Finding> {
-  const flags = apiServerFlags(systemPods);
+export async function checkEncryption(s: ValidateSession, ctx: StepContext, kube: KubeClient, flags: ApiServerFlags): Promise<Finding> {
   let transformers: string[] | undefined;
   if (flags.length === 0 || !flags.every((f) => f.flags.has('encryption-provider-config'))) {
     // Write a Secret of our own, then ask /metrics how the API server transformed it on its way to etcd.
@@ -276,12 +291,13 @@ export async function runSecurity(s: ValidateSession, ctx: StepContext): Promise
   const [rbac, authz] = await Promise.all([serves(kube, '/apis/rbac.authorization.k8s.io/v1', 'clusterrolebindings', signal), serves(kube, '/apis/authorization.k8s.io/v1', 'subjectaccessreviews', signal)]);
   const noRbac = `the API serves no rbac.authorization.k8s.io/v1${o.rehearsal ? ' (the lab\'s embedded API has no RBAC)' : ''}`;
 
-  const [namespaces, pods, policies, systemPods] = await Promise.all([
+  const [namespaces, pods, policies] = await Promise.all([
     kube.list('v1', 'Namespace', { signal }).then((l) => l.items),
     kube.list('v1', 'Pod', { signal }).then((l) => l.items),
     kube.list('networking.k8s.io/v1', 'NetworkPolicy', { signal }).then((l) => l.items),
-    kube.list('v1', 'Pod', { namespace: 'kube-system', signal }).then((l) => l.items),
   ]);
+  // kube-apiserver's flags, from its (mirror) pods in kube-system.
+  const flags = apiServerFlags(pods.filter((p) => p.metadata.namespace === 'kube-system'));
   const [bindings, roleBindings, clusterRoles, serviceAccounts] = rbac
     ? await Promise.all([
         kube.list('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', { signal }).then((l) => l.items),
@@ -291,11 +307,10 @@ export async function runSecurity(s: ValidateSession, ctx: StepContext): Promise
       ])
     : [[], [], [], []];
 
-  const adminGroups = o.method === 'talos' ? ['system:masters'] : o.method === 'kubeadm' ? ['system:masters', 'kubeadm:cluster-admins'] : ['system:masters', 'kubeadm:cluster-admins'];
+  // kubeadm's admin.conf is in kubeadm:cluster-admins; unknown methods are judged as kubeadm.
+  const adminGroups = o.method === 'talos' ? ['system:masters'] : ['system:masters', 'kubeadm:cluster-admins'];
   const privileged = new Set(o.privilegedNamespaces ?? defaultPrivilegedNamespaces());
-  // The suites run concurrently: a test namespace created after the namespace list was read is known by its pods.
-  const ours = (o: KubeObject) => o.metadata.labels?.[RUN_LABEL] !== undefined;
-  const validateNamespaces = new Set([...namespaces.filter(ours).map((n) => n.metadata.name!), ...pods.filter(ours).map((p) => p.metadata.namespace!)]);
+  const validateNamespaces = validateOwnNamespaces(namespaces, pods);
   const quiet = new Set(['kube-system', 'kube-public', 'kube-node-lease', ...validateNamespaces]);
 
   const findings: Finding[] = await Promise.all([
@@ -306,8 +321,8 @@ export async function runSecurity(s: ValidateSession, ctx: StepContext): Promise
     guarded('GW-SEC-005', () => judgeHostAccessPods(pods, privileged)),
     guarded('GW-SEC-006', () => (rbac ? judgeDefaultServiceAccounts(serviceAccounts, [...bindings, ...roleBindings]) : skip('GW-SEC-006', noRbac))),
     guarded('GW-SEC-007', () => judgeDefaultDeny(pods, policies, quiet)),
-    guarded('GW-SEC-008', () => checkAuditLog(kube, systemPods, o, signal)),
-    guarded('GW-SEC-009', () => checkEncryption(s, ctx, kube, systemPods)),
+    guarded('GW-SEC-008', () => checkAuditLog(kube, flags, o, signal)),
+    guarded('GW-SEC-009', () => checkEncryption(s, ctx, kube, flags)),
   ]);
 
   // An API without RBAC and SubjectAccessReview is not a full Kubernetes API (the lab's embedded one): it has no
