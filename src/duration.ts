@@ -4,12 +4,13 @@
  */
 
 /**
- * 340ms · 1.5s (up to two minutes; `fixed`: always one decimal, 3.0s, for columns and summaries) · 12m (up to two
+ * 340ms · 1.5s (up to two minutes; `fixed`: always seconds with one decimal, 0.3s and 3.0s, for columns and summaries) · 12m (up to two
  * hours) · 30h (up to three days) · 4d.
  */
 export function formatDuration(ms: number, o: { fixed?: boolean } = {}): string {
+  if (ms < 120_000 && o.fixed) return `${(ms / 1000).toFixed(1)}s`;
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 120_000) return o.fixed ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 100) / 10}s`;
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10}s`;
   const m = Math.round(ms / 60_000);
   if (m < 120) return `${m}m`;
   const h = Math.round(m / 60);
