@@ -8,27 +8,17 @@ import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 import { buildValidateStage, runValidate } from '../../src/validate/index.js';
 import { runPlan } from '../../src/run/engine.js';
-import type { Io } from '../../src/io.js';
+import { captureIo } from '../helpers/io.js';
 import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 
 const labs: Lab[] = [];
 afterAll(async () => {
   await Promise.all(labs.map((l) => l.stop()));
 });
-
-function captureIo(cwd: string): Io & { out: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.resume();
-  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd, out: () => out };
-}
 
 /** The real kubectl, with a HOME of its own so nothing of the machine's leaks in. Async: the lab serves from this process. */
 export async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
