@@ -13,6 +13,7 @@ import { createControllers } from '../../src/lab/controllers/index.js';
 import { createFaultRegistry } from '../../src/lab/faults.js';
 import { runValidate, type SuiteName } from '../../src/validate/index.js';
 import type { LabOptions } from '../../src/lab/types.js';
+import { HEALTHY } from '../helpers/fault-diagnoses.js';
 
 const labs: Lab[] = [];
 afterAll(async () => {
@@ -61,8 +62,6 @@ export function statuses(r: Report): Record<string, string> {
 export function leftNamespaces(lab: Lab): string[] {
   return lab.store.list('namespaces').items.map((n) => n.metadata.name!).filter((n) => n.startsWith('groundwork-validate'));
 }
-
-const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass', security: 'pass' };
 
 describe.concurrent('a busy API server does not change the verdict', () => {
   it.each([5, 20])('api-errors:%i — every suite passes as on a quiet lab, and cleanup leaves nothing', async (percent) => {
