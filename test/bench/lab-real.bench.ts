@@ -13,6 +13,7 @@ import { LAB_API_ADVERTISE_ADDRESS, startRealControlPlane, type RealControlPlane
 import { runValidate } from '../../src/validate/index.js';
 import type { BenchLine } from './types.js';
 import { captureIo } from '../helpers/io.js';
+import { waitLabSettled } from '../helpers/lab.js';
 
 const NODES = 200;
 
@@ -32,12 +33,7 @@ async function measure(api: 'embedded' | 'real'): Promise<{ settleS: number; wal
     const t0 = performance.now();
     if (api === 'real') cp = await startRealControlPlane({ advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
     lab = await startLab({ api, controlPlane: cp, nodes: NODES, controlPlanes: 3, cni: 'cilium', controllers: createControllers() });
-    const deadline = Date.now() + 180_000;
-    const settled = () => {
-      const ps = lab!.store.list('pods', 'kube-system').items;
-      return ps.length >= NODES && ps.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
-    };
-    while (Date.now() < deadline && !settled()) await new Promise((r) => setTimeout(r, 200));
+    await waitLabSettled(lab, { timeoutMs: 180_000, minPods: NODES, intervalMs: 200 });
     const settleS = (performance.now() - t0) / 1000;
     const dir = mkdtempSync(path.join(tmpdir(), `gw-bench-${api}-`));
     const io = captureIo(dir);
