@@ -22,7 +22,6 @@ describe.concurrent('rehearse with a fault that keeps the lab from settling', ()
     expect(byId['lab-settled']?.summary).toMatch(/did not settle within 3s: .*; validating anyway/);
     expect(byId[suite]?.status).toBe('fail');
     expect(byId[suite]?.summary).toMatch(cause);
-    if (process.env.GW_SHOW) console.log(fault, JSON.stringify(summary.results.map((r) => [r.id, r.status, r.summary.slice(0, 160)])));
     expect(summary.results.filter((r) => ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'].includes(r.id))).toHaveLength(6);
   }, 240_000);
 });

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 /** The real kubectl, with a HOME of its own so nothing of the machine's leaks in. Async: the lab serves from this process. */
-export async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
+async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
   const home = mkdtempSync(path.join(tmpdir(), 'gw-kubectl-home-'));
   const r = await promisify(execFile)('/usr/bin/kubectl', ['--kubeconfig', kubeconfig, ...args], { env: { HOME: home, PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
   return r.stdout;

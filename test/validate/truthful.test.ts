@@ -37,7 +37,7 @@ function seeded(seed: number): () => number {
 }
 
 
-export async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; specNodes?: string[]; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
+async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; specNodes?: string[]; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
   const faults = createFaultRegistry([], { random: seeded(o.seed ?? 14) });
   const lab = await startLab({ nodes: 3, cni: 'cilium', ...o.lab, controllers: createControllers({ timeScale: 0.1, faults }) });
   labs.push(lab);
@@ -50,11 +50,11 @@ export async function validateLab(o: { faults?: string[]; seed?: number; lab?: P
   return { report: JSON.parse(io.out()) as Report, code, lab, stderr: io.err() };
 }
 
-export function statuses(r: Report): Record<string, string> {
+function statuses(r: Report): Record<string, string> {
   return Object.fromEntries(r.results.map((x) => [x.id, x.status]));
 }
 
-export function leftNamespaces(lab: Lab): string[] {
+function leftNamespaces(lab: Lab): string[] {
   return lab.store.list('namespaces').items.map((n) => n.metadata.name!).filter((n) => n.startsWith('groundwork-validate'));
 }
 
