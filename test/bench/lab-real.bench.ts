@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 import { LAB_API_ADVERTISE_ADDRESS, startRealControlPlane, type RealControlPlane } from '../../src/lab/real/control-plane.js';
 import { runValidate } from '../../src/validate/index.js';
 import type { BenchLine } from './types.js';
+import { captureIo } from '../helpers/io.js';
+import { waitLabSettled } from '../helpers/lab.js';
 
 const NODES = 200;
 
@@ -32,29 +33,20 @@ async function measure(api: 'embedded' | 'real'): Promise<{ settleS: number; wal
     const t0 = performance.now();
     if (api === 'real') cp = await startRealControlPlane({ advertiseAddress: LAB_API_ADVERTISE_ADDRESS });
     lab = await startLab({ api, controlPlane: cp, nodes: NODES, controlPlanes: 3, cni: 'cilium', controllers: createControllers() });
-    const deadline = Date.now() + 180_000;
-    const settled = () => {
-      const ps = lab!.store.list('pods', 'kube-system').items;
-      return ps.length >= NODES && ps.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
-    };
-    while (Date.now() < deadline && !settled()) await new Promise((r) => setTimeout(r, 200));
+    await waitLabSettled(lab, { timeoutMs: 180_000, minPods: NODES, intervalMs: 200 });
     const settleS = (performance.now() - t0) / 1000;
     const dir = mkdtempSync(path.join(tmpdir(), `gw-bench-${api}-`));
-    const stdout = new PassThrough();
-    let out = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const stderr = new PassThrough();
-    stderr.resume();
+    const io = captureIo(dir);
     const t1 = performance.now();
     const code = await runValidate({
-      io: { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd: dir },
+      io,
       kubeconfig: lab.kubeconfigPath,
       stateDir: path.join(dir, '.groundwork'),
       json: true,
       timeoutS: 180,
     });
     const wallS = (performance.now() - t1) / 1000;
-    const report = JSON.parse(out) as { results: { id: string; status: string; durationMs: number }[] };
+    const report = JSON.parse(io.out()) as { results: { id: string; status: string; durationMs: number }[] };
     const per = report.results.map((r) => `${r.id} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s`).join(', ');
     const cpMiB = cp ? Object.values(cp.pids).reduce((a, pid) => a + (pid ? rssMiB(pid) : 0), 0) : 0;
     return { settleS, wallS, code, labMiB: process.memoryUsage().rss / 2 ** 20, cpMiB, per };

@@ -34,7 +34,6 @@ import https from 'node:https';
 import {
   kubeconfigYaml,
   startRealControlPlane,
-  talosPodSecurityAdmission,
   type PodSecurityProfile,
   type RealControlPlane,
   type RealControlPlaneOptions,
@@ -42,7 +41,7 @@ import {
 import { issueCertificate } from '../../src/lab/server/certs.js';
 import { realTool } from './real-tools.js';
 
-export { talosPodSecurityAdmission, type PodSecurityProfile };
+export type { PodSecurityProfile };
 
 /** The launcher's options (src/lab/real/control-plane.ts) minus the programs, which come from real-tools.ts. */
 export interface ControlPlaneOptions extends Omit<RealControlPlaneOptions, 'programs'> {

@@ -16,13 +16,16 @@ import { createFaultRegistry } from '../../src/lab/faults.js';
 import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 import { runValidate } from '../../src/validate/index.js';
 import { buildProbePod } from '../../src/probe/index.js';
-import type { KubeObject } from '../../src/lab/store/types.js';
 import { captureIo } from '../helpers/io.js';
+import { waitLabSettled } from '../helpers/lab.js';
 
 let cp: ControlPlane;
 let lab: Lab;
 let handle: ControllerHandle;
 const faults = createFaultRegistry([], { nodes: () => ['cp-1', 'w-1', 'w-2'], api: 'real' });
+
+/** Like setup's health gate: the nodes Ready and untainted and the system pods (CoreDNS, the CNI agents) Running and Ready. */
+const waitSettled = () => waitLabSettled(lab, { timeoutMs: 60_000, minPods: 5, ready: true, intervalMs: 200 });
 
 beforeAll(async () => {
   // Configured as groundwork configures a cluster's control plane (and `lab up --api real` starts one).
@@ -30,18 +33,6 @@ beforeAll(async () => {
   lab = await startLab({ api: 'real', controlPlane: cp, nodes: 3, cni: 'cilium', controllers: createControllers({ timeScale: 0.1, faults }, (h) => (handle = h)) });
   await waitSettled();
 }, 120_000);
-
-/** Like setup's health gate: the nodes Ready and the system pods (CoreDNS, the CNI agents) Running and Ready. */
-async function waitSettled(): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  const ready = () => {
-    const pods = lab.store.list('pods', 'kube-system').items;
-    const nodes = lab.store.list('nodes').items;
-    const isReady = (o: KubeObject) => ((o.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-    return pods.length >= 5 && pods.every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running' && isReady(p)) && nodes.every(isReady) && nodes.every((n) => !((n.spec as { taints?: { key: string }[] }).taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/')));
-  };
-  while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 200));
-}
 
 /** Until the real API server (not only the lab's mirror) shows the node not Ready and tainted. */
 async function waitNodeNotReady(name: string): Promise<void> {

@@ -2,7 +2,9 @@
  * Every object groundwork creates or applies, server-side applied by the real kubectl to a real kube-apiserver:
  * once with Pod Security as Talos configures it (enforce baseline, audit and warn restricted, kube-system exempt)
  * and once as a default kubeadm cluster (privileged everywhere). Admitted means: kubectl exits 0 and prints no
- * warning (a restricted-level warning would mean a promise the objects do not keep).
+ * warning (a restricted-level warning would mean a promise the objects do not keep). On the same two control planes,
+ * the control plane helper's own checks: kubectl, the Pod Security profile itself, the controller manager and
+ * ServiceAccount kubeconfigs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBackupPlan, BACKUP_NAMESPACE, type BackupObject } from '../../src/addons/backup.js';
@@ -126,6 +128,54 @@ for (const profile of ['talos', 'kubeadm'] as PodSecurityProfile[]) {
         const uids = [...admitted.spec.initContainers, ...admitted.spec.containers].map((c) => c.securityContext?.runAsUser ?? admitted.spec.securityContext?.runAsUser);
         expect(new Set(uids).size, JSON.stringify(uids)).toBe(1);
         expect(uids[0]).toBeDefined();
+      });
+    }
+
+    // The control plane helper itself (test/helpers/control-plane.ts), on the same control plane.
+    if (profile === 'talos') {
+      it('the helper serves the API to the real kubectl with the admin kubeconfig', async () => {
+        const r = await cp.kubectl(['get', 'namespaces', '-o', 'name']);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toContain('namespace/kube-system');
+      });
+
+      it('Talos Pod Security enforces baseline outside kube-system and exempts kube-system', async () => {
+        const pod = (ns: string) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hostnet', namespace: ns }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'busybox' }] } });
+        const refused = await cp.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: pod('default') });
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toContain('violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)');
+        const exempt = await cp.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: pod('kube-system') });
+        expect(exempt.stderr).toBe('');
+        expect(exempt.code).toBe(0);
+      });
+
+      it('the helper runs the controller manager: a Deployment gets its ReplicaSet without any node', async () => {
+        await cp.kubectl(['create', 'deployment', 'web', '--image=registry.k8s.io/pause:3.10', '-n', 'default']);
+        let rs = '';
+        for (let i = 0; i < 100 && rs === ''; i++) {
+          rs = (await cp.kubectl(['get', 'replicasets', '-n', 'default', '-l', 'app=web', '-o', 'name'])).stdout.trim();
+          if (rs === '') await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(rs).toMatch(/^replicaset.apps\/web-/);
+      });
+
+      it('the helper hands out ServiceAccount kubeconfigs with a bound token', async () => {
+        await cp.kubectl(['create', 'serviceaccount', 'probe', '-n', 'default']);
+        const kc = await cp.serviceAccountKubeconfig('default', 'probe');
+        const r = await cp.kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { kubeconfig: kc });
+        expect(r.stdout).toBe('system:serviceaccount:default:probe');
+      });
+    } else {
+      it('a default kubeadm cluster admits a hostNetwork, hostPath pod in any namespace: kube-apiserver defaults to privileged', async () => {
+        expect((await cp.kubectl(['create', 'namespace', 'plain'])).code).toBe(0);
+        await cp.waitForDefaultServiceAccount('plain');
+        const pod = JSON.stringify({
+          apiVersion: 'v1', kind: 'Pod', metadata: { name: 'node-agent', namespace: 'plain' },
+          spec: { hostNetwork: true, hostPID: true, containers: [{ name: 'c', image: 'busybox', volumeMounts: [{ name: 'root', mountPath: '/host' }] }], volumes: [{ name: 'root', hostPath: { path: '/' } }] },
+        });
+        const r = await cp.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: pod });
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toContain('pod/node-agent serverside-applied (server dry run)');
       });
     }
   });

@@ -9,24 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDrill, type RunDrillOptions } from '../../src/drill/index.js';
 import { BUMP_REVISION } from '../../src/drill/member.js';
 import { resolveLabTarget } from '../../src/drill/lab.js';
 import { startLab, type Lab } from '../../src/lab/index.js';
-import type { Io } from '../../src/io.js';
+import { captureIo } from '../helpers/io.js';
 import { kubernetesKeys, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { realTool, realToolsPath, realToolVersions } from '../helpers/real-tools.js';
-
-function testIo(cwd: string): Io & { out: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.resume();
-  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1' }, cwd, out: () => out };
-}
 
 function countLines(text: string): number {
   return text.split('\n').filter((l) => l.trim() !== '').length;
@@ -40,7 +30,7 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
   let version: string;
   const etcdctl = (...args: string[]) =>
     execFileSync(realTool(program('etcdctl')), [`--endpoints=${etcd.url}`, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
-  const opts = (drill: RunDrillOptions['drill'], stateDir: string): RunDrillOptions => ({ drill, stateDir, io: testIo(work), env, json: true, renderer: 'silent' });
+  const opts = (drill: RunDrillOptions['drill'], stateDir: string): RunDrillOptions => ({ drill, stateDir, io: captureIo(work, { NO_COLOR: '1' }), env, json: true, renderer: 'silent' });
 
   beforeAll(async () => {
     version = realToolVersions()[`etcd-${release}`]!.replace(/^v/, '');

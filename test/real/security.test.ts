@@ -51,6 +51,11 @@ const pod = (ns: string, name: string, spec: Record<string, unknown> = {}) => ({
   spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }], ...spec },
 });
 
+/** The audit log's complete lines, parsed: kube-apiserver may be writing the last one (no trailing newline yet). */
+function auditEvents(file: string): Array<Record<string, any>> {
+  return readFileSync(file, 'utf8').split('\n').slice(0, -1).filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+}
+
 describe('a control plane configured as groundwork configures it', () => {
   let cp: ControlPlane;
   const secretValue = `gw-${randomBytes(12).toString('hex')}`;
@@ -106,7 +111,7 @@ describe('a control plane configured as groundwork configures it', () => {
     expect(read.stdout).toContain(b64);
     let events: Array<Record<string, any>> = [];
     for (let i = 0; i < 50; i++) {
-      events = readFileSync(cp.auditLog!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+      events = auditEvents(cp.auditLog!);
       if (events.some((e) => e.verb === 'get' && e.objectRef?.name === name)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -128,7 +133,7 @@ describe('a control plane configured as groundwork configures it', () => {
     expect((await cp.kubectl(['-n', 'apps', 'create', 'role', name, '--verb=get', '--resource=pods'])).code).toBe(0);
     let ev: Record<string, any> | undefined;
     for (let i = 0; i < 50 && !ev; i++) {
-      ev = readFileSync(cp.auditLog!, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>).find((e) => e.verb === 'create' && e.objectRef?.resource === 'roles' && e.objectRef?.name === name);
+      ev = auditEvents(cp.auditLog!).find((e) => e.verb === 'create' && e.objectRef?.resource === 'roles' && e.objectRef?.name === name);
       if (!ev) await new Promise((r) => setTimeout(r, 100));
     }
     expect(ev?.level).toBe('RequestResponse');

@@ -12,14 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDownloadAsRootArgvs, buildSshArgv, buildUploadAsRootArgvs, rawShell, type SshEndpoint } from '../../src/net/ssh-argv.js';
 import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
 
-export interface Ran {
+interface Ran {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
 /** Runs argv with a PATH holding only the system's ssh and scp; never through a shell. */
-export function run(argv: string[], input?: string): Promise<Ran> {
+function run(argv: string[], input?: string): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: '/usr/bin:/bin', LANG: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -9,7 +9,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { runDrill } from '../../src/drill/index.js';
@@ -17,6 +16,7 @@ import { KUBEADM_ETCD } from '../../src/drill/targets.js';
 import type { SshEndpoint } from '../../src/net/ssh-argv.js';
 import { kubernetesKeys, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { realTool, realToolsPath } from '../helpers/real-tools.js';
+import { captureIo } from '../helpers/io.js';
 import { startSilentListener, startSshd, TEST_USER, type TestSshd } from '../helpers/sshd.js';
 
 let etcd: TestEtcd;
@@ -24,8 +24,6 @@ let sshd: TestSshd;
 let tmp: string;
 let localPath: string;
 let shimLog: string;
-
-const quietIo = () => ({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd: process.cwd() });
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'gw-ssh-drill-'));
@@ -74,7 +72,7 @@ function drill(ssh: SshEndpoint, name: string, sentinel = false) {
   return runDrill({
     drill: { target: { kind: 'kubeadm', ssh }, sentinel },
     stateDir: path.join(tmp, `state-${name}`),
-    io: quietIo(),
+    io: captureIo(process.cwd()),
     env: { PATH: localPath, HOME: tmp, LANG: 'C' },
     renderer: 'silent',
   });
@@ -129,9 +127,7 @@ describe('groundwork drill --kubeadm (the CLI) through a real sshd', () => {
   it('takes the port, key and known_hosts from --ssh-port, --ssh-identity and --ssh-known-hosts, as a sudo user', async () => {
     writeFileSync(shimLog, '');
     const knownHosts = sshd.knownHostsFile();
-    const stdout = new PassThrough();
-    let out = '';
-    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const io = captureIo(tmp, { NO_COLOR: '1', CI: 'true', PATH: localPath });
     // The drill runs its tools from this process's PATH: only the real etcd 3.6 programs, ssh and scp.
     const saved = process.env.PATH;
     process.env.PATH = localPath;
@@ -139,12 +135,12 @@ describe('groundwork drill --kubeadm (the CLI) through a real sshd', () => {
     try {
       code = await main(
         ['drill', '--kubeadm', `${TEST_USER}@${sshd.host}`, '--ssh-port', String(sshd.port), '--ssh-identity', sshd.clientKey, '--ssh-known-hosts', knownHosts, '--json', '--state-dir', path.join(tmp, 'state-cli')],
-        { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true', PATH: localPath }, cwd: tmp },
+        io,
       );
     } finally {
       process.env.PATH = saved;
     }
-    const report = (JSON.parse(out) as { drill: { status: string; source?: { total: number }; restored?: { total: number }; reasons: string[] } }).drill;
+    const report = (JSON.parse(io.out()) as { drill: { status: string; source?: { total: number }; restored?: { total: number }; reasons: string[] } }).drill;
     expect(report.reasons.filter((r) => !r.startsWith('verify (warning): '))).toEqual([]);
     expect(code).toBe(0);
     expect(report.restored?.total).toBe(report.source?.total);
@@ -156,11 +152,9 @@ describe('groundwork drill --kubeadm (the CLI) through a real sshd', () => {
     [['--kubeadm', 'root@127.0.0.5', '--ssh-port', '0'], /--ssh-port "0" is not a port/],
     [['--snapshot', 'a.db', '--ssh-port', '22'], /--ssh-port, --ssh-identity and --ssh-known-hosts go with --kubeadm/],
   ])('drill %j is a usage error', async (args, want) => {
-    const stderr = new PassThrough();
-    let err = '';
-    stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await main(['drill', ...args], { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd: tmp });
+    const io = captureIo(tmp);
+    const code = await main(['drill', ...args], io);
     expect(code).toBe(2);
-    expect(err).toMatch(want);
+    expect(io.err()).toMatch(want);
   });
 });

@@ -6,17 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { runRehearse } from '../../src/rehearse.js';
-import type { Io } from '../../src/io.js';
-
-function io(cwd: string): Io {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  stdout.resume();
-  stderr.resume();
-  return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1', CI: 'true' }, cwd };
-}
+import { captureIo } from '../helpers/io.js';
 
 describe.concurrent('rehearse with a fault that keeps the lab from settling', () => {
   it.each([
@@ -25,13 +16,12 @@ describe.concurrent('rehearse with a fault that keeps the lab from settling', ()
     ['cni-not-ready', 'control-plane', /nodes not Ready/],
   ])('%s: the gate warns, validate runs and %s names the cause', async (fault, suite, cause) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-rehearse-'));
-    const summary = await runRehearse({ file: path.join(dir, 'none.yaml'), stateDir: path.join(dir, '.groundwork'), faults: [fault], stages: ['validate'], json: true, color: false, io: io(dir), timeoutS: 20, settleTimeoutMs: 3000, api: 'embedded' });
+    const summary = await runRehearse({ file: path.join(dir, 'none.yaml'), stateDir: path.join(dir, '.groundwork'), faults: [fault], stages: ['validate'], json: true, color: false, io: captureIo(dir), timeoutS: 20, settleTimeoutMs: 3000, api: 'embedded' });
     const byId = Object.fromEntries(summary.results.map((r) => [r.id, r]));
     expect(byId['lab-settled']?.status).toBe('warn');
     expect(byId['lab-settled']?.summary).toMatch(/did not settle within 3s: .*; validating anyway/);
     expect(byId[suite]?.status).toBe('fail');
     expect(byId[suite]?.summary).toMatch(cause);
-    if (process.env.GW_SHOW) console.log(fault, JSON.stringify(summary.results.map((r) => [r.id, r.status, r.summary.slice(0, 160)])));
     expect(summary.results.filter((r) => ['control-plane', 'connectivity', 'dns', 'netpol', 'scheduling', 'storage'].includes(r.id))).toHaveLength(6);
   }, 240_000);
 });

@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
-import type { Io } from '../../src/io.js';
 import { parseArgv } from '../../src/cli.js';
 import { defaultDraft, nextSteps, shellLine } from '../../src/ui/wizard/model.js';
 import type { SpecInput } from '../../src/spec/schema.js';
+import { captureIo } from '../helpers/io.js';
 
-function io(): Io & { err: () => string } {
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (d) => (err += String(d)));
-  return { stdout: new PassThrough(), stderr, stdin: new PassThrough(), env: { PATH: '' }, cwd: '/tmp', signal: new AbortController().signal, err: () => err };
-}
+const io = () => captureIo('/tmp', { PATH: '' }, new AbortController().signal);
 
 function spec(method: 'talos' | 'kubeadm', ssh?: { user?: string; port?: number; identityFile?: string }): SpecInput {
   const d = defaultDraft() as SpecInput & { spec: Record<string, unknown> };

@@ -1,35 +1,22 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import React from 'react';
 
 beforeAll(() => {
   process.env.CI = 'false';
 });
 
-import { fakeServices, frameWith, plain, tick } from './wizard-helpers.js';
+import { KEY, fakeServices, frameWith, mountWizard, plain, tick } from './wizard-helpers.js';
 
-async function mount(services = fakeServices(), initial?: import('../../src/spec/schema.js').SpecInput) {
-  const { render } = await import('ink-testing-library');
-  const { Wizard } = await import('../../src/ui/wizard/Wizard.js');
-  const { defaultDraft } = await import('../../src/ui/wizard/model.js');
-  let code: number | undefined;
-  const app = render(<Wizard initial={initial ?? defaultDraft()} services={services} color={false} onExit={(c) => (code = c)} />);
-  await tick();
-  return { app, services, code: () => code };
-}
-
-const DOWN = '\u001B[B';
-const BACKSPACE = '\u007F';
-const ENTER = '\r';
+const { DOWN, UP, LEFT, BACKSPACE, ENTER, ESC } = KEY;
 
 describe('wizard', () => {
   it('asks the first question on the first screen', async () => {
-    const { app } = await mount();
+    const { app } = await mountWizard();
     expect(await frameWith(app, 'groundwork · cluster')).toContain('groundwork · cluster');
     expect(await frameWith(app, '› Bootstrap with')).toContain('› Bootstrap with');
   });
 
   it('edits a text field key by key and validates live with the spec loader', async () => {
-    const { app } = await mount();
+    const { app } = await mountWizard();
     app.stdin.write(DOWN);
     await tick();
     for (let i = 0; i < 4; i++) {
@@ -90,16 +77,10 @@ describe('wizard', () => {
         };
       },
     });
-    const { app, code } = await mount(services);
-    const press = async (k: string, n = 1) => {
-      for (let i = 0; i < n; i++) {
-        app.stdin.write(k);
-        await tick(15);
-      }
-    };
+    const { app, code, press } = await mountWizard({ services });
     await press(ENTER); // cluster -> nodes
     expect(await frameWith(app, 'groundwork · nodes')).toContain('groundwork · nodes');
-    await press('\u000e'); // Ctrl-N adds a worker
+    await press(KEY.CTRL_N); // Ctrl-N adds a worker
     expect(await frameWith(app, 'w-3')).toContain('w-3');
     await press(ENTER); // -> network
     expect(await frameWith(app, 'Pod CIDR')).toContain('Pod CIDR');
@@ -157,13 +138,13 @@ describe('wizard', () => {
   });
 
   it('q and Ctrl-C ask while an edit would be lost; y quits with 130', async () => {
-    const { app, code } = await mount();
+    const { app, code } = await mountWizard();
     await tick();
     app.stdin.write(DOWN); // the cluster name
     await tick();
     app.stdin.write('x');
     await tick();
-    app.stdin.write('\u001B[A'); // back on the bootstrap choice: q is a key there, not a letter
+    app.stdin.write(UP); // back on the bootstrap choice: q is a key there, not a letter
     await tick();
     app.stdin.write('q');
     expect(await frameWith(app, 'Quit and lose the unsaved edits? y/n')).toContain('Quit and lose the unsaved edits? y/n');
@@ -179,12 +160,12 @@ describe('wizard', () => {
   });
 
   it('q with nothing unsaved and nothing running quits at once with 130 (interrupted before a run), on a form and on preflight', async () => {
-    const first = await mount();
+    const first = await mountWizard();
     first.app.stdin.write('q');
     await tick();
     expect(first.code()).toBe(130);
     // preflight, after the save: still nothing to lose, still before a run.
-    const { app, code, services } = await mount(fakeServices({ resumable: { runId: 'r1', summary: 'failed' } }));
+    const { app, code, services } = await mountWizard({ services: fakeServices({ resumable: { runId: 'r1', summary: 'failed' } }) });
     app.stdin.write(ENTER); // resume -> review
     expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
     app.stdin.write(ENTER); // save -> preflight
@@ -204,7 +185,7 @@ describe('wizard', () => {
       run: () => new Promise((r) => (finish = r)),
       cancel: () => void cancelled++,
     });
-    const { app, code } = await mount(services);
+    const { app, code } = await mountWizard({ services });
     app.stdin.write(ENTER);
     await frameWith(app, 'groundwork · review');
     app.stdin.write(ENTER);
@@ -225,7 +206,7 @@ describe('wizard', () => {
     expect(code()).toBe(130);
 
     // A run that finished, nothing unsaved: q leaves at once with 0.
-    const second = await mount(fakeServices({ resumable: { runId: 'r1', summary: 'failed' }, run: async () => summary }));
+    const second = await mountWizard({ services: fakeServices({ resumable: { runId: 'r1', summary: 'failed' }, run: async () => summary }) });
     second.app.stdin.write(ENTER);
     await frameWith(second.app, 'groundwork · review');
     second.app.stdin.write(ENTER);
@@ -239,7 +220,7 @@ describe('wizard', () => {
   });
 
   it('shows help for the screen with ?', async () => {
-    const { app } = await mount();
+    const { app } = await mountWizard();
     app.stdin.write('?');
     await tick();
     expect(await frameWith(app, '? How the cluster is bootstrapped')).toContain('? How the cluster is bootstrapped');
@@ -278,15 +259,12 @@ describe('every wizard question has a spec field or a flag that answers it', () 
 
 /** The focused field's line, without the "›" and the trailing cursor cell. */
 const focusedLine = (f: string) => (f.split('\n').find((l) => l.startsWith('›')) ?? '').replace(/\s+$/, '');
-const UP = '\u001B[A';
-const LEFT = '\u001B[D';
 const HOME = '\u001B[H';
 const END = '\u001B[F';
-const ESC = '\u001B';
 
 describe('wizard text fields edit like a shell line', () => {
   async function onName() {
-    const m = await mount();
+    const m = await mountWizard();
     m.app.stdin.write(DOWN);
     await tick();
     expect(focusedLine(await frameWith(m.app, '› Cluster name'))).toMatch(/^› Cluster name\s+\S+$/);
@@ -332,7 +310,7 @@ describe('wizard text fields edit like a shell line', () => {
 
 describe('wizard: a ✖ blocks leaving the screen', () => {
   async function onNetwork(services = fakeServices()) {
-    const m = await mount(services);
+    const m = await mountWizard({ services });
     m.app.stdin.write(ENTER);
     await tick();
     await frameWith(m.app, 'groundwork · nodes');
@@ -391,7 +369,7 @@ describe('wizard: a ✖ blocks leaving the screen', () => {
     const bad = setPath(defaultDraft(), ['spec', 'network', 'serviceCIDR'], '10.244.0.0/16');
     // The resume screen goes straight to review: the one way to arrive there with an error.
     const services = fakeServices({ resumable: { runId: 'r0', summary: 'stopped at bootstrap' } });
-    const { app } = await mount(services, bad);
+    const { app } = await mountWizard({ services, initial: bad });
     app.stdin.write(ENTER);
     await tick();
     expect(await frameWith(app, 'groundwork · review')).toContain('groundwork · review');
@@ -414,7 +392,7 @@ describe('wizard: a ✖ blocks leaving the screen', () => {
           : [{ id: 'ssh', title: 'SSH', stage: 'preflight', status: 'fail', summary: 'no route to 127.0.100.1', durationMs: 1 }];
       },
     });
-    const { app } = await mount(services);
+    const { app } = await mountWizard({ services });
     for (let i = 0; i < 4; i++) {
       app.stdin.write(ENTER);
       await tick(30);

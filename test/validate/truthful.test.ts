@@ -13,6 +13,8 @@ import { createControllers } from '../../src/lab/controllers/index.js';
 import { createFaultRegistry } from '../../src/lab/faults.js';
 import { runValidate, type SuiteName } from '../../src/validate/index.js';
 import type { LabOptions } from '../../src/lab/types.js';
+import { HEALTHY } from '../helpers/fault-diagnoses.js';
+import { waitLabSettled } from '../helpers/lab.js';
 
 const labs: Lab[] = [];
 afterAll(async () => {
@@ -35,17 +37,11 @@ function seeded(seed: number): () => number {
 }
 
 
-async function settle(lab: Lab): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  const pods = () => lab.store.list('pods', 'kube-system').items;
-  while (Date.now() < deadline && (pods().length === 0 || !pods().every((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running'))) await new Promise((r) => setTimeout(r, 100));
-}
-
-export async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; specNodes?: string[]; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
+async function validateLab(o: { faults?: string[]; seed?: number; lab?: Partial<LabOptions>; only?: SuiteName[]; timeoutS?: number; specNodes?: string[]; before?: (lab: Lab) => Promise<void> }): Promise<{ report: Report; code: number; lab: Lab; stderr: string }> {
   const faults = createFaultRegistry([], { random: seeded(o.seed ?? 14) });
   const lab = await startLab({ nodes: 3, cni: 'cilium', ...o.lab, controllers: createControllers({ timeScale: 0.1, faults }) });
   labs.push(lab);
-  await settle(lab);
+  await waitLabSettled(lab, { timeoutMs: 20_000 });
   await o.before?.(lab);
   for (const f of o.faults ?? []) faults.add(f);
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-truthful-'));
@@ -54,15 +50,13 @@ export async function validateLab(o: { faults?: string[]; seed?: number; lab?: P
   return { report: JSON.parse(io.out()) as Report, code, lab, stderr: io.err() };
 }
 
-export function statuses(r: Report): Record<string, string> {
+function statuses(r: Report): Record<string, string> {
   return Object.fromEntries(r.results.map((x) => [x.id, x.status]));
 }
 
-export function leftNamespaces(lab: Lab): string[] {
+function leftNamespaces(lab: Lab): string[] {
   return lab.store.list('namespaces').items.map((n) => n.metadata.name!).filter((n) => n.startsWith('groundwork-validate'));
 }
-
-const HEALTHY = { 'control-plane': 'pass', connectivity: 'pass', dns: 'pass', netpol: 'pass', scheduling: 'pass', storage: 'pass', security: 'pass' };
 
 describe.concurrent('a busy API server does not change the verdict', () => {
   it.each([5, 20])('api-errors:%i — every suite passes as on a quiet lab, and cleanup leaves nothing', async (percent) => {
