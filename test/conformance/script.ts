@@ -459,7 +459,19 @@ export const SCRIPT: Interaction[] = [
       };
     },
   },
-  { id: 'kubectl rollout history', run: async (t) => kubectlOut(await t.kubectl(['-n', NS, 'rollout', 'history', 'deployment/web'])) },
+  {
+    // How many template changes become ReplicaSets depends on how quickly the Deployment controller ran between the
+    // patches (two patches in one sync make one ReplicaSet), on either server: compare what kubectl prints per
+    // revision and that it lists one revision per ReplicaSet, not how many there are.
+    id: 'kubectl rollout history',
+    run: async (t) => {
+      const out = kubectlOut(await t.kubectl(['-n', NS, 'rollout', 'history', 'deployment/web']));
+      const lines = out.stdout as string[];
+      const revisions = lines.slice(2);
+      const replicaSets = ((await t.request('GET', appsPath('replicasets'))).body?.items ?? []) as unknown[];
+      return { ...out, stdout: lines.slice(0, 2), revisionLines: [...new Set(revisions.map((l) => l.replace(/^\d+ /, 'N ')))], oneRevisionPerReplicaSet: revisions.length === replicaSets.length };
+    },
+  },
   { id: 'kubectl rollout restart', run: async (t) => kubectlOut(await t.kubectl(['-n', NS, 'rollout', 'restart', 'deployment/web'])) },
 
   // ---- Pod Security (enforce baseline, as Talos configures it) ----
