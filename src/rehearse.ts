@@ -40,8 +40,8 @@ export interface RehearseOptions {
   /** The lab's API: 'real' (kube-apiserver, kube-controller-manager, kube-scheduler and etcd on loopback) or
    *  'embedded' (the in-process one). Default: real when its programs are there (PATH or the real-tools cache). */
   api?: 'real' | 'embedded';
-  /** For the wizard: draw progress itself, print nothing. */
-  quiet?: { onStore: NonNullable<import('./run/engine.js').RunOptions['onStore']> };
+  /** The caller's own renderer (the wizard draws the run's store itself): the results are not printed. */
+  renderer?: import('./run/renderers.js').Renderer;
 }
 
 /** How to get what the drill needs (README: the main job runs it). */
@@ -179,7 +179,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   ensureRunDir(run.runDir, stateDir);
   const wanted = new Set<StageName>(o.stages ?? STAGES);
   const say = (line: string) => {
-    if (!o.quiet) o.io.stderr.write(`${line}\n`);
+    if (!o.renderer) o.io.stderr.write(`${line}\n`);
   };
 
   // --api real asked for explicitly without its programs: say which are missing and the command that builds them.
@@ -273,7 +273,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       signal: o.signal,
       run,
       specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
-      ...(o.quiet ? { renderer: 'silent' as const, printResults: false, onStore: o.quiet.onStore } : {}),
+      ...(o.renderer ? { renderer: o.renderer, printResults: false } : {}),
       reportExtra: { cluster: loaded.spec.metadata.name, lab: { api, nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },
       ranOn: { 'lab api': api === 'real' ? 'real (kube-apiserver, kube-controller-manager, kube-scheduler, etcd)' : 'embedded' },
     });

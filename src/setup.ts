@@ -189,8 +189,8 @@ export interface SetupOptions {
   overrides?: SetupPlanOptions['overrides'];
   /** With --resume, the resumed run's recorded --stages and --ignore replace the ones given (the wizard's). */
   resumedFlagsWin?: boolean;
-  /** The caller draws progress from the store itself (the wizard): no renderer, nothing printed. */
-  onStore?: NonNullable<import('./run/engine.js').RunOptions['onStore']>;
+  /** The caller's own renderer (the wizard draws the run's store itself): the results are not printed. */
+  renderer?: import('./run/renderers.js').Renderer;
 }
 
 /**
@@ -264,7 +264,7 @@ export async function runSetup(opts: SetupOptions): Promise<RunSummary> {
     env: opts.env,
     specFile: path.resolve(opts.file),
     run,
-    ...(opts.onStore ? { renderer: 'silent' as const, printResults: false, onStore: opts.onStore } : {}),
+    ...(opts.renderer ? { renderer: opts.renderer, printResults: false } : {}),
     reportExtra: { cluster: loaded.spec.metadata.name, stages: plan.stages.map((s) => ({ name: s.name, notes: s.notes ?? [] })) },
   });
 }

@@ -78,12 +78,14 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
     },
     async run(loaded: LoadedSpec, o: { mode: RunMode; ignore: string[]; resume: boolean; onStore: Parameters<WizardServices['run']>[1]['onStore'] }) {
       abort = new AbortController();
+      // The wizard draws the run's store itself.
+      const renderer = (await import('./run/renderers.js')).storeRenderer(o.onStore);
       if (o.mode === 'rehearse') {
         const { runRehearse } = await import('./rehearse.js');
-        return runRehearse({ file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, quiet: { onStore: o.onStore } });
+        return runRehearse({ file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, renderer });
       }
       // A resumed run keeps the stages and ignored checks it was started with.
-      return runSetup({ file: opts.file, stateDir: opts.stateDir, loaded, json: false, color: opts.color, dryRun: false, resume: o.resume, ignore: o.ignore, resumedFlagsWin: true, io: silentIo, signal: abort.signal, onStore: o.onStore });
+      return runSetup({ file: opts.file, stateDir: opts.stateDir, loaded, json: false, color: opts.color, dryRun: false, resume: o.resume, ignore: o.ignore, resumedFlagsWin: true, io: silentIo, signal: abort.signal, renderer });
     },
     cancel() {
       abort.abort();

@@ -8,6 +8,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
+import { Secret } from '../run/secret.js';
 import type { Stage, Step, StepContext } from '../run/types.js';
 import type { LoadedSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
@@ -80,8 +81,8 @@ function secretAware(step: Step, files: readonly string[]): Step {
       } finally {
         await lockDown(ctx, true);
         // kubeadm init's captured output holds its token and certificate key: redact each, keep none.
-        const init = ctx.values.kubeadmInitOutput as { reveal?: () => string } | undefined;
-        if (init && typeof init.reveal === 'function') {
+        const init = ctx.values.kubeadmInitOutput;
+        if (init instanceof Secret) {
           for (const s of findKubeadmSecrets(init.reveal())) ctx.redactor.add(s);
           delete ctx.values.kubeadmInitOutput;
         }

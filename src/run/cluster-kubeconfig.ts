@@ -10,8 +10,8 @@ export function stateDirKubeconfig(stateDir: string): string {
   return path.join(stateDir, 'secrets', 'kubeconfig');
 }
 
-/** The one bootstrap handed on (ctx.values.kubeconfig, `stored`), else the state dir's. */
+/** The one the run was given (values.kubeconfig, `stored`), else the one bootstrap writes into the state dir. */
 export function clusterKubeconfig(ctx: Pick<StepContext, 'values' | 'stateDir'>): { path: string; stored: boolean } {
   const v = ctx.values.kubeconfig;
-  return typeof v === 'string' && v !== '' ? { path: v, stored: true } : { path: stateDirKubeconfig(ctx.stateDir), stored: false };
+  return v ? { path: v, stored: true } : { path: stateDirKubeconfig(ctx.stateDir), stored: false };
 }

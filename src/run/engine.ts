@@ -1,5 +1,8 @@
 /**
- * The step engine: runs a Plan's stages of Steps through listr2, keeps run records, resumes.
+ * The step engine: runs a Plan's stages of Steps, keeps run records, resumes. One way: the engine appends events
+ * to the run's log; the run record, results, reports and every renderer are derived from those events.
+ * runPlan is four parts: open (records, signal wiring), decide (run/decide.ts, pure), schedule (order,
+ * concurrency, timeouts, retries) and close (the 'finished' event, cleanup, the records written).
  *
  * - A finished step (pass/warn/skip) is recorded in state.json after it ends; `--resume` skips it.
  * - A `once` step is recorded in <stateDir>/once.json and never runs again in that state dir.
@@ -16,13 +19,17 @@ import { Cancelled, ToolError, UserError } from '../errors.js';
 import { createExec } from '../exec/index.js';
 import { formatDuration } from '../duration.js';
 import type { Io } from '../io.js';
-import { colorAllowed, colorOn, mayAnimate } from '../io.js';
+import { colorAllowed, colorOn } from '../io.js';
 import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, type RunFlags, type RunState } from './records.js';
-import { buildJunit, formatSummary } from './report.js';
+import { buildJunit, buildReport, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
-import { RunStore, type RunEvent } from './events.js';
+import { EventLog, type RunEvent } from './events.js';
 import { Leftovers, sweepLeftovers } from './leftovers.js';
 import { breathe, sleep } from './sleep.js';
+import { mapLimit } from './map-limit.js';
+import { decideStage, decideStep, stepsToForget } from './decide.js';
+import { summarize } from './summary.js';
+import { INTERRUPTED_WHILE_RUNNING, pickRenderer, type Renderer, type RendererName } from './renderers.js';
 import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
@@ -38,12 +45,11 @@ export interface RunOptions {
   /** Environment for external processes (tests pass their own PATH). */
   env?: Record<string, string | undefined>;
   specFile?: string;
-  /** 'auto': the ink task tree when we may animate (TTY, not CI, not --json), listr2 'simple' otherwise. */
-  renderer?: 'auto' | 'ink' | 'default' | 'simple' | 'verbose' | 'silent';
-  /** Progress events, for renderers and tests. */
-  onEvent?: (e: RunEvent) => void;
-  /** Hands over the progress store as soon as the plan is known (the wizard draws it itself). */
-  onStore?: (store: RunStore) => void;
+  /**
+   * Who draws the run: a name (run/renderers.ts; 'auto': the ink task tree when we may animate, listr2 'simple'
+   * otherwise) or the caller's own (the wizard's store).
+   */
+  renderer?: RendererName | Renderer;
   redactor?: Redactor;
   /** Write the results table (or the JSON report with --json) to stdout. Default true. */
   printResults?: boolean;
@@ -83,11 +89,6 @@ export function resolveRun(stateDir: string, command: string, resume: boolean, n
   // Made here, 0700, before stage builders write into it; a state dir that can't hold it is the operator's to fix.
   ensureRunDir(runDir, stateDir);
   return { runId, runDir, resumed };
-}
-
-/** Colour only on a terminal, and never with --no-color or NO_COLOR. */
-function colorFor(opts: RunOptions, stream: { isTTY?: boolean }): boolean {
-  return colorOn(stream, colorAllowed(opts.io.env, opts.color));
 }
 
 
@@ -162,9 +163,42 @@ function redactOutcome(o: StepOutcome, r: Redactor): StepOutcome {
   return r.redactDeep(o);
 }
 
-type ListrTask = { title: string; output: string; skip(msg?: string): void };
+/** A run between open and close: its records, its context for steps, its one event log. */
+interface OpenRun {
+  state: RunState;
+  records: RunRecords;
+  redactor: Redactor;
+  abort: AbortController;
+  ctx: StepContext;
+  log: EventLog;
+  /** A line outside any step's task (retries, cleanup trouble), to stderr unless the renderer owns it. */
+  note: (line: string) => void;
+  sweep: Awaited<ReturnType<typeof sweepLeftovers>> | undefined;
+  startedMs: number;
+  /** Set once the run saw its signal: nothing more starts. */
+  stopped: boolean;
+  /** Says the run is interrupted (once, in the log) and stops it. */
+  interrupt(): void;
+  /** Unhooks the caller's signal. */
+  detach(): void;
+}
 
-export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary> {
+const skipResult = (id: string, title: string, stage: string, summary: string, fix?: string): Result => ({
+  id,
+  title,
+  stage,
+  status: 'skip',
+  summary,
+  ...(fix ? { fix } : {}),
+  durationMs: 0,
+});
+
+function stepEnd(result: Result, record?: Extract<RunEvent, { type: 'step-end' }>['record']): RunEvent {
+  return { type: 'step-end', id: result.id, status: result.status, summary: result.summary, durationMs: result.durationMs, result, ...(record ? { record } : {}) };
+}
+
+/** Open: the run's state (new or resumed), records, signal wiring, step context; what a killed run left is swept. */
+async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promise<OpenRun> {
   const redactor = opts.redactor ?? new Redactor();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
@@ -210,11 +244,12 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
     }
   }
 
-  // Lines outside any step's task (retries, cleanup trouble): straight to stderr, where progress goes.
-  // (Not while ink owns the terminal or the caller draws progress itself.)
-  let quiet = opts.renderer === 'silent';
+  // Lines outside any step's task go straight to stderr, where progress goes (not while ink owns the terminal
+  // or the caller draws progress itself).
+  let started = false;
   const note = (line: string) => {
-    if (!quiet) opts.io.stderr.write(`${redactor.redact(line)}\n`);
+    if (renderer.quiet === 'always' || (renderer.quiet === 'while-drawing' && started)) return;
+    opts.io.stderr.write(`${redactor.redact(line)}\n`);
   };
   const ctx: StepContext = {
     runDir: records.runDir,
@@ -239,265 +274,164 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary>
   // What a killed run left (a join config with its token on a node): removed before anything else runs.
   const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note, { env: opts.env ?? opts.io.env, signal: abort.signal });
 
-  const results: Result[] = [];
-  /** Set by an interruption: nothing more runs. */
-  let stopped = false;
-  let interrupted = false;
-  /** Plan stages with a failed step: the stages that need them are skipped. */
-  const failedStages = new Set<string>();
-  /** Tasks already shown as skipped (so a skip is said once). */
-  const skippedTasks = new WeakSet<object>();
-  const startedMs = Date.now();
-
   // An atomic stage that did not finish runs again whole on resume.
-  for (const stage of plan.stages) {
-    if (!stage.atomic) continue;
-    const finished = stage.steps.every((st) => state.steps[st.id] && state.steps[st.id]!.status !== 'fail');
-    if (!finished) for (const st of stage.steps) delete state.steps[st.id];
-  }
-
+  for (const id of stepsToForget(plan, state.steps)) delete state.steps[id];
   if (resumed && specHash && resumed.specHash && resumed.specHash !== specHash) {
     ctx.log(`the spec changed since run ${resumed.runId} started; finished steps are still not repeated`);
   }
 
-  const runOne = async (step: Step, task: ListrTask | undefined, within: { stopped: boolean }): Promise<Result> => {
-    const skip = (summary: string): Result => {
-      if (task) {
-        task.skip(`${step.title}: ${summary}`);
-        skippedTasks.add(task);
-      }
-      return { id: step.id, title: step.title, stage: step.stage, status: 'skip', summary, durationMs: 0 };
-    };
+  // The run record follows the log: what a step leaves for --resume is written as it ends.
+  const log = new EventLog();
+  log.subscribe((e) => {
+    if (e.type !== 'step-end' || !e.record) return;
+    const { status, summary, secretOutputs } = e.record.state;
+    state.steps[e.id] = { status, at: new Date().toISOString(), summary, ...(secretOutputs ? { secretOutputs } : {}) };
+    if (e.record.once) records.markOnce(e.id, summary);
+    records.saveState();
+  });
+  log.subscribe((e) => renderer.onEvent(e));
+  await renderer.start(plan);
+  started = true;
+
+  const open: OpenRun = {
+    state,
+    records,
+    redactor,
+    abort,
+    ctx,
+    log,
+    note,
+    sweep,
+    startedMs: Date.now(),
+    stopped: false,
+    interrupt() {
+      if (open.stopped) return;
+      open.stopped = true;
+      log.emit({ type: 'interrupted' });
+    },
+    detach: () => opts.signal?.removeEventListener('abort', onAbort),
+  };
+  return open;
+}
+
+/** One step: decided, probed, run with its timeout and retries; its end (and what the record keeps) is an event. */
+async function scheduleStep(run: OpenRun, step: Step, within: { stopped: boolean }, dryRun: boolean): Promise<Result> {
+  const { ctx, redactor, abort, records, state } = run;
+  run.log.emit({ type: 'step-start', id: step.id });
+  const attempt = async (): Promise<RunEvent> => {
     // Yield now and then, so a signal is seen even in a CPU-bound run of thousands of quick steps.
     await breathe();
-    if (abort.signal.aborted) interrupted = stopped = true;
-    if (stopped) return skip('not run: interrupted');
-    if (within.stopped) return skip('not run: an earlier step failed');
-    const prev = state.steps[step.id];
-    const mustRedo = prev?.secretOutputs?.some((k) => !(k in ctx.values)) && !step.once;
-    if (prev && prev.status !== 'fail' && !mustRedo) return skip(`finished in an earlier attempt (${prev.summary})`);
-    const once = step.once ? records.onceDone(step.id) : undefined;
-    if (once) return skip(`done once already in run ${once.runId}; never repeated`);
-    if (opts.dryRun) {
-      const argv = step.preview?.argv?.map((a) => a.join(' ')).join('; ');
-      return skip(`dry run${argv ? `: would run ${redactor.redact(argv)}` : ''}`);
-    }
-    const logCtx: StepContext = task
-      ? { ...ctx, log: (line) => {
-            const l = redactor.redact(line);
-            task.output = l;
-            emit({ type: 'step-output', id: step.id, line: l });
-          } }
-      : ctx;
+    if (abort.signal.aborted) run.interrupt();
+    const decision = decideStep(step, {
+      stopped: run.stopped,
+      stageStopped: within.stopped,
+      prev: state.steps[step.id],
+      values: ctx.values,
+      once: step.once ? records.onceDone(step.id) : undefined,
+      dryRun,
+      redact: (t) => redactor.redact(t),
+    });
+    if (!decision.run) return stepEnd(skipResult(step.id, step.title, step.stage, decision.summary));
+    const logCtx: StepContext = { ...ctx, log: (line) => run.log.emit({ type: 'step-output', id: step.id, line: redactor.redact(line) }) };
     if (step.done) {
       try {
         if (await step.done(logCtx)) {
-          const r = skip('already done (its effect exists), not repeated');
-          state.steps[step.id] = { status: 'skip', at: new Date().toISOString(), summary: r.summary };
-          if (step.once) records.markOnce(step.id, r.summary);
-          records.saveState();
-          return r;
+          const summary = 'already done (its effect exists), not repeated';
+          return stepEnd(skipResult(step.id, step.title, step.stage, summary), { state: { status: 'skip', summary }, once: step.once === true });
         }
       } catch (err) {
         if (abort.signal.aborted) throw new Cancelled();
-        return resultFromError(step, err, 0, redactor);
+        return stepEnd(resultFromError(step, err, 0, redactor));
       }
     }
     const before = new Map(Object.entries(ctx.values));
     const r = await executeStep(step, logCtx);
-    if (r.status !== 'fail') {
-      const secretOutputs = Object.entries(ctx.values)
-        .filter(([k, v]) => v instanceof Secret && before.get(k) !== v)
-        .map(([k]) => k);
-      state.steps[step.id] = { status: r.status, at: new Date().toISOString(), summary: r.summary, ...(secretOutputs.length ? { secretOutputs } : {}) };
-      if (step.once) records.markOnce(step.id, r.summary);
-    } else {
-      state.steps[step.id] = { status: 'fail', at: new Date().toISOString(), summary: r.summary };
-    }
-    records.saveState();
-    return r;
+    if (r.status === 'fail') return stepEnd(r, { state: { status: 'fail', summary: r.summary }, once: false });
+    const secretOutputs = Object.entries(ctx.values)
+      .filter(([k, v]) => v instanceof Secret && before.get(k) !== v)
+      .map(([k]) => k);
+    return stepEnd(r, { state: { status: r.status, summary: r.summary, ...(secretOutputs.length ? { secretOutputs } : {}) }, once: step.once === true });
   };
-
-  const rendererChoice = opts.renderer ?? 'auto';
-  const useInk = rendererChoice === 'ink' || (rendererChoice === 'auto' && mayAnimate(opts.io) && !opts.json);
-  const renderer = useInk ? 'silent' : rendererChoice === 'auto' ? 'simple' : rendererChoice;
-  quiet ||= useInk;
-  const store = new RunStore({
-    title: plan.title,
-    stages: plan.stages.map((st) => ({ name: st.name, title: st.title, steps: st.steps.map((x) => ({ id: x.id, title: x.title, stage: st.name, state: 'pending' as const })) })),
-    finished: false,
-  });
-  const emit = (e: RunEvent) => {
-    store.apply(e);
-    opts.onEvent?.(e);
-  };
-  opts.onStore?.(store);
-  let unmount: (() => Promise<void>) | undefined;
-  if (useInk) {
-    const { mountTaskTree } = await import('../ui/task-tree.js');
-    unmount = mountTaskTree(store, opts.io.stderr as NodeJS.WriteStream, colorFor(opts, opts.io.stderr));
-  }
-
-  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
-  const out = opts.io.stderr as NodeJS.WriteStream;
-  // Icons unless colour is off by the caller's word (--no-color, or a caller that decided no colour here).
-  const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: opts.color !== false });
-
-  type ParentTask = { title: string; skip(msg?: string): void; newListr: (tasks: unknown[], o: unknown) => unknown };
-  const skipResult = (id: string, title: string, stage: string, summary: string, fix?: string): Result => ({
-    id,
-    title,
-    stage,
-    status: 'skip',
-    summary,
-    ...(fix ? { fix } : {}),
-    durationMs: 0,
-  });
-
-  const stageTasks = plan.stages.map((stage, index) => ({
-    title: stage.title,
-    task: (_: unknown, stageTask: ParentTask) => {
-      if (abort.signal.aborted) interrupted = stopped = true;
-      // Interrupted: the rest is said once per stage, not drawn step by step (thousands of steps in a big plan).
-      // A stage runs unless a stage it needs failed (by default: any earlier stage), or it cannot run here.
-      const earlier = new Set(plan.stages.slice(0, index).map((x) => x.name));
-      const blockers = [...failedStages].filter((n) => earlier.has(n) && (stage.needs === undefined || stage.needs.includes(n)));
-      const whole = stopped
-        ? { summary: 'not run: interrupted' }
-        : blockers.length > 0
-          ? { summary: `not run: it needs stage ${blockers.join(', ')}, which failed` }
-          : stage.unavailable
-            ? { summary: `cannot run here: ${stage.unavailable.reason}`, fix: stage.unavailable.fix }
-            : undefined;
-      if (whole) {
-        const rs = stage.steps.length > 0 ? stage.steps.map((st) => skipResult(st.id, st.title, st.stage, whole.summary)) : [skipResult(stage.name, stage.title, stage.name, whole.summary, whole.fix)];
-        for (const r of rs) {
-          results.push(r);
-          emit({ type: 'step-end', id: r.id, status: 'skip', summary: r.summary, durationMs: 0 });
-        }
-        stageTask.skip(whole.summary);
-        return undefined;
-      }
-      const within = { stopped: false };
-      const mine: Result[] = [];
-      const steps = stage.steps.map((step) => ({
-        title: step.title,
-        task: async (_c: unknown, task: ListrTask) => {
-          let r: Result;
-          emit({ type: 'step-start', id: step.id });
-          try {
-            r = await runOne(step, task, within);
-          } catch (err) {
-            if (err instanceof Cancelled || abort.signal.aborted) {
-              interrupted = true;
-              stopped = true;
-              r = { id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: 'interrupted while running', durationMs: 0 };
-              results.push(r);
-              mine.push(r);
-              emit({ type: 'step-end', id: step.id, status: 'fail', summary: r.summary, durationMs: 0 });
-              throw new Error(`${step.title}: interrupted`);
-            }
-            r = resultFromError(step, err, 0, redactor);
-          }
-          results.push(r);
-          mine.push(r);
-          emit({ type: 'step-end', id: step.id, status: r.status, summary: r.summary, durationMs: r.durationMs });
-          if (r.status === 'fail') {
-            failedStages.add(stage.name);
-            if (!step.continueOnFail) within.stopped = true;
-            throw new Error(`${step.title}: ${r.summary}`);
-          }
-          if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
-          else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
-          // A step that says skip is shown as skipped, never with a tick (runOne's own skips already are).
-          else if (r.status === 'skip' && !skippedTasks.has(task)) task.skip(`${step.title}: ${r.summary}`);
-        },
-      }));
-      // After the steps: a stage whose every step was skipped is shown as skipped, not ticked. (An untitled
-      // subtask is not drawn; skipping the parent before it completes keeps its tick away.)
-      const closer = {
-        task: () => {
-          if (mine.length > 0 && mine.every((r) => r.status === 'skip')) {
-            const reasons = [...new Set(mine.map((r) => r.summary))];
-            stageTask.skip(reasons.length === 1 ? reasons[0] : 'every step skipped');
-          }
-        },
-      };
-      const body = stage.concurrency ? [{ task: (_c: unknown, t: ParentTask) => t.newListr(steps, { concurrent: stage.concurrency, exitOnError: false }) }] : steps;
-      return stageTask.newListr([...body, closer], { concurrent: false, exitOnError: false });
-    },
-  }));
-  const guarded = stageTasks;
-
-  const list = new Listr(guarded as never, {
-    concurrent: false,
-    exitOnError: false,
-    registerSignalListeners: false,
-    renderer: renderer as 'default',
-    fallbackRenderer: 'simple',
-    rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true } as never,
-    fallbackRendererOptions: { logger } as never,
-    silentRendererCondition: renderer === 'silent',
-  });
+  let end: RunEvent;
   try {
-    await list.run();
-  } catch {
-    /* failures are in results */
+    end = await attempt();
+  } catch (err) {
+    if (err instanceof Cancelled || abort.signal.aborted) {
+      run.interrupt();
+      end = stepEnd({ id: step.id, title: step.title, stage: step.stage, status: 'fail', summary: INTERRUPTED_WHILE_RUNNING, durationMs: 0 });
+    } else end = stepEnd(resultFromError(step, err, 0, redactor));
   }
+  run.log.emit(end);
+  return (end as Extract<RunEvent, { type: 'step-end' }>).result;
+}
 
-  if (abort.signal.aborted) interrupted = true;
+/** Schedule: the stages in order, each decided whole, its steps one at a time or `concurrency` at once. */
+async function schedule(plan: Plan, run: OpenRun, dryRun: boolean): Promise<void> {
+  /** Plan stages with a failed step: the stages that need them are skipped. */
+  const failedStages = new Set<string>();
+  for (const [index, stage] of plan.stages.entries()) {
+    if (run.abort.signal.aborted) run.interrupt();
+    const decision = decideStage(plan, index, { stopped: run.stopped, failedStages });
+    if (!decision.run) {
+      // Said once per stage, not step by step (an interrupted big plan has thousands).
+      run.log.emit({ type: 'stage-skip', stage: stage.name, summary: decision.summary });
+      const rs = stage.steps.length > 0 ? stage.steps.map((st) => skipResult(st.id, st.title, st.stage, decision.summary)) : [skipResult(stage.name, stage.title, stage.name, decision.summary, decision.fix)];
+      for (const r of rs) run.log.emit(stepEnd(r));
+      continue;
+    }
+    run.log.emit({ type: 'stage-start', stage: stage.name });
+    const within = { stopped: false };
+    await mapLimit(stage.steps, stage.concurrency || 1, async (step) => {
+      const r = await scheduleStep(run, step, within, dryRun);
+      if (r.status === 'fail' && r.summary !== INTERRUPTED_WHILE_RUNNING) {
+        failedStages.add(stage.name);
+        if (!step.continueOnFail) within.stopped = true;
+      }
+    });
+  }
+}
+
+/** Close: the 'finished' event, cleanup hooks, then the summary, report.json, junit.xml and state.json from the log. */
+async function closeRun(plan: Plan, run: OpenRun, renderer: Renderer, opts: RunOptions): Promise<RunSummary> {
+  const { ctx, records, state, redactor } = run;
+  if (run.abort.signal.aborted) run.interrupt();
   // The engine says the run is over; a renderer only draws what the events say.
-  emit({ type: 'finished' });
-  await unmount?.();
+  run.log.emit({ type: 'finished' });
+  await renderer.close();
   const stageCleanups = plan.stages.flatMap((st) => (st.cleanup ? [st.cleanup] : []));
   for (const hook of [...stageCleanups, ...(opts.cleanup ?? [])]) {
     try {
       await hook({ ...ctx, signal: new AbortController().signal });
     } catch (err) {
-      note(`cleanup failed: ${(err as Error).message}`);
+      run.note(`cleanup failed: ${(err as Error).message}`);
     }
   }
-  opts.signal?.removeEventListener('abort', onAbort);
+  run.detach();
 
-  const failed = results.some((r) => r.status === 'fail');
-  // A headline stage that did not run (every result a skip, and not because this is a dry run or a resume that
-  // found it done) leaves the run incomplete: the verdict and the exit code say so.
-  const skippedHeadlines = opts.dryRun
-    ? []
-    : plan.stages
-        .filter((st) => st.headline)
-        .flatMap((st) => {
-          const rs = results.filter((r) => r.stage === st.name || st.steps.some((x) => x.id === r.id));
-          const skipped = rs.length > 0 && rs.every((r) => r.status === 'skip' && !/^finished in an earlier attempt|^done once already/.test(r.summary));
-          return skipped ? [{ stage: st.name, title: st.title, reason: rs[0]!.summary }] : [];
-        });
-  const finalStatus: RunSummary['status'] = interrupted ? 'interrupted' : failed ? 'fail' : skippedHeadlines.length > 0 ? 'incomplete' : 'pass';
-  state.status = finalStatus;
-  records.saveState();
-  const summary: RunSummary = {
+  const summary = summarize(run.log.events, {
+    plan,
+    dryRun: opts.dryRun ?? false,
     runId: state.runId,
     runDir: records.runDir,
-    status: finalStatus,
-    results,
     startedAt: state.startedAt,
-    durationMs: Date.now() - startedMs,
-    ...(skippedHeadlines.length > 0 ? { skippedHeadlines } : {}),
-    ...(opts.ranOn ? { ranOn: opts.ranOn } : {}),
-  };
-  const report = {
-    groundwork: 1,
-    command: opts.command,
-    plan: plan.title,
-    ...summary,
-    notes: plan.stages.flatMap((s) => (s.notes ?? []).map((n) => `${s.name}: ${n}`)),
-    ...(sweep && (sweep.swept.length || sweep.failed.length) ? { leftovers: sweep } : {}),
-    ...opts.reportExtra,
-  };
+    durationMs: Date.now() - run.startedMs,
+    ranOn: opts.ranOn,
+  });
+  state.status = summary.status;
+  records.saveState();
+  const report = buildReport(summary, { command: opts.command, plan, sweep: run.sweep, extra: opts.reportExtra });
   records.writeReport(report);
   records.writeJunit(buildJunit(summary, `groundwork ${opts.command}`));
   if (opts.printResults !== false) {
     if (opts.json) opts.io.stdout.write(`${JSON.stringify(redactor.redactDeep(report), null, 2)}\n`);
-    else opts.io.stdout.write(redactor.redact(formatSummary(summary, colorFor(opts, opts.io.stdout))));
+    else opts.io.stdout.write(redactor.redact(formatSummary(summary, colorOn(opts.io.stdout, colorAllowed(opts.io.env, opts.color)))));
   }
   return summary;
+}
+
+export async function runPlan(plan: Plan, opts: RunOptions): Promise<RunSummary> {
+  const renderer = typeof opts.renderer === 'object' ? opts.renderer : await pickRenderer(opts.renderer ?? 'auto', opts);
+  const run = await openRun(plan, opts, renderer);
+  await schedule(plan, run, opts.dryRun ?? false);
+  return closeRun(plan, run, renderer, opts);
 }

@@ -1,8 +1,10 @@
 /**
- * Run progress as data: the engine publishes events, renderers (ink in a TTY) read snapshots.
- * A tiny external store that React's useSyncExternalStore can subscribe to; no React here.
+ * A run as data: the engine appends events to one log; results, the summary, the reports and the run record are
+ * derived from it (run/summary.ts), and every renderer draws from it (run/renderers.ts). RunStore is the view
+ * the ink renderers read: a tiny external store that React's useSyncExternalStore can subscribe to; no React here.
  */
-import type { Status } from './types.js';
+import type { Plan, Result, Status } from './types.js';
+import type { StepState } from './records.js';
 
 export interface StepView {
   id: string;
@@ -22,10 +24,60 @@ export interface RunView {
 }
 
 export type RunEvent =
+  /** A stage whose steps are about to be decided one by one. */
+  | { type: 'stage-start'; stage: string }
+  /** A stage none of whose steps runs (a stage it needs failed, interrupted, cannot run here): said once. */
+  | { type: 'stage-skip'; stage: string; summary: string }
   | { type: 'step-start'; id: string }
   | { type: 'step-output'; id: string; line: string }
-  | { type: 'step-end'; id: string; status: Status; summary: string; durationMs: number }
+  | {
+      type: 'step-end';
+      id: string;
+      status: Status;
+      summary: string;
+      durationMs: number;
+      /** What the step found or did, as reports carry it (redacted). */
+      result: Result;
+      /** What state.json keeps of it for --resume (unset: nothing new to keep), and whether once.json does. */
+      record?: { state: Omit<StepState, 'at'>; once: boolean };
+    }
+  /** The run saw its signal: nothing more starts; the verdict is "interrupted". */
+  | { type: 'interrupted' }
+  /** Said by the engine once every step has ended, before cleanup: renderers draw their last frame. */
   | { type: 'finished' };
+
+/** What RunStore reads of an event (a step-end without its result is enough for a view). */
+type ViewEvent =
+  | Exclude<RunEvent, { type: 'step-end' }>
+  | { type: 'step-end'; id: string; status: Status; summary: string; durationMs: number };
+
+/** The run's one record of what happened: appended to in order, told to each subscriber as it comes. */
+export class EventLog {
+  readonly #events: RunEvent[] = [];
+  readonly #subscribers: Array<(e: RunEvent) => void> = [];
+
+  emit(e: RunEvent): void {
+    this.#events.push(e);
+    for (const fn of this.#subscribers) fn(e);
+  }
+
+  subscribe(fn: (e: RunEvent) => void): void {
+    this.#subscribers.push(fn);
+  }
+
+  get events(): readonly RunEvent[] {
+    return this.#events;
+  }
+}
+
+/** The view of a plan before anything ran: every step pending. */
+export function pendingView(plan: Plan): RunView {
+  return {
+    title: plan.title,
+    stages: plan.stages.map((st) => ({ name: st.name, title: st.title, steps: st.steps.map((x) => ({ id: x.id, title: x.title, stage: st.name, state: 'pending' as const })) })),
+    finished: false,
+  };
+}
 
 /**
  * O(1) per event: steps are found through an index and replaced one at a time; the snapshot React reads is
@@ -76,7 +128,8 @@ export class RunStore {
     return at ? this.#stages[at.stage]!.steps[at.step] : undefined;
   }
 
-  apply(e: RunEvent): void {
+  apply(e: ViewEvent): void {
+    if (e.type === 'stage-start' || e.type === 'stage-skip' || e.type === 'interrupted') return;
     if (e.type === 'finished') {
       this.#finished = true;
     } else {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEntry, AuditSink } from '../exec/index.js';
 import { EXIT, UserError } from '../errors.js';
 import { Secret, type Redactor } from './secret.js';
-import type { Result, Status } from './types.js';
+import type { Result, RunValues, Status } from './types.js';
 
 export interface StepState {
   status: Status;
@@ -35,7 +35,7 @@ export interface RunState {
   startedAt: string;
   updatedAt: string;
   steps: Record<string, StepState>;
-  values: Record<string, unknown>;
+  values: RunValues;
   secretFiles: string[];
 }
 

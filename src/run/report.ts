@@ -1,6 +1,6 @@
 /** Results as text (the TTY table), as JUnit XML and as the JSON report. Pure. */
 import { formatDuration } from '../duration.js';
-import type { Result, RunSummary } from './types.js';
+import type { Plan, Result, RunSummary } from './types.js';
 import { resultCounts } from './records.js';
 
 const LABEL = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' } as const;
@@ -83,4 +83,20 @@ export function buildJunit(summary: RunSummary, name: string): string {
   }
   const c = resultCounts(summary.results);
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="${xmlEscape(name)}" tests="${summary.results.length}" failures="${c.fail}" time="${(summary.durationMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+/** report.json (and --json's stdout): the summary with the command, the plan's title and notes, what was swept. */
+export function buildReport(
+  summary: RunSummary,
+  o: { command: string; plan: Plan; sweep?: { swept: unknown[]; failed: unknown[] }; extra?: Record<string, unknown> },
+): Record<string, unknown> {
+  return {
+    groundwork: 1,
+    command: o.command,
+    plan: o.plan.title,
+    ...summary,
+    notes: o.plan.stages.flatMap((s) => (s.notes ?? []).map((n) => `${s.name}: ${n}`)),
+    ...(o.sweep && (o.sweep.swept.length || o.sweep.failed.length) ? { leftovers: o.sweep } : {}),
+    ...o.extra,
+  };
 }

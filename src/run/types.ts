@@ -1,5 +1,5 @@
 import type { Exec, LeftoverSink } from '../exec/index.js';
-import type { Redactor } from './secret.js';
+import type { Redactor, Secret } from './secret.js';
 
 /** Stage names, in the order setup runs them. */
 export const STAGES = ['preflight', 'bootstrap', 'cni', 'monitoring', 'backup', 'validate', 'drill'] as const;
@@ -47,8 +47,8 @@ export interface StepContext {
   dryRun: boolean;
   /** A line of progress for the renderer (stderr). Redacted before display. */
   log(line: string): void;
-  /** Values steps hand to later steps (e.g. the kubeconfig path). Persisted in state.json for --resume. */
-  values: Record<string, unknown>;
+  /** Values steps hand to later steps, by typed key. Persisted in state.json for --resume (Secrets never are). */
+  values: RunValues;
   /**
    * Marks a file as secret: chmod 0600, its contents (and each of its lines) are redacted from every output
    * from now on, and the path is remembered in state.json so a resumed run redacts it too.
@@ -59,6 +59,22 @@ export interface StepContext {
    * process group) before making it, forget it once cleaned up. The next run sweeps what is left.
    */
   leftovers?: LeftoverSink;
+}
+
+/**
+ * What steps hand to later steps. The keys groundwork's own steps share are named and typed here; a playbook
+ * step's `capture` adds a key of the playbook's choosing (its stdout, or a Secret).
+ */
+export interface RunValues {
+  /**
+   * The admin kubeconfig of the cluster this run works on, when the caller knows it (a lab's); unset: where
+   * bootstrap writes it (run/cluster-kubeconfig.ts is the one rule).
+   */
+  kubeconfig?: string;
+  /** kubeadm init's output (join commands with the token and certificate key): secret, dropped once redacted. */
+  kubeadmInitOutput?: Secret;
+  /** A playbook capture: `{{ values.<name> }}` in a later step. */
+  [capture: string]: string | Secret | undefined;
 }
 
 export interface Step {
