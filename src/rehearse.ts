@@ -139,7 +139,7 @@ function labCheckNeedingKubectl(haveKubectl: boolean, check: import('./drill/dri
  * A freshly started lab, like a freshly installed cluster, needs a moment: kube-system workloads (CNI agents,
  * CoreDNS) come up after the nodes. Validation starts once they are Ready, as it would after the add-on gates.
  */
-function labSettledStage(kubeconfig: string, timeoutMs = 90_000): Stage {
+function labSettledStage(timeoutMs = 90_000): Stage {
   return {
     name: 'lab',
     title: 'Wait for the lab',
@@ -153,7 +153,8 @@ function labSettledStage(kubeconfig: string, timeoutMs = 90_000): Stage {
           const { loadKubeConfig } = await import('./kube/index.js');
           const { lookWorkloads } = await import('./addons/gates.js');
           const { pollUntil } = await import('./run/sleep.js');
-          const kube = await loadKubeConfig(kubeconfig);
+          const { clusterKubeconfig } = await import('./run/cluster-kubeconfig.js');
+          const kube = await loadKubeConfig(clusterKubeconfig(ctx).path);
           const { view, done } = await pollUntil(() => lookWorkloads(kube, ['kube-system'], ctx.signal), (v) => v.ready, { timeoutMs, intervalMs: 250, signal: ctx.signal });
           // Not settling is what some faults do (dns-down, cni-not-ready, node-not-ready): a warning, so validate
           // still runs and says what it finds rather than hiding behind this gate.
@@ -234,7 +235,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     say(`lab: ${lab.nodes.length} nodes at ${lab.url} on ${apiWords} (kubeconfig ${lab.kubeconfigPath})${etcdUrl ? `, store etcd ${etcdUrl}` : ''}`);
 
     const drillRuns = wanted.has('drill') && etcdUrl !== undefined;
-    const labStage = labSettledStage(lab.kubeconfigPath, o.settleTimeoutMs);
+    const labStage = labSettledStage(o.settleTimeoutMs);
     const plan = await buildSetupPlan(loaded, {
       title: `groundwork rehearse: cluster ${loaded.spec.metadata.name} on the lab (${api} API, ${lab.nodes.length} nodes, CNI ${loaded.spec.spec.network.cni}${o.faults?.length ? `, faults ${o.faults.join(', ')}` : ''})`,
       stages: [...wanted],
@@ -251,7 +252,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
         backup: shownNotRun,
         // A failing suite does not keep the drill from running.
         validate: async () => ({
-          ...(await buildSpecValidateStage(loaded, { kubeconfig: lab.kubeconfigPath, throwAwayCluster: true, rehearsal: true, timeoutS: o.timeoutS, specNodes: lab.nodes.map((n) => n.name) })),
+          ...(await buildSpecValidateStage(loaded, { throwAwayCluster: true, rehearsal: true, timeoutS: o.timeoutS, specNodes: lab.nodes.map((n) => n.name) })),
           needs: [labStage.name],
         }),
         drill: async () => {
@@ -272,6 +273,8 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       color: o.color,
       signal: o.signal,
       run,
+      // The cluster every stage works on: the lab's, given once (validation finds it in the run's values).
+      values: { kubeconfig: lab.kubeconfigPath },
       specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
       ...(o.renderer ? { renderer: o.renderer, printResults: false } : {}),
       reportExtra: { cluster: loaded.spec.metadata.name, lab: { api, nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },

@@ -225,7 +225,7 @@ export interface GateStepOptions {
   stage: string;
   timeoutMs: number;
   intervalMs?: number;
-  /** Opens the cluster (tests pass the lab's kubeconfig through ctx.values.kubeconfig like bootstrap does). */
+  /** Opens the cluster (the run's kubeconfig: run/cluster-kubeconfig.ts; tests give the lab's as values.kubeconfig). */
   connect?: (kubeconfig: string) => Promise<KubeClient>;
 }
 

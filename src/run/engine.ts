@@ -30,7 +30,7 @@ import { mapLimit } from './map-limit.js';
 import { decideStage, decideStep, stepsToForget } from './decide.js';
 import { summarize } from './summary.js';
 import { INTERRUPTED_WHILE_RUNNING, pickRenderer, type Renderer, type RendererName } from './renderers.js';
-import type { Plan, Result, RunSummary, Step, StepContext, StepOutcome } from './types.js';
+import type { Plan, Result, RunSummary, RunValues, Step, StepContext, StepOutcome } from './types.js';
 
 export interface RunOptions {
   /** The command that runs the plan (setup, preflight, validate, drill); resume only continues the same command. */
@@ -63,6 +63,8 @@ export interface RunOptions {
   run?: ResolvedRun;
   /** The flags that shaped this run, recorded so `--resume` can reuse them (see resumeFlags). */
   flags?: RunFlags;
+  /** Values the caller knows before any step runs (rehearse: the lab's kubeconfig); they win over a resumed run's. */
+  values?: RunValues;
 }
 
 export interface ResolvedRun {
@@ -232,6 +234,7 @@ async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promis
       secretFiles: [],
     };
   }
+  Object.assign(state.values, opts.values);
   const records = new RunRecords(opts.stateDir, state, redactor);
   // What an earlier run here could not clean up (a second Ctrl-C, SIGKILL) goes first, and is said.
   const leftovers = new Leftovers(opts.stateDir, state.runId);

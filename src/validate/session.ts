@@ -67,8 +67,8 @@ export class ValidateSession {
   }
 
   /**
-   * Inside setup/rehearse the kubeconfig is only known at run time: the one bootstrap stored in ctx.values.kubeconfig,
-   * else <stateDir>/secrets/kubeconfig (the add-on stages' convention), else $KUBECONFIG / ~/.kube/config.
+   * Inside setup/rehearse the kubeconfig is only known at run time: the run's (values.kubeconfig, rehearse's lab),
+   * else the one bootstrap writes (run/cluster-kubeconfig.ts) if it exists, else $KUBECONFIG / ~/.kube/config.
    */
   bindContext(ctx: StepContext): void {
     if (this.opts.kube || this.opts.kubeconfig || this.runKubeconfig) return;
