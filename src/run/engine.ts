@@ -386,7 +386,7 @@ async function schedule(plan: Plan, run: OpenRun, dryRun: boolean): Promise<void
     const within = { stopped: false };
     await mapLimit(stage.steps, stage.concurrency || 1, async (step) => {
       const r = await scheduleStep(run, step, within, dryRun);
-      if (r.status === 'fail' && r.summary !== INTERRUPTED_WHILE_RUNNING) {
+      if (r.status === 'fail') {
         failedStages.add(stage.name);
         if (!step.continueOnFail) within.stopped = true;
       }
