@@ -195,7 +195,9 @@ const skipResult = (id: string, title: string, stage: string, summary: string, f
   durationMs: 0,
 });
 
-function stepEnd(result: Result, record?: Extract<RunEvent, { type: 'step-end' }>['record']): RunEvent {
+type StepEnd = Extract<RunEvent, { type: 'step-end' }>;
+
+function stepEnd(result: Result, record?: StepEnd['record']): StepEnd {
   return { type: 'step-end', id: result.id, status: result.status, summary: result.summary, durationMs: result.durationMs, result, ...(record ? { record } : {}) };
 }
 
@@ -321,7 +323,7 @@ async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promis
 async function scheduleStep(run: OpenRun, step: Step, within: { stopped: boolean }, dryRun: boolean): Promise<Result> {
   const { ctx, redactor, abort, records, state } = run;
   run.log.emit({ type: 'step-start', id: step.id });
-  const attempt = async (): Promise<RunEvent> => {
+  const attempt = async (): Promise<StepEnd> => {
     // Yield now and then, so a signal is seen even in a CPU-bound run of thousands of quick steps.
     await breathe();
     if (abort.signal.aborted) run.interrupt();
@@ -355,7 +357,7 @@ async function scheduleStep(run: OpenRun, step: Step, within: { stopped: boolean
       .map(([k]) => k);
     return stepEnd(r, { state: { status: r.status, summary: r.summary, ...(secretOutputs.length ? { secretOutputs } : {}) }, once: step.once === true });
   };
-  let end: RunEvent;
+  let end: StepEnd;
   try {
     end = await attempt();
   } catch (err) {
@@ -365,7 +367,7 @@ async function scheduleStep(run: OpenRun, step: Step, within: { stopped: boolean
     } else end = stepEnd(resultFromError(step, err, 0, redactor));
   }
   run.log.emit(end);
-  return (end as Extract<RunEvent, { type: 'step-end' }>).result;
+  return end.result;
 }
 
 /** Schedule: the stages in order, each decided whole, its steps one at a time or `concurrency` at once. */
