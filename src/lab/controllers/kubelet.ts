@@ -255,6 +255,7 @@ async function runPod(rt: Runtime, pod: KubeObject, nodeName: string): Promise<v
       uid,
       stage: 'creating',
       createdAt: now,
+      node: nodeName,
       ip: prev?.podIP,
       containers: containers.map((c) => ({ name: c.name, state: 'waiting', reason: initContainers.length ? 'PodInitializing' : 'ContainerCreating', restartCount: 0, serves: [] })),
       init: initContainers.map((c) => ({ name: c.name, state: 'waiting', reason: 'PodInitializing', restartCount: 0, serves: [] })),
@@ -455,7 +456,12 @@ export async function runKubelets(rt: Runtime): Promise<void> {
   for (const [uid, run] of rt.runs) {
     if (live.has(uid)) continue;
     rt.runs.delete(uid);
-    if (run.ip) for (const a of rt.podAllocators.values()) a.release(run.ip);
+    if (run.ip) {
+      // Its node's slice only (every node's was O(nodes) per pod gone).
+      const own = run.node ? rt.podAllocators.get(run.node) : undefined;
+      if (own) own.release(run.ip);
+      else if (!run.node) for (const a of rt.podAllocators.values()) a.release(run.ip);
+    }
     for (const k of [...rt.volumes.keys()]) if (k.startsWith(`pod:${uid}/`) || k.startsWith(`rootfs:${uid}/`)) rt.volumes.delete(k);
   }
 }

@@ -56,6 +56,8 @@ export interface PodRun {
   /** Set when an init container failed under restartPolicy Never: the pod fails. */
   initFailed?: boolean;
   createdAt: number;
+  /** The node whose kubelet runs it (its podCIDR slice gave the IP). */
+  node?: string;
   ip?: string;
   containers: ContainerRun[];
   startedEvents: boolean;

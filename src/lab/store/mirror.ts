@@ -17,6 +17,7 @@ import { setMaxListeners } from 'node:events';
 import type { KubeClient } from '../../kube/index.js';
 import { KubeApiError } from '../../kube/index.js';
 import { compileSelectors } from './selectors.js';
+import { OrderedBucket } from './ordered.js';
 import { apiVersionOf, createRegistry } from './resources.js';
 import {
   ApiError,
@@ -77,6 +78,8 @@ interface Mirror {
   type: ResourceType;
   apiVersion: string;
   cache: Map<string, KubeObject>;
+  /** The same objects in key order (the memory store's index): a list walks its range, never sorts. */
+  ordered: OrderedBucket;
   watchers: Set<Watcher>;
   rv: string;
 }
@@ -133,7 +136,7 @@ export async function createMirrorStore(o: MirrorStoreOptions): Promise<MirrorSt
   for (const name of o.resources ?? NODE_SIDE_RESOURCES) {
     const type = registry.byName(name);
     if (!type) throw new Error(`the mirror store does not know resource ${name}`);
-    mirrors.set(name, { type, apiVersion: apiVersionOf(type), cache: new Map(), watchers: new Set(), rv: '' });
+    mirrors.set(name, { type, apiVersion: apiVersionOf(type), cache: new Map(), ordered: new OrderedBucket(), watchers: new Set(), rv: '' });
   }
 
   const typeOf = (resource: string): ResourceType => {
@@ -169,11 +172,13 @@ export async function createMirrorStore(o: MirrorStoreOptions): Promise<MirrorSt
     if (type === 'DELETED') {
       if (!old) return;
       m.cache.delete(key);
+      m.ordered.delete(old, 0);
       emit(m, { type, object: obj });
       return;
     }
     if (old && old.metadata.uid === obj.metadata.uid && !newer(obj.metadata.resourceVersion, old.metadata.resourceVersion)) return;
     m.cache.set(key, obj);
+    m.ordered.set(obj, 0);
     emit(m, { type: old ? 'MODIFIED' : 'ADDED', object: obj });
   };
 
@@ -256,9 +261,15 @@ export async function createMirrorStore(o: MirrorStoreOptions): Promise<MirrorSt
     list(resource, namespace, opts: ListOptions = {}): ListResult {
       const m = mirrorFor(resource);
       if (!m) return { items: [], resourceVersion: latest };
-      const match = compileSelectors(opts.labelSelector, opts.fieldSelector);
-      const items = [...m.cache.values()].filter((x) => (!namespace || x.metadata.namespace === namespace) && match(x));
-      items.sort((a, b) => keyOf(a.metadata.namespace, a.metadata.name!).localeCompare(keyOf(b.metadata.namespace, b.metadata.name!)));
+      const match = opts.labelSelector || opts.fieldSelector ? compileSelectors(opts.labelSelector, opts.fieldSelector) : undefined;
+      // One namespace is the key range [`ns/`, `ns0`) of the ordered index; all namespaces the whole tree.
+      const ns = m.type.namespaced && namespace ? namespace : undefined;
+      const prefix = ns ? `${ns}/` : '';
+      const items: KubeObject[] = [];
+      for (const [k, x] of m.ordered.tree.entries(prefix)) {
+        if (ns && !k.startsWith(prefix)) break;
+        if (!match || match(x)) items.push(x);
+      }
       return { items, resourceVersion: m.rv || latest };
     },
     async create(obj, opts) {
