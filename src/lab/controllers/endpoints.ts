@@ -17,11 +17,49 @@ function targetPortFor(sp: Obj, pods: KubeObject[]): number | undefined {
   return undefined;
 }
 
+/**
+ * What a Service's endpoints were last computed from: its resourceVersion, its namespace's pods (a count of pod
+ * events there) and the Endpoints and EndpointSlice as they were left. All the same: nothing to do (a pass no longer
+ * re-reads, sorts and compares every Service's pods while nothing about them changed).
+ */
+interface Done {
+  svcRv?: string;
+  pods: number;
+  epRv?: string;
+  sliceRv?: string;
+}
+const state = new WeakMap<Runtime, { podEvents: Map<string, number>; done: Map<string, Done> }>();
+
+function stateOf(rt: Runtime): { podEvents: Map<string, number>; done: Map<string, Done> } {
+  let st = state.get(rt);
+  if (!st) {
+    const podEvents = new Map<string, number>();
+    // Synchronous with each write: a count that is never a moment late.
+    const stop = rt.store.watch('pods', undefined, {}, (e) => {
+      const ns = e.object.metadata.namespace ?? '';
+      podEvents.set(ns, (podEvents.get(ns) ?? 0) + 1);
+    });
+    rt.ctx.signal.addEventListener('abort', stop, { once: true });
+    state.set(rt, (st = { podEvents, done: new Map() }));
+  }
+  return st;
+}
+
 export async function reconcileEndpoints(rt: Runtime): Promise<void> {
+  const st = stateOf(rt);
+  const seen = new Set<string>();
   for (const svc of rt.store.list('services').items) {
     const spec = svc.spec as Obj;
     if (!spec?.selector || Object.keys(spec.selector).length === 0 || spec.type === 'ExternalName') continue;
     const ns = svc.metadata.namespace!;
+    const sliceName = `${svc.metadata.name}-${shortHash(svc.metadata.uid, 5)}`;
+    const svcKey = `${ns}/${svc.metadata.name}`;
+    seen.add(svcKey);
+    const podEvents = st.podEvents.get(ns) ?? 0;
+    const last = st.done.get(svcKey);
+    const epRv = () => rt.store.get('endpoints', ns, svc.metadata.name!)?.metadata.resourceVersion;
+    const sliceRv = () => rt.store.get('endpointslices.discovery.k8s.io', ns, sliceName)?.metadata.resourceVersion;
+    if (last && last.svcRv === svc.metadata.resourceVersion && last.pods === podEvents && last.epRv !== undefined && last.epRv === epRv() && last.sliceRv !== undefined && last.sliceRv === sliceRv()) continue;
     // The namespace's pods only (a key range of the store's index), not every pod for every Service.
     const pods = rt.store
       .list('pods', ns)
@@ -49,7 +87,6 @@ export async function reconcileEndpoints(rt: Runtime): Promise<void> {
       }, { skipValidation: true }));
     }
     // EndpointSlice (one per Service; the real controller splits at 100 endpoints).
-    const sliceName = `${svc.metadata.name}-${shortHash(svc.metadata.uid, 5)}`;
     const endpoints = pods.map((p) => ({
       addresses: [(p.status as Obj).podIP],
       conditions: { ready: isPodReady(p), serving: isPodReady(p), terminating: false },
@@ -77,5 +114,7 @@ export async function reconcileEndpoints(rt: Runtime): Promise<void> {
         s.ports = ports;
       }, { skipValidation: true }));
     }
+    st.done.set(svcKey, { svcRv: svc.metadata.resourceVersion, pods: podEvents, epRv: epRv(), sliceRv: sliceRv() });
   }
+  for (const k of st.done.keys()) if (!seen.has(k)) st.done.delete(k);
 }

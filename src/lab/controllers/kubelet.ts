@@ -15,18 +15,24 @@ import type { KubeObject } from '../store/types.js';
 const MAX_BACKOFF_MS = 300_000;
 
 function nodeAllocator(rt: Runtime, nodeName: string): Allocator | undefined {
-  let a = rt.podAllocators.get(nodeName);
+  const a = rt.podAllocators.get(nodeName);
   if (a) return a;
-  const cidr = (rt.store.get('nodes', undefined, nodeName)?.spec as Obj)?.podCIDR as string | undefined;
-  if (!cidr) return undefined;
-  a = new Allocator(cidr, 2);
+  // Every node's slice that has none yet, from one read of the pods (one read per node was O(nodes x pods)).
+  const made = new Map<string, Allocator>();
+  for (const name of new Set([...rt.nodeNames, nodeName])) {
+    if (rt.podAllocators.has(name)) continue;
+    const cidr = (rt.store.get('nodes', undefined, name)?.spec as Obj)?.podCIDR as string | undefined;
+    if (cidr) made.set(name, new Allocator(cidr, 2));
+  }
+  if (!made.has(nodeName)) return undefined;
   // Adopt addresses already handed out (a lab restarted on the same store).
   for (const p of rt.store.list('pods').items) {
     const ip = (p.status as Obj)?.podIP;
-    if ((p.spec as Obj)?.nodeName === nodeName && ip) a.reserve(ip);
+    const on = made.get((p.spec as Obj)?.nodeName);
+    if (on && ip) on.reserve(ip);
   }
-  rt.podAllocators.set(nodeName, a);
-  return a;
+  for (const [name, al] of made) rt.podAllocators.set(name, al);
+  return made.get(nodeName);
 }
 
 /** Where a file path of a container lands: a volume key and the path inside it. */

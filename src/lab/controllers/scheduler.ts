@@ -11,7 +11,7 @@ import {
   untoleratedTaint,
   violatesAffinity,
   violatesAntiAffinity,
-  topologySpreadFilter,
+  SpreadCounts,
   type NodeUsage,
 } from './scheduling.js';
 import { podRequests } from './quantity.js';
@@ -54,12 +54,12 @@ function volumePreFilter(rt: Runtime, pod: KubeObject): { reason?: string; pinne
 const UNSCHEDULABLE_TAINT = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
 
 /** Every reason `node` cannot take `pod`, in kube-scheduler's filter order (first failing plugin wins). */
-function filterNode(pod: Obj, node: Obj, usage: NodeUsage, placed: Placed[], antiPlaced: Placed[], violatesSpread: (n: Obj) => boolean, pinnedNode: string | undefined): string[] {
+function filterNode(pod: Obj, node: Obj, usage: NodeUsage, placed: Placed[], antiPlaced: Placed[], violatesSpread: (n: Obj) => boolean, pinnedNode: string | undefined, req: Record<string, number>): string[] {
   if (node.spec?.unschedulable && !tolerates(pod.spec?.tolerations, UNSCHEDULABLE_TAINT)) return ['node(s) were unschedulable'];
   const taint = untoleratedTaint(pod, node);
   if (taint) return [describeTaint(taint)];
   if (!matchesNodeSelection(pod, node)) return ["node(s) didn't match Pod's node affinity/selector"];
-  const res = resourceReasons(pod, node, usage);
+  const res = resourceReasons(pod, node, usage, req);
   if (res.length > 0) return res;
   if (pinnedNode !== undefined && pinnedNode !== node.metadata.name) return ['node(s) had volume node affinity conflict'];
   if (violatesSpread(node)) return ["node(s) didn't match pod topology spread constraints"];
@@ -84,11 +84,14 @@ export async function runScheduler(rt: Runtime): Promise<void> {
   const placed: Placed[] = [];
   const antiPlaced: Placed[] = [];
   const siblings = new Map<string, Map<string, number>>();
+  // Spread counts per (namespace, constraints, node selection), shared by the pods that have the same.
+  const spreadCounts = new Map<string, SpreadCounts>();
   const addUsage = (p: Obj, nodeName: string) => {
     const u = usage.get(nodeName);
     const n = byName.get(nodeName);
     if (!u || !n) return;
     u.pods++;
+    for (const sc of spreadCounts.values()) sc.add(p, n);
     const o = ownerUid(p);
     if (o) {
       let m = siblings.get(o);
@@ -116,14 +119,24 @@ export async function runScheduler(rt: Runtime): Promise<void> {
     } else {
       // Spread domains: nodes matching the pod's node selection; tainted ones count too unless
       // nodeTaintsPolicy is Honor (the default Ignore is why a tainted control plane can block spreading).
-      const honorTaints = (((pod.spec as Obj)?.topologySpreadConstraints ?? []) as Obj[]).some((c) => c.nodeTaintsPolicy === 'Honor');
-      const spreads = ((pod.spec as Obj)?.topologySpreadConstraints ?? []).length > 0;
-      const eligible = spreads ? nodes.filter((n) => matchesNodeSelection(pod, n) && !(honorTaints && untoleratedTaint(pod as Obj, n))) : [];
-      const violatesSpread = topologySpreadFilter(pod as Obj, eligible, placed);
+      const spec = pod.spec as Obj;
+      const honorTaints = ((spec?.topologySpreadConstraints ?? []) as Obj[]).some((c) => c.nodeTaintsPolicy === 'Honor');
+      const spreads = (spec?.topologySpreadConstraints ?? []).length > 0;
+      let violatesSpread: (n: Obj) => boolean = () => false;
+      if (spreads) {
+        const key = JSON.stringify([pod.metadata.namespace, spec.topologySpreadConstraints, spec.nodeSelector ?? null, spec.affinity?.nodeAffinity ?? null, honorTaints ? (spec.tolerations ?? null) : null]);
+        let sc = spreadCounts.get(key);
+        if (!sc) {
+          const eligible = nodes.filter((n) => matchesNodeSelection(pod, n) && !(honorTaints && untoleratedTaint(pod as Obj, n)));
+          spreadCounts.set(key, (sc = new SpreadCounts(pod as Obj, eligible, placed)));
+        }
+        violatesSpread = sc.filter();
+      }
+      const req = podRequests(spec);
       const perNode: string[][] = [];
       const feasible: Obj[] = [];
       for (const n of nodes) {
-        const reasons = filterNode(pod as Obj, n, usage.get(n.metadata.name)!, placed, antiPlaced, violatesSpread, pre.pinnedNode);
+        const reasons = filterNode(pod as Obj, n, usage.get(n.metadata.name)!, placed, antiPlaced, violatesSpread, pre.pinnedNode, req);
         if (reasons.length === 0) feasible.push(n);
         else perNode.push(reasons);
       }

@@ -90,11 +90,10 @@ function allocatableOf(node: Obj): Record<string, number> {
 }
 
 /** "Insufficient cpu", "Insufficient memory", "Too many pods" for every resource that does not fit. */
-export function resourceReasons(pod: Obj, node: Obj, usage: NodeUsage): string[] {
+export function resourceReasons(pod: Obj, node: Obj, usage: NodeUsage, req: Record<string, number> = podRequests(pod.spec)): string[] {
   const alloc = allocatableOf(node);
   const out: string[] = [];
   if (alloc.pods !== undefined && usage.pods + 1 > alloc.pods) out.push('Too many pods');
-  const req = podRequests(pod.spec);
   for (const [r, v] of Object.entries(req)) {
     if (v === 0) continue;
     const a = alloc[r] ?? 0;
@@ -168,34 +167,59 @@ export function violatesTopologySpread(pod: Obj, node: Obj, eligibleNodes: reado
  * so they are counted once (O(placed)) and each node is then O(constraints) — not O(nodes x placed) per pod.
  */
 export function topologySpreadFilter(pod: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]): (node: Obj) => boolean {
-  const cs = ((pod.spec?.topologySpreadConstraints ?? []) as Obj[]).filter((c) => (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule');
-  if (cs.length === 0) return () => false;
-  const ns = pod.metadata.namespace as string;
-  const checks = cs.map((c) => {
-    const key = c.topologyKey as string;
-    const counts = new Map<string, number>();
-    for (const n of eligibleNodes) {
-      const d = topologyValue(n, key);
-      if (d !== undefined) counts.set(d, 0);
+  return new SpreadCounts(pod, eligibleNodes, placed).filter();
+}
+
+/**
+ * The per-domain counts of a pod's DoNotSchedule spread constraints, counted once from the placed pods and then
+ * kept up to date as pods are placed (`add`): pods with the same constraints and node selection (a Deployment's,
+ * validate's spread pods) share one count per scheduling pass instead of each recounting every placed pod.
+ */
+export class SpreadCounts {
+  private readonly ns: string;
+  private readonly checks: { key: string; counts: Map<string, number>; maxSkew: number; selector: LabelSelector }[];
+
+  constructor(pod: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]) {
+    const cs = ((pod.spec?.topologySpreadConstraints ?? []) as Obj[]).filter((c) => (c.whenUnsatisfiable ?? 'DoNotSchedule') === 'DoNotSchedule');
+    this.ns = pod.metadata.namespace as string;
+    this.checks = cs.map((c) => {
+      const counts = new Map<string, number>();
+      for (const n of eligibleNodes) {
+        const d = topologyValue(n, c.topologyKey as string);
+        if (d !== undefined) counts.set(d, 0);
+      }
+      return { key: c.topologyKey as string, counts, maxSkew: Number(c.maxSkew ?? 1), selector: c.labelSelector as LabelSelector };
+    });
+    for (const p of placed) this.add(p.pod, p.node);
+  }
+
+  /** A pod placed on `node` (counted where it matches a constraint's selector, in the pod's namespace). */
+  add(pod: Obj, node: Obj): void {
+    for (const c of this.checks) {
+      const d = topologyValue(node, c.key);
+      if (d === undefined || !c.counts.has(d)) continue;
+      if (pod.metadata.namespace !== this.ns || !matchesSelector(c.selector, pod.metadata.labels ?? {})) continue;
+      c.counts.set(d, c.counts.get(d)! + 1);
     }
-    for (const p of placed) {
-      const d = topologyValue(p.node, key);
-      if (d === undefined || !counts.has(d)) continue;
-      if (p.pod.metadata.namespace !== ns || !matchesSelector(c.labelSelector as LabelSelector, p.pod.metadata.labels ?? {})) continue;
-      counts.set(d, counts.get(d)! + 1);
-    }
-    let min = Infinity;
-    for (const v of counts.values()) if (v < min) min = v;
-    return { key, counts, min, maxSkew: Number(c.maxSkew ?? 1) };
-  });
-  return (node) => {
-    for (const c of checks) {
-      const domain = topologyValue(node, c.key);
-      if (domain === undefined) return true; // nodes without the key are not eligible
-      if ((c.counts.get(domain) ?? 0) + 1 - c.min > c.maxSkew) return true;
-    }
-    return false;
-  };
+  }
+
+  /** Whether placing the pod on a node would exceed a maxSkew (or the node has no domain), as of the counts now. */
+  filter(): (node: Obj) => boolean {
+    if (this.checks.length === 0) return () => false;
+    const checks = this.checks.map((c) => {
+      let min = Infinity;
+      for (const v of c.counts.values()) if (v < min) min = v;
+      return { ...c, min };
+    });
+    return (node) => {
+      for (const c of checks) {
+        const domain = topologyValue(node, c.key);
+        if (domain === undefined) return true; // nodes without the key are not eligible
+        if ((c.counts.get(domain) ?? 0) + 1 - c.min > c.maxSkew) return true;
+      }
+      return false;
+    };
+  }
 }
 
 const NOT_HELPFUL = 'Preemption is not helpful for scheduling';
