@@ -37,6 +37,8 @@ export class Secret {
  */
 export class Redactor {
   readonly #values = new Set<string>();
+  /** #values longest first, sorted once per change rather than once per string redacted. */
+  #sorted?: string[];
 
   /** A secret value: the whole of it and, for multi-line values, each line (a PEM block, a token file). */
   add(value: string | Secret | undefined | null): void {
@@ -47,7 +49,10 @@ export class Redactor {
 
   #addExact(piece: string): void {
     const t = piece.trim();
-    if (t.length >= 4) this.#values.add(t);
+    if (t.length >= 4 && !this.#values.has(t)) {
+      this.#values.add(t);
+      this.#sorted = undefined;
+    }
   }
 
   /** The contents of a secret file: see secretValuesOf for what counts as secret in it. */
@@ -75,7 +80,8 @@ export class Redactor {
     if (!text) return text;
     let out = text;
     // Longest first so a value that contains another is replaced whole.
-    for (const v of [...this.#values].sort((a, b) => b.length - a.length)) {
+    this.#sorted ??= [...this.#values].sort((a, b) => b.length - a.length);
+    for (const v of this.#sorted) {
       if (out.includes(v)) out = out.split(v).join(REDACTED);
     }
     return redactSecretShapes(out);
