@@ -38,7 +38,20 @@ export function toUnits(resource: string, q: string | number | undefined): numbe
 type Obj = Record<string, any>;
 
 /** What a pod asks for: sum over containers, max with each init container (the scheduler's rule). */
-export function podRequests(spec: Obj | undefined): Record<string, number> {
+const requestsOf = new WeakMap<object, Readonly<Record<string, number>>>();
+
+/**
+ * A pod's requests in units. A stored (frozen, so unchanging) spec is parsed once: the scheduler sums every
+ * placed pod's on each pass. The result is shared: read it, do not change it.
+ */
+export function podRequests(spec: Obj | undefined): Readonly<Record<string, number>> {
+  if (!spec || !Object.isFrozen(spec)) return parseRequests(spec);
+  let r = requestsOf.get(spec);
+  if (!r) requestsOf.set(spec, (r = Object.freeze(parseRequests(spec))));
+  return r;
+}
+
+function parseRequests(spec: Obj | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of (spec?.containers ?? []) as Obj[]) {
     for (const [r, q] of Object.entries((c.resources?.requests ?? c.resources?.limits ?? {}) as Record<string, string>)) {
