@@ -37,6 +37,9 @@ import { reconcileDaemonSets, reconcileDeployments, reconcileJobs, reconcileRepl
 
 export type { ControllerOptions } from './runtime.js';
 
+/** The most a pass asked for by events waits after the last one (a pass's own duration below that). */
+const PASS_SPACING_MAX_MS = 250;
+
 const WATCHED = [
   'pods',
   'nodes',
@@ -81,6 +84,10 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
     let dirty = false;
     let passTimer: NodeJS.Timeout | undefined;
     let passAt = Infinity;
+    // How long the last pass took: passes that events ask for are spaced by as much (at most PASS_SPACING_MAX_MS),
+    // so a burst of changes on a big lab is taken in batches, with the API answering in between.
+    let lastPassMs = 0;
+    const spacing = (): number => Math.min(lastPassMs, PASS_SPACING_MAX_MS);
     const waiters: (() => void)[] = [];
     const errors: unknown[] = [];
     const noteError = (e: unknown): void => {
@@ -128,6 +135,7 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
         return;
       }
       dirty = false;
+      const started = Date.now();
       running = (async () => {
         // On the real API its controller manager and scheduler do the control plane's part: only the node side runs.
         const controlPlane = ctx.api !== 'real';
@@ -162,7 +170,8 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
       })();
       await running;
       running = undefined;
-      if (dirty) requestPass(0);
+      lastPassMs = Date.now() - started;
+      if (dirty) requestPass(spacing());
       else for (const w of waiters.splice(0)) w();
     }
 
@@ -192,7 +201,7 @@ export function createControllers(options: ControllerOptions = {}, onStart?: (h:
           const ip = (e.object.spec as { clusterIP?: string } | undefined)?.clusterIP;
           if (ip && ip !== 'None') rt.serviceAllocator.release(ip);
         }
-        requestPass(5);
+        requestPass(Math.max(5, spacing()));
       }),
     );
     const offFaults = faults.onChange(() => {
