@@ -8,7 +8,7 @@
  * (src/lab/controllers/garbage-collector.ts, namespaces.ts).
  * Writes are serialized so that watch events leave in resourceVersion order.
  */
-import { readModifyWrite } from './mutate.js';
+import { readModifyWrite, sameJson } from './mutate.js';
 import { randomUUID } from 'node:crypto';
 import {
   ApiError,
@@ -404,7 +404,7 @@ export class Store implements LabStore {
     checkSize(obj);
     obj = await this.admit(resource, obj, old, 'update');
     if (old.metadata.generation !== undefined) {
-      obj.metadata.generation = old.metadata.generation + (JSON.stringify(obj.spec) !== JSON.stringify(old.spec) ? 1 : 0);
+      obj.metadata.generation = old.metadata.generation + (sameJson(obj.spec, old.spec) ? 0 : 1);
     }
     applyDefaults(obj);
     if (opts.fieldManager && !applied) {
