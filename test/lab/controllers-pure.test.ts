@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { formatFailedScheduling, matchesNodeSelection, tolerates, violatesTopologySpread } from '../../src/lab/controllers/scheduling.js';
+import { formatFailedScheduling, matchesNodeSelection, SpreadCounts, tolerates, violatesTopologySpread } from '../../src/lab/controllers/scheduling.js';
 import { Allocator, nodePodCidr, nthAddress } from '../../src/lab/controllers/ipam.js';
 import { parseQuantity, podRequests } from '../../src/lab/controllers/quantity.js';
 
@@ -82,6 +82,23 @@ describe('topology spread', () => {
     const placed = [{ pod: pod({ app: 'web' }), node: nodes[0]! }];
     expect(violatesTopologySpread(pod({ app: 'web' }), nodes[0]!, nodes, placed)).toBe(true);
     expect(violatesTopologySpread(pod({ app: 'web' }), nodes[1]!, nodes, placed)).toBe(false);
+  });
+
+  it('counts kept up to date as pods are placed say what counting every placed pod afresh says', () => {
+    const nodes = [n('a'), n('b'), n('c')];
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom('web', 'db'), fc.constantFrom('default', 'other')), { maxLength: 30 }), (placements) => {
+        const kept = new SpreadCounts(pod({ app: 'web' }), nodes, []);
+        const placed: { pod: ReturnType<typeof pod>; node: ReturnType<typeof n> }[] = [];
+        for (const [i, app, ns] of placements) {
+          const p = { ...pod({ app }), metadata: { namespace: ns, labels: { app } } };
+          placed.push({ pod: p, node: nodes[i]! });
+          kept.add(p, nodes[i]!);
+          const now = kept.filter();
+          for (const node of nodes) expect(now(node)).toBe(violatesTopologySpread(pod({ app: 'web' }), node, nodes, placed));
+        }
+      }),
+    );
   });
 });
 
