@@ -166,7 +166,7 @@ export function violatesTopologySpread(pod: Obj, node: Obj, eligibleNodes: reado
  * The spread check for one pod against every node: the per-domain counts depend on the pod, not on the node,
  * so they are counted once (O(placed)) and each node is then O(constraints) — not O(nodes x placed) per pod.
  */
-export function topologySpreadFilter(pod: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]): (node: Obj) => boolean {
+function topologySpreadFilter(pod: Obj, eligibleNodes: readonly Obj[], placed: readonly { pod: Obj; node: Obj }[]): (node: Obj) => boolean {
   return new SpreadCounts(pod, eligibleNodes, placed).filter();
 }
 
