@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemPathWithout } from '../helpers/path.js';
 import { realTool } from '../helpers/real-tools.js';
+import { labApiArgs, TEST_LAB_API } from '../helpers/lab-api.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/groundwork');
@@ -87,9 +88,10 @@ describe('rehearse with a kubectl older than the spec wants', () => {
   });
 });
 
-describe('rehearse: stages that do not depend on each other run and report independently', () => {
+describe(`rehearse: stages that do not depend on each other run and report independently (${TEST_LAB_API} API)`, () => {
   it('a failing validation suite does not skip the drill', () => {
-    const r = rehearse(['--stages', 'validate,drill', '--fault', 'netpol-not-enforced', '--timeout', '20', '--json'], systemPathWithout([]));
+    const api = labApiArgs();
+    const r = rehearse([...api.args, '--stages', 'validate,drill', '--fault', 'netpol-not-enforced', '--timeout', '20', '--json'], `${api.pathPrefix}${systemPathWithout([])}`);
     const doc = JSON.parse(r.out) as Report;
     expect(r.code).toBe(1);
     expect(doc.results.some((x) => x.stage === 'validate' && x.status === 'fail')).toBe(true);
@@ -97,5 +99,6 @@ describe('rehearse: stages that do not depend on each other run and report indep
     expect(drill.length).toBeGreaterThan(0);
     expect(drill.filter((x) => x.summary.startsWith('not run'))).toEqual([]);
     expect(drill.find((x) => x.id === 'drill-verify')).toMatchObject({ status: 'pass' });
-  }, 120_000);
+    expect((doc as Report & { lab?: { api: string } }).lab?.api).toBe(TEST_LAB_API);
+  }, 240_000);
 });
