@@ -306,6 +306,13 @@ describe('changeLabFaults (the service behind `groundwork lab fault`)', () => {
       return f;
     };
     await expect(changeLabFaults(withAdmin('https://127.0.0.1:2'), 'list')).rejects.toThrow(/^no lab answers at https:\/\/127\.0\.0\.1:2$/);
-    await expect(changeLabFaults(withAdmin('https://192.0.2.10:443'), 'list')).rejects.toThrow(/points at 192\.0\.2\.10:443, which is not a lab/);
+    // The lab's own refusal, not only the loopback guard's (which vitest turns on): without the guard too.
+    const guard = process.env.GROUNDWORK_LOOPBACK_ONLY;
+    delete process.env.GROUNDWORK_LOOPBACK_ONLY;
+    try {
+      await expect(changeLabFaults(withAdmin('https://192.0.2.10:6443'), 'list')).rejects.toThrow(/points at 192\.0\.2\.10:6443, which is not a lab/);
+    } finally {
+      process.env.GROUNDWORK_LOOPBACK_ONLY = guard;
+    }
   });
 });
