@@ -48,11 +48,13 @@ export async function startTestLab(opts: LabOptions = {}): Promise<Lab> {
 
 /**
  * For tests running bin/groundwork: `--api <TEST_LAB_API>` and the PATH entry holding the control plane's
- * programs ('' on the embedded API), so a rehearsal or `lab up` runs where this pass says.
+ * programs (and etcd's tools, for the drill) ('' on the embedded API), so a rehearsal or `lab up` runs where this pass says.
  */
 export function labApiArgs(): { args: string[]; pathPrefix: string } {
   if (!ON_REAL_API) return { args: ['--api', 'embedded'], pathPrefix: '' };
-  const dir = realToolsPath(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd-3.6/etcd']);
+  // etcdctl and etcdutl of the same etcd: the drill's source is the control plane's etcd 3.6, and a restore by the
+  // machine's older etcdctl (3.4 here) does not boot under etcd 3.6.
+  const dir = realToolsPath(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd-3.6/etcd', 'etcd-3.6/etcdctl', 'etcd-3.6/etcdutl']);
   return { args: ['--api', 'real'], pathPrefix: `${dir}:` };
 }
 
