@@ -47,8 +47,9 @@ async function measure(api: 'embedded' | 'real'): Promise<{ settleS: number; wal
       timeoutS: 180,
     });
     const wallS = (performance.now() - t1) / 1000;
-    const report = JSON.parse(io.out()) as { results: { id: string; status: string; durationMs: number }[] };
-    const per = report.results.map((r) => `${r.id} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s`).join(', ');
+    const report = JSON.parse(io.out()) as { results: { id: string; status: string; summary: string; durationMs: number }[] };
+    // A suite that did not pass says why, so a figure from a slow run is not taken for a fast broken one.
+    const per = report.results.map((r) => `${r.id} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s${r.status === 'pass' ? '' : ` (${r.summary.slice(0, 240)})`}`).join(', ');
     const programs = Object.entries(cp?.pids ?? {}).map(([name, pid]) => [name, pid ? rssMiB(pid) : 0] as const);
     const cpMiB = programs.reduce((a, [, m]) => a + m, 0);
     const cpPer = programs.map(([name, m]) => `${name} ${Math.round(m)} MiB`).join(', ');
