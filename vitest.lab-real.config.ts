@@ -9,10 +9,9 @@ import base from './vitest.config.js';
  */
 export const LAB_BASED_FILES = [
   'test/validate/lab.test.ts',
-  'test/validate/truthful.test.ts',
   'test/validate/cli.test.ts',
   'test/rehearse/settle-gate.test.ts',
-  'test/rehearse/skips-and-independence.test.ts',
+  'test/rehearse/independence.test.ts',
   'test/addons/backup-lab.test.ts',
   'test/ui/wizard-rehearsal.test.ts',
 ];
