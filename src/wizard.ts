@@ -20,6 +20,8 @@ export interface WizardOptions {
   io: Io;
   /** Lines of the first frame already painted without ink (ui/wizard/first-paint.ts): ink draws over them. */
   painted?: number;
+  /** What the rehearsal runs with (default: every stage, on the API rehearse picks: real when its programs are there). */
+  rehearsal?: Pick<import('./rehearse.js').RehearseOptions, 'api' | 'faults' | 'stages' | 'timeoutS' | 'settleTimeoutMs'>;
 }
 
 type WizardUi = typeof import('./ui/wizard/index.js');
@@ -82,7 +84,7 @@ export function createWizardServices(opts: WizardOptions): WizardServices {
       const renderer = (await import('./run/renderers.js')).storeRenderer(o.onStore);
       if (o.mode === 'rehearse') {
         const { runRehearse } = await import('./rehearse.js');
-        return runRehearse({ file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, renderer });
+        return runRehearse({ ...opts.rehearsal, file: opts.file, stateDir: opts.stateDir, json: false, color: opts.color, io: silentIo, signal: abort.signal, renderer });
       }
       // A resumed run keeps the stages and ignored checks it was started with.
       return runSetup({ file: opts.file, stateDir: opts.stateDir, loaded, json: false, color: opts.color, dryRun: false, resume: o.resume, ignore: o.ignore, resumedFlagsWin: true, io: silentIo, signal: abort.signal, renderer });

@@ -9,7 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { UserError, fileError } from '../errors.js';
 import { KubeApiError, KubeUnreachableError, isNotFound, parseStatus } from './errors.js';
 import { knownKind, objectPath, queryString, type KindInfo, type KubeObject } from './paths.js';
@@ -467,6 +468,24 @@ export interface LoadOptions {
   retry?: RetryPolicy;
   /** Talk to this URL instead of the cluster's server, with the same CA and credentials (e.g. a lab's admin listener). */
   server?: string;
+  /**
+   * Talk to the `server` of the current cluster's extension of this name, when the kubeconfig has one (kubectl keeps
+   * cluster extensions, client-node drops them): how a lab on the real API says where its admin listener is.
+   */
+  serverExtension?: string;
+}
+
+/** The `server` of the named extension of the current cluster, read from the kubeconfig file itself. */
+function extensionServer(file: string, clusterName: string, extension: string): string | undefined {
+  type Doc = { clusters?: { name?: string; cluster?: { extensions?: { name?: string; extension?: { server?: unknown } }[] } }[] };
+  let doc: Doc | undefined;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8')) as Doc;
+  } catch {
+    return undefined; // client-node read it already; a problem here is reported as that one was
+  }
+  const ext = doc?.clusters?.find((c) => c.name === clusterName)?.cluster?.extensions?.find((x) => x?.name === extension);
+  return typeof ext?.extension?.server === 'string' ? ext.extension.server : undefined;
 }
 
 /**
@@ -542,7 +561,7 @@ export async function loadKubeConfig(file?: string, context?: string, opts: Load
   if (!cluster) {
     throw new UserError(`kubeconfig ${kubeconfig} has no current context`, { exitCode: 2, fix: 'pass --context NAME' });
   }
-  const server = opts.server ?? cluster.server;
+  const server = opts.server ?? (opts.serverExtension ? files.map((f) => extensionServer(f, cluster.name, opts.serverExtension!)).find(Boolean) : undefined) ?? cluster.server;
   let serverHost = '';
   try {
     serverHost = new URL(server).hostname.replace(/^\[|\]$/g, '');

@@ -5,8 +5,6 @@
  * Pending claims, 503s), never a flag saying "fault".
  */
 import { isLoopback } from '../net/loopback-guard.js';
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { UserError } from '../errors.js';
 import { ApiError, type ApiRequestInfo, type RequestInterceptor } from './store/types.js';
 import type { AdminHandler } from './types.js';
@@ -207,35 +205,6 @@ export interface FaultChangeResult {
   cleared?: string[];
 }
 
-interface KubeconfigTarget {
-  server: string;
-  /** On the real API: the lab's own admin listener (the kubeconfig's cluster extension groundwork.dev/lab-admin). */
-  admin?: string;
-}
-
-async function readLabKubeconfig(kubeconfigPath: string): Promise<KubeconfigTarget> {
-  let doc: any;
-  try {
-    doc = parseYaml(await readFile(kubeconfigPath, 'utf8'));
-  } catch (e) {
-    // Not the parser's message: it quotes the offending line, which may be the token.
-    const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
-    throw new UserError(`cannot read the lab kubeconfig ${kubeconfigPath}${pos ? `:${pos.line}:${pos.col}` : ''}`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  }
-  const ctxName = doc?.['current-context'];
-  const ctx = (doc?.contexts ?? []).find((c: any) => c.name === ctxName)?.context;
-  const cluster = (doc?.clusters ?? []).find((c: any) => c.name === ctx?.cluster)?.cluster;
-  if (!cluster?.server) throw new UserError(`${kubeconfigPath} has no current cluster`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-  const admin = (cluster.extensions ?? []).find((x: any) => x?.name === LAB_ADMIN_EXTENSION)?.extension?.server as string | undefined;
-  for (const u of [cluster.server, admin].filter((x): x is string => typeof x === 'string')) {
-    // The lab only ever listens on loopback; never send its credentials anywhere else.
-    if (!isLoopback(new URL(u).hostname)) {
-      throw new UserError(`${kubeconfigPath} points at ${new URL(u).host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
-    }
-  }
-  return { server: cluster.server, ...(admin ? { admin } : {}) };
-}
-
 /**
  * Adds (POST), clears (DELETE; no name = all) or lists (GET) faults of a running lab through its admin route, via
  * the kube door with the kubeconfig's credentials: the embedded API serves /lab/faults itself; on the real API the
@@ -246,9 +215,14 @@ export async function changeLabFaults(kubeconfigPath: string, action: 'add' | 'c
     if (!name) throw new UserError('which fault? e.g. `groundwork lab fault add dns-down`', { exitCode: 2 });
     parseFault(name);
   }
-  const target = await readLabKubeconfig(kubeconfigPath);
+  // The kube door reads the kubeconfig: on the real API its cluster extension names the lab's admin listener.
   const { loadKubeConfig, KubeApiError } = await import('../kube/index.js');
-  const kube = await loadKubeConfig(kubeconfigPath, undefined, { server: target.admin, requestTimeoutMs: 10_000, retry: { maxRetries: 0, budgetMs: 0, maxDelayMs: 0, baseDelayMs: 0 } });
+  const kube = await loadKubeConfig(kubeconfigPath, undefined, { serverExtension: LAB_ADMIN_EXTENSION, requestTimeoutMs: 10_000, retry: { maxRetries: 0, budgetMs: 0, maxDelayMs: 0, baseDelayMs: 0 } });
+  // The lab only ever listens on loopback; never send its credentials anywhere else.
+  if (!isLoopback(new URL(kube.server).hostname.replace(/^\[|\]$/g, ''))) {
+    kube.close();
+    throw new UserError(`${kubeconfigPath} points at ${new URL(kube.server).host}, which is not a lab (labs listen on 127.0.0.1)`, { fix: 'pass --kubeconfig with the file `groundwork lab up` wrote' });
+  }
   const method = action === 'add' ? 'POST' : action === 'clear' ? 'DELETE' : 'GET';
   const path = action === 'clear' && name ? `/lab/faults/${encodeURIComponent(name)}` : '/lab/faults';
   try {
@@ -258,7 +232,7 @@ export async function changeLabFaults(kubeconfigPath: string, action: 'add' | 'c
     if (e instanceof KubeApiError) {
       throw new UserError(`the lab refused: ${e.status.message ?? `HTTP ${e.code}`}`, { exitCode: e.code === 400 ? 2 : 1 });
     }
-    throw new UserError(`no lab answers at ${target.admin ?? target.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
+    throw new UserError(`no lab answers at ${kube.server}`, { why: (e as Error).message, fix: 'start one with `groundwork lab up` (it prints the kubeconfig to use)', cause: e });
   } finally {
     kube.close();
   }

@@ -21,12 +21,13 @@ import { createPodLogs } from './logs.js';
 import { nodePodCidr, nthAddress } from './controllers/ipam.js';
 import { MAX_LAB_NODES, defaultLabPodCidr, labNodeAddress } from './store/limits.js';
 import { LAB_ADMIN_EXTENSION } from './faults.js';
+import { LAB_KUBERNETES_VERSION } from './version.js';
 import { startGarbageCollector } from './controllers/garbage-collector.js';
 import { startNamespaceController } from './controllers/namespaces.js';
+import { startServiceAccountController } from './controllers/service-accounts.js';
 
 export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
-const KUBELET_VERSION = 'v1.32.4';
 
 const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
 
@@ -61,8 +62,8 @@ export function labNodeInfo(n: LabNode): Record<string, string> {
     kernelVersion: '6.12.0-groundwork-lab',
     osImage: 'groundwork lab',
     containerRuntimeVersion: 'containerd://2.0.0',
-    kubeletVersion: KUBELET_VERSION,
-    kubeProxyVersion: KUBELET_VERSION,
+    kubeletVersion: LAB_KUBERNETES_VERSION,
+    kubeProxyVersion: LAB_KUBERNETES_VERSION,
     operatingSystem: 'linux',
     architecture: 'amd64',
   };
@@ -183,7 +184,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   const store = await createStore(opts);
   const teardown = createTeardown();
   teardown.add(() => store.close());
-  // What kube-controller-manager does for the embedded API's deletes: collect dependents, empty namespaces.
+  // What kube-controller-manager does for the embedded API's deletes: collect dependents, empty namespaces
+  // (and, after the seed below, a `default` ServiceAccount in every namespace).
   for (const stop of [startGarbageCollector(store), startNamespaceController(store)]) teardown.add(stop);
   const logs = createPodLogs();
   try {
@@ -193,6 +195,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     teardown.add(() => srv.close());
     const serviceCIDR = net?.serviceCIDR ?? DEFAULT_SERVICE_CIDR;
     await seedCluster(store, nodes, !opts.skipNodeObjects, serviceCIDR);
+    // After the seed, which creates the first namespaces' accounts itself.
+    teardown.add(startServiceAccountController(store));
     const context = await startNodeSide(opts, teardown, {
       api: 'embedded',
       store,

@@ -2,6 +2,7 @@
  * `groundwork lab up`: start a lab in the foreground, print how to use it, stop cleanly on SIGINT/SIGTERM
  * (the run's abort signal). Knows nothing about flags: src/commands/lab.ts maps them to LabUpOptions.
  */
+import { LAB_KUBERNETES_VERSION } from './version.js';
 import type { Io } from '../io.js';
 import { UserError, EXIT } from '../errors.js';
 import type { LabApi, LabCni, StartControllers } from './types.js';
@@ -100,7 +101,7 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
   else {
     io.stdout.write(
       [
-        `lab is up: ${lab.url} (${api === 'real' ? 'the real kube-apiserver, kube-controller-manager and kube-scheduler' : 'the embedded Kubernetes v1.32.4 API'}, ${lab.nodes.length} nodes, store: ${summary.store})`,
+        `lab is up: ${lab.url} (${api === 'real' ? 'the real kube-apiserver, kube-controller-manager and kube-scheduler' : `the embedded Kubernetes ${LAB_KUBERNETES_VERSION} API`}, ${lab.nodes.length} nodes, store: ${summary.store})`,
         `kubeconfig: ${lab.kubeconfigPath}`,
         '',
         'try it from another terminal:',

@@ -11,7 +11,8 @@ import { lookBackupFreshness } from '../../src/addons/gates.js';
 import { loadKubeConfig, type KubeObject } from '../../src/kube/index.js';
 import { buildBackupPlan } from '../../src/addons/backup.js';
 import { startControllers } from '../../src/lab/controllers/index.js';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
+import { startTestLab, TEST_LAB_API } from '../helpers/lab-api.js';
 import { executeStep } from '../../src/run/engine.js';
 import { createTestContext } from '../helpers/context.js';
 import { createKubectl } from '../lab/kubectl-helper.js';
@@ -19,13 +20,13 @@ import { buildAddonSpec } from './spec.js';
 
 let lab: Lab;
 beforeAll(async () => {
-  lab = await startLab({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
+  lab = await startTestLab({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
 });
 afterAll(async () => {
   await lab?.stop();
 });
 
-describe('backup objects in the lab', () => {
+describe(`backup objects in the lab (${TEST_LAB_API} API)`, () => {
   it('kubectl apply accepts the kubeadm CronJob and ServiceAccount, and reads them back as written', async () => {
     const kubectl = createKubectl(lab.kubeconfigPath);
     const plan = buildBackupPlan(buildAddonSpec({ method: 'kubeadm', addons: { backup: { schedule: '15 */4 * * *', retain: 5 } } }));

@@ -290,4 +290,29 @@ describe('changeLabFaults (the service behind `groundwork lab fault`)', () => {
     lab = undefined;
     await expect(changeLabFaults(path, 'list')).rejects.toThrow(/^no lab answers at https:\/\/127\.0\.0\.1:\d+$/);
   });
+
+  it('goes where the kubeconfig\'s lab-admin cluster extension says (through the kube door), and only to loopback', async () => {
+    const { changeLabFaults, LAB_ADMIN_EXTENSION } = await import('../../src/lab/faults.js');
+    const { buildKubeconfig } = await import('../../src/lab/index.js');
+    const { parse, stringify } = await import('yaml');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/gw-faults-ext-`);
+    const withAdmin = (admin: string) => {
+      const doc = parse(buildKubeconfig('https://127.0.0.1:1', 'not a CA', 'not-a-token')) as { clusters: { cluster: Record<string, unknown> }[] };
+      doc.clusters[0]!.cluster.extensions = [{ name: LAB_ADMIN_EXTENSION, extension: { server: admin } }];
+      const f = `${dir}/${admin.replace(/\W/g, '_')}.kubeconfig`;
+      writeFileSync(f, stringify(doc), { mode: 0o600 });
+      return f;
+    };
+    await expect(changeLabFaults(withAdmin('https://127.0.0.1:2'), 'list')).rejects.toThrow(/^no lab answers at https:\/\/127\.0\.0\.1:2$/);
+    // The lab's own refusal, not only the loopback guard's (which vitest turns on): without the guard too.
+    const guard = process.env.GROUNDWORK_LOOPBACK_ONLY;
+    delete process.env.GROUNDWORK_LOOPBACK_ONLY;
+    try {
+      await expect(changeLabFaults(withAdmin('https://192.0.2.10:6443'), 'list')).rejects.toThrow(/points at 192\.0\.2\.10:6443, which is not a lab/);
+    } finally {
+      process.env.GROUNDWORK_LOOPBACK_ONLY = guard;
+    }
+  });
 });

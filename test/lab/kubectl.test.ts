@@ -10,6 +10,7 @@ import https from 'node:https';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import type { KubeObject } from '../../src/lab/store/types.js';
 import { createKubectl } from './kubectl-helper.js';
+import { LAB_KUBERNETES_VERSION } from '../../src/lab/version.js';
 
 let lab: Lab;
 let k: ReturnType<typeof createKubectl>;
@@ -143,7 +144,7 @@ describe('real kubectl against the lab', () => {
       ['w-2', 'Ready', '<none>'],
     ]);
     expect(r.stdout).toContain('127.0.100.1');
-    expect(r.stdout).toContain('v1.32.4');
+    expect(r.stdout).toContain(LAB_KUBERNETES_VERSION);
   });
 
   it('`apply -f` creates all eight kinds, is idempotent, and a changed manifest is merged (strategic merge patch)', async () => {

@@ -70,6 +70,9 @@ describe('the lab on the real API', () => {
       expect(n.status.daemonEndpoints.kubeletEndpoint.Port).toBeGreaterThan(0);
       expect(n.status.conditions.find((c) => c.type === 'Ready')!.status).toBe('True');
     }
+    // One version: the lab's kubelets report the real API server's own (src/lab/version.ts).
+    const server = JSON.parse((await cp.kubectl(['version', '-o', 'json'])).stdout) as { serverVersion: { gitVersion: string } };
+    for (const n of nodes as unknown as { status: { nodeInfo: { kubeletVersion: string } } }[]) expect(n.status.nodeInfo.kubeletVersion).toBe(server.serverVersion.gitVersion);
     const leases = await cp.kubectl(['-n', 'kube-node-lease', 'get', 'leases', '-o', 'name']);
     expect(leases.stdout.trim().split('\n').sort()).toEqual(['lease.coordination.k8s.io/cp-1', 'lease.coordination.k8s.io/w-1', 'lease.coordination.k8s.io/w-2']);
   });

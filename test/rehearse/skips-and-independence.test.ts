@@ -1,8 +1,8 @@
 /**
  * Issue 15, through the real binary (node bin/groundwork, built by tsc) with a PATH each test builds:
  * - without etcd the drill, rehearse's headline, is a visible skip in the summary and report.json (never "passed");
- * - without kubectl, preflight and the drill say the same thing (both failures, in the same words);
- * - a failing validation suite does not keep the drill from running.
+ * - without kubectl, preflight and the drill say the same thing (both failures, in the same words).
+ * (A failing validation suite not keeping the drill from running: independence.test.ts, on both lab APIs.)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -85,17 +85,4 @@ describe('rehearse with a kubectl older than the spec wants', () => {
     expect(doc.results.find((x) => x.id === 'drill-lab-api')).toMatchObject({ status: 'pass' });
     expect(r.code, r.err).toBe(0);
   });
-});
-
-describe('rehearse: stages that do not depend on each other run and report independently', () => {
-  it('a failing validation suite does not skip the drill', () => {
-    const r = rehearse(['--stages', 'validate,drill', '--fault', 'netpol-not-enforced', '--timeout', '20', '--json'], systemPathWithout([]));
-    const doc = JSON.parse(r.out) as Report;
-    expect(r.code).toBe(1);
-    expect(doc.results.some((x) => x.stage === 'validate' && x.status === 'fail')).toBe(true);
-    const drill = doc.results.filter((x) => x.stage === 'drill');
-    expect(drill.length).toBeGreaterThan(0);
-    expect(drill.filter((x) => x.summary.startsWith('not run'))).toEqual([]);
-    expect(drill.find((x) => x.id === 'drill-verify')).toMatchObject({ status: 'pass' });
-  }, 120_000);
 });

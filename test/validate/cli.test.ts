@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
+import { startTestLab, TEST_LAB_API } from '../helpers/lab-api.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 
 const BIN = path.resolve('bin/groundwork');
@@ -33,11 +34,11 @@ function run(args: string[], opts: { input?: string } = {}): Promise<{ code: num
   });
 }
 
-describe('groundwork validate (CLI)', () => {
+describe(`groundwork validate (CLI, ${TEST_LAB_API} API)`, () => {
   let lab: Lab;
   beforeAll(async () => {
     // A stuck provisioner keeps the storage suite waiting: a run that is surely still going when Ctrl-C comes.
-    lab = await startLab({ nodes: 3, faults: ['provisioner-stuck'], controllers: createControllers({ timeScale: 0.1 }) });
+    lab = await startTestLab({ nodes: 3, faults: ['provisioner-stuck'], controllers: createControllers({ timeScale: 0.1 }) });
   });
   afterAll(async () => {
     await lab?.stop();

@@ -2,13 +2,14 @@
  * `groundwork validate` against the lab: healthy, then each fault; exactly the suites that should fail do, with a
  * diagnosis naming the cause; afterwards the real kubectl finds no test namespace and no volume.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
+import { describeLabs, TEST_LAB_API, useTestLabs } from '../helpers/lab-api.js';
 import { createControllers } from '../../src/lab/controllers/index.js';
 import { buildValidateStage, runValidate } from '../../src/validate/index.js';
 import { runPlan } from '../../src/run/engine.js';
@@ -16,10 +17,7 @@ import { captureIo } from '../helpers/io.js';
 import { FAULT_DIAGNOSES, HEALTHY } from '../helpers/fault-diagnoses.js';
 import { waitLabSettled } from '../helpers/lab.js';
 
-const labs: Lab[] = [];
-afterAll(async () => {
-  await Promise.all(labs.map((l) => l.stop()));
-});
+const labs = useTestLabs();
 
 /** The real kubectl, with a HOME of its own so nothing of the machine's leaks in. Async: the lab serves from this process. */
 async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
@@ -34,8 +32,7 @@ interface Report {
 }
 
 async function validateLab(faults: string[], timeoutS = 30): Promise<{ report: Report; code: number; lab: Lab }> {
-  const lab = await startLab({ nodes: 3, cni: 'cilium', faults, controllers: createControllers({ timeScale: 0.1 }) });
-  labs.push(lab);
+  const lab = await labs.start({ nodes: 3, cni: 'cilium', faults, controllers: createControllers({ timeScale: 0.1 }) });
   // A fault from the start (node-not-ready keeps its node's CNI pod Pending) may keep the lab from settling.
   await waitLabSettled(lab, { timeoutMs: 20_000, allowUnsettled: faults.length > 0 });
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-'));
@@ -56,7 +53,7 @@ async function expectClean(lab: Lab): Promise<void> {
 }
 
 
-describe.concurrent('validate against the lab', () => {
+describeLabs(`validate against the lab (${TEST_LAB_API} API)`, () => {
   it('a healthy 3-node Cilium lab passes every suite, with a matrix, and leaves nothing behind', async () => {
     const { report, code, lab } = await validateLab([]);
     expect(statuses(report), JSON.stringify(report.results.map((x) => [x.id, x.summary]))).toEqual(HEALTHY);
@@ -71,8 +68,7 @@ describe.concurrent('validate against the lab', () => {
   }, 180_000);
 
   it('storage handles an Immediate default class too (binds before any pod, volume released after)', async () => {
-    const lab = await startLab({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
-    labs.push(lab);
+    const lab = await labs.start({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
     await waitLabSettled(lab, { timeoutMs: 20_000 });
     const key = 'storageclass.kubernetes.io/is-default-class';
     const classes = lab.store.list('storageclasses.storage.k8s.io').items;
@@ -91,8 +87,7 @@ describe.concurrent('validate against the lab', () => {
   }, 180_000);
 
   it('a Flannel lab fails the NetworkPolicy suite naming flannel, and only that suite', async () => {
-    const lab = await startLab({ nodes: 3, cni: 'flannel', controllers: createControllers({ timeScale: 0.1 }) });
-    labs.push(lab);
+    const lab = await labs.start({ nodes: 3, cni: 'flannel', controllers: createControllers({ timeScale: 0.1 }) });
     await waitLabSettled(lab, { timeoutMs: 20_000 });
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-validate-'));
     const io = captureIo(dir);
@@ -105,8 +100,7 @@ describe.concurrent('validate against the lab', () => {
   }, 180_000);
 
   it('buildValidateStage runs inside another plan (as setup does), finding the kubeconfig bootstrap stored', async () => {
-    const lab = await startLab({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
-    labs.push(lab);
+    const lab = await labs.start({ nodes: 3, controllers: createControllers({ timeScale: 0.1 }) });
     await waitLabSettled(lab, { timeoutMs: 20_000 });
     const state = mkdtempSync(path.join(tmpdir(), 'gw-setup-'));
     mkdirSync(path.join(state, 'secrets'), { recursive: true });

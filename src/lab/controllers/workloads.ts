@@ -114,6 +114,13 @@ export async function reconcileDeployments(rt: Runtime): Promise<void> {
         (r.metadata.annotations ??= {})['deployment.kubernetes.io/desired-replicas'] = String(want);
       }, { skipValidation: true }));
     }
+    // The Deployment carries its current ReplicaSet's revision, as kube-controller-manager's controller writes it.
+    const currentRevision = current.metadata.annotations?.['deployment.kubernetes.io/revision'];
+    if (currentRevision && d.metadata.annotations?.['deployment.kubernetes.io/revision'] !== currentRevision) {
+      await quietly(rt.store.mutate('deployments.apps', ns, d.metadata.name!, (o) => {
+        (o.metadata.annotations ??= {})['deployment.kubernetes.io/revision'] = currentRevision;
+      }, { skipValidation: true }));
+    }
     // Old ReplicaSets go to zero once the new one is fully available (a rollout with 100% surge).
     const curAvail = Number((current.status as Obj)?.availableReplicas ?? 0);
     for (const old of owned) {

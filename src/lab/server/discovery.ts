@@ -1,11 +1,13 @@
 /**
- * Discovery documents as kube-apiserver 1.32 serves them: /version, /api, /api/v1, /apis, /apis/<g>/<v>.
+ * Discovery documents as kube-apiserver serves them: /version, /api, /api/v1, /apis, /apis/<g>/<v>.
  * Legacy (unaggregated) discovery only: clients asking for the aggregated v2 form get application/json and
  * fall back to the legacy walk, as client-go does against older servers.
  */
 import type { ResourceType } from '../store/types.js';
+import { LAB_KUBERNETES_VERSION } from '../version.js';
 
-export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.4' };
+/** The lab's one version (src/lab/version.ts): the embedded API says it is the release the real control plane is. */
+export const KUBE_VERSION = { major: LAB_KUBERNETES_VERSION.split('.')[0]!.replace(/^v/, ''), minor: LAB_KUBERNETES_VERSION.split('.')[1]!, gitVersion: LAB_KUBERNETES_VERSION };
 
 export function versionInfo(now: Date = new Date()): Record<string, string> {
   return {
