@@ -43,7 +43,7 @@ interface DrillArgv {
   listKeys(etcdctl: Etcdctl, revision: Rev | undefined, seconds: Rev): string[];
   hashKv(etcdctl: Etcdctl, revision: Rev, seconds: Rev): string[];
   /** One probe per tool: etcdutl's restore help says it exists and whether it can bump the revision. */
-  probe: { etcdutl: string[]; etcdctl: string[] };
+  probe: { etcdutl: string[]; etcdctl: string[]; etcd: string[] };
   integrity: { status(bin: string, file: string): string[] };
   restore(a: { tool: 'etcdutl' | 'etcdctl'; bin: string; snapshot: string; dataDir: string; member: MemberAddress; skipHashCheck?: boolean; bumpRevision?: boolean }): string[];
   boot(dataDir: string, member: MemberAddress): string[];
@@ -92,7 +92,7 @@ export function drillArgv(target: DrillTarget, tools: DrillTools): DrillArgv {
     // --from-key "" is the whole keyspace; --rev pins it, so a source that moves on is still read as it was.
     listKeys: (etcdctl, revision, seconds) => etcdctl(['get', '--keys-only', '-w', 'json', '--from-key', ...(revision !== undefined ? [`--rev=${revision}`] : []), `--command-timeout=${seconds}s`, '--', '']),
     hashKv: (etcdctl, revision, seconds) => etcdctl(['endpoint', 'hashkv', '-w', 'json', `--rev=${revision}`, `--command-timeout=${seconds}s`]),
-    probe: { etcdutl: [tools.etcdutl, 'snapshot', 'restore', '--help'], etcdctl: [tools.etcdctl, 'version'] },
+    probe: { etcdutl: [tools.etcdutl, 'snapshot', 'restore', '--help'], etcdctl: [tools.etcdctl, 'version'], etcd: [tools.etcd, '--version'] },
     integrity: { status: (bin, file) => [bin, 'snapshot', 'status', file, '-w', 'json'] },
     restore: (a) => buildRestoreArgv(a),
     boot: (dataDir, member) => buildMemberArgv(dataDir, member, tools.etcd),

@@ -25,7 +25,7 @@ import { startService } from '../exec/index.js';
 import { makeDirs } from '../run/records.js';
 import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
 import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.js';
-import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, supportsBumpRevision, type HashKv } from './etcd-output.js';
+import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, compareMinor, supportsBumpRevision, type HashKv } from './etcd-output.js';
 import { appendDrillRecord, formatBytes, formatMs } from './history.js';
 import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { buildRecord, buildReport, type DrillReport } from './report.js';
@@ -327,13 +327,12 @@ export function createDrill(opts: DrillOptions): Drill {
       if (help?.exitCode === 0) return { tool: 'etcdutl', bin: tools.etcdutl, canBump: supportsBumpRevision(`${help.stdout}\n${help.stderr}`) };
       const v = await run(ctx, argv.probe.etcdctl, { allowFailure: true, timeoutMs: 15_000 });
       const version = parseToolVersion(`${v.stdout}\n${v.stderr}`);
-      const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
-      if (major > 3 || (major === 3 && minor >= 6)) {
+      if (version && compareMinor(version, '3.6') >= 0) {
         throw new UserError(`etcdctl ${version} has no snapshot status or restore (they moved to etcdutl in etcd 3.6), and etcdutl is not on the PATH`, {
           fix: `install etcdutl ${version} (it ships in the etcd release archive beside etcdctl) and put it on the PATH`,
         });
       }
-      return { tool: 'etcdctl', bin: tools.etcdctl, canBump: false };
+      return { tool: 'etcdctl', bin: tools.etcdctl, canBump: false, ...(version ? { version } : {}) };
     })();
     probe.catch(() => undefined);
     return probe;
@@ -514,6 +513,28 @@ export function createDrill(opts: DrillOptions): Drill {
     };
   });
 
+  /**
+   * Asked only when the member did not start (no cost to a drill that works): a member opens data written by its
+   * own minor or an older one, and a restore by an older etcdctl is not one a newer member opens (seen: etcdctl
+   * 3.4's restore, etcd 3.6's member). Both happen when the PATH mixes releases.
+   */
+  async function versionSkew(ctx: StepContext): Promise<{ summary: string; why: string; fix: string } | undefined> {
+    const r = await run(ctx, argv.probe.etcd, { allowFailure: true, timeoutMs: 15_000 }).catch(() => undefined);
+    const member = r ? parseToolVersion(`${r.stdout}\n${r.stderr}`) : undefined;
+    if (!member) return undefined;
+    const source = st.source?.version;
+    const restorer = (await probe?.catch(() => undefined))?.version;
+    const release = (v: string) => v.split('.').slice(0, 2).join('.');
+    const fix = (v: string) => `put etcd, etcdctl and etcdutl of one release (${release(v)}) first on the PATH and run the drill again`;
+    if (source && compareMinor(member, source) < 0) {
+      return { summary: `the drill's etcd is ${member}, older than the source's ${source}`, why: 'an etcd member opens data written by its own minor version or an older one, not by a newer one', fix: fix(source) };
+    }
+    if (restorer && compareMinor(restorer, member) < 0) {
+      return { summary: `restored by etcdctl ${restorer}, booted by etcd ${member}`, why: "a member does not open every data dir an older release's restore writes", fix: fix(member) };
+    }
+    return undefined;
+  }
+
   const boot = phase('boot', 'drill-boot', 'Boot a throw-away etcd member on loopback', async (ctx) => {
     if (!st.restore) return skip('nothing restored');
     const a = argv.boot(st.restore.dataDir, st.restore.member);
@@ -528,7 +549,13 @@ export function createDrill(opts: DrillOptions): Drill {
     });
     const h = await waitHealthy(st.restore.member.clientUrl, { timeoutMs: opts.bootTimeoutMs ?? 60_000, signal: ctx.signal, exited: st.service.exited });
     if (!h.ok) {
-      return { status: 'fail', summary: `the restored member did not start: ${h.reason}`, detail: st.memberLog.slice(-8).join('\n') };
+      const skew = await versionSkew(ctx);
+      return {
+        status: 'fail',
+        summary: `the restored member did not start: ${h.reason}${skew ? `; ${skew.summary}` : ''}`,
+        detail: st.memberLog.slice(-8).join('\n'),
+        ...(skew ? { why: skew.why, fix: skew.fix } : {}),
+      };
     }
     return { status: 'pass', summary: `serving on ${st.restore.member.clientUrl} (pid ${st.service.pid})`, evidence: { clientUrl: st.restore.member.clientUrl } };
   });

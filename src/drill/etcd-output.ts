@@ -177,6 +177,13 @@ export function parseToolVersion(text: string): string | undefined {
   return /(?:version|Version):\s*v?(\d+\.\d+\.\d+)/.exec(text)?.[1];
 }
 
+/** Orders two x.y[.z] versions by major and minor only (-1, 0, 1): what etcd's data and tool compatibility follow. */
+export function compareMinor(a: string, b: string): number {
+  const [am = 0, an = 0] = a.replace(/^v/, '').split('.').map(Number);
+  const [bm = 0, bn = 0] = b.replace(/^v/, '').split('.').map(Number);
+  return Math.sign(am - bm || an - bn);
+}
+
 /** True when `snapshot restore --help` offers the revision bump Kubernetes restores need (etcdutl 3.5.10+, 3.6). */
 export function supportsBumpRevision(helpText: string): boolean {
   return /--bump-revision\b/.test(helpText) && /--mark-compacted\b/.test(helpText);

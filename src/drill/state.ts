@@ -37,6 +37,8 @@ export interface SnapshotTool {
   bin: string;
   /** `--bump-revision --mark-compacted` offered (etcdutl 3.5.10+, 3.6). */
   canBump: boolean;
+  /** x.y.z, when the probe asked for it (etcdctl). */
+  version?: string;
 }
 
 /** A restore under way or done: started as soon as the snapshot is on disk, used only if integrity passes. */

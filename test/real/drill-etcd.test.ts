@@ -15,7 +15,7 @@ import { BUMP_REVISION } from '../../src/drill/member.js';
 import { resolveLabTarget } from '../../src/drill/lab.js';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { captureIo } from '../helpers/io.js';
-import { kubernetesKeys, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { ETCDCTL_BIN, kubernetesKeys, putMany, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { realTool, realToolsPath, realToolVersions } from '../helpers/real-tools.js';
 
 function countLines(text: string): number {
@@ -138,4 +138,23 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
       expect(summary.results.find((r) => r.id === 'drill-lab-api')).toMatchObject({ status: 'pass', evidence: { pods: 3 } });
     });
   });
+});
+
+describe('real etcd 3.6 with an older etcdctl first on the PATH', () => {
+  it('the restore passes, the member does not start, and the drill says the mixed releases are why', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'gw-real-drill-skew-'));
+    const etcd = await startEtcd({ bin: realTool('etcd-3.6/etcd') });
+    try {
+      await putMany(etcd.url, kubernetesKeys(50, (i) => `{"i":${i}}`));
+      // etcd 3.6 as the member, Debian's etcdctl 3.4 to snapshot and restore (no etcdutl).
+      const env = { PATH: realToolsPath(['etcd-3.6/etcd'], { etcdctl: ETCDCTL_BIN }), HOME: work };
+      const { exitCode, report } = await runDrill({ drill: { target: { kind: 'endpoints', endpoints: [etcd.url] } }, stateDir: path.join(work, 'state'), io: captureIo(work, { NO_COLOR: '1' }), env, json: true, renderer: 'silent' });
+      expect(exitCode).toBe(1);
+      expect(report.phases.restore?.status).toBe('pass');
+      expect(report.reasons[0]).toMatch(/^boot: the restored member did not start: .*; restored by etcdctl 3\.4\.\d+, booted by etcd 3\.6\.\d+$/);
+    } finally {
+      await etcd.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
