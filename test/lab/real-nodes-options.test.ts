@@ -45,11 +45,11 @@ describe('lab up --nodes-real: refusals before anything starts', () => {
       findRealNodeTools(env);
       expect.unreachable();
     } catch (e) {
-      expect((e as UserError).message).toMatch(/add-on images are not built: coredns.tar, agnhost.tar missing/);
+      expect((e as UserError).message).toMatch(/add-on images are not built: coredns.tar, local-path.tar, agnhost.tar missing/);
       expect((e as UserError).fix).toMatch(/bash tools\/real\/build-addons.sh/);
     }
     mkdirSync(path.join(dir, 'addons'));
-    for (const f of ['coredns.tar', 'agnhost.tar']) writeFileSync(path.join(dir, 'addons', f), '');
+    for (const f of ['coredns.tar', 'local-path.tar', 'agnhost.tar']) writeFileSync(path.join(dir, 'addons', f), '');
     expect(findRealNodeTools(env)).toEqual({ node: path.join(dir, 'node'), addons: path.join(dir, 'addons') });
   });
 

@@ -3,6 +3,8 @@
 # build-node.sh's and keyed the same way:
 #   <dir>/coredns      CoreDNS v1.15.0 from its Go module, with the plugins a kube-dns Corefile uses (coredns/main.go)
 #   <dir>/coredns.tar  groundwork.local/coredns:v1.15.0 (just /coredns)
+#   <dir>/local-path.tar  groundwork.local/local-path-provisioner:v0.0.30, from github.com/rancher/local-path-provisioner
+#                      (local-path/go.mod): the lab's default StorageClass
 #   <dir>/agnhost      agnhost from k8s.io/kubernetes/test/images/agnhost at the node's version (agnhost/go.mod)
 #   <dir>/agnhost.tar  groundwork.local/e2e-test-images/agnhost:2.53: what validate's probe pods run (with
 #                      --image-registry groundwork.local), laid out like upstream's (Alpine + bind-tools, curl,
@@ -32,7 +34,7 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 nc_libs="$(ldd "$nc_bin" "$sh_bin" "$ns_bin" "$curl_bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | sort -u)"
 
-key="$( (cat "$here/coredns/go.mod" "$here/coredns/go.sum" "$here/coredns/main.go" "$here/agnhost/go.mod" "$here/agnhost/go.sum" \
+key="$( (cat "$here/coredns/go.mod" "$here/coredns/go.sum" "$here/coredns/main.go" "$here/local-path/go.mod" "$here/local-path/go.sum" "$here/agnhost/go.mod" "$here/agnhost/go.sum" \
   "$here/node/oci-archive.sh" "$0"; go env GOVERSION; sha256sum "$busybox" "$nc_bin" "$sh_bin" "$ns_bin" "$curl_bin" $nc_libs) | sha256sum | cut -c1-16)"
 d="$cache/addons-$key"
 mkdir -p "$cache"
@@ -42,6 +44,10 @@ if [ ! -f "$d/.complete" ]; then
   log "building coredns"
   if ! (cd "$here/coredns" && go build -trimpath -ldflags "-s -w" -o "$d/coredns" .) >"$d.log" 2>&1; then
     tail -n 30 "$d.log" >&2; log "could not build coredns (log: $d.log)"; exit 1
+  fi
+  log "building local-path-provisioner"
+  if ! (cd "$here/local-path" && go build -trimpath -ldflags "-s -w" -o "$d/local-path-provisioner" github.com/rancher/local-path-provisioner) >>"$d.log" 2>&1; then
+    tail -n 30 "$d.log" >&2; log "could not build local-path-provisioner (log: $d.log)"; exit 1
   fi
   log "building agnhost"
   if ! (cd "$here/agnhost" && go build -trimpath -ldflags "-s -w" -o "$d/agnhost" k8s.io/kubernetes/test/images/agnhost) >>"$d.log" 2>&1; then
@@ -55,6 +61,10 @@ if [ ! -f "$d/.complete" ]; then
   cp "$d/coredns" "$r/coredns"
   printf 'root:x:0:0:root:/:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
   image coredns groundwork.local/coredns:v1.15.0 "$r" '["/coredns"]'
+  r="$work/local-path-root"; mkdir -p "$r/etc" "$r/tmp"; chmod 1777 "$r/tmp"
+  cp "$d/local-path-provisioner" "$r/local-path-provisioner"
+  printf 'root:x:0:0:root:/:/bin/false\n' > "$r/etc/passwd"
+  image local-path groundwork.local/local-path-provisioner:v0.0.30 "$r" '["/local-path-provisioner"]'
   r="$work/agnhost-root"; mkdir -p "$r/bin" "$r/etc" "$r/tmp"; chmod 1777 "$r/tmp"
   cp "$d/agnhost" "$r/agnhost"
   cp "$busybox" "$r/bin/busybox"
@@ -65,9 +75,9 @@ if [ ! -f "$d/.complete" ]; then
   printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
   image agnhost groundwork.local/e2e-test-images/agnhost:2.53 "$r" '["/agnhost"]'
-  printf '{ "coredns": "v1.15.0", "agnhost": "k8s.io/kubernetes %s" }\n' "$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/agnhost/go.mod")" > "$d/versions.json"
+  printf '{ "coredns": "v1.15.0", "local-path-provisioner": "v0.0.30", "agnhost": "k8s.io/kubernetes %s" }\n' "$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/agnhost/go.mod")" > "$d/versions.json"
   touch "$d/.complete"
 fi
-for p in coredns.tar agnhost.tar; do [ -e "$d/$p" ] || { log "missing $p in $d"; exit 1; }; done
+for p in coredns.tar local-path.tar agnhost.tar; do [ -e "$d/$p" ] || { log "missing $p in $d"; exit 1; }; done
 ln -sfn "$d" "$cache/addons-current"
 echo "$d"

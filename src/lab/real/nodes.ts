@@ -3,7 +3,8 @@
  * "fabric" network namespace, and N real nodes on it, each containerd + kubelet + kube-proxy in a network namespace
  * of its own (tools/real/real-node.sh does the netns, mount and cgroup plumbing; this module drives it through the
  * exec door). Pods get real IPs from their node's pod CIDR (bridge + host-local CNI, routed by the fabric),
- * Services go through real kube-proxy (iptables), names through a real CoreDNS (./coredns.ts). Nothing is pulled:
+ * Services go through real kube-proxy (iptables), names through a real CoreDNS (./coredns.ts), claims through a
+ * real local-path-provisioner (./local-path.ts). Nothing is pulled:
  * the nodes import the images tools/real/build-node.sh and tools/real/build-addons.sh built.
  *
  *   fabric netns gw-lab (bridge 10.99.0.254/24: the API server; every port forwarded to host 127.0.0.1)
@@ -23,6 +24,7 @@ import type { KubeObject } from '../../kube/index.js';
 import { issueCertificate } from '../server/certs.js';
 import { nthAddress } from '../controllers/ipam.js';
 import { corednsObjects } from './coredns.js';
+import { LOCAL_PATH_CLASS, localPathObjects } from './local-path.js';
 import { kubeconfigYaml, startRealControlPlane, type ControlPlanePrograms, type RealControlPlane, type RealControlPlaneOptions } from './control-plane.js';
 
 /** tools/real/real-node.sh, from src/lab/real/ and from dist/lab/real/ alike. */
@@ -47,7 +49,7 @@ function cacheDir(env: Record<string, string | undefined>): string {
 export interface RealNodeTools {
   /** kubelet, kube-proxy, images/pause.tar, images/probe.tar (build-node.sh). */
   node: string;
-  /** coredns.tar and agnhost.tar (build-addons.sh). */
+  /** coredns.tar, local-path.tar and agnhost.tar (build-addons.sh). */
   addons: string;
 }
 
@@ -58,7 +60,7 @@ export function findRealNodeTools(env: Record<string, string | undefined> = proc
   const missing = (dir: string, files: string[]) => files.filter((f) => !existsSync(path.join(dir, f)));
   const n = missing(node, ['kubelet', 'kube-proxy', 'images/pause.tar', 'images/probe.tar']);
   if (n.length) throw new UserError(`the real node's programs are not built: ${n.join(', ')} missing in ${node}`, { why: '--nodes-real runs a real kubelet and kube-proxy per node', fix: NODE_TOOLS_FIX, exitCode: EXIT.usage });
-  const a = missing(addons, ['coredns.tar', 'agnhost.tar']);
+  const a = missing(addons, ['coredns.tar', 'local-path.tar', 'agnhost.tar']);
   if (a.length) throw new UserError(`the real nodes' add-on images are not built: ${a.join(', ')} missing in ${addons}`, { why: '--nodes-real deploys a real CoreDNS, and validate\'s probe pods need the agnhost image on the nodes', fix: ADDON_TOOLS_FIX, exitCode: EXIT.usage });
   return { node: realpathSync(node), addons: realpathSync(addons) };
 }
@@ -189,7 +191,7 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
         CLIENT_CA: path.join(cp.dir, 'pki', 'ca.crt'),
         NODE_BIN: tools.node,
         NODE_IMAGES: path.join(tools.node, 'images'),
-        EXTRA_IMAGES: ['coredns.tar', 'agnhost.tar'].map((t) => path.join(tools.addons, t)).join(' '),
+        EXTRA_IMAGES: ['coredns.tar', 'local-path.tar', 'agnhost.tar'].map((t) => path.join(tools.addons, t)).join(' '),
         FABRIC: fabric,
       });
       if (up.exitCode !== 0) throw new Error(`node ${p.name} did not start (real-node.sh up):\n${up.stderr.slice(-3000)}`);
@@ -210,6 +212,11 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
       ((objs.get('kube-system/coredns')?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= replicas ? true : undefined,
     );
     say(`CoreDNS Ready (kube-dns ${dnsIP})`);
+    for (const obj of localPathObjects({ nodes: started.map((n) => ({ name: n.name, path: path.join(n.dir, 'local-path') })) })) await kube.apply(obj, o.signal);
+    await waitFor(kube, 'apps/v1', 'Deployment', { namespace: 'kube-system', timeoutMs: 120_000, what: 'local-path-provisioner Ready', ...sig }, (objs) =>
+      ((objs.get('kube-system/local-path-provisioner')?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= 1 ? true : undefined,
+    );
+    say(`local-path-provisioner Ready (default StorageClass ${LOCAL_PATH_CLASS})`);
     return { cp, fabric, nodes: started, stopNode, stop };
   } catch (e) {
     await stop();
