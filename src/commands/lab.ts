@@ -15,7 +15,7 @@ const mod: CommandModule = {
       .command('up')
       .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
       .option('--nodes <n>', `number of nodes, control planes included (1-${MAX_LAB_NODES}; default 3, or the nodes of -f cluster.yaml)`, wholeNumber(1, MAX_LAB_NODES, 'nodes'))
-      .option('--nodes-real <n>', 'real nodes instead of simulated ones (1-8; needs root, --api real, `bash tools/real/build-node.sh` and `bash tools/real/build-addons.sh`): kubelet, kube-proxy and containerd per node in its own network namespace, real pod IPs, real CoreDNS', wholeNumber(1, 8, 'real nodes'))
+      .option('--nodes-real <n>', 'real nodes instead of simulated ones (1-8; needs root, --api real, `bash tools/real/build-node.sh` and `bash tools/real/build-addons.sh`): kubelet, kube-proxy and containerd per node in its own network namespace, real pod IPs, real CoreDNS and local-path storage (validate it with --image-registry groundwork.local)', wholeNumber(1, 8, 'real nodes'))
       .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, MAX_LAB_NODES, 'nodes'))
       .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
       .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])

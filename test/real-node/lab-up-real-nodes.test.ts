@@ -1,9 +1,11 @@
 /**
  * `groundwork lab up --api real --nodes-real 2` through the real binary (issue 21 item 2): the real control plane
  * in a fabric network namespace and two real nodes (kubelet, kube-proxy, containerd, bridge CNI) with a real
- * CoreDNS; `groundwork validate` runs its connectivity and dns suites against it and they pass; faults made real
+ * CoreDNS and local-path-provisioner; `groundwork validate` runs its connectivity, dns and storage suites against it
+ * and they pass; faults made real
  * are named (CoreDNS scaled to 0: the dns suite names it; a node cordoned, a kubelet stopped: the control-plane
- * suite names the node); Ctrl-C leaves nothing behind.
+ * suite names the node; the bridge CNI enforces no NetworkPolicy: the netpol suite says so); Ctrl-C leaves nothing
+ * behind.
  * `npm run test:real-node` (not in `npm test`; needs root and tools/real/build-node.sh + build-addons.sh).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -77,6 +79,19 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     expect(suite(r.report, 'connectivity')?.status, r.out).toBe('pass');
     expect(suite(r.report, 'dns')?.status, r.out).toBe('pass');
     expect(suite(r.report, 'dns')?.summary).toMatch(/resolved/);
+  }, 300_000);
+
+  it('passes validate --only storage: a claim on the default local-path StorageClass binds, keeps its data, goes with its claim', () => {
+    expect(kubectl('get', 'storageclass', '-o', 'jsonpath={.items[*].metadata.name}').stdout).toBe('local-path');
+    const r = validate('storage');
+    expect(r.code, r.out).toBe(0);
+    expect(suite(r.report, 'storage')?.status, r.out).toBe('pass');
+  }, 300_000);
+
+  it('names the bridge CNI as policy-blind: the netpol suite sees denied traffic get through (no enforcer on these nodes)', () => {
+    const r = validate('netpol');
+    expect(r.code).not.toBe(0);
+    expect(suite(r.report, 'netpol')?.summary, r.out).toMatch(/^NetworkPolicies are not enforced: traffic they deny got through/);
   }, 300_000);
 
   it('names CoreDNS scaled to 0 as the cause of the dns failure, and passes again once it is back', () => {
