@@ -11,9 +11,9 @@
  */
 import type { KubeObject } from '../../kube/index.js';
 
-export const COREDNS_IMAGE = 'groundwork.local/coredns:v1.15.0';
+const COREDNS_IMAGE = 'groundwork.local/coredns:v1.15.0';
 
-export const COREFILE = `cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
+const COREFILE = `cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     errors
     health {
         lameduck 2s

@@ -10,8 +10,8 @@
  */
 import type { KubeObject } from '../../kube/index.js';
 
-export const LOCAL_PATH_IMAGE = 'groundwork.local/local-path-provisioner:v0.0.30';
-export const HELPER_IMAGE = 'groundwork.local/probe:1';
+const LOCAL_PATH_IMAGE = 'groundwork.local/local-path-provisioner:v0.0.30';
+const HELPER_IMAGE = 'groundwork.local/probe:1';
 export const LOCAL_PATH_CLASS = 'local-path';
 
 export function localPathObjects(o: { nodes: { name: string; path: string }[]; image?: string }): KubeObject[] {
