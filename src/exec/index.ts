@@ -526,8 +526,8 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
 
   let running = true;
 
-  const killOnExit = () => killTree(child.pid, 'SIGKILL');
-  process.once('exit', killOnExit);
+  // One process 'exit' hook for every live child (a per-service listener trips Node's MaxListeners warning past 10).
+  trackGroup(child.pid);
   const identity = child.pid !== undefined ? processIdentity(child.pid) : undefined;
   let recordId: string | undefined;
   if (opts.record && child.pid !== undefined && identity !== undefined) {
@@ -552,7 +552,7 @@ export async function spawnService(argv: string[], opts: ServiceOptions = {}): P
 
   const exited: Promise<ServiceExit & { code?: string }> = done.then((r) => {
     running = false;
-    process.removeListener('exit', killOnExit);
+    if (child.pid !== undefined) liveGroups.delete(child.pid);
     forgetRecord();
     opts.signal?.removeEventListener('abort', terminate);
     opts.audit?.record({

@@ -13,6 +13,8 @@ export interface LabUpOptions {
   /** 'real' or 'embedded'; default real when the control plane's programs are there (PATH or the real-tools cache). */
   api?: LabApi;
   nodes?: number;
+  /** Real nodes instead of simulated ones (src/lab/real/nodes.ts): kubelet, kube-proxy and containerd per node. */
+  nodesReal?: number;
   controlPlanes?: number;
   cni?: LabCni;
   faults: string[];
@@ -56,6 +58,7 @@ async function defaultControllers(): Promise<StartControllers> {
 
 export async function runLabUp(o: LabUpOptions): Promise<number> {
   checkLabUpOptions(o);
+  if (o.nodesReal !== undefined) return runRealNodesLabUp(o);
   const { chooseLabApi } = await import('./real/control-plane.js');
   if (o.api === 'real') {
     if (o.etcd !== undefined) throw new UserError('--etcd is for the embedded API: the real control plane keeps its objects in its own etcd', { exitCode: EXIT.usage, fix: 'drop --etcd, or add --api embedded' });
@@ -121,6 +124,90 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
     o.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await lab.stop();
+  io.stderr.write('lab stopped\n');
+  return EXIT.ok;
+}
+
+/** The flags a lab of real nodes has no use for: each names why. */
+function checkRealNodesOptions(o: LabUpOptions): void {
+  const bad = (flag: string, why: string) => new UserError(`${flag} does not go with --nodes-real: ${why}`, { exitCode: EXIT.usage, fix: `drop ${flag}` });
+  if (o.api === 'embedded') throw bad('--api embedded', 'real nodes join the real control plane (--api real)');
+  if (o.nodes !== undefined) throw bad('--nodes', '--nodes counts simulated nodes; --nodes-real N starts N real ones');
+  if (o.controlPlanes !== undefined) throw bad('--control-planes', 'the control plane runs beside the nodes, not on one of them');
+  if (o.cni !== undefined) throw bad('--cni', 'the nodes use the real bridge CNI plugin');
+  if (o.faults.length > 0) throw bad('--fault', 'the faults are the simulator\'s; break a real node for real (kubectl cordon, scale CoreDNS to 0)');
+  if (o.etcd !== undefined) throw bad('--etcd', 'the real control plane keeps its objects in its own etcd');
+  if (o.port !== undefined) throw bad('--port', 'the real kube-apiserver listens on a free port of 127.0.0.1');
+}
+
+/**
+ * `lab up --api real --nodes-real N`: the real control plane and N real nodes (src/lab/real/nodes.ts), the admin
+ * kubeconfig written like the other modes', everything stopped on Ctrl-C (the run's abort signal).
+ */
+async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
+  checkRealNodesOptions(o);
+  const { findControlPlanePrograms, hardenedAsGroundworkConfigures } = await import('./real/control-plane.js');
+  const { startRealNodesLab, findRealNodeTools, REAL_LAB_IMAGE_REGISTRY } = await import('./real/nodes.js');
+  const programs = findControlPlanePrograms(o.io.env);
+  const tools = findRealNodeTools(o.io.env);
+  const { io } = o;
+  const progress = (line: string) => void io.stderr.write(`${line}\n`);
+  const lab = await startRealNodesLab({
+    count: o.nodesReal!,
+    programs,
+    tools,
+    env: o.io.env,
+    controlPlaneOptions: {
+      ...(await hardenedAsGroundworkConfigures(o.spec?.spec.security)),
+      podSecurity: o.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
+    },
+    onProgress: progress,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  try {
+    const { readFileSync } = await import('node:fs');
+    const { writeFileAtomic, makeDirs } = await import('../run/records.js');
+    const path = await import('node:path');
+    const YAML = await import('yaml');
+    const doc = YAML.parse(readFileSync(lab.cp.kubeconfig, 'utf8')) as { contexts: { context: Record<string, unknown> }[] };
+    for (const c of doc.contexts) c.context.namespace = 'default';
+    makeDirs(path.dirname(o.kubeconfigPath));
+    writeFileAtomic(o.kubeconfigPath, YAML.stringify(doc), 0o600);
+    const summary = {
+      api: 'real',
+      url: lab.cp.server,
+      kubeconfig: o.kubeconfigPath,
+      nodes: lab.nodes.map((n) => ({ name: n.name, role: 'worker', internalIP: n.ip, podCIDR: n.podCIDR, stateDir: n.dir })),
+      store: `etcd ${lab.cp.etcdUrl}`,
+      imageRegistry: REAL_LAB_IMAGE_REGISTRY,
+    };
+    if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
+    else {
+      io.stdout.write(
+        [
+          `lab is up: ${lab.cp.server} (the real kube-apiserver, kube-controller-manager and kube-scheduler; ${lab.nodes.length} real nodes: kubelet, kube-proxy, containerd; CoreDNS; store: ${summary.store})`,
+          ...lab.nodes.map((n) => `  node ${n.name}  ${n.ip}  pods ${n.podCIDR}  (network namespace gw-${n.name}, logs ${n.dir}/logs)`),
+          `kubeconfig: ${o.kubeconfigPath}`,
+          '',
+          'try it from another terminal:',
+          `  kubectl --kubeconfig ${o.kubeconfigPath} get nodes -o wide`,
+          `  groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns`,
+          '',
+          'Ctrl-C stops the lab (nodes, control plane, network namespaces).',
+          '',
+        ].join('\n'),
+      );
+    }
+    await new Promise<void>((resolve) => {
+      if (!o.signal || o.signal.aborted) {
+        if (o.signal?.aborted) resolve();
+        return;
+      }
+      o.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } finally {
+    await lab.stop();
+  }
   io.stderr.write('lab stopped\n');
   return EXIT.ok;
 }

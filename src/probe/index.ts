@@ -72,8 +72,9 @@ export function buildProbe(probe: Probe): string[] {
     case 'http-get':
       return ['sh', '-c', SCRIPTS['http-get'], PROBE_ARG0, probe.url, String(probe.timeoutS)];
     case 'serve':
-      // agnhost netexec answers HTTP (and plain TCP connects) on the port.
-      return ['/agnhost', 'netexec', `--http-port=${probe.port}`];
+      // agnhost netexec answers HTTP (and plain TCP connects) on the port. Its UDP server is off: it binds 8081 by
+      // default, so a second server container in the same pod (netpol's trap port) exited "address already in use".
+      return ['/agnhost', 'netexec', `--http-port=${probe.port}`, '--udp-port=-1'];
     case 'write-file':
       return ['sh', '-c', SCRIPTS['write-file'], PROBE_ARG0, probe.path, probe.content];
     case 'read-file':

@@ -28,6 +28,11 @@ describe('buildProbe / parseProbe round trip', () => {
     expect(parseProbe(buildProbe(probe))).toEqual(probe);
   });
 
+  it('serves without agnhost netexec\'s UDP server, so two servers in one pod do not both bind UDP 8081', () => {
+    // On real nodes the second one exited "listen udp :8081: bind: address already in use" (netpol's trap port).
+    expect(buildProbe({ kind: 'serve', port: 3306 })).toEqual(['/agnhost', 'netexec', '--http-port=3306', '--udp-port=-1']);
+  });
+
   it('splits command and args like a container runtime', () => {
     const argv = buildProbe({ kind: 'connect', host: 'a', port: 1, timeoutS: 2 });
     expect(parseProbe(argv.slice(0, 2), argv.slice(2))).toEqual({ kind: 'connect', host: 'a', port: 1, timeoutS: 2 });

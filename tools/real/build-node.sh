@@ -16,7 +16,7 @@ log() { echo "real-node-tools: $*" >&2; }
 v="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/kubernetes-node/go.mod")"
 cp_v="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/kubernetes/go.mod")"
 [ "$v" = "$cp_v" ] || log "warning: the node pins kubernetes $v, the control plane $cp_v"
-key="$( (cat "$here/kubernetes-node/go.mod" "$here/kubernetes-node/go.sum" "$here/node/pause.c" "$here/node/build-images.sh" "$0"; go env GOVERSION; sha256sum /bin/busybox 2>/dev/null || true) | sha256sum | cut -c1-16)"
+key="$( (cat "$here/kubernetes-node/go.mod" "$here/kubernetes-node/go.sum" "$here/node/pause.c" "$here/node/build-images.sh" "$here/node/oci-archive.sh" "$0"; go env GOVERSION; sha256sum /bin/busybox 2>/dev/null || true) | sha256sum | cut -c1-16)"
 d="$cache/node-$key"
 mkdir -p "$cache"
 if [ ! -f "$d/.complete" ]; then

@@ -11,7 +11,8 @@
 #   SERVICE_CIDR (10.96.0.0/12), KUBECONFIG_NODE (a kubeconfig for system:node:NODE_NAME whose server is
 #   https://127.0.0.1:PORT, or on a fabric that holds the control plane https://FABRIC_IP:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
 #   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh),
-#   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16).
+#   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16),
+#   EXTRA_IMAGES (optional: more image archives to import, space-separated paths, e.g. build-addons.sh's coredns.tar).
 #
 # Several nodes: a fabric is one more network namespace holding a bridge (FABRIC_IP, 10.99.0.254/24), with no link
 # to the host either. Each node joining it gets a veth (eth0 inside the node, NODE_IP/24) on that bridge, a
@@ -298,7 +299,7 @@ done
 containerd --config "$dir/containerd.toml" > "$dir/logs/containerd.log" 2>&1 &
 echo \$! > "$dir/containerd.pid"
 for i in \$(seq 100); do [ -S "$dir/containerd.sock" ] && ctr --address "$dir/containerd.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
-for img in "$NODE_IMAGES"/pause.tar "$NODE_IMAGES"/probe.tar; do
+for img in "$NODE_IMAGES"/pause.tar "$NODE_IMAGES"/probe.tar ${EXTRA_IMAGES:-}; do
   ctr --address "$dir/containerd.sock" -n k8s.io images import "\$img" >> "$dir/logs/import.log" 2>&1
 done
 "$NODE_BIN/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$KUBECONFIG_NODE" --root-dir "$dir/kubelet" \
