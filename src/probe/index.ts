@@ -20,8 +20,13 @@ export const DEFAULT_PROBE_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.53
 export const DEFAULT_TIMEOUT_S = 2;
 
 export type Probe =
-  /** TCP connect to host:port (pod IP, ClusterIP or DNS name); with protocol UDP a datagram (`nc -z -u`). */
-  | { kind: 'connect'; host: string; port: number; timeoutS: number; protocol?: 'UDP' }
+  /**
+   * TCP connect to host:port (pod IP, ClusterIP or DNS name); with protocol UDP a datagram (`nc -z -u`).
+   * `attempts` (TCP, 2 or more): tried up to that many times a second apart, ok at the first that connects — for a
+   * Service, whose rules kube-proxy programs a moment after its endpoints are ready. A probe that must be refused
+   * (NetworkPolicy's denied connections) keeps one attempt.
+   */
+  | { kind: 'connect'; host: string; port: number; timeoutS: number; protocol?: 'UDP'; attempts?: number }
   /** DNS name -> IPv4 address. */
   | { kind: 'resolve'; name: string; timeoutS: number }
   /** HTTP GET; ok on any 2xx/3xx. */
@@ -44,6 +49,9 @@ export const PROBE_KINDS: readonly ProbeKind[] = ['connect', 'resolve', 'http-ge
 const SCRIPTS = {
   connect:
     'if nc -z -w "$3" "$1" "$2"; then echo "GW-PROBE connect $1:$2 ok"; else echo "GW-PROBE connect $1:$2 fail"; exit 1; fi',
+  'connect-retry':
+    'n=1; until nc -z -w "$3" "$1" "$2"; do if [ "$n" -ge "$4" ]; then echo "GW-PROBE connect $1:$2 fail"; exit 1; fi; n=$((n+1)); sleep 1; done; ' +
+    'echo "GW-PROBE connect $1:$2 ok"',
   resolve:
     'ip=$(nslookup -timeout="$2" "$1" 2>/dev/null | awk \'/^Address: /{a=$2} END{print a}\'); ' +
     'if [ -n "$ip" ]; then echo "GW-PROBE resolve $1 ok $ip"; else echo "GW-PROBE resolve $1 fail"; exit 1; fi',
@@ -66,6 +74,7 @@ export function buildProbe(probe: Probe): string[] {
   switch (probe.kind) {
     case 'connect':
       if (probe.protocol === 'UDP') return ['nc', '-z', '-u', '-w', String(probe.timeoutS), probe.host, String(probe.port)];
+      if ((probe.attempts ?? 1) > 1) return ['sh', '-c', SCRIPTS['connect-retry'], PROBE_ARG0, probe.host, String(probe.port), String(probe.timeoutS), String(probe.attempts)];
       return ['sh', '-c', SCRIPTS.connect, PROBE_ARG0, probe.host, String(probe.port), String(probe.timeoutS)];
     case 'resolve':
       return ['sh', '-c', SCRIPTS.resolve, PROBE_ARG0, probe.name, String(probe.timeoutS)];
@@ -128,6 +137,12 @@ export function parseProbe(command: readonly string[] | undefined, args: readonl
         const port = toPort(p[1]);
         const timeoutS = toSeconds(p[2]);
         return p[0] && port !== undefined && timeoutS !== undefined ? { kind, host: p[0], port, timeoutS } : undefined;
+      }
+      case 'connect-retry': {
+        const port = toPort(p[1]);
+        const timeoutS = toSeconds(p[2]);
+        const attempts = p[3] !== undefined && /^\d{1,2}$/.test(p[3]) ? Number(p[3]) : undefined;
+        return p[0] && port !== undefined && timeoutS !== undefined && attempts !== undefined && attempts > 1 ? { kind: 'connect', host: p[0], port, timeoutS, attempts } : undefined;
       }
       case 'resolve': {
         const timeoutS = toSeconds(p[1]);

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -16,6 +20,7 @@ describe('buildProbe / parseProbe round trip', () => {
   it.each<[string, Probe]>([
     ['connect to a pod IP', { kind: 'connect', host: '10.244.1.5', port: 8080, timeoutS: 2 }],
     ['connect to a service name', { kind: 'connect', host: 'postgres.db.svc.cluster.local', port: 5432, timeoutS: 5 }],
+    ['connect through a Service, tried 3 times', { kind: 'connect', host: '10.96.0.20', port: 8080, timeoutS: 2, attempts: 3 }],
     ['resolve', { kind: 'resolve', name: 'kubernetes.default', timeoutS: 2 }],
     ['http-get', { kind: 'http-get', url: 'http://web.default:80/healthz', timeoutS: 3 }],
     ['serve', { kind: 'serve', port: 8080 }],
@@ -26,6 +31,26 @@ describe('buildProbe / parseProbe round trip', () => {
     ['exit 3', { kind: 'exit', code: 3 }],
   ])('%s', (_name, probe) => {
     expect(parseProbe(buildProbe(probe))).toEqual(probe);
+  });
+
+  it.each([
+    [2, 'ok', 0],
+    [5, 'fail', 1],
+  ])('connect with 3 attempts runs in sh: nc refusing %i times ends %s', (refusals, verdict, code) => {
+    // A PATH built here: an nc that refuses the first N calls (counted in a file), and sleep.
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-probe-retry-'));
+    try {
+      writeFileSync(path.join(dir, 'nc'), `#!/bin/sh\nn=$(cat "${dir}/count" 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > "${dir}/count"; [ "$n" -gt ${refusals} ]\n`, { mode: 0o755 });
+      symlinkSync('/bin/sleep', path.join(dir, 'sleep'));
+      symlinkSync('/bin/cat', path.join(dir, 'cat'));
+      const [sh, ...args] = buildProbe({ kind: 'connect', host: '10.96.0.20', port: 8080, timeoutS: 2, attempts: 3 });
+      const r = spawnSync(`/bin/${sh}`, args, { env: { PATH: dir }, encoding: 'utf8' });
+      expect(r.stdout.trim()).toBe(`GW-PROBE connect 10.96.0.20:8080 ${verdict}`);
+      expect(r.status).toBe(code);
+      expect(readFileSync(path.join(dir, 'count'), 'utf8').trim()).toBe(String(Math.min(refusals + 1, 3)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves without agnhost netexec\'s UDP server, so two servers in one pod do not both bind UDP 8081', () => {

@@ -53,8 +53,10 @@ function locateFile(pod: KubeObject, container: Obj, path: string, store: Runtim
   return { key: `pod:${pod.metadata.uid}/${m.name}`, rel };
 }
 
-function delayFor(rt: Runtime, r: NetResult, probe: { timeoutS: number }): number {
-  return r.waits ? probe.timeoutS * 1000 * rt.opts.timeScale : 0;
+function delayFor(rt: Runtime, r: NetResult, probe: { timeoutS: number; attempts?: number }): number {
+  // A failing probe with attempts waits out each one and the second between them, as the script does.
+  const attempts = r.ok ? 1 : (probe.attempts ?? 1);
+  return r.waits ? (probe.timeoutS * attempts + (attempts - 1)) * 1000 * rt.opts.timeScale : 0;
 }
 
 /** The kubelet restarts a terminated container (restartPolicy Always/OnFailure) once its back-off has passed. */

@@ -23,6 +23,8 @@ export const SERVER_PORT = 8080;
  */
 export const DEFAULT_MAX_PEERS = 8;
 export const SERVICE_NAME = 'gw-servers';
+/** Tries of a probe through a Service (a second apart): kube-proxy may not have its rules in place on the first. */
+const SERVICE_ATTEMPTS = 3;
 /** The client container that connects to the kubernetes Service (the API as pods reach it). */
 export const API_CONTAINER = 'to-kubernetes-api';
 
@@ -90,9 +92,10 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
       'connectivity',
       [
         ...targets[i]!.map((j) => ({ name: serverContainer(j), probe: { kind: 'connect' as const, host: ips[j]!, port: SERVER_PORT, timeoutS: 2 } })),
-        ...(clusterIP && clusterIP !== 'None' ? [{ name: SERVICE_CONTAINER, probe: { kind: 'connect' as const, host: clusterIP, port: SERVER_PORT, timeoutS: 2 } }] : []),
-        { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2 } },
-        ...(apiIP && apiIP !== 'None' ? [{ name: API_CONTAINER, probe: { kind: 'connect' as const, host: apiIP, port: apiPort, timeoutS: 2 } }] : []),
+        // Through a Service: kube-proxy programs its rules a moment after the endpoints are ready, so these try again.
+        ...(clusterIP && clusterIP !== 'None' ? [{ name: SERVICE_CONTAINER, probe: { kind: 'connect' as const, host: clusterIP, port: SERVER_PORT, timeoutS: 2, attempts: SERVICE_ATTEMPTS } }] : []),
+        { name: DNS_CONTAINER, probe: { kind: 'connect' as const, host: SERVICE_NAME, port: SERVER_PORT, timeoutS: 2, attempts: SERVICE_ATTEMPTS } },
+        ...(apiIP && apiIP !== 'None' ? [{ name: API_CONTAINER, probe: { kind: 'connect' as const, host: apiIP, port: apiPort, timeoutS: 2, attempts: SERVICE_ATTEMPTS } }] : []),
       ],
       { nodeName: n.name, labels: { [ROLE_LABEL]: 'client' }, ...(tolerations.length ? { tolerations } : {}) },
     ),
