@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 /** How the user authenticates: a bearer token, or a client certificate and its key (PEM). */
 export type KubeconfigUser = { token: string } | { certPem: string; keyPem: string };
 
-export interface KubeconfigParts {
+interface KubeconfigParts {
   server: string;
   caPem: string;
   user: KubeconfigUser;

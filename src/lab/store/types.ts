@@ -27,7 +27,7 @@
 
 import type { KubeObject } from '../../kube/paths.js';
 
-export type { KubeObject, ObjectMeta, OwnerReference } from '../../kube/paths.js';
+export type { KubeObject, OwnerReference } from '../../kube/paths.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
