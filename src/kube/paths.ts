@@ -12,6 +12,9 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
+/** The well-known node label each kubelet sets to its node's name: what node affinity and topology spread key on. */
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
 interface ObjectMeta {
   name?: string;
   generateName?: string;

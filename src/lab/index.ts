@@ -24,6 +24,7 @@ import { LAB_ADMIN_EXTENSION } from './faults.js';
 import { buildKubeconfig } from './kubeconfig.js';
 import { startGarbageCollector } from './controllers/garbage-collector.js';
 import { startNamespaceController } from './controllers/namespaces.js';
+import { HOSTNAME_LABEL } from '../kube/paths.js';
 
 export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
@@ -82,7 +83,7 @@ export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject 
     metadata: {
       name: n.name,
       labels: {
-        'kubernetes.io/hostname': n.name,
+        [HOSTNAME_LABEL]: n.name,
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
         'beta.kubernetes.io/os': 'linux',

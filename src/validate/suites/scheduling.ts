@@ -6,7 +6,8 @@
  */
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject } from '../../kube/index.js';
-import { buildProbePod, HOSTNAME_LABEL, requireNode } from '../objects.js';
+import { buildProbePod, requireNode } from '../objects.js';
+import { HOSTNAME_LABEL } from '../../kube/paths.js';
 import { condition, describePod, nodeOf } from '../pod-state.js';
 import { createAll, explainStuck, waitPods } from '../pods.js';
 import { summarizeChecks, type Check } from '../checks.js';
