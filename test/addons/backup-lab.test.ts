@@ -3,7 +3,7 @@
  * apply the manifest groundwork writes) and by the backup stage's own step through src/kube.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { buildApplyBackupStep, createOrPatch, renderManifests } from '../../src/addons/apply.js';
@@ -11,23 +11,17 @@ import { lookBackupFreshness } from '../../src/addons/gates.js';
 import { loadKubeConfig, type KubeObject } from '../../src/kube/index.js';
 import { buildBackupPlan } from '../../src/addons/backup.js';
 import { startControllers } from '../../src/lab/controllers/index.js';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import { labForTests } from '../helpers/lab.js';
 import { executeStep } from '../../src/run/engine.js';
 import { createTestContext } from '../helpers/context.js';
 import { createKubectl } from '../lab/kubectl-helper.js';
 import { buildAddonSpec } from './spec.js';
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = labForTests({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
 
 describe('backup objects in the lab', () => {
   it('kubectl apply accepts the kubeadm CronJob and ServiceAccount, and reads them back as written', async () => {
-    const kubectl = createKubectl(lab.kubeconfigPath);
+    const kubectl = createKubectl(lab().kubeconfigPath);
     const plan = buildBackupPlan(buildAddonSpec({ method: 'kubeadm', addons: { backup: { schedule: '15 */4 * * *', retain: 5 } } }));
     const applied = await kubectl.run(['apply', '-f', '-'], { input: renderManifests(plan.objects, 'test') });
     expect(applied.stderr).toBe('');
@@ -50,7 +44,7 @@ describe('backup objects in the lab', () => {
   });
 
   it('kubectl apply accepts the Talos CronJob (the talos.dev account exists only on Talos)', async () => {
-    const kubectl = createKubectl(lab.kubeconfigPath);
+    const kubectl = createKubectl(lab().kubeconfigPath);
     const plan = buildBackupPlan(buildAddonSpec({ method: 'talos', addons: { backup: { schedule: '0 3 * * *', retain: 14, target: { pvc: 'etcd-snapshots' } } } }));
     const core = plan.objects.filter((o) => !o.apiVersion.startsWith('talos.dev/'));
     expect(core).toHaveLength(2);
@@ -63,7 +57,7 @@ describe('backup objects in the lab', () => {
 
   it('the backup step writes the manifest into the run directory and applies it idempotently', async () => {
     const plan = buildBackupPlan(buildAddonSpec({ method: 'kubeadm' }));
-    const ctx = { ...createTestContext(), values: { kubeconfig: lab.kubeconfigPath } };
+    const ctx = { ...createTestContext(), values: { kubeconfig: lab().kubeconfigPath } };
     const step = buildApplyBackupStep({ stage: 'backup', plan, runDir: ctx.runDir });
     const first = await executeStep(step, ctx);
     expect(first.status, first.summary).toBe('pass');
@@ -76,7 +70,7 @@ describe('backup objects in the lab', () => {
 
   it('on a cluster without Talos API access the step fails saying which machine config enables it', async () => {
     const plan = buildBackupPlan(buildAddonSpec({ method: 'talos' }));
-    const ctx = { ...createTestContext(), values: { kubeconfig: lab.kubeconfigPath } };
+    const ctx = { ...createTestContext(), values: { kubeconfig: lab().kubeconfigPath } };
     const r = await executeStep({ ...buildApplyBackupStep({ stage: 'backup', plan, runDir: ctx.runDir }), retries: 0 }, ctx);
     expect(r.status).toBe('fail');
     expect(r.summary).toMatch(/^the cluster does not accept talos\.dev\/v1alpha1 ServiceAccount etcd-backup-talos/);
@@ -84,7 +78,7 @@ describe('backup objects in the lab', () => {
   });
 
   it('validate reads snapshot freshness from the CronJob: none yet (warn), recent (pass), stale (fail)', async () => {
-    const kube = await loadKubeConfig(lab.kubeconfigPath);
+    const kube = await loadKubeConfig(lab().kubeconfigPath);
     try {
       const plan = buildBackupPlan(buildAddonSpec({ method: 'kubeadm', addons: { backup: { schedule: '0 */6 * * *', retain: 3 } } }));
       for (const o of plan.objects) await createOrPatch(kube, o as unknown as KubeObject);
