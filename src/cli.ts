@@ -144,25 +144,19 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
     return EXIT.ok;
   }
   if (argv.length === 0 && !parseOnly) return bareWizard(io);
-  const { Command, CommanderError, Help, Option } = await import('commander');
+  const { Command, CommanderError, Help } = await import('commander');
   const loaded = new Set<CommanderCommand>();
   let exitCode: number = EXIT.ok;
   const setExit = (code: number) => {
     exitCode = Math.max(exitCode, code);
   };
 
-  const program = new Command('groundwork')
-    .description('From bare machines to a Kubernetes cluster you can trust: preflight, bootstrap, add-ons, runtime tests, restore drills.')
-    .version(version(), '-V, --version')
-    .option('-f, --file <cluster.yaml>', 'cluster spec', 'cluster.yaml')
-    .option('--json', 'print the report as JSON on stdout (and nothing else there)', false)
-    .option('--state-dir <dir>', 'where run records live (default: .groundwork beside the spec)')
-    .option('--no-color', 'no colours (also NO_COLOR=1)')
+  const { addGlobalOptions } = await import('./commands/flags.js');
+  const program = addGlobalOptions(new Command('groundwork').description('From bare machines to a Kubernetes cluster you can trust: preflight, bootstrap, add-ons, runtime tests, restore drills.').version(version(), '-V, --version'))
     .hook('preAction', (cmd) => {
       // colorette (listr2) reads NO_COLOR when first imported: decide before any command loads it.
       if (cmd.opts().color === false) process.env.NO_COLOR = '1';
     })
-    .addOption(new Option('-y, --yes', 'never prompt; answer from the spec and flags').default(false))
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true)
     // Every command's --help lists the global flags too (-f, --json, --state-dir, ...), as kubectl's and helm's do.
@@ -198,7 +192,7 @@ async function runMain(argv: string[], io: Io, parseOnly?: (cmd: CommanderComman
 
   // Only the module of the command these words run is loaded (none for --help or the wizard); the others are
   // placeholders with their name and summary, for the root help and for suggestions after an unknown word.
-  const named = commandNamed(argv);
+  const named = commandNamed(argv, program.options);
   for (const entry of COMMANDS) {
     if (entry === named) {
       (await entry.load()).default.register(program, io, setExit);

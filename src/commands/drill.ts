@@ -5,7 +5,7 @@ import type { DrillTarget } from '../drill/targets.js';
 import type { RunDrillOptions } from '../drill/index.js';
 import { wholeNumber } from './flags.js';
 import { commandContext, type CommandContext } from './context.js';
-import type { CommandModule } from './types.js';
+import { defineCommand } from './types.js';
 
 export interface DrillFlags {
   endpoints?: string;
@@ -85,59 +85,56 @@ export function drillOptions(flags: DrillFlags, ctx: CommandContext): DrillRun {
   };
 }
 
-const mod: CommandModule = {
-  register(program, io, setExit) {
-    const drill = program
-      .command('drill')
-      .option('--endpoints <urls>', 'etcd client URL(s), comma-separated; the first one is drilled (e.g. through an ssh tunnel)')
-      .option('--cacert <file>', 'CA bundle for --endpoints')
-      .option('--cert <file>', 'client certificate for --endpoints')
-      .option('--key <file>', 'client key for --endpoints (the path is passed on; its contents are never printed)')
-      .option('--kubeadm <[user@]host>', 'a kubeadm control plane: etcdctl runs there over ssh with its etcd client certs (as root: sudo -n for another user)')
-      .option('--ssh-port <port>', 'ssh port for --kubeadm (default: your ssh config, else 22)')
-      .option('--ssh-identity <file>', 'private key for --kubeadm (default: your ssh config and agent)')
-      .option('--ssh-known-hosts <file>', 'known_hosts file for --kubeadm; a new host is trusted on first contact, a changed key fails (default: ~/.ssh/known_hosts)')
-      .option('--talos <node>', 'a Talos control-plane node: the snapshot comes from talosctl etcd snapshot')
-      .option('--talosconfig <file>', 'talosconfig for --talos')
-      .option('--snapshot <file>', 'restore-test an existing snapshot file (e.g. one a backup job wrote)')
-      .option('--lab', "drill the lab cluster's etcd", false)
-      .option('--lab-etcd <url>', "the lab's etcd client URL (the --etcd given to `groundwork lab up`; required with --lab)")
-      .option('--scratch <dir>', 'an empty or new directory for the snapshot and the restored data (default: a temp dir)')
-      .option('--sentinel', 'write a sentinel key to the source before the snapshot and read it back after the restore (default with --lab)')
-      .option('--no-bump-revision', 'do not bump the revision on restore (etcdutl 3.5.10+ bumps it by 1e9 and marks it compacted, as a real Kubernetes restore does)')
-      .option('--junit <file>', 'also write the results as JUnit XML')
-      .addHelpText(
-        'after',
-        `
+export default defineCommand((program, io, setExit) => {
+  const drill = program
+    .command('drill')
+    .option('--endpoints <urls>', 'etcd client URL(s), comma-separated; the first one is drilled (e.g. through an ssh tunnel)')
+    .option('--cacert <file>', 'CA bundle for --endpoints')
+    .option('--cert <file>', 'client certificate for --endpoints')
+    .option('--key <file>', 'client key for --endpoints (the path is passed on; its contents are never printed)')
+    .option('--kubeadm <[user@]host>', 'a kubeadm control plane: etcdctl runs there over ssh with its etcd client certs (as root: sudo -n for another user)')
+    .option('--ssh-port <port>', 'ssh port for --kubeadm (default: your ssh config, else 22)')
+    .option('--ssh-identity <file>', 'private key for --kubeadm (default: your ssh config and agent)')
+    .option('--ssh-known-hosts <file>', 'known_hosts file for --kubeadm; a new host is trusted on first contact, a changed key fails (default: ~/.ssh/known_hosts)')
+    .option('--talos <node>', 'a Talos control-plane node: the snapshot comes from talosctl etcd snapshot')
+    .option('--talosconfig <file>', 'talosconfig for --talos')
+    .option('--snapshot <file>', 'restore-test an existing snapshot file (e.g. one a backup job wrote)')
+    .option('--lab', "drill the lab cluster's etcd", false)
+    .option('--lab-etcd <url>', "the lab's etcd client URL (the --etcd given to `groundwork lab up`; required with --lab)")
+    .option('--scratch <dir>', 'an empty or new directory for the snapshot and the restored data (default: a temp dir)')
+    .option('--sentinel', 'write a sentinel key to the source before the snapshot and read it back after the restore (default with --lab)')
+    .option('--no-bump-revision', 'do not bump the revision on restore (etcdutl 3.5.10+ bumps it by 1e9 and marks it compacted, as a real Kubernetes restore does)')
+    .option('--junit <file>', 'also write the results as JUnit XML')
+    .addHelpText(
+      'after',
+      `
 Examples:
-  $ groundwork drill --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
-  $ groundwork drill --snapshot /backups/etcd-2026-11-25.db --json
-  $ groundwork drill --kubeadm root@cp-1 --sentinel
-  $ groundwork drill --kubeadm ops@10.0.0.11 --ssh-port 2222 --ssh-identity ~/.ssh/cluster_ed25519
-  $ groundwork drill history`,
-      )
-      .action(async (flags: DrillFlags, cmd) => {
-        const ctx = commandContext(cmd, io);
-        const o = drillOptions(flags, ctx);
-        if ('lab' in o.drill.target) {
-          const { resolveLabTarget } = await import('../drill/lab.js');
-          const lab = resolveLabTarget({ etcd: o.drill.target.lab.etcd });
-          o.drill = { ...o.drill, target: lab.target, labCheck: lab.check };
-        }
-        const { runDrill } = await import('../drill/index.js');
-        const { exitCode } = await runDrill(o as import('../drill/index.js').RunDrillOptions);
-        setExit(exitCode);
-      });
+$ groundwork drill --endpoints https://127.0.0.1:2379 --cacert ca.crt --cert client.crt --key client.key
+$ groundwork drill --snapshot /backups/etcd-2026-11-25.db --json
+$ groundwork drill --kubeadm root@cp-1 --sentinel
+$ groundwork drill --kubeadm ops@10.0.0.11 --ssh-port 2222 --ssh-identity ~/.ssh/cluster_ed25519
+$ groundwork drill history`,
+    )
+    .action(async (flags: DrillFlags, cmd) => {
+      const ctx = commandContext(cmd, io);
+      const o = drillOptions(flags, ctx);
+      if ('lab' in o.drill.target) {
+        const { resolveLabTarget } = await import('../drill/lab.js');
+        const lab = resolveLabTarget({ etcd: o.drill.target.lab.etcd });
+        o.drill = { ...o.drill, target: lab.target, labCheck: lab.check };
+      }
+      const { runDrill } = await import('../drill/index.js');
+      const { exitCode } = await runDrill(o as import('../drill/index.js').RunDrillOptions);
+      setExit(exitCode);
+    });
 
-    drill
-      .command('history')
-      .description('past drills from <state-dir>/drills.jsonl: RTO over time, last success')
-      .option('--limit <n>', 'show the last n drills (1-10000)', wholeNumber(1, 10_000, 'drills'), 20)
-      .action(async (o: { limit: number }, cmd) => {
-        const ctx = commandContext(cmd, io);
-        const { showDrillHistory } = await import('../drill/index.js');
-        setExit(await showDrillHistory({ stateDir: ctx.stateDir, io, json: ctx.json, limit: o.limit }));
-      });
-  },
-};
-export default mod;
+  drill
+    .command('history')
+    .description('past drills from <state-dir>/drills.jsonl: RTO over time, last success')
+    .option('--limit <n>', 'show the last n drills (1-10000)', wholeNumber(1, 10_000, 'drills'), 20)
+    .action(async (o: { limit: number }, cmd) => {
+      const ctx = commandContext(cmd, io);
+      const { showDrillHistory } = await import('../drill/index.js');
+      setExit(await showDrillHistory({ stateDir: ctx.stateDir, io, json: ctx.json, limit: o.limit }));
+    });
+});

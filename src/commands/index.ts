@@ -26,20 +26,27 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'lab', options: false, summary: 'a Kubernetes-API-compatible lab cluster on this machine, to rehearse and test against', load: () => import('./lab.js') },
 ];
 
-/** Global flags that take a value as the next word (so that word is no command name). */
-const GLOBAL_WITH_VALUE = new Set(['-f', '--file', '--state-dir']);
+/** A global flag as commander defines it (src/commands/flags.ts addGlobalOptions): whether it takes a value. */
+interface GlobalFlag {
+  short?: string;
+  long?: string;
+  required?: boolean;
+  optional?: boolean;
+}
 
 /**
- * The command the words name, as commander will read them: the first word that is no flag (nor a global flag's
- * value); after `help`, the word it asks about. undefined: none named (root help, the wizard) or an unknown word.
+ * The command the words name, as commander will read them: the first word that is no flag (nor the value of one
+ * of `globals`, the program's options); after `help`, the word it asks about. undefined: none named (root help,
+ * the wizard) or an unknown word.
  */
-export function commandNamed(argv: readonly string[]): CommandEntry | undefined {
+export function commandNamed(argv: readonly string[], globals: readonly GlobalFlag[]): CommandEntry | undefined {
+  const takesValue = new Set(globals.filter((g) => g.required || g.optional).flatMap((g) => [g.short, g.long].filter((f) => f !== undefined)));
   let afterHelp = false;
   for (let i = 0; i < argv.length; i++) {
     const w = argv[i]!;
     if (w === '--') break;
     if (w.startsWith('-')) {
-      if (GLOBAL_WITH_VALUE.has(w)) i++;
+      if (takesValue.has(w)) i++;
       continue;
     }
     if (w === 'help' && !afterHelp) {

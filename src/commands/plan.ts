@@ -1,4 +1,4 @@
-import type { CommandModule } from './types.js';
+import { defineCommand } from './types.js';
 import { commandContext, type CommandContext } from './context.js';
 
 /** plan's flags as printPlan's options. */
@@ -6,17 +6,14 @@ export function planOptions(o: { stages?: string }, ctx: CommandContext): { file
   return { file: ctx.file, stateDir: ctx.stateDir, json: ctx.json, stages: o.stages, io: ctx.io };
 }
 
-const mod: CommandModule = {
-  register(program, io, setExit) {
-    program
-      .command('plan')
-      .option('--stages <list>', 'only these stages (comma-separated: preflight,bootstrap,cni,monitoring,backup,validate,drill)')
-      .addHelpText('after', '\nExample:\n  $ groundwork plan -f examples/talos-ha.yaml --stages bootstrap')
-      .action(async (o: { stages?: string }, cmd) => {
-        const { printPlan } = await import('../setup.js');
-        await printPlan(planOptions(o, commandContext(cmd, io)));
-        setExit(0);
-      });
-  },
-};
-export default mod;
+export default defineCommand((program, io, setExit) => {
+  program
+    .command('plan')
+    .option('--stages <list>', 'only these stages (comma-separated: preflight,bootstrap,cni,monitoring,backup,validate,drill)')
+    .addHelpText('after', '\nExample:\n  $ groundwork plan -f examples/talos-ha.yaml --stages bootstrap')
+    .action(async (o: { stages?: string }, cmd) => {
+      const { printPlan } = await import('../setup.js');
+      await printPlan(planOptions(o, commandContext(cmd, io)));
+      setExit(0);
+    });
+});

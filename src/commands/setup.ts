@@ -1,4 +1,4 @@
-import type { CommandModule } from './types.js';
+import { defineCommand } from './types.js';
 import { commandContext, type CommandContext } from './context.js';
 import { mayPrompt } from '../io.js';
 import { EXIT, UserError } from '../errors.js';
@@ -36,29 +36,26 @@ export function setupOptions(o: SetupFlags, ctx: CommandContext): { wizard: Wiza
   };
 }
 
-const mod: CommandModule = {
-  register(program, io, setExit) {
-    program
-      .command('setup')
-      .option('--dry-run', 'write generated files into the run directory and run nothing', false)
-      .option('--resume', 'continue the newest unfinished run; finished and once-only steps are never repeated', false)
-      .option('--stages <list>', 'only these stages (comma-separated)')
-      .option('--ignore <check...>', 'downgrade the named preflight check to a warning (repeatable; there is no "all")')
-      .addHelpText(
-        'after',
-        '\nExamples:\n  $ groundwork setup --yes -f cluster.yaml\n  $ groundwork setup --yes --dry-run -f examples/talos-ha.yaml\n  $ groundwork setup --yes --resume\n  $ groundwork setup --yes --stages preflight --ignore etcd-disk-fsync',
-      )
-      .action(async (o: SetupFlags, cmd) => {
-        const run = setupOptions(o, commandContext(cmd, io));
-        if ('wizard' in run) {
-          const { runWizard } = await import('../wizard.js');
-          setExit(await runWizard(run.wizard));
-          return;
-        }
-        const { runSetup } = await import('../setup.js');
-        const { exitCodeForSummary } = await import('../run/types.js');
-        setExit(exitCodeForSummary(await runSetup(run.setup)));
-      });
-  },
-};
-export default mod;
+export default defineCommand((program, io, setExit) => {
+  program
+    .command('setup')
+    .option('--dry-run', 'write generated files into the run directory and run nothing', false)
+    .option('--resume', 'continue the newest unfinished run; finished and once-only steps are never repeated', false)
+    .option('--stages <list>', 'only these stages (comma-separated)')
+    .option('--ignore <check...>', 'downgrade the named preflight check to a warning (repeatable; there is no "all")')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ groundwork setup --yes -f cluster.yaml\n  $ groundwork setup --yes --dry-run -f examples/talos-ha.yaml\n  $ groundwork setup --yes --resume\n  $ groundwork setup --yes --stages preflight --ignore etcd-disk-fsync',
+    )
+    .action(async (o: SetupFlags, cmd) => {
+      const run = setupOptions(o, commandContext(cmd, io));
+      if ('wizard' in run) {
+        const { runWizard } = await import('../wizard.js');
+        setExit(await runWizard(run.wizard));
+        return;
+      }
+      const { runSetup } = await import('../setup.js');
+      const { exitCodeForSummary } = await import('../run/types.js');
+      setExit(exitCodeForSummary(await runSetup(run.setup)));
+    });
+});

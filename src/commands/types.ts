@@ -13,3 +13,8 @@ export interface GlobalOptions {
 export interface CommandModule {
   register(program: Command, io: Io, setExit: (code: number) => void): void;
 }
+
+/** A command module from its register function: `export default defineCommand((program, io, setExit) => …)`. */
+export function defineCommand(register: CommandModule['register']): CommandModule {
+  return { register };
+}

@@ -7,6 +7,7 @@ import { makeDirs } from '../run/records.js';
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import { formatDuration } from '../duration.js';
 
 export interface DrillRecord {
   version: 1;
@@ -91,13 +92,9 @@ export function summarizeHistory(records: DrillRecord[], now: Date = new Date())
   };
 }
 
+/** A duration in the drill's tables and reports (src/duration.ts's one rule), `-` where none was measured. */
 export function formatMs(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
-  if (ms < 172_800_000) return `${(ms / 3_600_000).toFixed(1)} h`;
-  return `${(ms / 86_400_000).toFixed(1)} d`;
+  return ms === undefined ? '-' : formatDuration(ms);
 }
 
 export function formatBytes(n: number | undefined): string {

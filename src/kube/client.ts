@@ -155,18 +155,27 @@ export class KubeClient {
    */
   async request<T = unknown>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {
     const mayRetry = opts.retryUnsafe === true || isIdempotent(method);
+    return this.retrying(() => this.send<T>(method, apiPath, opts), { mayRetry, signal: opts.signal, onAttempts: opts.onAttempts });
+  }
+
+  /**
+   * The one retry loop (requests and watch connections): `once` again after each 429/503 retryDelayMs allows,
+   * within the client's budget. The KubeApiError that ends it carries `attempts`; an abort during a wait rejects
+   * with an AbortError.
+   */
+  private async retrying<T>(once: () => Promise<T>, o: { mayRetry: boolean; signal?: AbortSignal; onAttempts?: (n: number) => void }): Promise<T> {
     let waited = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        const r = await this.send<T>(method, apiPath, opts);
-        opts.onAttempts?.(attempt + 1);
+        const r = await once();
+        o.onAttempts?.(attempt + 1);
         return r;
       } catch (err) {
         if (!(err instanceof KubeApiError)) throw err;
         err.attempts = attempt + 1;
-        const delay = mayRetry ? retryDelayMs(err.code, err.retryAfter, attempt, waited, this.retry) : undefined;
+        const delay = o.mayRetry ? retryDelayMs(err.code, err.retryAfter, attempt, waited, this.retry) : undefined;
         if (delay === undefined) throw err;
-        await sleep(delay, opts.signal);
+        await sleep(delay, o.signal);
         waited += delay;
       }
     }
@@ -192,10 +201,7 @@ export class KubeClient {
           const code = res.statusCode ?? 0;
           if (opts.onWarnings && res.headers.warning !== undefined) opts.onWarnings(parseWarningHeaders(res.headers.warning));
           if (code >= 400) {
-            const e = new KubeApiError(method, apiPath, code, parseStatus(text));
-            const ra = res.headers['retry-after'];
-            e.retryAfter = Array.isArray(ra) ? ra[0] : ra;
-            return reject(e);
+            return reject(apiErrorOf(method, apiPath, code, text, res.headers));
           }
           if (opts.text) return resolve(text as T);
           try {
@@ -346,20 +352,12 @@ export class KubeClient {
     let rv = opts.resourceVersion;
     const signal = opts.signal;
     // An overloaded server refuses a watch like any request (429/503, Retry-After): connect again in the budget.
-    const connect = async (): Promise<void> => {
-      let waited = 0;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await connectOnce();
-        } catch (err) {
-          const delay = err instanceof KubeApiError ? retryDelayMs(err.code, err.retryAfter, attempt, waited, this.retry) : undefined;
-          if (delay === undefined || signal?.aborted) throw err;
-          await sleep(delay, signal).catch(() => undefined);
-          if (signal?.aborted) return;
-          waited += delay;
-        }
-      }
-    };
+    const connect = (): Promise<void> =>
+      this.retrying(connectOnce, { mayRetry: true, signal }).catch((e: unknown) => {
+        // Stopped while waiting to connect again: the watch ends quietly, as when stopped while connected.
+        if (signal?.aborted && (e as Error).name === 'AbortError') return;
+        throw e;
+      });
     const connectOnce = (): Promise<void> =>
       new Promise<void>((resolve, reject) => {
         void this.headers().then((headers) => {
@@ -370,10 +368,7 @@ export class KubeClient {
               const chunks: Buffer[] = [];
               res.on('data', (c: Buffer) => chunks.push(c));
               res.on('end', () => {
-                const e = new KubeApiError('WATCH', base, res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8')));
-                const ra = res.headers['retry-after'];
-                e.retryAfter = Array.isArray(ra) ? ra[0] : ra;
-                reject(e);
+                reject(apiErrorOf('WATCH', base, res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers));
               });
               return;
             }
@@ -436,6 +431,14 @@ export class KubeClient {
     this.agent.destroy();
     this.anonymousAgent?.destroy();
   }
+}
+
+/** An error status as a KubeApiError, with the Retry-After the server sent. */
+function apiErrorOf(method: string, apiPath: string, code: number, body: string, headers: http.IncomingHttpHeaders): KubeApiError {
+  const e = new KubeApiError(method, apiPath, code, parseStatus(body));
+  const ra = headers['retry-after'];
+  e.retryAfter = Array.isArray(ra) ? ra[0] : ra;
+  return e;
 }
 
 /** Waits, or rejects with an AbortError when the signal fires first. */

@@ -22,9 +22,11 @@ import { nodePodCidr, nthAddress } from './controllers/ipam.js';
 import { MAX_LAB_NODES, defaultLabPodCidr, labNodeAddress } from './store/limits.js';
 import { LAB_ADMIN_EXTENSION } from './faults.js';
 import { LAB_KUBERNETES_VERSION } from './version.js';
+import { buildKubeconfig } from './kubeconfig.js';
 import { startGarbageCollector } from './controllers/garbage-collector.js';
 import { startNamespaceController } from './controllers/namespaces.js';
 import { startServiceAccountController } from './controllers/service-accounts.js';
+import { HOSTNAME_LABEL } from '../kube/paths.js';
 
 export type { Lab, LabApi, LabOptions, LabNode, LabContext, StartControllers } from './types.js';
 
@@ -82,7 +84,7 @@ export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject 
     metadata: {
       name: n.name,
       labels: {
-        'kubernetes.io/hostname': n.name,
+        [HOSTNAME_LABEL]: n.name,
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
         'beta.kubernetes.io/os': 'linux',
@@ -110,19 +112,6 @@ export function buildNodeObject(n: LabNode, now: Date = new Date()): KubeObject 
       nodeInfo: labNodeInfo(n),
     },
   };
-}
-
-/** A kubeconfig for the lab: one cluster, one user with the bearer token, one context. */
-export function buildKubeconfig(url: string, caPem: string, token: string, name = 'groundwork-lab'): string {
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name, cluster: { server: url, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
-    users: [{ name: `${name}-admin`, user: { token } }],
-    contexts: [{ name, context: { cluster: name, user: `${name}-admin`, namespace: 'default' } }],
-    'current-context': name,
-    preferences: {},
-  });
 }
 
 async function createStore(opts: LabOptions): Promise<Store> {
@@ -209,7 +198,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     });
     // Holds the lab's token: written through a temp file born 0600 and renamed, so an existing 0644 file is
     // replaced, never filled first and chmodded after.
-    const kubeconfigPath = await writeLabKubeconfig(opts.kubeconfigPath, buildKubeconfig(srv.url, pki.caPem, token));
+    const kubeconfigPath = await writeLabKubeconfig(opts.kubeconfigPath, buildKubeconfig({ server: srv.url, caPem: pki.caPem, user: { token }, cluster: 'groundwork-lab', userName: 'groundwork-lab-admin', context: 'groundwork-lab', namespace: 'default' }));
     return { api: 'embedded', url: srv.url, kubeconfigPath, token, caPem: pki.caPem, store, logs, nodes, context, stop: teardown.run };
   } catch (e) {
     await teardown.run();

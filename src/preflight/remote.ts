@@ -66,43 +66,55 @@ export function talosFactsFrom(out: { cpus: string; memorymodules: string; disks
   return { cpus, memoryBytes, disks, addresses };
 }
 
+/**
+ * A node's facts, asked once for all of its checks: not at all when the dial guard refuses the address, the node
+ * did not answer its reachability check, or the tool is not on PATH (each a skip saying why), else by `query`.
+ * Returns how a check is judged from them: the node's first check (cpu-<node>) reports a failed query, the
+ * others skip pointing to it.
+ */
+function factsOnce<F extends object>(node: NodeSpec, world: World, opts: RemoteOptions, tool: string, query: (bin: string, ctx: StepContext) => Promise<F | StepOutcome>) {
+  let facts: Promise<F | StepOutcome> | undefined;
+  const gather = (ctx: StepContext) =>
+    (facts ??= (async (): Promise<F | StepOutcome> => {
+      const refusal = dialRefusal(node.address, world.env);
+      if (refusal) return { status: 'skip', summary: refusal };
+      const gate = await opts.reachable?.(node, ctx);
+      if (gate && !gate.ok) return { status: 'skip', summary: `not queried: ${node.address} did not answer (see ${gate.check})` };
+      const bin = await world.which(tool);
+      if (!bin) return { status: 'skip', summary: `not queried: ${tool} is not on PATH (see tool-${tool})` };
+      return query(bin, ctx);
+    })());
+  return (fn: (f: F) => StepOutcome, isFirst = false) => async (ctx: StepContext): Promise<StepOutcome> => {
+    const f = await gather(ctx);
+    if ('status' in f) return isFirst || f.status === 'skip' ? (f as StepOutcome) : { status: 'skip', summary: `not judged: see cpu-${node.name}` };
+    return fn(f);
+  };
+}
+
 function talosSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const steps: Step[] = [];
   for (const node of spec.spec.nodes) {
-    let facts: Promise<TalosFacts | StepOutcome> | undefined;
-    const gather = (ctx: StepContext) =>
-      (facts ??= (async (): Promise<TalosFacts | StepOutcome> => {
-        const refusal = dialRefusal(node.address, world.env);
-        if (refusal) return { status: 'skip', summary: refusal };
-        const gate = await opts.reachable?.(node, ctx);
-        if (gate && !gate.ok) return { status: 'skip', summary: `not queried: ${node.address} did not answer (see ${gate.check})` };
-        const talosctl = await world.which('talosctl');
-        if (!talosctl) return { status: 'skip', summary: 'not queried: talosctl is not on PATH (see tool-talosctl)' };
-        const get = async (resource: string) => {
-          const r = await ctx.exec([talosctl, '--insecure', '-n', node.address, 'get', resource, '-o', 'json'], { timeoutMs, allowFailure: true });
-          if (r.exitCode !== 0) throw new Error(`talosctl --insecure -n ${node.address} get ${resource} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-          return r.stdout;
+    const withFacts = factsOnce<TalosFacts>(node, world, opts, 'talosctl', async (talosctl, ctx) => {
+      const get = async (resource: string) => {
+        const r = await ctx.exec([talosctl, '--insecure', '-n', node.address, 'get', resource, '-o', 'json'], { timeoutMs, allowFailure: true });
+        if (r.exitCode !== 0) throw new Error(`talosctl --insecure -n ${node.address} get ${resource} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+        return r.stdout;
+      };
+      try {
+        const [cpus, memorymodules, disks, addresses] = await Promise.all(['cpus', 'memorymodules', 'disks', 'addresses'].map(get));
+        return talosFactsFrom({ cpus: cpus!, memorymodules: memorymodules!, disks: disks!, addresses: addresses! });
+      } catch (e) {
+        return {
+          status: 'fail',
+          summary: `could not read ${node.name} through the Talos maintenance API: ${(e as Error).message}`,
+          why: 'groundwork applies the machine config through this API; if it does not answer, bootstrap cannot start',
+          fix: `check that ${node.name} runs Talos in maintenance mode (not yet configured) and that talosctl matches its version; a configured node needs a talosconfig instead of --insecure`,
         };
-        try {
-          const [cpus, memorymodules, disks, addresses] = await Promise.all(['cpus', 'memorymodules', 'disks', 'addresses'].map(get));
-          return talosFactsFrom({ cpus: cpus!, memorymodules: memorymodules!, disks: disks!, addresses: addresses! });
-        } catch (e) {
-          return {
-            status: 'fail',
-            summary: `could not read ${node.name} through the Talos maintenance API: ${(e as Error).message}`,
-            why: 'groundwork applies the machine config through this API; if it does not answer, bootstrap cannot start',
-            fix: `check that ${node.name} runs Talos in maintenance mode (not yet configured) and that talosctl matches its version; a configured node needs a talosconfig instead of --insecure`,
-          };
-        }
-      })());
+      }
+    });
     const sizing = SIZING.talos[node.role];
     const where = `${node.name} (${node.address})`;
-    const withFacts = (fn: (f: TalosFacts) => StepOutcome, first: boolean) => async (ctx: StepContext) => {
-      const f = await gather(ctx);
-      if ('status' in f) return first || f.status === 'skip' ? f : { status: 'skip' as const, summary: `not judged: see cpu-${node.name}` };
-      return fn(f);
-    };
     steps.push(
       step(`cpu-${node.name}`, `${node.name}: CPU cores (talosctl)`, withFacts((f) => judgeCpu(f.cpus, sizing, where), true)),
       step(
@@ -298,35 +310,21 @@ function sshSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
   const before132 = compareVersions(spec.spec.kubernetesVersion, '1.32') < 0;
   const steps: Step[] = [];
   for (const node of spec.spec.nodes) {
-    let facts: Promise<SshFacts | StepOutcome> | undefined;
-    const gather = (ctx: StepContext) =>
-      (facts ??= (async (): Promise<SshFacts | StepOutcome> => {
-        const refusal = dialRefusal(node.address, world.env);
-        if (refusal) return { status: 'skip', summary: refusal };
-        const gate = await opts.reachable?.(node, ctx);
-        if (gate && !gate.ok) return { status: 'skip', summary: `not queried: ${node.address} did not answer (see ${gate.check})` };
-        const ssh = await world.which('ssh');
-        if (!ssh) return { status: 'skip', summary: 'not queried: ssh is not on PATH (see tool-ssh)' };
-        const argv = [ssh, ...sshArgv(spec, node, world.env.HOME ?? os.homedir())];
-        // Control planes also time fdatasync (fio: 22 MiB); give them longer.
-        const r = await ctx.exec(argv, { input: scriptFor(node), timeoutMs: node.role === 'control-plane' ? Math.max(timeoutMs, 180_000) : timeoutMs, allowFailure: true });
-        if (r.exitCode !== 0)
-          return {
-            status: 'fail',
-            summary: `ssh to ${node.name} (${node.address}) failed with exit code ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`,
-            why: 'groundwork runs kubeadm on the node over SSH; key-based login must work without a prompt',
-            fix: `check \`ssh ${sshArgv(spec, node, '~', ['true']).join(' ')}\` works (ssh-copy-id, authorized_keys, known_hosts${endpointForNode(spec, node).user !== 'root' ? ', passwordless sudo' : ''})`,
-          };
-        return parseFactOutput(r.stdout);
-      })());
+    const withFacts = factsOnce<SshFacts>(node, world, opts, 'ssh', async (ssh, ctx) => {
+      const argv = [ssh, ...sshArgv(spec, node, world.env.HOME ?? os.homedir())];
+      // Control planes also time fdatasync (fio: 22 MiB); give them longer.
+      const r = await ctx.exec(argv, { input: scriptFor(node), timeoutMs: node.role === 'control-plane' ? Math.max(timeoutMs, 180_000) : timeoutMs, allowFailure: true });
+      if (r.exitCode !== 0)
+        return {
+          status: 'fail',
+          summary: `ssh to ${node.name} (${node.address}) failed with exit code ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`,
+          why: 'groundwork runs kubeadm on the node over SSH; key-based login must work without a prompt',
+          fix: `check \`ssh ${sshArgv(spec, node, '~', ['true']).join(' ')}\` works (ssh-copy-id, authorized_keys, known_hosts${endpointForNode(spec, node).user !== 'root' ? ', passwordless sudo' : ''})`,
+        };
+      return parseFactOutput(r.stdout);
+    });
     const sizing = SIZING.kubeadm[node.role];
     const where = `${node.name} (${node.address})`;
-    const first = `cpu-${node.name}`;
-    const withFacts = (fn: (f: SshFacts) => StepOutcome, isFirst = false) => async (ctx: StepContext) => {
-      const f = await gather(ctx);
-      if ('status' in f) return isFirst || f.status === 'skip' ? f : { status: 'skip' as const, summary: `not judged: see ${first}` };
-      return fn(f);
-    };
     const id = (c: string) => `${c}-${node.name}`;
     steps.push(
       step(id('cpu'), `${node.name}: CPU cores (ssh)`, withFacts((f) => judgeCpu(f.cpus, sizing, where), true)),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { Cron } from 'croner';
+import { QUALIFIED_NAME_PART, isDnsSubdomain } from './names.js';
 
 // ---- taints ---------------------------------------------------------------------------------------------------
 
@@ -18,25 +19,24 @@ export interface Taint {
   effect: TaintEffect;
 }
 
-const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
-export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const isLabelName = (v: string) => v.length <= 63 && QUALIFIED_NAME_PART.test(v);
 
 /** A Kubernetes label key (and taint key): [prefix/]name, prefix a DNS subdomain, name up to 63 characters. */
 export function isLabelKey(k: string): boolean {
   const slash = k.lastIndexOf('/');
   const prefix = slash >= 0 ? k.slice(0, slash) : undefined;
   const name = slash >= 0 ? k.slice(slash + 1) : k;
-  return LABEL_NAME.test(name) && (prefix === undefined || DNS_SUBDOMAIN.test(prefix));
+  return isLabelName(name) && (prefix === undefined || isDnsSubdomain(prefix));
 }
 
 export function isLabelValue(v: string): boolean {
-  return v === '' || LABEL_NAME.test(v);
+  return v === '' || isLabelName(v);
 }
 
 function keyProblem(key: string): string | undefined {
   if (key === '') return 'has an empty key';
   const slash = key.lastIndexOf('/');
-  if (slash >= 0 && !DNS_SUBDOMAIN.test(key.slice(0, slash))) return `has key prefix "${key.slice(0, slash)}", which is not a DNS subdomain`;
+  if (slash >= 0 && !isDnsSubdomain(key.slice(0, slash))) return `has key prefix "${key.slice(0, slash)}", which is not a DNS subdomain`;
   if (!isLabelKey(key)) return `has key "${key}": the name part must be 1-63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`;
   return undefined;
 }

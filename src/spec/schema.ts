@@ -4,11 +4,9 @@
  */
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
-import { DNS_SUBDOMAIN, cronSchedule, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
-import { SSH_USER, isDnsName } from './names.js';
+import { cronSchedule, isLabelKey, isLabelValue, securityWaiver, taintSpec } from './fields.js';
+import { DNS1123_LABEL, SSH_USER, isDnsName, isDnsSubdomain } from './names.js';
 import { DEFAULT_KUBERNETES_VERSION, DEFAULT_TALOS_VERSION, KUBERNETES_RANGE_TEXT, TALOS_RANGE_TEXT } from './versions.js';
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * The largest cluster groundwork plans and tests (test/spec/limits.test.ts, test/bench/dry-run.bench.ts): every
@@ -93,7 +91,7 @@ const labelValue = z.string().refine(isLabelValue, {
 });
 
 /** A Kubernetes object name (StorageClass, PVC): a DNS-1123 subdomain. */
-const objectName = z.string().refine((v) => DNS_SUBDOMAIN.test(v), {
+const objectName = z.string().refine((v) => isDnsSubdomain(v), {
   error: (iss) => `${show(iss.input)} is not a Kubernetes name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
 });
 

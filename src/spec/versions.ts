@@ -33,23 +33,21 @@ const range = (r: { min: number; max: number }) => `1.${r.min} to 1.${r.max}`;
 export const KUBERNETES_RANGE_TEXT = range(SUPPORTED_KUBERNETES_MINORS);
 export const TALOS_RANGE_TEXT = `v${range(SUPPORTED_TALOS_MINORS).replace(' to ', ' to v')}`;
 
-/** Why groundwork refuses this Kubernetes version, or undefined when it is supported (or not a version at all). */
-export function checkKubernetesVersion(v: string): string | undefined {
+/** Why the version is outside the supported 1.<min>-1.<max> minors (the message), or undefined when inside (or not a version at all). */
+function checkSupported(v: string, r: { min: number; max: number }, refusal: string): string | undefined {
   const p = parse(v);
   if (!p) return undefined;
   const [major, minor] = p;
-  const r = SUPPORTED_KUBERNETES_MINORS;
-  if (major === 1 && minor >= r.min && minor <= r.max) return undefined;
-  return `Kubernetes ${v.replace(/^v/, '')} is not supported: groundwork supports Kubernetes ${KUBERNETES_RANGE_TEXT} (e.g. "${DEFAULT_KUBERNETES_VERSION}")`;
+  return major === 1 && minor >= r.min && minor <= r.max ? undefined : refusal;
+}
+
+/** Why groundwork refuses this Kubernetes version, or undefined when it is supported (or not a version at all). */
+export function checkKubernetesVersion(v: string): string | undefined {
+  return checkSupported(v, SUPPORTED_KUBERNETES_MINORS, `Kubernetes ${v.replace(/^v/, '')} is not supported: groundwork supports Kubernetes ${KUBERNETES_RANGE_TEXT} (e.g. "${DEFAULT_KUBERNETES_VERSION}")`);
 }
 
 export function checkTalosVersion(v: string): string | undefined {
-  const p = parse(v);
-  if (!p) return undefined;
-  const [major, minor] = p;
-  const r = SUPPORTED_TALOS_MINORS;
-  if (major === 1 && minor >= r.min && minor <= r.max) return undefined;
-  return `Talos ${v} is not supported: groundwork supports Talos ${TALOS_RANGE_TEXT} (e.g. "${DEFAULT_TALOS_VERSION}")`;
+  return checkSupported(v, SUPPORTED_TALOS_MINORS, `Talos ${v} is not supported: groundwork supports Talos ${TALOS_RANGE_TEXT} (e.g. "${DEFAULT_TALOS_VERSION}")`);
 }
 
 /** Why this Talos release cannot run this Kubernetes release, or undefined when it can (or either is unsupported). */

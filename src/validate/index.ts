@@ -7,7 +7,6 @@
 import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { checkOutputFile, type Io } from '../io.js';
 import { UserError } from '../errors.js';
 import type { Stage, Step, StepContext, StepOutcome, RunSummary } from '../run/types.js';
@@ -17,14 +16,17 @@ import { resolveStateDir } from '../run/state-dir.js';
 
 export { SUITES, type SuiteName, type ValidateOptions } from './session.js';
 
-const TITLES: Record<SuiteName, string> = {
-  'control-plane': 'Control plane: API, /readyz, nodes, kube-system, backups',
-  connectivity: 'Connectivity: pod-to-pod (same and cross node), ClusterIP, DNS name',
-  dns: 'DNS: CoreDNS health and Service name resolution',
-  netpol: 'NetworkPolicy enforcement: default-deny, ingress and egress each proven on their own',
-  scheduling: 'Scheduling: spread, nodeAffinity, unsatisfiable requests, taints',
-  storage: 'Storage: default StorageClass, bind, write, reschedule, read, release',
-  security: 'Security: anonymous access, RBAC, Pod Security, host access, audit log, encryption (CIS IDs)',
+type SuiteRun = (session: ValidateSession, ctx: StepContext) => Promise<StepOutcome>;
+
+/** Each suite's title and its module, loaded when the suite runs. */
+const SUITE_STEPS: Record<SuiteName, { title: string; load: () => Promise<SuiteRun> }> = {
+  'control-plane': { title: 'Control plane: API, /readyz, nodes, kube-system, backups', load: async () => (await import('./suites/control-plane.js')).runControlPlane },
+  connectivity: { title: 'Connectivity: pod-to-pod (same and cross node), ClusterIP, DNS name', load: async () => (await import('./suites/connectivity.js')).runConnectivity },
+  dns: { title: 'DNS: CoreDNS health and Service name resolution', load: async () => (await import('./suites/dns.js')).runDns },
+  netpol: { title: 'NetworkPolicy enforcement: default-deny, ingress and egress each proven on their own', load: async () => (await import('./suites/netpol.js')).runNetpol },
+  scheduling: { title: 'Scheduling: spread, nodeAffinity, unsatisfiable requests, taints', load: async () => (await import('./suites/scheduling.js')).runScheduling },
+  storage: { title: 'Storage: default StorageClass, bind, write, reschedule, read, release', load: async () => (await import('./suites/storage.js')).runStorage },
+  security: { title: 'Security: anonymous access, RBAC, Pod Security, host access, audit log, encryption (CIS IDs)', load: async () => (await import('./suites/security.js')).runSecurity },
 };
 
 export interface ValidateStage extends Stage {
@@ -45,27 +47,9 @@ export function parseSuites(list: string | undefined): SuiteName[] | undefined {
 export function buildValidateStage(opts: ValidateOptions): ValidateStage {
   const session = new ValidateSession(opts);
   const wanted = opts.only ?? [...SUITES];
-  const run = async (suite: SuiteName, ctx: StepContext): Promise<StepOutcome> => {
-    switch (suite) {
-      case 'control-plane':
-        return (await import('./suites/control-plane.js')).runControlPlane(session, ctx);
-      case 'connectivity':
-        return (await import('./suites/connectivity.js')).runConnectivity(session, ctx);
-      case 'dns':
-        return (await import('./suites/dns.js')).runDns(session, ctx);
-      case 'netpol':
-        return (await import('./suites/netpol.js')).runNetpol(session, ctx);
-      case 'scheduling':
-        return (await import('./suites/scheduling.js')).runScheduling(session, ctx);
-      case 'storage':
-        return (await import('./suites/storage.js')).runStorage(session, ctx);
-      case 'security':
-        return (await import('./suites/security.js')).runSecurity(session, ctx);
-    }
-  };
   const steps: Step[] = SUITES.filter((s) => wanted.includes(s)).map((suite) => ({
     id: suite,
-    title: TITLES[suite],
+    title: SUITE_STEPS[suite].title,
     stage: 'validate',
     continueOnFail: true,
     // The suites time out their own waits with a diagnosis; this is the backstop for a hung API.
@@ -74,7 +58,7 @@ export function buildValidateStage(opts: ValidateOptions): ValidateStage {
       // Many requests and waits share the step's signal at once; that is by design, not a leak.
       setMaxListeners(0, ctx.signal);
       session.bindContext(ctx);
-      return run(suite, ctx);
+      return SUITE_STEPS[suite].load().then((run) => run(session, ctx));
     },
     preview: { note: suite === 'security' ? 'reads RBAC, namespaces, pods and policies; SubjectAccessReviews; server-side dry runs (a privileged pod, a baseline label); one Secret in groundwork-validate-<run id>, deleted' : `creates objects in namespace groundwork-validate-<run id>${suite === 'netpol' ? '-netpol' : ''}; deleted afterwards unless --keep` },
   }));

@@ -4,14 +4,13 @@
  * probe vocabulary (src/probe), so a real cluster and the lab run the same commands.
  */
 import { buildProbeContainer, type Probe } from '../probe/index.js';
-import type { KubeObject } from '../kube/paths.js';
+import { HOSTNAME_LABEL, type KubeObject } from '../kube/paths.js';
 import { podSecurityLabels } from '../kube/pod-security.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const RUN_LABEL = 'groundwork.dev/validate-run';
 export const SUITE_LABEL = 'groundwork.dev/suite';
 export const ROLE_LABEL = 'groundwork.dev/role';
-export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
 export interface BuildContext {
   namespace: string;

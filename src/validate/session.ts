@@ -10,6 +10,7 @@ import type { StepContext } from '../run/types.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
 import { explainNoNode, listSchedulableNodes, type NodeInfo } from './nodes.js';
+import { fixForNoNode } from './pod-state.js';
 import type { StepOutcome } from '../run/types.js';
 import type { SecurityOptions } from './security/expectations.js';
 
@@ -163,6 +164,15 @@ export class ValidateSession {
       ...(extra.fix ? { fix: extra.fix } : {}),
       evidence: { finding: 'scheduling', owner, ...extra.evidence },
     };
+  }
+
+  /**
+   * The outcome of a suite no node takes a test pod for: "not tested" when another suite owns the cause
+   * (`blocked`), else this suite's failure naming the cause and its fix.
+   */
+  noTestNode(suite: SuiteName, nodes: NodeInfo[], what: string, why = `no test pod can run, so ${what} cannot be tested`): StepOutcome {
+    const fix = fixForNoNode(nodes);
+    return this.blocked(suite, nodes, what, { fix }) ?? { status: 'fail', summary: explainNoNode(nodes)!, why, fix, evidence: { finding: 'scheduling' } };
   }
 
   nodes(ctx: StepContext): Promise<NodeInfo[]> {

@@ -23,7 +23,7 @@ const ds = (status: Record<string, unknown> = {}, generation = 1): KubeObject =>
 const pod = (nodeName: string, ready: boolean, owner = 'ds-uid'): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: `cilium-${nodeName}`, namespace: 'kube-system', labels: { 'k8s-app': 'cilium' }, ownerReferences: [{ kind: 'DaemonSet', name: 'cilium', uid: owner }] },
+  metadata: { name: `cilium-${nodeName}`, namespace: 'kube-system', labels: { 'k8s-app': 'cilium' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'cilium', uid: owner }] },
   spec: { nodeName },
   status: { phase: ready ? 'Running' : 'Pending', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
 });
@@ -54,7 +54,7 @@ describe('assessDaemonSetRollout', () => {
 });
 
 describe('explainNotReady', () => {
-  const meta = (kind: string, name: string, uid: string, owner?: string) => ({ apiVersion: 'v1', kind, metadata: { name, namespace: 'm', uid, ownerReferences: owner ? [{ uid: owner }] : undefined } });
+  const meta = (kind: string, name: string, uid: string, owner?: string) => ({ apiVersion: 'v1', kind, metadata: { name, namespace: 'm', uid, ownerReferences: owner ? [{ apiVersion: 'apps/v1', kind: kind === 'Pod' ? 'ReplicaSet' : 'Deployment', name: owner, uid: owner }] : undefined } });
   const event = (reason: string, message: string, io: { kind: string; name: string; uid?: string }, at: string, type = 'Warning'): KubeObject =>
     ({ apiVersion: 'v1', kind: 'Event', metadata: { name: `e-${at}`, namespace: 'm' }, type, reason, message, involvedObject: io, lastTimestamp: at });
 

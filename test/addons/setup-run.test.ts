@@ -6,11 +6,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { buildBackupStage, buildCniStage } from '../../src/addons/stages.js';
 import { startControllers } from '../../src/lab/controllers/index.js';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import { labForTests } from '../helpers/lab.js';
 import { runPlan } from '../../src/run/engine.js';
 import { createFakeTools } from '../helpers/fake-tools.js';
 import { buildAddonSpec } from './spec.js';
@@ -24,20 +24,14 @@ function captureIo() {
   return { stdout, stderr, stdin: new PassThrough(), env: { NO_COLOR: '1' }, cwd: process.cwd(), out: () => o };
 }
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = labForTests({ nodes: 3, controlPlanes: 1, cni: 'cilium', controllers: startControllers });
 
 describe('setup: cni and backup stages against the lab', () => {
   it('helm installs cilium with the written values, the gate sees the DaemonSet ready, the backup CronJob is applied', async () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'gw-addons-run-'));
     mkdirSync(path.join(stateDir, 'secrets'), { recursive: true, mode: 0o700 });
     const kubeconfig = path.join(stateDir, 'secrets', 'kubeconfig');
-    copyFileSync(lab.kubeconfigPath, kubeconfig);
+    copyFileSync(lab().kubeconfigPath, kubeconfig);
     const fakes = createFakeTools(mkdtempSync(path.join(tmpdir(), 'gw-addons-fakes-')), {
       helm: [{
         match: ['upgrade', '--install', 'cilium', 'cilium', '--repo', 'https://helm.cilium.io/', '--version', '1.19.0', '--namespace', 'kube-system', '--values', /.*\/addons\/cilium-values\.yaml/, '--kubeconfig', kubeconfig],
@@ -59,6 +53,6 @@ describe('setup: cni and backup stages against the lab', () => {
     expect(audit.map((a) => a.argv.slice(0, 4).join(' '))).toEqual(['helm upgrade --install cilium']);
     expect(audit[0].step).toBe('cni-helm-cilium');
     // The lab token in the kubeconfig never reaches the records.
-    expect(readFileSync(path.join(s.runDir, 'report.json'), 'utf8')).not.toContain(lab.token);
+    expect(readFileSync(path.join(s.runDir, 'report.json'), 'utf8')).not.toContain(lab().token);
   });
 });

@@ -115,19 +115,14 @@ function count(fakes: FakeTools, pred: (line: string) => boolean): number {
 }
 
 describe('golden argv sequences', () => {
-  it('examples/talos-ha.yaml (on loopback): every talosctl/kubectl call, in order', async () => {
-    const w = worldFor(loadExampleOnLoopback('talos-ha'));
+  it.each([
+    ['talos-ha', 'talosctl/kubectl', TALOS_HA_GOLDEN],
+    ['kubeadm-small', 'ssh/scp/kubectl', KUBEADM_SMALL_GOLDEN],
+  ] as const)('examples/%s.yaml (on loopback): every %s call, in order', async (example, _tools, golden) => {
+    const w = worldFor(loadExampleOnLoopback(example));
     const r = await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
     expect(r.summary.status, r.output).toBe('pass');
-    expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual(TALOS_HA_GOLDEN);
-    w.fakes.verify();
-  });
-
-  it('examples/kubeadm-small.yaml (on loopback): every ssh/scp/kubectl call, in order', async () => {
-    const w = worldFor(loadExampleOnLoopback('kubeadm-small'));
-    const r = await runBootstrap(w.loaded, w.fakes, w.stateDir, { run: w.run });
-    expect(r.summary.status, r.output).toBe('pass');
-    expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual(KUBEADM_SMALL_GOLDEN);
+    expect(w.fakes.sequence(placeholders(w.stateDir, w.runDir))).toEqual(golden);
     w.fakes.verify();
   });
 

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, commandNamed } from '../../src/commands/index.js';
+import { addGlobalOptions } from '../../src/commands/flags.js';
 import { processIo } from '../../src/io.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -78,12 +79,13 @@ describe('the command table (src/commands/index.ts)', () => {
   });
 
   it('names the command commander will run', () => {
-    expect(commandNamed(['--help'])).toBeUndefined();
-    expect(commandNamed([])).toBeUndefined();
-    expect(commandNamed(['-f', 'validate', 'plan'])?.name).toBe('plan');
-    expect(commandNamed(['--state-dir', 'lab', '--json', 'drill', 'history'])?.name).toBe('drill');
-    expect(commandNamed(['help', 'setup'])?.name).toBe('setup');
-    expect(commandNamed(['bogus', 'plan'])).toBeUndefined();
-    expect(commandNamed(['--file=x.yaml', 'spec', 'schema'])?.name).toBe('spec');
+    const globals = addGlobalOptions(new Command()).options;
+    expect(commandNamed(['--help'], globals)).toBeUndefined();
+    expect(commandNamed([], globals)).toBeUndefined();
+    expect(commandNamed(['-f', 'validate', 'plan'], globals)?.name).toBe('plan');
+    expect(commandNamed(['--state-dir', 'lab', '--json', 'drill', 'history'], globals)?.name).toBe('drill');
+    expect(commandNamed(['help', 'setup'], globals)?.name).toBe('setup');
+    expect(commandNamed(['bogus', 'plan'], globals)).toBeUndefined();
+    expect(commandNamed(['--file=x.yaml', 'spec', 'schema'], globals)?.name).toBe('spec');
   });
 });

@@ -30,10 +30,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import https from 'node:https';
 import {
   kubeconfigYaml,
   startRealControlPlane,
+  tlsGet,
   type PodSecurityProfile,
   type RealControlPlane,
   type RealControlPlaneOptions,
@@ -73,18 +73,6 @@ export interface ControlPlane extends RealControlPlane {
    * kube-proxy is `system:kube-proxy` (bound to system:node-proxier by the API server's bootstrap RBAC).
    */
   clientKubeconfig(commonName: string, organizations?: string[], server?: string): Promise<string>;
-}
-
-/** GET over TLS with the admin's client certificate; resolves the status code (0 on a connection error). */
-function tlsGet(url: string, kubeconfigTls: { ca: string; cert: string; key: string }): Promise<number> {
-  return new Promise((resolve) => {
-    const req = https.get(url, { ...kubeconfigTls, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => req.destroy());
-  });
 }
 
 export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -136,7 +124,7 @@ export async function startControlPlane(o: ControlPlaneOptions = {}): Promise<Co
     async clientKubeconfig(commonName, organizations = [], at = cp.server) {
       const c = await issueCertificate(cp.ca, { commonName, organizations, usage: 'client' });
       const name = `client-${commonName.replace(/[^A-Za-z0-9.-]/g, '_')}`;
-      return cp.file(`${name}.kubeconfig`, kubeconfigYaml(at, cp.caPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, name));
+      return cp.file(`${name}.kubeconfig`, kubeconfigYaml(at, cp.caPem, { certPem: c.certPem, keyPem: c.keyPem }, name));
     },
   };
 }

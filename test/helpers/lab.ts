@@ -1,5 +1,7 @@
 /** Waiting for a test lab to settle, as setup's health gate does, read from the lab's store. */
-import type { Lab } from '../../src/lab/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startLab, type Lab } from '../../src/lab/index.js';
+import type { LabOptions } from '../../src/lab/types.js';
 import type { KubeObject } from '../../src/lab/store/types.js';
 
 export interface LabSettleOptions {
@@ -48,4 +50,19 @@ function describeLab(lab: Lab): string {
     return `${n.metadata.name} Ready=${readyStatus(n)}${taints.length ? ` tainted ${taints.join(',')}` : ''}`;
   });
   return `kube-system pods (${pods.length}): ${pods.join(', ') || 'none'}; nodes: ${nodes.join(', ') || 'none'}`;
+}
+
+/** One lab for the tests of a file: started before them, stopped after them; call the result inside a test. */
+export function labForTests(options: LabOptions): () => Lab {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await startLab(options);
+  });
+  afterAll(async () => {
+    await lab?.stop();
+  });
+  return () => {
+    if (!lab) throw new Error('the lab did not start (see beforeAll)');
+    return lab;
+  };
 }

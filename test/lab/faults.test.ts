@@ -293,13 +293,13 @@ describe('changeLabFaults (the service behind `groundwork lab fault`)', () => {
 
   it('goes where the kubeconfig\'s lab-admin cluster extension says (through the kube door), and only to loopback', async () => {
     const { changeLabFaults, LAB_ADMIN_EXTENSION } = await import('../../src/lab/faults.js');
-    const { buildKubeconfig } = await import('../../src/lab/index.js');
+    const { buildKubeconfig } = await import('../../src/lab/kubeconfig.js');
     const { parse, stringify } = await import('yaml');
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/gw-faults-ext-`);
     const withAdmin = (admin: string) => {
-      const doc = parse(buildKubeconfig('https://127.0.0.1:1', 'not a CA', 'not-a-token')) as { clusters: { cluster: Record<string, unknown> }[] };
+      const doc = parse(buildKubeconfig({ server: 'https://127.0.0.1:1', caPem: 'not a CA', user: { token: 'not-a-token' }, cluster: 'lab', userName: 'admin', context: 'lab' })) as { clusters: { cluster: Record<string, unknown> }[] };
       doc.clusters[0]!.cluster.extensions = [{ name: LAB_ADMIN_EXTENSION, extension: { server: admin } }];
       const f = `${dir}/${admin.replace(/\W/g, '_')}.kubeconfig`;
       writeFileSync(f, stringify(doc), { mode: 0o600 });

@@ -22,6 +22,10 @@ function find(p: SubnetPlan, id: SubnetCheckId) {
 }
 
 describe('analyzeSubnets', () => {
+  it('names its checks as the operator passes them to --ignore', () => {
+    expect(SUBNET_CHECKS).toEqual(['dual-stack-families', 'pod-service-overlap', 'node-address-overlap', 'route-overlap', 'pod-cidr-capacity', 'service-cidr-capacity', 'classic-collisions']);
+  });
+
   it('the kubeadm defaults pass every check, one finding per check', () => {
     const out = analyzeSubnets(plan());
     expect(out.map((f) => f.id)).toEqual([...SUBNET_CHECKS]);

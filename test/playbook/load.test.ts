@@ -2,9 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SpecError, formatIssue } from '../../src/errors.js';
+import { SpecError } from '../../src/errors.js';
 import { loadPlaybook, parsePlaybook } from '../../src/playbook/load.js';
 import { parseDuration } from '../../src/playbook/schema.js';
+import { editText, specIssues } from '../helpers/spec-text.js';
 
 const BASE = `name: talos
 stage: bootstrap
@@ -25,25 +26,9 @@ steps:
     retries: 2
 `;
 
-function edit(...pairs: [string, string][]): string {
-  let text = BASE;
-  for (const [from, to] of pairs) {
-    if (!text.includes(from)) throw new Error(`not in BASE: ${from}`);
-    text = text.replace(from, to);
-  }
-  return text;
-}
+const edit = (...pairs: [string, string][]): string => editText(BASE, ...pairs);
 
-function errorsOf(text: string): string[] {
-  try {
-    parsePlaybook(text, 'playbooks/talos.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    expect((e as SpecError).exitCode).toBe(2);
-    return (e as SpecError).issues.map(formatIssue);
-  }
-  throw new Error('expected a SpecError');
-}
+const errorsOf = (text: string): string[] => specIssues(() => parsePlaybook(text, 'playbooks/talos.yaml'));
 
 describe('parsePlaybook', () => {
   it('reads the format with defaults', () => {

@@ -1,10 +1,11 @@
 /** The command end to end: the compiled CLI (dist/), a loopback spec, strict fake tools on a PATH from scratch. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync as mkdtempRaw, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync as mkdtempRaw, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileIfStale, roomSources } from '../helpers/dist.js';
 import { createFakeTools } from '../helpers/fake-tools.js';
 
 const dirs: string[] = [];
@@ -20,19 +21,7 @@ afterAll(() => {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/groundwork');
 
-/** `npm test` compiles first; when run alone, compile only if a preflight source is newer than its dist/ file. */
-function distIsStale(): boolean {
-  const sources = ['commands/preflight.ts', ...['net', 'preflight'].flatMap((d) => readdirSync(path.join(root, 'src', d)).map((f) => `${d}/${f}`))].filter((f) => f.endsWith('.ts'));
-  return sources.some((f) => {
-    const js = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
-    return !existsSync(js) || statSync(js).mtimeMs < statSync(path.join(root, 'src', f)).mtimeMs;
-  });
-}
-
-beforeAll(() => {
-  // Other rooms may have transient type errors; tsc still emits, and our files are what this test runs.
-  if (distIsStale()) spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { cwd: root, stdio: 'ignore' });
-}, 300_000);
+beforeAll(() => compileIfStale(['commands/preflight.ts', ...roomSources(['net', 'preflight'])]), 300_000);
 
 function gw(args: string[], env: Record<string, string>, cwd: string) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd, env: { ...env, NO_COLOR: '1', CI: 'true' }, encoding: 'utf8', timeout: 60_000 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildPreflightStage, type PreflightOptions } from '../../src/preflight/stage.js';
+import { SUBNET_CHECKS } from '../../src/net/subnets.js';
 import { UserError } from '../../src/errors.js';
 import type { Stage, StepOutcome } from '../../src/run/types.js';
 import { createTestContext } from '../helpers/context.js';
@@ -33,13 +34,7 @@ describe('buildPreflightStage', () => {
     const stage = buildPreflightStage(loopbackSpec(), { world: fakeWorld() });
     const ids = stage.steps.map((s) => s.id);
     expect(ids).toEqual([
-      'dual-stack-families',
-      'pod-service-overlap',
-      'node-address-overlap',
-      'route-overlap',
-      'pod-cidr-capacity',
-      'service-cidr-capacity',
-      'classic-collisions',
+      ...SUBNET_CHECKS,
       'tool-talosctl',
       'tool-kubectl',
       'tool-helm',

@@ -136,14 +136,20 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { 
     await etcd?.stop();
   });
 
-  it('SIGKILL of groundwork while the member runs: the next start stops the member and removes the restored data', async () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'gw-sig-kill-'));
+  /** A drill run up to its verify phase, its throw-away member running (and recorded as a leftover). */
+  async function drillUntilVerify(prefix: string) {
+    const work = mkdtempSync(path.join(tmpdir(), prefix));
     const state = path.join(work, 'state');
     const scratch = path.join(work, 'scratch');
     const r = start(['drill', '--snapshot', snapshot, '--scratch', scratch, '--state-dir', state]);
     await r.waitFor(/\[STARTED\] Verify the restored data/);
     const member = pending(state).find((e) => e.process)?.process;
     expect(member?.pid).toBeGreaterThan(0);
+    return { state, scratch, r, member };
+  }
+
+  it('SIGKILL of groundwork while the member runs: the next start stops the member and removes the restored data', async () => {
+    const { state, scratch, r, member } = await drillUntilVerify('gw-sig-kill-');
     r.child.kill('SIGKILL');
     await r.exited;
     // Nothing could stop it: groundwork is gone, the member is not.
@@ -160,13 +166,7 @@ describe('drills: a second Ctrl-C and SIGKILL leave nothing behind for long', { 
   });
 
   it('a second SIGINT during cleanup: exit 130, and the member and the restored keyspace are gone all the same', async () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'gw-sig-twice-'));
-    const state = path.join(work, 'state');
-    const scratch = path.join(work, 'scratch');
-    const r = start(['drill', '--snapshot', snapshot, '--scratch', scratch, '--state-dir', state]);
-    await r.waitFor(/\[STARTED\] Verify the restored data/);
-    const member = pending(state).find((e) => e.process)?.process;
-    expect(member?.pid).toBeGreaterThan(0);
+    const { state, scratch, r, member } = await drillUntilVerify('gw-sig-twice-');
     r.child.kill('SIGINT');
     await r.waitFor(/interrupted: stopping/);
     r.child.kill('SIGINT');

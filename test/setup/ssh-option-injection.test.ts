@@ -5,12 +5,13 @@
  * at all) and with the real OpenSSH client on a PATH built from scratch, against a 127.0.0.x address.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeTools } from '../helpers/fake-tools.js';
+import { compileIfStale, roomSources } from '../helpers/dist.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = path.join(root, 'bin/groundwork');
@@ -24,18 +25,7 @@ function tmp(prefix: string): string {
   return d;
 }
 
-/** Compile when a source this test runs through is newer than its dist/ file (`npm test` builds first). */
-function distIsStale(): boolean {
-  const rooms = ['spec', 'net', 'bootstrap', 'preflight', 'drill', 'commands', 'playbook'];
-  const sources = rooms.flatMap((d) => readdirSync(path.join(root, 'src', d)).filter((f) => f.endsWith('.ts')).map((f) => `${d}/${f}`));
-  return sources.some((f) => {
-    const js = path.join(root, 'dist', f.replace(/\.ts$/, '.js'));
-    return !existsSync(js) || statSync(js).mtimeMs < statSync(path.join(root, 'src', f)).mtimeMs;
-  });
-}
-beforeAll(() => {
-  if (distIsStale()) spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { cwd: root, stdio: 'ignore' });
-}, 300_000);
+beforeAll(() => compileIfStale(roomSources(['spec', 'net', 'bootstrap', 'preflight', 'drill', 'commands', 'playbook'])), 300_000);
 
 function gw(args: string[], dir: string, PATH: string) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, env: { PATH, HOME: dir, NO_COLOR: '1', CI: 'true', GROUNDWORK_LOOPBACK_ONLY: '1' }, encoding: 'utf8', timeout: 120_000 });

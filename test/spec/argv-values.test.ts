@@ -6,8 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { SpecError, formatIssue } from '../../src/errors.js';
+import { SpecError } from '../../src/errors.js';
 import { parseSpec } from '../../src/spec/load.js';
+import { editText, specIssues } from '../helpers/spec-text.js';
 
 /** A kubeadm spec in block style: every field on its own line. */
 const BASE = `apiVersion: groundwork.dev/v1alpha1
@@ -41,21 +42,9 @@ spec:
     registry: registry.lab.test:5000/mirror
 `;
 
-function edit(from: string, to: string): string {
-  if (!BASE.includes(from)) throw new Error(`not in BASE: ${from}`);
-  return BASE.replace(from, to);
-}
+const edit = (from: string, to: string): string => editText(BASE, [from, to]);
 
-function errorsOf(text: string): string[] {
-  try {
-    parseSpec(text, 'cluster.yaml');
-  } catch (e) {
-    // A SpecError, never a raw internal error, whatever the bytes.
-    expect(e).toBeInstanceOf(SpecError);
-    return (e as SpecError).issues.map(formatIssue);
-  }
-  throw new Error('expected a SpecError');
-}
+const errorsOf = (text: string): string[] => specIssues(() => parseSpec(text, 'cluster.yaml'));
 
 describe('values that land in argv are refused for their kind, with file:line:col and field', () => {
   it('the base spec is valid', () => {

@@ -3,13 +3,13 @@
  * when the spec loads, with file:line:col; kubeadm, Talos and the lab read the one parsed form.
  */
 import { describe, expect, it } from 'vitest';
-import { SpecError, formatIssue } from '../../src/errors.js';
 import { parseSpec } from '../../src/spec/load.js';
 import { parseCronSchedule, parseTaintText } from '../../src/spec/fields.js';
 import { buildKubeadmConfig, buildKubeadmJoinConfig } from '../../src/bootstrap/kubeadm.js';
 import { buildTalosNodeConfig } from '../../src/bootstrap/talos.js';
 import { buildNodeObject, planNodes } from '../../src/lab/index.js';
 import { parseCron, nextScheduleAfter } from '../../src/lab/controllers/cronjobs.js';
+import { editText, specIssues } from '../helpers/spec-text.js';
 
 const BASE = `apiVersion: groundwork.dev/v1alpha1
 kind: Cluster
@@ -36,25 +36,10 @@ spec:
       schedule: "0 */6 * * *"
 `;
 
-function edit(...pairs: [string, string][]): string {
-  let text = BASE;
-  for (const [from, to] of pairs) {
-    if (!text.includes(from)) throw new Error(`not in BASE: ${from}`);
-    text = text.replace(from, to);
-  }
-  return text;
-}
+const edit = (...pairs: [string, string][]): string => editText(BASE, ...pairs);
 const noTaints = (t: string) => t.replace('      taints: [TAINTS]\n', '');
 
-function errorsOf(text: string): string[] {
-  try {
-    parseSpec(text, 'cluster.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    return (e as SpecError).issues.map(formatIssue);
-  }
-  throw new Error('expected a SpecError');
-}
+const errorsOf = (text: string): string[] => specIssues(() => parseSpec(text, 'cluster.yaml'));
 
 describe('taints: one parser, one parsed form', () => {
   it.each([

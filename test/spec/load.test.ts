@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SpecError, formatIssue, EXIT } from '../../src/errors.js';
+import { formatIssue } from '../../src/errors.js';
 import { parseSpec, loadSpec } from '../../src/spec/load.js';
+import { editText, specIssues } from '../helpers/spec-text.js';
 
 /** A valid spec in block style, so every field has its own line and column. */
 const BASE = `apiVersion: groundwork.dev/v1alpha1
@@ -24,28 +25,9 @@ spec:
     cni: cilium
 `;
 
-/** Replace one exact piece of BASE; fails loudly if the piece is not there (so the table can't rot). */
-function edit(...pairs: [string, string][]): string {
-  let text = BASE;
-  for (const [from, to] of pairs) {
-    if (!text.includes(from)) throw new Error(`not in BASE: ${from}`);
-    text = text.replace(from, to);
-  }
-  return text;
-}
+const edit = (...pairs: [string, string][]): string => editText(BASE, ...pairs);
 
-function errorsOf(text: string): string[] {
-  try {
-    parseSpec(text, 'cluster.yaml');
-  } catch (e) {
-    expect(e).toBeInstanceOf(SpecError);
-    expect((e as SpecError).exitCode).toBe(EXIT.usage);
-    const lines = (e as SpecError).issues.map(formatIssue);
-    expect((e as SpecError).message).toBe(lines.join('\n'));
-    return lines;
-  }
-  throw new Error('expected a SpecError');
-}
+const errorsOf = (text: string): string[] => specIssues(() => parseSpec(text, 'cluster.yaml'));
 
 describe('parseSpec: errors with file:line:col at the value', () => {
   it.each<[string, string, string[]]>([

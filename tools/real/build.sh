@@ -10,35 +10,15 @@
 # Set GROUNDWORK_REAL_TOOLS_CACHE to move the cache (default ~/.cache/groundwork/real-tools).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${GROUNDWORK_REAL_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/groundwork/real-tools}"
-command -v go >/dev/null 2>&1 || { echo "real-tools: the Go toolchain is not on PATH (it builds talosctl, kubeadm, kube-apiserver, helm and etcd)" >&2; exit 1; }
-export GOFLAGS="-mod=mod -buildvcs=false"
-export CGO_ENABLED=0
+tool=real-tools needs_go=" (it builds talosctl, kubeadm, kube-apiserver, helm and etcd)"
+# shellcheck source=common.sh
+source "$here/common.sh"
 goversion="$(go env GOVERSION)"
-mkdir -p "$cache"
-
-log() { echo "real-tools: $*" >&2; }
 
 # key COMPONENT: a hash of everything that decides the component's binaries.
 key() {
   (cd "$here/$1" && cat go.mod go.sum $(find . -name '*.go' | sort) 2>/dev/null; echo "$goversion"; sed -n '/^build_'"${1//[-.]/_}"'()/,/^}/p' "$here/build.sh") | sha256sum | cut -c1-16
 }
-
-# build COMPONENT OUTDIR LDFLAGS PACKAGE...
-build() {
-  local component="$1" out="$2" ldflags="$3"; shift 3
-  local start=$SECONDS
-  log "building $component ($*)"
-  if ! (cd "$here/$component" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out/" "$@") >"$out.log" 2>&1; then
-    tail -n 30 "$out.log" >&2
-    log "could not build $component: $* (log: $out.log)"
-    exit 1
-  fi
-  log "built $component in $((SECONDS - start)) s"
-}
-
-k8s_version() { sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/kubernetes/go.mod"; }
-mod_version() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
 
 build_kubernetes() {
   local v; v="$(k8s_version)"

@@ -8,12 +8,13 @@
  *   finalizer (and so goes) once none is left.
  * - An owner deleted with `orphan` has its dependents' references to it removed, then loses the finalizer.
  *
- * It keeps its own index (uid → object, owner uid → dependents) from the store's watch events, and works in
+ * It keeps its own uid → object map and owner index (src/lab/store/owner-index.ts) from the store's watch events, and works in
  * passes coalesced after bursts of events, a few items at a time so that requests get in between.
  */
 import type { KubeObject, LabStore } from '../store/types.js';
 import { quietly } from './runtime.js';
 import { ITEMS_PER_YIELD, yieldToEventLoop } from '../store/limits.js';
+import { OwnerIndex, objectKey } from '../store/owner-index.js';
 
 const FOREGROUND = 'foregroundDeletion';
 const ORPHAN = 'orphan';
@@ -24,7 +25,6 @@ interface Ref {
   name: string;
 }
 
-const refKey = (r: Ref) => `${r.resource}|${r.namespace ?? ''}|${r.name}`;
 const refOf = (k: string): Ref => {
   const [resource, namespace, name] = k.split('|') as [string, string, string];
   return { resource, namespace: namespace || undefined, name };
@@ -40,41 +40,26 @@ function dropOwner(o: KubeObject, uid: string): void {
 /** Starts the garbage collector on a store; returns its stop function. */
 export function startGarbageCollector(store: LabStore): () => void {
   const uids = new Map<string, string>();
-  const dependents = new Map<string, Set<string>>();
+  const owners = new OwnerIndex();
   /** Objects to look at in the next pass: dependents whose owner changed, owners being deleted. */
   const dirty = new Set<string>();
   let stopped = false;
   let scheduled = false;
   let running: Promise<void> | undefined;
 
-  /** object key → the owner uids it was indexed under */
-  const ownersOf = new Map<string, string[]>();
-
   const index = (resource: string, o: KubeObject, gone: boolean) => {
-    const k = refKey({ resource, namespace: o.metadata.namespace, name: o.metadata.name! });
-    for (const uid of ownersOf.get(k) ?? []) {
-      const s = dependents.get(uid);
-      s?.delete(k);
-      if (s && s.size === 0) dependents.delete(uid);
-    }
-    ownersOf.delete(k);
+    const k = objectKey(resource, o.metadata.namespace, o.metadata.name!);
     if (gone) {
+      owners.remove(k);
       uids.delete(o.metadata.uid!);
       // Its dependents may now be orphans.
-      for (const d of dependents.get(o.metadata.uid!) ?? []) dirty.add(d);
+      for (const d of owners.dependentsOf(o.metadata.uid!)) dirty.add(d);
       return;
     }
     uids.set(o.metadata.uid!, k);
-    const owners = (o.metadata.ownerReferences ?? []).map((r) => r.uid);
-    if (owners.length > 0) {
-      ownersOf.set(k, owners);
-      for (const uid of owners) {
-        let s = dependents.get(uid);
-        if (!s) dependents.set(uid, (s = new Set()));
-        s.add(k);
-      }
-      dirty.add(k);
-    }
+    const ownerUids = (o.metadata.ownerReferences ?? []).map((r) => r.uid);
+    owners.set(k, ownerUids);
+    if (ownerUids.length > 0) dirty.add(k);
     if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => f === FOREGROUND || f === ORPHAN)) dirty.add(k);
   };
 
@@ -95,7 +80,7 @@ export function startGarbageCollector(store: LabStore): () => void {
     const r = refOf(k);
     return store.get(r.resource, r.namespace, r.name);
   };
-  const dependentsOf = (uid: string) => [...(dependents.get(uid) ?? [])];
+  const dependentsOf = (uid: string) => owners.dependentsOf(uid);
 
   async function pass(): Promise<void> {
     const work = [...dirty];

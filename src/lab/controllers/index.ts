@@ -17,6 +17,7 @@
  */
 import { createFaultAdminHandler, createFaultInterceptor, createFaultRegistry } from '../faults.js';
 import type { LabContext, StartControllers } from '../types.js';
+import { POD_WORLD_RESOURCES } from '../store/resources.js';
 import { reconcileEndpoints } from './endpoints.js';
 import { runKubelets } from './kubelet.js';
 import {
@@ -40,23 +41,8 @@ export type { ControllerOptions } from './runtime.js';
 /** The most a pass asked for by events waits after the last one (a pass's own duration below that). */
 const PASS_SPACING_MAX_MS = 250;
 
-const WATCHED = [
-  'pods',
-  'nodes',
-  'services',
-  'namespaces',
-  'configmaps',
-  'secrets',
-  'persistentvolumeclaims',
-  'persistentvolumes',
-  'storageclasses.storage.k8s.io',
-  'networkpolicies.networking.k8s.io',
-  'deployments.apps',
-  'replicasets.apps',
-  'daemonsets.apps',
-  'jobs.batch',
-  'cronjobs.batch',
-];
+/** The pods' world, and the workloads the controllers expand into pods. */
+const WATCHED = [...POD_WORLD_RESOURCES, 'replicasets.apps', 'jobs.batch', 'cronjobs.batch'];
 
 export interface ControllerHandle {
   runtime: Runtime;

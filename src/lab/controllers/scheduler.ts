@@ -17,6 +17,7 @@ import {
 import { podRequests } from './quantity.js';
 import { isTerminal, quietly, setCondition, type Obj, type Runtime } from './runtime.js';
 import type { KubeObject } from '../store/types.js';
+import { HOSTNAME_LABEL } from '../../kube/paths.js';
 
 interface Placed {
   pod: Obj;
@@ -39,7 +40,7 @@ function volumePreFilter(rt: Runtime, pod: KubeObject): { reason?: string; pinne
     if (volumeName) {
       const pv = rt.store.get('persistentvolumes', undefined, volumeName);
       const terms = (pv?.spec as Obj)?.nodeAffinity?.required?.nodeSelectorTerms as Obj[] | undefined;
-      const host = terms?.[0]?.matchExpressions?.find((e: Obj) => e.key === 'kubernetes.io/hostname')?.values?.[0];
+      const host = terms?.[0]?.matchExpressions?.find((e: Obj) => e.key === HOSTNAME_LABEL)?.values?.[0];
       if (host) pinnedNode = host;
       continue;
     }

@@ -6,6 +6,7 @@
  */
 import { ensure, iso, quietly, type Obj, type Runtime } from './runtime.js';
 import type { KubeObject } from '../store/types.js';
+import { HOSTNAME_LABEL } from '../../kube/paths.js';
 
 const PROVISIONER = 'lab.groundwork.dev/local-path';
 const DEFAULT_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
@@ -134,7 +135,7 @@ function buildVolume(pvc: KubeObject, sc: Obj, selectedNode: string | undefined)
       hostPath: { path: `/var/lib/groundwork-lab/${pvName}_${ns}_${pvc.metadata.name}`, type: 'DirectoryOrCreate' },
       claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: pvc.metadata.name, uid: pvc.metadata.uid, resourceVersion: pvc.metadata.resourceVersion },
       ...(selectedNode
-        ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [selectedNode] }] }] } } }
+        ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: HOSTNAME_LABEL, operator: 'In', values: [selectedNode] }] }] } } }
         : {}),
     },
   };

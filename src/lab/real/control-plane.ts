@@ -25,6 +25,7 @@ import type { SecuritySpec } from '../../spec/schema.js';
 import { randomBytes } from 'node:crypto';
 import { spawnService, type Service } from '../../exec/index.js';
 import { createCa, createKeyPairPem, issueCertificate, type CertificateAuthority } from '../server/certs.js';
+import { buildKubeconfig, type KubeconfigUser } from '../kubeconfig.js';
 
 export type PodSecurityProfile = 'talos' | 'kubeadm';
 
@@ -209,15 +210,9 @@ export function talosPodSecurityAdmission(): Record<string, unknown> {
   };
 }
 
-export function kubeconfigYaml(server: string, caPem: string, user: Record<string, string>, name: string): string {
-  return YAML.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'real', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
-    users: [{ name, user }],
-    contexts: [{ name: `${name}@real`, context: { cluster: 'real', user: name } }],
-    'current-context': `${name}@real`,
-  });
+/** A kubeconfig for the real control plane: cluster `real`, context `<name>@real`. */
+export function kubeconfigYaml(server: string, caPem: string, user: KubeconfigUser, name: string): string {
+  return buildKubeconfig({ server, caPem, user, cluster: 'real', userName: name, context: `${name}@real` });
 }
 
 interface Proc {
@@ -227,7 +222,7 @@ interface Proc {
 }
 
 /** GET over TLS; resolves the status code (0 on a connection error). */
-function tlsGet(url: string, opts: https.RequestOptions): Promise<number> {
+export function tlsGet(url: string, opts: https.RequestOptions): Promise<number> {
   return new Promise((resolve) => {
     const req = https.get(url, { ...opts, timeout: 2000 }, (res) => {
       res.resume();
@@ -331,7 +326,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
     };
     const caFile = file('ca.crt', ca.certPem);
     const kubeconfigFor = (name: string, c: { certPem: string; keyPem: string }) =>
-      file(`${name}.kubeconfig`, kubeconfigYaml(server, ca.certPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, name));
+      file(`${name}.kubeconfig`, kubeconfigYaml(server, ca.certPem, { certPem: c.certPem, keyPem: c.keyPem }, name));
     const adminKubeconfig = kubeconfigFor('admin', admin);
     const kcmKubeconfig = kubeconfigFor('controller-manager', kcm);
     const schedKubeconfig = kubeconfigFor('scheduler', sched);

@@ -14,7 +14,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { issueCertificate, type CertificateAuthority } from '../server/certs.js';
-import { ApiError, type LabStore, type LogLine, type PodLogs } from '../store/types.js';
+import { ApiError, type LabStore, type PodLogs } from '../store/types.js';
+import { streamContainerLog } from '../server/container-log.js';
+import { answerAdmin } from '../server/admin.js';
 import type { AdminHandler, LabNode } from '../types.js';
 
 export const KUBELET_PORT = 10250;
@@ -57,11 +59,6 @@ function refuseUnverified(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-function formatLine(l: LogLine, timestamps: boolean): string {
-  // RFC 3339 with nanoseconds, as the kubelet writes them.
-  return timestamps ? `${l.time.replace(/Z$/, '000000Z')} ${l.line}\n` : `${l.line}\n`;
-}
-
 /** The kubelet's containerLogs handler: what `kubectl logs` reaches through the API server's node proxy. */
 function handleKubelet(store: LabStore, logs: PodLogs, req: IncomingMessage, res: ServerResponse): void {
   if (refuseUnverified(req, res)) return;
@@ -78,49 +75,15 @@ function handleKubelet(store: LabStore, logs: PodLogs, req: IncomingMessage, res
     return;
   }
   const [, ns, pod, container] = segs as [string, string, string, string];
-  const p = store.get('pods', ns, pod);
-  if (!p) {
+  if (!store.get('pods', ns, pod)) {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end(`pod "${pod}" not found\n`);
     return;
   }
-  const timestamps = url.searchParams.get('timestamps') === 'true';
-  const tail = url.searchParams.get('tailLines');
-  const limitBytes = Number(url.searchParams.get('limitBytes') ?? 0);
-  let lines = logs.read(ns, pod, container);
-  if (tail !== null && Number(tail) >= 0) lines = lines.slice(Math.max(0, lines.length - Number(tail)));
+  const q = url.searchParams;
+  const number = (k: string) => (q.has(k) ? { [k]: Number(q.get(k)) } : {});
   res.writeHead(200, { 'content-type': 'text/plain' });
-  let sent = 0;
-  const write = (l: LogLine): boolean => {
-    let text = formatLine(l, timestamps);
-    if (limitBytes > 0) {
-      if (sent >= limitBytes) return false;
-      text = text.slice(0, limitBytes - sent);
-    }
-    sent += Buffer.byteLength(text);
-    res.write(text);
-    return limitBytes <= 0 || sent < limitBytes;
-  };
-  for (const l of lines) if (!write(l)) return void res.end();
-  const statuses = ((p.status as { containerStatuses?: { name: string; state?: { terminated?: unknown } }[] } | undefined)?.containerStatuses ?? []);
-  const terminated = statuses.find((s) => s.name === container)?.state?.terminated !== undefined;
-  if (url.searchParams.get('follow') !== 'true' || terminated) return void res.end();
-  // Follow until the client goes or the pod does.
-  const stopFollow = logs.follow(ns, pod, container, (l) => {
-    if (!write(l)) finish();
-  });
-  const stopWatch = store.watch('pods', ns, {}, (e) => {
-    if (e.type === 'DELETED' && e.object.metadata.name === pod) finish();
-  });
-  let done = false;
-  function finish(): void {
-    if (done) return;
-    done = true;
-    stopFollow();
-    stopWatch();
-    res.end();
-  }
-  res.on('close', finish);
+  streamContainerLog(res, { store, logs, namespace: ns, pod, container, query: { timestamps: q.get('timestamps') === 'true', follow: q.get('follow') === 'true', nanoseconds: true, ...number('tailLines'), ...number('sinceSeconds'), ...number('limitBytes') } });
 }
 
 export async function startNodeServers(o: { nodes: LabNode[]; store: LabStore; logs: PodLogs; ca: CertificateAuthority; kubeletPort?: number }): Promise<NodeServers> {
@@ -164,18 +127,18 @@ export async function startNodeServers(o: { nodes: LabNode[]; store: LabStore; l
       void (async () => {
         if (refuseUnverified(req, res)) return;
         const segs = new URL(req.url ?? '/', 'https://lab').pathname.split('/').filter(Boolean).map(decodeURIComponent);
-        const h = segs[0] === 'lab' ? admin.get(segs[1] ?? '') : undefined;
-        if (!h) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          throw new ApiError(400, 'BadRequest', 'the request body is not JSON');
-        }
-        sendJson(res, 200, (await h(req.method ?? 'GET', `/${segs.slice(2).join('/')}`, body)) ?? { status: 'Success' });
+        const out = await answerAdmin(admin, req.method ?? 'GET', segs, async () => {
+          const chunks: Buffer[] = [];
+          for await (const c of req) chunks.push(c as Buffer);
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            return text ? JSON.parse(text) : undefined;
+          } catch {
+            throw new ApiError(400, 'BadRequest', 'the request body is not JSON');
+          }
+        });
+        if (out === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+        sendJson(res, 200, out);
       })().catch((e: unknown) => {
         const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', (e as Error).message);
         if (!res.headersSent) sendJson(res, err.code, err.toStatus());

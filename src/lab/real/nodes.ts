@@ -173,7 +173,7 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
     const kubeconfigFor = async (cn: string, orgs: string[]) => {
       const c = await issueCertificate(cp!.ca, { commonName: cn, organizations: orgs, usage: 'client' });
       const name = `client-${cn.replace(/[^A-Za-z0-9.-]/g, '_')}`;
-      return cp!.file(`${name}.kubeconfig`, kubeconfigYaml(cp!.clusterServer, cp!.caPem, { 'client-certificate-data': Buffer.from(c.certPem).toString('base64'), 'client-key-data': Buffer.from(c.keyPem).toString('base64') }, name));
+      return cp!.file(`${name}.kubeconfig`, kubeconfigYaml(cp!.clusterServer, cp!.caPem, { certPem: c.certPem, keyPem: c.keyPem }, name));
     };
     const proxyKubeconfig = await kubeconfigFor('system:kube-proxy', []);
     for (const p of plan) {

@@ -24,6 +24,8 @@ import { apiVersionOf } from '../store/resources.js';
 import { AUTHZ_GROUP, answerSelfReview, apiGroup, apiGroupList, apiResourceList, apiVersions, authzResourceList, versionInfo } from './discovery.js';
 import { toTable, wantsTable } from './table.js';
 import type { AdminHandler } from '../types.js';
+import { answerAdmin } from './admin.js';
+import { formatLogLine, selectLogLines, streamContainerLog, type LogQuery } from './container-log.js';
 import { OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ANSWER, openApiV2, openApiV2Protobuf, openApiV3Index, openApiV3Doc } from './openapi.js';
 import { decodeKubeProtobuf, isProtobuf } from './protobuf.js';
 import { ITEMS_PER_YIELD, MAX_REQUEST_BODY_BYTES, checkObjectShape, depthExceeds, flowDepthExceeds, tooDeep, yieldToEventLoop } from '../store/limits.js';
@@ -382,38 +384,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (lines.length === 0 && (!cs || cs.state?.waiting)) {
       throw new ApiError(400, 'BadRequest', `container "${container}" in pod "${r.name}" is waiting to start: ${cs?.state?.waiting?.reason ?? 'ContainerCreating'}`);
     }
-    const timestamps = boolParam(q, 'timestamps');
-    const fmt = (l: { time: string; line: string }) => `${timestamps ? `${l.time} ` : ''}${l.line}\n`;
-    let selected = lines;
-    if (q.has('sinceSeconds')) {
-      const since = Date.now() - Number(q.get('sinceSeconds')) * 1000;
-      selected = selected.filter((l) => Date.parse(l.time) >= since);
-    }
-    if (q.has('tailLines')) {
-      const n = Number(q.get('tailLines'));
-      selected = n <= 0 ? [] : selected.slice(-n);
-    }
-    if (!boolParam(q, 'follow')) {
-      send(res, 200, selected.map(fmt).join(''), 'text/plain');
+    const query: LogQuery = {
+      timestamps: boolParam(q, 'timestamps'),
+      follow: boolParam(q, 'follow'),
+      ...(q.has('sinceSeconds') ? { sinceSeconds: Number(q.get('sinceSeconds')) } : {}),
+      ...(q.has('tailLines') ? { tailLines: Number(q.get('tailLines')) } : {}),
+    };
+    if (!query.follow) {
+      send(res, 200, selectLogLines(lines, query).map((l) => formatLogLine(l, query)).join(''), 'text/plain');
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
-    for (const l of selected) res.write(fmt(l));
-    const stopFollow = logs.follow(r.namespace!, r.name!, container, (l) => {
-      if (!res.writableEnded && !res.destroyed) res.write(fmt(l));
-    });
-    // The stream ends when the pod goes away or its container terminates, like kubelet's.
-    const stopWatch = store.watch('pods', r.namespace, { fieldSelector: `metadata.name=${r.name}` }, (e) => {
-      const st = (e.object.status as { containerStatuses?: { name: string; state?: { terminated?: unknown } }[] } | undefined)?.containerStatuses?.find((c) => c.name === container);
-      if (e.type === 'DELETED' || st?.state?.terminated) setImmediate(() => res.end());
-    });
     openStreams.add(res);
-    const done = () => {
-      stopFollow();
-      stopWatch();
-      openStreams.delete(res);
-    };
-    res.on('close', done);
+    streamContainerLog(res, { store, logs, namespace: r.namespace!, pod: r.name!, container, query, onEnd: () => openStreams.delete(res) });
   }
 
   async function handleResource(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams, verb: Verb): Promise<void> {
@@ -608,11 +591,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     for (const fn of interceptors) await fn(info);
     if (segs[0] === 'lab' && segs.length >= 2) {
-      const h = admin.get(segs[1]);
-      if (!h) throw resourceNotFound();
-      const body = parseBody(await readBody(req), req.headers['content-type']);
-      const out = await h(req.method ?? 'GET', `/${segs.slice(2).join('/')}`, body);
-      return send(res, 200, out ?? { status: 'Success' });
+      const out = await answerAdmin(admin, req.method ?? 'GET', segs, async () => parseBody(await readBody(req), req.headers['content-type']));
+      if (out === undefined) throw resourceNotFound();
+      return send(res, 200, out);
     }
     if (!r) {
       if (await handleDiscovery(req, res, segs)) return;

@@ -18,40 +18,11 @@ import type { KubeClient } from '../../kube/index.js';
 import { KubeApiError } from '../../kube/index.js';
 import { compileSelectors } from './selectors.js';
 import { OrderedBucket } from './ordered.js';
-import { apiVersionOf, createRegistry } from './resources.js';
-import {
-  ApiError,
-  type DeleteOptions,
-  type KubeObject,
-  type LabStore,
-  type ListOptions,
-  type ListResult,
-  type PatchType,
-  type ResourceType,
-  type WatchEvent,
-  type WatchHandler,
-  type WatchOptions,
-  type WriteOptions,
-} from './types.js';
+import { POD_WORLD_RESOURCES, apiVersionOf, createRegistry } from './resources.js';
+import { ApiError, type DeleteOptions, type KubeObject, type LabStore, type ListOptions, type ListResult, type PatchType, type ResourceType, type WatchEvent, type WatchHandler, type WatchOptions, type WriteOptions } from './types.js';
 
 /** What the lab's node side reads: the kubelet, the network model, DNS, storage, node registration and leases. */
-export const NODE_SIDE_RESOURCES = [
-  'namespaces',
-  'nodes',
-  'pods',
-  'services',
-  'endpoints',
-  'endpointslices.discovery.k8s.io',
-  'configmaps',
-  'secrets',
-  'persistentvolumeclaims',
-  'persistentvolumes',
-  'storageclasses.storage.k8s.io',
-  'networkpolicies.networking.k8s.io',
-  'leases.coordination.k8s.io',
-  'deployments.apps',
-  'daemonsets.apps',
-];
+export const NODE_SIDE_RESOURCES: readonly string[] = [...POD_WORLD_RESOURCES, 'endpoints', 'endpointslices.discovery.k8s.io', 'leases.coordination.k8s.io'];
 
 export interface MirrorStoreOptions {
   kube: KubeClient;

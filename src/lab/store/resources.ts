@@ -44,6 +44,26 @@ const RESOURCE_TYPES: readonly ResourceType[] = [
   t('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
 ];
 
+/**
+ * What both halves of the lab react to (the controllers and the node side): pods and what they run with — nodes,
+ * namespaces, services, configuration, storage, network policy, and the workloads that own pods on every node.
+ * Each half adds its own: the controllers the workloads they expand, the node side endpoints and leases.
+ */
+export const POD_WORLD_RESOURCES = [
+  'pods',
+  'nodes',
+  'services',
+  'namespaces',
+  'configmaps',
+  'secrets',
+  'persistentvolumeclaims',
+  'persistentvolumes',
+  'storageclasses.storage.k8s.io',
+  'networkpolicies.networking.k8s.io',
+  'deployments.apps',
+  'daemonsets.apps',
+] as const;
+
 function nameOfType(rt: Pick<ResourceType, 'group' | 'resource'>): string {
   return rt.group === '' ? rt.resource : `${rt.resource}.${rt.group}`;
 }

@@ -7,11 +7,10 @@
  */
 import { parseCronSchedule } from '../../spec/fields.js';
 import type { KubeObject, StatusCause } from './types.js';
+import { QUALIFIED_NAME_PART, isDnsSubdomain } from '../../spec/names.js';
 
 type Obj = Record<string, unknown>;
 
-const NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_MSG = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 const VALUE_MSG = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
@@ -27,13 +26,13 @@ function qualifiedNameErrors(key: string): string[] {
     const [prefix, n] = parts as [string, string];
     name = n;
     if (prefix === '') errs.push('prefix part must be non-empty');
-    else if (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix)) errs.push("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+    else if (!isDnsSubdomain(prefix)) errs.push("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
   } else if (parts.length > 2) {
     return ["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS subdomain prefix and '/'"];
   }
   if (name === '') errs.push('name part must be non-empty');
   else if (name.length > 63) errs.push('name part must be no more than 63 characters');
-  else if (!NAME_PART.test(name)) errs.push(QUALIFIED_MSG);
+  else if (!QUALIFIED_NAME_PART.test(name)) errs.push(QUALIFIED_MSG);
   return errs;
 }
 
@@ -43,7 +42,7 @@ function metaCauses(meta: Obj | undefined, path: string): StatusCause[] {
   if (labels && typeof labels === 'object') {
     for (const [k, v] of Object.entries(labels as Obj)) {
       for (const e of qualifiedNameErrors(k)) out.push(invalid(`${path}.labels`, k, e));
-      if (typeof v === 'string' && v !== '' && (v.length > 63 || !NAME_PART.test(v))) {
+      if (typeof v === 'string' && v !== '' && (v.length > 63 || !QUALIFIED_NAME_PART.test(v))) {
         out.push(invalid(`${path}.labels`, v, v.length > 63 ? 'must be no more than 63 characters' : VALUE_MSG));
       }
     }

@@ -34,6 +34,7 @@ import { validateObject } from './validate.js';
 import { recordApply, recordUpdate } from './managed.js';
 import { findUnknownFields } from './fields.js';
 import { WatchHistory } from './history.js';
+import { OwnerIndex, objectKey } from './owner-index.js';
 import { OrderedBucket, Snapshots, continueExpired, decodeContinue, encodeContinue, type View } from './ordered.js';
 import { MAX_OBJECT_BYTES, checkObjectShape, isJsonMap, objectTooLarge, yieldToEventLoop } from './limits.js';
 
@@ -95,8 +96,7 @@ export class Store implements LabStore {
   /** The same objects in key order, per resource (src/lab/store/ordered.ts). */
   private readonly ordered = new Map<string, OrderedBucket>();
   private readonly snapshots: Snapshots;
-  /** owner uid → dependents as "resource|namespace|name" */
-  private readonly dependents = new Map<string, Set<string>>();
+  private readonly owners = new OwnerIndex();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly admissions = new Map<string, Admission[]>();
   private readonly history: WatchHistory<HistoryEntry>;
@@ -494,7 +494,7 @@ export class Store implements LabStore {
     if (opts.dryRun) return old;
     const policy = opts.propagationPolicy ?? 'Background';
     const finalizers = [...(old.metadata.finalizers ?? [])];
-    const hasDependents = (this.dependents.get(old.metadata.uid!)?.size ?? 0) > 0;
+    const hasDependents = this.owners.hasDependents(old.metadata.uid!);
     if (rt.kind === 'Namespace' && rt.group === '') {
       if (old.metadata.deletionTimestamp) return old;
       const next = structuredClone(old);
@@ -547,29 +547,13 @@ export class Store implements LabStore {
 
   private cacheSet(resource: string, obj: KubeObject, rev: number): void {
     const k = nsKey(obj.metadata.namespace, obj.metadata.name!);
-    const old = this.data.get(resource)!.get(k);
-    if (old) this.unindex(resource, old);
     this.data.get(resource)!.set(k, obj);
     this.ordered.get(resource)!.set(obj, rev);
-    const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
-    for (const o of obj.metadata.ownerReferences ?? []) {
-      let s = this.dependents.get(o.uid);
-      if (!s) this.dependents.set(o.uid, (s = new Set()));
-      s.add(ref);
-    }
-  }
-
-  private unindex(resource: string, obj: KubeObject): void {
-    const ref = `${resource}|${obj.metadata.namespace ?? ''}|${obj.metadata.name}`;
-    for (const o of obj.metadata.ownerReferences ?? []) {
-      const s = this.dependents.get(o.uid);
-      s?.delete(ref);
-      if (s && s.size === 0) this.dependents.delete(o.uid);
-    }
+    this.owners.set(objectKey(resource, obj.metadata.namespace, obj.metadata.name!), (obj.metadata.ownerReferences ?? []).map((o) => o.uid));
   }
 
   private cacheDelete(resource: string, obj: KubeObject, rev: number): void {
-    this.unindex(resource, obj);
+    this.owners.remove(objectKey(resource, obj.metadata.namespace, obj.metadata.name!));
     this.data.get(resource)!.delete(nsKey(obj.metadata.namespace, obj.metadata.name!));
     this.ordered.get(resource)!.delete(obj, rev);
   }

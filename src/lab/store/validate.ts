@@ -6,6 +6,7 @@
 import { ApiError, type KubeObject, type StatusCause } from './types.js';
 import { groupOf } from './resources.js';
 import { semanticCauses } from './semantics.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from '../../spec/names.js';
 
 interface Model {
   validate(): void;
@@ -66,8 +67,6 @@ function causeOf(obj: unknown, e: AjvError): StatusCause {
   return { reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(v)}: ${e.message ?? 'invalid'}`, field: fieldPathOf(e.instancePath) };
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Kinds whose names must be DNS labels (RFC 1123), as the apiserver requires. */
 const LABEL_NAMED = new Set(['Namespace', 'Service']);
 

@@ -13,7 +13,8 @@ import { exitCodeForSummary, type Result, type RunSummary } from '../../run/type
 import type { RunStore } from '../../run/events.js';
 import { TaskTree } from '../task-tree.js';
 import { redactSecretShapes } from '../../run/secret-shapes.js';
-import { FieldRow, editValue } from './fields.js';
+import { FieldRow, editValue, scrollStep } from './fields.js';
+import { formatDuration } from '../../duration.js';
 import { fit, moreAbove, moreBelow, scrollWindow, windowAround, wrapText } from './layout.js';
 import {
   FORM_SCREENS,
@@ -411,10 +412,8 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
 
     if (screen === 'review') {
       if (key.escape) return go('addons');
-      if (key.upArrow) return scrollBy(-1);
-      if (key.downArrow) return scrollBy(1);
-      if (key.pageUp) return scrollBy(-Math.max(1, rows - 8));
-      if (key.pageDown || input === ' ') return scrollBy(Math.max(1, rows - 8));
+      const step = scrollStep(input, key, Math.max(1, rows - 8));
+      if (step !== undefined) return scrollBy(step);
       if (input === 'm') {
         const next = modeRef.current === 'rehearse' ? 'setup' : 'rehearse';
         setMode(next);
@@ -461,10 +460,8 @@ export function Wizard({ initial, initialText, problems, services, color, rows: 
 
     if (screen === 'results') {
       if (key.return) return go('next');
-      if (key.upArrow) return scrollBy(-1);
-      if (key.downArrow) return scrollBy(1);
-      if (key.pageUp) return scrollBy(-Math.max(1, rows - 8));
-      if (key.pageDown || input === ' ') return scrollBy(Math.max(1, rows - 8));
+      const step = scrollStep(input, key, Math.max(1, rows - 8));
+      if (step !== undefined) return scrollBy(step);
       // The connectivity matrix pages its columns: every node is reachable, none cut silently.
       if (key.rightArrow) return setMatrixPage((p) => p + 1);
       if (key.leftArrow) return setMatrixPage((p) => Math.max(0, p - 1));
@@ -735,9 +732,6 @@ function matrixLines(m: Matrix, page = 0, cols = 80): string[] {
   return [...out, ...wrapText('      row → column: ok reached · fail not reached · - not tested', cols, '        ')];
 }
 
-function ms(v: number): string {
-  return v < 1000 ? `${Math.round(v)}ms` : `${(v / 1000).toFixed(1)}s`;
-}
 
 /** A drill result's evidence: when the phase started (from the drill's start), and RPO/RTO once known. */
 function drillEvidence(r: Result): { atMs?: number; rpoMs?: number; rtoMs?: number } {
@@ -763,7 +757,7 @@ export function timelineLines(rs: Result[], width = 30): string[] {
     const from = Math.min(width - 1, Math.floor((at / total) * width));
     const n = Math.min(width - from, Math.max(1, Math.round((r.durationMs / total) * width)));
     const bar = `${' '.repeat(from)}${'█'.repeat(n)}`.padEnd(width);
-    return `      ${r.id.replace(/^drill-/, '').padEnd(10).slice(0, 10)} ${`+${ms(at)}`.padStart(7)} ${bar} ${ms(r.durationMs)}`;
+    return `      ${r.id.replace(/^drill-/, '').padEnd(10).slice(0, 10)} ${`+${formatDuration(at)}`.padStart(7)} ${bar} ${formatDuration(r.durationMs)}`;
   });
 }
 
@@ -772,13 +766,13 @@ function rpoRtoLine(rs: Result[]): string {
   const last = <K extends 'rpoMs' | 'rtoMs'>(k: K) => rs.map((r) => drillEvidence(r)[k]).filter((v): v is number => v !== undefined).at(-1);
   const rpo = last('rpoMs');
   const rto = last('rtoMs');
-  return `    RPO ${rpo === undefined ? 'not measured' : ms(rpo)} (age of the snapshot when restored) · RTO ${rto === undefined ? 'not measured' : ms(rto)} (restore + boot + verify)`;
+  return `    RPO ${rpo === undefined ? 'not measured' : formatDuration(rpo)} (age of the snapshot when restored) · RTO ${rto === undefined ? 'not measured' : formatDuration(rto)} (restore + boot + verify)`;
 }
 
 function Results({ summary, color, scroll, rows, cols, matrixPage, onScroll }: { summary: RunSummary; color: boolean; scroll: number; rows: number; cols: number; matrixPage: number; onScroll: (max: number) => void }) {
   const lines: { text: string; status?: Result['status'] }[] = [];
   const verdict = { pass: 'All passed', interrupted: 'Interrupted', incomplete: 'Incomplete', fail: 'Something failed' }[summary.status];
-  lines.push({ text: `${verdict} in ${(summary.durationMs / 1000).toFixed(1)}s · records: ${summary.runDir}` });
+  lines.push({ text: `${verdict} in ${formatDuration(summary.durationMs, { fixed: true })} · records: ${summary.runDir}` });
   for (const h of summary.skippedHeadlines ?? []) lines.push({ text: `↓ ${h.title} did not run: ${h.reason.replace(/^cannot run here: /, '')}`, status: 'skip' });
   // Failures first: they are what the operator needs to see without scrolling.
   const failed = summary.results.filter((r) => r.status === 'fail');

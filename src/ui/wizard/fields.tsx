@@ -69,3 +69,12 @@ export function editValue(field: Field, state: LineState, input: string, key: In
   }
   return applyInput(state, input, key, field.numeric ? (t) => t.replace(/\D/g, '') : undefined);
 }
+
+/** How far a scrolling key moves a long screen: ↑↓ one line, PgUp/PgDn/space one page; undefined for any other key. */
+export function scrollStep(input: string, key: InkKeyLike & { pageUp?: boolean; pageDown?: boolean }, page: number): number | undefined {
+  if (key.upArrow) return -1;
+  if (key.downArrow) return 1;
+  if (key.pageUp) return -page;
+  if (key.pageDown || input === ' ') return page;
+  return undefined;
+}

@@ -37,21 +37,21 @@ export interface FlagQuestion {
   flag: string;
 }
 
+/** A choice field: its options as value → hint, in the order the form offers them. */
+function selectField(options: Record<string, string>, f: Omit<Field, 'kind' | 'options'>): Field {
+  return { ...f, kind: 'select', options: Object.entries(options).map(([value, hint]) => ({ value, hint })) };
+}
+
 export const SCREENS = ['broken', 'resume', 'cluster', 'nodes', 'network', 'addons', 'review', 'preflight', 'run', 'results', 'next'] as const;
 export type ScreenName = (typeof SCREENS)[number];
 
 export const CLUSTER_FIELDS: Field[] = [
-  {
-    key: 'method',
-    label: 'Bootstrap with',
-    kind: 'select',
-    path: ['spec', 'bootstrap', 'method'],
-    options: [
-      { value: 'talos', hint: 'immutable, API-managed OS built for Kubernetes: no SSH, no packages to drift' },
-      { value: 'kubeadm', hint: 'the upstream installer on the Linux you already run, over SSH' },
-    ],
-    help: 'Talos replaces the OS and is managed only through its API. kubeadm installs Kubernetes on existing Linux hosts over SSH.',
-  },
+  selectField(
+    {
+      talos: 'immutable, API-managed OS built for Kubernetes: no SSH, no packages to drift',
+      kubeadm: 'the upstream installer on the Linux you already run, over SSH',
+    },
+    { key: 'method', label: 'Bootstrap with', path: ['spec', 'bootstrap', 'method'], help: 'Talos replaces the OS and is managed only through its API. kubeadm installs Kubernetes on existing Linux hosts over SSH.' }),
   { key: 'name', label: 'Cluster name', kind: 'text', path: ['metadata', 'name'], help: 'A DNS-1123 label: lower-case letters, digits and "-".' },
   { key: 'endpoint', label: 'API endpoint', kind: 'text', path: ['spec', 'endpoint'], help: 'https://ADDRESS:6443 — a load balancer, a VIP, or the first control plane.' },
   { key: 'version', label: 'Kubernetes version', kind: 'text', path: ['spec', 'kubernetesVersion'], defaultValue: DEFAULT_KUBERNETES_VERSION, help: `e.g. ${DEFAULT_KUBERNETES_VERSION} (supported: ${KUBERNETES_RANGE_TEXT})` },
@@ -81,86 +81,67 @@ export const KUBEADM_FIELDS: Field[] = [
 export const NODE_FIELDS = (i: number): Field[] => [
   { key: `node-${i}-name`, label: 'name', kind: 'text', path: ['spec', 'nodes', i, 'name'], help: 'A DNS-1123 label, unique in the cluster.' },
   { key: `node-${i}-address`, label: 'address', kind: 'text', path: ['spec', 'nodes', i, 'address'], help: 'The IP groundwork and the other nodes reach it on.' },
-  {
-    key: `node-${i}-role`,
-    label: 'role',
-    kind: 'select',
-    path: ['spec', 'nodes', i, 'role'],
-    options: [
-      { value: 'control-plane', hint: 'runs etcd and the API server; use 1, 3 or 5' },
-      { value: 'worker', hint: 'runs your workloads' },
-    ],
-    help: 'Control planes run etcd: an odd count keeps a majority when one fails.',
-  },
+  selectField(
+    {
+      'control-plane': 'runs etcd and the API server; use 1, 3 or 5',
+      worker: 'runs your workloads',
+    },
+    { key: `node-${i}-role`, label: 'role', path: ['spec', 'nodes', i, 'role'], help: 'Control planes run etcd: an odd count keeps a majority when one fails.' }),
 ];
 
 export const NETWORK_FIELDS: Field[] = [
   { key: 'podCIDR', label: 'Pod CIDR', kind: 'text', path: ['spec', 'network', 'podCIDR'], help: 'Addresses for pods; must not overlap services, nodes or your LAN. Dual-stack: "v4,v6".' },
   { key: 'serviceCIDR', label: 'Service CIDR', kind: 'text', path: ['spec', 'network', 'serviceCIDR'], help: 'Addresses for Service ClusterIPs.' },
   { key: 'nodeMaskSize', label: 'Per-node mask', kind: 'text', numeric: true, path: ['spec', 'network', 'nodeMaskSize'], help: 'Each node gets a /N slice of the pod CIDR (24 = 256 addresses, 110 pods).' },
-  {
-    key: 'cni',
-    label: 'CNI',
-    kind: 'select',
-    path: ['spec', 'network', 'cni'],
-    options: [
-      { value: 'cilium', hint: 'eBPF, replaces kube-proxy, enforces NetworkPolicy' },
-      { value: 'calico', hint: 'BGP or VXLAN, enforces NetworkPolicy' },
-      { value: 'flannel', hint: 'simple overlay; does NOT enforce NetworkPolicy' },
-      { value: 'none', hint: 'bring your own CNI' },
-    ],
-    help: 'The pod network. Flannel ignores NetworkPolicy: policies you write will not be enforced.',
-  },
+  selectField(
+    {
+      cilium: 'eBPF, replaces kube-proxy, enforces NetworkPolicy',
+      calico: 'BGP or VXLAN, enforces NetworkPolicy',
+      flannel: 'simple overlay; does NOT enforce NetworkPolicy',
+      none: 'bring your own CNI',
+    },
+    { key: 'cni', label: 'CNI', path: ['spec', 'network', 'cni'], help: 'The pod network. Flannel ignores NetworkPolicy: policies you write will not be enforced.' }),
 ];
 
 export const ADDON_FIELDS: Field[] = [
-  {
-    key: 'monitoring',
-    label: 'Monitoring',
-    kind: 'select',
-    path: ['spec', 'addons', 'monitoring'],
-    options: [
-      { value: 'kube-prometheus-stack', hint: 'Prometheus, Alertmanager and Grafana' },
-      { value: 'victoria-metrics', hint: 'VictoriaMetrics with Grafana: lighter on memory' },
-      { value: 'none', hint: 'no monitoring' },
-    ],
-    help: 'Metrics and dashboards for the cluster.',
-  },
-  {
-    key: 'logging',
-    label: 'Logging',
-    kind: 'select',
-    path: ['spec', 'addons', 'logging'],
-    options: [
-      { value: 'fluent-bit', hint: 'ship container logs' },
-      { value: 'none', hint: 'no log shipping' },
-    ],
-    help: 'Fluent Bit collects every container log.',
-  },
-  {
-    key: 'logDestination',
-    label: 'Log destination',
-    kind: 'select',
-    path: ['spec', 'addons', 'logDestination'],
-    options: [
-      { value: 'stdout', hint: "each collector pod's own output (kubectl logs)" },
-      { value: 'loki', hint: 'a Loki endpoint, e.g. http://loki.logging:3100' },
-      { value: 'elasticsearch', hint: 'an Elasticsearch endpoint' },
-      { value: 'opensearch', hint: 'an OpenSearch endpoint' },
-      { value: 'http', hint: 'any HTTP endpoint that takes JSON lines' },
-      { value: 'forward', hint: 'a Fluentd/Fluent Bit forward endpoint, e.g. tcp://fluentd.logging:24224' },
-    ],
-    help: 'Where Fluent Bit sends the logs. No credentials in the spec: use an endpoint the cluster may reach without them.',
-    read: (d) => {
-      const v = getPath(d, ['spec', 'addons', 'logDestination']) as string | { type?: string } | undefined;
-      return typeof v === 'object' && v !== null ? String(v.type ?? '') : String(v ?? 'stdout');
+  selectField(
+    {
+      'kube-prometheus-stack': 'Prometheus, Alertmanager and Grafana',
+      'victoria-metrics': 'VictoriaMetrics with Grafana: lighter on memory',
+      none: 'no monitoring',
     },
-    write: (d, value) => {
-      if (value === 'stdout') return setPath(d, ['spec', 'addons', 'logDestination'], 'stdout');
-      const url = getPath(d, ['spec', 'addons', 'logDestination', 'url']);
-      return setPath(d, ['spec', 'addons', 'logDestination'], { type: value, url: typeof url === 'string' ? url : '' });
+    { key: 'monitoring', label: 'Monitoring', path: ['spec', 'addons', 'monitoring'], help: 'Metrics and dashboards for the cluster.' }),
+  selectField(
+    {
+      'fluent-bit': 'ship container logs',
+      none: 'no log shipping',
     },
-  },
+    { key: 'logging', label: 'Logging', path: ['spec', 'addons', 'logging'], help: 'Fluent Bit collects every container log.' }),
+  selectField(
+    {
+      stdout: "each collector pod's own output (kubectl logs)",
+      loki: 'a Loki endpoint, e.g. http://loki.logging:3100',
+      elasticsearch: 'an Elasticsearch endpoint',
+      opensearch: 'an OpenSearch endpoint',
+      http: 'any HTTP endpoint that takes JSON lines',
+      forward: 'a Fluentd/Fluent Bit forward endpoint, e.g. tcp://fluentd.logging:24224',
+    },
+    {
+      key: 'logDestination',
+      label: 'Log destination',
+      path: ['spec', 'addons', 'logDestination'],
+      help: 'Where Fluent Bit sends the logs. No credentials in the spec: use an endpoint the cluster may reach without them.',
+      read: (d) => {
+        const v = getPath(d, ['spec', 'addons', 'logDestination']) as string | { type?: string } | undefined;
+        return typeof v === 'object' && v !== null ? String(v.type ?? '') : String(v ?? 'stdout');
+      },
+      write: (d, value) => {
+        if (value === 'stdout') return setPath(d, ['spec', 'addons', 'logDestination'], 'stdout');
+        const url = getPath(d, ['spec', 'addons', 'logDestination', 'url']);
+        return setPath(d, ['spec', 'addons', 'logDestination'], { type: value, url: typeof url === 'string' ? url : '' });
+      },
+    },
+  ),
   { key: 'logUrl', label: 'Log endpoint URL', kind: 'text', path: ['spec', 'addons', 'logDestination', 'url'], help: 'http(s)://HOST:PORT for loki, elasticsearch, opensearch and http; tcp:// or tls:// for forward.' },
   { key: 'backupSchedule', label: 'etcd backup schedule', kind: 'text', path: ['spec', 'addons', 'backup', 'schedule'], help: 'cron, five fields: "0 */6 * * *" is every six hours.' },
   { key: 'backupRetain', label: 'Snapshots kept', kind: 'text', numeric: true, path: ['spec', 'addons', 'backup', 'retain'], help: 'Older snapshots are deleted.' },

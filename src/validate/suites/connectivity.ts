@@ -12,8 +12,7 @@ import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
 import { apiServiceAddresses, checkApiService } from '../checks.js';
-import { explainNoNode, podNodes } from '../nodes.js';
-import { fixForNoNode } from '../pod-state.js';
+import { podNodes } from '../nodes.js';
 
 export const SERVER_PORT = 8080;
 /**
@@ -36,11 +35,7 @@ export async function runConnectivity(s: ValidateSession, ctx: StepContext): Pro
   // do); NotReady, cordoned or otherwise tainted nodes are named as not tested, and why.
   const { nodes, tolerations, excluded } = podNodes(allNodes);
   const skipped = excluded;
-  if (nodes.length === 0) {
-    const skip = s.blocked('connectivity', allNodes, 'pod networking', { fix: fixForNoNode(allNodes) });
-    if (skip) return skip;
-    return { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so pod networking cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
-  }
+  if (nodes.length === 0) return s.noTestNode('connectivity', allNodes, 'pod networking');
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
   const sel = `${SUITE_LABEL}=connectivity`;

@@ -17,8 +17,6 @@ import { buildNetpolObjects, buildProbePod, ROLE_LABEL } from '../objects.js';
 import { containerResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
-import { explainNoNode } from '../nodes.js';
-import { fixForNoNode } from '../pod-state.js';
 
 export interface NetpolTarget {
   container: string;
@@ -136,7 +134,7 @@ export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<S
   const kube = await s.kube();
   const allNodes = await s.nodes(ctx);
   const node = allNodes.find((n) => n.schedulable);
-  if (!node) return s.blocked('netpol', allNodes, 'NetworkPolicy enforcement', { fix: fixForNoNode(allNodes) }) ?? { status: 'fail', summary: explainNoNode(allNodes)!, why: 'no test pod can run, so NetworkPolicy enforcement cannot be tested', fix: fixForNoNode(allNodes), evidence: { finding: 'scheduling' } };
+  if (!node) return s.noTestNode('netpol', allNodes, 'NetworkPolicy enforcement');
   const ns = await s.namespace(ctx, 'netpol');
   const b = s.buildContext(ctx, ns);
   const serverLabels: Record<string, Record<string, string>> = { postgres: { app: 'postgres' }, mysql: { app: 'mysql' }, redis: { app: 'redis' }, memcached: { app: 'memcached' } };

@@ -6,14 +6,13 @@
  */
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject } from '../../kube/index.js';
-import { buildProbePod, HOSTNAME_LABEL, requireNode } from '../objects.js';
+import { buildProbePod, requireNode } from '../objects.js';
+import { HOSTNAME_LABEL } from '../../kube/paths.js';
 import { condition, describePod, nodeOf } from '../pod-state.js';
 import { createAll, explainStuck, waitPods } from '../pods.js';
 import { summarizeChecks, type Check } from '../checks.js';
 import type { NodeInfo } from '../nodes.js';
 import type { ValidateSession } from '../session.js';
-import { explainNoNode } from '../nodes.js';
-import { fixForNoNode } from '../pod-state.js';
 
 const SPREAD_LABEL = 'groundwork.dev/spread';
 
@@ -48,7 +47,7 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   const kube = await s.kube();
   const nodes = await s.nodes(ctx);
   const schedulable = nodes.filter((n) => n.schedulable);
-  if (schedulable.length === 0) return s.blocked('scheduling', nodes, 'scheduling', { fix: fixForNoNode(nodes) }) ?? { status: 'fail', summary: explainNoNode(nodes)!, why: 'pods without tolerations (most workloads) stay Pending', fix: fixForNoNode(nodes), evidence: { finding: 'scheduling' } };
+  if (schedulable.length === 0) return s.noTestNode('scheduling', nodes, 'scheduling', 'pods without tolerations (most workloads) stay Pending');
   const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule'));
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
