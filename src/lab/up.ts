@@ -103,26 +103,15 @@ export async function runLabUp(o: LabUpOptions): Promise<number> {
   if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     io.stdout.write(
-      [
-        `lab is up: ${lab.url} (${api === 'real' ? 'the real kube-apiserver, kube-controller-manager and kube-scheduler' : `the embedded Kubernetes ${LAB_KUBERNETES_VERSION} API`}, ${lab.nodes.length} nodes, store: ${summary.store})`,
-        `kubeconfig: ${lab.kubeconfigPath}`,
-        '',
-        'try it from another terminal:',
-        `  kubectl --kubeconfig ${lab.kubeconfigPath} get nodes -o wide`,
-        `  export KUBECONFIG=${lab.kubeconfigPath}`,
-        '',
+      upMessage(
+        [`lab is up: ${lab.url} (${api === 'real' ? 'the real kube-apiserver, kube-controller-manager and kube-scheduler' : `the embedded Kubernetes ${LAB_KUBERNETES_VERSION} API`}, ${lab.nodes.length} nodes, store: ${summary.store})`],
+        lab.kubeconfigPath,
+        [`export KUBECONFIG=${lab.kubeconfigPath}`],
         'Ctrl-C stops the lab.',
-        '',
-      ].join('\n'),
+      ),
     );
   }
-  await new Promise<void>((resolve) => {
-    if (!o.signal || o.signal.aborted) {
-      if (o.signal?.aborted) resolve();
-      return;
-    }
-    o.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(o.signal);
   await lab.stop();
   io.stderr.write('lab stopped\n');
   return EXIT.ok;
@@ -184,30 +173,34 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
     if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       io.stdout.write(
-        [
-          `lab is up: ${lab.cp.server} (the real kube-apiserver, kube-controller-manager and kube-scheduler; ${lab.nodes.length} real nodes: kubelet, kube-proxy, containerd; CoreDNS; store: ${summary.store})`,
-          ...lab.nodes.map((n) => `  node ${n.name}  ${n.ip}  pods ${n.podCIDR}  (network namespace gw-${n.name}, logs ${n.dir}/logs)`),
-          `kubeconfig: ${o.kubeconfigPath}`,
-          '',
-          'try it from another terminal:',
-          `  kubectl --kubeconfig ${o.kubeconfigPath} get nodes -o wide`,
-          `  groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns`,
-          '',
+        upMessage(
+          [
+            `lab is up: ${lab.cp.server} (the real kube-apiserver, kube-controller-manager and kube-scheduler; ${lab.nodes.length} real nodes: kubelet, kube-proxy, containerd; CoreDNS; store: ${summary.store})`,
+            ...lab.nodes.map((n) => `  node ${n.name}  ${n.ip}  pods ${n.podCIDR}  (network namespace gw-${n.name}, logs ${n.dir}/logs)`),
+          ],
+          o.kubeconfigPath,
+          [`groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns`],
           'Ctrl-C stops the lab (nodes, control plane, network namespaces).',
-          '',
-        ].join('\n'),
+        ),
       );
     }
-    await new Promise<void>((resolve) => {
-      if (!o.signal || o.signal.aborted) {
-        if (o.signal?.aborted) resolve();
-        return;
-      }
-      o.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    await untilAborted(o.signal);
   } finally {
     await lab.stop();
   }
   io.stderr.write('lab stopped\n');
   return EXIT.ok;
+}
+
+/** What `lab up` prints once the lab serves: what is up, the kubeconfig, commands to try, how to stop it. */
+function upMessage(headline: string[], kubeconfigPath: string, tries: string[], stop: string): string {
+  return [...headline, `kubeconfig: ${kubeconfigPath}`, '', 'try it from another terminal:', `  kubectl --kubeconfig ${kubeconfigPath} get nodes -o wide`, ...tries.map((t) => `  ${t}`), '', stop, ''].join('\n');
+}
+
+/** Resolves when the signal aborts (at once if it already has); never without a signal. */
+function untilAborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
 }

@@ -3,22 +3,12 @@
  * stages that do not depend on each other run and report independently: a failing validation suite does not keep
  * the drill from running.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemPathWithout } from '../helpers/path.js';
+import { runRehearse } from '../helpers/dist.js';
 import { labApiArgs, TEST_LAB_API } from '../helpers/lab-api.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/groundwork');
-
-function rehearse(args: string[], PATH: string) {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'gw-rehearse-'));
-  const r = spawnSync(process.execPath, [BIN, 'rehearse', ...args], { cwd, encoding: 'utf8', env: { PATH, NO_COLOR: '1', CI: 'true', GROUNDWORK_LOOPBACK_ONLY: '1', HOME: cwd } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const rehearse = runRehearse;
 
 interface Report {
   status: string;

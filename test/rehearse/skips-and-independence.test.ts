@@ -4,22 +4,14 @@
  * - without kubectl, preflight and the drill say the same thing (both failures, in the same words).
  * (A failing validation suite not keeping the drill from running: independence.test.ts, on both lab APIs.)
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemPathWithout } from '../helpers/path.js';
+import { runRehearse } from '../helpers/dist.js';
 import { realTool } from '../helpers/real-tools.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/groundwork');
-
-function rehearse(args: string[], PATH: string) {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'gw-rehearse-'));
-  const r = spawnSync(process.execPath, [BIN, 'rehearse', ...args], { cwd, encoding: 'utf8', env: { PATH, NO_COLOR: '1', CI: 'true', GROUNDWORK_LOOPBACK_ONLY: '1', HOME: cwd } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const rehearse = runRehearse;
 
 interface Report {
   status: string;
