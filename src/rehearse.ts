@@ -200,7 +200,7 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
   // What an earlier rehearsal here left (a second Ctrl-C, SIGKILL) goes first; this one's etcd is written down.
   const { Leftovers, sweepLeftovers } = await import('./run/leftovers.js');
   const { createExec } = await import('./exec/index.js');
-  await sweepLeftovers(stateDir, createExec({ env: o.io.env, signal: o.signal }), say, { env: o.io.env, signal: o.signal });
+  const swept = await sweepLeftovers(stateDir, createExec({ env: o.io.env, signal: o.signal }), say, { env: o.io.env, signal: o.signal });
   const leftovers = new Leftovers(stateDir, run.runId);
   const dirRecord = leftovers.add(`the lab's etcd data ${labEtcdDir}`, { dirs: [labEtcdDir] });
   const stops: Array<() => Promise<unknown>> = [() => rm(labEtcdDir, { recursive: true, force: true }).then(() => leftovers.clear(dirRecord))];
@@ -275,6 +275,8 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
       run,
       // The cluster every stage works on: the lab's, given once (validation finds it in the run's values).
       values: { kubeconfig: lab.kubeconfigPath },
+      // Swept before the lab started (its etcd's leftovers must go first): in the report, and not swept twice.
+      swept,
       specFile: existsSync(o.file) ? path.resolve(o.file) : undefined,
       ...(o.renderer ? { renderer: o.renderer, printResults: false } : {}),
       reportExtra: { cluster: loaded.spec.metadata.name, lab: { api, nodes: lab.nodes.map((n) => n.name), faults: o.faults ?? [], store: etcdUrl ? 'etcd' : 'memory' } },

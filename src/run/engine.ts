@@ -65,6 +65,8 @@ export interface RunOptions {
   flags?: RunFlags;
   /** Values the caller knows before any step runs (rehearse: the lab's kubeconfig); they win over a resumed run's. */
   values?: RunValues;
+  /** What the caller's own sweep removed before the run (rehearse sweeps before it starts its lab): reported, not swept again. */
+  swept?: Awaited<ReturnType<typeof sweepLeftovers>>;
 }
 
 export interface ResolvedRun {
@@ -277,7 +279,7 @@ async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promis
   records.saveState();
 
   // What a killed run left (a join config with its token on a node): removed before anything else runs.
-  const sweep = opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note, { env: opts.env ?? opts.io.env, signal: abort.signal });
+  const sweep = opts.swept ?? (opts.dryRun || abort.signal.aborted ? undefined : await sweepLeftovers(opts.stateDir, ctx.exec, note, { env: opts.env ?? opts.io.env, signal: abort.signal }));
 
   // An atomic stage that did not finish runs again whole on resume.
   for (const id of stepsToForget(plan, state.steps)) delete state.steps[id];

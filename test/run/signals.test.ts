@@ -5,7 +5,7 @@
  * and the order of cleanup on Ctrl-C during rehearse (namespaces, then the lab, then its etcd).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -227,5 +227,25 @@ describe('rehearse: Ctrl-C cleans up in order', { timeout: 180_000 }, () => {
     expect(r.stderr()).not.toMatch(/cleanup failed/);
     expect(pending(path.join(work, 'state'))).toEqual([]);
     expect(readdirSync(path.join(work, 'state', 'runs')).every((id) => !existsSync(path.join(work, 'state', 'runs', id, 'lab-etcd')))).toBe(true);
+  });
+});
+
+describe('rehearse: what it swept before starting its lab is in its report', { timeout: 180_000 }, () => {
+  it('a dead run\'s scratch file: removed once, said on stderr and listed in report.json', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'gw-sig-sweep-'));
+    const state = path.join(work, 'state');
+    mkdirSync(state);
+    const scratch = path.join(work, 'old-scratch.db');
+    writeFileSync(scratch, 'x');
+    // Its owner is a process that has exited (this node's child, waited for): a sweep may take it.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(path.join(state, 'leftovers.json'), JSON.stringify([{ id: 'old:1', runId: 'old-run', what: 'an old scratch file', files: [scratch], owner: { pid: dead } }]));
+    const r = start(['rehearse', '--stages', 'validate', '--state-dir', state, '--json'], { cwd: work, limitMs: 150_000 });
+    await r.exited;
+    expect(existsSync(scratch)).toBe(false);
+    expect(r.stderr().match(/swept what run old-run left behind: an old scratch file/g)).toHaveLength(1);
+    const runs = readdirSync(path.join(state, 'runs'));
+    const report = JSON.parse(readFileSync(path.join(state, 'runs', runs[0]!, 'report.json'), 'utf8')) as { leftovers?: { swept: { id: string }[] } };
+    expect(report.leftovers?.swept.map((x) => x.id)).toEqual(['old:1']);
   });
 });
