@@ -54,7 +54,7 @@ function fnv1a64(buf: Buffer): bigint {
 }
 
 /** Reads one bbolt meta page: 16-byte page header, then magic, version, pageSize, flags, root, freelist, pgid, txid, checksum. */
-export function parseBoltMeta(page: Buffer): BoltMeta | undefined {
+function parseBoltMeta(page: Buffer): BoltMeta | undefined {
   if (page.length < 16 + 64) return undefined;
   const m = page.subarray(16, 16 + 64);
   return {
