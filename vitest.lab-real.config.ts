@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
 /**
- * The lab-based tests a second time, on the real control plane (issue 13): `.ci/run` runs
- * `vitest run --config vitest.lab-real.config.ts` after `npm test`. Each file starts its labs through
+ * The lab-based tests a second time, on the real control plane (issue 13): `npm test` runs
+ * `vitest run --config vitest.lab-real.config.ts` after the main pass. Each file starts its labs through
  * test/helpers/lab-api.ts, which reads GROUNDWORK_TEST_LAB_API. Tests about the embedded API server itself (its
  * HTTP handling, protobuf, tables, store) are not here: there is no embedded API on this pass to test.
  */
