@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { Lab } from '../../src/lab/index.js';
+import { startTestLab, TEST_LAB_API } from '../helpers/lab-api.js';
 import {
   createNamespace,
   deleteNamespace,
@@ -19,11 +21,11 @@ import {
 import { describeRequest, formatRbacRequest } from '../../src/kube/errors.js';
 import { UserError } from '../../src/errors.js';
 
-describe('kube client against the lab API server', () => {
+describe(`kube client against the lab API server (${TEST_LAB_API} API)`, () => {
   let lab: Lab;
   let kube: KubeClient;
   beforeAll(async () => {
-    lab = await startLab({ nodes: 3 });
+    lab = await startTestLab({ nodes: 3 });
     kube = await loadKubeConfig(lab.kubeconfigPath);
   });
   afterAll(async () => {
@@ -58,11 +60,14 @@ describe('kube client against the lab API server', () => {
 
   it('waitFor sees objects created after it started (watch), and times out with the last state', async () => {
     await createNamespace(kube, 'kt-b', {});
-    const waiting = waitFor(kube, 'v1', 'ConfigMap', { namespace: 'kt-b', timeoutMs: 10_000 }, (m) => (m.size >= 2 ? [...m.keys()].sort() : undefined));
-    await kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'one', namespace: 'kt-b' } });
-    await kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'two', namespace: 'kt-b' } });
+    // Selected by label: on the real API the controller manager also publishes kube-root-ca.crt into the namespace.
+    const sel = { namespace: 'kt-b', labelSelector: 'kt=b' };
+    const labels = { kt: 'b' };
+    const waiting = waitFor(kube, 'v1', 'ConfigMap', { ...sel, timeoutMs: 10_000 }, (m) => (m.size >= 2 ? [...m.keys()].sort() : undefined));
+    await kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'one', namespace: 'kt-b', labels } });
+    await kube.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'two', namespace: 'kt-b', labels } });
     expect(await waiting).toEqual(['kt-b/one', 'kt-b/two']);
-    const t = await waitFor(kube, 'v1', 'ConfigMap', { namespace: 'kt-b', timeoutMs: 300 }, (m) => (m.size > 5 ? true : undefined)).catch((e: unknown) => e);
+    const t = await waitFor(kube, 'v1', 'ConfigMap', { ...sel, timeoutMs: 300 }, (m) => (m.size > 5 ? true : undefined)).catch((e: unknown) => e);
     expect(t).toBeInstanceOf(WaitTimeout);
     expect([...(t as WaitTimeout).last.keys()].sort()).toEqual(['kt-b/one', 'kt-b/two']);
   });
@@ -83,8 +88,11 @@ describe('kube client against the lab API server', () => {
   it('a wrong token is a 401 with a fix; an unknown context a usage error', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-kube-'));
     const { readFileSync } = await import('node:fs');
-    const bad = readFileSync(lab.kubeconfigPath, 'utf8').replace(lab.token, 'wrong-token');
-    writeFileSync(path.join(dir, 'kc'), bad, { mode: 0o600 });
+    // The lab's user with a token the server does not know (the embedded lab's user has a token, the real one's a
+    // client certificate: either way replaced).
+    const kc = parseYaml(readFileSync(lab.kubeconfigPath, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    for (const u of kc.users) u.user = { token: 'wrong-token' };
+    writeFileSync(path.join(dir, 'kc'), stringifyYaml(kc), { mode: 0o600 });
     const k2 = await loadKubeConfig(path.join(dir, 'kc'));
     const e = await k2.list('v1', 'Node').catch((x: unknown) => x);
     k2.close();
