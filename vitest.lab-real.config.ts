@@ -14,6 +14,8 @@ export const LAB_BASED_FILES = [
   'test/rehearse/independence.test.ts',
   'test/addons/backup-lab.test.ts',
   'test/ui/wizard-rehearsal.test.ts',
+  'test/kube/client.test.ts',
+  'test/validate/truthful.test.ts',
 ];
 
 export default defineConfig({

@@ -26,6 +26,9 @@ export interface ValidateLabOptions {
   timeoutS?: number;
   specNodes?: string[];
   before?: (lab: Lab) => Promise<void>;
+  /** After the faults, until this holds in the lab's store (20 s at most): on the real API a fault's taints are
+   *  the node lifecycle controller's, a moment after the node reports it; validate runs on a cluster already broken. */
+  until?: (lab: Lab) => boolean;
 }
 
 /** A repeatable "random" for api-errors: the same requests fail on every run. */
@@ -44,6 +47,13 @@ export async function validateLab(start: (opts: LabOptions) => Promise<Lab>, o: 
   await waitLabSettled(lab, { timeoutMs: 20_000 });
   await o.before?.(lab);
   for (const f of o.faults ?? []) faults.add(f);
+  if (o.until) {
+    const deadline = Date.now() + 20_000;
+    while (!o.until(lab)) {
+      if (Date.now() >= deadline) throw new Error('the lab did not show the fault within 20 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-truthful-'));
   const io = captureIo(dir);
   const code = await runValidate({ io, kubeconfig: lab.kubeconfigPath, stateDir: path.join(dir, '.groundwork'), json: true, timeoutS: o.timeoutS ?? 30, only: o.only, specNodes: o.specNodes });
@@ -62,3 +72,7 @@ export function result(r: ValidateReport, id: string) {
 export const cordon = (names: string[]) => async (lab: Lab) => {
   for (const n of names) await lab.store.patch('nodes', undefined, n, 'merge', { spec: { unschedulable: true } });
 };
+
+/** Every node carries node.kubernetes.io/not-ready (an `until` for cni-not-ready). */
+export const allNotReadyTainted = (lab: Lab): boolean =>
+  lab.store.list('nodes').items.every((n) => ((n.spec as { taints?: { key: string }[] } | undefined)?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready'));

@@ -6,7 +6,7 @@
 import { expect, it } from 'vitest';
 import { describeLabs, useTestLabs } from '../helpers/lab-api.js';
 import { HEALTHY } from '../helpers/fault-diagnoses.js';
-import { cordon, result, statuses, validateLab as validate, type ValidateLabOptions } from '../helpers/validate-lab.js';
+import { allNotReadyTainted, cordon, result, statuses, validateLab as validate, type ValidateLabOptions } from '../helpers/validate-lab.js';
 
 const labs = useTestLabs();
 const validateLab = (o: ValidateLabOptions) => validate((opts) => labs.start(opts), o);
@@ -34,7 +34,7 @@ describeLabs('a test pod that does not schedule is a scheduling finding, found f
   }, 100_000);
 
   it('cni-not-ready: storage says the nodes are NotReady', async () => {
-    const { report } = await validateLab({ faults: ['cni-not-ready'], timeoutS: 120, only: ['storage'] });
+    const { report } = await validateLab({ faults: ['cni-not-ready'], until: allNotReadyTainted, timeoutS: 120, only: ['storage'] });
     // With control-plane in the run it owns the finding (nodes NotReady); on its own storage fails with it.
     const s = result(report, 'storage');
     expect(s.status).toBe('fail');
@@ -94,7 +94,7 @@ describeLabs('a fault that stops every pod: only the suite that owns the cause f
   it.each([
     ['cni-not-ready', 'control-plane', /^3 of 3 nodes not Ready/],
   ])('%s: %s fails, every other suite fails nothing', async (fault, owner, cause) => {
-    const { report, code } = await validateLab({ faults: [fault], timeoutS: 60 });
+    const { report, code } = await validateLab({ faults: [fault], until: allNotReadyTainted, timeoutS: 60 });
     const st = statuses(report);
     expect(st[owner], JSON.stringify(report.results.map((x) => [x.id, x.status, x.summary]))).toBe('fail');
     expect(result(report, owner).summary).toMatch(cause);
