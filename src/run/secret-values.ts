@@ -4,7 +4,16 @@
  * line, which would turn ordinary words ("etcd:", "apiVersion: v1") into [redacted] everywhere. A plain file (a
  * token, an env file) is redacted whole, line by line, and by its KEY=value values.
  */
-import { parseAllDocuments, visit, isScalar, isPair, isMap, isSeq } from 'yaml';
+import { createRequire } from 'node:module';
+
+/**
+ * yaml (about 50 ms to load) only when a secret file is registered: every command loads the redactor, few
+ * register a file (a drill never does). yaml's Node entry is CommonJS, so require gives the same module.
+ */
+let yamlModule: typeof import('yaml') | undefined;
+function yaml(): typeof import('yaml') {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
+}
 
 /** Keys under which Talos, kubeadm and kubeconfig files keep key material, tokens and secrets. */
 const SECRET_KEY = /(key|token|secret|password|data|crt|cert|ca|id)$/i;
@@ -22,6 +31,7 @@ export function secretValuesOf(text: string): SecretValues {
   const out = new Set<string>();
   let structured = false;
   try {
+    const { parseAllDocuments, visit, isScalar, isPair, isMap, isSeq } = yaml();
     const docs = parseAllDocuments(text);
     if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) throw new Error('not YAML');
     for (const doc of docs) {
