@@ -121,6 +121,8 @@ export interface KeyPage {
  * the response as `{"header":{...},"kvs":[{"key":"<base64>",...},...],"more":...,"count":N}`; base64 holds no
  * quote, so a key can never be mistaken for the fields around it.
  */
+const BASE64 = /^[A-Za-z0-9+/=]*$/;
+
 export class KeyListing {
   private buf = '';
   private head = '';
@@ -137,6 +139,20 @@ export class KeyListing {
     const re = /"(key|revision|more|count)"\s*:\s*("([A-Za-z0-9+/=]*)"|true|false|-?\d+)/g;
     let m: RegExpExecArray | null;
     let done = 0;
+    // Go writes `"key":"<base64>"` with no spaces: those keys are taken by index (a listing of the whole keyspace
+    // is mostly them), until the first header field or a key written any other way, which the regex reads.
+    const KEY = '"key":"';
+    const field = Math.min(...['"revision"', '"more"', '"count"'].map((f) => this.buf.indexOf(f)).map((i) => (i < 0 ? Infinity : i)));
+    for (let at = this.buf.indexOf(KEY); at >= 0 && at < field && this.buf.indexOf('"key"', done) === at; at = this.buf.indexOf(KEY, done)) {
+      const close = this.buf.indexOf('"', at + KEY.length);
+      if (close < 0) break;
+      const b64 = this.buf.slice(at + KEY.length, close);
+      if (!BASE64.test(b64)) break;
+      this.seen++;
+      this.onKey(Buffer.from(b64, 'base64').toString('latin1'));
+      done = close + 1;
+    }
+    re.lastIndex = done;
     while ((m = re.exec(this.buf))) {
       // A number at the very end of the buffer may go on in the next chunk.
       if (m[3] === undefined && re.lastIndex === this.buf.length) break;
@@ -222,23 +238,45 @@ function isResourceDotGroup(segment: string): boolean {
  * /registry/<resource>/...; API groups that are stored under their group name (CRDs, aggregated APIs) sit at
  * /registry/<group.with.dots>/<resource>/..., so a segment with a dot takes the next one too.
  */
+const REGISTRY = '/registry/';
+
 export function prefixOfKey(key: string): string {
-  if (!key.startsWith('/registry/')) return OTHER_PREFIX;
-  const parts = key.slice('/registry/'.length).split('/');
-  const first = parts[0] ?? '';
-  if (first === '') return '/registry/';
-  if (first.includes('.') && !isResourceDotGroup(first) && parts.length > 2 && parts[1]) return `/registry/${first}/${parts[1]}`;
-  return `/registry/${first}`;
+  if (!key.startsWith(REGISTRY)) return OTHER_PREFIX;
+  // Called once per key of the whole keyspace: slashes found by index, the prefix sliced off the key (no split).
+  const a = key.indexOf('/', REGISTRY.length);
+  const first = a < 0 ? key.slice(REGISTRY.length) : key.slice(REGISTRY.length, a);
+  if (first === '') return REGISTRY;
+  if (a >= 0 && first.includes('.') && !isResourceDotGroup(first)) {
+    // /registry/<group>/<resource>/...: a non-empty resource segment with something after it.
+    const b = key.indexOf('/', a + 1);
+    if (b > a + 1) return key.slice(0, b);
+  }
+  return a < 0 ? key : key.slice(0, a);
 }
+
 
 /** Counts keys by prefix one key at a time, so a listing never has to be held whole. */
 export class KeyCounter {
-  readonly counts = new Map<string, number>();
+  readonly #counts = new Map<string, number>();
+  // A listing comes in key order: keys of one prefix arrive together, counted here before they go into the map.
+  #run: { prefix: string; n: number } | undefined;
   total = 0;
   add(key: string): void {
     const p = prefixOfKey(key);
-    this.counts.set(p, (this.counts.get(p) ?? 0) + 1);
     this.total++;
+    if (this.#run?.prefix === p) this.#run.n++;
+    else {
+      this.#flush();
+      this.#run = { prefix: p, n: 1 };
+    }
+  }
+  #flush(): void {
+    if (this.#run) this.#counts.set(this.#run.prefix, (this.#counts.get(this.#run.prefix) ?? 0) + this.#run.n);
+    this.#run = undefined;
+  }
+  get counts(): ReadonlyMap<string, number> {
+    this.#flush();
+    return this.#counts;
   }
   /** Sorted by prefix, for stable reports. */
   toRecord(): Record<string, number> {
