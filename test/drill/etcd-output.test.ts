@@ -175,6 +175,14 @@ describe('a key listing read as it streams', () => {
     );
   });
 
+  it('keys written with spaces (not as Go writes them) are read too, in order, beside Go-style ones', () => {
+    const got: string[] = [];
+    const listing = new KeyListing((k) => got.push(k));
+    listing.push('{"header":{"revision":9},"kvs":[{"key":"L2E=","version":1},{"key": "L2I=", "version": 1},{"key":"L2M="}],"count":3}');
+    expect(listing.end()).toEqual({ revision: 9, more: false, count: 3, keys: 3 });
+    expect(got).toEqual(['/a', '/b', '/c']);
+  });
+
   it('a listing that ends before the server said it would (a cut connection) is an error, not a short count', () => {
     const listing = new KeyListing(() => undefined);
     listing.push('{"header":{"revision":5},"kvs":[{"key":"L2E=","create_revision":2}],"count":2}');
