@@ -24,7 +24,7 @@ import { RunRecords, ensureRunDir, findResumableRun, mkdirInStateDir, newRunId, 
 import { buildJunit, buildReport, formatSummary } from './report.js';
 import { Redactor, Secret } from './secret.js';
 import { EventLog, type RunEvent } from './events.js';
-import { Leftovers, sweepLeftovers } from './leftovers.js';
+import { Leftovers, sweepLeftovers, type SweepResult } from './leftovers.js';
 import { breathe, sleep } from './sleep.js';
 import { mapLimit } from './map-limit.js';
 import { decideStage, decideStep, stepsToForget } from './decide.js';
@@ -66,7 +66,7 @@ export interface RunOptions {
   /** Values the caller knows before any step runs (rehearse: the lab's kubeconfig); they win over a resumed run's. */
   values?: RunValues;
   /** What the caller's own sweep removed before the run (rehearse sweeps before it starts its lab): reported, not swept again. */
-  swept?: Awaited<ReturnType<typeof sweepLeftovers>>;
+  swept?: SweepResult;
 }
 
 export interface ResolvedRun {
@@ -177,7 +177,7 @@ interface OpenRun {
   log: EventLog;
   /** A line outside any step's task (retries, cleanup trouble), to stderr unless the renderer owns it. */
   note: (line: string) => void;
-  sweep: Awaited<ReturnType<typeof sweepLeftovers>> | undefined;
+  sweep: SweepResult | undefined;
   startedMs: number;
   /** Set once the run saw its signal: nothing more starts. */
   stopped: boolean;
