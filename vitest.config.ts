@@ -4,7 +4,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
-    // A real node (issue 21) needs root, containerd and a kubelet build: `npm run test:real-node`, not yet in CI.
+    // A real node (issue 21) needs root, containerd and a kubelet build: `npm test` runs them last
+    // (vitest.real-node.config.ts), one file at a time; `npm run test:real-node` runs only them.
     exclude: [...configDefaults.exclude, 'test/real-node/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
