@@ -185,6 +185,8 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
       kubeconfig: o.kubeconfigPath,
       nodes: lab.nodes.map((n) => ({ name: n.name, role: 'worker', internalIP: n.ip, podCIDR: n.podCIDR, stateDir: n.dir })),
       store: `etcd ${lab.cp.etcdUrl}`,
+      /** The control plane's etcd on host loopback (plain http): what `groundwork drill --endpoints` takes. */
+      etcd: lab.cp.etcdUrl,
       imageRegistry: REAL_LAB_IMAGE_REGISTRY,
       networkPolicy: lab.networkPolicy,
     };
@@ -198,7 +200,7 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
             ...lab.nodes.map((n) => `  node ${n.name}  ${n.ip}  pods ${n.podCIDR}  (network namespace gw-${n.name}, logs ${n.dir}/logs)`),
           ],
           o.kubeconfigPath,
-          [`groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns,netpol`],
+          [`groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns,netpol`, `groundwork drill --endpoints ${lab.cp.etcdUrl}`],
           'Ctrl-C stops the lab (nodes, control plane, network namespaces).',
         ),
       );

@@ -21,7 +21,7 @@ import { runNetpolTable } from '../helpers/netpol-real.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/groundwork');
 
-interface Summary { api: string; url: string; kubeconfig: string; imageRegistry: string; networkPolicy: string; store: string; nodes: { name: string; internalIP: string; podCIDR: string; stateDir: string }[] }
+interface Summary { api: string; url: string; kubeconfig: string; imageRegistry: string; networkPolicy: string; store: string; etcd: string; nodes: { name: string; internalIP: string; podCIDR: string; stateDir: string }[] }
 interface Report { status: string; results: { id: string; status: string; summary: string; evidence?: { checks?: { name: string; status: string; summary: string }[] } }[] }
 
 /** One `lab up --api real --nodes-real 2 --json` run through the binary, with its kubectl and validate. */
@@ -125,6 +125,22 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     expect(rows.filter((r) => r.baseline !== 'connected').map((r) => r.name), table).toEqual([]);
     expect(rows.filter((r) => (r.expected === 'allowed') !== (r.observed === 'connected')).map((r) => r.name), table).toEqual([]);
   }, 900_000);
+
+  it('drills the control plane\'s etcd: groundwork drill --endpoints <the lab\'s etcd> restores a copy and verifies it', () => {
+    expect(summary.store).toBe(`etcd ${summary.etcd}`);
+    expect(summary.etcd).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const etcdBin = realToolsPath(['etcd-3.6/etcd', 'etcd-3.6/etcdctl', 'etcd-3.6/etcdutl']);
+    const r = spawnSync(process.execPath, [BIN, 'drill', '--endpoints', summary.etcd, '--sentinel', '--state-dir', path.join(lab.cwd, 'drill-state'), '--json'], { cwd: lab.cwd, encoding: 'utf8', env: { ...lab.env, PATH: `${etcdBin}:/usr/bin:/bin` }, timeout: 300_000 });
+    const doc = JSON.parse(r.stdout) as { drill: { status: string; reasons: string[]; phases: Record<string, { status: string }>; source?: { total: number; counts: Record<string, number> }; restored?: { total: number; counts: Record<string, number>; bumped: boolean }; sentinel?: { found: boolean } } };
+    expect(r.status, r.stderr).toBe(0);
+    expect(doc.drill.status, doc.drill.reasons.join('; ')).toBe('pass');
+    for (const p of ['snapshot', 'integrity', 'restore', 'boot', 'verify']) expect(doc.drill.phases[p]?.status, p).toBe('pass');
+    // The real cluster's keys came back: its nodes, the CoreDNS Deployment, the policy controller's ClusterRole.
+    expect(doc.drill.restored!.total).toBeGreaterThan(100);
+    expect(doc.drill.restored!.counts).toEqual(doc.drill.source!.counts);
+    expect(doc.drill.restored!.bumped).toBe(true);
+    expect(doc.drill.sentinel?.found).toBe(true);
+  }, 300_000);
 
   it('names CoreDNS scaled to 0 as the cause of the dns failure, and passes again once it is back', () => {
     expect(kubectl('-n', 'kube-system', 'scale', 'deploy/coredns', '--replicas=0').status).toBe(0);
