@@ -132,8 +132,8 @@ function checkRealNodesOptions(o: LabUpOptions): void {
   if (o.api === 'embedded') throw bad('--api embedded', 'real nodes join the real control plane (--api real)');
   if (o.nodes !== undefined) throw bad('--nodes', '--nodes counts simulated nodes; --nodes-real N starts N real ones');
   if (o.controlPlanes !== undefined) throw bad('--control-planes', 'the control plane runs beside the nodes, not on one of them');
-  if (o.cni !== undefined) throw bad('--cni', 'the nodes use the real bridge CNI plugin');
-  if (o.faults.length > 0) throw bad('--fault', 'the faults are the simulator\'s; break a real node for real (kubectl cordon, scale CoreDNS to 0)');
+  if (o.cni !== undefined) throw bad('--cni', 'the nodes use the real bridge CNI plugin (who enforces NetworkPolicy on it: --network-policy kube-router|none)');
+  if (o.faults.length > 0) throw bad('--fault', 'the faults are the simulator\'s; break a real node for real (kubectl cordon, scale CoreDNS to 0, --network-policy none for a policy-blind CNI)');
   if (o.etcd !== undefined) throw bad('--etcd', 'the real control plane keeps its objects in its own etcd');
   if (o.port !== undefined) throw bad('--port', 'the real kube-apiserver listens on a free port of 127.0.0.1');
   if (o.networkPolicy !== undefined && !(REAL_NETWORK_POLICIES as readonly string[]).includes(o.networkPolicy)) {
