@@ -135,9 +135,12 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     expect(r.status, r.stderr).toBe(0);
     expect(doc.drill.status, doc.drill.reasons.join('; ')).toBe('pass');
     for (const p of ['snapshot', 'integrity', 'restore', 'boot', 'verify']) expect(doc.drill.phases[p]?.status, p).toBe('pass');
-    // The real cluster's keys came back: its nodes, the CoreDNS Deployment, the policy controller's ClusterRole.
+    // The real cluster's keys came back: its two Nodes, the CoreDNS and local-path Deployments. (verify compared the
+    // counts per prefix with the source's at the snapshot's revision; the report's `source` is the inventory's, and a
+    // live cluster moves between the two: pods the test before deleted.)
     expect(doc.drill.restored!.total).toBeGreaterThan(100);
-    expect(doc.drill.restored!.counts).toEqual(doc.drill.source!.counts);
+    expect(doc.drill.restored!.counts['/registry/minions']).toBe(2);
+    expect(doc.drill.restored!.counts['/registry/deployments']).toBe(2);
     expect(doc.drill.restored!.bumped).toBe(true);
     expect(doc.drill.sentinel?.found).toBe(true);
   }, 300_000);
