@@ -15,6 +15,7 @@ export default defineCommand((program, io, setExit) => {
     .description('serve a lab cluster on https://127.0.0.1 in the foreground and write its kubeconfig; Ctrl-C stops it')
     .option('--nodes <n>', `number of nodes, control planes included (1-${MAX_LAB_NODES}; default 3, or the nodes of -f cluster.yaml)`, wholeNumber(1, MAX_LAB_NODES, 'nodes'))
     .option('--nodes-real <n>', 'real nodes instead of simulated ones (1-8; needs root, --api real, `bash tools/real/build-node.sh` and `bash tools/real/build-addons.sh`): kubelet, kube-proxy and containerd per node in its own network namespace, real pod IPs, real CoreDNS and local-path storage (validate it with --image-registry groundwork.local)', wholeNumber(1, 8, 'real nodes'))
+    .addOption(new Option('--network-policy <impl>', 'with --nodes-real: who enforces NetworkPolicy on the nodes. kube-router: its policy controller on every node (needs ipset); none: nobody, the bridge CNI ignores policies as Flannel does (a policy-blind CNI, for real)').choices(['kube-router', 'none']))
     .option('--control-planes <n>', 'how many of the nodes are control planes (default 1)', wholeNumber(1, MAX_LAB_NODES, 'nodes'))
     .addOption(new Option('--cni <name>', 'the CNI the lab behaves like').choices(['cilium', 'calico', 'flannel', 'none']))
     .option('--fault <name>', 'start with a fault, e.g. dns-down, node-not-ready:w-1, api-latency:200 (repeatable)', collect, [])
@@ -22,8 +23,8 @@ export default defineCommand((program, io, setExit) => {
     .option('--etcd <url>', 'embedded API: keep the objects in this etcd (http://127.0.0.1:2379) instead of memory')
     .option('--kubeconfig <path>', 'where to write the kubeconfig (0600)', 'lab.kubeconfig')
     .option('--port <port>', 'embedded API: HTTPS port on 127.0.0.1 (default: a free one)', wholeNumber(0, 65535, 'a TCP port'))
-    .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes\n  $ sudo groundwork lab up --api real --nodes-real 2      # real kubelets and pods on this machine')
-    .action(async (o: { api?: 'real' | 'embedded'; nodes?: number; nodesReal?: number; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port?: number }, cmd) => {
+    .addHelpText('after', '\nExample:\n  $ groundwork lab up --nodes 5 --control-planes 3\n  $ kubectl --kubeconfig lab.kubeconfig get nodes\n  $ sudo groundwork lab up --api real --nodes-real 2      # real kubelets and pods on this machine\n  $ sudo groundwork lab up --api real --nodes-real 2 --network-policy none   # ... with NetworkPolicy left unenforced')
+    .action(async (o: { api?: 'real' | 'embedded'; nodes?: number; nodesReal?: number; networkPolicy?: 'kube-router' | 'none'; controlPlanes?: number; cni?: 'cilium' | 'calico' | 'flannel' | 'none'; fault: string[]; etcd?: string; kubeconfig: string; port?: number }, cmd) => {
       const ctx = commandContext(cmd, io, { specOptional: true });
       const path = await import('node:path');
       let spec;
@@ -38,6 +39,7 @@ export default defineCommand((program, io, setExit) => {
           api: o.api,
           nodes: o.nodes,
           nodesReal: o.nodesReal,
+          networkPolicy: o.networkPolicy,
           controlPlanes: o.controlPlanes,
           cni: o.cni,
           faults: o.fault,

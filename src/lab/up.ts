@@ -8,6 +8,7 @@ import { UserError, EXIT } from '../errors.js';
 import type { LabApi, LabCni, StartControllers } from './types.js';
 import type { Spec } from '../spec/schema.js';
 import { MAX_LAB_NODES } from './store/limits.js';
+import { DEFAULT_REAL_NETWORK_POLICY, REAL_NETWORK_POLICIES, type RealNetworkPolicy } from './real/netpol.js';
 
 export interface LabUpOptions {
   /** 'real' or 'embedded'; default real when the control plane's programs are there (PATH or the real-tools cache). */
@@ -15,6 +16,8 @@ export interface LabUpOptions {
   nodes?: number;
   /** Real nodes instead of simulated ones (src/lab/real/nodes.ts): kubelet, kube-proxy and containerd per node. */
   nodesReal?: number;
+  /** With nodesReal: who enforces NetworkPolicy on the real nodes (default kube-router; none: nobody). */
+  networkPolicy?: string;
   controlPlanes?: number;
   cni?: LabCni;
   faults: string[];
@@ -59,6 +62,12 @@ async function defaultControllers(): Promise<StartControllers> {
 export async function runLabUp(o: LabUpOptions): Promise<number> {
   checkLabUpOptions(o);
   if (o.nodesReal !== undefined) return runRealNodesLabUp(o);
+  if (o.networkPolicy !== undefined) {
+    throw new UserError('--network-policy is for --nodes-real: it picks who enforces NetworkPolicy on real nodes', {
+      fix: 'drop --network-policy (the simulated lab enforces NetworkPolicy as its --cni would: --cni flannel ignores it), or add --api real --nodes-real N',
+      exitCode: EXIT.usage,
+    });
+  }
   const { chooseLabApi } = await import('./real/control-plane.js');
   if (o.api === 'real') {
     if (o.etcd !== undefined) throw new UserError('--etcd is for the embedded API: the real control plane keeps its objects in its own etcd', { exitCode: EXIT.usage, fix: 'drop --etcd, or add --api embedded' });
@@ -123,10 +132,16 @@ function checkRealNodesOptions(o: LabUpOptions): void {
   if (o.api === 'embedded') throw bad('--api embedded', 'real nodes join the real control plane (--api real)');
   if (o.nodes !== undefined) throw bad('--nodes', '--nodes counts simulated nodes; --nodes-real N starts N real ones');
   if (o.controlPlanes !== undefined) throw bad('--control-planes', 'the control plane runs beside the nodes, not on one of them');
-  if (o.cni !== undefined) throw bad('--cni', 'the nodes use the real bridge CNI plugin');
-  if (o.faults.length > 0) throw bad('--fault', 'the faults are the simulator\'s; break a real node for real (kubectl cordon, scale CoreDNS to 0)');
+  if (o.cni !== undefined) throw bad('--cni', 'the nodes use the real bridge CNI plugin (who enforces NetworkPolicy on it: --network-policy kube-router|none)');
+  if (o.faults.length > 0) throw bad('--fault', 'the faults are the simulator\'s; break a real node for real (kubectl cordon, scale CoreDNS to 0, --network-policy none for a policy-blind CNI)');
   if (o.etcd !== undefined) throw bad('--etcd', 'the real control plane keeps its objects in its own etcd');
   if (o.port !== undefined) throw bad('--port', 'the real kube-apiserver listens on a free port of 127.0.0.1');
+  if (o.networkPolicy !== undefined && !(REAL_NETWORK_POLICIES as readonly string[]).includes(o.networkPolicy)) {
+    throw new UserError(`--network-policy must be one of ${REAL_NETWORK_POLICIES.join(', ')}, not "${o.networkPolicy}"`, {
+      fix: '--network-policy kube-router (its policy controller on every node, the default), or --network-policy none (a policy-blind CNI, for real)',
+      exitCode: EXIT.usage,
+    });
+  }
 }
 
 /**
@@ -137,8 +152,9 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
   checkRealNodesOptions(o);
   const { findControlPlanePrograms, hardenedAsGroundworkConfigures } = await import('./real/control-plane.js');
   const { startRealNodesLab, findRealNodeTools, REAL_LAB_IMAGE_REGISTRY } = await import('./real/nodes.js');
+  const networkPolicy = (o.networkPolicy ?? DEFAULT_REAL_NETWORK_POLICY) as RealNetworkPolicy;
   const programs = findControlPlanePrograms(o.io.env);
-  const tools = findRealNodeTools(o.io.env);
+  const tools = findRealNodeTools(o.io.env, networkPolicy);
   const { io } = o;
   const progress = (line: string) => void io.stderr.write(`${line}\n`);
   const lab = await startRealNodesLab({
@@ -151,6 +167,7 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
       podSecurity: o.spec?.spec.bootstrap.method === 'kubeadm' ? 'kubeadm' : 'talos',
     },
     onProgress: progress,
+    networkPolicy,
     ...(o.signal ? { signal: o.signal } : {}),
   });
   try {
@@ -168,18 +185,22 @@ async function runRealNodesLabUp(o: LabUpOptions): Promise<number> {
       kubeconfig: o.kubeconfigPath,
       nodes: lab.nodes.map((n) => ({ name: n.name, role: 'worker', internalIP: n.ip, podCIDR: n.podCIDR, stateDir: n.dir })),
       store: `etcd ${lab.cp.etcdUrl}`,
+      /** The control plane's etcd on host loopback (plain http): what `groundwork drill --endpoints` takes. */
+      etcd: lab.cp.etcdUrl,
       imageRegistry: REAL_LAB_IMAGE_REGISTRY,
+      networkPolicy: lab.networkPolicy,
     };
     if (o.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       io.stdout.write(
         upMessage(
           [
-            `lab is up: ${lab.cp.server} (the real kube-apiserver, kube-controller-manager and kube-scheduler; ${lab.nodes.length} real nodes: kubelet, kube-proxy, containerd; CoreDNS; store: ${summary.store})`,
+            `lab is up: ${lab.cp.server} (the real kube-apiserver, kube-controller-manager and kube-scheduler; ${lab.nodes.length} real nodes: kubelet, kube-proxy, containerd${lab.networkPolicy === 'kube-router' ? ', kube-router\'s NetworkPolicy controller' : ''}; CoreDNS; store: ${summary.store})`,
+            ...(lab.networkPolicy === 'none' ? ['  NetworkPolicy: not enforced (--network-policy none: the bridge CNI ignores it, as Flannel does)'] : []),
             ...lab.nodes.map((n) => `  node ${n.name}  ${n.ip}  pods ${n.podCIDR}  (network namespace gw-${n.name}, logs ${n.dir}/logs)`),
           ],
           o.kubeconfigPath,
-          [`groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns`],
+          [`groundwork validate --kubeconfig ${o.kubeconfigPath} --image-registry ${REAL_LAB_IMAGE_REGISTRY} --only connectivity,dns,netpol`, `groundwork drill --endpoints ${lab.cp.etcdUrl}`],
           'Ctrl-C stops the lab (nodes, control plane, network namespaces).',
         ),
       );

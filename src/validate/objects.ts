@@ -53,6 +53,8 @@ export interface PodOptions {
   restartPolicy?: 'Never' | 'Always';
   /** Extra fields merged into each container (resources). */
   resources?: unknown;
+  /** Probes run one after another before the containers start (init containers), e.g. a gate. */
+  init?: ProbeSpec[];
 }
 
 /** A pod whose containers are probes. */
@@ -77,6 +79,7 @@ export function buildProbePod(ctx: BuildContext, name: string, suite: string, pr
     },
     containers,
   };
+  if (opts.init?.length) spec.initContainers = opts.init.map((p) => buildProbeContainer(p.probe, { name: p.name, registry: ctx.registry, volumeMounts: p.volumeMounts }));
   if (opts.nodeName) spec.nodeName = opts.nodeName;
   if (opts.affinity) spec.affinity = opts.affinity;
   if (opts.tolerations) spec.tolerations = opts.tolerations;

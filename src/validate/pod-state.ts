@@ -19,6 +19,7 @@ interface PodStatus {
   message?: string;
   conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
   containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
 }
 
 export function statusOf(pod: KubeObject): PodStatus {
@@ -51,6 +52,16 @@ export function isFinished(pod: KubeObject): boolean {
 export function containerResults(pod: KubeObject): Map<string, boolean> {
   const out = new Map<string, boolean>();
   for (const c of statusOf(pod).containerStatuses ?? []) {
+    const t = c.state?.terminated;
+    if (t && t.exitCode !== undefined) out.set(c.name, t.exitCode === 0);
+  }
+  return out;
+}
+
+/** The init containers that ended: name → exit 0. */
+export function initResults(pod: KubeObject): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const c of statusOf(pod).initContainerStatuses ?? []) {
     const t = c.state?.terminated;
     if (t && t.exitCode !== undefined) out.set(c.name, t.exitCode === 0);
   }

@@ -22,11 +22,21 @@ describe('lab up --nodes-real: refusals before anything starts', () => {
     [{ cni: 'calico' as const }, /--cni does not go with --nodes-real: the nodes use the real bridge CNI plugin/],
     [{ faults: ['dns-down'] }, /--fault does not go with --nodes-real: .*scale CoreDNS to 0/],
     [{ controlPlanes: 1 }, /--control-planes does not go with --nodes-real/],
+    [{ networkPolicy: 'calico' }, /--network-policy must be one of kube-router, none, not "calico"/],
   ])('%o is a usage error', async (extra, msg) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gw-real-nodes-opts-'));
     const err = await runLabUp({ ...base(dir), nodesReal: 2, ...extra }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toMatch(msg);
+    expect((err as UserError).exitCode).toBe(2);
+  });
+
+  it('refuses --network-policy without --nodes-real: the simulated lab has --cni for that', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-real-nodes-opts-'));
+    const err = await runLabUp({ ...base(dir), networkPolicy: 'none' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toBe('--network-policy is for --nodes-real: it picks who enforces NetworkPolicy on real nodes');
+    expect((err as UserError).fix).toMatch(/--cni flannel ignores it/);
     expect((err as UserError).exitCode).toBe(2);
   });
 
@@ -45,11 +55,23 @@ describe('lab up --nodes-real: refusals before anything starts', () => {
       findRealNodeTools(env);
       expect.unreachable();
     } catch (e) {
-      expect((e as UserError).message).toMatch(/add-on images are not built: coredns.tar, local-path.tar, agnhost.tar missing/);
+      expect((e as UserError).message).toMatch(/add-ons are not built: coredns.tar, local-path.tar, agnhost.tar, kube-router-netpol missing/);
       expect((e as UserError).fix).toMatch(/bash tools\/real\/build-addons.sh/);
     }
     mkdirSync(path.join(dir, 'addons'));
     for (const f of ['coredns.tar', 'local-path.tar', 'agnhost.tar']) writeFileSync(path.join(dir, 'addons', f), '');
+    // Without an enforcer the policy controller is not needed; with the default one it is.
+    expect(findRealNodeTools(env, 'none')).toEqual({ node: path.join(dir, 'node'), addons: path.join(dir, 'addons') });
+    const err = (() => {
+      try {
+        findRealNodeTools(env);
+      } catch (e) {
+        return e as UserError;
+      }
+    })();
+    expect(err?.message).toMatch(/add-ons are not built: kube-router-netpol missing/);
+    expect(err?.why).toMatch(/--network-policy kube-router runs kube-router's policy controller on each/);
+    writeFileSync(path.join(dir, 'addons', 'kube-router-netpol'), '');
     expect(findRealNodeTools(env)).toEqual({ node: path.join(dir, 'node'), addons: path.join(dir, 'addons') });
   });
 
@@ -62,6 +84,14 @@ describe('lab up --nodes-real: refusals before anything starts', () => {
     const err = await checkRealNodeHost(lacking, 0).catch((e: unknown) => e);
     expect((err as UserError).message).toBe('--nodes-real needs programs this machine lacks: containerd, socat');
     expect((err as UserError).fix).toBe('apt-get install -y containerd runc containernetworking-plugins iptables socat busybox-static');
+  });
+
+  it('needs ipset for kube-router\'s policy controller, and not with --network-policy none', async () => {
+    const noIpset: Exec = async (argv) => ({ argv, exitCode: argv.join(' ').includes('command -v ipset') ? 1 : 0, stdout: '', stderr: '', durationMs: 1 });
+    const err = await checkRealNodeHost(noIpset, 0).catch((e: unknown) => e);
+    expect((err as UserError).message).toMatch(/^--network-policy kube-router needs ipset, which this machine lacks/);
+    expect((err as UserError).fix).toBe('apt-get install -y ipset (or --network-policy none: no NetworkPolicy enforcement)');
+    await expect(checkRealNodeHost(noIpset, 0, 'none')).resolves.toBeUndefined();
   });
 
   it('plans node i at 10.99.0.i with the pod range 10.244.i.0/24', () => {

@@ -1,102 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isAllowed, matchesSelector, effectivePolicyTypes, type Connection, type NetworkPolicy, type Endpoint, type Destination } from '../../src/net/netpol.js';
+import { isAllowed, matchesSelector, effectivePolicyTypes, type Connection, type NetworkPolicy } from '../../src/net/netpol.js';
 import { explainPolicy, lintPolicy } from '../../src/net/netpol-explain.js';
-
-const ns = (name: string, extra: Record<string, string> = {}) => ({ 'kubernetes.io/metadata.name': name, ...extra });
-const pod = (namespace: string, labels: Record<string, string>, ip: string, nsExtra: Record<string, string> = {}): Endpoint => ({
-  ip,
-  namespace,
-  podLabels: labels,
-  namespaceLabels: ns(namespace, nsExtra),
-  name: `${namespace}/${Object.values(labels)[0] ?? 'pod'}`,
-});
-const dest = (e: Endpoint, port: number, protocol: 'TCP' | 'UDP' = 'TCP', namedPorts?: Record<string, number>): Destination => ({
-  ...e,
-  port,
-  protocol,
-  ...(namedPorts ? { namedPorts } : {}),
-});
-
-const web = pod('default', { app: 'web' }, '10.244.1.10');
-const client = pod('default', { app: 'client' }, '10.244.2.10');
-const postgres = pod('db', { app: 'postgres' }, '10.244.1.20');
-const mysql = pod('db', { app: 'mysql' }, '10.244.2.20');
-const monitoring = pod('monitoring', { app: 'prometheus' }, '10.244.3.10', { team: 'ops' });
-const dns = pod('kube-system', { 'k8s-app': 'kube-dns' }, '10.244.0.5');
-const outside: Endpoint = { ip: '192.0.2.7', name: '192.0.2.7' };
-
-const np = (namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy => ({ metadata: { name, namespace }, spec });
-
-const denyAllIngress = np('default', 'default-deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
-const denyAll = np('default', 'default-deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-const allowSameNs = np('default', 'allow-same-namespace', { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] });
-const dbFromOps = np('db', 'postgres-from-ops', {
-  podSelector: { matchLabels: { app: 'postgres' } },
-  ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } }, podSelector: { matchLabels: { app: 'prometheus' } } }], ports: [{ port: 5432 }] }],
-});
-const dbFromOpsOr = np('db', 'postgres-from-ops-or', {
-  podSelector: { matchLabels: { app: 'postgres' } },
-  ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }, { podSelector: { matchLabels: { app: 'web' } } }] }],
-});
-const webEgressDb = np('default', 'web-egress-db', {
-  podSelector: { matchLabels: { app: 'web' } },
-  policyTypes: ['Egress'],
-  egress: [
-    { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'db' } }, podSelector: { matchLabels: { app: 'postgres' } } }], ports: [{ port: 5432 }] },
-    { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
-  ],
-});
-const egressIpBlock = np('default', 'egress-cidr', {
-  podSelector: { matchLabels: { app: 'client' } },
-  egress: [{ to: [{ ipBlock: { cidr: '192.0.2.0/24', except: ['192.0.2.128/25'] } }] }],
-});
-const namedPort = np('default', 'web-http', {
-  podSelector: { matchLabels: { app: 'web' } },
-  ingress: [{ ports: [{ port: 'http' }] }],
-});
-const portRange = np('default', 'web-range', {
-  podSelector: { matchLabels: { app: 'web' } },
-  ingress: [{ ports: [{ port: 8000, endPort: 8100 }] }],
-});
-const exprs = np('default', 'web-from-tiers', {
-  podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web'] }] },
-  ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['client'] }] } }] }],
-});
-
-const C = (from: Endpoint, to: Destination): Connection => ({ from, to });
+import { NETPOL_CASES, C, client, dbFromOps, dbFromOpsOr, denyAllIngress, dest, np, ns, postgres, web, webEgressDb, type NetpolCase } from './netpol-cases.js';
 
 describe('isAllowed: real-world policies', () => {
-  it.each<[string, NetworkPolicy[], Connection, boolean]>([
-    ['no policies: everything flows', [], C(client, dest(web, 80)), true],
-    ['default-deny-ingress blocks pod-to-pod in ns', [denyAllIngress], C(client, dest(web, 80)), false],
-    ['default-deny-ingress does not touch other namespaces', [denyAllIngress], C(client, dest(postgres, 5432)), true],
-    ['default-deny-ingress leaves egress open', [denyAllIngress], C(web, dest(postgres, 5432)), true],
-    ['default-deny-all blocks egress out of ns', [denyAll], C(web, dest(postgres, 5432)), false],
-    ['allow-same-namespace admits a neighbour', [denyAllIngress, allowSameNs], C(client, dest(web, 80)), true],
-    ['allow-same-namespace refuses another namespace', [denyAllIngress, allowSameNs], C(monitoring, dest(web, 80)), false],
-    ['ns AND pod selector: prometheus in ops on 5432', [dbFromOps], C(monitoring, dest(postgres, 5432)), true],
-    ['ns AND pod selector: wrong port', [dbFromOps], C(monitoring, dest(postgres, 5433)), false],
-    ['ns AND pod selector: web (wrong ns) refused', [dbFromOps], C(web, dest(postgres, 5432)), false],
-    ['ns AND pod selector: other pods in db unaffected', [dbFromOps], C(web, dest(mysql, 3306)), true],
-    ['OR peers: any pod in ops', [dbFromOpsOr], C(monitoring, dest(postgres, 1)), true],
-    ['OR peers: podSelector means the policy namespace only', [dbFromOpsOr], C(web, dest(postgres, 5432)), false],
-    ['egress to postgres allowed', [webEgressDb], C(web, dest(postgres, 5432)), true],
-    ['egress to mysql refused', [webEgressDb], C(web, dest(mysql, 3306)), false],
-    ['egress DNS over UDP allowed', [webEgressDb], C(web, dest(dns, 53, 'UDP')), true],
-    ['egress to the world refused', [webEgressDb], C(web, dest(outside as Endpoint, 443)), false],
-    ['ipBlock admits an address in the cidr', [egressIpBlock], C(client, dest({ ...outside }, 443)), true],
-    ['ipBlock except carves a hole', [egressIpBlock], C(client, dest({ ip: '192.0.2.200' }, 443)), false],
-    ['missing policyTypes with egress rules isolates egress', [egressIpBlock], C(client, dest(web, 80)), false],
-    ['external client to unisolated pod', [egressIpBlock], C(outside, dest(web, 80)), true],
-    ['named port matches the container port', [namedPort], C(client, dest(web, 8080, 'TCP', { http: 8080 })), true],
-    ['named port does not match another port', [namedPort], C(client, dest(web, 9090, 'TCP', { http: 8080 })), false],
-    ['endPort range: inside', [portRange], C(client, dest(web, 8050)), true],
-    ['endPort range: outside', [portRange], C(client, dest(web, 8101)), false],
-    ['port protocol defaults to TCP', [portRange], C(client, dest(web, 8050, 'UDP')), false],
-    ['matchExpressions NotIn refuses client', [exprs], C(client, dest(web, 80)), false],
-    ['matchExpressions NotIn admits others in ns', [exprs], C(pod('default', { app: 'batch' }, '10.244.1.99'), dest(web, 80)), true],
-  ])('%s', (_name, policies, conn, allowed) => {
+  it.each<NetpolCase>(NETPOL_CASES)('%s', (_name, policies, conn, allowed) => {
     const v = isAllowed(conn, policies);
     expect(v.allowed).toBe(allowed);
     expect(v.reasons).toHaveLength(2);

@@ -1,11 +1,12 @@
 /**
  * `groundwork lab up --api real --nodes-real 2` through the real binary (issue 21 item 2): the real control plane
  * in a fabric network namespace and two real nodes (kubelet, kube-proxy, containerd, bridge CNI) with a real
- * CoreDNS and local-path-provisioner; `groundwork validate` runs its connectivity, dns and storage suites against it
- * and they pass; faults made real
+ * CoreDNS and local-path-provisioner, NetworkPolicy enforced by kube-router's policy controller on each node;
+ * `groundwork validate` runs its connectivity, dns, storage and netpol suites against it and they pass, and the
+ * NetworkPolicy evaluator's table (test/net/netpol-cases.ts) holds on the real enforcer; faults made real
  * are named (CoreDNS scaled to 0: the dns suite names it; a node cordoned, a kubelet stopped: the control-plane
- * suite names the node; the bridge CNI enforces no NetworkPolicy: the netpol suite says so); Ctrl-C leaves nothing
- * behind.
+ * suite names the node; `--network-policy none`, the bridge CNI alone enforcing nothing: the netpol suite says the
+ * policies are not enforced); Ctrl-C leaves nothing behind.
  * `npm run test:real-node` (not in `npm test`; needs root and tools/real/build-node.sh + build-addons.sh).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,51 +16,70 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realTool, realToolsPath } from '../helpers/real-tools.js';
 import { hostState } from '../helpers/real-node.js';
+import { runNetpolTable } from '../helpers/netpol-real.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/groundwork');
 
-interface Summary { api: string; url: string; kubeconfig: string; imageRegistry: string; nodes: { name: string; internalIP: string; podCIDR: string; stateDir: string }[] }
+interface Summary { api: string; url: string; kubeconfig: string; imageRegistry: string; networkPolicy: string; store: string; etcd: string; nodes: { name: string; internalIP: string; podCIDR: string; stateDir: string }[] }
 interface Report { status: string; results: { id: string; status: string; summary: string; evidence?: { checks?: { name: string; status: string; summary: string }[] } }[] }
 
-describe('groundwork lab up --api real --nodes-real 2, then groundwork validate on it', () => {
-  let child: ChildProcess;
-  let exited: Promise<number>;
-  let stdout = '';
-  let stderr = '';
-  let summary: Summary;
-  let cwd: string;
-  let env: Record<string, string>;
-  let before: ReturnType<typeof hostState>;
+/** One `lab up --api real --nodes-real 2 --json` run through the binary, with its kubectl and validate. */
+class LabUp {
+  child!: ChildProcess;
+  exited!: Promise<number>;
+  stdout = '';
+  stderr = '';
+  summary!: Summary;
+  cwd!: string;
+  env!: Record<string, string>;
 
-  const kubectl = (...args: string[]) => spawnSync(realTool('kubectl'), ['--kubeconfig', summary.kubeconfig, ...args], { encoding: 'utf8', env: { HOME: cwd, PATH: '/usr/bin:/bin' } });
-  const validate = (only: string): { code: number; report: Report; out: string } => {
-    const r = spawnSync(process.execPath, [BIN, 'validate', '--kubeconfig', summary.kubeconfig, '--image-registry', summary.imageRegistry, '--only', only, '--timeout', '90', '--json'], { cwd, encoding: 'utf8', env, timeout: 300_000 });
+  async start(extra: string[]): Promise<void> {
+    this.cwd = mkdtempSync(path.join(tmpdir(), 'gw-lab-real-nodes-'));
+    this.env = { PATH: `${realToolsPath(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd-3.6/etcd'])}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: process.env.HOME ?? this.cwd, NO_COLOR: '1', CI: 'true' };
+    this.child = spawn(process.execPath, [BIN, 'lab', 'up', '--api', 'real', '--nodes-real', '2', ...extra, '--json', '--kubeconfig', path.join(this.cwd, 'lab.kubeconfig')], { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (c: Buffer) => (this.stdout += c.toString()));
+    this.child.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
+    this.exited = new Promise<number>((r) => this.child.once('exit', (code) => r(code ?? -1)));
+    await new Promise<void>((resolve, reject) => {
+      this.child.stdout!.on('data', () => this.stdout.includes('\n') && resolve());
+      void this.exited.then((c) => reject(new Error(`lab up exited ${c}:\n${this.stdout}\n${this.stderr}`)));
+    });
+    this.summary = JSON.parse(this.stdout.split('\n')[0]!) as Summary;
+  }
+
+  kubectl = (args: string[], input?: string) =>
+    spawnSync(realTool('kubectl'), ['--kubeconfig', this.summary.kubeconfig, ...args], { encoding: 'utf8', env: { HOME: this.cwd, PATH: '/usr/bin:/bin' }, timeout: 180_000, ...(input !== undefined ? { input } : {}) });
+
+  validate(only: string): { code: number; report: Report; out: string } {
+    const r = spawnSync(process.execPath, [BIN, 'validate', '--kubeconfig', this.summary.kubeconfig, '--image-registry', this.summary.imageRegistry, '--only', only, '--timeout', '90', '--json'], { cwd: this.cwd, encoding: 'utf8', env: this.env, timeout: 300_000 });
     const report = (r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) : { status: 'none', results: [] }) as Report;
     return { code: r.status ?? -1, report, out: `${r.stdout}\n${r.stderr}` };
-  };
-  const suite = (r: Report, name: string) => r.results.find((x) => x.id === name || x.id.endsWith(`:${name}`));
+  }
+
+  async stop(): Promise<number> {
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGINT');
+    return this.exited;
+  }
+}
+
+const suite = (r: Report, name: string) => r.results.find((x) => x.id === name || x.id.endsWith(`:${name}`));
+
+describe('groundwork lab up --api real --nodes-real 2, then groundwork validate on it', () => {
+  const lab = new LabUp();
+  let before: ReturnType<typeof hostState>;
+  let summary: Summary;
+  const kubectl = (...args: string[]) => lab.kubectl(args);
+  const validate = (only: string) => lab.validate(only);
 
   beforeAll(async () => {
     before = hostState();
-    cwd = mkdtempSync(path.join(tmpdir(), 'gw-lab-real-nodes-'));
-    env = { PATH: `${realToolsPath(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd-3.6/etcd'])}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: process.env.HOME ?? cwd, NO_COLOR: '1', CI: 'true' };
-    child = spawn(process.execPath, [BIN, 'lab', 'up', '--api', 'real', '--nodes-real', '2', '--json', '--kubeconfig', path.join(cwd, 'lab.kubeconfig')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    exited = new Promise<number>((r) => child.once('exit', (code) => r(code ?? -1)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', () => stdout.includes('\n') && resolve());
-      void exited.then((c) => reject(new Error(`lab up exited ${c}:\n${stdout}\n${stderr}`)));
-    });
-    summary = JSON.parse(stdout.split('\n')[0]!) as Summary;
+    await lab.start([]);
+    summary = lab.summary;
   }, 300_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGINT');
-      await exited;
-    }
+    await lab.stop();
   }, 120_000);
 
   it('starts two real nodes Ready with their fabric addresses, a kubeconfig 0600, and CoreDNS Ready', () => {
@@ -70,7 +90,7 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     expect(nodes.stdout.trim().split('\n')).toEqual(['gw-real-1 True containerd://1.6.20', 'gw-real-2 True containerd://1.6.20']);
     const dns = kubectl('-n', 'kube-system', 'get', 'deploy', 'coredns', '-o', 'jsonpath={.status.readyReplicas}');
     expect(dns.stdout).toBe('2');
-    expect(stderr).toMatch(/CoreDNS Ready \(kube-dns 10\.96\.0\.10\)/);
+    expect(lab.stderr).toMatch(/CoreDNS Ready \(kube-dns 10\.96\.0\.10\)/);
   });
 
   it('passes validate --only connectivity,dns: real pod IPs across nodes, the Service by kube-proxy, names by CoreDNS', () => {
@@ -88,10 +108,41 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     expect(suite(r.report, 'storage')?.status, r.out).toBe('pass');
   }, 300_000);
 
-  it('names the bridge CNI as policy-blind: the netpol suite sees denied traffic get through (no enforcer on these nodes)', () => {
+  it('passes validate --only netpol: kube-router\'s policy controller on each node enforces ingress and egress', () => {
+    expect(summary.networkPolicy).toBe('kube-router');
+    expect(lab.stderr).toMatch(/node gw-real-2 up \(10\.99\.0\.2, pods 10\.244\.2\.0\/24, NetworkPolicy by kube-router\)/);
     const r = validate('netpol');
-    expect(r.code).not.toBe(0);
-    expect(suite(r.report, 'netpol')?.summary, r.out).toMatch(/^NetworkPolicies are not enforced: traffic they deny got through/);
+    expect(r.code, r.out).toBe(0);
+    const np = suite(r.report, 'netpol');
+    expect(np?.status, r.out).toBe('pass');
+    expect(np?.summary).toMatch(/^NetworkPolicy enforced: 2 allowed connections passed, 3 denied ones were blocked \(ingress and egress each proven, default-deny in force\)/);
+  }, 300_000);
+
+  it('enforces the NetworkPolicy evaluator\'s table (test/net/netpol-cases.ts) as the evaluator says, on real pods across both nodes', async () => {
+    const rows = await runNetpolTable({ kubectl: lab.kubectl, fabric: 'gw-lab', nodes: summary.nodes.map((n) => n.name) });
+    const table = rows.map((r) => `${r.name}: expected ${r.expected}, baseline ${r.baseline}, observed ${r.observed}`).join('\n');
+    expect(rows.length).toBe(28);
+    expect(rows.filter((r) => r.baseline !== 'connected').map((r) => r.name), table).toEqual([]);
+    expect(rows.filter((r) => (r.expected === 'allowed') !== (r.observed === 'connected')).map((r) => r.name), table).toEqual([]);
+  }, 900_000);
+
+  it('drills the control plane\'s etcd: groundwork drill --endpoints <the lab\'s etcd> restores a copy and verifies it', () => {
+    expect(summary.store).toBe(`etcd ${summary.etcd}`);
+    expect(summary.etcd).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const etcdBin = realToolsPath(['etcd-3.6/etcd', 'etcd-3.6/etcdctl', 'etcd-3.6/etcdutl']);
+    const r = spawnSync(process.execPath, [BIN, 'drill', '--endpoints', summary.etcd, '--sentinel', '--state-dir', path.join(lab.cwd, 'drill-state'), '--json'], { cwd: lab.cwd, encoding: 'utf8', env: { ...lab.env, PATH: `${etcdBin}:/usr/bin:/bin` }, timeout: 300_000 });
+    const doc = JSON.parse(r.stdout) as { drill: { status: string; reasons: string[]; phases: Record<string, { status: string }>; source?: { total: number; counts: Record<string, number> }; restored?: { total: number; counts: Record<string, number>; bumped: boolean }; sentinel?: { found: boolean } } };
+    expect(r.status, r.stderr).toBe(0);
+    expect(doc.drill.status, doc.drill.reasons.join('; ')).toBe('pass');
+    for (const p of ['snapshot', 'integrity', 'restore', 'boot', 'verify']) expect(doc.drill.phases[p]?.status, p).toBe('pass');
+    // The real cluster's keys came back: its two Nodes, the CoreDNS and local-path Deployments. (verify compared the
+    // counts per prefix with the source's at the snapshot's revision; the report's `source` is the inventory's, and a
+    // live cluster moves between the two: pods the test before deleted.)
+    expect(doc.drill.restored!.total).toBeGreaterThan(100);
+    expect(doc.drill.restored!.counts['/registry/minions']).toBe(2);
+    expect(doc.drill.restored!.counts['/registry/deployments']).toBe(2);
+    expect(doc.drill.restored!.bumped).toBe(true);
+    expect(doc.drill.sentinel?.found).toBe(true);
   }, 300_000);
 
   it('names CoreDNS scaled to 0 as the cause of the dns failure, and passes again once it is back', () => {
@@ -132,9 +183,36 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
   }, 300_000);
 
   it('stops every node, the control plane and the network namespaces on Ctrl-C', async () => {
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
-    expect(stderr).toContain('lab stopped');
+    expect(await lab.stop()).toBe(130);
+    expect(lab.stderr).toContain('lab stopped');
+    expect(hostState()).toEqual(before);
+  }, 120_000);
+});
+
+describe('groundwork lab up --api real --nodes-real 2 --network-policy none: a policy-blind CNI, for real', () => {
+  const lab = new LabUp();
+  let before: ReturnType<typeof hostState>;
+
+  beforeAll(async () => {
+    before = hostState();
+    await lab.start(['--network-policy', 'none']);
+  }, 300_000);
+
+  afterAll(async () => {
+    await lab.stop();
+  }, 120_000);
+
+  it('runs the nodes without an enforcer, and the netpol suite says the policies are not enforced', () => {
+    expect(lab.summary.networkPolicy).toBe('none');
+    expect(lab.stderr).toMatch(/node gw-real-1 up \(10\.99\.0\.1, pods 10\.244\.1\.0\/24, no NetworkPolicy enforcement\)/);
+    const r = lab.validate('netpol');
+    expect(r.code).not.toBe(0);
+    expect(suite(r.report, 'netpol')?.status, r.out).toBe('fail');
+    expect(suite(r.report, 'netpol')?.summary, r.out).toMatch(/^NetworkPolicies are not enforced: traffic they deny got through \(postgres:3306, redis:6379, memcached:11211\)/);
+  }, 300_000);
+
+  it('stops on Ctrl-C and leaves nothing behind', async () => {
+    expect(await lab.stop()).toBe(130);
     expect(hostState()).toEqual(before);
   }, 120_000);
 });

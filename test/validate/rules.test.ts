@@ -52,6 +52,18 @@ describe('object builders', () => {
     expect((p.spec as { containers: { image: string }[] }).containers[0]!.image).toBe('mirror.local:5000/e2e-test-images/agnhost:2.53');
   });
 
+  it('runs init probes first, as init containers built like the others (the netpol client\'s gate)', () => {
+    const p = buildProbePod({ ...B, registry: 'mirror.local:5000/' }, 'p', 's', [{ name: 'c', probe: { kind: 'sleep' } }], {
+      init: [{ name: 'gate', probe: { kind: 'connect', host: '10.244.1.5', port: 5432, timeoutS: 2, attempts: 20 } }],
+    });
+    const spec = p.spec as { initContainers: { name: string; image: string; command: string[]; securityContext: unknown }[]; containers: { securityContext: unknown }[] };
+    expect(spec.initContainers.map((c) => c.name)).toEqual(['gate']);
+    expect(spec.initContainers[0]!.image).toBe('mirror.local:5000/e2e-test-images/agnhost:2.53');
+    expect(parseProbe(spec.initContainers[0]!.command)).toEqual({ kind: 'connect', host: '10.244.1.5', port: 5432, timeoutS: 2, attempts: 20 });
+    expect(spec.initContainers[0]!.securityContext).toEqual(spec.containers[0]!.securityContext);
+    expect((buildProbePod(B, 'q', 's', [{ name: 'c', probe: { kind: 'sleep' } }]).spec as Record<string, unknown>).initContainers).toBeUndefined();
+  });
+
   it('labels the namespace for cleanup and enforces the restricted standard', () => {
     expect(buildNamespace('groundwork-validate-x', 'x').metadata.labels).toEqual({
       'app.kubernetes.io/managed-by': 'groundwork', [RUN_LABEL]: 'x',

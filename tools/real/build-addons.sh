@@ -12,6 +12,10 @@
 #                      from Debian, with their libraries: netcat-openbsd's nc (busybox's has no -z), bind's nslookup
 #                      (busybox's applies the search list only to names without a dot: no `kubernetes.default`),
 #                      curl, and dash as /bin/sh (busybox's sh runs its own applets before anything on PATH)
+#   <dir>/kube-router-netpol  kube-router's NetworkPolicy controller alone (netpol/main.go links only
+#                      github.com/cloudnativelabs/kube-router/v2/pkg/controllers/netpol and what it imports: no
+#                      service proxy, no BGP routing; the build refuses a binary that holds either). A node process
+#                      like kube-proxy (real-node.sh runs it in the node's network namespace), not an image.
 # Optional like build-node.sh (CI's default build.sh is unchanged). The last line printed is <dir>;
 # <cache>/addons-current links to it. Set GROUNDWORK_REAL_TOOLS_CACHE to move the cache.
 # Needs: go and apt-get install -y busybox-static netcat-openbsd bind9-dnsutils curl dash.
@@ -35,6 +39,7 @@ export CGO_ENABLED=0
 nc_libs="$(ldd "$nc_bin" "$sh_bin" "$ns_bin" "$curl_bin" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | sort -u)"
 
 key="$( (cat "$here/coredns/go.mod" "$here/coredns/go.sum" "$here/coredns/main.go" "$here/local-path/go.mod" "$here/local-path/go.sum" "$here/agnhost/go.mod" "$here/agnhost/go.sum" \
+  "$here/netpol/go.mod" "$here/netpol/go.sum" "$here/netpol/main.go" \
   "$here/node/oci-archive.sh" "$0"; go env GOVERSION; sha256sum "$busybox" "$nc_bin" "$sh_bin" "$ns_bin" "$curl_bin" $nc_libs) | sha256sum | cut -c1-16)"
 d="$cache/addons-$key"
 mkdir -p "$cache"
@@ -52,6 +57,19 @@ if [ ! -f "$d/.complete" ]; then
   log "building agnhost"
   if ! (cd "$here/agnhost" && go build -trimpath -ldflags "-s -w" -o "$d/agnhost" k8s.io/kubernetes/test/images/agnhost) >>"$d.log" 2>&1; then
     tail -n 30 "$d.log" >&2; log "could not build agnhost (log: $d.log)"; exit 1
+  fi
+  log "building kube-router-netpol"
+  t=$SECONDS
+  if ! (cd "$here/netpol" && go build -trimpath -ldflags "-s -w" -o "$d/kube-router-netpol" .) >>"$d.log" 2>&1; then
+    tail -n 30 "$d.log" >&2; log "could not build kube-router-netpol (log: $d.log)"; exit 1
+  fi
+  log "built kube-router-netpol in $((SECONDS - t)) s"
+  # What went in: kube-router's packages (go list) and modules (go version -m). Its service proxy
+  # (GHSA-phqm-jgc3-qf8g) and BGP routing with GoBGP (GHSA-v5mh-h5hx-7v92) must not be among them.
+  (cd "$here/netpol" && go list -deps .) | grep '^github.com/cloudnativelabs/kube-router/' > "$d/kube-router-netpol.packages"
+  go version -m "$d/kube-router-netpol" > "$d/kube-router-netpol.modules"
+  if grep -E '/pkg/controllers/(proxy|routing|lballoc)|/pkg/bgp|/pkg/cmd' "$d/kube-router-netpol.packages" || grep -Ei 'gobgp|moby/ipvs|docker' "$d/kube-router-netpol.modules"; then
+    log "kube-router-netpol links more of kube-router than its policy controller (above)"; exit 1
   fi
   log "built in $((SECONDS - start)) s"
   out="$d"; work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
@@ -75,9 +93,9 @@ if [ ! -f "$d/.complete" ]; then
   printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$r/etc/group"
   image agnhost groundwork.local/e2e-test-images/agnhost:2.53 "$r" '["/agnhost"]'
-  printf '{ "coredns": "v1.15.0", "local-path-provisioner": "v0.0.30", "agnhost": "k8s.io/kubernetes %s" }\n' "$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/agnhost/go.mod")" > "$d/versions.json"
+  printf '{ "coredns": "v1.15.0", "local-path-provisioner": "v0.0.30", "agnhost": "k8s.io/kubernetes %s", "kube-router-netpol": "kube-router %s (pkg/controllers/netpol)" }\n' "$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/agnhost/go.mod")" "$(cd "$here/netpol" && go list -m -f '{{.Version}}' github.com/cloudnativelabs/kube-router/v2)" > "$d/versions.json"
   touch "$d/.complete"
 fi
-for p in coredns.tar local-path.tar agnhost.tar; do [ -e "$d/$p" ] || { log "missing $p in $d"; exit 1; }; done
+for p in coredns.tar local-path.tar agnhost.tar kube-router-netpol; do [ -e "$d/$p" ] || { log "missing $p in $d"; exit 1; }; done
 ln -sfn "$d" "$cache/addons-current"
 echo "$d"

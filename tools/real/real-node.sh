@@ -12,7 +12,10 @@
 #   https://127.0.0.1:PORT, or on a fabric that holds the control plane https://FABRIC_IP:PORT), KUBECONFIG_PROXY (one for system:kube-proxy, same server), CLIENT_CA (the cluster CA, PEM file), NODE_BIN (dir with kubelet and kube-proxy),
 #   NODE_IMAGES (dir with pause.tar and probe.tar from tools/real/node/build-images.sh),
 #   FABRIC (optional: the name given to fabric-up; the node then joins it, see below), CLUSTER_CIDR (10.244.0.0/16),
-#   EXTRA_IMAGES (optional: more image archives to import, space-separated paths, e.g. build-addons.sh's coredns.tar).
+#   EXTRA_IMAGES (optional: more image archives to import, space-separated paths, e.g. build-addons.sh's coredns.tar),
+#   NETPOL_BIN + KUBECONFIG_NETPOL (optional: build-addons.sh's kube-router-netpol and a kubeconfig for its own
+#   identity; the node then enforces NetworkPolicy with it, one controller per node beside kube-proxy, its rules and
+#   ipsets in the node's netns. Without them the node's bridge CNI ignores NetworkPolicy, as Flannel does).
 #
 # Several nodes: a fabric is one more network namespace holding a bridge (FABRIC_IP, 10.99.0.254/24), with no link
 # to the host either. Each node joining it gets a veth (eth0 inside the node, NODE_IP/24) on that bridge, a
@@ -20,7 +23,8 @@
 # reach each other by their real IPs (routed, no overlay).
 #   real-node.sh fabric-up   DIR NAME        creates the fabric netns NAME (give nodes FABRIC=NAME)
 #   real-node.sh fabric-down DIR NAME        deletes it (after its nodes are down)
-# Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages).
+# Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages),
+# and ipset with NETPOL_BIN.
 set -euo pipefail
 cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}"
 dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}" && cd "$2" && pwd)"
@@ -64,6 +68,7 @@ if [ "$cmd" = down ]; then
   case "$CGROUP_ROOT" in groundwork-?*) ;; *) log "refusing: cgroup root '$CGROUP_ROOT' in $dir/env is not the node's"; exit 1 ;; esac
   # kubelet first (it would restart pods), then every pod sandbox through the CRI, then kube-proxy and containerd.
   stop_pidfile "$dir/kubelet.pid"
+  stop_pidfile "$dir/netpol.pid"
   stop_pidfile "$dir/kube-proxy.pid"
   if [ -S "$dir/containerd.sock" ]; then
     for t in $(ctr --address "$dir/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null); do
@@ -117,6 +122,12 @@ for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unsh
   command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat)"; exit 1; }
 done
 [ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+NETPOL_BIN="${NETPOL_BIN:-}"
+if [ -n "$NETPOL_BIN" ]; then
+  : "${KUBECONFIG_NETPOL:?NETPOL_BIN needs KUBECONFIG_NETPOL}"
+  [ -x "$NETPOL_BIN" ] || { log "$NETPOL_BIN is not an executable (bash tools/real/build-addons.sh)"; exit 1; }
+  command -v ipset >/dev/null || { log "ipset is not installed (apt-get install -y ipset)"; exit 1; }
+fi
 server="$(sed -n 's/^ *server: *//p' "$KUBECONFIG_NODE" | head -1)"
 port="${server##*:}"
 case "$server" in
@@ -175,6 +186,9 @@ else
   ns ip route add "$SERVICE_CIDR" dev lo
 fi
 ns sysctl -qw net.ipv4.ip_forward=1
+# Pods on one node talk across the cni0 bridge: the policy controller's FORWARD rules see those frames only when
+# br_netfilter hands bridged IPv4 to iptables. The setting is per network namespace (the host's is not touched).
+[ -z "$NETPOL_BIN" ] || ns sysctl -qw net.bridge.bridge-nf-call-iptables=1
 
 # --- the API server on host loopback, reached from inside the netns at the same 127.0.0.1:PORT through a unix
 # socket (two socats): the kubelet's kubeconfig and the API server's serving certificate stay as they are. (A
@@ -307,18 +321,42 @@ done
 echo \$! > "$dir/kubelet.pid"
 "$NODE_BIN/kube-proxy" --config "$dir/kube-proxy.yaml" --v=2 > "$dir/logs/kube-proxy.log" 2>&1 &
 echo \$! > "$dir/kube-proxy.pid"
+if [ -n "$NETPOL_BIN" ]; then
+  "$NETPOL_BIN" --kubeconfig "${KUBECONFIG_NETPOL:-}" --node-name "$NODE_NAME" --service-cluster-ip-range "$SERVICE_CIDR" --v=1 > "$dir/logs/netpol.log" 2>&1 &
+  echo \$! > "$dir/netpol.pid"
+fi
 wait
 EOF
 setsid unshare -m --propagation private nsenter --net="/run/netns/$NETNS" bash "$dir/node.sh" </dev/null > "$dir/logs/node.log" 2>&1 &
 echo $! > "$dir/node.pid"
 
+kubelet_ok=
 for _ in $(seq 600); do
   if [ "$(ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/10248 && printf "GET /healthz HTTP/1.0\r\n\r\n" >&3 && tail -n1 <&3' 2>/dev/null)" = ok ]; then
-    log "node $NODE_NAME up (netns $NETNS, node IP $NODE_IP, pods $POD_CIDR)"
-    exit 0
+    kubelet_ok=1; break
   fi
   kill -0 "$(cat "$dir/node.pid")" 2>/dev/null || { log "the node's processes exited:"; tail -n 30 "$dir/logs/node.log" "$dir/logs/kubelet.log" >&2 || true; exit 1; }
   sleep 0.2
 done
-log "kubelet did not answer /healthz within 120 s:"; tail -n 30 "$dir/logs/kubelet.log" >&2 || true
-exit 1
+if [ -z "$kubelet_ok" ]; then
+  log "kubelet did not answer /healthz within 120 s:"; tail -n 30 "$dir/logs/kubelet.log" >&2 || true
+  exit 1
+fi
+# The policy controller starts once kubelet has registered the Node (it reads the node's InternalIP): up returns
+# when its first sync has programmed the node's filter table (the jump to KUBE-ROUTER-FORWARD in FORWARD).
+if [ -n "$NETPOL_BIN" ]; then
+  netpol_ok=
+  for _ in $(seq 600); do
+    if grep -q 'sync iptables took' "$dir/logs/netpol.log" 2>/dev/null && ns iptables -S FORWARD 2>/dev/null | grep -q -- '-j KUBE-ROUTER-FORWARD'; then
+      netpol_ok=1; break
+    fi
+    if [ -f "$dir/netpol.pid" ] && ! kill -0 "$(cat "$dir/netpol.pid")" 2>/dev/null; then break; fi
+    sleep 0.2
+  done
+  if [ -z "$netpol_ok" ]; then
+    log "the NetworkPolicy controller did not program the node within 120 s:"; tail -n 30 "$dir/logs/netpol.log" >&2 || true
+    exit 1
+  fi
+fi
+log "node $NODE_NAME up (netns $NETNS, node IP $NODE_IP, pods $POD_CIDR${NETPOL_BIN:+, NetworkPolicy by kube-router})"
+exit 0

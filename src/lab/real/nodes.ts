@@ -4,7 +4,8 @@
  * of its own (tools/real/real-node.sh does the netns, mount and cgroup plumbing; this module drives it through the
  * exec door). Pods get real IPs from their node's pod CIDR (bridge + host-local CNI, routed by the fabric),
  * Services go through real kube-proxy (iptables), names through a real CoreDNS (./coredns.ts), claims through a
- * real local-path-provisioner (./local-path.ts). Nothing is pulled:
+ * real local-path-provisioner (./local-path.ts), NetworkPolicy through kube-router's policy controller on each node
+ * (./netpol.ts; `networkPolicy: 'none'` leaves the bridge CNI policy-blind, as Flannel is). Nothing is pulled:
  * the nodes import the images tools/real/build-node.sh and tools/real/build-addons.sh built.
  *
  *   fabric netns gw-lab (bridge 10.99.0.254/24: the API server; every port forwarded to host 127.0.0.1)
@@ -25,6 +26,7 @@ import { issueCertificate } from '../server/certs.js';
 import { nthAddress } from '../controllers/ipam.js';
 import { corednsObjects } from './coredns.js';
 import { LOCAL_PATH_CLASS, localPathObjects } from './local-path.js';
+import { DEFAULT_REAL_NETWORK_POLICY, NETPOL_PROGRAM, NETPOL_USER, netpolRbacObjects, type RealNetworkPolicy } from './netpol.js';
 import { kubeconfigYaml, startRealControlPlane, type ControlPlanePrograms, type RealControlPlane, type RealControlPlaneOptions } from './control-plane.js';
 
 /** tools/real/real-node.sh, from src/lab/real/ and from dist/lab/real/ alike. */
@@ -35,7 +37,8 @@ export const LAB_FABRIC = 'gw-lab';
 export const MAX_REAL_NODES = 8;
 export const HOST_PACKAGES_FIX = 'apt-get install -y containerd runc containernetworking-plugins iptables socat busybox-static';
 export const NODE_TOOLS_FIX = 'run `bash tools/real/build-node.sh` (kubelet, kube-proxy and the pause/probe images, into ~/.cache/groundwork/real-tools/node-current)';
-export const ADDON_TOOLS_FIX = 'run `bash tools/real/build-addons.sh` (CoreDNS and the agnhost probe image, into ~/.cache/groundwork/real-tools/addons-current)';
+export const ADDON_TOOLS_FIX = 'run `bash tools/real/build-addons.sh` (CoreDNS, local-path-provisioner, the agnhost probe image and kube-router\'s policy controller, into ~/.cache/groundwork/real-tools/addons-current)';
+export const IPSET_FIX = 'apt-get install -y ipset (or --network-policy none: no NetworkPolicy enforcement)';
 /** validate's --image-registry on this lab: the nodes hold `<it>/e2e-test-images/agnhost:2.53`. */
 export const REAL_LAB_IMAGE_REGISTRY = 'groundwork.local';
 
@@ -49,24 +52,30 @@ function cacheDir(env: Record<string, string | undefined>): string {
 export interface RealNodeTools {
   /** kubelet, kube-proxy, images/pause.tar, images/probe.tar (build-node.sh). */
   node: string;
-  /** coredns.tar, local-path.tar and agnhost.tar (build-addons.sh). */
+  /** coredns.tar, local-path.tar, agnhost.tar and kube-router-netpol (build-addons.sh). */
   addons: string;
 }
 
 /** The built node programs and images, or a UserError naming the command that builds what is missing. */
-export function findRealNodeTools(env: Record<string, string | undefined> = process.env): RealNodeTools {
+export function findRealNodeTools(env: Record<string, string | undefined> = process.env, networkPolicy: RealNetworkPolicy = DEFAULT_REAL_NETWORK_POLICY): RealNodeTools {
   const node = env.GROUNDWORK_REAL_NODE_TOOLS ?? path.join(cacheDir(env), 'node-current');
   const addons = env.GROUNDWORK_REAL_ADDONS ?? path.join(cacheDir(env), 'addons-current');
   const missing = (dir: string, files: string[]) => files.filter((f) => !existsSync(path.join(dir, f)));
   const n = missing(node, ['kubelet', 'kube-proxy', 'images/pause.tar', 'images/probe.tar']);
   if (n.length) throw new UserError(`the real node's programs are not built: ${n.join(', ')} missing in ${node}`, { why: '--nodes-real runs a real kubelet and kube-proxy per node', fix: NODE_TOOLS_FIX, exitCode: EXIT.usage });
-  const a = missing(addons, ['coredns.tar', 'local-path.tar', 'agnhost.tar']);
-  if (a.length) throw new UserError(`the real nodes' add-on images are not built: ${a.join(', ')} missing in ${addons}`, { why: '--nodes-real deploys a real CoreDNS, and validate\'s probe pods need the agnhost image on the nodes', fix: ADDON_TOOLS_FIX, exitCode: EXIT.usage });
+  const a = missing(addons, ['coredns.tar', 'local-path.tar', 'agnhost.tar', ...(networkPolicy === 'kube-router' ? [NETPOL_PROGRAM] : [])]);
+  if (a.length) {
+    throw new UserError(`the real nodes' add-ons are not built: ${a.join(', ')} missing in ${addons}`, {
+      why: `--nodes-real deploys a real CoreDNS and local-path-provisioner, validate's probe pods need the agnhost image on the nodes${networkPolicy === 'kube-router' ? ', and --network-policy kube-router runs kube-router\'s policy controller on each' : ''}`,
+      fix: ADDON_TOOLS_FIX,
+      exitCode: EXIT.usage,
+    });
+  }
   return { node: realpathSync(node), addons: realpathSync(addons) };
 }
 
 /** Root, the host programs real-node.sh runs, the CNI plugins: else a UserError naming what to install. */
-export async function checkRealNodeHost(exec: Exec, uid = process.getuid?.() ?? -1): Promise<void> {
+export async function checkRealNodeHost(exec: Exec, uid = process.getuid?.() ?? -1, networkPolicy: RealNetworkPolicy = DEFAULT_REAL_NETWORK_POLICY): Promise<void> {
   if (uid !== 0) {
     throw new UserError('--nodes-real needs root: each node is containerd, kubelet and kube-proxy in network namespaces and cgroups of their own', {
       fix: 'run it as root (sudo groundwork lab up --api real --nodes-real 2), or use the simulated nodes (--nodes)',
@@ -76,6 +85,10 @@ export async function checkRealNodeHost(exec: Exec, uid = process.getuid?.() ?? 
   const r = await exec(['sh', '-c', `for p in ${HOST_PROGRAMS.join(' ')}; do command -v "$p" >/dev/null || echo "$p"; done; [ -x /usr/lib/cni/bridge ] || echo "the CNI plugins (/usr/lib/cni)"`], { env: { PATH: SYSTEM_PATH }, replaceEnv: true, allowFailure: true });
   const missing = r.stdout.split('\n').filter(Boolean);
   if (missing.length) throw new UserError(`--nodes-real needs programs this machine lacks: ${missing.join(', ')}`, { fix: HOST_PACKAGES_FIX, exitCode: EXIT.usage });
+  if (networkPolicy === 'kube-router') {
+    const i = await exec(['sh', '-c', 'command -v ipset'], { env: { PATH: SYSTEM_PATH }, replaceEnv: true, allowFailure: true });
+    if (i.exitCode !== 0) throw new UserError('--network-policy kube-router needs ipset, which this machine lacks: kube-router\'s policy controller keeps the pods each policy selects in ipsets', { fix: IPSET_FIX, exitCode: EXIT.usage });
+  }
 }
 
 export interface RealNode {
@@ -91,6 +104,8 @@ export interface RealNodesLab {
   cp: RealControlPlane;
   fabric: string;
   nodes: RealNode[];
+  /** Who enforces NetworkPolicy on the nodes ('none': nobody, the bridge CNI ignores it). */
+  networkPolicy: RealNetworkPolicy;
   /** Stops a node's kubelet, kube-proxy, containerd and its containers (a real "node down"); idempotent. */
   stopNode(name: string): Promise<void>;
   /** Every node down, the control plane stopped, the fabric deleted, the state dirs removed; idempotent. */
@@ -111,6 +126,8 @@ export interface RealNodesOptions {
   fabric?: string;
   nodePrefix?: string;
   signal?: AbortSignal;
+  /** Default 'kube-router': its policy controller on every node; 'none' runs the nodes without one. */
+  networkPolicy?: RealNetworkPolicy;
 }
 
 /** The i-th node (1-based): name, fabric address, pod CIDR. */
@@ -127,8 +144,9 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
   const exec = o.exec ?? createExec({ env: { PATH: SYSTEM_PATH }, ...(o.signal ? { signal: o.signal } : {}) });
   const teardownExec = o.exec ?? createExec({ env: { PATH: SYSTEM_PATH } });
   const say = o.onProgress ?? (() => undefined);
-  await checkRealNodeHost(exec);
-  const tools = o.tools ?? findRealNodeTools(env);
+  const networkPolicy = o.networkPolicy ?? DEFAULT_REAL_NETWORK_POLICY;
+  await checkRealNodeHost(exec, undefined, networkPolicy);
+  const tools = o.tools ?? findRealNodeTools(env, networkPolicy);
   const fabric = o.fabric ?? LAB_FABRIC;
   const plan = Array.from({ length: o.count }, (_, i) => realNodePlan(i + 1, o.nodePrefix));
   const sh = (args: string[], extra: Record<string, string> = {}, using = exec) =>
@@ -176,6 +194,15 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
       return cp!.file(`${name}.kubeconfig`, kubeconfigYaml(cp!.clusterServer, cp!.caPem, { certPem: c.certPem, keyPem: c.keyPem }, name));
     };
     const proxyKubeconfig = await kubeconfigFor('system:kube-proxy', []);
+    const { loadKubeConfig, waitFor } = await import('../../kube/index.js');
+    const kube = await loadKubeConfig(cp.kubeconfig, undefined, { requestTimeoutMs: 10_000 });
+    const sig = o.signal ? { signal: o.signal } : {};
+    const netpolEnv: Record<string, string> = {};
+    if (networkPolicy === 'kube-router') {
+      for (const obj of netpolRbacObjects()) await kube.apply(obj, o.signal);
+      netpolEnv.NETPOL_BIN = path.join(tools.addons, NETPOL_PROGRAM);
+      netpolEnv.KUBECONFIG_NETPOL = await kubeconfigFor(NETPOL_USER, []);
+    }
     for (const p of plan) {
       const dir = path.join(work, p.name);
       const node: RealNode = { ...p, dir };
@@ -193,13 +220,11 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
         NODE_IMAGES: path.join(tools.node, 'images'),
         EXTRA_IMAGES: ['coredns.tar', 'local-path.tar', 'agnhost.tar'].map((t) => path.join(tools.addons, t)).join(' '),
         FABRIC: fabric,
+        ...netpolEnv,
       });
       if (up.exitCode !== 0) throw new Error(`node ${p.name} did not start (real-node.sh up):\n${up.stderr.slice(-3000)}`);
-      say(`node ${p.name} up (${p.ip}, pods ${p.podCIDR})`);
+      say(`node ${p.name} up (${p.ip}, pods ${p.podCIDR}${networkPolicy === 'kube-router' ? ', NetworkPolicy by kube-router' : ', no NetworkPolicy enforcement'})`);
     }
-    const { loadKubeConfig, waitFor } = await import('../../kube/index.js');
-    const kube = await loadKubeConfig(cp.kubeconfig, undefined, { requestTimeoutMs: 10_000 });
-    const sig = o.signal ? { signal: o.signal } : {};
     const isReady = (n: KubeObject) => (((n as { status?: unknown }).status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     await waitFor(kube, 'v1', 'Node', { timeoutMs: 120_000, what: `${plan.length} real nodes Ready`, ...sig }, (objs) =>
       [...objs.values()].filter(isReady).length >= plan.length ? true : undefined,
@@ -217,7 +242,7 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
       ((objs.get('kube-system/local-path-provisioner')?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= 1 ? true : undefined,
     );
     say(`local-path-provisioner Ready (default StorageClass ${LOCAL_PATH_CLASS})`);
-    return { cp, fabric, nodes: started, stopNode, stop };
+    return { cp, fabric, nodes: started, networkPolicy, stopNode, stop };
   } catch (e) {
     await stop();
     throw e;

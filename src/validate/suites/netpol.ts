@@ -8,13 +8,22 @@
  * memcached:11211 only the default-deny's Ingress isolation denies (the client's egress allows it). What "allowed" means comes from the same evaluator
  * the lab uses (src/net/netpol.ts), so the expectation is derived from the policies, not hand-written.
  * All pods share one node: cross-node trouble is the connectivity suite's to report.
+ *
+ * A real enforcer programs a new pod's rules only once it knows the pod's IP, which the kubelet reports a second
+ * or so after the pod's containers start (kube-router's policy controller: the servers' ingress ipsets lack the
+ * new client, whose own egress chain does not exist yet; Calico's Felix and Cilium's agent also act on the pod's
+ * endpoint). A client probing at once saw allowed traffic refused on a real kube-router cluster. So the client
+ * under policy first waits, in an init container, until one connection the policies allow works (up to
+ * GATE_ATTEMPTS tries a second apart): then the enforcer has the pod, and the probes that follow judge the policies.
+ * A policy-blind CNI passes the gate at once; one that never lets the allowed connection through fails it, and that
+ * is the verdict.
  */
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import { verdictsByDirection, type NetworkPolicy } from '../../net/netpol.js';
 import { explainPolicy } from '../../net/netpol-explain.js';
 import type { KubeObject } from '../../kube/index.js';
 import { buildNetpolObjects, buildProbePod, ROLE_LABEL } from '../objects.js';
-import { containerResults } from '../pod-state.js';
+import { containerResults, initResults } from '../pod-state.js';
 import { createAll, explainStuck, failedLogs, formatEvents, podIP, waitPods } from '../pods.js';
 import type { ValidateSession } from '../session.js';
 
@@ -23,6 +32,9 @@ export interface NetpolTarget {
   app: string;
   port: number;
 }
+
+/** How many times the client under policy tries an allowed connection before it probes (1 s apart). */
+export const GATE_ATTEMPTS = 20;
 
 export const NETPOL_TARGETS: NetpolTarget[] = [
   { container: 'postgres-5432', app: 'postgres', port: 5432 },
@@ -152,11 +164,15 @@ export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<S
   }
   const ip = (app: string) => podIP(up.pods.get(app)!)!;
   const clientLabels = { [ROLE_LABEL]: 'client' };
-  const client = (name: string): KubeObject =>
-    buildProbePod(b, name, 'netpol', NETPOL_TARGETS.map((t) => ({ name: t.container, probe: { kind: 'connect' as const, host: ip(t.app), port: t.port, timeoutS: 2 } })), { nodeName: node.name, labels: clientLabels });
+  const client = (name: string, gate?: NetpolTarget): KubeObject =>
+    buildProbePod(b, name, 'netpol', NETPOL_TARGETS.map((t) => ({ name: t.container, probe: { kind: 'connect' as const, host: ip(t.app), port: t.port, timeoutS: 2 } })), {
+      nodeName: node.name,
+      labels: clientLabels,
+      ...(gate ? { init: [{ name: 'gate', probe: { kind: 'connect' as const, host: ip(gate.app), port: gate.port, timeoutS: 2, attempts: GATE_ATTEMPTS } }] } : {}),
+    });
 
-  const probe = async (name: string) => {
-    await kube.create(client(name), ctx.signal);
+  const probe = async (name: string, gate?: NetpolTarget) => {
+    await kube.create(client(name, gate), ctx.signal);
     const r = await waitPods(kube, ns, [name], 'finished', { timeoutMs: s.timeoutMs, signal: ctx.signal });
     return r;
   };
@@ -183,14 +199,28 @@ export async function runNetpol(s: ValidateSession, ctx: StepContext): Promise<S
 
   // 2. Policies in, then a fresh client (a new pod gets the policies from its first packet).
   const policies = buildNetpolObjects(ns, s.runId(ctx));
+  const expected = expectVerdicts(ns, policies as unknown as NetworkPolicy[], clientLabels, serverLabels);
+  const gate = NETPOL_TARGETS.find((t) => expected.get(t.container)?.allowed);
   for (const p of policies) await kube.create(p, ctx.signal);
-  const enforced = await probe('enforced');
+  const enforced = await probe('enforced', gate);
   if (enforced.stuck.length > 0) {
     const ev = await explainStuck(kube, ns, enforced.stuck, ctx.signal);
     return { status: 'fail', summary: `the client under policy did not finish: ${ev.diagnosis.cause}`, fix: ev.diagnosis.fix, evidence: { stuck: ev.pods, events: ev.events } };
   }
-  const results = containerResults(enforced.pods.get('enforced')!);
-  const expected = expectVerdicts(ns, policies as unknown as NetworkPolicy[], clientLabels, serverLabels);
+  const enforcedPod = enforced.pods.get('enforced')!;
+  if (gate && initResults(enforcedPod).get('gate') === false) {
+    const target = `${gate.app}:${gate.port}`;
+    const logs = await failedLogs(kube, ns, [{ pod: 'enforced', container: 'gate' }], ctx.signal);
+    return {
+      status: 'fail',
+      summary: `traffic the policies allow was blocked: ${target} (the client under policy could not reach it in ${GATE_ATTEMPTS} tries a second apart; nothing else was probed)`,
+      detail: logs.join('\n'),
+      why: 'the CNI blocks more than the policies say (policies not applied to new pods, or a cluster-wide policy also applies)',
+      fix: 'check cluster-wide policies (CiliumClusterwideNetworkPolicy, GlobalNetworkPolicy) and the CNI agent logs',
+      evidence: { node: node.name, gate: target, logs },
+    };
+  }
+  const results = containerResults(enforcedPod);
   const rows: NetpolRow[] = NETPOL_TARGETS.map((t) => {
     const e = expected.get(t.container)!;
     const r = results.get(t.container);
