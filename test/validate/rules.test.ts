@@ -7,7 +7,7 @@ import { diagnosePod, containerResults, isRunning } from '../../src/validate/pod
 import { backupFreshness, checkWorkloads, summarizeChecks } from '../../src/validate/checks.js';
 import { detectCni, diagnoseNetpol, expectVerdicts, NETPOL_TARGETS, type NetpolRow } from '../../src/validate/suites/netpol.js';
 import { checkSpread } from '../../src/validate/suites/scheduling.js';
-import { defaultClasses, diagnosePendingClaim } from '../../src/validate/suites/storage.js';
+import { defaultClasses, diagnosePendingClaim, scaledDownProvisioners } from '../../src/validate/suites/storage.js';
 import { readNode } from '../../src/validate/nodes.js';
 import { parseSuites, junitWithMatrix } from '../../src/validate/index.js';
 import { buildMatrix, serverContainer } from '../../src/validate/matrix.js';
@@ -235,6 +235,24 @@ describe('scheduling and storage rules', () => {
     const sc = { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'ebs' }, provisioner: 'ebs.csi.aws.com' } as KubeObject;
     expect(diagnosePendingClaim(sc, [{ type: 'Warning', reason: 'ProvisioningFailed', message: 'quota exceeded', object: 'PersistentVolumeClaim/data', count: 1 }], 5000).cause).toBe('ebs.csi.aws.com failed to provision the volume: quota exceeded');
     expect(diagnosePendingClaim(sc, [], 30_000).cause).toBe('the claim stayed Pending for 30.0s: ebs.csi.aws.com never provisioned a volume');
+  });
+
+  it('a Pending claim names a provisioner scaled to zero, and how to scale it back', () => {
+    const w = (kind: string, namespace: string, name: string, replicas: number): KubeObject => ({ apiVersion: 'apps/v1', kind, metadata: { name, namespace }, spec: { replicas } });
+    const workloads = [
+      w('Deployment', 'kube-system', 'local-path-provisioner', 0),
+      w('Deployment', 'kube-system', 'coredns', 0),
+      w('StatefulSet', 'kube-system', 'ebs-csi-controller', 0),
+      w('Deployment', 'storage', 'nfs-provisioner', 1),
+      w('Deployment', 'apps', 'csi-sidecar-demo', 0),
+    ];
+    expect(scaledDownProvisioners(workloads)).toEqual(['deployment kube-system/local-path-provisioner', 'statefulset kube-system/ebs-csi-controller']);
+    const sc = { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'local-path' }, provisioner: 'rancher.io/local-path' } as KubeObject;
+    const d = diagnosePendingClaim(sc, [], 90_000, ['deployment kube-system/local-path-provisioner']);
+    expect(d.cause).toBe('the claim stayed Pending for 90.0s: rancher.io/local-path never provisioned a volume, and its provisioner is scaled to zero: deployment kube-system/local-path-provisioner has replicas: 0');
+    expect(d.fix).toBe('kubectl -n kube-system scale deployment local-path-provisioner --replicas=1');
+    // A failure the provisioner reported outranks a guess from the workloads.
+    expect(diagnosePendingClaim(sc, [{ type: 'Warning', reason: 'ProvisioningFailed', message: 'no space', object: 'PersistentVolumeClaim/data', count: 1 }], 5000, ['deployment kube-system/local-path-provisioner']).cause).toBe('rancher.io/local-path failed to provision the volume: no space');
   });
 });
 

@@ -21,12 +21,34 @@ export function defaultClasses(classes: KubeObject[]): KubeObject[] {
   return classes.filter((c) => DEFAULT_ANNOTATIONS.some((a) => c.metadata.annotations?.[a] === 'true'));
 }
 
-/** Why a claim stays Pending, from its class and events. */
-export function diagnosePendingClaim(sc: KubeObject | undefined, events: EventSummary[], waitedMs: number): { cause: string; fix: string } {
+/**
+ * The Deployments and StatefulSets that look like a volume provisioner (the name says provisioner, or csi and
+ * controller) and are scaled to zero: the likeliest reason nobody answers a claim. Pure.
+ */
+export function scaledDownProvisioners(workloads: KubeObject[]): string[] {
+  return workloads
+    .filter((w) => {
+      const name = w.metadata.name ?? '';
+      return /provisioner/i.test(name) || (/csi/i.test(name) && /controller/i.test(name));
+    })
+    .filter((w) => (w.spec as { replicas?: number } | undefined)?.replicas === 0)
+    .map((w) => `${w.kind === 'StatefulSet' ? 'statefulset' : 'deployment'} ${w.metadata.namespace}/${w.metadata.name}`);
+}
+
+/** Why a claim stays Pending, from its class, events, and the provisioner workloads scaled to zero. */
+export function diagnosePendingClaim(sc: KubeObject | undefined, events: EventSummary[], waitedMs: number, scaledDown: string[] = []): { cause: string; fix: string } {
   const provisioner = String(sc?.provisioner ?? 'the provisioner');
   const failed = events.filter((e) => e.reason === 'ProvisioningFailed').pop();
   if (failed) return { cause: `${provisioner} failed to provision the volume: ${failed.message}`, fix: `check the ${provisioner} controller logs and its backend (capacity, credentials)` };
   const external = events.filter((e) => e.reason === 'ExternalProvisioning').pop();
+  if (scaledDown.length > 0) {
+    const [kind, ref] = scaledDown[0]!.split(' ') as [string, string];
+    const [namespace, name] = ref.split('/') as [string, string];
+    return {
+      cause: `the claim stayed Pending for ${formatDuration(waitedMs, { fixed: true })}: ${provisioner} never provisioned a volume, and its provisioner is scaled to zero: ${scaledDown.join(', ')} has replicas: 0`,
+      fix: `kubectl -n ${namespace} scale ${kind} ${name} --replicas=1`,
+    };
+  }
   return {
     cause: `the claim stayed Pending for ${formatDuration(waitedMs, { fixed: true })}: ${provisioner} never provisioned a volume${external ? ` (${external.message})` : ''}`,
     fix: `check that the ${provisioner} controller pods are running and their logs (kubectl get pods -A | grep -i provisioner)`,
@@ -105,7 +127,10 @@ export async function runStorage(s: ValidateSession, ctx: StepContext): Promise<
   const pendingFail = async (extra: string[] = []): Promise<StepOutcome> => {
     const all = await k.listEvents(kube, ns, { signal: ctx.signal }).catch(() => [] as EventSummary[]);
     const events = all.filter((e) => e.object === 'PersistentVolumeClaim/data' || (e.object === 'Pod/writer' && e.type === 'Warning'));
-    const d = diagnosePendingClaim(sc, events, Date.now() - started);
+    const workloads = await Promise.all(
+      (['Deployment', 'StatefulSet'] as const).map((kind) => kube.list('apps/v1', kind, { signal: ctx.signal }).then((l) => l.items.map((i) => ({ ...i, kind }))).catch(() => [] as KubeObject[])),
+    );
+    const d = diagnosePendingClaim(sc, events, Date.now() - started, scaledDownProvisioners(workloads.flat()));
     return {
       status: 'fail',
       summary: `PVC did not bind (StorageClass ${sc.metadata.name}, ${mode}): ${d.cause}`,
