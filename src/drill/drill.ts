@@ -27,10 +27,11 @@ import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.j
 import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.js';
 import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, compareMinor, supportsBumpRevision, type HashKv } from './etcd-output.js';
 import { appendDrillRecord, formatBytes, formatMs } from './history.js';
+import { formatDuration } from '../duration.js';
 import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { buildRecord, buildReport, type DrillReport } from './report.js';
 import { checkSnapshotFile, hasAppendedHash } from './snapshot-file.js';
-import { newDrillState, type KeyCounts, type PhaseName, type SnapshotTool } from './state.js';
+import { newDrillState, type KeyCounts, type PhaseName, type SaveRun, type SnapshotTool } from './state.js';
 import { describeTarget, scrubEtcdEnv, type DrillTarget } from './targets.js';
 import { SSH_USER, parseSshDestination, sshDestination } from '../net/ssh-argv.js';
 
@@ -193,12 +194,13 @@ export function createDrill(opts: DrillOptions): Drill {
   const report = () => buildReport(st, describeTarget(target), now());
 
   // A snapshot holds every secret of the cluster: whatever the tools write is born 0600 (umask 077).
-  const run = (ctx: StepContext, a: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string; step?: string; onStdout?: (c: Buffer) => void } = {}) =>
+  const run = (ctx: StepContext, a: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string; step?: string; onStdout?: (c: Buffer) => void; signal?: AbortSignal } = {}) =>
     ctx.exec(a, {
       env,
       timeoutMs: o.timeoutMs ?? 120_000,
       allowFailure: o.allowFailure,
       umask: 0o077,
+      ...(o.signal ? { signal: o.signal } : {}),
       ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}),
       ...(o.step ? { step: o.step } : {}),
       ...(o.onStdout ? { onStdout: o.onStdout } : {}),
@@ -338,6 +340,69 @@ export function createDrill(opts: DrillOptions): Drill {
     return probe;
   }
 
+  /**
+   * The save (for kubeadm: the save on the node, then the copy back), begun as soon as nothing must come before
+   * it: beside the inventory's status when there is no sentinel to write first, else once it is written. Its
+   * deadline scales with the source's size once the inventory knows it (until then, the 30-minute bound).
+   */
+  function beginSave(ctx: StepContext): SaveRun {
+    if (st.saveRun) return st.saveRun;
+    const abort = new AbortController();
+    // Armed only while the first command runs, the one begun before the size was known.
+    let deadline: { ms: number; timer?: NodeJS.Timeout } | undefined;
+    let firstDone = false;
+    let stopped = false;
+    const t0 = performance.now();
+    const at = now();
+    const describe = () => `the snapshot${st.source?.dbSize ? ` of ${formatBytes(st.source.dbSize)}` : ''} from ${describeTarget(target)}`;
+    const done = (async () => {
+      const dir = await ensureScratch(ctx);
+      const file = path.join(dir, 'snapshot.db');
+      const argvs = argv.snapshot.save(file, st.id);
+      try {
+        for (const [i, a] of argvs.entries()) {
+          const waitingFor = i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : describe();
+          try {
+            await run(ctx, a, { timeoutMs: scaledTimeoutMs(st.source?.dbSize), waitingFor, signal: abort.signal });
+          } catch (err) {
+            // Stopped by the deadline set once the size was known: said as a timeout, as exec says its own.
+            if (deadline?.timer && abort.signal.aborted && !ctx.signal.aborted && !stopped) {
+              throw new ToolError(a, undefined, '', { message: `${a[0]} did not finish within ${formatDuration(deadline.ms)} waiting for ${waitingFor} and was stopped` });
+            }
+            throw err;
+          } finally {
+            if (i === 0) {
+              firstDone = true;
+              if (deadline?.timer) clearTimeout(deadline.timer);
+            }
+          }
+        }
+      } finally {
+        // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
+        const rmRemote = argv.snapshot.removeRemote(st.id);
+        if (rmRemote) await run(ctx, rmRemote, { allowFailure: true });
+      }
+      return { file };
+    })();
+    done.catch(() => undefined);
+    st.saveRun = {
+      at,
+      t0,
+      done,
+      bound(dbSize) {
+        if (deadline || firstDone || abort.signal.aborted) return;
+        const ms = scaledTimeoutMs(dbSize);
+        deadline = { ms, timer: setTimeout(() => abort.abort(), Math.max(0, ms - (performance.now() - t0))) };
+        deadline.timer!.unref();
+      },
+      stop() {
+        stopped = true;
+        abort.abort();
+      },
+    };
+    return st.saveRun;
+  }
+
   // --- phases ---------------------------------------------------------------------------------------------
 
   const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, version, size)', async (ctx) => {
@@ -360,10 +425,26 @@ export function createDrill(opts: DrillOptions): Drill {
       const value = `${st.id}@${now().toISOString()}`;
       await answer(argv.inventory.sentinelPut(value));
       st.sentinel = { key: SENTINEL_KEY, value };
+    } else {
+      // Nothing has to be written first: the snapshot is saved beside the status (the snapshot phase waits for it;
+      // a source that moved on in between is read again at the snapshot's revision in verify).
+      beginSave(ctx);
     }
-    const status = parseEndpointStatus((await answer(argv.inventory.status())).stdout)[0];
-    if (!status) throw new UserError('the source etcd did not report its status');
+    let answered: Awaited<ReturnType<typeof answer>>;
+    try {
+      answered = await answer(argv.inventory.status());
+    } catch (err) {
+      // A source that does not answer its status will not send a snapshot either: don't wait for it.
+      st.saveRun?.stop();
+      throw err;
+    }
+    const status = parseEndpointStatus(answered.stdout)[0];
+    if (!status) {
+      st.saveRun?.stop();
+      throw new UserError('the source etcd did not report its status');
+    }
     st.source = { revision: status.revision, version: status.version, dbSize: status.dbSize };
+    st.saveRun?.bound(status.dbSize);
     return {
       status: 'pass',
       summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read alongside the snapshot`,
@@ -379,28 +460,24 @@ export function createDrill(opts: DrillOptions): Drill {
       st.snapshotAt = (await stat(st.snapshotFile)).mtime;
       return { status: 'pass', summary: `using ${target.file} (written ${formatMs(now().getTime() - st.snapshotAt.getTime())} ago)` };
     }
-    // A source that did not answer the inventory will not answer a snapshot either: don't wait for it.
-    if (source && !st.source) return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
-    const dir = await ensureScratch(ctx);
-    const file = path.join(dir, 'snapshot.db');
-    const at = now();
-    const dbSize = st.source?.dbSize;
-    const timeoutMs = scaledTimeoutMs(dbSize);
-    const waitingFor = `the snapshot${dbSize ? ` of ${formatBytes(dbSize)}` : ''} from ${describeTarget(target)}`;
+    // A source that did not answer the inventory will not answer a snapshot either: don't wait for it (a save
+    // begun beside it was stopped).
+    if (source && !st.source) {
+      await st.saveRun?.done.catch(() => undefined);
+      return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
+    }
+    const saving = beginSave(ctx);
     // Reads at the inventory's revision give the same answer whenever they run: run them beside the save.
     const inv = st.source;
+    const dbSize = inv?.dbSize;
     const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision, dbSize)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
+    let file: string;
     try {
-      const argvs = argv.snapshot.save(file, st.id);
-      for (const [i, a] of argvs.entries()) {
-        await run(ctx, a, { timeoutMs, waitingFor: i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : waitingFor });
-      }
+      ({ file } = await saving.done);
     } finally {
-      // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
-      const rmRemote = argv.snapshot.removeRemote(st.id);
-      if (rmRemote) await run(ctx, rmRemote, { allowFailure: true });
       await reads;
     }
+    const at = saving.at;
     if (!existsSync(file)) throw new UserError(`the snapshot command finished but wrote no file at ${file}`);
     await chmod(file, 0o600);
     st.snapshotFile = file;
@@ -428,6 +505,8 @@ export function createDrill(opts: DrillOptions): Drill {
       status: 'pass',
       summary: `${formatBytes(size)} saved${read}`,
       evidence: { bytes: size, ...(inv?.keys ? { revision: inv.revision, total: inv.keys.total, counts: inv.keys.counts, hashkv: inv.hash?.hash } : {}) },
+      // From the save's start, which may have been beside the inventory.
+      ms: performance.now() - saving.t0,
     };
   });
 
@@ -661,7 +740,9 @@ export function createDrill(opts: DrillOptions): Drill {
 
   async function stopAndRemove(): Promise<string[]> {
     const done: string[] = [];
-    // A restore begun beside integrity finishes (or is stopped by the run's signal) before its directory goes.
+    // A save begun beside the inventory, a restore begun beside integrity: each finishes (or is stopped by the
+    // run's signal) before its directory goes.
+    await st.saveRun?.done.catch(() => undefined);
     await st.restoreRun?.done.catch(() => undefined);
     if (st.service?.running) {
       await st.service.stop();
@@ -708,7 +789,7 @@ export function createDrill(opts: DrillOptions): Drill {
   const memberShown = argv.member(placeholder.clientUrl);
   const snapTool = 'etcdutl|etcdctl';
   inventory.preview = source
-    ? { argv: [...(wantSentinel ? [argv.inventory.sentinelPut('<drill id>@<time>')] : []), argv.inventory.status()], note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source` : 'reads only' }
+    ? { argv: [...(wantSentinel ? [argv.inventory.sentinelPut('<drill id>@<time>')] : []), argv.inventory.status()], note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source, then the snapshot is saved` : 'reads only; the snapshot is saved beside the status' }
     : { note: 'no live source to inventory' };
   const removeRemote = argv.snapshot.removeRemote('<drill id>');
   snapshot.preview =
