@@ -4,9 +4,12 @@
  * comes from its argv builder (src/drill/argv.ts), which `plan` shows too; the report is built from the state alone
  * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
  *
- * What overlaps, without weakening what is checked: the source's keys and hashkv are read at the inventory's
- * pinned revision while the snapshot is saved; the restore starts while integrity reads the file, and is used
- * only if the file passes; the restored member's figures are read side by side.
+ * What overlaps, without weakening what is checked: the snapshot is saved beside the inventory's status (unless
+ * a sentinel must be written first); the source's keys and hashkv are read at the inventory's pinned revision once
+ * the save is done (beside it, both reading the whole database on the source, they slowed it more than they took),
+ * beside integrity and the restore; the restore starts while integrity reads the file, and is used only if the file
+ * passes; a snapshot of ours is deleted while the member boots (nothing reads it after the restore); the restored
+ * member's figures are read side by side.
  *
  * Every step continues on failure and later phases skip themselves when what they need is missing; teardown
  * always runs, and `cleanup` (for the engine's cleanup hooks) tears down after Ctrl-C.
@@ -447,12 +450,12 @@ export function createDrill(opts: DrillOptions): Drill {
     st.saveRun?.bound(status.dbSize);
     return {
       status: 'pass',
-      summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read alongside the snapshot`,
+      summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read once the snapshot is saved`,
       evidence: { revision: status.revision, dbSize: status.dbSize, etcdVersion: status.version },
     };
   });
 
-  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (the source's keys and hashkv read alongside)", async (ctx) => {
+  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (then the source's keys and hashkv are read)", async (ctx) => {
     // Found while the snapshot is taken: integrity and restore need it.
     void snapshotTool(ctx);
     if (target.kind === 'snapshot') {
@@ -467,44 +470,31 @@ export function createDrill(opts: DrillOptions): Drill {
       return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
     }
     const saving = beginSave(ctx);
-    // Reads at the inventory's revision give the same answer whenever they run: run them beside the save.
-    const inv = st.source;
-    const dbSize = inv?.dbSize;
-    const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision, dbSize)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
-    let file: string;
-    try {
-      ({ file } = await saving.done);
-    } finally {
-      await reads;
-    }
+    const { file } = await saving.done;
     const at = saving.at;
     if (!existsSync(file)) throw new UserError(`the snapshot command finished but wrote no file at ${file}`);
     await chmod(file, 0o600);
     st.snapshotFile = file;
     st.snapshotAt = at;
     const size = (await stat(file)).size;
-    const counted = await reads;
-    if (counted && 'err' in counted) {
-      const err = counted.err;
-      if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
-      return {
-        status: 'fail',
-        summary: `${formatBytes(size)} saved, but the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`,
-        detail: err instanceof ToolError ? err.stderrTail : undefined,
-        fix: TOOL_FIX.inventory,
-        evidence: { bytes: size },
-      };
+    // Reads at the inventory's revision give the same answer whenever they run: begun once the save is done
+    // (beside it they slowed it more than they took: both read the whole database on the source), they run
+    // beside integrity and the restore, and verify compares with them.
+    const inv = st.source;
+    if (source && inv) {
+      st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashAt(ctx, source, inv.revision, inv.dbSize)]).then(
+        ([keys, { hash }]) => {
+          inv.keys = { counts: keys.counts, total: keys.total };
+          if (hash) inv.hash = hash;
+          return {};
+        },
+        (err: unknown) => ({ err }),
+      );
     }
-    if (counted && inv) {
-      const [keys, { hash }] = counted.v;
-      inv.keys = { counts: keys.counts, total: keys.total };
-      if (hash) inv.hash = hash;
-    }
-    const read = inv?.keys ? `; the source at revision ${inv.revision}: ${plural(inv.keys.total, 'key')} (${topPrefixes(inv.keys.counts)})${inv.hash ? `, hashkv ${inv.hash.hash}` : ''}` : '';
     return {
       status: 'pass',
-      summary: `${formatBytes(size)} saved${read}`,
-      evidence: { bytes: size, ...(inv?.keys ? { revision: inv.revision, total: inv.keys.total, counts: inv.keys.counts, hashkv: inv.hash?.hash } : {}) },
+      summary: `${formatBytes(size)} saved${inv ? `; the source's keys and hashkv at revision ${inv.revision} are read beside integrity and the restore` : ''}`,
+      evidence: { bytes: size },
       // From the save's start, which may have been beside the inventory.
       ms: performance.now() - saving.t0,
     };
@@ -616,6 +606,12 @@ export function createDrill(opts: DrillOptions): Drill {
 
   const boot = phase('boot', 'drill-boot', 'Boot a throw-away etcd member on loopback', async (ctx) => {
     if (!st.restore) return skip('nothing restored');
+    // Restored and checked: nothing reads our snapshot again. Deleting it (it may be gigabytes) goes on while the
+    // member boots, not at teardown; an operator's --snapshot file is never touched.
+    if (st.snapshotOurs && st.snapshotFile && st.scratch && path.dirname(st.snapshotFile) === st.scratch.dir) {
+      st.snapshotRemoved = rm(st.snapshotFile, { force: true });
+      st.snapshotRemoved.catch(() => undefined);
+    }
     const a = argv.boot(st.restore.dataDir, st.restore.member);
     assertLoopbackOnly(a);
     st.service = await startService(ctx.exec, a, {
@@ -657,14 +653,22 @@ export function createDrill(opts: DrillOptions): Drill {
       sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
       sourceMoved ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
       st.sentinel ? run(ctx, argv.verify.sentinelGet(m)) : Promise.resolve(undefined),
+      // Begun after the save, at the inventory's revision: they have long finished at this size or are close to.
+      st.sourceReads,
     ]);
+    const inventoryRead = await st.sourceReads;
+    if (inventoryRead?.err !== undefined && !sourceMoved) {
+      const err = inventoryRead.err;
+      if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
+      problems.push(`the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`);
+    }
     const status = parseEndpointStatus(statusOut.stdout)[0];
     if (!status) throw new OutputParseError('endpoint status', statusOut.stdout);
     if (status.revision < expectedRev) problems.push(`the restored revision is ${status.revision}, the snapshot's is ${expectedRev}`);
     const hash = restoredHash?.hash?.hash;
     st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), etcdVersion: status.version };
 
-    // The source's counts and hash at the snapshot's revision: from the snapshot phase's reads when nothing
+    // The source's counts and hash at the snapshot's revision: from the reads begun after the save when nothing
     // changed since the inventory, else asked again (the source may have moved on, or compacted that revision away).
     let expected: KeyCounts | undefined;
     let sourceHash: number | undefined;
@@ -686,8 +690,8 @@ export function createDrill(opts: DrillOptions): Drill {
       for (const d of diffs) problems.push(`${d.prefix}: ${d.actual} keys restored, ${d.expected} in the source at revision ${snapRev}`);
     } else if (!source) {
       notes.push('no live source to compare key counts with');
-    } else if (!sourceMoved) {
-      notes.push('the source could not be read at its revision (see the snapshot phase): key counts not compared');
+    } else if (!sourceMoved && inventoryRead?.err === undefined) {
+      notes.push('the source gave no key counts at its revision: key counts not compared');
     }
     // A bumped restore is the realistic one (etcdutl 3.5+ does it by default here): its hashkv cannot equal the
     // source's by construction, so saying so is information, not a warning; counts and the sentinel still compare.
@@ -744,6 +748,8 @@ export function createDrill(opts: DrillOptions): Drill {
     // run's signal) before its directory goes.
     await st.saveRun?.done.catch(() => undefined);
     await st.restoreRun?.done.catch(() => undefined);
+    await st.sourceReads;
+    await st.snapshotRemoved?.catch(() => undefined);
     if (st.service?.running) {
       await st.service.stop();
       done.push('member stopped');
@@ -804,7 +810,7 @@ export function createDrill(opts: DrillOptions): Drill {
             argv.probe.etcdctl,
           ],
           files: [snapShown],
-          note: `${source ? 'the source is listed and hashed at the inventory revision while the snapshot is saved; ' : ''}etcdctl version only without etcdutl`,
+          note: `${source ? 'the source is listed and hashed at the inventory revision once the snapshot is saved (beside integrity and the restore); ' : ''}etcdctl version only without etcdutl`,
         };
   integrity.preview = { argv: [argv.integrity.status(snapTool, snapShown)], note: 'also streams the file once for its sha256; the restore starts alongside and counts only if the file passes' };
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };

@@ -80,6 +80,10 @@ export interface DrillState {
   status?: SnapshotStatus;
   integrityOk: boolean;
   saveRun?: SaveRun;
+  /** The source's keys and hashkv at the inventory's revision, read once the save is done (filling `source`). */
+  sourceReads?: Promise<{ err?: unknown }>;
+  /** Our snapshot, deleted while the member boots. */
+  snapshotRemoved?: Promise<void>;
   restoreRun?: RestoreRun;
   restoreAt?: Date;
   restore?: { dataDir: string; member: MemberAddress; bumped: boolean; tool: 'etcdutl' | 'etcdctl' };
