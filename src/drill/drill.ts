@@ -29,7 +29,7 @@ import { makeDirs } from '../run/records.js';
 import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
 import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.js';
 import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, compareMinor, supportsBumpRevision, type HashKv } from './etcd-output.js';
-import { appendDrillRecord, formatBytes, formatMs } from './history.js';
+import { appendDrillRecord, formatBytes, formatCount, formatMs } from './history.js';
 import { formatDuration } from '../duration.js';
 import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { buildRecord, buildReport, type DrillReport } from './report.js';
@@ -163,7 +163,7 @@ function newDrillId(now: Date): string {
 }
 
 function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function topPrefixes(counts: Record<string, number>, n = 4): string {
@@ -297,7 +297,7 @@ export function createDrill(opts: DrillOptions): Drill {
       timeoutMs,
       onStdout: (chunk) => {
         listing.push(chunk);
-        if (counter.total - said >= 50_000) ctx.log(`counted ${(said = counter.total).toLocaleString('en-US')} keys`);
+        if (counter.total - said >= 50_000) ctx.log(`counted ${formatCount((said = counter.total))} keys`);
       },
     });
     const end = listing.end();
@@ -576,7 +576,7 @@ export function createDrill(opts: DrillOptions): Drill {
     st.restore = { dataDir: r.dataDir, member: r.member, bumped: r.bumped, tool: r.tool };
     return {
       status: 'pass',
-      summary: `restored with ${r.tool}${r.bumped ? ` (revision bumped by ${BUMP_REVISION.toLocaleString('en-US')}, marked compacted)` : ''}`,
+      summary: `restored with ${r.tool}${r.bumped ? ` (revision bumped by ${formatCount(BUMP_REVISION)}, marked compacted)` : ''}`,
       evidence: { tool: r.tool, bumped: r.bumped },
       ms: res.ms,
     };
