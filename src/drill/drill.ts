@@ -366,7 +366,7 @@ export function createDrill(opts: DrillOptions): Drill {
         for (const [i, a] of argvs.entries()) {
           const waitingFor = i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : describe();
           try {
-            await run(ctx, a, { timeoutMs: scaledTimeoutMs(st.source?.dbSize), waitingFor, signal: abort.signal });
+            await run(ctx, a, { timeoutMs: scaledTimeoutMs(st.source?.dbSize), waitingFor, signal: abort.signal, step: 'drill-snapshot' });
           } catch (err) {
             // Stopped by the deadline set once the size was known: said as a timeout, as exec says its own.
             if (deadline?.timer && abort.signal.aborted && !ctx.signal.aborted && !stopped) {
@@ -383,7 +383,7 @@ export function createDrill(opts: DrillOptions): Drill {
       } finally {
         // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
         const rmRemote = argv.snapshot.removeRemote(st.id);
-        if (rmRemote) await run(ctx, rmRemote, { allowFailure: true });
+        if (rmRemote) await run(ctx, rmRemote, { allowFailure: true, step: 'drill-snapshot' });
       }
       return { file };
     })();
