@@ -31,7 +31,7 @@ import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.j
 import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, compareMinor, supportsBumpRevision, type HashKv } from './etcd-output.js';
 import { appendDrillRecord, formatBytes, formatCount, formatMs } from './history.js';
 import { formatDuration } from '../duration.js';
-import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
+import { allocateMember, assertLoopbackOnly, memberVersion, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { buildRecord, buildReport, type DrillReport } from './report.js';
 import { checkSnapshotFile, hasAppendedHash } from './snapshot-file.js';
 import { newDrillState, type KeyCounts, type PhaseName, type SaveRun, type SnapshotTool } from './state.js';
@@ -646,8 +646,9 @@ export function createDrill(opts: DrillOptions): Drill {
     // ask for them side by side.
     const inv = st.source;
     const sourceMoved = inv !== undefined && source !== undefined && inv.revision !== snapRev;
-    const [statusOut, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
-      run(ctx, argv.verify.status(m)),
+    const [version, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
+      // The member's version from its /version; its revision is the listing's own (the member is idle).
+      memberVersion(st.restore.member.clientUrl),
       countKeys(ctx, m, undefined, st.file?.size),
       st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev, st.file?.size),
       sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
@@ -662,11 +663,10 @@ export function createDrill(opts: DrillOptions): Drill {
       if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
       problems.push(`the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`);
     }
-    const status = parseEndpointStatus(statusOut.stdout)[0];
-    if (!status) throw new OutputParseError('endpoint status', statusOut.stdout);
+    const status = { revision: restored.revision, version };
     if (status.revision < expectedRev) problems.push(`the restored revision is ${status.revision}, the snapshot's is ${expectedRev}`);
     const hash = restoredHash?.hash?.hash;
-    st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), etcdVersion: status.version };
+    st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), ...(status.version ? { etcdVersion: status.version } : {}) };
 
     // The source's counts and hash at the snapshot's revision: from the reads begun after the save when nothing
     // changed since the inventory, else asked again (the source may have moved on, or compacted that revision away).
@@ -816,8 +816,8 @@ export function createDrill(opts: DrillOptions): Drill {
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
   boot.preview = { argv: [argv.boot(dataShown, placeholder)], note: 'listens on 127.0.0.1 only' };
   verify.preview = {
-    argv: [argv.verify.status(memberShown), argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
-    note: 'hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory',
+    argv: [argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
+    note: "the member's revision from the listing, its version from GET /version; hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory",
   };
   teardown.preview = {
     ...(wantSentinel && source ? { argv: [argv.teardown.sentinelDel()] } : {}),
