@@ -284,5 +284,6 @@ export async function runRehearse(o: RehearseOptions): Promise<RunSummary> {
     });
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
+    leftovers.flush();
   }
 }

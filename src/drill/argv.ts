@@ -47,7 +47,7 @@ interface DrillArgv {
   integrity: { status(bin: string, file: string): string[] };
   restore(a: { tool: 'etcdutl' | 'etcdctl'; bin: string; snapshot: string; dataDir: string; member: MemberAddress; skipHashCheck?: boolean; bumpRevision?: boolean }): string[];
   boot(dataDir: string, member: MemberAddress): string[];
-  verify: { status(m: Etcdctl): string[]; sentinelGet(m: Etcdctl): string[] };
+  verify: { sentinelGet(m: Etcdctl): string[] };
   teardown: { sentinelDel(): string[] };
 }
 
@@ -97,7 +97,6 @@ export function drillArgv(target: DrillTarget, tools: DrillTools): DrillArgv {
     restore: (a) => buildRestoreArgv(a),
     boot: (dataDir, member) => buildMemberArgv(dataDir, member, tools.etcd),
     verify: {
-      status: (m) => m(['endpoint', 'status', '-w', 'json']),
       sentinelGet: (m) => m(['get', '--print-value-only', '--', SENTINEL_KEY]),
     },
     teardown: { sentinelDel: () => need()(['del', '--', SENTINEL_KEY]) },

@@ -4,9 +4,12 @@
  * comes from its argv builder (src/drill/argv.ts), which `plan` shows too; the report is built from the state alone
  * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
  *
- * What overlaps, without weakening what is checked: the source's keys and hashkv are read at the inventory's
- * pinned revision while the snapshot is saved; the restore starts while integrity reads the file, and is used
- * only if the file passes; the restored member's figures are read side by side.
+ * What overlaps, without weakening what is checked: the snapshot is saved beside the inventory's status (unless
+ * a sentinel must be written first); the source's keys and hashkv are read at the inventory's pinned revision once
+ * the save is done (beside it, both reading the whole database on the source, they slowed it more than they took),
+ * beside integrity and the restore; the restore starts while integrity reads the file, and is used only if the file
+ * passes; a snapshot of ours is deleted while the member boots (nothing reads it after the restore); the restored
+ * member's figures are read side by side.
  *
  * Every step continues on failure and later phases skip themselves when what they need is missing; teardown
  * always runs, and `cleanup` (for the engine's cleanup hooks) tears down after Ctrl-C.
@@ -26,11 +29,12 @@ import { makeDirs } from '../run/records.js';
 import type { Plan, Stage, Step, StepContext, StepOutcome } from '../run/types.js';
 import { drillArgv, SENTINEL_KEY, type DrillTools, type Etcdctl } from './argv.js';
 import { KeyCounter, KeyListing, OTHER_PREFIX, OutputParseError, compareCounts, parseEndpointStatus, parseHashKv, parseSnapshotStatus, parseToolVersion, compareMinor, supportsBumpRevision, type HashKv } from './etcd-output.js';
-import { appendDrillRecord, formatBytes, formatMs } from './history.js';
-import { allocateMember, assertLoopbackOnly, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
+import { appendDrillRecord, formatBytes, formatCount, formatMs } from './history.js';
+import { formatDuration } from '../duration.js';
+import { allocateMember, assertLoopbackOnly, memberVersion, waitHealthy, BUMP_REVISION, type MemberAddress } from './member.js';
 import { buildRecord, buildReport, type DrillReport } from './report.js';
 import { checkSnapshotFile, hasAppendedHash } from './snapshot-file.js';
-import { newDrillState, type KeyCounts, type PhaseName, type SnapshotTool } from './state.js';
+import { newDrillState, type KeyCounts, type PhaseName, type SaveRun, type SnapshotTool } from './state.js';
 import { describeTarget, scrubEtcdEnv, type DrillTarget } from './targets.js';
 import { SSH_USER, parseSshDestination, sshDestination } from '../net/ssh-argv.js';
 
@@ -159,7 +163,7 @@ function newDrillId(now: Date): string {
 }
 
 function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function topPrefixes(counts: Record<string, number>, n = 4): string {
@@ -193,12 +197,13 @@ export function createDrill(opts: DrillOptions): Drill {
   const report = () => buildReport(st, describeTarget(target), now());
 
   // A snapshot holds every secret of the cluster: whatever the tools write is born 0600 (umask 077).
-  const run = (ctx: StepContext, a: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string; step?: string; onStdout?: (c: Buffer) => void } = {}) =>
+  const run = (ctx: StepContext, a: string[], o: { allowFailure?: boolean; timeoutMs?: number; waitingFor?: string; step?: string; onStdout?: (c: Buffer) => void; signal?: AbortSignal } = {}) =>
     ctx.exec(a, {
       env,
       timeoutMs: o.timeoutMs ?? 120_000,
       allowFailure: o.allowFailure,
       umask: 0o077,
+      ...(o.signal ? { signal: o.signal } : {}),
       ...(o.waitingFor ? { waitingFor: o.waitingFor } : {}),
       ...(o.step ? { step: o.step } : {}),
       ...(o.onStdout ? { onStdout: o.onStdout } : {}),
@@ -292,7 +297,7 @@ export function createDrill(opts: DrillOptions): Drill {
       timeoutMs,
       onStdout: (chunk) => {
         listing.push(chunk);
-        if (counter.total - said >= 50_000) ctx.log(`counted ${(said = counter.total).toLocaleString('en-US')} keys`);
+        if (counter.total - said >= 50_000) ctx.log(`counted ${formatCount((said = counter.total))} keys`);
       },
     });
     const end = listing.end();
@@ -338,6 +343,69 @@ export function createDrill(opts: DrillOptions): Drill {
     return probe;
   }
 
+  /**
+   * The save (for kubeadm: the save on the node, then the copy back), begun as soon as nothing must come before
+   * it: beside the inventory's status when there is no sentinel to write first, else once it is written. Its
+   * deadline scales with the source's size once the inventory knows it (until then, the 30-minute bound).
+   */
+  function beginSave(ctx: StepContext): SaveRun {
+    if (st.saveRun) return st.saveRun;
+    const abort = new AbortController();
+    // Armed only while the first command runs, the one begun before the size was known.
+    let deadline: { ms: number; timer?: NodeJS.Timeout } | undefined;
+    let firstDone = false;
+    let stopped = false;
+    const t0 = performance.now();
+    const at = now();
+    const describe = () => `the snapshot${st.source?.dbSize ? ` of ${formatBytes(st.source.dbSize)}` : ''} from ${describeTarget(target)}`;
+    const done = (async () => {
+      const dir = await ensureScratch(ctx);
+      const file = path.join(dir, 'snapshot.db');
+      const argvs = argv.snapshot.save(file, st.id);
+      try {
+        for (const [i, a] of argvs.entries()) {
+          const waitingFor = i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : describe();
+          try {
+            await run(ctx, a, { timeoutMs: scaledTimeoutMs(st.source?.dbSize), waitingFor, signal: abort.signal, step: 'drill-snapshot' });
+          } catch (err) {
+            // Stopped by the deadline set once the size was known: said as a timeout, as exec says its own.
+            if (deadline?.timer && abort.signal.aborted && !ctx.signal.aborted && !stopped) {
+              throw new ToolError(a, undefined, '', { message: `${a[0]} did not finish within ${formatDuration(deadline.ms)} waiting for ${waitingFor} and was stopped` });
+            }
+            throw err;
+          } finally {
+            if (i === 0) {
+              firstDone = true;
+              if (deadline?.timer) clearTimeout(deadline.timer);
+            }
+          }
+        }
+      } finally {
+        // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
+        const rmRemote = argv.snapshot.removeRemote(st.id);
+        if (rmRemote) await run(ctx, rmRemote, { allowFailure: true, step: 'drill-snapshot' });
+      }
+      return { file };
+    })();
+    done.catch(() => undefined);
+    st.saveRun = {
+      at,
+      t0,
+      done,
+      bound(dbSize) {
+        if (deadline || firstDone || abort.signal.aborted) return;
+        const ms = scaledTimeoutMs(dbSize);
+        deadline = { ms, timer: setTimeout(() => abort.abort(), Math.max(0, ms - (performance.now() - t0))) };
+        deadline.timer!.unref();
+      },
+      stop() {
+        stopped = true;
+        abort.abort();
+      },
+    };
+    return st.saveRun;
+  }
+
   // --- phases ---------------------------------------------------------------------------------------------
 
   const inventory = phase('inventory', 'drill-inventory', 'Inventory the source etcd (revision, version, size)', async (ctx) => {
@@ -360,18 +428,34 @@ export function createDrill(opts: DrillOptions): Drill {
       const value = `${st.id}@${now().toISOString()}`;
       await answer(argv.inventory.sentinelPut(value));
       st.sentinel = { key: SENTINEL_KEY, value };
+    } else {
+      // Nothing has to be written first: the snapshot is saved beside the status (the snapshot phase waits for it;
+      // a source that moved on in between is read again at the snapshot's revision in verify).
+      beginSave(ctx);
     }
-    const status = parseEndpointStatus((await answer(argv.inventory.status())).stdout)[0];
-    if (!status) throw new UserError('the source etcd did not report its status');
+    let answered: Awaited<ReturnType<typeof answer>>;
+    try {
+      answered = await answer(argv.inventory.status());
+    } catch (err) {
+      // A source that does not answer its status will not send a snapshot either: don't wait for it.
+      st.saveRun?.stop();
+      throw err;
+    }
+    const status = parseEndpointStatus(answered.stdout)[0];
+    if (!status) {
+      st.saveRun?.stop();
+      throw new UserError('the source etcd did not report its status');
+    }
     st.source = { revision: status.revision, version: status.version, dbSize: status.dbSize };
+    st.saveRun?.bound(status.dbSize);
     return {
       status: 'pass',
-      summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read alongside the snapshot`,
+      summary: `revision ${status.revision}, etcd ${status.version}, ${formatBytes(status.dbSize)}; keys and hashkv at that revision are read once the snapshot is saved`,
       evidence: { revision: status.revision, dbSize: status.dbSize, etcdVersion: status.version },
     };
   });
 
-  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (the source's keys and hashkv read alongside)", async (ctx) => {
+  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (then the source's keys and hashkv are read)", async (ctx) => {
     // Found while the snapshot is taken: integrity and restore need it.
     void snapshotTool(ctx);
     if (target.kind === 'snapshot') {
@@ -379,55 +463,40 @@ export function createDrill(opts: DrillOptions): Drill {
       st.snapshotAt = (await stat(st.snapshotFile)).mtime;
       return { status: 'pass', summary: `using ${target.file} (written ${formatMs(now().getTime() - st.snapshotAt.getTime())} ago)` };
     }
-    // A source that did not answer the inventory will not answer a snapshot either: don't wait for it.
-    if (source && !st.source) return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
-    const dir = await ensureScratch(ctx);
-    const file = path.join(dir, 'snapshot.db');
-    const at = now();
-    const dbSize = st.source?.dbSize;
-    const timeoutMs = scaledTimeoutMs(dbSize);
-    const waitingFor = `the snapshot${dbSize ? ` of ${formatBytes(dbSize)}` : ''} from ${describeTarget(target)}`;
-    // Reads at the inventory's revision give the same answer whenever they run: run them beside the save.
-    const inv = st.source;
-    const reads = source && inv ? Promise.all([countKeys(ctx, source, inv.revision, dbSize), hashAt(ctx, source, inv.revision, dbSize)]).then((v) => ({ v }), (err: unknown) => ({ err })) : undefined;
-    try {
-      const argvs = argv.snapshot.save(file, st.id);
-      for (const [i, a] of argvs.entries()) {
-        await run(ctx, a, { timeoutMs, waitingFor: i > 0 && i === argvs.length - 1 ? `the copy of the snapshot from ${describeTarget(target)}` : waitingFor });
-      }
-    } finally {
-      // kubeadm: saved as root on the node and copied back; the node's copy goes whatever happened.
-      const rmRemote = argv.snapshot.removeRemote(st.id);
-      if (rmRemote) await run(ctx, rmRemote, { allowFailure: true });
-      await reads;
+    // A source that did not answer the inventory will not answer a snapshot either: don't wait for it (a save
+    // begun beside it was stopped).
+    if (source && !st.source) {
+      await st.saveRun?.done.catch(() => undefined);
+      return skip(`not taken: the inventory of ${describeTarget(target)} failed`);
     }
+    const saving = beginSave(ctx);
+    const { file } = await saving.done;
+    const at = saving.at;
     if (!existsSync(file)) throw new UserError(`the snapshot command finished but wrote no file at ${file}`);
     await chmod(file, 0o600);
     st.snapshotFile = file;
     st.snapshotAt = at;
     const size = (await stat(file)).size;
-    const counted = await reads;
-    if (counted && 'err' in counted) {
-      const err = counted.err;
-      if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
-      return {
-        status: 'fail',
-        summary: `${formatBytes(size)} saved, but the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`,
-        detail: err instanceof ToolError ? err.stderrTail : undefined,
-        fix: TOOL_FIX.inventory,
-        evidence: { bytes: size },
-      };
+    // Reads at the inventory's revision give the same answer whenever they run: begun once the save is done
+    // (beside it they slowed it more than they took: both read the whole database on the source), they run
+    // beside integrity and the restore, and verify compares with them.
+    const inv = st.source;
+    if (source && inv) {
+      st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashAt(ctx, source, inv.revision, inv.dbSize)]).then(
+        ([keys, { hash }]) => {
+          inv.keys = { counts: keys.counts, total: keys.total };
+          if (hash) inv.hash = hash;
+          return {};
+        },
+        (err: unknown) => ({ err }),
+      );
     }
-    if (counted && inv) {
-      const [keys, { hash }] = counted.v;
-      inv.keys = { counts: keys.counts, total: keys.total };
-      if (hash) inv.hash = hash;
-    }
-    const read = inv?.keys ? `; the source at revision ${inv.revision}: ${plural(inv.keys.total, 'key')} (${topPrefixes(inv.keys.counts)})${inv.hash ? `, hashkv ${inv.hash.hash}` : ''}` : '';
     return {
       status: 'pass',
-      summary: `${formatBytes(size)} saved${read}`,
-      evidence: { bytes: size, ...(inv?.keys ? { revision: inv.revision, total: inv.keys.total, counts: inv.keys.counts, hashkv: inv.hash?.hash } : {}) },
+      summary: `${formatBytes(size)} saved${inv ? `; the source's keys and hashkv at revision ${inv.revision} are read beside integrity and the restore` : ''}`,
+      evidence: { bytes: size },
+      // From the save's start, which may have been beside the inventory.
+      ms: performance.now() - saving.t0,
     };
   });
 
@@ -507,7 +576,7 @@ export function createDrill(opts: DrillOptions): Drill {
     st.restore = { dataDir: r.dataDir, member: r.member, bumped: r.bumped, tool: r.tool };
     return {
       status: 'pass',
-      summary: `restored with ${r.tool}${r.bumped ? ` (revision bumped by ${BUMP_REVISION.toLocaleString('en-US')}, marked compacted)` : ''}`,
+      summary: `restored with ${r.tool}${r.bumped ? ` (revision bumped by ${formatCount(BUMP_REVISION)}, marked compacted)` : ''}`,
       evidence: { tool: r.tool, bumped: r.bumped },
       ms: res.ms,
     };
@@ -537,6 +606,12 @@ export function createDrill(opts: DrillOptions): Drill {
 
   const boot = phase('boot', 'drill-boot', 'Boot a throw-away etcd member on loopback', async (ctx) => {
     if (!st.restore) return skip('nothing restored');
+    // Restored and checked: nothing reads our snapshot again. Deleting it (it may be gigabytes) goes on while the
+    // member boots, not at teardown; an operator's --snapshot file is never touched.
+    if (st.snapshotOurs && st.snapshotFile && st.scratch && path.dirname(st.snapshotFile) === st.scratch.dir) {
+      st.snapshotRemoved = rm(st.snapshotFile, { force: true });
+      st.snapshotRemoved.catch(() => undefined);
+    }
     const a = argv.boot(st.restore.dataDir, st.restore.member);
     assertLoopbackOnly(a);
     st.service = await startService(ctx.exec, a, {
@@ -571,21 +646,29 @@ export function createDrill(opts: DrillOptions): Drill {
     // ask for them side by side.
     const inv = st.source;
     const sourceMoved = inv !== undefined && source !== undefined && inv.revision !== snapRev;
-    const [statusOut, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
-      run(ctx, argv.verify.status(m)),
+    const [version, restored, restoredHash, sourceCounts, sourceHashAt, sentinelOut] = await Promise.all([
+      // The member's version from its /version; its revision is the listing's own (the member is idle).
+      memberVersion(st.restore.member.clientUrl),
       countKeys(ctx, m, undefined, st.file?.size),
       st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev, st.file?.size),
       sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
       sourceMoved ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
       st.sentinel ? run(ctx, argv.verify.sentinelGet(m)) : Promise.resolve(undefined),
+      // Begun after the save, at the inventory's revision: they have long finished at this size or are close to.
+      st.sourceReads,
     ]);
-    const status = parseEndpointStatus(statusOut.stdout)[0];
-    if (!status) throw new OutputParseError('endpoint status', statusOut.stdout);
+    const inventoryRead = await st.sourceReads;
+    if (inventoryRead?.err !== undefined && !sourceMoved) {
+      const err = inventoryRead.err;
+      if (ctx.signal.aborted || !(err instanceof ToolError || err instanceof OutputParseError)) throw err;
+      problems.push(`the source could not be read at revision ${inv!.revision}: ${errorText(err).split('\n')[0]}`);
+    }
+    const status = { revision: restored.revision, version };
     if (status.revision < expectedRev) problems.push(`the restored revision is ${status.revision}, the snapshot's is ${expectedRev}`);
     const hash = restoredHash?.hash?.hash;
-    st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), etcdVersion: status.version };
+    st.restored = { revision: status.revision, counts: restored.counts, total: restored.total, ...(hash !== undefined ? { hash } : {}), ...(status.version ? { etcdVersion: status.version } : {}) };
 
-    // The source's counts and hash at the snapshot's revision: from the snapshot phase's reads when nothing
+    // The source's counts and hash at the snapshot's revision: from the reads begun after the save when nothing
     // changed since the inventory, else asked again (the source may have moved on, or compacted that revision away).
     let expected: KeyCounts | undefined;
     let sourceHash: number | undefined;
@@ -607,8 +690,8 @@ export function createDrill(opts: DrillOptions): Drill {
       for (const d of diffs) problems.push(`${d.prefix}: ${d.actual} keys restored, ${d.expected} in the source at revision ${snapRev}`);
     } else if (!source) {
       notes.push('no live source to compare key counts with');
-    } else if (!sourceMoved) {
-      notes.push('the source could not be read at its revision (see the snapshot phase): key counts not compared');
+    } else if (!sourceMoved && inventoryRead?.err === undefined) {
+      notes.push('the source gave no key counts at its revision: key counts not compared');
     }
     // A bumped restore is the realistic one (etcdutl 3.5+ does it by default here): its hashkv cannot equal the
     // source's by construction, so saying so is information, not a warning; counts and the sentinel still compare.
@@ -661,8 +744,12 @@ export function createDrill(opts: DrillOptions): Drill {
 
   async function stopAndRemove(): Promise<string[]> {
     const done: string[] = [];
-    // A restore begun beside integrity finishes (or is stopped by the run's signal) before its directory goes.
+    // A save begun beside the inventory, a restore begun beside integrity: each finishes (or is stopped by the
+    // run's signal) before its directory goes.
+    await st.saveRun?.done.catch(() => undefined);
     await st.restoreRun?.done.catch(() => undefined);
+    await st.sourceReads;
+    await st.snapshotRemoved?.catch(() => undefined);
     if (st.service?.running) {
       await st.service.stop();
       done.push('member stopped');
@@ -708,7 +795,7 @@ export function createDrill(opts: DrillOptions): Drill {
   const memberShown = argv.member(placeholder.clientUrl);
   const snapTool = 'etcdutl|etcdctl';
   inventory.preview = source
-    ? { argv: [...(wantSentinel ? [argv.inventory.sentinelPut('<drill id>@<time>')] : []), argv.inventory.status()], note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source` : 'reads only' }
+    ? { argv: [...(wantSentinel ? [argv.inventory.sentinelPut('<drill id>@<time>')] : []), argv.inventory.status()], note: wantSentinel ? `writes only ${SENTINEL_KEY} to the source, then the snapshot is saved` : 'reads only; the snapshot is saved beside the status' }
     : { note: 'no live source to inventory' };
   const removeRemote = argv.snapshot.removeRemote('<drill id>');
   snapshot.preview =
@@ -723,14 +810,14 @@ export function createDrill(opts: DrillOptions): Drill {
             argv.probe.etcdctl,
           ],
           files: [snapShown],
-          note: `${source ? 'the source is listed and hashed at the inventory revision while the snapshot is saved; ' : ''}etcdctl version only without etcdutl`,
+          note: `${source ? 'the source is listed and hashed at the inventory revision once the snapshot is saved (beside integrity and the restore); ' : ''}etcdctl version only without etcdutl`,
         };
   integrity.preview = { argv: [argv.integrity.status(snapTool, snapShown)], note: 'also streams the file once for its sha256; the restore starts alongside and counts only if the file passes' };
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };
   boot.preview = { argv: [argv.boot(dataShown, placeholder)], note: 'listens on 127.0.0.1 only' };
   verify.preview = {
-    argv: [argv.verify.status(memberShown), argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
-    note: 'hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory',
+    argv: [argv.listKeys(memberShown, undefined, '<by size>'), argv.hashKv(memberShown, '<snapshot revision>', '<by size>'), ...(wantSentinel ? [argv.verify.sentinelGet(memberShown)] : [])],
+    note: "the member's revision from the listing, its version from GET /version; hashkv only when the revision was not bumped; the source is read again only if it moved on since the inventory",
   };
   teardown.preview = {
     ...(wantSentinel && source ? { argv: [argv.teardown.sentinelDel()] } : {}),

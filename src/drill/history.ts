@@ -97,6 +97,18 @@ export function formatMs(ms: number | undefined): string {
   return ms === undefined ? '-' : formatDuration(ms);
 }
 
+/**
+ * A whole number with thousands separators, as `toLocaleString('en-US')` writes it, without its cost: the first
+ * toLocaleString of a process builds ICU's number formatter, about 35 ms of a small drill's CPU.
+ */
+export function formatCount(n: number): string {
+  if (!Number.isSafeInteger(n)) return String(n);
+  const digits = String(Math.abs(n));
+  let out = '';
+  for (let i = digits.length; i > 0; i -= 3) out = `${digits.slice(Math.max(0, i - 3), i)}${out ? `,${out}` : ''}`;
+  return n < 0 ? `-${out}` : out;
+}
+
 export function formatBytes(n: number | undefined): string {
   if (n === undefined) return '-';
   if (n < 1024) return `${n} B`;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { checkOutputFile, type Io } from '../io.js';
 import type { RunSummary, StepContext } from '../run/types.js';
 import { createDrill, PHASES, type DrillOptions, type DrillReport } from './drill.js';
-import { formatBytes, formatHistory, formatMs, readDrillHistory, summarizeHistory, historyFile } from './history.js';
+import { formatBytes, formatCount, formatHistory, formatMs, readDrillHistory, summarizeHistory, historyFile } from './history.js';
 
 export { createDrill, buildDrillPlan, type DrillOptions, type DrillReport, type Drill } from './drill.js';
 export { drillTargetFromSpec, type DrillTarget } from './targets.js';
@@ -57,7 +57,7 @@ export function formatDrillReport(r: DrillReport, summary: RunSummary, opts: { c
   out.push(`RPO (age of the snapshot when restored): ${formatMs(r.rpoMs)}`);
   out.push(`RTO (restore + boot + verify):           ${formatMs(r.rtoMs)}`);
   if (r.snapshot) out.push(`snapshot: ${formatBytes(r.snapshot.bytes)}, sha256 ${r.snapshot.sha256}${r.snapshot.status ? `, revision ${r.snapshot.status.revision}` : ''}`);
-  if (r.restored) out.push(`restored: revision ${r.restored.revision}, ${r.restored.total.toLocaleString('en-US')} keys${r.restored.hash !== undefined ? `, hashkv ${r.restored.hash}` : ''} (${r.restored.tool}${r.restored.bumped ? ', revision bumped' : ''})`);
+  if (r.restored) out.push(`restored: revision ${r.restored.revision}, ${formatCount(r.restored.total)} keys${r.restored.hash !== undefined ? `, hashkv ${r.restored.hash}` : ''} (${r.restored.tool}${r.restored.bumped ? ', revision bumped' : ''})`);
   if (r.reasons.length > 0) {
     out.push('');
     for (const reason of r.reasons) {

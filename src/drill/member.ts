@@ -126,16 +126,30 @@ export async function waitHealthy(
   return { ok: false, reason: `not healthy within ${Math.round(opts.timeoutMs / 1000)}s (${last})` };
 }
 
-/** GET <clientUrl>/health with node:http: lighter than fetch (undici), and the member is plain http on loopback. */
+/**
+ * The restored member's own version, from GET <clientUrl>/version (`{"etcdserver":"3.6.5",...}`): what
+ * `etcdctl endpoint status` would say, without a process for it.
+ */
+export async function memberVersion(clientUrl: string): Promise<string | undefined> {
+  // Only said in the report: a member that does not answer here fails the listing beside it, which says why.
+  const body = (await getJson(`${clientUrl}/version`).catch(() => undefined)) as { etcdserver?: unknown } | undefined;
+  return typeof body?.etcdserver === 'string' ? body.etcdserver : undefined;
+}
+
 function getHealth(clientUrl: string): Promise<{ health?: string | boolean }> {
+  return getJson(`${clientUrl}/health`) as Promise<{ health?: string | boolean }>;
+}
+
+/** GET a small JSON answer with node:http: lighter than fetch (undici), and the member is plain http on loopback. */
+function getJson(url: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = get(`${clientUrl}/health`, { timeout: 1000 }, (res) => {
+    const req = get(url, { timeout: 1000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c.length + text.length > 65536 ? '' : c));
       res.on('end', () => {
         try {
-          resolve(JSON.parse(text) as { health?: string | boolean });
+          resolve(JSON.parse(text) as unknown);
         } catch {
           reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 80)}`));
         }

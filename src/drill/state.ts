@@ -51,6 +51,18 @@ interface RestoreRun {
   done: Promise<{ exitCode: number; text: string; ms: number }>;
 }
 
+/** The snapshot being saved: begun beside the inventory when nothing must be written first. */
+export interface SaveRun {
+  at: Date;
+  /** performance.now() when it began. */
+  t0: number;
+  done: Promise<{ file: string }>;
+  /** The source's size is known: the save that began without it gets the deadline that size gives. */
+  bound(dbSize: number | undefined): void;
+  /** The source did not answer: stop saving. */
+  stop(): void;
+}
+
 export interface DrillState {
   id: string;
   startedAt: Date;
@@ -67,6 +79,11 @@ export interface DrillState {
   file?: SnapshotFileCheck;
   status?: SnapshotStatus;
   integrityOk: boolean;
+  saveRun?: SaveRun;
+  /** The source's keys and hashkv at the inventory's revision, read once the save is done (filling `source`). */
+  sourceReads?: Promise<{ err?: unknown }>;
+  /** Our snapshot, deleted while the member boots. */
+  snapshotRemoved?: Promise<void>;
   restoreRun?: RestoreRun;
   restoreAt?: Date;
   restore?: { dataDir: string; member: MemberAddress; bumped: boolean; tool: 'etcdutl' | 'etcdctl' };

@@ -140,7 +140,7 @@ export async function executeStep(step: Step, ctx: StepContext): Promise<Result>
           stepAbort.abort();
         }, step.timeoutMs)
       : undefined;
-    const stepCtx: StepContext = { ...ctx, signal: stepAbort.signal, exec: (argv, o) => ctx.exec(argv, { step: step.id, ...o, signal: stepAbort.signal }) };
+    const stepCtx: StepContext = { ...ctx, signal: stepAbort.signal, exec: (argv, o) => ctx.exec(argv, { step: step.id, ...o, signal: o?.signal ? AbortSignal.any([o.signal, stepAbort.signal]) : stepAbort.signal }) };
     try {
       const outcome: StepOutcome = await step.run(stepCtx);
       const r: Result = { id: step.id, title: step.title, stage: step.stage, durationMs: Date.now() - started, ...redactOutcome(outcome, ctx.redactor) };
@@ -178,9 +178,15 @@ interface OpenRun {
   /** A line outside any step's task (retries, cleanup trouble), to stderr unless the renderer owns it. */
   note: (line: string) => void;
   sweep: SweepResult | undefined;
+  /** This run's records in leftovers.json (flushed when the run closes). */
+  leftovers: Leftovers;
   startedMs: number;
   /** Set once the run saw its signal: nothing more starts. */
   stopped: boolean;
+  /** The renderer's ready(), awaited before every step but the first (run/renderers.ts). */
+  rendererReady?: Promise<void>;
+  /** Steps begun so far. */
+  begun: number;
   /** Says the run is interrupted (once, in the log) and stops it. */
   interrupt(): void;
   /** Unhooks the caller's signal. */
@@ -309,8 +315,11 @@ async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promis
     log,
     note,
     sweep,
+    leftovers,
     startedMs: Date.now(),
     stopped: false,
+    ...(renderer.ready ? { rendererReady: renderer.ready() } : {}),
+    begun: 0,
     interrupt() {
       if (open.stopped) return;
       open.stopped = true;
@@ -324,6 +333,8 @@ async function openRun(plan: Plan, opts: RunOptions, renderer: Renderer): Promis
 /** One step: decided, probed, run with its timeout and retries; its end (and what the record keeps) is an event. */
 async function scheduleStep(run: OpenRun, step: Step, within: { stopped: boolean }, dryRun: boolean): Promise<Result> {
   const { ctx, redactor, abort, records, state } = run;
+  // The first step runs while the renderer loads; the others wait for it, so what is drawn keeps up with the run.
+  if (run.begun++ > 0 && run.rendererReady) await run.rendererReady;
   run.log.emit({ type: 'step-start', id: step.id });
   const attempt = async (): Promise<StepEnd> => {
     // Yield now and then, so a signal is seen even in a CPU-bound run of thousands of quick steps.
@@ -412,6 +423,12 @@ async function closeRun(plan: Plan, run: OpenRun, renderer: Renderer, opts: RunO
     } catch (err) {
       run.note(`cleanup failed: ${(err as Error).message}`);
     }
+  }
+  // Clears of exited processes' records wait for a write (run/leftovers.ts): the run ends with its file up to date.
+  try {
+    run.leftovers.flush();
+  } catch (err) {
+    run.note(`could not update ${path.join(opts.stateDir, 'leftovers.json')}: ${(err as Error).message}`);
   }
   run.detach();
 

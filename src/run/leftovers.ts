@@ -68,11 +68,22 @@ export function clearLeftover(stateDir: string, id: string): void {
 // The sink steps see (StepContext.leftovers) is the exec door's interface: exec records each child's process group.
 export type { LeftoverSink } from '../exec/index.js';
 
-/** One run's records in a state dir, owned by this process, with the exit hook for a second Ctrl-C. */
+/**
+ * One run's records in a state dir, owned by this process, with the exit hook for a second Ctrl-C.
+ *
+ * Writes are batched without losing crash safety: a record is on disk before `add` returns (a SIGKILL a moment
+ * later still leaves it), while clearing the record of a process that has exited waits for the next write (the
+ * next `add`, `flush`, a timer, or the exit hook). Such a record left behind by a SIGKILL is harmless: a sweep
+ * signals a process group only if its leader is still the process recorded (its start time), never a reused pid.
+ * Every other clear (a directory, a file, a namespace, a command) is written at once.
+ */
 export class Leftovers implements LeftoverSink {
   readonly stateDir: string;
   readonly #runId: string;
   readonly #mine = new Map<string, Leftover>();
+  /** Records of exited processes, cleared here and not yet on disk. */
+  readonly #cleared = new Set<string>();
+  #flushTimer?: NodeJS.Timeout;
   #exitHook?: () => void;
   /** Who owns the records: this process, read from /proc once (every spawned child is recorded). */
   #owner?: Leftover['owner'];
@@ -85,18 +96,41 @@ export class Leftovers implements LeftoverSink {
   add(what: string, item: Pick<Leftover, 'files' | 'dirs' | 'argv' | 'process' | 'namespace'>): string {
     const l: Leftover = { id: `${this.#runId}:${randomBytes(4).toString('hex')}`, runId: this.#runId, what, ...item, owner: (this.#owner ??= { pid: process.pid, identity: processIdentity(process.pid) }) };
     this.#mine.set(l.id, l);
-    recordLeftover(this.stateDir, l);
+    // One write: the new record, and the clears waiting for a write.
+    this.#write([l]);
     this.#installExitHook();
     return l.id;
   }
 
   clear(id: string): void {
-    if (!this.#mine.delete(id)) return;
-    clearLeftover(this.stateDir, id);
-    if (this.#mine.size === 0 && this.#exitHook) {
-      process.off('exit', this.#exitHook);
-      this.#exitHook = undefined;
+    const l = this.#mine.get(id);
+    if (!l) return;
+    this.#mine.delete(id);
+    this.#cleared.add(id);
+    // Within a run the next add writes it anyway; a run that goes quiet has it written soon.
+    if (isProcessOnly(l)) this.#flushTimer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS).unref();
+    else this.#write([]);
+    this.#releaseExitHook();
+  }
+
+  /** Writes the clears still waiting (the engine calls it when a run closes; the exit hook too). */
+  flush(): void {
+    if (this.#cleared.size > 0) this.#write([]);
+    this.#releaseExitHook();
+  }
+
+  /** Read-modify-write of the shared file (two runs may share a state dir): drops what was cleared, adds `added`. */
+  #write(added: Leftover[]): void {
+    const gone = new Set([...this.#cleared, ...added.map((l) => l.id)]);
+    const before = pendingLeftovers(this.stateDir);
+    const kept = before.filter((x) => !gone.has(x.id));
+    this.#cleared.clear();
+    if (this.#flushTimer) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
     }
+    if (added.length === 0 && kept.length === before.length) return;
+    save(this.stateDir, [...kept, ...added]);
   }
 
   #installExitHook(): void {
@@ -108,14 +142,36 @@ export class Leftovers implements LeftoverSink {
           if (l.process) killProcessGroup(l.process.pid, l.process.identity, 'SIGKILL');
           for (const d of l.dirs ?? []) rmSync(d, { recursive: true, force: true });
           for (const f of l.files ?? []) rmSync(f, { force: true });
-          this.clear(l.id);
+          // Gone: its record goes with the one write below.
+          this.#mine.delete(l.id);
+          this.#cleared.add(l.id);
         } catch {
           /* left for the next run's sweep */
         }
       }
+      try {
+        this.flush();
+      } catch {
+        /* the records stay; the next run's sweep finds nothing left to remove */
+      }
     };
     process.once('exit', this.#exitHook);
   }
+
+  /** Nothing of ours left to remove or to write: the exit hook goes. */
+  #releaseExitHook(): void {
+    if (this.#mine.size > 0 || this.#cleared.size > 0 || !this.#exitHook) return;
+    process.off('exit', this.#exitHook);
+    this.#exitHook = undefined;
+  }
+}
+
+/** How long the clear of an exited process's record may wait for another write. */
+const FLUSH_AFTER_MS = 1000;
+
+/** A record of a process group and nothing else: safe to leave on disk a while (see Leftovers). */
+function isProcessOnly(l: Leftover): boolean {
+  return l.process !== undefined && !l.dirs?.length && !l.files?.length && !l.argv && !l.namespace;
 }
 
 function ownerAlive(o: Leftover['owner']): boolean {
@@ -145,6 +201,11 @@ export async function sweepLeftovers(stateDir: string, exec: Exec, say: (line: s
   const out: SweepResult = { swept: [], failed: [] };
   for (const l of pendingLeftovers(stateDir)) {
     if (ownerAlive(l.owner)) continue;
+    // A process that had exited before its run was killed (its record's clear not yet written): nothing was left.
+    if (isProcessOnly(l) && !isSameProcess(l.process!.pid, l.process!.identity)) {
+      clearLeftover(stateDir, l.id);
+      continue;
+    }
     const brief = { id: l.id, runId: l.runId, what: l.what };
     try {
       if (l.process && killProcessGroup(l.process.pid, l.process.identity, 'SIGTERM')) {

@@ -16,6 +16,11 @@ export interface Renderer {
   readonly quiet: 'always' | 'while-drawing' | 'never';
   /** Called once the plan is known, before any event. */
   start(plan: Plan): Promise<void> | void;
+  /**
+   * Resolves once it draws (never rejects; a failure shows at close()). The engine lets the first step run
+   * before waiting for it, so a renderer that loads meanwhile costs the run nothing, and never falls behind.
+   */
+  ready?(): Promise<void>;
   onEvent(e: RunEvent): void;
   /** After the 'finished' event: draw the last frame and let go of the terminal. */
   close(): Promise<void>;
@@ -90,67 +95,81 @@ function listrRenderer(kind: 'default' | 'simple' | 'verbose', out: NodeJS.Write
   const stages = new Map<string, ReturnType<typeof deferred<{ skip?: string }>>>();
   const steps = new Map<string, { ended: ReturnType<typeof deferred<Result>>; task?: ListrTask; output?: string }>();
   let running: Promise<unknown> | undefined;
+  let loaded: Promise<typeof import('listr2')> | undefined;
   const stageOf = (name: string) => stages.get(name) ?? stages.set(name, deferred()).get(name)!;
   const stepOf = (id: string) => steps.get(id) ?? steps.set(id, { ended: deferred() }).get(id)!;
 
+  const start = (plan: Plan) => {
+    for (const stage of plan.stages) {
+      stageOf(stage.name);
+      for (const st of stage.steps) stepOf(st.id);
+    }
+    // listr2 (about 50 ms to load) loads beside the run's first step, not before it (see ready()): what happens
+    // meanwhile waits in the deferreds above, and the list draws it once it runs.
+    loaded = import('listr2');
+    running = loaded.then((listr2) => runList(plan, listr2));
+    // A listr2 that cannot load fails the run at close(), not as an unhandled rejection before it.
+    running.catch(() => undefined);
+  };
+
+  const runList = (plan: Plan, { Listr, ListrLogger, ProcessOutput }: typeof import('listr2')) => {
+    const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: icons });
+    const stageTasks = plan.stages.map((stage) => ({
+      title: stage.title,
+      task: async (_: unknown, stageTask: ParentTask) => {
+        const decided = await stageOf(stage.name).promise;
+        if (decided.skip !== undefined) {
+          stageTask.skip(decided.skip);
+          return undefined;
+        }
+        const stepTasks = stage.steps.map((step) => ({
+          title: step.title,
+          task: async (_c: unknown, task: ListrTask) => {
+            const slot = stepOf(step.id);
+            slot.task = task;
+            if (slot.output !== undefined) task.output = slot.output;
+            const r = await slot.ended.promise;
+            if (r.status === 'fail') throw new Error(`${step.title}: ${r.summary === INTERRUPTED_WHILE_RUNNING ? 'interrupted' : r.summary}`);
+            if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
+            else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
+            // A step that did not run, or says skip, is shown as skipped, never with a tick.
+            else task.skip(`${step.title}: ${r.summary}`);
+          },
+        }));
+        // After the steps: a stage whose every step was skipped is shown as skipped, not ticked. (An untitled
+        // subtask is not drawn; skipping the parent before it completes keeps its tick away.)
+        const closer = {
+          task: async () => {
+            const rs = await Promise.all(stage.steps.map((st) => stepOf(st.id).ended.promise));
+            if (rs.length > 0 && rs.every((r) => r.status === 'skip')) {
+              const reasons = [...new Set(rs.map((r) => r.summary))];
+              stageTask.skip(reasons.length === 1 ? reasons[0] : 'every step skipped');
+            }
+          },
+        };
+        const body = stage.concurrency ? [{ task: (_c: unknown, t: ParentTask) => t.newListr(stepTasks, { concurrent: stage.concurrency, exitOnError: false }) }] : stepTasks;
+        return stageTask.newListr([...body, closer], { concurrent: false, exitOnError: false });
+      },
+    }));
+    const list = new Listr(stageTasks as never, {
+      concurrent: false,
+      exitOnError: false,
+      registerSignalListeners: false,
+      renderer: kind as 'default',
+      fallbackRenderer: 'simple',
+      rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true } as never,
+      fallbackRendererOptions: { logger } as never,
+    });
+    return list.run().catch(() => undefined /* failures are in the events */);
+  };
+
   return {
     quiet: 'never',
-    async start(plan) {
-      for (const stage of plan.stages) {
-        stageOf(stage.name);
-        for (const st of stage.steps) stepOf(st.id);
-      }
-      const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
-      // Icons unless colour is off by the caller's word (--no-color, or a caller that decided no colour here).
-      const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out), useIcons: icons });
-      const stageTasks = plan.stages.map((stage) => ({
-        title: stage.title,
-        task: async (_: unknown, stageTask: ParentTask) => {
-          const decided = await stageOf(stage.name).promise;
-          if (decided.skip !== undefined) {
-            stageTask.skip(decided.skip);
-            return undefined;
-          }
-          const stepTasks = stage.steps.map((step) => ({
-            title: step.title,
-            task: async (_c: unknown, task: ListrTask) => {
-              const slot = stepOf(step.id);
-              slot.task = task;
-              if (slot.output !== undefined) task.output = slot.output;
-              const r = await slot.ended.promise;
-              if (r.status === 'fail') throw new Error(`${step.title}: ${r.summary === INTERRUPTED_WHILE_RUNNING ? 'interrupted' : r.summary}`);
-              if (r.status === 'warn') task.title = `${step.title} (warning: ${r.summary})`;
-              else if (r.status === 'pass') task.title = `${step.title}: ${r.summary}`;
-              // A step that did not run, or says skip, is shown as skipped, never with a tick.
-              else task.skip(`${step.title}: ${r.summary}`);
-            },
-          }));
-          // After the steps: a stage whose every step was skipped is shown as skipped, not ticked. (An untitled
-          // subtask is not drawn; skipping the parent before it completes keeps its tick away.)
-          const closer = {
-            task: async () => {
-              const rs = await Promise.all(stage.steps.map((st) => stepOf(st.id).ended.promise));
-              if (rs.length > 0 && rs.every((r) => r.status === 'skip')) {
-                const reasons = [...new Set(rs.map((r) => r.summary))];
-                stageTask.skip(reasons.length === 1 ? reasons[0] : 'every step skipped');
-              }
-            },
-          };
-          const body = stage.concurrency ? [{ task: (_c: unknown, t: ParentTask) => t.newListr(stepTasks, { concurrent: stage.concurrency, exitOnError: false }) }] : stepTasks;
-          return stageTask.newListr([...body, closer], { concurrent: false, exitOnError: false });
-        },
-      }));
-      const list = new Listr(stageTasks as never, {
-        concurrent: false,
-        exitOnError: false,
-        registerSignalListeners: false,
-        renderer: kind as 'default',
-        fallbackRenderer: 'simple',
-        rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true } as never,
-        fallbackRendererOptions: { logger } as never,
-      });
-      running = list.run().catch(() => undefined /* failures are in the events */);
-    },
+    start,
+    ready: () => (loaded ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    ),
     onEvent(e) {
       if (e.type === 'stage-start') stageOf(e.stage).resolve({});
       else if (e.type === 'stage-skip') stageOf(e.stage).resolve({ skip: e.summary });

@@ -2,7 +2,7 @@ import { mkdtempSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendDrillRecord, formatHistory, formatMs, historyFile, readDrillHistory, summarizeHistory, type DrillRecord } from '../../src/drill/history.js';
+import { appendDrillRecord, formatCount, formatHistory, formatMs, historyFile, readDrillHistory, summarizeHistory, type DrillRecord } from '../../src/drill/history.js';
 
 const rec = (day: number, status: DrillRecord['status'], rtoMs?: number): DrillRecord => ({
   version: 1,
@@ -68,5 +68,13 @@ describe('drill history', () => {
     [3 * 86_400_000, '3d'],
   ])('formatMs(%s) = %s', (ms, text) => {
     expect(formatMs(ms)).toBe(text);
+  });
+});
+
+describe('formatCount', () => {
+  it("writes what toLocaleString('en-US') writes for whole numbers", () => {
+    for (const n of [0, 1, 12, 999, 1000, 1001, 12_345, 999_999, 1_000_000, 1_000_000_000, 3_414, 102_400, -1, -1234, 2 ** 53 - 1]) {
+      expect(formatCount(n)).toBe(n.toLocaleString('en-US'));
+    }
   });
 });

@@ -16,7 +16,7 @@ describe('buildDrillPlan', () => {
     expect(existsSync(scratch)).toBe(false);
     const save = stage!.steps[1]!.preview!.argv![0]!;
     expect(save).toEqual(['etcdctl', '--endpoints=https://127.0.0.1:2379', '--dial-timeout=5s', '--cacert=/pki/ca.crt', '--cert=/pki/c.crt', '--key=/pki/c.key', 'snapshot', 'save', path.join(scratch, 'snapshot.db')]);
-    expect(stage!.steps[0]!.preview!.note).toBe('reads only');
+    expect(stage!.steps[0]!.preview!.note).toBe('reads only; the snapshot is saved beside the status');
     expect(stage!.notes?.join('\n')).toMatch(/writes to the source: none/);
   });
 

@@ -52,11 +52,13 @@ function wordMatches(shown: string, ran: string): boolean {
 const argvMatches = (shown: string[], ran: string[]) => shown.length === ran.length && shown.every((w, i) => wordMatches(w, ran[i]!));
 
 describe('the drill preview', () => {
-  it('is the argv each step runs, word for word', async () => {
-    const scratch = path.join(work, 'scratch');
-    const options = { target: { kind: 'endpoints' as const, endpoints: [etcd.url] }, scratch, sentinel: true };
+  // With a sentinel the snapshot waits for it; without, it is saved beside the inventory's status (and still
+  // counts as the snapshot step's).
+  it.each([true, false])('is the argv each step runs, word for word (sentinel %s)', async (sentinel) => {
+    const scratch = path.join(work, `scratch-${sentinel}`);
+    const options = { target: { kind: 'endpoints' as const, endpoints: [etcd.url] }, scratch, sentinel };
     const preview = new Map(createDrill(options).stage.steps.map((s) => [s.id, s.preview?.argv ?? []]));
-    const { exitCode, report, summary } = await runDrill({ drill: options, stateDir: path.join(work, 'state'), io: captureIo(work), env: { PATH: bin, HOME: work }, json: true, renderer: 'silent' });
+    const { exitCode, report, summary } = await runDrill({ drill: options, stateDir: path.join(work, `state-${sentinel}`), io: captureIo(work), env: { PATH: bin, HOME: work }, json: true, renderer: 'silent' });
     expect(report.reasons).toEqual([]);
     expect(exitCode).toBe(0);
     const ran = readFileSync(path.join(summary.runDir, 'audit.jsonl'), 'utf8')

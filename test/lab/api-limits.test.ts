@@ -220,4 +220,42 @@ describe('long lists', () => {
       await s.close();
     }
   });
+
+  it('a long list sent again from its kept bytes says what the store holds: a write, a delete, a selector, a resourceVersion', async () => {
+    const l = await startLab({ nodes: 1 });
+    try {
+      await l.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'again' } });
+      for (let i = 0; i < 600; i++) await l.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${String(i).padStart(4, '0')}`, namespace: 'again', labels: { half: String(i % 2) } }, data: { i: String(i) } });
+      const list = async (q = '') => {
+        const a = await labRequest(l, 'GET', `/api/v1/namespaces/again/configmaps${q}`);
+        expect(a.status).toBe(200);
+        expect(Number(a.headers['content-length'])).toBe(Buffer.byteLength(a.text));
+        return jsonOf(a) as { metadata: { resourceVersion: string }; items: KubeObject[] };
+      };
+      const first = await list();
+      const second = await list();
+      expect(second).toEqual(first);
+      // Unrelated writes move the store's resourceVersion on: the list says the latest, its items unchanged.
+      await l.store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'elsewhere', namespace: 'default' } });
+      const moved = await list();
+      expect(Number(moved.metadata.resourceVersion)).toBeGreaterThan(Number(first.metadata.resourceVersion));
+      expect(moved.items).toEqual(first.items);
+      await l.store.mutate('configmaps', 'again', 'cm-0123', (o) => {
+        o.data = { i: 'changed' };
+      });
+      await l.store.delete('configmaps', 'again', 'cm-0599');
+      const changed = await list();
+      expect(changed.items).toHaveLength(599);
+      expect(changed.items.find((o) => o.metadata.name === 'cm-0123')?.data).toEqual({ i: 'changed' });
+      expect(changed.items.some((o) => o.metadata.name === 'cm-0599')).toBe(false);
+      // Another query (300 items: long too) keeps bytes of its own.
+      const half = await list('?labelSelector=half%3D0');
+      expect(half.items).toHaveLength(300);
+      expect(await list('?labelSelector=half%3D0')).toEqual(half);
+      expect(half.items.map((o) => o.metadata.name)).toEqual(changed.items.filter((o) => o.metadata.labels?.half === '0').map((o) => o.metadata.name));
+      expect((await list()).items).toEqual(changed.items);
+    } finally {
+      await l.stop();
+    }
+  });
 });
