@@ -42,7 +42,7 @@ export default async function bench(): Promise<BenchLine[]> {
       value: real.wallS,
       unit: 's',
       baseline: { name: 'the same validate on 2 simulated nodes', value: simulated.wallS },
-      note: `what real pods cost over the network model: image-less starts, CNI, kube-proxy programming, real DNS and volumes`,
+      note: `what real pods cost over the network model: containers started from local images, CNI, kube-proxy and kube-router programming, real DNS and volumes`,
     },
   ];
 }
