@@ -50,18 +50,17 @@ export function isFinished(pod: KubeObject): boolean {
 
 /** name → exit code 0? for every terminated container. */
 export function containerResults(pod: KubeObject): Map<string, boolean> {
-  const out = new Map<string, boolean>();
-  for (const c of statusOf(pod).containerStatuses ?? []) {
-    const t = c.state?.terminated;
-    if (t && t.exitCode !== undefined) out.set(c.name, t.exitCode === 0);
-  }
-  return out;
+  return terminated(statusOf(pod).containerStatuses);
 }
 
 /** The init containers that ended: name → exit 0. */
 export function initResults(pod: KubeObject): Map<string, boolean> {
+  return terminated(statusOf(pod).initContainerStatuses);
+}
+
+function terminated(statuses: ContainerStatus[] | undefined): Map<string, boolean> {
   const out = new Map<string, boolean>();
-  for (const c of statusOf(pod).initContainerStatuses ?? []) {
+  for (const c of statuses ?? []) {
     const t = c.state?.terminated;
     if (t && t.exitCode !== undefined) out.set(c.name, t.exitCode === 0);
   }
