@@ -68,7 +68,9 @@ describe('wizard layout at 80x24', () => {
   it('nodes beyond the screen are a window around the focused one, with "N more" markers both ways', async () => {
     const { app, press } = await mountWizard({ rows: 24, columns: 80, initial: await draftWith(12) });
     await press(ENTER);
-    let f = await frameWith(app, '↓');
+    // The nodes screen's own marker: the cluster screen before it has arrows of its own (a loaded machine may
+    // still show it when the first frame with an arrow is looked at).
+    let f = await frameWith(app, /groundwork · nodes[\s\S]*↓ \d+ more/);
     expectFits(f, 80, 24, 'nodes');
     expect(f).toMatch(/↓ \d+ more/);
     expect(f).not.toMatch(/↑ \d+ more/);
