@@ -5,9 +5,9 @@
  * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
  *
  * What overlaps, without weakening what is checked: the snapshot is saved beside the inventory's status (unless
- * a sentinel must be written first); the source's keys and hashkv are read at the inventory's pinned revision once
- * the save is done (beside it, both reading the whole database on the source, they slowed it more than they took),
- * beside integrity and the restore; the restore starts while integrity reads the file, and is used only if the file
+ * a sentinel must be written first); the source's keys (and its hashkv, when the restore will not bump the revision:
+ * only then is it compared) are read at the inventory's pinned revision once the save is done (beside it, both
+ * reading the whole database on the source, they slowed it more than they took), beside integrity and the restore; the restore starts while integrity reads the file, and is used only if the file
  * passes; a snapshot of ours is deleted while the member boots (nothing reads it after the restore); the restored
  * member's figures are read side by side.
  *
@@ -482,7 +482,14 @@ export function createDrill(opts: DrillOptions): Drill {
     // beside integrity and the restore, and verify compares with them.
     const inv = st.source;
     if (source && inv) {
-      st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashAt(ctx, source, inv.revision, inv.dbSize)]).then(
+      // The source's hashkv is compared only with an unbumped restore (a bumped one cannot hash alike by
+      // construction, verify says so): with the revision to be bumped it is not read at all, one whole-database
+      // read fewer on the source while the restore runs. The tool is known by now (probed beside the save).
+      const hashed = snapshotTool(ctx).then(
+        (tool): Promise<{ hash?: HashKv }> => (tool.canBump && opts.bumpRevision !== false ? Promise.resolve({}) : hashAt(ctx, source, inv.revision, inv.dbSize)),
+        () => hashAt(ctx, source, inv.revision, inv.dbSize),
+      );
+      st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashed]).then(
         ([keys, { hash }]) => {
           inv.keys = { counts: keys.counts, total: keys.total };
           if (hash) inv.hash = hash;
@@ -493,7 +500,7 @@ export function createDrill(opts: DrillOptions): Drill {
     }
     return {
       status: 'pass',
-      summary: `${formatBytes(size)} saved${inv ? `; the source's keys and hashkv at revision ${inv.revision} are read beside integrity and the restore` : ''}`,
+      summary: `${formatBytes(size)} saved${inv ? `; the source's keys (and hashkv, unless the revision is bumped) at revision ${inv.revision} are read beside integrity and the restore` : ''}`,
       evidence: { bytes: size },
       // From the save's start, which may have been beside the inventory.
       ms: performance.now() - saving.t0,
@@ -652,7 +659,7 @@ export function createDrill(opts: DrillOptions): Drill {
       countKeys(ctx, m, undefined, st.file?.size),
       st.restore.bumped ? Promise.resolve(undefined) : hashAt(ctx, m, snapRev, st.file?.size),
       sourceMoved ? countKeys(ctx, source!, snapRev, inv!.dbSize).then((v) => ({ v }), (err: unknown) => ({ err })) : Promise.resolve(undefined),
-      sourceMoved ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
+      sourceMoved && !st.restore.bumped ? hashAt(ctx, source!, snapRev, inv!.dbSize) : Promise.resolve(undefined),
       st.sentinel ? run(ctx, argv.verify.sentinelGet(m)) : Promise.resolve(undefined),
       // Begun after the save, at the inventory's revision: they have long finished at this size or are close to.
       st.sourceReads,

@@ -54,7 +54,8 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
     const status = JSON.parse(etcdctl('endpoint', 'status', '-w', 'json'))[0].Status;
     const allKeys = countLines(etcdctl('get', '', '--from-key', '--keys-only'));
     expect(report.source).toMatchObject({ revision: status.header.revision, version, total: allKeys });
-    expect(report.source?.hash?.hash).toBe(JSON.parse(etcdctl('endpoint', 'hashkv', '-w', 'json'))[0].HashKV.hash);
+    // Bumped: the source's hashkv cannot be compared, so it is not read (one whole-database read fewer).
+    expect(report.source?.hash).toBeUndefined();
     expect(report.restored).toMatchObject({ tool: 'etcdutl', bumped: true, total: allKeys, revision: status.header.revision + BUMP_REVISION, etcdVersion: version });
     expect(report.restored?.counts).toEqual(report.source?.counts);
     expect(report.snapshot?.verdict).toBe('ok');
@@ -68,6 +69,8 @@ describe.each(['3.5', '3.6'] as const)('real etcd %s', (release) => {
     expect(report.restored).toMatchObject({ tool: 'etcdutl', bumped: false });
     expect(report.restored?.hash).toBeDefined();
     expect(report.restored?.hash).toBe(report.source?.hash?.hash);
+    // At the source's pinned revision: the drill deletes its sentinel afterwards, which moves the source on.
+    expect(report.source?.hash?.hash).toBe(JSON.parse(etcdctl('endpoint', 'hashkv', '-w', 'json', `--rev=${report.source?.revision}`))[0].HashKV.hash);
   });
 
   it('--snapshot: a backup saved by this release restores; its own `etcdutl snapshot status` agrees', async () => {
