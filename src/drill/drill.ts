@@ -5,9 +5,9 @@
  * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
  *
  * What overlaps, without weakening what is checked: the snapshot is saved beside the inventory's status (unless
- * a sentinel must be written first); the source's keys (and its hashkv, when the restore will not bump the revision:
- * only then is it compared) are read at the inventory's pinned revision once the save is done (beside it, both
- * reading the whole database on the source, they slowed it more than they took), beside integrity and the restore; the restore starts while integrity reads the file, and is used only if the file
+ * a sentinel must be written first); the source's keys (and its hashkv, when the restore did not bump the revision:
+ * only then is it compared) are read at the inventory's pinned revision once the file passed integrity, beside the
+ * rest of the restore and the member's boot (begun earlier they took a core from the longest step); the restore starts while integrity reads the file, and is used only if the file
  * passes; a snapshot of ours is deleted while the member boots (nothing reads it after the restore); the restored
  * member's figures are read side by side.
  *
@@ -455,7 +455,7 @@ export function createDrill(opts: DrillOptions): Drill {
     };
   });
 
-  const snapshot = phase('snapshot', 'drill-snapshot', "Take a snapshot (then the source's keys and hashkv are read)", async (ctx) => {
+  const snapshot = phase('snapshot', 'drill-snapshot', 'Take a snapshot', async (ctx) => {
     // Found while the snapshot is taken: integrity and restore need it.
     void snapshotTool(ctx);
     if (target.kind === 'snapshot') {
@@ -477,30 +477,31 @@ export function createDrill(opts: DrillOptions): Drill {
     st.snapshotFile = file;
     st.snapshotAt = at;
     const size = (await stat(file)).size;
-    // Reads at the inventory's revision give the same answer whenever they run: begun once the save is done
-    // (beside it they slowed it more than they took: both read the whole database on the source), they run
-    // beside integrity and the restore, and verify compares with them.
+    // Reads at the inventory's revision give the same answer whenever they run. Begun beside the save they slowed
+    // it more than they took (both read the whole database on the source); begun with integrity they took a core
+    // from the restore, the longest step. So they begin once the file has passed integrity (its status and sha256
+    // done, the restore still running), beside the rest of the restore and the member's boot, and verify compares
+    // with them; a drill whose snapshot failed integrity reads nothing more from the source.
     const inv = st.source;
     if (source && inv) {
-      // The source's hashkv is compared only with an unbumped restore (a bumped one cannot hash alike by
-      // construction, verify says so): with the revision to be bumped it is not read at all, one whole-database
-      // read fewer on the source while the restore runs. The tool is known by now (probed beside the save).
-      const hashed = snapshotTool(ctx).then(
-        (tool): Promise<{ hash?: HashKv }> => (tool.canBump && opts.bumpRevision !== false ? Promise.resolve({}) : hashAt(ctx, source, inv.revision, inv.dbSize)),
-        () => hashAt(ctx, source, inv.revision, inv.dbSize),
-      );
-      st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashed]).then(
-        ([keys, { hash }]) => {
-          inv.keys = { counts: keys.counts, total: keys.total };
-          if (hash) inv.hash = hash;
-          return {};
-        },
-        (err: unknown) => ({ err }),
-      );
+      st.beginSourceReads = () => {
+        if (st.sourceReads) return;
+        // The source's hashkv is compared only with an unbumped restore (a bumped one cannot hash alike by
+        // construction, verify says so): with the revision bumped it is not read at all.
+        const hashed = st.restoreRun?.bumped ? Promise.resolve({} as { hash?: HashKv }) : hashAt(ctx, source, inv.revision, inv.dbSize);
+        st.sourceReads = Promise.all([countKeys(ctx, source, inv.revision, inv.dbSize), hashed]).then(
+          ([keys, { hash }]) => {
+            inv.keys = { counts: keys.counts, total: keys.total };
+            if (hash) inv.hash = hash;
+            return {};
+          },
+          (err: unknown) => ({ err }),
+        );
+      };
     }
     return {
       status: 'pass',
-      summary: `${formatBytes(size)} saved${inv ? `; the source's keys (and hashkv, unless the revision is bumped) at revision ${inv.revision} are read beside integrity and the restore` : ''}`,
+      summary: `${formatBytes(size)} saved${inv ? `; the source's keys (and hashkv, unless the revision is bumped) at revision ${inv.revision} are read once it passes integrity` : ''}`,
       evidence: { bytes: size },
       // From the save's start, which may have been beside the inventory.
       ms: performance.now() - saving.t0,
@@ -554,6 +555,7 @@ export function createDrill(opts: DrillOptions): Drill {
     const status = parseSnapshotStatus(r.stdout);
     st.status = status;
     st.integrityOk = true;
+    st.beginSourceReads?.();
     const base = `revision ${status.revision}, ${plural(status.totalKey, 'bolt key')}, ${formatBytes(file.size)}, hash ${status.hash.toString(16).padStart(8, '0')}, sha256 ${file.sha256.slice(0, 12)}…`;
     const evidence = { bytes: file.size, sha256: file.sha256, verdict: file.verdict, ...status };
     if (file.verdict === 'no-hash') return { status: 'warn', summary: `${base}; ${file.reason}`, evidence };
@@ -621,6 +623,7 @@ export function createDrill(opts: DrillOptions): Drill {
     }
     const a = argv.boot(st.restore.dataDir, st.restore.member);
     assertLoopbackOnly(a);
+    st.beginSourceReads?.();
     st.service = await startService(ctx.exec, a, {
       env,
       what: "the drill's throw-away etcd member",
@@ -817,7 +820,7 @@ export function createDrill(opts: DrillOptions): Drill {
             argv.probe.etcdctl,
           ],
           files: [snapShown],
-          note: `${source ? 'the source is listed and hashed at the inventory revision once the snapshot is saved (beside integrity and the restore); ' : ''}etcdctl version only without etcdutl`,
+          note: `${source ? 'the source is listed (and hashed, when the revision is not bumped) at the inventory revision once the file passes integrity, beside the restore and the boot; ' : ''}etcdctl version only without etcdutl`,
         };
   integrity.preview = { argv: [argv.integrity.status(snapTool, snapShown)], note: 'also streams the file once for its sha256; the restore starts alongside and counts only if the file passes' };
   restore.preview = { argv: [argv.restore({ tool: 'etcdctl', bin: snapTool, snapshot: snapShown, dataDir: dataShown, member: placeholder })], files: [dataShown] };

@@ -80,8 +80,10 @@ export interface DrillState {
   status?: SnapshotStatus;
   integrityOk: boolean;
   saveRun?: SaveRun;
-  /** The source's keys and hashkv at the inventory's revision, read once the save is done (filling `source`). */
+  /** The source's keys (and hashkv, unbumped) at the inventory's revision, read once the file passed integrity (filling `source`). */
   sourceReads?: Promise<{ err?: unknown }>;
+  /** Begins `sourceReads` (set by the snapshot phase when there is a source; integrity calls it once the file passed, boot again: once). */
+  beginSourceReads?: () => void;
   /** Our snapshot, deleted while the member boots. */
   snapshotRemoved?: Promise<void>;
   restoreRun?: RestoreRun;
