@@ -24,6 +24,7 @@ const NODES = 200;
 const PODS = 5000;
 const NAMESPACES = 10;
 const WATCHERS = 20;
+const LISTS = 200;
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -151,7 +152,8 @@ const bench: Bench = async () => {
     const floor = await lab.floor(bytes);
     const floorAgent = new https.Agent({ keepAlive: true, ca: floor.caPem });
     const floorGet = requester(floorAgent, new URL(floor.url), {});
-    for (let i = 0; i < 20; i++) {
+    // 200 lists: with fewer, the p99 is simply the slowest one (quantile() takes index floor(0.99 n)).
+    for (let i = 0; i < LISTS; i++) {
       const s = performance.now();
       const r = await request('GET', '/api/v1/pods');
       listMs.push(performance.now() - s);
@@ -162,8 +164,8 @@ const bench: Bench = async () => {
       floorMs.push(performance.now() - f);
     }
     floorAgent.destroy();
-    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.5), unit: 'ms p50', note: `${(bytes / 1e6).toFixed(1)} MB per list, 20 lists` });
-    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.99), unit: 'ms p99', goal: '< 50 ms', met: quantile(listMs, 0.99) < 50 });
+    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.5), unit: 'ms p50', note: `${(bytes / 1e6).toFixed(1)} MB per list, ${LISTS} lists` });
+    lines.push({ name: `lab: list pods -A (${PODS} pods, ${NODES} nodes)`, value: quantile(listMs, 0.99), unit: 'ms p99', goal: '< 50 ms', met: quantile(listMs, 0.99) < 50, note: `slowest ${Math.max(...listMs).toFixed(2)} ms` });
     lines.push({
       name: 'lab: list pods -A against the transport floor',
       value: quantile(listMs, 0.5),
