@@ -107,6 +107,8 @@ export interface LeftoverItem {
   dirs?: string[];
   /** A command that removes it (e.g. ssh … rm -f FILE); exit 0 means gone. */
   argv?: string[];
+  /** How long that command may take (default 30 s). */
+  timeoutMs?: number;
   /** A process group to stop, if its leader is still this process (start time, from processIdentity). */
   process?: { pid: number; identity: string };
   /** A Kubernetes namespace to delete. */

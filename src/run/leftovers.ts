@@ -93,7 +93,7 @@ export class Leftovers implements LeftoverSink {
     this.#runId = runId;
   }
 
-  add(what: string, item: Pick<Leftover, 'files' | 'dirs' | 'argv' | 'process' | 'namespace'>): string {
+  add(what: string, item: Pick<Leftover, 'files' | 'dirs' | 'argv' | 'timeoutMs' | 'process' | 'namespace'>): string {
     const l: Leftover = { id: `${this.#runId}:${randomBytes(4).toString('hex')}`, runId: this.#runId, what, ...item, owner: (this.#owner ??= { pid: process.pid, identity: processIdentity(process.pid) }) };
     this.#mine.set(l.id, l);
     // One write: the new record, and the clears waiting for a write.
@@ -216,7 +216,7 @@ export async function sweepLeftovers(stateDir: string, exec: Exec, say: (line: s
       for (const d of l.dirs ?? []) rmSync(d, { recursive: true, force: true });
       for (const f of l.files ?? []) if (existsSync(f)) rmSync(f, { force: true });
       if (l.argv) {
-        const r = await exec(l.argv, { allowFailure: true, timeoutMs: 30_000, step: 'sweep' });
+        const r = await exec(l.argv, { allowFailure: true, timeoutMs: l.timeoutMs ?? 30_000, step: 'sweep' });
         if (r.exitCode !== 0) throw new Error(`\`${r.argv.join(' ')}\` exited ${r.exitCode}`);
       }
       if (l.namespace) await deleteNamespace(l.namespace, o);

@@ -249,6 +249,9 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
   const serviceCIDR = o.serviceCIDR ?? '10.96.0.0/12';
   const readyTimeoutMs = o.readyTimeoutMs ?? 60_000;
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-control-plane-'));
+  // The dir holds the cluster's CA key and admin credentials: recorded before anything is written in it, so a
+  // killed caller's next run removes it (its processes are recorded as they start).
+  const dirRecord = o.record?.sink.add(`${o.record.what}: its PKI and data ${dir}`, { dirs: [dir] });
   const pki = path.join(dir, 'pki');
   mkdirSync(pki, { mode: 0o700 });
   const filesDir = path.join(dir, 'files');
@@ -268,6 +271,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
   const stop = async () => {
     for (const p of [...procs].reverse()) await p.service.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (dirRecord !== undefined) o.record!.sink.clear(dirRecord);
   };
   const start = async (name: string, argv: string[], inNetns = netns !== undefined): Promise<Proc> => {
     // nsenter --net (not ip netns exec, which remounts /sys) execs the program: the pid and its group stay the program's.
