@@ -5,7 +5,7 @@
 import type { StepOutcome } from '../run/types.js';
 import type { KubeObject } from '../kube/paths.js';
 import { BACKUP_NAME, checkSnapshotFreshness } from '../addons/backup.js';
-import { CONTROL_PLANE_TAINT_KEYS as CONTROL_PLANE_TAINTS, describeExclusions, isControlPlaneNode as isControlPlane, type NodeInfo } from './nodes.js';
+import { CONTROL_PLANE_TAINT_KEYS as CONTROL_PLANE_TAINTS, describeExclusions, isControlPlaneNode as isControlPlane, settlingNodes, SETTLE_WAIT_MS, type NodeInfo } from './nodes.js';
 
 /**
  * Nodes that are Ready but take no pods (cordoned, or a NoSchedule/NoExecute taint other than a control plane's own):
@@ -20,12 +20,19 @@ export function checkSchedulable(nodes: NodeInfo[]): Check {
   });
   const takers = nodes.filter((n) => n.schedulable).length;
   if (odd.length === 0) return { name: 'schedulable', status: 'pass', summary: `${takers} node${takers === 1 ? ' takes' : 's take'} pods` };
+  // Ready yet still carrying a lifecycle taint once validate waited: the controller that owns it is not keeping up.
+  const lagging = settlingNodes(odd);
+  const onlyLagging = lagging.length === odd.length && odd.every((n) => !n.unschedulable);
   return {
     name: 'schedulable',
     status: 'warn',
     summary: `${odd.length} Ready node${odd.length === 1 ? '' : 's'} take${odd.length === 1 ? 's' : ''} no pods: ${describeExclusions(odd)}${takers === 0 ? '; no node takes pods at all' : ''}`,
-    why: takers === 0 ? 'every pod without tolerations stays Pending' : 'workloads have fewer nodes than the cluster seems to have',
-    fix: odd.some((n) => n.unschedulable) ? `kubectl uncordon ${odd.filter((n) => n.unschedulable).map((n) => n.name).join(' ')} (if the maintenance is over)` : `kubectl describe node ${odd[0]!.name} and remove the taint if it is left over`,
+    why: `${takers === 0 ? 'every pod without tolerations stays Pending' : 'workloads have fewer nodes than the cluster seems to have'}${lagging.length ? `; ${lagging.length === 1 ? 'a Ready node still carries' : 'Ready nodes still carry'} the taint the node lifecycle controller removes once a node is Ready (validate waited up to ${SETTLE_WAIT_MS / 1000} s for it)` : ''}`,
+    fix: odd.some((n) => n.unschedulable)
+      ? `kubectl uncordon ${odd.filter((n) => n.unschedulable).map((n) => n.name).join(' ')} (if the maintenance is over)`
+      : onlyLagging
+        ? 'check kube-controller-manager: running, its node-lifecycle-controller enabled, its logs; on a big cluster that just joined, run validate again in a minute'
+        : `kubectl describe node ${odd[0]!.name} and remove the taint if it is left over`,
   };
 }
 

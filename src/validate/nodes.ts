@@ -33,9 +33,63 @@ export function readNode(n: KubeObject): NodeInfo {
   };
 }
 
+function readNodes(items: Iterable<KubeObject>): NodeInfo[] {
+  return [...items].map(readNode).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+}
+
 export async function listSchedulableNodes(kube: KubeClient, signal?: AbortSignal): Promise<NodeInfo[]> {
-  const l = await kube.list('v1', 'Node', { signal });
-  return l.items.map(readNode).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  return readNodes((await kube.list('v1', 'Node', { signal })).items);
+}
+
+/**
+ * The taints kube-controller-manager's node lifecycle controller keeps in step with a node's Ready condition: on
+ * while it is not Ready (a kubelet also registers its node with not-ready:NoSchedule), off once it is.
+ */
+export const LIFECYCLE_TAINT_KEYS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
+
+/** How long validate waits for Ready nodes to lose their lifecycle taints before judging the nodes as they are. */
+export const SETTLE_WAIT_MS = 30_000;
+
+/**
+ * Ready nodes still carrying a lifecycle taint: the controller has not caught up with them yet (nodes that just
+ * joined; a controller manager working through a few hundred nodes at its API rate limit, about 10 a second).
+ */
+export function settlingNodes(nodes: NodeInfo[]): NodeInfo[] {
+  return nodes.filter((n) => n.ready && n.taints.some((t) => LIFECYCLE_TAINT_KEYS.includes(t.key)));
+}
+
+/** The lifecycle taints of the settling nodes, for a message: "node.kubernetes.io/not-ready:NoSchedule". */
+export function describeSettling(nodes: NodeInfo[]): string {
+  const names = nodes.map((n) => n.name);
+  const taints = [...new Set(nodes.flatMap((n) => n.taints.filter((t) => LIFECYCLE_TAINT_KEYS.includes(t.key)).map(describeTaintOf)))];
+  return `${names.length} Ready node${names.length === 1 ? '' : 's'} (${names.slice(0, 10).join(', ')}${names.length > 10 ? `, +${names.length - 10} more` : ''}) still tainted ${taints.join(', ')}`;
+}
+
+/**
+ * The nodes once no Ready node carries a lifecycle taint: which nodes take pods is judged on a settled view, not
+ * on one the controller is still rewriting. After `timeoutMs` the nodes as they are: a taint that stays is then a
+ * finding (control-plane names it), not a moment of settling. One list when nothing is settling.
+ */
+export async function listSettledNodes(kube: KubeClient, o: { timeoutMs: number; signal?: AbortSignal; log?: (line: string) => void }): Promise<NodeInfo[]> {
+  const first = await listSchedulableNodes(kube, o.signal);
+  const settling = settlingNodes(first);
+  if (settling.length === 0) return first;
+  o.log?.(`waiting up to ${Math.round(o.timeoutMs / 1000)} s for the node lifecycle controller: ${describeSettling(settling)}`);
+  const { waitFor, WaitTimeout } = await import('../kube/index.js');
+  try {
+    const nodes = await waitFor(kube, 'v1', 'Node', { timeoutMs: o.timeoutMs, signal: o.signal, what: 'Ready nodes to lose their lifecycle taints', resyncMs: 2000 }, (objs) => {
+      const now = readNodes(objs.values());
+      return settlingNodes(now).length === 0 ? now : undefined;
+    });
+    o.log?.('the node lifecycle controller took the taints off; judging the nodes as they are now');
+    return nodes;
+  } catch (err) {
+    if (!(err instanceof WaitTimeout)) throw err;
+    // A wait whose lists all failed saw nothing newer than the first list.
+    const nodes = err.last.size ? readNodes(err.last.values()) : first;
+    o.log?.(`still after ${Math.round(o.timeoutMs / 1000)} s: ${describeSettling(settlingNodes(nodes))}; judging the nodes as they are`);
+    return nodes;
+  }
 }
 
 type Exclusion = { kind: 'cordoned' | 'NotReady' | 'tainted'; text: string };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { StepContext } from '../run/types.js';
 import type { KubeClient, KubeObject } from '../kube/index.js';
 import { buildNamespace, RUN_LABEL, type BuildContext } from './objects.js';
-import { explainNoNode, listSchedulableNodes, type NodeInfo } from './nodes.js';
+import { explainNoNode, listSettledNodes, SETTLE_WAIT_MS, type NodeInfo } from './nodes.js';
 import { fixForNoNode } from './pod-state.js';
 import type { StepOutcome } from '../run/types.js';
 import type { SecurityOptions } from './security/expectations.js';
@@ -175,9 +175,13 @@ export class ValidateSession {
     return this.blocked(suite, nodes, what, { fix }) ?? { status: 'fail', summary: explainNoNode(nodes)!, why, fix, evidence: { finding: 'scheduling' } };
   }
 
+  /**
+   * The nodes every suite judges, read once: after Ready nodes have lost the taints the node lifecycle controller
+   * takes off them (nodes that just joined), 30 s at most, so no suite plans on a view the controller is rewriting.
+   */
   nodes(ctx: StepContext): Promise<NodeInfo[]> {
     if (!this.nodesP) {
-      this.nodesP = this.kube().then((k) => listSchedulableNodes(k, ctx.signal));
+      this.nodesP = this.kube().then((k) => listSettledNodes(k, { timeoutMs: Math.min(SETTLE_WAIT_MS, this.timeoutMs), signal: ctx.signal, log: (l) => ctx.log(l) }));
       this.nodesP.catch(() => (this.nodesP = undefined));
     }
     return this.nodesP;

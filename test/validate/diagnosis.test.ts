@@ -1,7 +1,7 @@
 /** Issue 14's diagnoses as tables: each names the object and the cause in the operator's words. */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/paths.js';
-import { describeExclusions, explainNoNode, podNodes, readNode, type NodeInfo } from '../../src/validate/nodes.js';
+import { describeExclusions, describeSettling, explainNoNode, podNodes, readNode, settlingNodes, type NodeInfo } from '../../src/validate/nodes.js';
 import { diagnosePod, fixForNoNode, isUnschedulable } from '../../src/validate/pod-state.js';
 import { apiServiceAddresses, checkApiService, checkCoreDns, checkSchedulable, checkSpecNodes } from '../../src/validate/checks.js';
 import { multipleDefaults } from '../../src/validate/suites/storage.js';
@@ -88,6 +88,16 @@ describe('control-plane: nodes that are Ready but take no pods', () => {
     expect([c.status, c.summary]).toEqual([status, summary]);
   });
 
+  it('Ready nodes the node lifecycle controller has not untainted after the wait: the warning names the controller', () => {
+    const lagging = (name: string) => node(name, { taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] });
+    const c = checkSchedulable([CP, W1, lagging('w-2'), lagging('w-3')]);
+    expect([c.status, c.summary]).toEqual(['warn', '2 Ready nodes take no pods: w-2, w-3 tainted node.kubernetes.io/not-ready:NoSchedule']);
+    expect(c.why).toBe('workloads have fewer nodes than the cluster seems to have; Ready nodes still carry the taint the node lifecycle controller removes once a node is Ready (validate waited up to 30 s for it)');
+    expect(c.fix).toMatch(/^check kube-controller-manager/);
+    // A taint of the operator's beside it: the fix is the operator's.
+    expect(checkSchedulable([CP, W1, lagging('w-2'), node('w-3', { taints: [{ key: 'dedicated', effect: 'NoSchedule' }] })]).fix).toBe('kubectl describe node w-2 and remove the taint if it is left over');
+  });
+
   it('a node the spec lists but the cluster lacks is a failure naming it', () => {
     const c = checkSpecNodes(['cp-1', 'w-1', 'w-2', 'w-3'], [CP, W1, W2])!;
     expect([c.status, c.summary]).toEqual(['fail', '1 of 4 nodes in the spec are missing from the cluster: w-3']);
@@ -156,5 +166,26 @@ describe('which nodes the connectivity matrix covers', () => {
   });
   it('no tolerations when no control plane needs them', () => {
     expect(podNodes([W1, W2]).tolerations).toEqual([]);
+  });
+});
+
+describe('nodes the node lifecycle controller is still settling', () => {
+  const taint = (key: string, effect = 'NoSchedule') => ({ key, effect });
+  it.each([
+    ['Ready, not-ready:NoSchedule (just joined)', node('w-1', { taints: [taint('node.kubernetes.io/not-ready')] }), true],
+    ['Ready, unreachable:NoExecute (the kubelet is back)', node('w-1', { taints: [taint('node.kubernetes.io/unreachable', 'NoExecute')] }), true],
+    ['NotReady with the taint: it belongs there', node('w-1', { notReady: 'KubeletNotReady', taints: [taint('node.kubernetes.io/not-ready')] }), false],
+    ['Ready, cordoned (unschedulable taint): the operator\'s, lasting', node('w-1', { cordon: true, taints: [taint('node.kubernetes.io/unschedulable')] }), false],
+    ['Ready, an operator\'s taint', node('w-1', { taints: [taint('dedicated')] }), false],
+    ['a control plane\'s own taint', CP, false],
+    ['untainted', W1, false],
+  ])('%s: settling %s', (_name, n, want) => {
+    expect(settlingNodes([n]).length === 1).toBe(want);
+  });
+
+  it('says which nodes and which taints, ten names at most', () => {
+    const many = Array.from({ length: 12 }, (_, i) => node(`w-${i + 1}`, { taints: [taint('node.kubernetes.io/not-ready')] }));
+    expect(describeSettling(many.slice(0, 1))).toBe('1 Ready node (w-1) still tainted node.kubernetes.io/not-ready:NoSchedule');
+    expect(describeSettling(many)).toBe('12 Ready nodes (w-1, w-2, w-3, w-4, w-5, w-6, w-7, w-8, w-9, w-10, +2 more) still tainted node.kubernetes.io/not-ready:NoSchedule');
   });
 });

@@ -226,6 +226,28 @@ describe('scheduling and storage rules', () => {
     expect(c.summary).toMatch(summary);
   });
 
+  // Planned on a view the node lifecycle controller was still rewriting (w-3, w-4 Ready but not-ready:NoSchedule),
+  // judged against the nodes re-read after the pods ran.
+  const w = (name: string, schedulable: boolean, extra: Partial<(typeof nodes)[number]> = {}) => ({
+    name, ready: true, unschedulable: false, labels: {}, schedulable,
+    taints: schedulable ? [] : [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }], ...extra,
+  });
+  const settling = [nodes[0]!, w('w-1', true), w('w-2', true), w('w-3', false), w('w-4', false)];
+  const settled = [nodes[0]!, w('w-1', true), w('w-2', true), w('w-3', true), w('w-4', true)];
+  const cordonedLater = [nodes[0]!, w('w-1', true), w('w-2', false, { unschedulable: true, taints: [] }), w('w-3', false), w('w-4', false)];
+  it.each([
+    ['a pod on a node untainted meanwhile is placed right, and an early node without one is not missing', settling, settled, { a: 'w-3', b: 'w-4' }, 'pass', '2 pods spread one per node (the schedulable nodes changed meanwhile: 2 began taking pods (w-3, w-4))'],
+    ['the same pods on the planned nodes pass too', settling, settled, { a: 'w-1', b: 'w-2' }, 'pass', '2 pods spread one per node (the schedulable nodes changed meanwhile: 2 began taking pods (w-3, w-4))'],
+    ['a pod on the control plane (tainted in both views) is still the scheduler ignoring taints', settling, settled, { a: 'w-3', b: 'cp-1' }, 'fail', 'topologySpread not honoured: placed on tainted/cordoned cp-1 (the schedulable nodes changed meanwhile: 2 began taking pods (w-3, w-4))'],
+    ['stacking while more nodes came is still stacking', settling, settled, { a: 'w-3', b: 'w-3' }, 'fail', 'topologySpread not honoured: stacked on w-3 x2 (the schedulable nodes changed meanwhile: 2 began taking pods (w-3, w-4))'],
+    ['an unscheduled pod is still one', settling, settled, { a: 'w-3', b: undefined }, 'fail', 'topologySpread not honoured: 1 pods not scheduled (the schedulable nodes changed meanwhile: 2 began taking pods (w-3, w-4))'],
+    ['a node that stays tainted is no excuse: a pod there is wrong', settling, settling, { a: 'w-1', b: 'w-3' }, 'fail', 'topologySpread not honoured: no pod on w-2; placed on tainted/cordoned w-3'],
+    ['a node cordoned meanwhile: two pods on the one left is the spread\'s share', settling, cordonedLater, { a: 'w-1', b: 'w-1' }, 'pass', '2 pods spread one per node (the schedulable nodes changed meanwhile: 1 stopped (w-2))'],
+  ] as const)('checkSpread, nodes settling: %s', (_name, before, after, placed, status, summary) => {
+    const c = checkSpread([...before], new Map(Object.entries(placed)), [...after]);
+    expect([c.status, c.summary]).toEqual([status, summary]);
+  });
+
   it('finds default StorageClasses by either annotation', () => {
     const sc = (name: string, ann?: string): KubeObject => ({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name, annotations: ann ? { [ann]: 'true' } : {} } });
     expect(defaultClasses([sc('a'), sc('b', 'storageclass.kubernetes.io/is-default-class'), sc('c', 'storageclass.beta.kubernetes.io/is-default-class')]).map((c) => c.metadata.name)).toEqual(['b', 'c']);

@@ -4,7 +4,6 @@
  */
 import type { StepContext, StepOutcome } from '../../run/types.js';
 import type { KubeObject } from '../../kube/index.js';
-import { readNode } from '../nodes.js';
 import type { ValidateSession } from '../session.js';
 import { checkWorkloads, backupFreshness, checkSchedulable, checkSpecNodes, summarizeChecks, type Check } from '../checks.js';
 
@@ -45,8 +44,8 @@ export async function runControlPlane(s: ValidateSession, ctx: StepContext, now:
     checks.push({ name: 'readyz', status: 'fail', summary: `/readyz is not ok: ${failing.join('; ') || body}`, why: 'the API server says it is not ready to serve', fix: 'check kube-apiserver and etcd logs on the control-plane nodes' });
   }
 
-  const nodeObjs = (await kube.list('v1', 'Node', { signal: ctx.signal })).items;
-  const nodes = nodeObjs.map(readNode);
+  // The session's view: read once Ready nodes have lost the node lifecycle controller's taints (nodes just joined).
+  const nodes = await s.nodes(ctx);
   const notReady = nodes.filter((n) => !n.ready);
   checks.push(
     notReady.length === 0

@@ -11,22 +11,38 @@ import { HOSTNAME_LABEL } from '../../kube/paths.js';
 import { condition, describePod, nodeOf } from '../pod-state.js';
 import { createAll, explainStuck, waitPods } from '../pods.js';
 import { summarizeChecks, type Check } from '../checks.js';
-import type { NodeInfo } from '../nodes.js';
+import { LIFECYCLE_TAINT_KEYS, listSchedulableNodes, type NodeInfo } from '../nodes.js';
 import type { ValidateSession } from '../session.js';
 
 const SPREAD_LABEL = 'groundwork.dev/spread';
 
-/** Where the spread pods went versus where they should: one on every schedulable node, none elsewhere. */
-export function checkSpread(nodes: NodeInfo[], placed: Map<string, string | undefined>): Check {
+/**
+ * Where the spread pods went versus where they should: one on every schedulable node, none elsewhere. `after` is
+ * the nodes re-read once the pods ran: when the schedulable nodes changed meanwhile (a controller still taking
+ * taints off nodes that just joined), a pod on a node schedulable in either view is placed right, and with more
+ * nodes than pods some node has none by design; stacking beyond what the spread allows and pods on nodes that took
+ * no pods in both views stay failures.
+ */
+export function checkSpread(nodes: NodeInfo[], placed: Map<string, string | undefined>, after: NodeInfo[] = nodes): Check {
   const schedulable = nodes.filter((n) => n.schedulable).map((n) => n.name);
+  const later = after.filter((n) => n.schedulable).map((n) => n.name);
+  const joined = later.filter((n) => !schedulable.includes(n));
+  const left = schedulable.filter((n) => !later.includes(n));
+  const steady = schedulable.filter((n) => later.includes(n));
   const count = new Map<string, number>();
   for (const node of placed.values()) if (node) count.set(node, (count.get(node) ?? 0) + 1);
-  const missing = schedulable.filter((n) => !count.has(n));
-  const doubled = [...count.entries()].filter(([, c]) => c > 1).map(([n, c]) => `${n} x${c}`);
-  const wrong = [...count.keys()].filter((n) => !schedulable.includes(n));
+  // maxSkew 1 over the nodes that take pods throughout: no node has more than its share.
+  const share = Math.max(1, Math.ceil(placed.size / Math.max(1, steady.length)));
+  const changed = joined.length > 0 || left.length > 0;
+  const missing = changed ? [] : schedulable.filter((n) => !count.has(n));
+  const doubled = [...count.entries()].filter(([, c]) => c > share).map(([n, c]) => `${n} x${c}`);
+  const wrong = [...count.keys()].filter((n) => !schedulable.includes(n) && !later.includes(n));
   const unplaced = [...placed.values()].filter((n) => !n).length;
+  const settling = changed
+    ? ` (the schedulable nodes changed meanwhile:${joined.length ? ` ${joined.length} began taking pods${joined.length <= 10 ? ` (${joined.join(', ')})` : ''}` : ''}${joined.length && left.length ? ',' : ''}${left.length ? ` ${left.length} stopped (${left.slice(0, 10).join(', ')})` : ''})`
+    : '';
   if (missing.length === 0 && doubled.length === 0 && wrong.length === 0 && unplaced === 0) {
-    return { name: 'spread', status: 'pass', summary: `${placed.size} pods spread one per schedulable node` };
+    return { name: 'spread', status: 'pass', summary: changed ? `${placed.size} pods spread one per node${settling}` : `${placed.size} pods spread one per schedulable node` };
   }
   const parts = [
     unplaced ? `${unplaced} pods not scheduled` : '',
@@ -37,7 +53,7 @@ export function checkSpread(nodes: NodeInfo[], placed: Map<string, string | unde
   return {
     name: 'spread',
     status: 'fail',
-    summary: `topologySpread not honoured: ${parts.join('; ')}`,
+    summary: `topologySpread not honoured: ${parts.join('; ')}${settling}`,
     why: wrong.length ? 'the scheduler ignores taints or cordons' : 'the scheduler does not spread pods as asked (or some nodes cannot take pods)',
     fix: 'kubectl describe nodes (capacity, taints) and kube-scheduler logs',
   };
@@ -48,7 +64,8 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   const nodes = await s.nodes(ctx);
   const schedulable = nodes.filter((n) => n.schedulable);
   if (schedulable.length === 0) return s.noTestNode('scheduling', nodes, 'scheduling', 'pods without tolerations (most workloads) stay Pending');
-  const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule'));
+  // A taint that stays: not one the node lifecycle controller may take off while the test pod waits.
+  const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule') && !n.taints.some((t) => LIFECYCLE_TAINT_KEYS.includes(t.key)));
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
   const sleep = [{ name: 'pause', probe: { kind: 'sleep' as const } }];
@@ -71,7 +88,8 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   const checks: Check[] = [];
   const running = await waitPods(kube, ns, [...spread, affinity].map((p) => p.metadata.name!), 'running', { labelSelector: 'groundwork.dev/suite=scheduling', timeoutMs: s.timeoutMs, signal: ctx.signal });
   const placed = new Map(spread.map((p) => [p.metadata.name!, (() => { const x = running.pods.get(p.metadata.name!); return x ? nodeOf(x) : undefined; })()]));
-  checks.push(checkSpread(nodes, placed));
+  // Judged against the nodes as they are now too: the pods were placed on whatever the scheduler saw meanwhile.
+  checks.push(checkSpread(nodes, placed, await listSchedulableNodes(kube, ctx.signal)));
   const aff = running.pods.get('affinity');
   checks.push(
     aff && nodeOf(aff) === target
@@ -116,7 +134,7 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   };
   checks.push(refused('impossible', 'unsatisfiable', /Insufficient|cpu|memory/i, 'an unsatisfiable request'));
   if (repel) checks.push(refused('taint-repel', 'taints', /taint/i, `a pod only allowed on tainted ${tainted!.name}`));
-  else checks.push({ name: 'taints', status: 'skip', summary: 'no tainted Ready node: taint repulsion not tested' });
+  else checks.push({ name: 'taints', status: 'skip', summary: 'no Ready node with a lasting NoSchedule taint: taint repulsion not tested' });
 
   return summarizeChecks('scheduling', checks, {
     placements: Object.fromEntries(placed),
