@@ -13,6 +13,7 @@ import {
   buildKubeadmImageList,
 } from '../../src/bootstrap/kubeadm.js';
 import { ClusterSpec } from '../../src/spec/schema.js';
+import { kubeadmPreflightErrors } from '../../src/bootstrap/steps.js';
 import { buildFixtureSpec } from './spec-fixtures.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -189,5 +190,24 @@ describe('a node kubeadm cannot fully vet: preflight checks ignored by name, the
     const argv = buildNodeSshArgv(spec, cp1, ['true']);
     expect(argv.slice(argv.indexOf('-p'))).toEqual(['-p', '2200', '--', 'root@127.0.0.77', 'true']);
     expect((buildKubeadmConfig(spec).init.localAPIEndpoint as { advertiseAddress: string }).advertiseAddress).toBe('10.99.0.1');
+  });
+});
+
+describe('kubeadm preflight errors in its output', () => {
+  it('each [ERROR Name] line, by name, and nothing from a run without them', () => {
+    const out = [
+      '[preflight] Running pre-flight checks',
+      '\t[WARNING ContainerRuntimeVersion]: You must update your container runtime',
+      '[preflight] Some fatal errors occurred:',
+      '\t[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a future release.',
+      '\t[ERROR Port-2379]: Port 2379 is in use',
+      "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`",
+      'To see the stack trace of this error execute with --v=5 or higher',
+    ].join('\n');
+    expect(kubeadmPreflightErrors(out)).toEqual([
+      { name: 'SystemVerification', line: '[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a future release.' },
+      { name: 'Port-2379', line: '[ERROR Port-2379]: Port 2379 is in use' },
+    ]);
+    expect(kubeadmPreflightErrors('error execution phase wait-control-plane: timed out')).toEqual([]);
   });
 });
