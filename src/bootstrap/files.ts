@@ -105,7 +105,7 @@ export function buildBootstrapFiles(spec: Spec, layout: BootstrapLayout): Genera
   }
   const k = buildKubeadmConfig(spec);
   return [
-    { path: layout.kubeadm.config, content: header(`kubeadm ${k.apiVersion} config for ${spec.metadata.name}`) + renderYamlDocs([k.init, k.cluster]) },
+    { path: layout.kubeadm.config, content: header(`kubeadm ${k.apiVersion} config for ${spec.metadata.name}`) + renderYamlDocs([k.init, k.cluster, ...(k.kubelet ? [k.kubelet] : [])]) },
     ...buildKubeadmSecurityFiles(spec).map((f) => ({ path: layout.kubeadm.apiServerFile(f.remote), content: header(`${f.remote} on every control plane (kube-apiserver reads it)`) + renderYamlDocs([f.content]) })),
   ];
 }

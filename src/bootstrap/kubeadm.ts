@@ -51,7 +51,22 @@ function nodeRegistration(spec: Spec, node: NodeSpec): KubeadmDoc {
       ...(node.labels && Object.keys(node.labels).length ? { 'node-labels': Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join(',') } : {}),
     }),
     ...(node.taints ? { taints: node.taints.map(toKubeTaint) } : {}),
+    // Each by name (the schema refuses "all"): checks this node cannot pass, for reasons the operator knows.
+    ...(spec.spec.bootstrap.kubeadm.ignorePreflightErrors.length ? { ignorePreflightErrors: [...spec.spec.bootstrap.kubeadm.ignorePreflightErrors] } : {}),
   };
+}
+
+/**
+ * The KubeletConfiguration kubeadm writes to every node (kubeadm init uploads it; joins download it), with only
+ * the fields the spec sets; undefined when it sets none (kubeadm's defaults stand).
+ */
+export function buildKubeletConfiguration(spec: Spec): KubeadmDoc | undefined {
+  const k = spec.spec.bootstrap.kubeadm.kubelet;
+  const fields: KubeadmDoc = {
+    ...(k.cgroupDriver !== undefined ? { cgroupDriver: k.cgroupDriver } : {}),
+    ...(k.failCgroupV1 !== undefined ? { failCgroupV1: k.failCgroupV1 } : {}),
+  };
+  return Object.keys(fields).length ? { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', ...fields } : undefined;
 }
 
 function kubeProxyOff(spec: Spec): boolean {
@@ -62,6 +77,8 @@ interface KubeadmConfig {
   apiVersion: KubeadmApiVersion;
   init: KubeadmDoc;
   cluster: KubeadmDoc;
+  /** Only when the spec sets a kubelet field. */
+  kubelet?: KubeadmDoc;
 }
 
 /** InitConfiguration (for the first control plane) and ClusterConfiguration. */
@@ -78,6 +95,7 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     nodeRegistration: nodeRegistration(spec, first),
   };
   const registry = normalizeMirror(spec.spec.images.registry);
+  const tags = spec.spec.bootstrap.kubeadm.imageTags;
   // Pod Security and the audit log (src/bootstrap/security.ts): files copied to every control plane, mounted read-only.
   const security = buildKubeadmApiServerSecurity(spec);
   const cluster: KubeadmDoc = {
@@ -89,13 +107,17 @@ export function buildKubeadmConfig(spec: Spec): KubeadmConfig {
     networking: { podSubnet: net.podCIDR, serviceSubnet: net.serviceCIDR, dnsDomain: 'cluster.local' },
     apiServer: { certSANs: buildCertSANs(spec), extraArgs: extraArgs(security.args), extraVolumes: security.volumes },
     controllerManager: { extraArgs: extraArgs({ 'node-cidr-mask-size': String(net.nodeMaskSize) }) },
-    etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir } },
+    etcd: { local: { dataDir: spec.spec.bootstrap.kubeadm.etcdDataDir, ...(tags.etcd !== undefined ? { imageTag: tags.etcd } : {}) } },
     // kubeadm puts CoreDNS at <imageRepository>/coredns:TAG with a custom repository, while the mirror keeps
     // upstream paths (registry.k8s.io/coredns/coredns -> <mirror>/coredns/coredns): say where it is.
-    ...(registry !== '' ? { imageRepository: registry, dns: { imageRepository: mirrorImage(registry, 'registry.k8s.io/coredns') } } : {}),
+    ...(registry !== '' ? { imageRepository: registry } : {}),
+    ...(registry !== '' || tags.coredns !== undefined
+      ? { dns: { ...(registry !== '' ? { imageRepository: mirrorImage(registry, 'registry.k8s.io/coredns') } : {}), ...(tags.coredns !== undefined ? { imageTag: tags.coredns } : {}) } }
+      : {}),
     ...(kubeProxyOff(spec) ? { proxy: { disabled: true } } : {}),
   };
-  return { apiVersion: api, init, cluster };
+  const kubelet = buildKubeletConfiguration(spec);
+  return { apiVersion: api, init, cluster, ...(kubelet ? { kubelet } : {}) };
 }
 
 /**
@@ -129,9 +151,9 @@ export function buildKubeadmImageList(spec: Spec): MirroredImage[] {
   const tag = `v${spec.spec.kubernetesVersion}`;
   const upstream = [
     ...['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', ...(kubeProxyOff(spec) ? [] : ['kube-proxy'])].map((n) => `registry.k8s.io/${n}:${tag}`),
-    `registry.k8s.io/coredns/coredns:${KUBEADM_PINS.coredns}`,
+    `registry.k8s.io/coredns/coredns:${spec.spec.bootstrap.kubeadm.imageTags.coredns ?? KUBEADM_PINS.coredns}`,
     `registry.k8s.io/pause:${KUBEADM_PINS.pause}`,
-    `registry.k8s.io/etcd:${kubeadmEtcdTag(spec.spec.kubernetesVersion)}`,
+    `registry.k8s.io/etcd:${spec.spec.bootstrap.kubeadm.imageTags.etcd ?? kubeadmEtcdTag(spec.spec.kubernetesVersion)}`,
   ];
   const mirror = spec.spec.images.registry;
   return upstream.map((u) => ({ upstream: u, image: mirrorImage(mirror, u) }));

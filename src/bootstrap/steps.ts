@@ -499,6 +499,11 @@ export function buildNodesRegisteredStep(spec: Spec, layout: BootstrapLayout): S
   };
 }
 
+/** The checks kubeadm's preflight failed, from its output: `\t[ERROR Port-2379]: Port 2379 is in use`. */
+export function kubeadmPreflightErrors(out: string): { name: string; line: string }[] {
+  return [...out.matchAll(/^\s*(\[ERROR ([^\]\s]+)\]:.*?)\s*$/gm)].map((m) => ({ name: m[2]!, line: m[1]! }));
+}
+
 /** A ToolError from a playbook step, said in the operator's words: which node, which command, what next. */
 export function adviseOnFailure(step: Step, what: string, node: NodeSpec | undefined, fix: string): Step {
   return {
@@ -508,9 +513,15 @@ export function adviseOnFailure(step: Step, what: string, node: NodeSpec | undef
         return await step.run(ctx);
       } catch (e) {
         if (!(e instanceof ToolError)) throw e;
+        // kubeadm's preflight names each failed check (`[ERROR SystemVerification]: …`) above its last words.
+        const checks = kubeadmPreflightErrors(e.stderrTail);
+        const said = checks.length ? checks.map((c) => c.line).join('; ') : (e.stderrTail.split('\n').pop()?.trim() ?? '');
+        const ignore = checks.length
+          ? `; a check this node cannot pass for a reason you know (${checks.map((c) => c.name).join(', ')}): name it in spec.bootstrap.kubeadm.ignorePreflightErrors`
+          : '';
         throw new UserError(`${what}${node ? ` on ${nodeLabel(node)}` : ''} failed`, {
-          why: `\`${e.argv.join(' ')}\` exited ${e.exitCode ?? 'without a code'}${e.stderrTail ? `: ${ctx.redactor.redact(e.stderrTail.split('\n').pop()?.trim() ?? '')}` : ''}`,
-          fix: `${fix}; ${RESUME}`,
+          why: `\`${e.argv.join(' ')}\` exited ${e.exitCode ?? 'without a code'}${e.stderrTail ? `: ${ctx.redactor.redact(said)}` : ''}`,
+          fix: `${fix}${ignore}; ${RESUME}`,
           cause: e,
         });
       }

@@ -38,7 +38,7 @@ export interface SshEndpoint {
 /** How groundwork reaches a kubeadm node: its address with the spec's (or the node's own) user and port, and the spec's key. */
 export function endpointForNode(spec: Spec, node: NodeSpec): SshEndpoint {
   const ssh = spec.spec.bootstrap.kubeadm.ssh;
-  return { host: node.address, user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile, ...(ssh.knownHostsFile !== undefined ? { knownHostsFile: ssh.knownHostsFile } : {}) };
+  return { host: node.ssh?.host ?? node.address, user: node.ssh?.user ?? ssh.user, port: node.ssh?.port ?? ssh.port, identityFile: ssh.identityFile, ...(ssh.knownHostsFile !== undefined ? { knownHostsFile: ssh.knownHostsFile } : {}) };
 }
 
 /** `~/x` → `<home>/x`, for callers that show or check the path themselves (ssh expands it on its own). */

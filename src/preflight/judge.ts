@@ -95,11 +95,21 @@ export function judgeSwap(devices: string[], where: string): StepOutcome {
   return { status: 'pass', summary: `no active swap at ${where}`, why, evidence: { devices } };
 }
 
-export function judgeCgroup(v2: boolean, kubernetesVersion: string, where: string): StepOutcome {
+/** `kubeletAllowsV1`: the spec sets bootstrap.kubeadm.kubelet.failCgroupV1: false, so kubelet 1.35+ runs on v1 (a warning, not a failure). */
+export function judgeCgroup(v2: boolean, kubernetesVersion: string, where: string, kubeletAllowsV1 = false): StepOutcome {
   const why = 'Kubernetes put cgroup v1 in maintenance mode in 1.31 and the kubelet refuses it by default from 1.35; cgroup v2 gives reliable memory accounting';
-  const evidence = { cgroupV2: v2, kubernetesVersion };
+  const evidence = { cgroupV2: v2, kubernetesVersion, kubeletAllowsV1 };
   if (v2) return { status: 'pass', summary: `${where} uses cgroup v2 (unified hierarchy)`, why, evidence };
-  const fatal = compareVersions(kubernetesVersion, '1.35') >= 0;
+  const fatal = compareVersions(kubernetesVersion, '1.35') >= 0 && !kubeletAllowsV1;
+  if (kubeletAllowsV1) {
+    return {
+      status: 'warn',
+      summary: `${where} uses cgroup v1; the spec lets kubelet run there (bootstrap.kubeadm.kubelet.failCgroupV1: false)`,
+      why,
+      fix: 'move the node to cgroup v2 (systemd.unified_cgroup_hierarchy=1) before a Kubernetes release that removes v1; kubeadm also needs SystemVerification in bootstrap.kubeadm.ignorePreflightErrors',
+      evidence,
+    };
+  }
   return {
     status: fatal ? 'fail' : 'warn',
     summary: `${where} uses cgroup v1 (no /sys/fs/cgroup/cgroup.controllers)`,

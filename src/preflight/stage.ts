@@ -162,7 +162,7 @@ function hostSteps(spec: Spec, role: Role, world: World, opts: PreflightOptions)
       }),
       step('kernel', 'kernel version', async () => judgeKernel(world.kernelRelease(), spec.spec.network.cni as Cni, where)),
       step('swap', 'swap is off', async () => judgeSwap(parseSwaps((await world.readText('/proc/swaps')) ?? 'header\n'), where)),
-      step('cgroup-v2', 'cgroup v2', async () => judgeCgroup((await world.fileKind('/sys/fs/cgroup/cgroup.controllers')) === 'file', spec.spec.kubernetesVersion, where)),
+      step('cgroup-v2', 'cgroup v2', async () => judgeCgroup((await world.fileKind('/sys/fs/cgroup/cgroup.controllers')) === 'file', spec.spec.kubernetesVersion, where, spec.spec.bootstrap.kubeadm.kubelet.failCgroupV1 === false)),
       step('ip-forward', 'IP forwarding (net.ipv4.ip_forward)', async () =>
         judgeIpForward(await world.readText('/proc/sys/net/ipv4/ip_forward'), await world.readText('/proc/sys/net/ipv6/conf/all/forwarding'), needV6, where),
       ),
@@ -281,7 +281,9 @@ function reachSteps(spec: Spec, opts: { timeoutMs?: number; concurrency?: number
   const method = spec.spec.bootstrap.method as Method;
   const pre = selectPreBootstrapPorts(method);
   const portOf = (n: NodeSpec, p: PortEntry) => (p.port === 22 ? (n.ssh?.port ?? spec.spec.bootstrap.kubeadm.ssh.port) : p.port);
-  const targets = spec.spec.nodes.flatMap((n) => pre.map((p) => ({ node: n, entry: p, host: n.address, port: portOf(n, p) })));
+  // SSH goes where groundwork's ssh goes (nodes[].ssh.host, a port forward or NAT), everything else to the address.
+  const hostOf = (n: NodeSpec, p: PortEntry) => (p.port === 22 ? (n.ssh?.host ?? n.address) : n.address);
+  const targets = spec.spec.nodes.flatMap((n) => pre.map((p) => ({ node: n, entry: p, host: hostOf(n, p), port: portOf(n, p) })));
   const timeoutMs = opts.timeoutMs ?? DEFAULT_REACH_TIMEOUT_MS;
   // One sweep over every target, bounded concurrency: a black-holed node costs one timeout, not one per step.
   let sweep: Promise<ReachResult[]> | undefined;

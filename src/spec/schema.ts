@@ -100,6 +100,20 @@ const registry = z.string().refine((v) => v === '' || /^[A-Za-z0-9]([A-Za-z0-9.-
   error: (iss) => `${show(iss.input)} is not a registry like "registry.example.com:5000/mirror" (host[:port][/path])`,
 });
 
+/** A kubeadm preflight check's name as kubeadm prints it (`[ERROR Port-2379]`, `FileContent--proc-sys-net-ipv4-ip_forward`). */
+const preflightCheckName = z.string().superRefine((v, ctx) => {
+  if (v.toLowerCase() === 'all') {
+    ctx.addIssue({ code: 'custom', message: '"all" would hide every failed check; name each check this machine cannot pass (kubeadm prints it in brackets: [ERROR SystemVerification])', input: v });
+  } else if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a kubeadm preflight check name like "SystemVerification" or "Port-2379" (letters, digits, ".", "_" and "-")`, input: v });
+  }
+});
+
+/** An image tag (OCI: up to 128 of [A-Za-z0-9_.-], not starting with "." or "-"). */
+const imageTag = z.string().refine((v) => /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(v), {
+  error: (iss) => `${show(iss.input)} is not an image tag like "3.7.0-0" or "v1.15.0"`,
+});
+
 /** unix:///path or /path */
 const criSocket = z.string().refine((v) => /^(unix:\/\/)?\/[^\u0000-\u001f\u007f]*$/.test(v), {
   error: (iss) => `${show(iss.input)} is not a socket like "unix:///run/containerd/containerd.sock"`,
@@ -129,7 +143,18 @@ export const NodeSpec = z.strictObject({
   installDisk: nodePath.optional(),
   labels: z.record(labelKey, labelValue).optional(),
   taints: z.array(taintSpec).optional(),
-  ssh: z.strictObject({ user: sshUser.optional(), port: z.number().int().min(1).max(65535).optional() }).optional(),
+  ssh: z
+    .strictObject({
+      user: sshUser.optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      /** Where groundwork's ssh and scp reach this node when that is not `address` (a port forward, a NAT or a bastion's published port); kubeadm and the cluster still use `address`. */
+      host: z
+        .string()
+        .refine((v) => ipaddr.isValid(v) || isDnsName(v), { error: (iss) => `${show(iss.input)} is not an IP address or DNS name to reach the node over SSH` })
+        .optional()
+        .meta({ description: 'Where groundwork reaches this node over SSH when that is not its address (a port forward, a NAT); the cluster still uses address.' }),
+    })
+    .optional(),
 });
 
 const TalosSpec = z.strictObject({
@@ -154,6 +179,34 @@ const KubeadmSpec = z.strictObject({
   criSocket: criSocket.default('unix:///run/containerd/containerd.sock'),
   etcdDataDir: nodePath.default('/var/lib/etcd'),
   certSANs: z.array(certSAN).default([]),
+  /**
+   * kubeadm preflight checks to ignore, each by its name as kubeadm prints it (`[ERROR SystemVerification]` ->
+   * SystemVerification): for a check a node cannot pass and the operator knows why. Never `all`.
+   */
+  ignorePreflightErrors: z
+    .array(preflightCheckName)
+    .default([])
+    .refine((v) => new Set(v.map((x) => x.toLowerCase())).size === v.length, { error: 'names a check twice' })
+    .meta({ description: 'kubeadm preflight checks to ignore, each by the name kubeadm prints (e.g. SystemVerification); "all" is refused.' }),
+  /** Fields of the KubeletConfiguration kubeadm writes to every node (only what is set here; kubelet's defaults otherwise). */
+  kubelet: z
+    .strictObject({
+      /** kubelet 1.35+ refuses a cgroup v1 host unless this is false (and kubeadm's SystemVerification check fails there: ignore it by name). */
+      failCgroupV1: z.boolean().optional().meta({ description: 'false lets kubelet 1.35+ run on a cgroup v1 host (deprecated upstream; also ignore the SystemVerification preflight check).' }),
+      /** kubeadm writes systemd unless told; a node without systemd (or a runtime on cgroupfs) needs cgroupfs. */
+      cgroupDriver: z.enum(['systemd', 'cgroupfs']).optional().meta({ description: "kubelet's cgroup driver; it must match the container runtime's (kubeadm's default: systemd)." }),
+    })
+    .prefault({}),
+  /**
+   * Image tags of what kubeadm deploys besides Kubernetes, when the mirror holds other tags than kubeadm pins
+   * (etcd 3.7.0-0, CoreDNS v1.14.6 for 1.37): ClusterConfiguration's etcd.local.imageTag and dns.imageTag.
+   */
+  imageTags: z
+    .strictObject({
+      etcd: imageTag.optional().meta({ description: "etcd's image tag instead of the one kubeadm pins." }),
+      coredns: imageTag.optional().meta({ description: "CoreDNS's image tag instead of the one kubeadm pins." }),
+    })
+    .prefault({}),
 });
 
 const BootstrapSpec = z.strictObject({

@@ -10,7 +10,10 @@ import {
   parseCertificateKey,
   parseJoinCommand,
   KUBEADM_API_VERSION,
+  buildKubeadmImageList,
 } from '../../src/bootstrap/kubeadm.js';
+import { ClusterSpec } from '../../src/spec/schema.js';
+import { kubeadmPreflightErrors } from '../../src/bootstrap/steps.js';
 import { buildFixtureSpec } from './spec-fixtures.js';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -131,5 +134,80 @@ describe('node labels', () => {
     const w1 = { ...spec.spec.nodes[3]!, labels: { tier: 'db', zone: 'a' } };
     const j = buildKubeadmJoinConfig(spec, w1, { token: TOKEN, caCertHash: HASH });
     expect((j.nodeRegistration as { kubeletExtraArgs: unknown }).kubeletExtraArgs).toEqual(args);
+  });
+});
+
+describe('a node kubeadm cannot fully vet: preflight checks ignored by name, the kubelet config, image tags', () => {
+  const withKubeadm = (kubeadm: Record<string, unknown>, registry = '') => {
+    const base = buildFixtureSpec({ method: 'kubeadm', registry });
+    return ClusterSpec.parse({ ...base, spec: { ...base.spec, bootstrap: { ...base.spec.bootstrap, kubeadm: { ...base.spec.bootstrap.kubeadm, ...kubeadm } } } });
+  };
+  const issues = (kubeadm: Record<string, unknown>) => {
+    const r = ClusterSpec.safeParse({ ...buildFixtureSpec({ method: 'kubeadm' }), spec: { ...buildFixtureSpec({ method: 'kubeadm' }).spec, bootstrap: { method: 'kubeadm', kubeadm } } });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('the ignored checks go into init and join nodeRegistration, each by name', () => {
+    const spec = withKubeadm({ ignorePreflightErrors: ['SystemVerification', 'ContainerRuntimeVersion'] });
+    const { init } = buildKubeadmConfig(spec);
+    expect((init.nodeRegistration as { ignorePreflightErrors: string[] }).ignorePreflightErrors).toEqual(['SystemVerification', 'ContainerRuntimeVersion']);
+    const j = buildKubeadmJoinConfig(spec, spec.spec.nodes[3]!, { token: TOKEN, caCertHash: HASH });
+    expect((j.nodeRegistration as { ignorePreflightErrors: string[] }).ignorePreflightErrors).toEqual(['SystemVerification', 'ContainerRuntimeVersion']);
+    expect(buildKubeadmConfig(buildFixtureSpec({ method: 'kubeadm' })).init.nodeRegistration).not.toHaveProperty('ignorePreflightErrors');
+  });
+
+  it('refuses "all" (in any case), a name kubeadm could not print, and a check named twice', () => {
+    expect(issues({ ignorePreflightErrors: ['All'] })).toEqual([expect.stringMatching(/ignorePreflightErrors\.0: "all" would hide every failed check; name each check/)]);
+    expect(issues({ ignorePreflightErrors: ['Port 2379'] })).toEqual([expect.stringMatching(/"Port 2379" is not a kubeadm preflight check name like "SystemVerification"/)]);
+    expect(issues({ ignorePreflightErrors: ['CRI', 'cri'] })).toEqual([expect.stringMatching(/ignorePreflightErrors: names a check twice/)]);
+  });
+
+  it('a KubeletConfiguration only when the spec sets a kubelet field', () => {
+    expect(buildKubeadmConfig(buildFixtureSpec({ method: 'kubeadm' })).kubelet).toBeUndefined();
+    expect(buildKubeadmConfig(withKubeadm({ kubelet: { failCgroupV1: false, cgroupDriver: 'cgroupfs' } })).kubelet).toEqual({
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      cgroupDriver: 'cgroupfs',
+      failCgroupV1: false,
+    });
+    expect(issues({ kubelet: { cgroupDriver: 'none' } })).toEqual([expect.stringMatching(/kubelet\.cgroupDriver/)]);
+  });
+
+  it('image tags set etcd.local.imageTag and dns.imageTag, with or without a mirror, and the image list follows', () => {
+    const spec = withKubeadm({ imageTags: { etcd: '3.7.0-0', coredns: 'v1.15.0' } }, 'groundwork.local');
+    const { cluster } = buildKubeadmConfig(spec);
+    expect(cluster.etcd).toEqual({ local: { dataDir: '/var/lib/etcd', imageTag: '3.7.0-0' } });
+    expect(cluster.dns).toEqual({ imageRepository: 'groundwork.local/coredns', imageTag: 'v1.15.0' });
+    expect(buildKubeadmImageList(spec).map((i) => i.image)).toEqual(expect.arrayContaining(['groundwork.local/coredns/coredns:v1.15.0', 'groundwork.local/etcd:3.7.0-0']));
+    expect(buildKubeadmConfig(withKubeadm({ imageTags: { coredns: 'v1.15.0' } })).cluster.dns).toEqual({ imageTag: 'v1.15.0' });
+    expect(issues({ imageTags: { etcd: '-3.7' } })).toEqual([expect.stringMatching(/"-3.7" is not an image tag/)]);
+  });
+
+  it('a node reached over SSH elsewhere than its address: ssh and scp go there, the cluster keeps the address', () => {
+    const base = buildFixtureSpec({ method: 'kubeadm' });
+    const spec = ClusterSpec.parse({ ...base, spec: { ...base.spec, nodes: base.spec.nodes.map((n, i) => (i === 0 ? { ...n, address: '10.99.0.1', ssh: { host: '127.0.0.77', port: 2200 } } : n)) } });
+    const cp1 = spec.spec.nodes[0]!;
+    const argv = buildNodeSshArgv(spec, cp1, ['true']);
+    expect(argv.slice(argv.indexOf('-p'))).toEqual(['-p', '2200', '--', 'root@127.0.0.77', 'true']);
+    expect((buildKubeadmConfig(spec).init.localAPIEndpoint as { advertiseAddress: string }).advertiseAddress).toBe('10.99.0.1');
+  });
+});
+
+describe('kubeadm preflight errors in its output', () => {
+  it('each [ERROR Name] line, by name, and nothing from a run without them', () => {
+    const out = [
+      '[preflight] Running pre-flight checks',
+      '\t[WARNING ContainerRuntimeVersion]: You must update your container runtime',
+      '[preflight] Some fatal errors occurred:',
+      '\t[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a future release.',
+      '\t[ERROR Port-2379]: Port 2379 is in use',
+      "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`",
+      'To see the stack trace of this error execute with --v=5 or higher',
+    ].join('\n');
+    expect(kubeadmPreflightErrors(out)).toEqual([
+      { name: 'SystemVerification', line: '[ERROR SystemVerification]: cgroups v1 support is deprecated and will be removed in a future release.' },
+      { name: 'Port-2379', line: '[ERROR Port-2379]: Port 2379 is in use' },
+    ]);
+    expect(kubeadmPreflightErrors('error execution phase wait-control-plane: timed out')).toEqual([]);
   });
 });

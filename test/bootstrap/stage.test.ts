@@ -357,6 +357,8 @@ describe('failures say node, command and next step; --resume finishes after the 
     expect(f.summary).toBe('kubeadm init on cp-1 (127.0.20.11) failed');
     expect(f.why).toContain(`${SSH} root@127.0.20.11 kubeadm init --config /etc/groundwork/kubeadm.yaml --upload-certs\` exited 1: [ERROR NumCPU]: the number of available CPUs 1 is less than the required 2`);
     expect(f.fix).toMatch(/kubeadm reset -f.*groundwork setup --yes --resume/);
+    // The failed check by name, and the spec field for one this node cannot pass.
+    expect(f.fix).toContain('a check this node cannot pass for a reason you know (NumCPU): name it in spec.bootstrap.kubeadm.ignorePreflightErrors');
     const { layout } = prepareRun(w.stateDir, true);
     w.fakes.setRules(kubeadmWorld(loaded.spec, layout));
     const again = await runBootstrap(loaded, w.fakes, w.stateDir, { resume: true });

@@ -67,6 +67,8 @@ describe('kernel, swap, cgroup, forwarding, disk', () => {
     expect(judgeCgroup(false, '1.32.4', 'cp-1').status).toBe('warn');
     expect(judgeCgroup(false, '1.35.0', 'cp-1').status).toBe('fail');
     expect(judgeCgroup(true, '1.35.0', 'cp-1').status).toBe('pass');
+    // The spec says kubelet may run on v1 (failCgroupV1: false): a warning that names the setting.
+    expect(judgeCgroup(false, '1.37.2', 'cp-1', true)).toMatchObject({ status: 'warn', summary: expect.stringContaining('failCgroupV1: false') });
   });
 
   it('ip forwarding (and IPv6 forwarding for dual-stack)', () => {

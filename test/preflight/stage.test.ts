@@ -147,6 +147,19 @@ describe('buildPreflightStage', () => {
     expect(udp.summary).toMatch(/^8472\/udp \(Cilium VXLAN overlay\): not verifiable by connect/);
   });
 
+  it("reachability of SSH goes to nodes[].ssh.host when the spec has one (a port forward), not the node's address", async () => {
+    const fwd = await listen('127.0.77.31');
+    cleanups.push(fwd.close);
+    const spec = loopbackSpec({
+      method: 'kubeadm',
+      nodes: `    - { name: cp-1, address: 10.88.0.1, role: control-plane, ssh: { host: 127.0.77.31, port: ${fwd.port} } }`,
+      network: '    podCIDR: 10.244.0.0/16',
+    });
+    const o = await run(buildPreflightStage(spec, { world: fakeWorld(), reach: { timeoutMs: 1000 }, ...noRemote }), `reach-cp-1-${fwd.port}`);
+    expect(o.status).toBe('pass');
+    expect(o.summary).toMatch(new RegExp(`^127\\.0\\.77\\.31:${fwd.port} accepted a TCP connection`));
+  });
+
   it('remote checks of a node that did not answer its reach probe are skipped, pointing at the probe', async () => {
     const closed = await closedPort('127.0.77.31');
     const spec = loopbackSpec({ method: 'kubeadm', nodes: `    - { name: cp-1, address: 127.0.77.31, role: control-plane, ssh: { port: ${closed} } }` });
