@@ -6,16 +6,17 @@
  * NetworkPolicy evaluator's table (test/net/netpol-cases.ts) holds on the real enforcer; faults made real
  * are named (CoreDNS scaled to 0: the dns suite names it; a node cordoned, a kubelet stopped: the control-plane
  * suite names the node; `--network-policy none`, the bridge CNI alone enforcing nothing: the netpol suite says the
- * policies are not enforced); Ctrl-C leaves nothing behind.
+ * policies are not enforced); Ctrl-C leaves nothing behind, and what a SIGKILLed one left the next removes first.
  * `npm run test:real-node` (not in `npm test`; needs root and tools/real/build-node.sh + build-addons.sh).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realTool, realToolsPath } from '../helpers/real-tools.js';
-import { hostState } from '../helpers/real-node.js';
+import { hostState, run } from '../helpers/real-node.js';
+import { realNodesRecordsDir } from '../../src/lab/real/nodes.js';
 import { runNetpolTable } from '../helpers/netpol-real.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -235,8 +236,34 @@ describe('groundwork lab up --api real --nodes-real 2 --network-policy none: a p
     expect(suite(r.report, 'netpol')?.summary, r.out).toMatch(/^NetworkPolicies are not enforced: traffic they deny got through \(postgres:3306, redis:6379, memcached:11211\)/);
   }, 300_000);
 
-  it('stops on Ctrl-C and leaves nothing behind', async () => {
-    expect(await lab.stop()).toBe(130);
+  it('killed (SIGKILL), it leaves its lab recorded; the next lab up removes all of it first, and then stops clean on Ctrl-C', async () => {
+    const work = path.dirname(lab.summary.nodes[0]!.stateDir);
+    // What runs a lab's etcd names its client URL: found in /proc after the kill, gone after the sweep.
+    const etcdRunning = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`--advertise-client-urls=${lab.summary.etcd}`);
+      } catch {
+        return false;
+      }
+    });
+    lab.child.kill('SIGKILL');
+    await lab.exited;
+    expect(run(['ip', 'netns', 'list']).out).toMatch(/gw-lab/);
+    expect(existsSync(work)).toBe(true);
+    expect(etcdRunning()).toBe(true);
+
+    const next = new LabUp();
+    try {
+      await next.start(['--network-policy', 'none']);
+      expect(next.stderr).toMatch(/swept what run \S+ left behind: the real-nodes lab on gw-lab/);
+      expect(next.stderr).toMatch(/swept what run \S+ left behind: the real-nodes lab's control plane: its PKI and data/);
+      expect(existsSync(work)).toBe(false);
+      expect(etcdRunning()).toBe(false);
+      expect(next.kubectl(['get', 'nodes', '-o', 'name']).stdout.trim().split('\n')).toEqual(['node/gw-real-1', 'node/gw-real-2']);
+    } finally {
+      expect(await next.stop()).toBe(130);
+    }
     expect(hostState()).toEqual(before);
-  }, 120_000);
+    expect(readdirSync(realNodesRecordsDir())).toEqual([]);
+  }, 400_000);
 });

@@ -23,11 +23,14 @@
 # reach each other by their real IPs (routed, no overlay).
 #   real-node.sh fabric-up   DIR NAME        creates the fabric netns NAME (give nodes FABRIC=NAME)
 #   real-node.sh fabric-down DIR NAME        deletes it (after its nodes are down)
+#   real-node.sh lab-down    WORK NAME       what a killed `groundwork lab up --nodes-real` left (src/lab/real/nodes.ts
+#                                            records this command before it starts anything): every node state dir
+#                                            in WORK down (newest first), the fabric NAME deleted, WORK removed
 # Needs root, cgroup v1 or v2, and: containerd runc containernetworking-plugins iptables socat (Debian packages),
 # and ipset with NETPOL_BIN.
 set -euo pipefail
-cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}"
-dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down DIR}" && cd "$2" && pwd)"
+cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down|lab-down DIR}"
+dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down|lab-down DIR}" && cd "$2" && pwd)"
 log() { echo "real-node: $*" >&2; }
 FABRIC_IP="${FABRIC_IP:-10.99.0.254}"
 
@@ -40,6 +43,18 @@ if [ "$cmd" = fabric-up ]; then
   ip netns exec "$name" ip link set gwfab0 up
   ip netns exec "$name" sysctl -qw net.ipv4.ip_forward=1
   log "fabric $name up (bridge gwfab0 $FABRIC_IP/24)"
+  exit 0
+fi
+if [ "$cmd" = lab-down ]; then
+  name="${3:?usage: real-node.sh lab-down WORK NAME}"
+  case "$(basename "$dir")" in groundwork-real-nodes-?*) ;; *) log "refusing: $dir is not a real-nodes lab's state dir"; exit 1 ;; esac
+  # shellcheck disable=SC2012
+  for d in $(ls -dt "$dir"/*/ 2>/dev/null); do
+    if [ -f "$d/env" ]; then bash "$0" down "$d"; fi
+  done
+  bash "$0" fabric-down "$dir/fabric" "$name"
+  rm -rf "$dir"
+  log "lab in $dir down"
   exit 0
 fi
 if [ "$cmd" = fabric-down ]; then

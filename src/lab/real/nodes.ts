@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT, UserError } from '../../errors.js';
 import { createExec, type Exec } from '../../exec/index.js';
+import { makeDirs } from '../../run/records.js';
 import type { KubeObject } from '../../kube/index.js';
 import { issueCertificate } from '../server/certs.js';
 import { nthAddress } from '../controllers/ipam.js';
@@ -128,6 +129,17 @@ export interface RealNodesOptions {
   signal?: AbortSignal;
   /** Default 'kube-router': its policy controller on every node; 'none' runs the nodes without one. */
   networkPolicy?: RealNetworkPolicy;
+  /**
+   * Where the lab is recorded while it runs (leftovers.json, src/run/leftovers.ts): default
+   * /run/groundwork/real-nodes-<fabric>, as machine-wide as the network namespaces it names (and, like them, gone
+   * at reboot).
+   */
+  recordsDir?: string;
+}
+
+/** The records of a real-nodes lab on `fabric` (see RealNodesOptions.recordsDir). */
+export function realNodesRecordsDir(fabric: string = LAB_FABRIC): string {
+  return path.join('/run/groundwork', `real-nodes-${fabric}`);
 }
 
 /** The i-th node (1-based): name, fabric address, pod CIDR. */
@@ -152,6 +164,14 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
   const sh = (args: string[], extra: Record<string, string> = {}, using = exec) =>
     using(['bash', REAL_NODE_SCRIPT, ...args], { env: { PATH: SYSTEM_PATH, ...extra }, replaceEnv: true, allowFailure: true, timeoutMs: 180_000 });
 
+  // What a killed lab left (SIGKILL, a second Ctrl-C): its nodes, fabric, control plane and state go first, by
+  // what it recorded; a lab that is still running is left alone, and refused just below.
+  const recordsDir = o.recordsDir ?? realNodesRecordsDir(fabric);
+  makeDirs(recordsDir, 0o700);
+  const { Leftovers, sweepLeftovers } = await import('../../run/leftovers.js');
+  await sweepLeftovers(recordsDir, teardownExec, say);
+  const leftovers = new Leftovers(recordsDir, `lab-${process.pid}-${Date.now().toString(36)}`);
+
   const listed = (await exec(['ip', 'netns', 'list'], { allowFailure: true })).stdout.split('\n').map((l) => l.split(' ')[0]);
   const taken = [fabric, ...plan.map((n) => `gw-${n.name}`)].filter((n) => listed.includes(n));
   if (taken.length) {
@@ -162,6 +182,11 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
   }
 
   const work = mkdtempSync(path.join(tmpdir(), 'groundwork-real-nodes-'));
+  // Before anything starts: every node in work/ down, the fabric deleted, work/ removed (real-node.sh lab-down).
+  const labRecord = leftovers.add(`the real-nodes lab on ${fabric} (its nodes' kubelets, containerd and network namespaces; state in ${work})`, {
+    argv: ['bash', REAL_NODE_SCRIPT, 'lab-down', work, fabric],
+    timeoutMs: 30_000 * (o.count + 1),
+  });
   const started: RealNode[] = [];
   const downed = new Set<string>();
   let cp: RealControlPlane | undefined;
@@ -179,6 +204,8 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
       await cp?.stop().catch(() => undefined);
       if (fabricUp) await sh(['fabric-down', path.join(work, 'fabric'), fabric], {}, teardownExec).catch(() => undefined);
       rmSync(work, { recursive: true, force: true });
+      leftovers.clear(labRecord);
+      leftovers.flush();
     })());
 
   try {
@@ -186,7 +213,12 @@ export async function startRealNodesLab(o: RealNodesOptions): Promise<RealNodesL
     if (f.exitCode !== 0) throw new Error(`real-node.sh fabric-up failed:\n${f.stdout}${f.stderr}`);
     fabricUp = true;
     say(`fabric ${fabric} up (bridge ${FABRIC_ADDRESS}/24)`);
-    cp = await startRealControlPlane({ ...o.controlPlaneOptions, ...(o.programs ? { programs: o.programs } : {}), netns: { name: fabric, address: FABRIC_ADDRESS } });
+    cp = await startRealControlPlane({
+      ...o.controlPlaneOptions,
+      ...(o.programs ? { programs: o.programs } : {}),
+      netns: { name: fabric, address: FABRIC_ADDRESS },
+      record: { sink: leftovers, what: `the real-nodes lab's control plane` },
+    });
     say(`control plane up: ${cp.server} (inside ${fabric} at ${FABRIC_ADDRESS})`);
     const kubeconfigFor = async (cn: string, orgs: string[]) => {
       const c = await issueCertificate(cp!.ca, { commonName: cn, organizations: orgs, usage: 'client' });
