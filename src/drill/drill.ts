@@ -5,11 +5,11 @@
  * (src/drill/report.ts); every process, the member included, goes through the step's exec (audited there).
  *
  * What overlaps, without weakening what is checked: the snapshot is saved beside the inventory's status (unless
- * a sentinel must be written first); the source's keys (and its hashkv, when the restore did not bump the revision:
- * only then is it compared) are read at the inventory's pinned revision once the file passed integrity, beside the
- * rest of the restore and the member's boot (begun earlier they took a core from the longest step); the restore starts while integrity reads the file, and is used only if the file
- * passes; a snapshot of ours is deleted while the member boots (nothing reads it after the restore); the restored
- * member's figures are read side by side.
+ * a sentinel must be written first); the restore starts while integrity reads the file, and is used only if the
+ * file passes; once it has passed, the source's keys (and its hashkv, when the restore does not bump the revision:
+ * only then is it compared) are read at the inventory's pinned revision, beside the rest of the restore and the
+ * member's boot (begun earlier they took a core from the longest step); a snapshot of ours is deleted while the
+ * member boots (nothing reads it after the restore); the restored member's figures are read side by side.
  *
  * Every step continues on failure and later phases skip themselves when what they need is missing; teardown
  * always runs, and `cleanup` (for the engine's cleanup hooks) tears down after Ctrl-C.
