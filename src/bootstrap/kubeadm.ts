@@ -60,7 +60,7 @@ function nodeRegistration(spec: Spec, node: NodeSpec): KubeadmDoc {
  * The KubeletConfiguration kubeadm writes to every node (kubeadm init uploads it; joins download it), with only
  * the fields the spec sets; undefined when it sets none (kubeadm's defaults stand).
  */
-export function buildKubeletConfiguration(spec: Spec): KubeadmDoc | undefined {
+function buildKubeletConfiguration(spec: Spec): KubeadmDoc | undefined {
   const k = spec.spec.bootstrap.kubeadm.kubelet;
   const fields: KubeadmDoc = {
     ...(k.cgroupDriver !== undefined ? { cgroupDriver: k.cgroupDriver } : {}),

@@ -28,18 +28,9 @@ set -euo pipefail
 cmd="${1:?usage: kubeadm-node.sh up|down DIR}"
 dir="$(mkdir -p "${2:?usage: kubeadm-node.sh up|down DIR}" && cd "$2" && pwd)"
 log() { echo "kubeadm-node: $*" >&2; }
+# shellcheck source=tools/real/node/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/node/lib.sh"
 
-stop_pidfile() { # SIGTERM the pid in FILE (and its group), SIGKILL after 10 s
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
 
 if [ "$cmd" = down ]; then
   [ -f "$dir/env" ] || { log "nothing to stop in $dir"; exit 0; }
@@ -49,27 +40,16 @@ if [ "$cmd" = down ]; then
   stop_pidfile "$dir/kubelet-service.pid"
   stop_pidfile "$dir/kubelet.pid"
   sock="$dir/host/run/containerd/containerd.sock"
-  if [ -S "$sock" ]; then
-    for t in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do ctr --address "$sock" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
-  fi
+  kill_cri_tasks "$sock"
   stop_pidfile "$dir/sshd.pid"
   stop_pidfile "$dir/containerd.pid"
   stop_pidfile "$dir/node.pid"
   for p in /proc/[0-9]*; do # the runc shims (they leave containerd's group), by the address they serve
     if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "-address /run/containerd/containerd.sock" && [ "$(readlink "$p/ns/net")" = "$(cat "$dir/netns.id" 2>/dev/null)" ]; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
   done
-  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
-    [ -d "$c" ] || continue
-    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
-  done
-  sleep 0.5
-  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
-    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-  done
+  kill_cgroups "$CGROUP_ROOT"
   for f in "$dir"/socat-*.pid; do stop_pidfile "$f"; done
-  for n in $(ls /run/netns 2>/dev/null | grep '^cni-' || true); do
-    grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
-  done
+  remove_pod_netns "$dir/netns-before.list"
   ip netns delete "$NETNS" 2>/dev/null || true
   if [ -f "$dir/created-paths" ]; then
     # (ip netns delete unmounts lazily: /run/netns may need a moment to be empty)
@@ -143,32 +123,7 @@ cat > "$etc/cni/net.d/10-groundwork.conflist" <<EOF
 }
 EOF
 printf 'KUBELET_EXTRA_ARGS="--cgroup-root=/%s --oom-score-adj=0"\n' "$CGROUP_ROOT" > "$etc/default/kubelet"
-cat > "$dir/containerd.toml" <<EOF
-version = 2
-root = "$dir/containerd/root"
-state = "$dir/containerd/state"
-[grpc]
-  address = "/run/containerd/containerd.sock"
-[ttrpc]
-  address = "/run/containerd/containerd.sock.ttrpc"
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "groundwork.local/pause:3.10.2"
-  enable_selinux = false
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$dir/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "/etc/cni/net.d"
-EOF
+write_containerd_config "$dir/containerd.toml" "$dir" /run/containerd/containerd.sock groundwork.local/pause:3.10.2 /etc/cni/net.d
 [ -f "$dir/ssh/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$NODE_NAME" -f "$dir/ssh/host_ed25519"
 cp "$AUTHORIZED_KEY" "$dir/ssh/authorized_keys"; chmod 0644 "$dir/ssh/authorized_keys"
 cat > "$dir/ssh/sshd_config" <<EOF

@@ -32,6 +32,8 @@ set -euo pipefail
 cmd="${1:?usage: real-node.sh up|down|fabric-up|fabric-down|lab-down DIR}"
 dir="$(mkdir -p "${2:?usage: real-node.sh up|down|fabric-up|fabric-down|lab-down DIR}" && cd "$2" && pwd)"
 log() { echo "real-node: $*" >&2; }
+# shellcheck source=tools/real/node/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/node/lib.sh"
 FABRIC_IP="${FABRIC_IP:-10.99.0.254}"
 
 if [ "$cmd" = fabric-up ]; then
@@ -64,17 +66,6 @@ if [ "$cmd" = fabric-down ]; then
   exit 0
 fi
 
-stop_pidfile() { # stop_pidfile FILE: SIGTERM the pid in FILE (and its process group), SIGKILL after 10 s
-  local f="$1" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
 
 if [ "$cmd" = down ]; then
   [ -f "$dir/env" ] || { log "nothing to stop in $dir"; exit 0; }
@@ -85,11 +76,7 @@ if [ "$cmd" = down ]; then
   stop_pidfile "$dir/kubelet.pid"
   stop_pidfile "$dir/netpol.pid"
   stop_pidfile "$dir/kube-proxy.pid"
-  if [ -S "$dir/containerd.sock" ]; then
-    for t in $(ctr --address "$dir/containerd.sock" -n k8s.io tasks ls -q 2>/dev/null); do
-      ctr --address "$dir/containerd.sock" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true
-    done
-  fi
+  kill_cri_tasks "$dir/containerd.sock"
   stop_pidfile "$dir/containerd.pid"
   stop_pidfile "$dir/node.pid"
   # The runc shims containerd started (they leave its process group): found by the containerd address they serve.
@@ -97,21 +84,11 @@ if [ "$cmd" = down ]; then
     if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "-address $dir/containerd.sock"; then kill -KILL "${p#/proc/}" 2>/dev/null || true; fi
   done
   # Any process left in the node's cgroups is a container of this node.
-  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
-    [ -d "$c" ] || continue
-    find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | while read -r p; do kill -KILL "$p" 2>/dev/null || true; done
-  done
-  sleep 0.5
-  for c in /sys/fs/cgroup/*/"$CGROUP_ROOT" /sys/fs/cgroup/"$CGROUP_ROOT"; do
-    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-  done
+  kill_cgroups "$CGROUP_ROOT"
   stop_pidfile "$dir/socat-netns.pid"
   stop_pidfile "$dir/socat-host.pid"
   # Pod network namespaces containerd pinned under /run/netns, then the node's own.
-  # (their nsfs mounts lived in the node's mount namespace and are gone; the files are left on /run/netns)
-  for n in $(ls /run/netns 2>/dev/null | grep '^cni-' || true); do
-    grep -qx "$n" "$dir/netns-before.list" 2>/dev/null || rm -f "/run/netns/$n"
-  done
+  remove_pod_netns "$dir/netns-before.list"
   ip netns delete "$NETNS" 2>/dev/null || true   # its end of the fabric veth goes with it
   if [ -n "${FABRIC:-}" ]; then ip netns exec "$FABRIC" ip route del "$POD_CIDR" 2>/dev/null || true; fi
   # Mount points up created on the host (empty: what went in them lived in the node's mount namespace).
@@ -231,37 +208,7 @@ cat > "$dir/cni/net.d/10-groundwork.conflist" <<EOF
 EOF
 
 # --- containerd: its own root, state and socket; CRI with our pause as the sandbox image; overlayfs.
-cat > "$dir/containerd.toml" <<EOF
-version = 2
-root = "$dir/containerd/root"
-state = "$dir/containerd/state"
-[grpc]
-  address = "$dir/containerd.sock"
-[ttrpc]
-  address = "$dir/containerd.sock.ttrpc"
-[debug]
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "groundwork.local/pause:1"
-  enable_selinux = false
-  # Our root has no CAP_SYS_RESOURCE (it is outside the bounding set), so no process can lower its oom_score_adj
-  # below 0 and runc refuses the sandbox's -998 ("failed to update /proc/self/oom_score_adj: Permission denied").
-  # This clamps every container's oom_score_adj to containerd's own (0), the rootless setting.
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        Root = "$dir/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$dir/cni/net.d"
-EOF
+write_containerd_config "$dir/containerd.toml" "$dir" "$dir/containerd.sock" groundwork.local/pause:1 "$dir/cni/net.d"
 
 # --- kubelet
 printf 'nameserver %s\nsearch cluster.local\n' "$CLUSTER_DNS" > "$dir/resolv.conf"
