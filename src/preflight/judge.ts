@@ -3,6 +3,7 @@
  * mode. Pure. Every verdict says what was measured, why it matters and how to fix it.
  */
 import type { StepOutcome } from '../run/types.js';
+import type { Spec } from '../spec/schema.js';
 import type { Cni } from '../net/ports.js';
 import { DISK, FSYNC, KERNEL, compareVersions, formatBytes, type Sizing } from './thresholds.js';
 import type { FsyncMeasurement } from './fsync.js';
@@ -95,12 +96,16 @@ export function judgeSwap(devices: string[], where: string): StepOutcome {
   return { status: 'pass', summary: `no active swap at ${where}`, why, evidence: { devices } };
 }
 
-/** `kubeletAllowsV1`: the spec sets bootstrap.kubeadm.kubelet.failCgroupV1: false, so kubelet 1.35+ runs on v1 (a warning, not a failure). */
+/** The spec sets bootstrap.kubeadm.kubelet.failCgroupV1: false: kubelet 1.35+ runs on cgroup v1 (judgeCgroup's `kubeletAllowsV1`). */
+export function kubeletAllowsCgroupV1(spec: Spec): boolean {
+  return spec.spec.bootstrap.kubeadm.kubelet.failCgroupV1 === false;
+}
+
+/** `kubeletAllowsV1` (kubeletAllowsCgroupV1): kubelet 1.35+ runs on v1, so cgroup v1 is a warning, not a failure. */
 export function judgeCgroup(v2: boolean, kubernetesVersion: string, where: string, kubeletAllowsV1 = false): StepOutcome {
   const why = 'Kubernetes put cgroup v1 in maintenance mode in 1.31 and the kubelet refuses it by default from 1.35; cgroup v2 gives reliable memory accounting';
   const evidence = { cgroupV2: v2, kubernetesVersion, kubeletAllowsV1 };
   if (v2) return { status: 'pass', summary: `${where} uses cgroup v2 (unified hierarchy)`, why, evidence };
-  const fatal = compareVersions(kubernetesVersion, '1.35') >= 0 && !kubeletAllowsV1;
   if (kubeletAllowsV1) {
     return {
       status: 'warn',
@@ -110,6 +115,7 @@ export function judgeCgroup(v2: boolean, kubernetesVersion: string, where: strin
       evidence,
     };
   }
+  const fatal = compareVersions(kubernetesVersion, '1.35') >= 0;
   return {
     status: fatal ? 'fail' : 'warn',
     summary: `${where} uses cgroup v1 (no /sys/fs/cgroup/cgroup.controllers)`,

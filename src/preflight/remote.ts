@@ -16,7 +16,7 @@ import type { Cni } from '../net/ports.js';
 import { parseCidrList } from '../net/cidr.js';
 import type { World } from './world.js';
 import { DISK, FSYNC, NODE_BINARIES, SIZING, compareVersions, formatBytes } from './thresholds.js';
-import { judgeBinary, judgeCgroup, judgeCpu, judgeCriSocket, judgeDiskFree, judgeIpForward, judgeKernel, judgeMemory, judgeSwap } from './judge.js';
+import { judgeBinary, judgeCgroup, kubeletAllowsCgroupV1, judgeCpu, judgeCriSocket, judgeDiskFree, judgeIpForward, judgeKernel, judgeMemory, judgeSwap } from './judge.js';
 
 export interface RemoteOptions {
   /** Per-command timeout. */
@@ -331,7 +331,7 @@ function sshSteps(spec: Spec, world: World, opts: RemoteOptions): Step[] {
       step(id('memory'), `${node.name}: memory (ssh)`, withFacts((f) => judgeMemory(f.memoryBytes, sizing, where))),
       step(id('kernel'), `${node.name}: kernel`, withFacts((f) => judgeKernel(f.kernel, spec.spec.network.cni as Cni, where))),
       step(id('swap'), `${node.name}: swap`, withFacts((f) => judgeSwap(f.swaps, where))),
-      step(id('cgroup-v2'), `${node.name}: cgroup v2`, withFacts((f) => judgeCgroup(f.cgroupV2, spec.spec.kubernetesVersion, where, spec.spec.bootstrap.kubeadm.kubelet.failCgroupV1 === false))),
+      step(id('cgroup-v2'), `${node.name}: cgroup v2`, withFacts((f) => judgeCgroup(f.cgroupV2, spec.spec.kubernetesVersion, where, kubeletAllowsCgroupV1(spec)))),
       step(id('ip-forward'), `${node.name}: IP forwarding`, withFacts((f) => judgeIpForward(f.ipForward, f.ip6Forward, needV6, where))),
       step(id('cri-socket'), `${node.name}: container runtime socket`, withFacts((f) => judgeCriSocket(kubeadm.criSocket, f.cri === 'missing' ? undefined : f.cri, where))),
       step(

@@ -17,6 +17,7 @@ import { NODE_BINARIES, SIZING, compareVersions, operatorTools, type ToolRequire
 import {
   judgeBinary,
   judgeCgroup,
+  kubeletAllowsCgroupV1,
   judgeCpu,
   judgeCriSocket,
   judgeDiskFree,
@@ -28,6 +29,7 @@ import {
   parseSwaps,
 } from './judge.js';
 import { remoteNodeSteps, type RemoteOptions } from './remote.js';
+import { endpointForNode } from '../net/ssh-argv.js';
 
 export type PreflightRole = Role | 'operator';
 
@@ -162,7 +164,7 @@ function hostSteps(spec: Spec, role: Role, world: World, opts: PreflightOptions)
       }),
       step('kernel', 'kernel version', async () => judgeKernel(world.kernelRelease(), spec.spec.network.cni as Cni, where)),
       step('swap', 'swap is off', async () => judgeSwap(parseSwaps((await world.readText('/proc/swaps')) ?? 'header\n'), where)),
-      step('cgroup-v2', 'cgroup v2', async () => judgeCgroup((await world.fileKind('/sys/fs/cgroup/cgroup.controllers')) === 'file', spec.spec.kubernetesVersion, where, spec.spec.bootstrap.kubeadm.kubelet.failCgroupV1 === false)),
+      step('cgroup-v2', 'cgroup v2', async () => judgeCgroup((await world.fileKind('/sys/fs/cgroup/cgroup.controllers')) === 'file', spec.spec.kubernetesVersion, where, kubeletAllowsCgroupV1(spec))),
       step('ip-forward', 'IP forwarding (net.ipv4.ip_forward)', async () =>
         judgeIpForward(await world.readText('/proc/sys/net/ipv4/ip_forward'), await world.readText('/proc/sys/net/ipv6/conf/all/forwarding'), needV6, where),
       ),
@@ -280,10 +282,12 @@ async function checkTool(ctx: StepContext, t: ToolRequirement, world: World, spe
 function reachSteps(spec: Spec, opts: { timeoutMs?: number; concurrency?: number } = {}): { steps: Step[]; reachable: RemoteOptions['reachable'] } {
   const method = spec.spec.bootstrap.method as Method;
   const pre = selectPreBootstrapPorts(method);
-  const portOf = (n: NodeSpec, p: PortEntry) => (p.port === 22 ? (n.ssh?.port ?? spec.spec.bootstrap.kubeadm.ssh.port) : p.port);
-  // SSH goes where groundwork's ssh goes (nodes[].ssh.host, a port forward or NAT), everything else to the address.
-  const hostOf = (n: NodeSpec, p: PortEntry) => (p.port === 22 ? (n.ssh?.host ?? n.address) : n.address);
-  const targets = spec.spec.nodes.flatMap((n) => pre.map((p) => ({ node: n, entry: p, host: hostOf(n, p), port: portOf(n, p) })));
+  // SSH goes where groundwork's ssh goes (its host and port: nodes[].ssh, a port forward or NAT), the rest to the address.
+  const target = (n: NodeSpec, p: PortEntry) => {
+    const ssh = p.port === 22 ? endpointForNode(spec, n) : undefined;
+    return { node: n, entry: p, host: ssh?.host ?? n.address, port: ssh?.port ?? p.port };
+  };
+  const targets = spec.spec.nodes.flatMap((n) => pre.map((p) => target(n, p)));
   const timeoutMs = opts.timeoutMs ?? DEFAULT_REACH_TIMEOUT_MS;
   // One sweep over every target, bounded concurrency: a black-holed node costs one timeout, not one per step.
   let sweep: Promise<ReachResult[]> | undefined;

@@ -45,7 +45,7 @@ export async function listSchedulableNodes(kube: KubeClient, signal?: AbortSigna
  * The taints kube-controller-manager's node lifecycle controller keeps in step with a node's Ready condition: on
  * while it is not Ready (a kubelet also registers its node with not-ready:NoSchedule), off once it is.
  */
-export const LIFECYCLE_TAINT_KEYS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
+const LIFECYCLE_TAINT_KEYS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
 
 /** How long validate waits for Ready nodes to lose their lifecycle taints before judging the nodes as they are. */
 export const SETTLE_WAIT_MS = 30_000;
@@ -55,7 +55,12 @@ export const SETTLE_WAIT_MS = 30_000;
  * joined; a controller manager working through a few hundred nodes at its API rate limit, about 10 a second).
  */
 export function settlingNodes(nodes: NodeInfo[]): NodeInfo[] {
-  return nodes.filter((n) => n.ready && n.taints.some((t) => LIFECYCLE_TAINT_KEYS.includes(t.key)));
+  return nodes.filter((n) => n.ready && hasLifecycleTaint(n));
+}
+
+/** A taint the node lifecycle controller owns, and may take off at any moment. */
+export function hasLifecycleTaint(n: NodeInfo): boolean {
+  return n.taints.some((t) => LIFECYCLE_TAINT_KEYS.includes(t.key));
 }
 
 /** The lifecycle taints of the settling nodes, for a message: "node.kubernetes.io/not-ready:NoSchedule". */

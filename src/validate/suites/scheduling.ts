@@ -11,7 +11,7 @@ import { HOSTNAME_LABEL } from '../../kube/paths.js';
 import { condition, describePod, nodeOf } from '../pod-state.js';
 import { createAll, explainStuck, waitPods } from '../pods.js';
 import { summarizeChecks, type Check } from '../checks.js';
-import { LIFECYCLE_TAINT_KEYS, listSchedulableNodes, type NodeInfo } from '../nodes.js';
+import { hasLifecycleTaint, listSchedulableNodes, type NodeInfo } from '../nodes.js';
 import type { ValidateSession } from '../session.js';
 
 const SPREAD_LABEL = 'groundwork.dev/spread';
@@ -65,7 +65,7 @@ export async function runScheduling(s: ValidateSession, ctx: StepContext): Promi
   const schedulable = nodes.filter((n) => n.schedulable);
   if (schedulable.length === 0) return s.noTestNode('scheduling', nodes, 'scheduling', 'pods without tolerations (most workloads) stay Pending');
   // A taint that stays: not one the node lifecycle controller may take off while the test pod waits.
-  const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule') && !n.taints.some((t) => LIFECYCLE_TAINT_KEYS.includes(t.key)));
+  const tainted = nodes.find((n) => n.ready && !n.unschedulable && n.taints.some((t) => t.effect === 'NoSchedule') && !hasLifecycleTaint(n));
   const ns = await s.namespace(ctx);
   const b = s.buildContext(ctx, ns);
   const sleep = [{ name: 'pause', probe: { kind: 'sleep' as const } }];
