@@ -74,10 +74,7 @@ SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/12}"
 POD_CIDR="${POD_CIDR:-10.244.0.0/24}"
 NETNS="gw-$NODE_NAME"
 CGROUP_ROOT="groundwork-$NODE_NAME"
-for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unshare /usr/sbin/sshd ssh-keygen; do
-  command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat openssh-server)"; exit 1; }
-done
-[ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+require_node_programs /usr/sbin/sshd ssh-keygen
 [ -x "$NODE_BIN/kubelet" ] || { log "$NODE_BIN/kubelet is missing (bash tools/real/build-node.sh)"; exit 1; }
 printf 'NODE_NAME=%q\nNETNS=%q\nCGROUP_ROOT=%q\n' "$NODE_NAME" "$NETNS" "$CGROUP_ROOT" > "$dir/env"
 ls /run/netns 2>/dev/null > "$dir/netns-before.list" || true

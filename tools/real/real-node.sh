@@ -110,10 +110,7 @@ SERVICE_CIDR="${SERVICE_CIDR:-10.96.0.0/12}"
 CLUSTER_DNS="${CLUSTER_DNS:-10.96.0.10}"
 NETNS="gw-$NODE_NAME"
 CGROUP_ROOT="groundwork-$NODE_NAME"
-for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unshare; do
-  command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat)"; exit 1; }
-done
-[ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+require_node_programs
 NETPOL_BIN="${NETPOL_BIN:-}"
 if [ -n "$NETPOL_BIN" ]; then
   : "${KUBECONFIG_NETPOL:?NETPOL_BIN needs KUBECONFIG_NETPOL}"

@@ -77,3 +77,13 @@ state = "$2/containerd/state"
     conf_dir = "$5"
 CONF
 }
+
+# require_node_programs [EXTRA...]: a node's host programs (Debian's containerd, runc, CNI plugins, iptables, socat)
+# and EXTRA, each named with the package that has it when missing (exit 1).
+require_node_programs() {
+  local b
+  for b in containerd containerd-shim-runc-v2 runc ctr socat iptables nsenter unshare "$@"; do
+    command -v "$b" >/dev/null || { log "$b is not installed (apt-get install -y containerd runc containernetworking-plugins iptables socat${*:+ openssh-server})"; exit 1; }
+  done
+  [ -x /usr/lib/cni/bridge ] || { log "the CNI plugins are not installed (apt-get install -y containernetworking-plugins)"; exit 1; }
+}
