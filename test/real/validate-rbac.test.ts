@@ -42,7 +42,16 @@ describe('validate with the ClusterRole it prints, as a ServiceAccount', () => {
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name, namespace: 'gw-rbac' }] },
     ]);
     expect(r.stderr).toBe('');
-    return cp.serviceAccountKubeconfig('gw-rbac', name);
+    const kubeconfig = await cp.serviceAccountKubeconfig('gw-rbac', name);
+    // The API server's RBAC authorizer reads roles and bindings from its informers: a binding just written may not
+    // be in force for a moment (a 403 under a busy CI). Every role here may create namespaces, so once the account
+    // may, its role and binding are both in force.
+    for (let i = 0; ; i++) {
+      const can = await cp.kubectl(['auth', 'can-i', 'create', 'namespaces'], { kubeconfig });
+      if (can.stdout.trim() === 'yes') return kubeconfig;
+      if (i === 100) throw new Error(`the binding of ${name} never came into force: ${can.stdout}${can.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   type Report = { status: string; results: Array<{ id: string; summary: string; detail?: string; why?: string }>; cleanup?: { deleted: string[]; leftovers: string[] } };
