@@ -70,8 +70,17 @@ const suite = (r: Report, name: string) => r.results.find((x) => x.id === name |
 
 /** The host before the first lab, to compare with after the last one stops. */
 let before: ReturnType<typeof hostState>;
-/** What the first lab, killed at the end of its describe, leaves behind (its work dir, its etcd's process). */
-let killed: { work(): string; etcdRunning(): boolean };
+/** What the first lab, killed at the end of its describe, leaves behind: its work dir, and its etcd's client URL. */
+let killed: { work: string; etcd: string };
+
+/** Whether a process runs an etcd for the client URL `url` (what runs a lab's etcd names it in /proc). */
+const etcdRunning = (url: string) => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((p) => {
+  try {
+    return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`--advertise-client-urls=${url}`);
+  } catch {
+    return false;
+  }
+});
 
 describe('groundwork lab up --api real --nodes-real 2, then groundwork validate on it', () => {
   const lab = new LabUp();
@@ -83,19 +92,7 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     before = hostState();
     await lab.start([]);
     summary = lab.summary;
-    const work = path.dirname(summary.nodes[0]!.stateDir);
-    const etcdFlag = `--advertise-client-urls=${summary.etcd}`;
-    killed = {
-      work: () => work,
-      // What runs a lab's etcd names its client URL in /proc.
-      etcdRunning: () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((p) => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(etcdFlag);
-        } catch {
-          return false;
-        }
-      }),
-    };
+    killed = { work: path.dirname(summary.nodes[0]!.stateDir), etcd: summary.etcd };
   }, 300_000);
 
   afterAll(async () => {
@@ -210,8 +207,8 @@ describe('groundwork lab up --api real --nodes-real 2, then groundwork validate 
     lab.child.kill('SIGKILL');
     await lab.exited;
     expect(run(['ip', 'netns', 'list']).out).toMatch(/gw-lab/);
-    expect(existsSync(killed.work())).toBe(true);
-    expect(killed.etcdRunning()).toBe(true);
+    expect(existsSync(killed.work)).toBe(true);
+    expect(etcdRunning(killed.etcd)).toBe(true);
   }, 120_000);
 });
 
@@ -229,8 +226,8 @@ describe('groundwork lab up --api real --nodes-real 2 --network-policy none, aft
   it('removes what the killed lab left before it starts, then runs two nodes again', () => {
     expect(lab.stderr).toMatch(/swept what run \S+ left behind: the real-nodes lab on gw-lab/);
     expect(lab.stderr).toMatch(/swept what run \S+ left behind: the real-nodes lab's control plane: its PKI and data/);
-    expect(existsSync(killed.work())).toBe(false);
-    expect(killed.etcdRunning()).toBe(false);
+    expect(existsSync(killed.work)).toBe(false);
+    expect(etcdRunning(killed.etcd)).toBe(false);
     expect(lab.kubectl(['get', 'nodes', '-o', 'name']).stdout.trim().split('\n')).toEqual(['node/gw-real-1', 'node/gw-real-2']);
   });
 

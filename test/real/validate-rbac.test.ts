@@ -10,6 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from '../helpers/control-plane.js';
+import { pollUntil } from '../../src/run/sleep.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/groundwork');
 
@@ -46,12 +47,9 @@ describe('validate with the ClusterRole it prints, as a ServiceAccount', () => {
     // The API server's RBAC authorizer reads roles and bindings from its informers: a binding just written may not
     // be in force for a moment (a 403 under a busy CI). Every role here may create namespaces, so once the account
     // may, its role and binding are both in force.
-    for (let i = 0; ; i++) {
-      const can = await cp.kubectl(['auth', 'can-i', 'create', 'namespaces'], { kubeconfig });
-      if (can.stdout.trim() === 'yes') return kubeconfig;
-      if (i === 100) throw new Error(`the binding of ${name} never came into force: ${can.stdout}${can.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const { view, done } = await pollUntil(() => cp.kubectl(['auth', 'can-i', 'create', 'namespaces'], { kubeconfig }), (can) => can.stdout.trim() === 'yes', { timeoutMs: 10_000, intervalMs: 100 });
+    if (!done) throw new Error(`the binding of ${name} never came into force: ${view.stdout}${view.stderr}`);
+    return kubeconfig;
   }
 
   type Report = { status: string; results: Array<{ id: string; summary: string; detail?: string; why?: string }>; cleanup?: { deleted: string[]; leftovers: string[] } };
