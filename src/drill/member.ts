@@ -3,26 +3,12 @@
  * and the wait until it serves. Everything binds 127.0.0.1 only.
  */
 import { get } from 'node:http';
-import { createServer } from 'node:net';
+import { findFreePorts } from '../exec/free-port.js';
 import { randomBytes } from 'node:crypto';
 
 export const LOOPBACK = '127.0.0.1';
 export const MEMBER_NAME = 'groundwork-drill';
 export const BUMP_REVISION = 1_000_000_000;
-
-/** A port the kernel says is free on 127.0.0.1 right now. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, LOOPBACK, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 export interface MemberAddress {
   clientUrl: string;
@@ -32,9 +18,7 @@ export interface MemberAddress {
 }
 
 export async function allocateMember(): Promise<MemberAddress> {
-  const client = await findFreePort();
-  let peer = await findFreePort();
-  while (peer === client) peer = await findFreePort();
+  const [client, peer] = (await findFreePorts(2)) as [number, number];
   return {
     clientUrl: `http://${LOOPBACK}:${client}`,
     peerUrl: `http://${LOOPBACK}:${peer}`,

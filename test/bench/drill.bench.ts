@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { putMany, startEtcd } from '../helpers/etcd.js';
-import { freePorts } from '../helpers/ports.js';
+import { findFreePorts } from '../../src/exec/free-port.js';
 import { realTool, realToolsPath } from '../helpers/real-tools.js';
 import type { BenchLine } from './types.js';
 
@@ -115,7 +115,7 @@ async function drillOnce(url: string, stateDir: string, env: NodeJS.ProcessEnv):
 async function byHandOnce(url: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; bytes: number }> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'gw-hand-'));
   try {
-    const [client, peer] = (await freePorts(2)) as [number, number];
+    const [client, peer] = (await findFreePorts(2)) as [number, number];
     const r = await timed(['bash', '-c', byHandScript(url, scratch, client, peer)], { env });
     if (r.code !== 0) throw new Error(`by-hand drill failed (${r.code}): ${r.stderr}`);
     return { ms: r.ms, bytes: statSync(path.join(scratch, 'snap.db')).size };

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertLoopbackOnly, buildMemberArgv, buildRestoreArgv, findFreePort, type MemberAddress } from '../../src/drill/member.js';
+import { assertLoopbackOnly, buildMemberArgv, buildRestoreArgv, type MemberAddress } from '../../src/drill/member.js';
 import { describeTarget, scrubEtcdEnv, shellQuote, sourceEtcdctl, type DrillTarget } from '../../src/drill/targets.js';
 
 const member: MemberAddress = { clientUrl: 'http://127.0.0.1:40001', peerUrl: 'http://127.0.0.1:40002', token: 'groundwork-drill-abc' };
@@ -33,11 +33,6 @@ describe('restore and member argv', () => {
   });
   it.each([['http://0.0.0.0:2379'], ['http://10.0.0.1:2379'], ['http://localhost:2379'], ['http://127.0.0.1:1,http://192.168.1.1:2']])('the guard refuses to bind %s', (url) => {
     expect(() => assertLoopbackOnly(['etcd', `--listen-client-urls=${url}`])).toThrow(/loopback only/);
-  });
-  it('finds free loopback ports', async () => {
-    const p = await findFreePort();
-    expect(p).toBeGreaterThan(0);
-    expect(p).toBeLessThan(65536);
   });
 });
 

@@ -4,7 +4,7 @@
  * `putMany` writes many keys fast through the v3 JSON gateway (transactions of many puts,
  * several in flight), which is far quicker than one `etcdctl put` process per key.
  */
-import { freePorts } from './ports.js';
+import { findFreePorts } from '../../src/exec/free-port.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number, 
 
 export async function startEtcd(opts: { dataDir?: string; quotaBytes?: number; maxRequestBytes?: number; bin?: string } = {}): Promise<TestEtcd> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'gw-etcd-'));
-  const [client, peer] = await freePorts(2);
+  const [client, peer] = await findFreePorts(2);
   const url = `http://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^ETCD(CTL)?_/.test(k)));

@@ -15,7 +15,7 @@
  *
  * Needs root (sshd changes to the logged-in user); a missing sshd, ssh or gwtest fails the test, never skips it.
  */
-import { freePortOn } from './ports.js';
+import { findFreePort } from '../../src/exec/free-port.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -124,7 +124,7 @@ export async function startSshd(opts: { remotePath?: string[]; users?: string[];
   }
 
   const host = opts.host ?? loopbackHost();
-  const port = await freePortOn(host);
+  const port = await findFreePort(host);
   const remotePath = [...(opts.remotePath ?? []), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
   const config = path.join(dir, 'sshd_config');
   writeFileSync(

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realTool } from '../helpers/real-tools.js';
 import { hostState, nodeToolsDir } from '../helpers/real-node.js';
 import { loopbackHost } from '../helpers/sshd.js';
-import { freePortOn } from '../helpers/ports.js';
+import { findFreePort } from '../../src/exec/free-port.js';
 import { localPathObjects } from '../../src/lab/real/local-path.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -80,7 +80,7 @@ describe('groundwork setup with the kubeadm bootstrap: the real kubeadm init thr
     const node = nodeToolsDir();
     const kubeadmDir = path.dirname(realTool('kubeadm'));
     host = loopbackHost();
-    sshPort = await freePortOn(host);
+    sshPort = await findFreePort(host);
     const key = path.join(dir, 'id_ed25519');
     expect(spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'gw-kubeadm-real', '-f', key]).status).toBe(0);
     const up = spawnSync('bash', [SCRIPT, 'up', nodeDir], {

@@ -16,7 +16,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { findFreePort } from '../../drill/member.js';
+import { findFreePorts } from '../../exec/free-port.js';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -258,12 +258,7 @@ export async function startRealControlPlane(o: RealControlPlaneOptions = {}): Pr
   mkdirSync(filesDir, { mode: 0o700 });
   for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(path.join(filesDir, name), text, { mode: 0o600 });
   const expand = (args: readonly string[] = []) => args.map((a) => a.replaceAll('{files}', filesDir));
-  const ports: number[] = [];
-  while (ports.length < 5) {
-    const p = await findFreePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = ports as [number, number, number, number, number];
+  const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort] = (await findFreePorts(5)) as [number, number, number, number, number];
   const server = `https://127.0.0.1:${apiPort}`;
   const netns = o.netns;
   const clusterServer = netns ? `https://${netns.address}:${apiPort}` : server;
